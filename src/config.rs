@@ -1,0 +1,414 @@
+//! Configuration: `config/default.toml`, an optional extra file, an optional
+//! environment file, then `AUTHD__SECTION__KEY` variables, validated once.
+//!
+//! Any setting may also be given as `AUTHD__SECTION__KEY_FILE=/path`: the file's
+//! contents (without a trailing newline) become the value. That is how secrets
+//! (database URL, HS256 secrets, the refresh-token key) reach authd in containers.
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every setting of the service. Field docs are the configuration reference.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    /// Where generated development keys live (mode 0600). Default `./data`.
+    pub data_dir: PathBuf,
+    pub jwt: JwtSettings,
+    pub refresh: RefreshSettings,
+    pub password: PasswordSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// The public base URL of authd: the `iss` of every token and the base of
+    /// every URL in the discovery document.
+    pub issuer: String,
+    /// Browser origins allowed to call authd with credentials (CORS) and to send
+    /// cookie-authenticated POSTs. The issuer's own origin is always allowed.
+    #[serde(deserialize_with = "string_or_list")]
+    pub allowed_origins: Vec<String>,
+    /// Largest accepted JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds to finish in-flight requests after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
+    pub url: SecretString,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub acquire_timeout_ms: u64,
+    /// Seconds between sweeps that delete expired and long-revoked sessions.
+    pub cleanup_interval_secs: u64,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &"***")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("cleanup_interval_secs", &self.cleanup_interval_secs)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct JwtSettings {
+    /// Lifetime of an access token, in seconds (default 900 = 15 minutes).
+    pub access_ttl_secs: u64,
+    /// The `aud` claim of every access token.
+    pub audience: String,
+    /// The `client_id` claim (RFC 9068) of tokens issued to first-party logins.
+    pub client_id: String,
+    /// `kid` of the key that signs new tokens; default: the first key able to sign.
+    pub signing_kid: Option<String>,
+    /// Signing and verification keys. Empty: a generated RS256 key in `data_dir`.
+    pub keys: Vec<KeySettings>,
+    /// `Cache-Control: max-age` of the JWKS document, in seconds.
+    pub jwks_max_age_secs: u64,
+}
+
+/// One JWT key. Exactly one of `secret` (HS256), `private_key` (PEM, can sign and
+/// verify) or `public_key` (PEM, verify only) must be set, directly or via `_file`.
+#[derive(Clone, Deserialize)]
+pub struct KeySettings {
+    pub kid: String,
+    pub alg: String,
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<PathBuf>,
+    pub private_key: Option<SecretString>,
+    pub private_key_file: Option<PathBuf>,
+    pub public_key: Option<String>,
+    pub public_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("secret_file", &self.secret_file)
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("private_key_file", &self.private_key_file)
+            .field("public_key_file", &self.public_key_file)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+pub struct RefreshSettings {
+    /// A session ends this many seconds after its last rotation (default 7 days).
+    pub idle_ttl_secs: u64,
+    /// A session ends this many seconds after login, whatever happens (default 30 days).
+    pub absolute_ttl_secs: u64,
+    /// Grace for concurrent tabs and lost responses, in seconds; 0 disables it.
+    pub reuse_interval_secs: u64,
+    /// Server-side key from which refresh tokens are derived (at least 32 bytes).
+    /// Every instance sharing a database must share it. Unset: generated once into
+    /// `data_dir/refresh.key`.
+    pub secret: Option<SecretString>,
+    /// Name of the refresh-token cookie.
+    pub cookie_name: String,
+    /// Whether native clients may ask for the refresh token in the response body.
+    pub allow_body_delivery: bool,
+}
+
+impl std::fmt::Debug for RefreshSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSettings")
+            .field("idle_ttl_secs", &self.idle_ttl_secs)
+            .field("absolute_ttl_secs", &self.absolute_ttl_secs)
+            .field("reuse_interval_secs", &self.reuse_interval_secs)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("cookie_name", &self.cookie_name)
+            .field("allow_body_delivery", &self.allow_body_delivery)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    /// Shortest accepted new password, in characters.
+    pub min_length: usize,
+    /// Longest accepted password, in bytes (at most 1024).
+    pub max_bytes: usize,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_m_cost: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_t_cost: u32,
+    /// Argon2id parallelism (OWASP: 1).
+    pub argon2_p_cost: u32,
+    /// Hashes computed at once; 0 means one per core.
+    pub max_concurrent_hashes: usize,
+    /// Hash requests allowed to wait for a slot; beyond that, 503 at once.
+    pub max_queued_hashes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    /// `json` (production) or `pretty`.
+    pub format: String,
+    /// A tracing filter such as `info` or `authd=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+/// A setting that stops start-up, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    #[error("could not read configuration: {0}")]
+    Load(#[from] config::ConfigError),
+}
+
+impl ConfigError {
+    pub fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Built-in defaults, the same text as `config/default.toml`, so a binary copied
+/// anywhere still starts.
+const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Where settings come from, in increasing precedence.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    /// An extra TOML file (`--config` or `AUTHD_CONFIG`).
+    pub file: Option<PathBuf>,
+    /// Environment variables, usually `std::env::vars()`.
+    pub env: Vec<(String, String)>,
+}
+
+impl Sources {
+    /// The process environment, after loading `.env` (or `AUTHD_ENV_FILE`) if present.
+    pub fn from_process(file: Option<PathBuf>) -> Result<Self, ConfigError> {
+        let env_file = std::env::var_os("AUTHD_ENV_FILE").map(PathBuf::from);
+        match env_file {
+            Some(path) => {
+                dotenvy::from_path(&path).map_err(|e| {
+                    ConfigError::invalid("AUTHD_ENV_FILE", format!("{}: {e}", path.display()))
+                })?;
+            }
+            None => {
+                // A missing `.env` is normal; a broken one is not.
+                if let Err(e) = dotenvy::dotenv()
+                    && !e.not_found()
+                {
+                    return Err(ConfigError::invalid(".env", e.to_string()));
+                }
+            }
+        }
+        let file = file.or_else(|| std::env::var_os("AUTHD_CONFIG").map(PathBuf::from));
+        Ok(Self {
+            file,
+            env: std::env::vars().collect(),
+        })
+    }
+}
+
+impl Settings {
+    pub fn load(sources: &Sources) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = &sources.file {
+            if !file.exists() {
+                return Err(ConfigError::invalid(
+                    "AUTHD_CONFIG",
+                    format!("{} does not exist", file.display()),
+                ));
+            }
+            builder = builder.add_source(config::File::from(file.as_path()));
+        }
+        for (name, value) in &sources.env {
+            let Some(path) = name.strip_prefix("AUTHD__") else {
+                continue;
+            };
+            let mut key = path.to_ascii_lowercase().replace("__", ".");
+            let value = if let Some(stripped) = key.strip_suffix("_file") {
+                let contents = std::fs::read_to_string(value)
+                    .map_err(|e| ConfigError::invalid(name.clone(), format!("{value}: {e}")))?;
+                key = stripped.to_owned();
+                contents.trim_end_matches(['\n', '\r']).to_owned()
+            } else {
+                value.clone()
+            };
+            builder = builder.set_override(key, coerce(&value))?;
+        }
+        let settings: Settings = builder.build()?.try_deserialize()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks what serde cannot: ranges, URLs, lengths.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = self.server.issuer.trim_end_matches('/');
+        if !(issuer.starts_with("http://") || issuer.starts_with("https://"))
+            || issuer.len() < "http://x".len()
+        {
+            return Err(ConfigError::invalid(
+                "server.issuer",
+                "must be an absolute http(s) URL such as https://auth.example.com",
+            ));
+        }
+        for origin in &self.server.allowed_origins {
+            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "server.allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin like https://app.example.com (\"*\" is never allowed)"
+                    ),
+                ));
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.jwt.access_ttl_secs == 0 || self.jwt.access_ttl_secs > 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "jwt.access_ttl_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if self.jwt.audience.is_empty() {
+            return Err(ConfigError::invalid("jwt.audience", "must not be empty"));
+        }
+        if self.refresh.idle_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "refresh.idle_ttl_secs",
+                "must be at least 1",
+            ));
+        }
+        if self.refresh.absolute_ttl_secs == 0 {
+            return Err(ConfigError::invalid(
+                "refresh.absolute_ttl_secs",
+                "must be at least 1",
+            ));
+        }
+        if let Some(secret) = &self.refresh.secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(ConfigError::invalid(
+                "refresh.secret",
+                "must be at least 32 bytes; generate one with `authd keys generate --alg HS256`",
+            ));
+        }
+        let cookie = &self.refresh.cookie_name;
+        if cookie.is_empty()
+            || !cookie
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_name",
+                "must be letters, digits, '_', '-' or '.'",
+            ));
+        }
+        let p = &self.password;
+        if p.max_bytes == 0 || p.max_bytes > 1024 {
+            return Err(ConfigError::invalid(
+                "password.max_bytes",
+                "must be between 1 and 1024",
+            ));
+        }
+        if p.min_length == 0 || p.min_length > p.max_bytes {
+            return Err(ConfigError::invalid(
+                "password.min_length",
+                "must be at least 1 and at most password.max_bytes",
+            ));
+        }
+        argon2::Params::new(p.argon2_m_cost, p.argon2_t_cost, p.argon2_p_cost, None).map_err(
+            |e| ConfigError::invalid("password.argon2_m_cost/t_cost/p_cost", e.to_string()),
+        )?;
+        if !matches!(self.log.format.as_str(), "json" | "pretty") {
+            return Err(ConfigError::invalid(
+                "log.format",
+                "must be \"json\" or \"pretty\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.server.issuer.trim_end_matches('/')
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.expose_secret().starts_with("sqlite:")
+    }
+
+    /// Resolves `data_dir`-relative paths.
+    pub fn data_path(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.data_dir.join(name)
+    }
+}
+
+/// Environment values are strings; numbers and booleans are given their type so
+/// that `AUTHD__SERVER__PORT=9000` deserializes into a `u16`. Lists are written as
+/// comma-separated values (`AUTHD__SERVER__ALLOWED_ORIGINS=https://a,https://b`).
+fn coerce(value: &str) -> config::Value {
+    if let Ok(n) = value.parse::<i64>() {
+        return n.into();
+    }
+    match value {
+        "true" => return true.into(),
+        "false" => return false.into(),
+        _ => {}
+    }
+    value.to_owned().into()
+}
+
+/// Accepts a TOML list or, from the environment, a comma-separated string.
+fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Either::Many(v) => v,
+    })
+}

@@ -1,0 +1,132 @@
+//! Values parsed once at the edge: past it, an `Email` is valid by construction
+//! and a `Password` has a bounded length.
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Why a value from a request was refused; becomes a 400 `invalid_request`.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    #[error("email is not a valid address")]
+    InvalidEmail,
+    #[error("password must be at least {0} characters")]
+    PasswordTooShort(usize),
+    #[error("password must be at most {0} bytes")]
+    PasswordTooLong(usize),
+}
+
+/// A normalized email address: trimmed, lower-cased, structurally valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub const MAX_LEN: usize = 254;
+
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let email = raw.trim().to_lowercase();
+        if email.is_empty() || email.len() > Self::MAX_LEN {
+            return Err(InputError::InvalidEmail);
+        }
+        let (local, domain) = email.rsplit_once('@').ok_or(InputError::InvalidEmail)?;
+        let printable = |s: &str| s.chars().all(|c| !c.is_whitespace() && !c.is_control());
+        let domain_ok = !domain.is_empty()
+            && domain.len() <= 253
+            && domain.contains('.')
+            && domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+                    && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+            });
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.contains('@')
+            && !local.starts_with('.')
+            && !local.ends_with('.')
+            && !local.contains("..")
+            && !local.contains(['"', '(', ')', ',', ':', ';', '<', '>', '[', '\\', ']']);
+        if !(local_ok && domain_ok && printable(&email)) {
+            return Err(InputError::InvalidEmail);
+        }
+        Ok(Self(email))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A password with a bounded length. Never logged, never `Debug`-printed.
+pub struct Password(SecretString);
+
+impl Password {
+    /// A new password (registration): at least `min_chars` characters.
+    pub fn parse_new(
+        raw: SecretString,
+        min_chars: usize,
+        max_bytes: usize,
+    ) -> Result<Self, InputError> {
+        let pw = Self::parse_existing(raw, max_bytes)?;
+        if pw.0.expose_secret().chars().count() < min_chars {
+            return Err(InputError::PasswordTooShort(min_chars));
+        }
+        Ok(pw)
+    }
+
+    /// A password presented at login: only the upper bound applies, so a huge
+    /// password cannot become a denial of service.
+    pub fn parse_existing(raw: SecretString, max_bytes: usize) -> Result<Self, InputError> {
+        if raw.expose_secret().len() > max_bytes {
+            return Err(InputError::PasswordTooLong(max_bytes));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_validated() {
+        assert_eq!(
+            Email::parse("  Alice@Example.COM ").map(|e| e.0),
+            Ok("alice@example.com".to_owned())
+        );
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "alice@example",
+            "a b@example.com",
+            "alice@@example.com",
+            "alice@exa mple.com",
+            ".alice@example.com",
+            "al..ice@example.com",
+            "alice@-example.com",
+            "alice@example..com",
+            "alice\u{0}@example.com",
+            "<alice>@example.com",
+        ] {
+            assert_eq!(Email::parse(bad), Err(InputError::InvalidEmail), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(Email::parse(&long), Err(InputError::InvalidEmail));
+    }
+
+    #[test]
+    fn passwords_are_bounded() {
+        let s = |v: &str| SecretString::from(v.to_owned());
+        assert!(Password::parse_new(s("short"), 8, 1024).is_err());
+        assert!(Password::parse_new(s("long enough"), 8, 1024).is_ok());
+        assert!(Password::parse_existing(s(&"x".repeat(1025)), 1024).is_err());
+        // Characters, not bytes, count towards the minimum.
+        assert!(Password::parse_new(s("ééééééé"), 8, 1024).is_err());
+        assert!(Password::parse_new(s("éééééééé"), 8, 1024).is_ok());
+    }
+}

@@ -1,0 +1,521 @@
+//! The `/auth` endpoints: register, login, refresh, logout, me, sessions.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::ApiError;
+use super::request::{self, check_origin, clear_refresh_cookie, set_refresh_cookie};
+use crate::domain::{Email, Password};
+use crate::refresh::{RefreshClaims, log_prefix};
+use crate::sessions::{Session, SessionView};
+use crate::startup::AppState;
+use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, reasons};
+use crate::tokens::AccessClaims;
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    email: String,
+    password: SecretString,
+    /// `cookie` (default, browsers) or `body` (native clients).
+    #[serde(default)]
+    token_delivery: Delivery,
+}
+
+/// How the refresh token travels. Browsers get it only in an HttpOnly cookie;
+/// native clients ask for it in the body with `"token_delivery": "body"` at login,
+/// and present it in the body afterwards (which keeps body delivery).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    #[default]
+    Cookie,
+    Body,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshBody {
+    refresh_token: Option<SecretString>,
+}
+
+/// RFC 6749 section 5.1.
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// Seconds until the refresh token (the session) expires, unless rotated.
+    refresh_expires_in: i64,
+}
+
+fn now(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    state.clock.now()
+}
+
+async fn audit(state: &AppState, event: AuditEvent) {
+    // An audit write failing must not fail the request it describes; it is logged.
+    if let Err(e) = state.store.record_audit(&event).await {
+        tracing::error!(error = %e, kind = event.kind.as_str(), "could not record audit event");
+    }
+}
+
+fn event(
+    kind: AuditKind,
+    user: Option<Uuid>,
+    session: Option<Uuid>,
+    meta: &RequestMeta,
+    state: &AppState,
+) -> AuditEvent {
+    AuditEvent {
+        user_id: user,
+        kind,
+        session_id: session,
+        meta: meta.clone(),
+        detail: None,
+        at: now(state),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let input: Credentials =
+        request::json(&req, body, state.settings.server.max_body_bytes).await?;
+    let email = Email::parse(&input.email)?;
+    let p = &state.settings.password;
+    let password = Password::parse_new(input.password, p.min_length, p.max_bytes)?;
+    let hash = state.hasher.hash(&password).await?;
+    let user = state
+        .store
+        .create_user(NewUser {
+            id: Uuid::new_v4(),
+            email: email.as_str(),
+            password_hash: &hash,
+            now: now(&state),
+        })
+        .await?;
+    tracing::info!(user = %user.id, "registered");
+    audit(
+        &state,
+        event(
+            AuditKind::Registered,
+            Some(user.id),
+            None,
+            &request::meta(&req),
+            &state,
+        ),
+    )
+    .await;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/auth/me"))
+        .json(user))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let input: Credentials =
+        request::json(&req, body, state.settings.server.max_body_bytes).await?;
+    let delivery = input.token_delivery;
+    if delivery == Delivery::Cookie {
+        check_origin(&state, &req)?;
+    } else if !state.settings.refresh.allow_body_delivery {
+        return Err(ApiError::InvalidRequest(
+            "token_delivery \"body\" is disabled on this server".into(),
+        ));
+    }
+    let email = Email::parse(&input.email)?;
+    let password = Password::parse_existing(input.password, state.settings.password.max_bytes)?;
+    let meta = request::meta(&req);
+
+    let stored = state.store.find_credentials(email.as_str()).await?;
+    let verified = state
+        .hasher
+        .verify(&password, stored.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
+    let user_id = match (&stored, verified.ok) {
+        (Some(c), true) => c.id,
+        _ => {
+            tracing::info!(known_user = stored.is_some(), "login failed");
+            audit(
+                &state,
+                event(
+                    AuditKind::LoginFailed,
+                    stored.map(|c| c.id),
+                    None,
+                    &meta,
+                    &state,
+                ),
+            )
+            .await;
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    if let Some(rehash) = verified.rehash {
+        state
+            .store
+            .update_password_hash(user_id, &rehash, now(&state))
+            .await?;
+        tracing::info!(user = %user_id, "password re-hashed with the current parameters");
+    }
+
+    let now = now(&state);
+    let (expires_at, absolute_expires_at) = state.policy.new_session_expiry(now);
+    let session = Session {
+        id: Uuid::new_v4(),
+        user_id,
+        counter: 0,
+        created_at: now,
+        last_rotated_at: now,
+        expires_at,
+        absolute_expires_at,
+        revoked_at: None,
+        revoked_reason: None,
+        user_agent: meta.user_agent.clone(),
+        ip: meta.ip.clone(),
+    };
+    state.store.create_session(&session).await?;
+    tracing::info!(user = %user_id, session = %session.id, "login");
+    audit(
+        &state,
+        event(
+            AuditKind::LoginSucceeded,
+            Some(user_id),
+            Some(session.id),
+            &meta,
+            &state,
+        ),
+    )
+    .await;
+    token_response(&state, &session, delivery)
+}
+
+/// Issues an access token for `session` and delivers its current refresh token.
+fn token_response(
+    state: &AppState,
+    session: &Session,
+    delivery: Delivery,
+) -> Result<HttpResponse, ApiError> {
+    let now = now(state);
+    let access = state
+        .access
+        .issue(session.user_id, session.id, now)
+        .map_err(ApiError::internal)?;
+    let refresh = state.refresh.encode(RefreshClaims {
+        session: session.id,
+        counter: session.counter,
+    });
+    let refresh_expires_in = (session.expires_at - now).num_seconds().max(0);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    let body_token = match delivery {
+        Delivery::Cookie => {
+            response.cookie(set_refresh_cookie(
+                state,
+                refresh.expose_secret().to_owned(),
+                refresh_expires_in,
+            ));
+            None
+        }
+        Delivery::Body => Some(refresh.expose_secret().to_owned()),
+    };
+    Ok(response.json(TokenResponse {
+        access_token: access.token,
+        token_type: "Bearer",
+        expires_in: access.expires_in,
+        refresh_token: body_token,
+        refresh_expires_in,
+    }))
+}
+
+/// The refresh token of a request and how it came. Presenting it both ways
+/// at once is refused as ambiguous.
+async fn presented_refresh_token(
+    state: &AppState,
+    req: &HttpRequest,
+    body: web::Payload,
+) -> Result<Option<(String, Delivery)>, ApiError> {
+    let body: RefreshBody = request::optional_json(req, body, state.settings.server.max_body_bytes)
+        .await?
+        .unwrap_or_default();
+    let cookie = request::refresh_cookie(state, req);
+    match (cookie, body.refresh_token) {
+        (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
+            "present the refresh token either in the cookie or in the body, not both".into(),
+        )),
+        (Some(cookie), None) => {
+            check_origin(state, req)?;
+            Ok(Some((cookie, Delivery::Cookie)))
+        }
+        (None, Some(token)) => {
+            if !state.settings.refresh.allow_body_delivery {
+                return Err(ApiError::InvalidRequest(
+                    "refresh tokens in the body are disabled on this server".into(),
+                ));
+            }
+            Ok(Some((token.expose_secret().to_owned(), Delivery::Body)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (token, delivery) = match presented_refresh_token(&state, &req, body).await? {
+        Some(t) => t,
+        None => {
+            tracing::info!("refresh without a token");
+            return Err(ApiError::InvalidGrant { clear_cookie: None });
+        }
+    };
+    let refused = || ApiError::InvalidGrant {
+        clear_cookie: (delivery == Delivery::Cookie).then(|| clear_refresh_cookie(&state)),
+    };
+    let Some(claims) = state.refresh.decode(&token) else {
+        tracing::info!(
+            token = log_prefix(&token),
+            "refresh with a token authd did not make"
+        );
+        return Err(refused());
+    };
+    let meta = request::meta(&req);
+    let rotation = state
+        .store
+        .rotate(
+            claims.session,
+            claims.counter,
+            now(&state),
+            &state.policy,
+            &meta,
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated(session) => token_response(&state, &session, delivery),
+        Rotation::Grace(session) => {
+            tracing::info!(session = %session.id, "grace: the current refresh token handed out again");
+            token_response(&state, &session, delivery)
+        }
+        Rotation::Reused {
+            user_id,
+            session_id,
+            revoked,
+        } => {
+            tracing::warn!(user = %user_id, session = %session_id, revoked, "refresh token reuse: every session of the user revoked");
+            Err(refused())
+        }
+        Rotation::Refused(decision) => {
+            tracing::info!(session = %claims.session, ?decision, "refresh refused");
+            Err(refused())
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutQuery {
+    #[serde(default)]
+    scope: Scope,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// The session of the presented refresh token (or of the Bearer token).
+    #[default]
+    Local,
+    /// Every session of the user (Bearer required).
+    Global,
+    /// Every session of the user but the current one (Bearer required).
+    Others,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let query = web::Query::<LogoutQuery>::from_query(req.query_string())
+        .map_err(|_| ApiError::InvalidRequest("scope must be local, global or others".into()))?
+        .into_inner();
+    let presented = presented_refresh_token(&state, &req, body).await?;
+    let meta = request::meta(&req);
+    let now = now(&state);
+    let mut response = HttpResponse::NoContent();
+    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    if presented
+        .as_ref()
+        .is_some_and(|(_, d)| *d == Delivery::Cookie)
+        || query.scope == Scope::Global
+    {
+        response.cookie(clear_refresh_cookie(&state));
+    }
+    match query.scope {
+        Scope::Global | Scope::Others => {
+            let auth = authenticate(&state, &req).await?;
+            let (keep, reason) = if query.scope == Scope::Global {
+                (None, reasons::LOGOUT_GLOBAL)
+            } else {
+                (Some(auth.sid), reasons::LOGOUT_OTHERS)
+            };
+            let revoked = state
+                .store
+                .revoke_user_sessions(auth.sub, keep, reason, now)
+                .await?;
+            tracing::info!(user = %auth.sub, revoked, scope = ?query.scope, "logout");
+            let mut e = event(
+                AuditKind::Logout,
+                Some(auth.sub),
+                Some(auth.sid),
+                &meta,
+                &state,
+            );
+            e.detail =
+                Some(format!("scope {:?}: {revoked} sessions revoked", query.scope).to_lowercase());
+            audit(&state, e).await;
+        }
+        Scope::Local => {
+            // A token that is invalid, expired or already revoked still logs out:
+            // the cookie is cleared and there is nothing else to do.
+            let session = match &presented {
+                Some((token, _)) => match state.refresh.decode(token) {
+                    Some(claims) => state.store.find_session(claims.session).await?,
+                    None => None,
+                },
+                None => match request::bearer(&req)? {
+                    Some(_) => {
+                        let auth = authenticate(&state, &req).await?;
+                        state.store.find_session(auth.sid).await?
+                    }
+                    None => None,
+                },
+            };
+            if let Some(session) = session
+                && state
+                    .store
+                    .revoke_session(session.id, session.user_id, reasons::LOGOUT, now)
+                    .await?
+            {
+                tracing::info!(user = %session.user_id, session = %session.id, "logout");
+                audit(
+                    &state,
+                    event(
+                        AuditKind::Logout,
+                        Some(session.user_id),
+                        Some(session.id),
+                        &meta,
+                        &state,
+                    ),
+                )
+                .await;
+            }
+        }
+    }
+    Ok(response.finish())
+}
+
+/// Verifies the Bearer token and that its session is still live: authd's own
+/// endpoints refuse tokens of revoked sessions at once.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AccessClaims, ApiError> {
+    let token = request::bearer(req)?.ok_or(ApiError::MissingToken)?;
+    let now = now(state);
+    let claims = state.access.verify(token, now).map_err(|e| {
+        tracing::info!(reason = %e, "access token refused");
+        ApiError::InvalidToken
+    })?;
+    let live = state
+        .store
+        .find_session(claims.sid)
+        .await?
+        .is_some_and(|s| s.user_id == claims.sub && s.is_active(now));
+    if !live {
+        tracing::info!(session = %claims.sid, "access token of an ended session refused");
+        return Err(ApiError::InvalidToken);
+    }
+    Ok(claims)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req).await?;
+    let user = state
+        .store
+        .find_user(auth.sub)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(user))
+}
+
+#[derive(Serialize)]
+struct SessionList {
+    sessions: Vec<SessionView>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req).await?;
+    let sessions = state
+        .store
+        .list_active_sessions(auth.sub, now(&state))
+        .await?;
+    let sessions = sessions
+        .iter()
+        .map(|s| SessionView::new(s, auth.sid))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(SessionList { sessions }))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn revoke_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req).await?;
+    // Another user's session and a malformed id look the same: not found.
+    let id = Uuid::parse_str(&path).map_err(|_| ApiError::NotFound)?;
+    if !state
+        .store
+        .revoke_session(id, auth.sub, reasons::REVOKED_BY_USER, now(&state))
+        .await?
+    {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(user = %auth.sub, session = %id, "session revoked by its user");
+    audit(
+        &state,
+        event(
+            AuditKind::SessionRevoked,
+            Some(auth.sub),
+            Some(id),
+            &request::meta(&req),
+            &state,
+        ),
+    )
+    .await;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,178 @@
+//! The API error: one variant per stable error code, each rendered as
+//! `{"error": "<code>", "error_description": "..."}` (RFC 6749 section 5.2 shape).
+
+use actix_web::cookie::Cookie;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::InputError;
+use crate::passwords::HashError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `invalid_request`: malformed JSON, a missing or invalid field.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 401 `invalid_credentials`: wrong email or password (never says which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// 401 `invalid_grant`: a refresh token that is missing, expired, revoked,
+    /// unknown or reused. Carries the cookie removal when the token came by cookie.
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidGrant {
+        clear_cookie: Option<Cookie<'static>>,
+    },
+    /// 401 `invalid_token` with `WWW-Authenticate: Bearer error="invalid_token"`.
+    #[error("the access token is invalid or expired")]
+    InvalidToken,
+    /// 401 `invalid_token` without an error attribute (RFC 6750 section 3.1):
+    /// no credentials were presented at all.
+    #[error("a bearer access token is required")]
+    MissingToken,
+    /// 403 `invalid_origin`: a cookie-authenticated request from an origin not
+    /// in the allow-list.
+    #[error("this origin may not use the refresh cookie")]
+    ForbiddenOrigin,
+    /// 404 `not_found`.
+    #[error("not found")]
+    NotFound,
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409 `email_taken`.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// 413 `payload_too_large`.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415 `unsupported_media_type`: the body is not `application/json`.
+    #[error("the request body must be application/json")]
+    UnsupportedMediaType,
+    /// 503 `temporarily_unavailable` with `Retry-After`: overloaded or the
+    /// database is unreachable.
+    #[error("the service is temporarily unavailable")]
+    Unavailable { retry_after_secs: u32 },
+    /// 500 `server_error`: opaque to the client, logged with its cause chain.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    error_description: String,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidGrant { .. } => "invalid_grant",
+            Self::InvalidToken | Self::MissingToken => "invalid_token",
+            Self::ForbiddenOrigin => "invalid_origin",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::EmailTaken => "email_taken",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::Unavailable { .. } => "temporarily_unavailable",
+            Self::Internal(_) => "server_error",
+        }
+    }
+
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidCredentials
+            | Self::InvalidGrant { .. }
+            | Self::InvalidToken
+            | Self::MissingToken => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(e) = self {
+            tracing::error!(error = format!("{e:#}"), "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CACHE_CONTROL, "no-store"));
+        match self {
+            Self::InvalidToken => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="authd", error="invalid_token""#),
+                ));
+            }
+            Self::MissingToken | Self::InvalidCredentials | Self::InvalidGrant { .. } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer realm="authd""#),
+                ));
+            }
+            Self::Unavailable { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            _ => {}
+        }
+        if let Self::InvalidGrant {
+            clear_cookie: Some(cookie),
+        } = self
+        {
+            response.cookie(cookie.clone());
+        }
+        response.json(Body {
+            error: self.code(),
+            error_description: self.to_string(),
+        })
+    }
+}
+
+impl From<InputError> for ApiError {
+    fn from(e: InputError) -> Self {
+        Self::InvalidRequest(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::EmailTaken => Self::EmailTaken,
+            StoreError::Unavailable(e) => {
+                tracing::warn!(error = %e, "database unavailable");
+                Self::Unavailable {
+                    retry_after_secs: 1,
+                }
+            }
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Overloaded => Self::Unavailable {
+                retry_after_secs: 1,
+            },
+            other => Self::internal(other),
+        }
+    }
+}

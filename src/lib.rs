@@ -1,0 +1,16 @@
+//! authd: password sign-in, short-lived JWT access tokens, rotating refresh
+//! tokens in families, on PostgreSQL or an embedded SQLite.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod keys;
+pub mod passwords;
+pub mod refresh;
+pub mod sessions;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,80 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use authd::cli::{Cli, Command, KeysCommand};
+use authd::clock::SystemClock;
+use authd::config::{Settings, Sources};
+use authd::startup::Application;
+use clap::Parser;
+use secrecy::ExposeSecret;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("authd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(&Sources::from_process(cli.config)?)?;
+    authd::telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = Application::build(settings, Arc::new(SystemClock)).await?;
+            tracing::info!(port = app.port(), "authd listening");
+            app.run_until_stopped().await?;
+            tracing::info!("authd stopped");
+        }
+        Command::Migrate => {
+            authd::store::connect(&settings.database).await?;
+            println!("migrations applied");
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { alg, kid, out },
+        } => generate_key(&settings, &alg, kid, out)?,
+    }
+    Ok(())
+}
+
+fn generate_key(
+    settings: &Settings,
+    alg: &str,
+    kid: Option<String>,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let algorithm = authd::keys::parse_alg(alg)
+        .ok_or_else(|| anyhow::anyhow!("--alg {alg:?} is not one of HS256, RS256, ES256, EdDSA"))?;
+    let name = authd::keys::alg_name(algorithm);
+    let kid = kid.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            name.to_lowercase(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    });
+    let hmac = name == "HS256";
+    let out = out.unwrap_or_else(|| {
+        settings
+            .data_path("keys")
+            .join(format!("{kid}.{}", if hmac { "secret" } else { "pem" }))
+    });
+    let key = authd::keys::generate(algorithm)?;
+    authd::keys::write_private_file(&out, key.expose_secret().as_bytes())?;
+    let field = if hmac {
+        "secret_file"
+    } else {
+        "private_key_file"
+    };
+    println!("wrote a new {name} key to {} (mode 0600)", out.display());
+    println!();
+    println!("[[jwt.keys]]");
+    println!("kid = {kid:?}");
+    println!("alg = {name:?}");
+    println!("{field} = {:?}", out.display().to_string());
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! Argon2id password hashing off the async workers, with a bounded number of
+//! hashes in flight and a bounded queue in front of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use secrecy::ExposeSecret;
+use tokio::sync::Semaphore;
+use tracing::Span;
+
+use crate::config::PasswordSettings;
+use crate::domain::Password;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every hashing slot is busy and the queue is full: the caller answers 503.
+    #[error("password hashing is saturated")]
+    Overloaded,
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub ok: bool,
+    /// The stored hash used other parameters than the configured ones: the
+    /// caller stores this new hash (computed from the same password).
+    pub rehash: Option<String>,
+}
+
+/// Hashes and verifies passwords on the blocking pool.
+pub struct Hasher {
+    params: Params,
+    slots: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+    /// A hash of a random password with the configured parameters, verified when
+    /// the email is unknown so both failures take the same time.
+    dummy: String,
+}
+
+impl Hasher {
+    pub fn new(settings: &PasswordSettings) -> Result<Self, HashError> {
+        let params = Params::new(
+            settings.argon2_m_cost,
+            settings.argon2_t_cost,
+            settings.argon2_p_cost,
+            None,
+        )
+        .map_err(|e| HashError::Failed(e.to_string()))?;
+        let slots = match settings.max_concurrent_hashes {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let mut random = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
+            .map_err(|_| HashError::Failed("no randomness".into()))?;
+        let dummy = hash_blocking(&params, &hex(&random))?;
+        Ok(Self {
+            params,
+            slots: Arc::new(Semaphore::new(slots)),
+            waiting: AtomicUsize::new(0),
+            max_waiting: settings.max_queued_hashes,
+            dummy,
+        })
+    }
+
+    /// Hash requests waiting for a slot right now.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let params = self.params.clone();
+        let password = zeroizing(password.expose());
+        self.run(move || hash_blocking(&params, password.expose_secret()))
+            .await
+    }
+
+    /// Verifies `password` against `stored`, or against the dummy hash when there
+    /// is no stored hash (unknown user), so both cases cost one Argon2id run.
+    pub async fn verify(
+        &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verified, HashError> {
+        let known = stored.is_some();
+        let stored = stored.unwrap_or(&self.dummy).to_owned();
+        let params = self.params.clone();
+        let password = zeroizing(password.expose());
+        self.run(move || {
+            let Ok(parsed) = PasswordHash::new(&stored) else {
+                // A corrupt stored hash must not crash the request; it fails closed.
+                return Ok(Verified {
+                    ok: false,
+                    rehash: None,
+                });
+            };
+            let ok = Argon2::default()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok()
+                && known;
+            let outdated = parsed.algorithm != argon2::ARGON2ID_IDENT
+                || Params::try_from(&parsed).map_or(true, |p| {
+                    p.m_cost() != params.m_cost()
+                        || p.t_cost() != params.t_cost()
+                        || p.p_cost() != params.p_cost()
+                });
+            let rehash = if ok && outdated {
+                Some(hash_blocking(&params, password.expose_secret())?)
+            } else {
+                None
+            };
+            Ok(Verified { ok, rehash })
+        })
+        .await
+    }
+
+    /// Runs `work` on the blocking pool once a slot is free; refuses at once when
+    /// the queue in front of the slots is full.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let permit = match self.slots.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(HashError::Overloaded);
+                }
+                let permit = self.slots.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                permit.map_err(|_| HashError::Failed("hashing pool closed".into()))?
+            }
+        };
+        let span = Span::current();
+        // The permit moves into the blocking task: a client that disconnects does
+        // not free a slot while its hash is still running.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            span.in_scope(work)
+        })
+        .await
+        .map_err(|e| HashError::Failed(e.to_string()))?
+    }
+}
+
+fn hash_blocking(params: &Params, password: &str) -> Result<String, HashError> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Failed(e.to_string()))
+}
+
+/// A copy of the password that is wiped when dropped.
+fn zeroizing(s: &str) -> secrecy::SecretString {
+    secrecy::SecretString::from(s.to_owned())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,228 @@
+//! The storage boundary: one trait, two implementations (PostgreSQL for
+//! production, SQLite as the embedded default) that share every statement and
+//! differ only in how a transaction locks a session row.
+
+mod postgres;
+mod sql;
+mod sqlite;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use uuid::Uuid;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+use crate::config::DatabaseSettings;
+use crate::sessions::{Decision, RotationPolicy, Session};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already registered")]
+    EmailTaken,
+    /// No connection could be had in time, or the connection broke: 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => Self::Unavailable(e),
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::EmailTaken,
+            other => Self::Database(other),
+        }
+    }
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user with the stored password hash, for login only.
+#[derive(Clone, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: String,
+}
+
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Who made a request, as recorded with sessions and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Kinds of audit events; the strings are stored and are part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    Registered,
+    LoginSucceeded,
+    LoginFailed,
+    RefreshReuseDetected,
+    Logout,
+    SessionRevoked,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::Logout => "logout",
+            Self::SessionRevoked => "session_revoked",
+        }
+    }
+}
+
+/// An audit event. Never holds a token or a password.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub user_id: Option<Uuid>,
+    pub kind: AuditKind,
+    pub session_id: Option<Uuid>,
+    pub meta: RequestMeta,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct AuditRecord {
+    pub kind: String,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The outcome of presenting refresh token `counter` of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// A new current token; the session as it is now.
+    Rotated(Session),
+    /// The grace rule: the session unchanged, its current token to hand out again.
+    Grace(Session),
+    /// A rotated token again: every session of the user is revoked.
+    Reused {
+        user_id: Uuid,
+        session_id: Uuid,
+        revoked: u64,
+    },
+    /// Expired, revoked or unknown.
+    Refused(Decision),
+}
+
+/// Why sessions are revoked; stored with them.
+pub mod reasons {
+    pub const LOGOUT: &str = "logout";
+    pub const LOGOUT_GLOBAL: &str = "logout_global";
+    pub const LOGOUT_OTHERS: &str = "logout_others";
+    pub const REVOKED_BY_USER: &str = "revoked_by_user";
+    pub const REUSE_DETECTED: &str = "reuse_detected";
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Applies the embedded migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// One round trip, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError>;
+    async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    async fn update_password_hash(
+        &self,
+        id: Uuid,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+    /// Applies the rotation rule to a presented token in one transaction that
+    /// holds the session's row lock, so concurrent presentations of one token
+    /// are serialized and no token is spent twice. On reuse, every session of
+    /// the user is revoked and an audit event recorded in the same transaction.
+    async fn rotate(
+        &self,
+        session: Uuid,
+        presented: i64,
+        now: DateTime<Utc>,
+        policy: &RotationPolicy,
+        meta: &RequestMeta,
+    ) -> Result<Rotation, StoreError>;
+    /// Revokes one live session of `user`; false if there was none.
+    async fn revoke_session(
+        &self,
+        id: Uuid,
+        user: Uuid,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Revokes every live session of `user` except `keep`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: Uuid,
+        keep: Option<Uuid>,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+    async fn list_active_sessions(
+        &self,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Session>, StoreError>;
+
+    async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    async fn list_audit(&self, user: Uuid, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Deletes sessions that expired before `expired_before` or were revoked
+    /// before `revoked_before`, at most `batch` rows; returns how many.
+    async fn purge_sessions(
+        &self,
+        expired_before: DateTime<Utc>,
+        revoked_before: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError>;
+}
+
+/// Opens the store the URL names and applies its migrations.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    let url = settings.url.expose_secret();
+    let acquire = Duration::from_millis(settings.acquire_timeout_ms);
+    let store: Arc<dyn Store> = if url.starts_with("sqlite:") {
+        Arc::new(SqliteStore::connect(url, settings.max_connections, acquire).await?)
+    } else {
+        Arc::new(PgStore::connect(url, settings.max_connections, acquire).await?)
+    };
+    store.migrate().await?;
+    Ok(store)
+}

@@ -1,0 +1,59 @@
+//! The PostgreSQL store: production and multi-instance deployments.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+use super::sql::{self, impl_store};
+use super::{
+    AuditEvent, AuditKind, AuditRecord, Credentials, NewUser, RequestMeta, Rotation, StoreError,
+    User, reasons,
+};
+use crate::sessions::{Decision, RotationPolicy, Session, decide};
+
+/// A plain transaction; the row lock comes from `FOR UPDATE`, which makes a
+/// second presentation of the same token wait until the first commits, then
+/// see the rotated counter.
+const BEGIN_ROTATION: &str = "BEGIN";
+const LOCK_SESSION: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
+     absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions WHERE id = $1 FOR UPDATE";
+
+/// Statements slower than this are cancelled, so a stuck database turns into
+/// errors instead of piled-up requests.
+const STATEMENT_TIMEOUT: &str = "5s";
+
+pub struct PgStore {
+    pool: sqlx::PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::Database)?
+            .application_name("authd")
+            .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    sqlx::migrate!("./migrations/postgres")
+);

@@ -1,0 +1,266 @@
+//! The statements both stores run, and the one `Store` implementation they
+//! share. PostgreSQL and SQLite accept the same `$n` placeholders and the same
+//! SQL here; the only difference is how `rotate` locks the session row, which
+//! each store gives as `BEGIN_ROTATION` and `LOCK_SESSION`.
+
+pub const SELECT_ONE: &str = "SELECT 1";
+
+pub const INSERT_USER: &str = "INSERT INTO users (id, email, password_hash, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $4) RETURNING id, email, created_at";
+pub const SELECT_CREDENTIALS: &str = "SELECT id, password_hash FROM users WHERE email = $1";
+pub const SELECT_USER: &str = "SELECT id, email, created_at FROM users WHERE id = $1";
+pub const UPDATE_PASSWORD_HASH: &str =
+    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+
+pub const INSERT_SESSION: &str = "INSERT INTO sessions (id, user_id, counter, created_at, last_rotated_at, \
+     expires_at, absolute_expires_at, revoked_at, revoked_reason, user_agent, ip) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+pub const SELECT_SESSION: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
+     absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions WHERE id = $1";
+pub const ROTATE_SESSION: &str =
+    "UPDATE sessions SET counter = $2, last_rotated_at = $3, expires_at = $4 WHERE id = $1";
+pub const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3";
+/// `$4` is the session to keep, or the nil UUID to keep none.
+pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
+     WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4";
+pub const SELECT_ACTIVE_SESSIONS: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
+     absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions \
+     WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id";
+pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+     WHERE expires_at < $1 OR revoked_at < $2 LIMIT $3)";
+
+pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub const SELECT_AUDIT: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
+     WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+
+/// Implements `Store` for a struct with a `pool: sqlx::Pool<$db>` field, whose
+/// module defines `BEGIN_ROTATION` and `LOCK_SESSION`.
+macro_rules! impl_store {
+    ($store:ty, $db:ty, $migrator:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                $migrator.run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                sqlx::query(sql::SELECT_ONE).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError> {
+                Ok(sqlx::query_as::<_, User>(sql::INSERT_USER)
+                    .bind(user.id)
+                    .bind(user.email)
+                    .bind(user.password_hash)
+                    .bind(user.now)
+                    .fetch_one(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+                Ok(sqlx::query_as::<_, Credentials>(sql::SELECT_CREDENTIALS)
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, fields(user = %id))]
+            async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+                Ok(sqlx::query_as::<_, User>(sql::SELECT_USER)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, fields(user = %id))]
+            async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query(sql::UPDATE_PASSWORD_HASH)
+                    .bind(id)
+                    .bind(hash)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(session = %s.id))]
+            async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_SESSION)
+                    .bind(s.id)
+                    .bind(s.user_id)
+                    .bind(s.counter)
+                    .bind(s.created_at)
+                    .bind(s.last_rotated_at)
+                    .bind(s.expires_at)
+                    .bind(s.absolute_expires_at)
+                    .bind(s.revoked_at)
+                    .bind(s.revoked_reason.as_deref())
+                    .bind(s.user_agent.as_deref())
+                    .bind(s.ip.as_deref())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(session = %id))]
+            async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+                Ok(sqlx::query_as::<_, Session>(sql::SELECT_SESSION)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, fields(session = %id, presented))]
+            async fn rotate(
+                &self,
+                id: Uuid,
+                presented: i64,
+                now: DateTime<Utc>,
+                policy: &RotationPolicy,
+                meta: &RequestMeta,
+            ) -> Result<Rotation, StoreError> {
+                let mut tx = self.pool.begin_with(BEGIN_ROTATION).await?;
+                let Some(mut session) = sqlx::query_as::<_, Session>(LOCK_SESSION)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                else {
+                    return Ok(Rotation::Refused(Decision::Unknown));
+                };
+                let outcome = match decide(&session, presented, now, policy) {
+                    Decision::Rotate { counter, expires_at } => {
+                        sqlx::query(sql::ROTATE_SESSION)
+                            .bind(id)
+                            .bind(counter)
+                            .bind(now)
+                            .bind(expires_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        session.counter = counter;
+                        session.last_rotated_at = now;
+                        session.expires_at = expires_at;
+                        Rotation::Rotated(session)
+                    }
+                    Decision::Grace => Rotation::Grace(session),
+                    Decision::Reuse => {
+                        let revoked = sqlx::query(sql::REVOKE_USER_SESSIONS)
+                            .bind(session.user_id)
+                            .bind(now)
+                            .bind(reasons::REUSE_DETECTED)
+                            .bind(Uuid::nil())
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        let event = AuditEvent {
+                            user_id: Some(session.user_id),
+                            kind: AuditKind::RefreshReuseDetected,
+                            session_id: Some(id),
+                            meta: meta.clone(),
+                            detail: Some(format!(
+                                "token {presented} presented, current {}; {revoked} sessions revoked",
+                                session.counter
+                            )),
+                            at: now,
+                        };
+                        insert_audit(&event).execute(&mut *tx).await?;
+                        Rotation::Reused { user_id: session.user_id, session_id: id, revoked }
+                    }
+                    refused => Rotation::Refused(refused),
+                };
+                tx.commit().await?;
+                Ok(outcome)
+            }
+
+            #[tracing::instrument(skip_all, fields(session = %id, user = %user))]
+            async fn revoke_session(&self, id: Uuid, user: Uuid, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query(sql::REVOKE_SESSION)
+                    .bind(id)
+                    .bind(user)
+                    .bind(now)
+                    .bind(reason)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all, fields(user = %user))]
+            async fn revoke_user_sessions(
+                &self,
+                user: Uuid,
+                keep: Option<Uuid>,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(sql::REVOKE_USER_SESSIONS)
+                    .bind(user)
+                    .bind(now)
+                    .bind(reason)
+                    .bind(keep.unwrap_or(Uuid::nil()))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(user = %user))]
+            async fn list_active_sessions(&self, user: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
+                Ok(sqlx::query_as::<_, Session>(sql::SELECT_ACTIVE_SESSIONS)
+                    .bind(user)
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
+            async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+                insert_audit(event).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all, fields(user = %user))]
+            async fn list_audit(&self, user: Uuid, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+                Ok(sqlx::query_as::<_, AuditRecord>(sql::SELECT_AUDIT)
+                    .bind(user)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn purge_sessions(
+                &self,
+                expired_before: DateTime<Utc>,
+                revoked_before: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(sql::PURGE_SESSIONS)
+                    .bind(expired_before)
+                    .bind(revoked_before)
+                    .bind(batch)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        fn insert_audit(
+            event: &AuditEvent,
+        ) -> sqlx::query::Query<'_, $db, <$db as sqlx::Database>::Arguments> {
+            sqlx::query(sql::INSERT_AUDIT)
+                .bind(event.user_id)
+                .bind(event.kind.as_str())
+                .bind(event.session_id)
+                .bind(event.meta.ip.as_deref())
+                .bind(event.meta.user_agent.as_deref())
+                .bind(event.detail.as_deref())
+                .bind(event.at)
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,173 @@
+//! Access tokens: RFC 9068 JWTs signed with the active key and verified with
+//! the key their `kid` names, under that key's algorithm only.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::keys::KeySet;
+
+/// The `typ` header of access tokens (RFC 9068 section 2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+/// Longer strings are not even parsed.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: Uuid,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    pub jti: Uuid,
+    pub sid: Uuid,
+    pub client_id: String,
+}
+
+/// Why a presented access token was refused. Logged, never sent to the client.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("token is empty or too long")]
+    Size,
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("typ header is not at+jwt")]
+    WrongType,
+    #[error("no kid, or a kid authd does not know")]
+    UnknownKey,
+    #[error("crit header present")]
+    Critical,
+    #[error("signature, algorithm or claims rejected: {0}")]
+    Rejected(String),
+    #[error("expired")]
+    Expired,
+    #[error("not yet valid")]
+    NotYetValid,
+}
+
+/// Signs and verifies access tokens.
+pub struct AccessTokens {
+    keys: Arc<KeySet>,
+    issuer: String,
+    audience: String,
+    client_id: String,
+    ttl: chrono::Duration,
+}
+
+/// A freshly signed access token.
+pub struct SignedAccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+impl AccessTokens {
+    pub fn new(
+        keys: Arc<KeySet>,
+        issuer: &str,
+        audience: &str,
+        client_id: &str,
+        ttl_secs: u64,
+    ) -> Self {
+        Self {
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            client_id: client_id.to_owned(),
+            ttl: chrono::Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2)),
+        }
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    pub fn ttl(&self) -> chrono::Duration {
+        self.ttl
+    }
+
+    pub fn issue(
+        &self,
+        user: Uuid,
+        session: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        let key = self.keys.signer();
+        let mut header = Header::new(key.alg);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(key.kid.clone());
+        let claims = AccessClaims {
+            iss: self.issuer.clone(),
+            sub: user,
+            aud: self.audience.clone(),
+            exp: (now + self.ttl).timestamp(),
+            iat: now.timestamp(),
+            nbf: None,
+            jti: Uuid::new_v4(),
+            sid: session,
+            client_id: self.client_id.clone(),
+        };
+        let encoding = key.encoding().ok_or_else(|| {
+            jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)
+        })?;
+        let token = jsonwebtoken::encode(&header, &claims, encoding)?;
+        Ok(SignedAccessToken {
+            token,
+            expires_in: self.ttl.num_seconds(),
+        })
+    }
+
+    /// Verifies signature, algorithm, `typ`, `iss`, `aud`, `exp`, `nbf`, at `now`.
+    ///
+    /// The algorithm comes from the key that `kid` names, never from the token:
+    /// `alg: none` cannot be expressed, and a token whose `alg` differs from its
+    /// key's (HS256 signed with a published RSA key, say) is refused.
+    /// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
+    /// authd's own configuration.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Size);
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if !typ_ok {
+            return Err(TokenError::WrongType);
+        }
+        if header.crit.is_some() {
+            return Err(TokenError::Critical);
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(key.alg);
+        validation.algorithms = vec![key.alg];
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Time is checked below against authd's clock, which tests control.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+            .map_err(|e| TokenError::Rejected(e.to_string()))?;
+        let claims = data.claims;
+        let now = now.timestamp();
+        if claims.exp <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + 60 {
+            return Err(TokenError::NotYetValid);
+        }
+        Ok(claims)
+    }
+}
