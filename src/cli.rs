@@ -25,6 +25,8 @@ pub enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Exit 0 if the local server answers /healthz (for container health checks).
+    Healthcheck,
     /// Manage JWT signing keys.
     Keys {
         #[command(subcommand)]

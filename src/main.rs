@@ -34,6 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             authd::store::connect(&settings.database).await?;
             println!("migrations applied");
         }
+        Command::Healthcheck => healthcheck(settings.server.port).await?,
         Command::Keys {
             command: KeysCommand::Generate { alg, kid, out },
         } => generate_key(&settings, &alg, kid, out)?,
@@ -77,4 +78,25 @@ fn generate_key(
     println!("alg = {name:?}");
     println!("{field} = {:?}", out.display().to_string());
     Ok(())
+}
+
+/// A plain HTTP/1.1 GET of /healthz on the loopback interface: the runtime image
+/// has no shell or curl, so the binary checks itself.
+async fn healthcheck(port: u16) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => anyhow::bail!("/healthz did not answer 200"),
+        Ok(Err(e)) => Err(e.context("/healthz unreachable")),
+        Err(_) => anyhow::bail!("/healthz timed out"),
+    }
 }

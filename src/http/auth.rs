@@ -286,7 +286,8 @@ pub async fn refresh(
         }
     };
     let refused = || ApiError::InvalidGrant {
-        clear_cookie: (delivery == Delivery::Cookie).then(|| clear_refresh_cookie(&state)),
+        clear_cookie: (delivery == Delivery::Cookie)
+            .then(|| Box::new(clear_refresh_cookie(&state))),
     };
     let Some(claims) = state.refresh.decode(&token) else {
         tracing::info!(

@@ -23,7 +23,7 @@ pub enum ApiError {
     /// unknown or reused. Carries the cookie removal when the token came by cookie.
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidGrant {
-        clear_cookie: Option<Cookie<'static>>,
+        clear_cookie: Option<Box<Cookie<'static>>>,
     },
     /// 401 `invalid_token` with `WWW-Authenticate: Bearer error="invalid_token"`.
     #[error("the access token is invalid or expired")]
@@ -136,7 +136,7 @@ impl ResponseError for ApiError {
             clear_cookie: Some(cookie),
         } = self
         {
-            response.cookie(cookie.clone());
+            response.cookie(cookie.as_ref().clone());
         }
         response.json(Body {
             error: self.code(),

@@ -1,0 +1,625 @@
+//! Access tokens: what authd issues, what it publishes, and every token it
+//! must refuse.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Backend, private_key, shared_rs256_key, spawn_app, spawn_app_with, test_settings,
+};
+use crate::on_both_stores;
+
+on_both_stores!(
+    an_access_token_follows_rfc_9068,
+    the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_to_it,
+    forged_and_invalid_access_tokens_are_refused,
+    a_token_signed_with_a_retired_but_published_key_still_verifies,
+    every_supported_algorithm_signs_tokens_that_authd_verifies,
+    an_hs256_deployment_publishes_no_keys,
+    the_generated_development_key_is_written_once_with_mode_0600,
+);
+
+fn payload(token: &str) -> Value {
+    let part = token.split('.').nth(1).expect("three parts");
+    serde_json::from_slice(&B64.decode(part).expect("base64url")).expect("JSON claims")
+}
+
+fn header_of(token: &str) -> Value {
+    let part = token.split('.').next().expect("three parts");
+    serde_json::from_slice(&B64.decode(part).expect("base64url")).expect("JSON header")
+}
+
+fn encode_json(v: &Value) -> String {
+    B64.encode(serde_json::to_vec(v).unwrap())
+}
+
+/// Signs `header.claims` with `key` under `alg`, whatever the header says.
+fn sign(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> String {
+    let message = format!("{}.{}", encode_json(header), encode_json(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
+    format!("{message}.{signature}")
+}
+
+fn rs256_test_key() -> EncodingKey {
+    let pem = shared_rs256_key().private_key.unwrap();
+    EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).unwrap()
+}
+
+/// The PEM public key of the shared test key, as an attacker would get it.
+fn rs256_public_pem() -> String {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair;
+    let pem = shared_rs256_key().private_key.unwrap();
+    let der = pem::parse(pem.expose_secret().as_bytes()).unwrap();
+    let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(der.contents()).unwrap();
+    let public = pair.public_key().as_der().unwrap();
+    pem::encode(&pem::Pem::new("PUBLIC KEY", public.as_ref().to_vec()))
+}
+
+async fn an_access_token_follows_rfc_9068(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let header = header_of(&tokens.access);
+    assert_eq!(header["typ"], "at+jwt");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(header["kid"], "test-rs256");
+    let claims = payload(&tokens.access);
+    let now = app.now().timestamp();
+    assert_eq!(claims["iss"], "http://authd.test");
+    assert_eq!(claims["aud"], "authd");
+    assert_eq!(claims["client_id"], "authd");
+    assert_eq!(claims["iat"], now);
+    assert_eq!(claims["exp"], now + 900, "15 minutes by default");
+    for uuid_claim in ["sub", "sid", "jti"] {
+        assert!(
+            uuid::Uuid::parse_str(claims[uuid_claim].as_str().unwrap()).is_ok(),
+            "{uuid_claim}"
+        );
+    }
+    let me = app.get_bearer("/auth/me", &tokens.access).await;
+    assert_eq!(me.body["id"], claims["sub"]);
+    // Each token is unique.
+    let again = app.refresh_body(&tokens.refresh).await;
+    assert_ne!(payload(&again.access_token())["jti"], claims["jti"]);
+    assert_eq!(payload(&again.access_token())["sid"], claims["sid"]);
+
+    // 15 minutes later the token is refused.
+    app.advance(899);
+    assert!(app.access_works(&tokens.access).await);
+    app.advance(1);
+    assert!(!app.access_works(&tokens.access).await);
+}
+
+async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_to_it(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.jwt
+            .keys
+            .push(crate::helpers::hs256_key("hmac", &"s".repeat(32)));
+        s.jwt.signing_kid = Some("test-rs256".into());
+    })
+    .await
+    else {
+        return;
+    };
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
+    assert_eq!(jwks.status, 200);
+    assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
+    let keys = jwks.body["keys"].as_array().unwrap();
+    assert_eq!(
+        keys.len(),
+        1,
+        "the HS256 secret is never published: {}",
+        jwks.text
+    );
+    let key = &keys[0];
+    assert_eq!(key["kid"], "test-rs256");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    assert_eq!(key["kty"], "RSA");
+    assert!(
+        key.get("d").is_none() && key.get("p").is_none(),
+        "no private parts: {key}"
+    );
+    assert!(!jwks.text.contains(&B64.encode("s".repeat(32))));
+
+    let discovery = app
+        .send(app.client.get(app.url("/.well-known/openid-configuration")))
+        .await;
+    assert_eq!(discovery.status, 200);
+    assert_eq!(discovery.body["issuer"], "http://authd.test");
+    assert_eq!(
+        discovery.body["jwks_uri"],
+        "http://authd.test/.well-known/jwks.json"
+    );
+    assert!(
+        discovery.body["token_endpoint"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://authd.test/")
+    );
+    let algs = discovery.body["id_token_signing_alg_values_supported"]
+        .as_array()
+        .unwrap();
+    assert!(algs.contains(&json!("RS256")));
+
+    // A token verifies with nothing but the published key.
+    let (_, tokens) = app.user_with_tokens().await;
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.clone()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+    validation.set_audience(&["authd"]);
+    validation.set_issuer(&["http://authd.test"]);
+    validation.validate_exp = false;
+    let decoded = jsonwebtoken::decode::<Value>(
+        &tokens.access,
+        &jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap(),
+        &validation,
+    );
+    assert!(decoded.is_ok(), "{decoded:?}");
+}
+
+async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let good_header = header_of(&tokens.access);
+    let good = payload(&tokens.access);
+    let key = rs256_test_key();
+    let now = app.now().timestamp();
+    let with = |field: &str, value: Value| {
+        let mut claims = good.clone();
+        claims[field] = value;
+        claims
+    };
+    let header_with = |field: &str, value: Value| {
+        let mut header = good_header.clone();
+        header[field] = value;
+        header
+    };
+    // Control: re-signing the genuine claims with the genuine key is accepted,
+    // so every refusal below is for the reason its name gives.
+    let control = sign(&good_header, &good, Algorithm::RS256, &key);
+    assert!(
+        app.access_works(&control).await,
+        "control token must verify"
+    );
+
+    let public_pem = rs256_public_pem();
+    let mut cases: Vec<(&str, String)> = vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                encode_json(&header_with("alg", json!("none"))),
+                encode_json(&good)
+            ),
+        ),
+        (
+            "alg None",
+            format!(
+                "{}.{}.",
+                encode_json(&header_with("alg", json!("None"))),
+                encode_json(&good)
+            ),
+        ),
+        (
+            "alg NONE",
+            format!(
+                "{}.{}.",
+                encode_json(&header_with("alg", json!("NONE"))),
+                encode_json(&good)
+            ),
+        ),
+        (
+            "HS256 signed with the RSA public key PEM",
+            sign(
+                &header_with("alg", json!("HS256")),
+                &good,
+                Algorithm::HS256,
+                &EncodingKey::from_secret(public_pem.as_bytes()),
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                &good_header,
+                &with("exp", json!(now - 1)),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "expires now",
+            sign(
+                &good_header,
+                &with("exp", json!(now)),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "not yet valid",
+            sign(
+                &good_header,
+                &with("nbf", json!(now + 60)),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "wrong iss",
+            sign(
+                &good_header,
+                &with("iss", json!("https://evil.example")),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "wrong aud",
+            sign(
+                &good_header,
+                &with("aud", json!("another-api")),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        ("no exp", {
+            let mut claims = good.clone();
+            claims.as_object_mut().unwrap().remove("exp");
+            sign(&good_header, &claims, Algorithm::RS256, &key)
+        }),
+        (
+            "typ JWT",
+            sign(
+                &header_with("typ", json!("JWT")),
+                &good,
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        ("no typ", {
+            let mut header = good_header.clone();
+            header.as_object_mut().unwrap().remove("typ");
+            sign(&header, &good, Algorithm::RS256, &key)
+        }),
+        (
+            "unknown kid",
+            sign(
+                &header_with("kid", json!("other")),
+                &good,
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "kid path traversal",
+            sign(
+                &header_with("kid", json!("../../../../dev/null")),
+                &good,
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        ("no kid", {
+            let mut header = good_header.clone();
+            header.as_object_mut().unwrap().remove("kid");
+            sign(&header, &good, Algorithm::RS256, &key)
+        }),
+        (
+            "other user",
+            sign(
+                &good_header,
+                &with("sub", json!(uuid::Uuid::new_v4())),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "other session",
+            sign(
+                &good_header,
+                &with("sid", json!(uuid::Uuid::new_v4())),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "crit header",
+            sign(
+                &header_with("crit", json!(["exp"])),
+                &good,
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        ("stripped signature", {
+            let mut parts: Vec<&str> = tokens.access.split('.').collect();
+            parts[2] = "";
+            parts.join(".")
+        }),
+        ("tampered claims", {
+            let parts: Vec<&str> = tokens.access.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                encode_json(&with("exp", json!(now + 86_400))),
+                parts[2]
+            )
+        }),
+        ("refresh token as access token", tokens.refresh.clone()),
+        ("empty", String::new()),
+        ("garbage", "not.a.jwt".into()),
+        (
+            "oversized",
+            format!(
+                "{}.{}.{}",
+                "a".repeat(6000),
+                "b".repeat(6000),
+                "c".repeat(100)
+            ),
+        ),
+    ];
+    // A token signed by a key authd does not know, under a kid it does know.
+    let stranger = {
+        let pem = authd::keys::generate(Algorithm::ES256).unwrap();
+        EncodingKey::from_ec_pem(pem.expose_secret().as_bytes()).unwrap()
+    };
+    cases.push((
+        "ES256 signature by a stranger's key under our kid",
+        sign(
+            &header_with("alg", json!("ES256")),
+            &good,
+            Algorithm::ES256,
+            &stranger,
+        ),
+    ));
+    for (name, token) in cases {
+        let reply = app.get_bearer("/auth/me", &token).await;
+        assert_eq!(reply.status, 401, "{name} was not refused: {}", reply.text);
+        assert_eq!(reply.error(), "invalid_token", "{name}");
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some(r#"Bearer realm="authd", error="invalid_token""#),
+            "{name}"
+        );
+    }
+
+    // No Authorization header: 401 without an error attribute (RFC 6750 3.1).
+    let anonymous = app.send(app.client.get(app.url("/auth/me"))).await;
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(
+        anonymous.header("www-authenticate"),
+        Some(r#"Bearer realm="authd""#)
+    );
+    // Another scheme is not a Bearer token.
+    let basic = app
+        .send(
+            app.client
+                .get(app.url("/auth/me"))
+                .header("authorization", "Basic dXNlcjpwYXNz"),
+        )
+        .await;
+    assert_eq!(basic.status, 401);
+    assert_eq!(basic.error(), "invalid_token");
+}
+
+async fn a_token_signed_with_a_retired_but_published_key_still_verifies(backend: Backend) {
+    let old_pem = authd::keys::generate(Algorithm::ES256).unwrap();
+    let old_public = {
+        use aws_lc_rs::signature::KeyPair;
+        let der = pem::parse(old_pem.expose_secret().as_bytes()).unwrap();
+        let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            der.contents(),
+        )
+        .unwrap();
+        use aws_lc_rs::encoding::AsDer;
+        let spki = pair.public_key().as_der().unwrap();
+        pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()))
+    };
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.jwt.keys.push(authd::config::KeySettings {
+            public_key: Some(old_public.clone()),
+            ..private_key("retired-es256", "ES256", "")
+        });
+        s.jwt.keys[1].private_key = None;
+    })
+    .await
+    else {
+        return;
+    };
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&"retired-es256") && kids.contains(&"test-rs256"),
+        "{kids:?}"
+    );
+
+    let (_, tokens) = app.user_with_tokens().await;
+    assert_eq!(
+        header_of(&tokens.access)["kid"],
+        "test-rs256",
+        "new tokens use the active key"
+    );
+    let claims = payload(&tokens.access);
+    let old_key = EncodingKey::from_ec_pem(old_pem.expose_secret().as_bytes()).unwrap();
+    let header = json!({ "alg": "ES256", "typ": "at+jwt", "kid": "retired-es256" });
+    let signed_before_rotation = sign(&header, &claims, Algorithm::ES256, &old_key);
+    assert!(
+        app.access_works(&signed_before_rotation).await,
+        "retired keys still verify"
+    );
+
+    // The same claims under the retired kid, signed by an unknown key: refused.
+    let unknown = authd::keys::generate(Algorithm::ES256).unwrap();
+    let unknown = EncodingKey::from_ec_pem(unknown.expose_secret().as_bytes()).unwrap();
+    assert!(
+        !app.access_works(&sign(&header, &claims, Algorithm::ES256, &unknown))
+            .await
+    );
+    let header = json!({ "alg": "ES256", "typ": "at+jwt", "kid": "removed-key" });
+    assert!(
+        !app.access_works(&sign(&header, &claims, Algorithm::ES256, &old_key))
+            .await
+    );
+}
+
+async fn every_supported_algorithm_signs_tokens_that_authd_verifies(backend: Backend) {
+    for (alg, jose, kty) in [
+        (Algorithm::ES256, "ES256", "EC"),
+        (Algorithm::EdDSA, "EdDSA", "OKP"),
+        (Algorithm::RS256, "RS256", "RSA"),
+    ] {
+        let pem = authd::keys::generate(alg)
+            .unwrap()
+            .expose_secret()
+            .to_owned();
+        let Some(app) = spawn_app_with(backend, |s| {
+            s.jwt.keys = vec![private_key("k1", jose, &pem)]
+        })
+        .await
+        else {
+            return;
+        };
+        let (_, tokens) = app.user_with_tokens().await;
+        assert_eq!(header_of(&tokens.access)["alg"], jose);
+        assert!(app.access_works(&tokens.access).await, "{jose}");
+        let jwks = app
+            .send(app.client.get(app.url("/.well-known/jwks.json")))
+            .await;
+        assert_eq!(jwks.body["keys"][0]["kty"], kty, "{jose}: {}", jwks.text);
+        assert_eq!(jwks.body["keys"][0]["alg"], jose);
+    }
+}
+
+async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
+    let secret = "0123456789abcdef0123456789abcdef";
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.jwt.keys = vec![crate::helpers::hs256_key("h1", secret)]
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    assert_eq!(header_of(&tokens.access)["alg"], "HS256");
+    assert!(app.access_works(&tokens.access).await);
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
+    assert_eq!(jwks.body, json!({ "keys": [] }));
+    // A token signed with another secret under the same kid is refused.
+    let forged = sign(
+        &header_of(&tokens.access),
+        &payload(&tokens.access),
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"fedcba9876543210fedcba9876543210"),
+    );
+    assert!(!app.access_works(&forged).await);
+}
+
+async fn the_generated_development_key_is_written_once_with_mode_0600(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.jwt.keys.clear();
+        s.data_dir = data.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    let key_file = data.join(authd::keys::GENERATED_KEY_FILE);
+    let refresh_file = data.join(authd::startup::GENERATED_REFRESH_KEY_FILE);
+    #[cfg(unix)]
+    for file in [&key_file, &refresh_file] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+    }
+    let (_, tokens) = app.user_with_tokens().await;
+    let kid = header_of(&tokens.access)["kid"].clone();
+    let first_pem = std::fs::read(&key_file).unwrap();
+    drop(app);
+
+    // A restart reuses the key: earlier tokens keep verifying.
+    let Some(again) = spawn_app_with(backend, |s| {
+        s.jwt.keys.clear();
+        s.data_dir = data.clone();
+    })
+    .await
+    else {
+        return;
+    };
+    assert_eq!(std::fs::read(&key_file).unwrap(), first_pem);
+    let (_, tokens) = again.user_with_tokens().await;
+    assert_eq!(header_of(&tokens.access)["kid"], kid);
+}
+
+#[test]
+fn a_short_hs256_secret_is_refused_with_a_message_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = test_settings(dir.path());
+    settings.jwt.keys = vec![crate::helpers::hs256_key(
+        "short",
+        "only-31-bytes-long-secret-12345",
+    )];
+    let error = match authd::keys::KeySet::load(&settings) {
+        Ok(_) => panic!("a 31-byte HS256 secret must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("jwt.keys[0]"), "{error}");
+    assert!(error.contains("at least 32 bytes"), "{error}");
+
+    settings.jwt.keys = vec![crate::helpers::hs256_key(
+        "ok",
+        "exactly-32-bytes-long-secret-123",
+    )];
+    assert!(authd::keys::KeySet::load(&settings).is_ok());
+}
+
+#[test]
+fn the_server_refuses_to_start_with_a_short_hs256_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("authd.toml");
+    std::fs::write(
+        &config,
+        "[[jwt.keys]]\nkid = \"short\"\nalg = \"HS256\"\nsecret = \"too-short\"\n",
+    )
+    .unwrap();
+    let serve = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .env("AUTHD__DATA_DIR", dir.path().join("data"))
+        .env("AUTHD__SERVER__PORT", "0")
+        .env(
+            "AUTHD__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("a.db").display()),
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&serve.stderr);
+    assert!(!serve.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("at least 32 bytes") && stderr.contains("jwt.keys[0]"),
+        "{stderr}"
+    );
+}

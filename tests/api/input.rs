@@ -1,0 +1,161 @@
+//! Bad input gets a 4xx with a stable code, never a 500.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_stores;
+
+on_both_stores!(
+    malformed_bodies_get_clear_4xx_codes,
+    invalid_emails_and_passwords_are_refused_at_registration,
+    unknown_paths_and_methods_get_json_errors,
+    health_and_readiness_answer,
+);
+
+async fn malformed_bodies_get_clear_4xx_codes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in ["/auth/register", "/auth/login"] {
+        let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
+            ("no body", app.client.post(app.url(path)), 400, "invalid_request"),
+            (
+                "broken JSON",
+                app.client.post(app.url(path)).header("content-type", "application/json").body("{\"email\":"),
+                400,
+                "invalid_request",
+            ),
+            (
+                "wrong content type",
+                app.client.post(app.url(path)).header("content-type", "text/plain").body("{}"),
+                415,
+                "unsupported_media_type",
+            ),
+            ("missing password", app.client.post(app.url(path)).json(&json!({ "email": "a@example.com" })), 400, "invalid_request"),
+            ("wrong types", app.client.post(app.url(path)).json(&json!({ "email": 5, "password": [] })), 400, "invalid_request"),
+            ("a JSON array", app.client.post(app.url(path)).json(&json!([1, 2])), 400, "invalid_request"),
+            (
+                "unknown delivery",
+                app.client.post(app.url(path)).json(&json!({ "email": "a@example.com", "password": "x", "token_delivery": "pigeon" })),
+                400,
+                "invalid_request",
+            ),
+            (
+                "oversized",
+                app.client
+                    .post(app.url(path))
+                    .json(&json!({ "email": "a@example.com", "password": "x".repeat(100_000) })),
+                413,
+                "payload_too_large",
+            ),
+            (
+                "password over 1024 bytes",
+                app.client.post(app.url(path)).json(&json!({ "email": "a@example.com", "password": "x".repeat(1025) })),
+                400,
+                "invalid_request",
+            ),
+            (
+                "invalid UTF-8",
+                app.client.post(app.url(path)).header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}']),
+                400,
+                "invalid_request",
+            ),
+        ];
+        for (name, request, status, code) in cases {
+            let reply = app.send(request).await;
+            assert_eq!(reply.status, status, "{path} {name}: {}", reply.text);
+            assert_eq!(reply.error(), code, "{path} {name}");
+            assert!(reply.body["error_description"].is_string(), "{path} {name}");
+        }
+    }
+    let refresh = app
+        .send(
+            app.client
+                .post(app.url("/auth/refresh"))
+                .json(&json!({ "refresh_token": 12 })),
+        )
+        .await;
+    assert_eq!(refresh.status, 400);
+    let refresh = app
+        .send(
+            app.client
+                .post(app.url("/auth/refresh"))
+                .json(&json!({ "refresh_token": "x", "extra": 1 })),
+        )
+        .await;
+    assert_eq!(refresh.status, 400);
+}
+
+async fn invalid_emails_and_passwords_are_refused_at_registration(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for (email, password, what) in [
+        ("not-an-email", "long enough password", "email"),
+        ("a@b", "long enough password", "email"),
+        ("", "long enough password", "email"),
+        ("ok@example.com", "short", "password"),
+        ("ok@example.com", "", "password"),
+    ] {
+        let reply = app
+            .post_json(
+                "/auth/register",
+                &json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{email:?} {password:?}");
+        assert_eq!(reply.error(), "invalid_request");
+        assert!(
+            reply.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains(what),
+            "{}",
+            reply.text
+        );
+        assert!(
+            !reply.text.contains(password) || password.is_empty(),
+            "the password is not echoed"
+        );
+    }
+    let long = "p".repeat(1025);
+    let reply = app
+        .post_json(
+            "/auth/register",
+            &json!({ "email": "ok@example.com", "password": long }),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    let max = "p".repeat(1024);
+    let reply = app
+        .post_json(
+            "/auth/register",
+            &json!({ "email": "ok@example.com", "password": max }),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "1024 bytes is the maximum, inclusive");
+}
+
+async fn unknown_paths_and_methods_get_json_errors(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let missing = app.send(app.client.get(app.url("/nope"))).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error(), "not_found");
+    let wrong_method = app.send(app.client.get(app.url("/auth/login"))).await;
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.error(), "method_not_allowed");
+    let wrong_method = app.send(app.client.put(app.url("/auth/sessions/x"))).await;
+    assert_eq!(wrong_method.status, 405);
+}
+
+async fn health_and_readiness_answer(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let health = app.send(app.client.get(app.url("/healthz"))).await;
+    assert_eq!(health.status, 200);
+    let ready = app.send(app.client.get(app.url("/readyz"))).await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+}

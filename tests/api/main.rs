@@ -1,0 +1,9 @@
+//! The integration suite: every test runs the real server on a random port,
+//! once against a fresh SQLite file and once against a fresh PostgreSQL database.
+
+mod helpers;
+
+mod access_tokens;
+mod input;
+mod refresh;
+mod sessions;

@@ -1,0 +1,504 @@
+//! Refresh-token families: rotation, the grace rule, reuse detection, expiry,
+//! the cookie, the Origin check, and cleanup.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
+use crate::on_both_stores;
+
+on_both_stores!(
+    a_rotated_token_is_refused_after_the_grace_window_and_revokes_every_session_of_the_user,
+    reusing_an_older_ancestor_revokes_all_sessions_and_other_devices_are_logged_out,
+    the_grace_window_returns_the_same_token_to_twenty_concurrent_requests,
+    a_retried_refresh_whose_response_was_lost_gets_the_same_token_again,
+    the_grace_window_ends_once_the_current_token_has_been_used,
+    a_zero_reuse_interval_disables_the_grace_rule,
+    a_session_expires_after_the_idle_limit_without_rotation,
+    rotation_never_extends_a_session_past_the_absolute_limit,
+    unknown_forged_and_truncated_refresh_tokens_are_refused,
+    the_refresh_cookie_has_exactly_the_required_attributes,
+    a_failed_cookie_refresh_clears_the_cookie,
+    a_cookie_request_from_a_foreign_origin_is_refused,
+    presenting_the_token_in_both_cookie_and_body_is_refused,
+    reuse_detection_is_recorded_in_the_audit_log,
+    cleanup_deletes_expired_and_long_revoked_sessions_only,
+    the_refresh_key_is_required_to_use_a_token,
+);
+
+async fn a_rotated_token_is_refused_after_the_grace_window_and_revokes_every_session_of_the_user(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, tokens) = app.user_with_tokens().await;
+    let other_device = app.login_body(&email).await;
+
+    let rotated = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(rotated.status, 200);
+    let current = rotated.refresh_token();
+
+    app.advance(11); // past the 10 s grace window
+    let replay = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(replay.status, 401);
+    assert_eq!(replay.error(), "invalid_grant");
+
+    // Theft assumed: the current token of this family and every other family die.
+    assert_eq!(app.refresh_body(&current).await.status, 401);
+    assert_eq!(app.refresh_body(&other_device.refresh).await.status, 401);
+    assert!(!app.access_works(&rotated.access_token()).await);
+    assert!(!app.access_works(&other_device.access).await);
+    // The user can still log in again.
+    app.login_body(&email).await;
+}
+
+async fn reusing_an_older_ancestor_revokes_all_sessions_and_other_devices_are_logged_out(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, first) = app.user_with_tokens().await;
+    let laptop = app.login_body(&email).await;
+    let browser = app.login_cookie(&email).await;
+    let browser_cookie = browser.refresh_cookie().unwrap();
+
+    let mut chain = vec![first.refresh.clone()];
+    for _ in 0..3 {
+        app.advance(1);
+        let next = app.refresh_body(chain.last().unwrap()).await;
+        assert_eq!(next.status, 200, "{}", next.text);
+        chain.push(next.refresh_token());
+    }
+    // chain[0] is three rotations old: reuse even inside the time window.
+    let replay = app.refresh_body(&chain[0]).await;
+    assert_eq!(replay.status, 401);
+    assert_eq!(replay.error(), "invalid_grant");
+    assert_eq!(app.refresh_body(chain.last().unwrap()).await.status, 401);
+    assert_eq!(app.refresh_body(&laptop.refresh).await.status, 401);
+    assert_eq!(app.refresh_cookie(&browser_cookie).await.status, 401);
+    assert!(!app.access_works(&laptop.access).await);
+    assert!(!app.access_works(&browser.access_token()).await);
+}
+
+async fn the_grace_window_returns_the_same_token_to_twenty_concurrent_requests(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.server.workers = 2).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let requests = (0..20).map(|_| app.refresh_body(&tokens.refresh));
+    let replies = futures_util::future::join_all(requests).await;
+    let mut issued = std::collections::HashSet::new();
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        issued.insert(reply.refresh_token());
+    }
+    assert_eq!(
+        issued.len(),
+        1,
+        "every tab ends with the same refresh token"
+    );
+    let current = issued.into_iter().next().unwrap();
+    assert_ne!(current, tokens.refresh);
+
+    // Exactly one member of the family is current: the issued token rotates,
+    // and the family moved by exactly one step.
+    let session = app
+        .state
+        .store
+        .list_active_sessions(app.state_user(&tokens.access), app.now())
+        .await
+        .unwrap();
+    assert_eq!(session.len(), 1);
+    assert_eq!(session[0].counter, 1);
+    let next = app.refresh_body(&current).await;
+    assert_eq!(next.status, 200);
+    assert_ne!(next.refresh_token(), current);
+}
+
+async fn a_retried_refresh_whose_response_was_lost_gets_the_same_token_again(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let lost = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(lost.status, 200);
+    app.advance(5);
+    let retry = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(retry.refresh_token(), lost.refresh_token());
+    assert!(app.access_works(&retry.access_token()).await);
+    // The client carries on with what it received.
+    assert_eq!(app.refresh_body(&retry.refresh_token()).await.status, 200);
+}
+
+async fn the_grace_window_ends_once_the_current_token_has_been_used(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let second = app.refresh_body(&tokens.refresh).await.refresh_token();
+    let third = app.refresh_body(&second).await;
+    assert_eq!(third.status, 200);
+    // `tokens.refresh` is now two steps behind: reuse, although only 0 s passed.
+    let replay = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(replay.status, 401);
+    assert_eq!(app.refresh_body(&third.refresh_token()).await.status, 401);
+}
+
+async fn a_zero_reuse_interval_disables_the_grace_rule(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.refresh.reuse_interval_secs = 0).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let rotated = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(rotated.status, 200);
+    assert_eq!(app.refresh_body(&tokens.refresh).await.status, 401);
+    assert_eq!(app.refresh_body(&rotated.refresh_token()).await.status, 401);
+}
+
+async fn a_session_expires_after_the_idle_limit_without_rotation(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    app.advance(6 * 86_400);
+    let alive = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(alive.status, 200, "six idle days are within the limit");
+    assert_eq!(alive.body["refresh_expires_in"], 7 * 86_400);
+    app.advance(7 * 86_400); // exactly the idle limit since the last rotation
+    let dead = app.refresh_body(&alive.refresh_token()).await;
+    assert_eq!(dead.status, 401);
+    assert_eq!(dead.error(), "invalid_grant");
+}
+
+async fn rotation_never_extends_a_session_past_the_absolute_limit(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let mut refresh = tokens.refresh;
+    // Rotate every 5 days: never idle, but the 30-day absolute limit still ends it.
+    for day in [5, 10, 15, 20, 25] {
+        app.advance(5 * 86_400);
+        let reply = app.refresh_body(&refresh).await;
+        assert_eq!(reply.status, 200, "day {day}: {}", reply.text);
+        let left = reply.body["refresh_expires_in"].as_i64().unwrap();
+        assert!(left <= (30 - day) * 86_400, "day {day}: {left}");
+        refresh = reply.refresh_token();
+    }
+    app.advance(4 * 86_400 + 86_399); // day 29, 23:59:59
+    let last = app.refresh_body(&refresh).await;
+    assert_eq!(last.status, 200);
+    assert_eq!(last.body["refresh_expires_in"], 1);
+    app.advance(1);
+    let after = app.refresh_body(&last.refresh_token()).await;
+    assert_eq!(
+        after.status, 401,
+        "30 days after login the user must log in again"
+    );
+}
+
+async fn unknown_forged_and_truncated_refresh_tokens_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let mut flipped = tokens.refresh.clone().into_bytes();
+    flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
+    let flipped = String::from_utf8(flipped).unwrap();
+    for bad in [
+        String::new(),
+        "x".into(),
+        tokens.refresh[..75].to_owned(),
+        format!("{}A", tokens.refresh),
+        flipped,
+        "A".repeat(76),
+        "é".repeat(38),
+        tokens.access.clone(),
+        "a".repeat(10_000),
+    ] {
+        let reply = app.refresh_body(&bad).await;
+        assert!(
+            reply.status == 401 || reply.status == 413,
+            "{bad:?}: {}",
+            reply.status
+        );
+        if reply.status == 401 {
+            assert_eq!(reply.error(), "invalid_grant");
+        }
+    }
+    // None of that disturbed the real family.
+    assert_eq!(app.refresh_body(&tokens.refresh).await.status, 200);
+}
+
+async fn the_refresh_cookie_has_exactly_the_required_attributes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    let login = app.login_cookie(&email).await;
+    let cookies = login.set_cookies();
+    assert_eq!(cookies.len(), 1, "{cookies:?}");
+    let mut parts: Vec<&str> = cookies[0].split("; ").collect();
+    let pair = parts.remove(0);
+    assert!(
+        pair.starts_with("authd_refresh=") && pair.len() == "authd_refresh=".len() + 76,
+        "{pair}"
+    );
+    parts.sort_unstable();
+    assert_eq!(
+        parts,
+        vec![
+            "HttpOnly",
+            "Max-Age=604800",
+            "Path=/auth",
+            "SameSite=Strict",
+            "Secure"
+        ]
+    );
+    assert!(
+        !cookies[0].to_ascii_lowercase().contains("domain="),
+        "host-only"
+    );
+
+    // After rotation the Max-Age is the remaining lifetime of the new token.
+    app.advance(86_400);
+    let refreshed = app.refresh_cookie(&login.refresh_cookie().unwrap()).await;
+    let cookie = &refreshed.set_cookies()[0];
+    assert!(cookie.contains("Max-Age=604800"), "{cookie}");
+    // Near the absolute limit the cookie lives only as long as the session.
+    let mut cookie = refreshed.refresh_cookie().unwrap();
+    for _ in 0..4 {
+        app.advance(6 * 86_400);
+        let reply = app.refresh_cookie(&cookie).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        cookie = reply.refresh_cookie().unwrap();
+    }
+    app.advance(4 * 86_400); // day 29 of 30
+    let late = app.refresh_cookie(&cookie).await;
+    assert_eq!(late.status, 200);
+    assert!(
+        late.set_cookies()[0].contains("Max-Age=86400"),
+        "{:?}",
+        late.set_cookies()
+    );
+}
+
+async fn a_failed_cookie_refresh_clears_the_cookie(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let reply = app.refresh_cookie("not-a-token").await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.error(), "invalid_grant");
+    let cookies = reply.set_cookies();
+    assert_eq!(cookies.len(), 1);
+    let mut parts: Vec<&str> = cookies[0].split("; ").collect();
+    assert_eq!(parts.remove(0), "authd_refresh=");
+    parts.sort_unstable();
+    assert_eq!(
+        parts,
+        vec![
+            "HttpOnly",
+            "Max-Age=0",
+            "Path=/auth",
+            "SameSite=Strict",
+            "Secure"
+        ]
+    );
+
+    // No cookie at all: 401, nothing to clear.
+    let none = app.send(app.client.post(app.url("/auth/refresh"))).await;
+    assert_eq!(none.status, 401);
+    assert_eq!(none.error(), "invalid_grant");
+}
+
+async fn a_cookie_request_from_a_foreign_origin_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    let login = app.login_cookie(&email).await;
+    let cookie = login.refresh_cookie().unwrap();
+    let with_origin = |path: &str, origin: &str| {
+        app.client
+            .post(app.url(path))
+            .header("cookie", format!("authd_refresh={cookie}"))
+            .header("origin", origin)
+    };
+    for origin in [
+        "https://evil.example",
+        "null",
+        "https://app.example.com.evil.example",
+        "http://app.example.com",
+    ] {
+        let refused = app.send(with_origin("/auth/refresh", origin)).await;
+        assert_eq!(refused.status, 403, "{origin}");
+        assert_eq!(refused.error(), "invalid_origin");
+        let logout = app.send(with_origin("/auth/logout", origin)).await;
+        assert_eq!(logout.status, 403, "{origin}");
+    }
+    let cookie_login = app
+        .send(
+            app.client
+                .post(app.url("/auth/login"))
+                .header("origin", "https://evil.example")
+                .json(&json!({ "email": email, "password": crate::helpers::PASSWORD })),
+        )
+        .await;
+    assert_eq!(
+        cookie_login.status, 403,
+        "a foreign page cannot plant a session cookie"
+    );
+
+    // The configured origin and the issuer's own origin are allowed.
+    let allowed = app
+        .send(with_origin("/auth/refresh", "https://app.example.com"))
+        .await;
+    assert_eq!(allowed.status, 200, "{}", allowed.text);
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        allowed.header("access-control-allow-credentials"),
+        Some("true")
+    );
+    let cookie = allowed.refresh_cookie().unwrap();
+    let own = app
+        .send(
+            app.client
+                .post(app.url("/auth/refresh"))
+                .header("cookie", format!("authd_refresh={cookie}"))
+                .header("origin", "http://authd.test"),
+        )
+        .await;
+    assert_eq!(own.status, 200);
+
+    // CORS never answers a foreign origin with credentials.
+    let preflight = app
+        .send(
+            app.client
+                .request(reqwest::Method::OPTIONS, app.url("/auth/refresh"))
+                .header("origin", "https://evil.example")
+                .header("access-control-request-method", "POST"),
+        )
+        .await;
+    assert_ne!(
+        preflight.header("access-control-allow-origin"),
+        Some("https://evil.example")
+    );
+    assert_ne!(preflight.header("access-control-allow-origin"), Some("*"));
+}
+
+async fn presenting_the_token_in_both_cookie_and_body_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/auth/refresh"))
+                .header("cookie", format!("authd_refresh={}", tokens.refresh))
+                .json(&json!({ "refresh_token": tokens.refresh })),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.error(), "invalid_request");
+}
+
+async fn reuse_detection_is_recorded_in_the_audit_log(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let user = app.state_user(&tokens.access);
+    app.refresh_body(&tokens.refresh).await;
+    app.advance(60);
+    assert_eq!(app.refresh_body(&tokens.refresh).await.status, 401);
+    let events = app.state.store.list_audit(user, 50).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"refresh_reuse_detected"), "{kinds:?}");
+    assert!(kinds.contains(&"login_succeeded"), "{kinds:?}");
+    let reuse = events
+        .iter()
+        .find(|e| e.kind == "refresh_reuse_detected")
+        .unwrap();
+    assert_eq!(reuse.ip.as_deref(), Some("127.0.0.1"));
+    for event in &events {
+        let text = format!("{event:?}");
+        assert!(!text.contains(&tokens.refresh) && !text.contains(&tokens.access));
+        assert!(!text.contains(crate::helpers::PASSWORD));
+    }
+}
+
+async fn cleanup_deletes_expired_and_long_revoked_sessions_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, idle) = app.user_with_tokens().await;
+    let logged_out = app.login_body(&email).await;
+    let active = app.login_body(&email).await;
+    let user = app.state_user(&active.access);
+    app.post_json(
+        "/auth/logout",
+        &json!({ "refresh_token": logged_out.refresh }),
+    )
+    .await;
+
+    // Nothing is old enough yet.
+    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 0);
+    // 16 minutes on, the revoked session's access tokens have expired: it goes.
+    app.advance(16 * 60);
+    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 1);
+    // Keep `active` alive; let `idle` pass its idle limit.
+    app.advance(6 * 86_400);
+    let active_refresh = app.refresh_body(&active.refresh).await;
+    assert_eq!(active_refresh.status, 200);
+    app.advance(2 * 86_400);
+    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 1);
+    let left = app
+        .state
+        .store
+        .list_active_sessions(user, app.now())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        app.refresh_body(&active_refresh.refresh_token())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(app.refresh_body(&idle.refresh).await.status, 401);
+}
+
+async fn the_refresh_key_is_required_to_use_a_token(backend: Backend) {
+    // Two deployments on the same kind of store with different refresh keys:
+    // a token of one is worthless to the other, even for the same session id.
+    let Some(a) = spawn_app_with(backend, |s| s.refresh.secret = Some("a".repeat(40).into())).await
+    else {
+        return;
+    };
+    let Some(b) = spawn_app_with(backend, |s| s.refresh.secret = Some("b".repeat(40).into())).await
+    else {
+        return;
+    };
+    let (_, tokens) = a.user_with_tokens().await;
+    let reply = b.refresh_body(&tokens.refresh).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(a.refresh_body(&tokens.refresh).await.status, 200);
+}
+
+impl crate::helpers::TestApp {
+    /// The user id (`sub`) of an access token authd issued.
+    pub fn state_user(&self, access: &str) -> uuid::Uuid {
+        self.state
+            .access
+            .verify(access, self.now())
+            .expect("a valid access token")
+            .sub
+    }
+}

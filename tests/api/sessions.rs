@@ -1,0 +1,376 @@
+//! Register, login, logout, me, and the session list, in both delivery modes.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::on_both_stores;
+
+on_both_stores!(
+    registering_returns_the_user_and_a_taken_email_is_a_conflict,
+    a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body,
+    a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only,
+    logout_everywhere_revokes_every_session_and_logout_others_keeps_the_current_one,
+    the_session_list_shows_live_sessions_and_deleting_one_ends_it,
+    a_user_cannot_revoke_someone_elses_session,
+    login_rehashes_a_password_stored_with_old_parameters,
+    access_tokens_of_a_revoked_session_are_refused_by_authd,
+    logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie,
+);
+
+async fn registering_returns_the_user_and_a_taken_email_is_a_conflict(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let reply = app.register("  Alice@Example.com ").await;
+    assert_eq!(reply.body["email"], "alice@example.com");
+    assert!(uuid::Uuid::parse_str(reply.body["id"].as_str().unwrap()).is_ok());
+    assert!(reply.body["created_at"].is_string());
+    assert!(reply.body.get("password_hash").is_none(), "{}", reply.text);
+    assert!(!reply.text.contains(PASSWORD));
+
+    let again = app
+        .post_json(
+            "/auth/register",
+            &json!({ "email": "ALICE@example.com", "password": "another good password" }),
+        )
+        .await;
+    assert_eq!(again.status, 409, "{}", again.text);
+    assert_eq!(again.error(), "email_taken");
+}
+
+async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.register("bob@example.com").await;
+    let wrong = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": "bob@example.com", "password": "not the password" }),
+        )
+        .await;
+    let unknown = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": "nobody@example.com", "password": "not the password" }),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(unknown.status, 401);
+    assert_eq!(wrong.text, unknown.text);
+    assert_eq!(wrong.error(), "invalid_credentials");
+    assert_eq!(
+        wrong.header("www-authenticate"),
+        unknown.header("www-authenticate")
+    );
+    assert!(wrong.refresh_cookie().is_none() && unknown.refresh_cookie().is_none());
+}
+
+async fn a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.register("native@example.com").await;
+    let login = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": "native@example.com", "password": PASSWORD, "token_delivery": "body" }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "{}", login.text);
+    assert_eq!(login.body["token_type"], "Bearer");
+    assert_eq!(login.body["expires_in"], 900);
+    assert_eq!(login.header("cache-control"), Some("no-store"));
+    assert!(
+        login.set_cookies().is_empty(),
+        "body delivery sets no cookie"
+    );
+    let refresh = login.refresh_token();
+    assert_eq!(refresh.len(), 76);
+
+    let me = app.get_bearer("/auth/me", &login.access_token()).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["email"], "native@example.com");
+
+    app.advance(60);
+    let rotated = app.refresh_body(&refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert!(rotated.set_cookies().is_empty());
+    let next = rotated.refresh_token();
+    assert_ne!(next, refresh);
+    assert_ne!(rotated.access_token(), login.access_token());
+
+    let logout = app
+        .post_json("/auth/logout", &json!({ "refresh_token": next }))
+        .await;
+    assert_eq!(logout.status, 204, "{}", logout.text);
+    let after = app.refresh_body(&next).await;
+    assert_eq!(after.status, 401);
+    assert_eq!(after.error(), "invalid_grant");
+    assert!(!app.access_works(&rotated.access_token()).await);
+}
+
+async fn a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.register("browser@example.com").await;
+    let login = app.login_cookie("browser@example.com").await;
+    assert!(
+        login.body.get("refresh_token").is_none(),
+        "the refresh token never appears in a body: {}",
+        login.text
+    );
+    let cookie = login.refresh_cookie().expect("refresh cookie set");
+    assert!(!login.text.contains(&cookie));
+
+    app.advance(30);
+    let refreshed = app.refresh_cookie(&cookie).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert!(refreshed.body.get("refresh_token").is_none());
+    let next = refreshed.refresh_cookie().expect("rotated cookie");
+    assert_ne!(next, cookie);
+    assert!(app.access_works(&refreshed.access_token()).await);
+
+    let logout = app
+        .send(
+            app.client
+                .post(app.url("/auth/logout"))
+                .header("cookie", format!("authd_refresh={next}")),
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(
+        logout.refresh_cookie().as_deref(),
+        Some(""),
+        "logout clears the cookie"
+    );
+    assert!(logout.set_cookies()[0].contains("Max-Age=0"));
+    assert_eq!(app.refresh_cookie(&next).await.status, 401);
+    assert!(!app.access_works(&refreshed.access_token()).await);
+}
+
+async fn logout_everywhere_revokes_every_session_and_logout_others_keeps_the_current_one(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, phone) = app.user_with_tokens().await;
+    let laptop = app.login_body(&email).await;
+    let tablet = app.login_body(&email).await;
+
+    let others = app
+        .send(
+            app.client
+                .post(app.url("/auth/logout?scope=others"))
+                .bearer_auth(&phone.access),
+        )
+        .await;
+    assert_eq!(others.status, 204, "{}", others.text);
+    assert!(app.access_works(&phone.access).await);
+    assert!(!app.access_works(&laptop.access).await);
+    assert!(!app.access_works(&tablet.access).await);
+    assert_eq!(app.refresh_body(&laptop.refresh).await.status, 401);
+    assert_eq!(app.refresh_body(&phone.refresh).await.status, 200);
+
+    let desktop = app.login_body(&email).await;
+    let global = app
+        .send(
+            app.client
+                .post(app.url("/auth/logout?scope=global"))
+                .bearer_auth(&desktop.access),
+        )
+        .await;
+    assert_eq!(global.status, 204);
+    assert!(!app.access_works(&desktop.access).await);
+    assert_eq!(app.refresh_body(&desktop.refresh).await.status, 401);
+    let me = app.get_bearer("/auth/sessions", &desktop.access).await;
+    assert_eq!(me.status, 401);
+
+    // Global and others require a Bearer token.
+    let anonymous = app
+        .send(app.client.post(app.url("/auth/logout?scope=global")))
+        .await;
+    assert_eq!(anonymous.status, 401);
+    let bad_scope = app
+        .send(app.client.post(app.url("/auth/logout?scope=everything")))
+        .await;
+    assert_eq!(bad_scope.status, 400);
+    assert_eq!(bad_scope.error(), "invalid_request");
+}
+
+async fn the_session_list_shows_live_sessions_and_deleting_one_ends_it(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, first) = app.user_with_tokens().await;
+    let second = app
+        .send(
+            app.client
+                .post(app.url("/auth/login"))
+                .header("user-agent", "test-phone/1.0")
+                .json(&json!({ "email": email, "password": PASSWORD, "token_delivery": "body" })),
+        )
+        .await;
+    assert_eq!(second.status, 200);
+    let list = app.get_bearer("/auth/sessions", &first.access).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let sessions = list.body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2);
+    let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+    assert_eq!(current.len(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap();
+    assert_eq!(other["user_agent"], "test-phone/1.0");
+    assert_eq!(other["ip"], "127.0.0.1");
+    for field in ["id", "created_at", "last_refreshed_at", "expires_at"] {
+        assert!(other[field].is_string(), "{field}");
+    }
+
+    let id = other["id"].as_str().unwrap();
+    let deleted = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/auth/sessions/{id}")))
+                .bearer_auth(&first.access),
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    assert!(!app.access_works(&second.access_token()).await);
+    assert_eq!(app.refresh_body(&second.refresh_token()).await.status, 401);
+    let list = app.get_bearer("/auth/sessions", &first.access).await;
+    assert_eq!(list.body["sessions"].as_array().unwrap().len(), 1);
+
+    let again = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/auth/sessions/{id}")))
+                .bearer_auth(&first.access),
+        )
+        .await;
+    assert_eq!(again.status, 404);
+    let garbage = app
+        .send(
+            app.client
+                .delete(app.url("/auth/sessions/not-a-uuid"))
+                .bearer_auth(&first.access),
+        )
+        .await;
+    assert_eq!(garbage.status, 404);
+    assert_eq!(garbage.error(), "not_found");
+}
+
+async fn a_user_cannot_revoke_someone_elses_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, alice) = app.user_with_tokens().await;
+    let (_, mallory) = app.user_with_tokens().await;
+    let alice_sessions = app.get_bearer("/auth/sessions", &alice.access).await;
+    let alice_sid = alice_sessions.body["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let attempt = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/auth/sessions/{alice_sid}")))
+                .bearer_auth(&mallory.access),
+        )
+        .await;
+    assert_eq!(attempt.status, 404);
+    assert!(app.access_works(&alice.access).await);
+    assert_eq!(app.refresh_body(&alice.refresh).await.status, 200);
+}
+
+async fn login_rehashes_a_password_stored_with_old_parameters(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.password.argon2_m_cost = 2048;
+        s.password.argon2_t_cost = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    // A hash made under older, weaker parameters, as a previous configuration left it.
+    let old_hash = {
+        use argon2::PasswordHasher;
+        let params = argon2::Params::new(1024, 1, 1, None).unwrap();
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password(PASSWORD.as_bytes())
+            .unwrap()
+            .to_string()
+    };
+    let user = app
+        .state
+        .store
+        .create_user(authd::store::NewUser {
+            id: uuid::Uuid::new_v4(),
+            email: "rehash@example.com",
+            password_hash: &old_hash,
+            now: app.now(),
+        })
+        .await
+        .unwrap();
+    app.login_body("rehash@example.com").await;
+    let after = app
+        .state
+        .store
+        .find_credentials("rehash@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.id, user.id);
+    assert_ne!(after.password_hash, old_hash);
+    assert!(
+        after.password_hash.contains("m=2048,t=2,p=1"),
+        "{}",
+        after.password_hash
+    );
+    // The new hash verifies the same password, and a wrong one still fails.
+    app.login_body("rehash@example.com").await;
+    let wrong = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": "rehash@example.com", "password": "wrong password!" }),
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+}
+
+async fn access_tokens_of_a_revoked_session_are_refused_by_authd(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    assert!(app.access_works(&tokens.access).await);
+    let logout = app
+        .post_json("/auth/logout", &json!({ "refresh_token": tokens.refresh }))
+        .await;
+    assert_eq!(logout.status, 204);
+    let me = app.get_bearer("/auth/me", &tokens.access).await;
+    assert_eq!(me.status, 401);
+    assert_eq!(me.error(), "invalid_token");
+    assert_eq!(
+        me.header("www-authenticate"),
+        Some(r#"Bearer realm="authd", error="invalid_token""#)
+    );
+}
+
+async fn logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let nothing = app.send(app.client.post(app.url("/auth/logout"))).await;
+    assert_eq!(nothing.status, 204);
+    let garbage = app
+        .send(
+            app.client
+                .post(app.url("/auth/logout"))
+                .header("cookie", "authd_refresh=garbage"),
+        )
+        .await;
+    assert_eq!(garbage.status, 204);
+    assert_eq!(garbage.refresh_cookie().as_deref(), Some(""));
+}
