@@ -412,3 +412,110 @@ fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>,
         Either::Many(v) => v,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load(&Sources {
+            file: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn the_defaults_load_and_match_the_documented_values() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.jwt.access_ttl_secs, 900);
+        assert_eq!(s.refresh.idle_ttl_secs, 7 * 86_400);
+        assert_eq!(s.refresh.absolute_ttl_secs, 30 * 86_400);
+        assert_eq!(s.refresh.reuse_interval_secs, 10);
+        assert_eq!(
+            (
+                s.password.argon2_m_cost,
+                s.password.argon2_t_cost,
+                s.password.argon2_p_cost
+            ),
+            (19_456, 2, 1)
+        );
+        assert!(s.is_sqlite());
+    }
+
+    #[test]
+    fn environment_variables_override_and_files_feed_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("refresh");
+        std::fs::write(&secret, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let s = load(&[
+            ("AUTHD__SERVER__PORT", "9001"),
+            (
+                "AUTHD__SERVER__ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
+            ),
+            ("AUTHD__REFRESH__ALLOW_BODY_DELIVERY", "false"),
+            ("AUTHD__REFRESH__SECRET_FILE", secret.to_str().unwrap()),
+            ("AUTHD__DATABASE__URL", "postgres://u:p@db/authd"),
+            ("UNRELATED", "ignored"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.port, 9001);
+        assert_eq!(
+            s.server.allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert!(!s.refresh.allow_body_delivery);
+        assert_eq!(
+            s.refresh
+                .secret
+                .as_ref()
+                .map(|s| s.expose_secret().to_owned()),
+            Some("0123456789abcdef0123456789abcdef".to_owned())
+        );
+        assert!(!s.is_sqlite());
+        // Secrets never print.
+        let printed = format!("{:?} {:?}", s.database, s.refresh);
+        assert!(
+            !printed.contains("u:p@") && !printed.contains("0123456789abcdef"),
+            "{printed}"
+        );
+    }
+
+    #[test]
+    fn invalid_settings_stop_start_up_naming_the_setting() {
+        for (var, value, setting) in [
+            ("AUTHD__SERVER__ISSUER", "auth.example.com", "server.issuer"),
+            (
+                "AUTHD__SERVER__ALLOWED_ORIGINS",
+                "*",
+                "server.allowed_origins",
+            ),
+            ("AUTHD__DATABASE__URL", "mysql://db", "database.url"),
+            ("AUTHD__JWT__ACCESS_TTL_SECS", "0", "jwt.access_ttl_secs"),
+            ("AUTHD__REFRESH__SECRET", "short", "refresh.secret"),
+            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_bytes"),
+            ("AUTHD__PASSWORD__ARGON2_M_COST", "1", "password.argon2"),
+            ("AUTHD__LOG__FORMAT", "xml", "log.format"),
+            ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
+        ] {
+            let error = load(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"))
+                .to_string();
+            assert!(error.contains(setting), "{var}={value}: {error}");
+        }
+        let error = load(&[("AUTHD__SERVER__PORT", "not-a-port")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("port"), "{error}");
+        let error = load(&[("AUTHD__REFRESH__SECRET_FILE", "/nonexistent/secret")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("AUTHD__REFRESH__SECRET_FILE"), "{error}");
+    }
+}

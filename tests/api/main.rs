@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access_tokens;
+mod binary;
 mod input;
 mod refresh;
 mod sessions;

@@ -1,0 +1,207 @@
+//! The `authd` binary itself: key generation, a real start on SQLite, graceful
+//! shutdown on SIGTERM, and logs without secrets.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_authd");
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn keys_generate_writes_a_private_key_file_and_prints_its_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    for alg in ["HS256", "RS256", "ES256", "EdDSA"] {
+        let out = dir.path().join(format!("{alg}.key"));
+        let output = Command::new(BIN)
+            .args(["keys", "generate", "--alg", alg, "--kid", "k1", "--out"])
+            .arg(&out)
+            .env("AUTHD__DATA_DIR", dir.path())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{alg}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            stdout.contains("[[jwt.keys]]") && stdout.contains(&format!("alg = \"{alg}\"")),
+            "{stdout}"
+        );
+        let contents = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            !stdout.contains(contents.trim()),
+            "the key itself is not printed"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        // The printed configuration loads.
+        let config = dir.path().join(format!("{alg}.toml"));
+        std::fs::write(
+            &config,
+            stdout
+                .lines()
+                .skip_while(|l| !l.starts_with("[["))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+        .unwrap();
+        let mut settings = authd::config::Settings::load(&authd::config::Sources {
+            file: Some(config),
+            env: vec![],
+        })
+        .unwrap();
+        settings.data_dir = dir.path().to_owned();
+        let keys = authd::keys::KeySet::load(&settings).unwrap();
+        assert_eq!(keys.signer().kid, "k1");
+        // Never overwrites an existing key.
+        let again = Command::new(BIN)
+            .args(["keys", "generate", "--alg", alg, "--out"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(!again.status.success());
+    }
+    let bad = Command::new(BIN)
+        .args(["keys", "generate", "--alg", "none"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--alg"));
+}
+
+#[tokio::test]
+async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .arg("serve")
+        .env("AUTHD__SERVER__PORT", port.to_string())
+        .env("AUTHD__DATA_DIR", dir.path().join("data"))
+        .env(
+            "AUTHD__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("authd.db").display()),
+        )
+        .env("AUTHD__PASSWORD__ARGON2_M_COST", "1024")
+        .env("AUTHD__PASSWORD__ARGON2_T_COST", "1")
+        .env("RUST_LOG", "trace")
+        .env_remove("AUTHD_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "authd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let password = "a very secret passphrase 42";
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).json(&body).send()
+    };
+    let register = post(
+        "/auth/register",
+        json!({ "email": "logs@example.com", "password": password }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(register.status(), 201);
+    let login: serde_json::Value = post(
+        "/auth/login",
+        json!({ "email": "logs@example.com", "password": password, "token_delivery": "body" }),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let rotated: serde_json::Value = post("/auth/refresh", json!({ "refresh_token": refresh }))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let wrong = post(
+        "/auth/login",
+        json!({ "email": "logs@example.com", "password": "wrong guess 1234" }),
+    )
+    .await
+    .unwrap();
+    assert_eq!(wrong.status(), 401);
+    client
+        .get(format!("{base}/auth/me"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let output = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "authd did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let logs = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "exit status {:?}: {logs}",
+        output.status
+    );
+    assert!(logs.contains("authd stopped"), "{logs}");
+    assert!(
+        logs.contains("login"),
+        "the trace-level log was captured: {logs}"
+    );
+    let refresh_key = std::fs::read_to_string(dir.path().join("data/refresh.key")).unwrap();
+    let signing_key = std::fs::read_to_string(dir.path().join("data/jwt-rs256.pem")).unwrap();
+    let rotated_refresh = rotated["refresh_token"].as_str().unwrap();
+    for (name, secret) in [
+        ("password", password),
+        ("wrong password", "wrong guess 1234"),
+        ("refresh token", refresh.as_str()),
+        ("rotated refresh token", rotated_refresh),
+        ("access token", access.as_str()),
+        ("access token signature", access.rsplit('.').next().unwrap()),
+        ("refresh key", refresh_key.trim()),
+        ("signing key", signing_key.lines().nth(1).unwrap()),
+    ] {
+        assert!(!logs.contains(secret), "the {name} reached the log");
+    }
+    // A prefix of a refresh token at most: never more than 6 characters of one.
+    assert!(!logs.contains(&refresh[..12]));
+}
