@@ -12,6 +12,7 @@ use serde::Deserialize;
 
 /// Every setting of the service. Field docs are the configuration reference.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
@@ -24,6 +25,7 @@ pub struct Settings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
     pub port: u16,
@@ -43,14 +45,17 @@ pub struct ServerSettings {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
     pub url: SecretString,
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
     pub acquire_timeout_ms: u64,
-    /// Seconds between sweeps that delete expired and long-revoked sessions.
+    /// Seconds between sweeps that delete expired sessions and old audit events.
     pub cleanup_interval_secs: u64,
+    /// Days an audit event is kept (1 to 3650).
+    pub audit_retention_days: u32,
 }
 
 impl std::fmt::Debug for DatabaseSettings {
@@ -60,11 +65,13 @@ impl std::fmt::Debug for DatabaseSettings {
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_ms", &self.acquire_timeout_ms)
             .field("cleanup_interval_secs", &self.cleanup_interval_secs)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JwtSettings {
     /// Lifetime of an access token, in seconds (default 900 = 15 minutes).
     pub access_ttl_secs: u64,
@@ -83,6 +90,7 @@ pub struct JwtSettings {
 /// One JWT key. Exactly one of `secret` (HS256), `private_key` (PEM, can sign and
 /// verify) or `public_key` (PEM, verify only) must be set, directly or via `_file`.
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeySettings {
     pub kid: String,
     pub alg: String,
@@ -109,6 +117,7 @@ impl std::fmt::Debug for KeySettings {
 }
 
 #[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshSettings {
     /// A session ends this many seconds after its last rotation (default 7 days).
     pub idle_ttl_secs: u64,
@@ -140,6 +149,7 @@ impl std::fmt::Debug for RefreshSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PasswordSettings {
     /// Shortest accepted new password, in characters.
     pub min_length: usize,
@@ -158,6 +168,7 @@ pub struct PasswordSettings {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LogSettings {
     /// `json` (production) or `pretty`.
     pub format: String,
@@ -170,8 +181,39 @@ pub struct LogSettings {
 pub enum ConfigError {
     #[error("invalid configuration: {setting}: {reason}")]
     Invalid { setting: String, reason: String },
+    /// Values quoted in the underlying message are masked: a misplaced secret
+    /// must not reach the terminal or the log.
     #[error("could not read configuration: {0}")]
-    Load(#[from] config::ConfigError),
+    Load(String),
+}
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        Self::Load(mask_quoted(&e.to_string()))
+    }
+}
+
+/// Replaces every double-quoted part of `message` with `"***"`.
+fn mask_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (i, part) in message.split('"').enumerate() {
+        if i > 0 {
+            out.push('"');
+        }
+        out.push_str(if i % 2 == 1 { "***" } else { part });
+    }
+    out
+}
+
+/// dotenvy's messages quote the offending line, which may hold a secret.
+fn describe_env_file_error(e: &dotenvy::Error) -> String {
+    match e {
+        dotenvy::Error::LineParse(_, index) => {
+            format!("a line could not be parsed (at byte {index} of that line)")
+        }
+        dotenvy::Error::Io(io) => io.to_string(),
+        other => mask_quoted(&other.to_string()),
+    }
 }
 
 impl ConfigError {
@@ -203,7 +245,10 @@ impl Sources {
         match env_file {
             Some(path) => {
                 dotenvy::from_path(&path).map_err(|e| {
-                    ConfigError::invalid("AUTHD_ENV_FILE", format!("{}: {e}", path.display()))
+                    ConfigError::invalid(
+                        "AUTHD_ENV_FILE",
+                        format!("{}: {}", path.display(), describe_env_file_error(&e)),
+                    )
                 })?;
             }
             None => {
@@ -211,7 +256,7 @@ impl Sources {
                 if let Err(e) = dotenvy::dotenv()
                     && !e.not_found()
                 {
-                    return Err(ConfigError::invalid(".env", e.to_string()));
+                    return Err(ConfigError::invalid(".env", describe_env_file_error(&e)));
                 }
             }
         }
@@ -236,6 +281,7 @@ impl Settings {
             }
             builder = builder.add_source(config::File::from(file.as_path()));
         }
+        let mut seen = std::collections::HashMap::new();
         for (name, value) in &sources.env {
             let Some(path) = name.strip_prefix("AUTHD__") else {
                 continue;
@@ -249,7 +295,16 @@ impl Settings {
             } else {
                 value.clone()
             };
-            builder = builder.set_override(key, coerce(&value))?;
+            if let Some(other) = seen.insert(key.clone(), name.clone()) {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("set by both {other} and {name}"),
+                ));
+            }
+            // Strings go in as strings; `config` converts them to the numbers
+            // and booleans the fields want ("9000" to a port), while a string
+            // field keeps its text exactly ("0123" stays "0123").
+            builder = builder.set_override(key, value)?;
         }
         let settings: Settings = builder.build()?.try_deserialize()?;
         settings.validate()?;
@@ -268,7 +323,12 @@ impl Settings {
             ));
         }
         for origin in &self.server.allowed_origins {
-            if origin == "*" || !(origin.starts_with("http://") || origin.starts_with("https://")) {
+            let host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            if origin == "*"
+                || !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || host.is_empty()
+                || host.trim_end_matches('/').contains(['/', '?', '#'])
+            {
                 return Err(ConfigError::invalid(
                     "server.allowed_origins",
                     format!(
@@ -308,16 +368,40 @@ impl Settings {
         if self.jwt.audience.is_empty() {
             return Err(ConfigError::invalid("jwt.audience", "must not be empty"));
         }
-        if self.refresh.idle_ttl_secs == 0 {
-            return Err(ConfigError::invalid(
-                "refresh.idle_ttl_secs",
-                "must be at least 1",
-            ));
-        }
-        if self.refresh.absolute_ttl_secs == 0 {
+        // Ten years bounds every lifetime: far beyond any sane session, and far
+        // from the overflow of date arithmetic.
+        const TEN_YEARS: u64 = 10 * 366 * 86_400;
+        let r = &self.refresh;
+        if r.absolute_ttl_secs == 0 || r.absolute_ttl_secs > TEN_YEARS {
             return Err(ConfigError::invalid(
                 "refresh.absolute_ttl_secs",
-                "must be at least 1",
+                format!("must be between 1 and {TEN_YEARS} (ten years)"),
+            ));
+        }
+        if r.idle_ttl_secs == 0 || r.idle_ttl_secs > r.absolute_ttl_secs {
+            return Err(ConfigError::invalid(
+                "refresh.idle_ttl_secs",
+                "must be at least 1 and at most refresh.absolute_ttl_secs",
+            ));
+        }
+        if r.reuse_interval_secs >= r.idle_ttl_secs || r.reuse_interval_secs > 300 {
+            return Err(ConfigError::invalid(
+                "refresh.reuse_interval_secs",
+                "must be below refresh.idle_ttl_secs and at most 300 (0 disables the grace rule)",
+            ));
+        }
+        if !(1..=3650).contains(&self.database.audit_retention_days) {
+            return Err(ConfigError::invalid(
+                "database.audit_retention_days",
+                "must be between 1 and 3650",
+            ));
+        }
+        if self.database.cleanup_interval_secs == 0
+            || self.database.cleanup_interval_secs > TEN_YEARS
+        {
+            return Err(ConfigError::invalid(
+                "database.cleanup_interval_secs",
+                "must be between 1 and ten years",
             ));
         }
         if let Some(secret) = &self.refresh.secret
@@ -364,6 +448,17 @@ impl Settings {
         Ok(())
     }
 
+    /// Allowed browser origins as browsers send them: lower case, without a
+    /// trailing slash or a default port; the issuer's own origin included.
+    pub fn allowed_origins(&self) -> std::collections::HashSet<String> {
+        self.server
+            .allowed_origins
+            .iter()
+            .map(|o| normalize_origin(o))
+            .chain(std::iter::once(normalize_origin(self.issuer())))
+            .collect()
+    }
+
     /// The issuer without a trailing slash.
     pub fn issuer(&self) -> &str {
         self.server.issuer.trim_end_matches('/')
@@ -379,19 +474,17 @@ impl Settings {
     }
 }
 
-/// Environment values are strings; numbers and booleans are given their type so
-/// that `AUTHD__SERVER__PORT=9000` deserializes into a `u16`. Lists are written as
-/// comma-separated values (`AUTHD__SERVER__ALLOWED_ORIGINS=https://a,https://b`).
-fn coerce(value: &str) -> config::Value {
-    if let Ok(n) = value.parse::<i64>() {
-        return n.into();
-    }
-    match value {
-        "true" => return true.into(),
-        "false" => return false.into(),
-        _ => {}
-    }
-    value.to_owned().into()
+/// `scheme://host[:port]` of a URL, lower case, without a default port.
+pub fn normalize_origin(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url.as_str()));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = match scheme {
+        "https" => host.strip_suffix(":443").unwrap_or(host),
+        "http" => host.strip_suffix(":80").unwrap_or(host),
+        _ => host,
+    };
+    format!("{scheme}://{host}")
 }
 
 /// Accepts a TOML list or, from the environment, a comma-separated string.
@@ -482,6 +575,64 @@ mod tests {
             !printed.contains("u:p@") && !printed.contains("0123456789abcdef"),
             "{printed}"
         );
+    }
+
+    #[test]
+    fn typos_and_conflicting_sources_are_refused_and_values_are_not_echoed() {
+        let error = load(&[("AUTHD__REFRESH__SECRTE", "x")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("secrte"), "{error}");
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "0123456789abcdef0123456789abcdef").unwrap();
+        let error = load(&[
+            ("AUTHD__REFRESH__SECRET", "fedcba9876543210fedcba9876543210"),
+            ("AUTHD__REFRESH__SECRET_FILE", file.to_str().unwrap()),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            error.contains("refresh.secret") && error.contains("both"),
+            "{error}"
+        );
+        // A secret given where a table is expected is not repeated in the error.
+        let error = load(&[("AUTHD__DATABASE", "postgres://user:hunter2@db/x")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        // Strings stay strings.
+        let s = load(&[
+            ("AUTHD__JWT__AUDIENCE", "0123"),
+            ("AUTHD__REFRESH__COOKIE_NAME", "007"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.jwt.audience.as_str(), s.refresh.cookie_name.as_str()),
+            ("0123", "007")
+        );
+    }
+
+    #[test]
+    fn origins_are_compared_as_browsers_send_them() {
+        assert_eq!(
+            normalize_origin("HTTPS://App.Example.com:443/"),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://localhost:8080"),
+            "http://localhost:8080"
+        );
+        let s = load(&[("AUTHD__SERVER__ALLOWED_ORIGINS", "https://App.example.com/")]).unwrap();
+        assert!(s.allowed_origins().contains("https://app.example.com"));
+        assert!(
+            s.allowed_origins().contains("http://localhost:8080"),
+            "the issuer's origin"
+        );
+        assert!(load(&[("AUTHD__SERVER__ALLOWED_ORIGINS", "https://a.example/path")]).is_err());
     }
 
     #[test]

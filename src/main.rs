@@ -34,7 +34,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             authd::store::connect(&settings.database).await?;
             println!("migrations applied");
         }
-        Command::Healthcheck => healthcheck(settings.server.port).await?,
+        Command::Healthcheck => healthcheck(&settings.server.host, settings.server.port).await?,
         Command::Keys {
             command: KeysCommand::Generate { alg, kid, out },
         } => generate_key(&settings, &alg, kid, out)?,
@@ -80,12 +80,17 @@ fn generate_key(
     Ok(())
 }
 
-/// A plain HTTP/1.1 GET of /healthz on the loopback interface: the runtime image
+/// A plain HTTP/1.1 GET of /healthz on the server's own address: the runtime image
 /// has no shell or curl, so the binary checks itself.
-async fn healthcheck(port: u16) -> anyhow::Result<()> {
+async fn healthcheck(host: &str, port: u16) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A wildcard listener answers on loopback; a specific address only on itself.
+    let host = match host {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        other => other,
+    };
     let check = async {
-        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
         stream
             .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .await?;

@@ -127,13 +127,16 @@ impl Hasher {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                // The guard counts this request as waiting until it has a slot,
+                // and stops counting it even if the request is dropped meanwhile.
+                let Some(_waiting) = WaitingGuard::enter(&self.waiting, self.max_waiting) else {
                     return Err(HashError::Overloaded);
-                }
-                let permit = self.slots.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                permit.map_err(|_| HashError::Failed("hashing pool closed".into()))?
+                };
+                self.slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| HashError::Failed("hashing pool closed".into()))?
             }
         };
         let span = Span::current();
@@ -145,6 +148,26 @@ impl Hasher {
         })
         .await
         .map_err(|e| HashError::Failed(e.to_string()))?
+    }
+}
+
+/// One request waiting for a hashing slot.
+struct WaitingGuard<'a>(&'a AtomicUsize);
+
+impl<'a> WaitingGuard<'a> {
+    /// `None` when `max` requests already wait.
+    fn enter(waiting: &'a AtomicUsize, max: usize) -> Option<Self> {
+        if waiting.fetch_add(1, Ordering::AcqRel) >= max {
+            waiting.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Self(waiting))
+    }
+}
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

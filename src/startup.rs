@@ -137,8 +137,7 @@ pub fn build_state(
         absolute: secs(settings.refresh.absolute_ttl_secs),
         reuse_interval: secs(settings.refresh.reuse_interval_secs),
     };
-    let mut origins: HashSet<String> = settings.server.allowed_origins.iter().cloned().collect();
-    origins.insert(origin_of(settings.issuer()));
+    let origins = settings.allowed_origins();
     Ok(AppState {
         settings,
         store,
@@ -149,13 +148,6 @@ pub fn build_state(
         policy,
         origins,
     })
-}
-
-/// `scheme://host[:port]` of a URL.
-fn origin_of(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
-    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
-    format!("{scheme}://{host}")
 }
 
 /// The configured refresh-token key, or the generated one in `data_dir`.
@@ -226,9 +218,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     Ok(server)
 }
 
-/// Deletes expired sessions and sessions revoked more than one access-token
-/// lifetime ago (their access tokens have expired by then), in batches, so
-/// storage stays proportional to live sessions.
+/// Runs the cleanup sweep every `database.cleanup_interval_secs`.
 fn spawn_cleanup(state: Arc<AppState>) {
     let interval = Duration::from_secs(state.settings.database.cleanup_interval_secs.max(1));
     tokio::spawn(async move {
@@ -237,30 +227,49 @@ fn spawn_cleanup(state: Arc<AppState>) {
         loop {
             ticker.tick().await;
             if let Err(e) = purge_once(&state).await {
-                tracing::warn!(error = %e, "session cleanup failed; will retry");
+                tracing::warn!(error = %e, "cleanup failed; will retry");
             }
         }
     });
 }
 
-/// One cleanup sweep; returns how many sessions were deleted.
-pub async fn purge_once(state: &AppState) -> Result<u64, crate::store::StoreError> {
+/// What one cleanup sweep deleted.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub audit_events: u64,
+}
+
+/// One cleanup sweep, in batches so no statement holds locks for long:
+/// sessions whose current token has expired (a revoked session is kept until
+/// then, so its tokens are answered as revoked, not unknown), and audit events
+/// older than `database.audit_retention_days`. Storage stays proportional to
+/// the sessions used within the idle limit.
+pub async fn purge_once(state: &AppState) -> Result<Purged, crate::store::StoreError> {
     const BATCH: i64 = 1_000;
     let now = state.clock.now();
-    let revoked_before = now - state.access.ttl();
-    let mut total = 0;
+    let retention = chrono::Duration::days(i64::from(state.settings.database.audit_retention_days));
+    let mut purged = Purged::default();
     loop {
-        let n = state
-            .store
-            .purge_sessions(now, revoked_before, BATCH)
-            .await?;
-        total += n;
+        let n = state.store.purge_sessions(now, BATCH).await?;
+        purged.sessions += n;
         if n < BATCH as u64 {
             break;
         }
     }
-    if total > 0 {
-        tracing::info!(deleted = total, "expired and revoked sessions cleaned up");
+    loop {
+        let n = state.store.purge_audit(now - retention, BATCH).await?;
+        purged.audit_events += n;
+        if n < BATCH as u64 {
+            break;
+        }
     }
-    Ok(total)
+    if purged != Purged::default() {
+        tracing::info!(
+            sessions = purged.sessions,
+            audit_events = purged.audit_events,
+            "cleanup"
+        );
+    }
+    Ok(purged)
 }

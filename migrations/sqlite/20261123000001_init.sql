@@ -38,3 +38,4 @@ CREATE TABLE audit_events (
     created_at TEXT NOT NULL
 );
 CREATE INDEX audit_events_user_id_idx ON audit_events (user_id, created_at);
+CREATE INDEX audit_events_created_at_idx ON audit_events (created_at);

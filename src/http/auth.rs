@@ -10,7 +10,7 @@ use super::ApiError;
 use super::request::{self, check_origin, clear_refresh_cookie, set_refresh_cookie};
 use crate::domain::{Email, Password};
 use crate::refresh::{RefreshClaims, log_prefix};
-use crate::sessions::{Session, SessionView};
+use crate::sessions::{Decision, Session, SessionView, decide};
 use crate::startup::AppState;
 use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, reasons};
 use crate::tokens::AccessClaims;
@@ -251,7 +251,7 @@ async fn presented_refresh_token(
     let body: RefreshBody = request::optional_json(req, body, state.settings.server.max_body_bytes)
         .await?
         .unwrap_or_default();
-    let cookie = request::refresh_cookie(state, req);
+    let cookie = request::refresh_cookie(state, req)?;
     match (cookie, body.refresh_token) {
         (Some(_), Some(_)) => Err(ApiError::InvalidRequest(
             "present the refresh token either in the cookie or in the body, not both".into(),
@@ -376,11 +376,6 @@ pub async fn logout(
             } else {
                 (Some(auth.sid), reasons::LOGOUT_OTHERS)
             };
-            let revoked = state
-                .store
-                .revoke_user_sessions(auth.sub, keep, reason, now)
-                .await?;
-            tracing::info!(user = %auth.sub, revoked, scope = ?query.scope, "logout");
             let mut e = event(
                 AuditKind::Logout,
                 Some(auth.sub),
@@ -388,48 +383,88 @@ pub async fn logout(
                 &meta,
                 &state,
             );
-            e.detail =
-                Some(format!("scope {:?}: {revoked} sessions revoked", query.scope).to_lowercase());
-            audit(&state, e).await;
+            e.detail = Some(reason.to_owned());
+            let revoked = state
+                .store
+                .revoke_user_sessions(auth.sub, keep, reason, now, Some(&e))
+                .await?;
+            tracing::info!(user = %auth.sub, revoked, scope = ?query.scope, "logout");
         }
         Scope::Local => {
             // A token that is invalid, expired or already revoked still logs out:
             // the cookie is cleared and there is nothing else to do.
-            let session = match &presented {
+            let target = match &presented {
                 Some((token, _)) => match state.refresh.decode(token) {
-                    Some(claims) => state.store.find_session(claims.session).await?,
+                    Some(claims) => local_logout_target(&state, claims, now, &meta).await?,
                     None => None,
                 },
                 None => match request::bearer(&req)? {
                     Some(_) => {
                         let auth = authenticate(&state, &req).await?;
-                        state.store.find_session(auth.sid).await?
+                        Some((auth.sid, auth.sub))
                     }
                     None => None,
                 },
             };
-            if let Some(session) = session
+            if let Some((session, user)) = target
                 && state
                     .store
-                    .revoke_session(session.id, session.user_id, reasons::LOGOUT, now)
+                    .revoke_session(session, user, reasons::LOGOUT, now)
                     .await?
             {
-                tracing::info!(user = %session.user_id, session = %session.id, "logout");
+                tracing::info!(user = %user, session = %session, "logout");
                 audit(
                     &state,
-                    event(
-                        AuditKind::Logout,
-                        Some(session.user_id),
-                        Some(session.id),
-                        &meta,
-                        &state,
-                    ),
+                    event(AuditKind::Logout, Some(user), Some(session), &meta, &state),
                 )
                 .await;
             }
         }
     }
     Ok(response.finish())
+}
+
+/// The session a refresh token may log out: only its current token, or its
+/// predecessor inside the grace window. An older token is reuse, as on
+/// `/auth/refresh`: every session of the user is revoked.
+async fn local_logout_target(
+    state: &AppState,
+    claims: RefreshClaims,
+    now: chrono::DateTime<chrono::Utc>,
+    meta: &RequestMeta,
+) -> Result<Option<(Uuid, Uuid)>, ApiError> {
+    let Some(session) = state.store.find_session(claims.session).await? else {
+        return Ok(None);
+    };
+    match decide(&session, claims.counter, now, &state.policy) {
+        Decision::Rotate { .. } | Decision::Grace => Ok(Some((session.id, session.user_id))),
+        Decision::Reuse => {
+            let mut e = event(
+                AuditKind::RefreshReuseDetected,
+                Some(session.user_id),
+                Some(session.id),
+                meta,
+                state,
+            );
+            e.detail = Some(format!(
+                "token {} presented at logout, current {}",
+                claims.counter, session.counter
+            ));
+            let revoked = state
+                .store
+                .revoke_user_sessions(
+                    session.user_id,
+                    None,
+                    reasons::REUSE_DETECTED,
+                    now,
+                    Some(&e),
+                )
+                .await?;
+            tracing::warn!(user = %session.user_id, session = %session.id, revoked, "refresh token reuse at logout: every session of the user revoked");
+            Ok(None)
+        }
+        Decision::Expired | Decision::Revoked | Decision::Unknown => Ok(None),
+    }
 }
 
 /// Verifies the Bearer token and that its session is still live: authd's own

@@ -52,7 +52,37 @@ pub async fn optional_json<T: DeserializeOwned>(
     }
     serde_json::from_slice(&body)
         .map(Some)
-        .map_err(|e| ApiError::InvalidRequest(format!("invalid JSON body: {e}")))
+        .map_err(|e| ApiError::InvalidRequest(describe_json_error(&e)))
+}
+
+/// A description of a JSON error that never repeats a value from the body
+/// (serde quotes offending values, which may be a misplaced password): field
+/// names are kept, values are not.
+fn describe_json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let message = e.to_string();
+    let about_fields = ["missing field", "unknown field", "duplicate field"]
+        .iter()
+        .any(|p| message.starts_with(p));
+    let what = match e.classify() {
+        Category::Data if about_fields => message
+            .split(" at line ")
+            .next()
+            .unwrap_or("invalid field")
+            .split(", expected")
+            .next()
+            .unwrap_or("invalid field")
+            .to_owned(),
+        Category::Data => "a field has the wrong type or an unaccepted value".to_owned(),
+        Category::Syntax => "malformed JSON".to_owned(),
+        Category::Eof => "the JSON ends too early".to_owned(),
+        Category::Io => "the body could not be read".to_owned(),
+    };
+    format!(
+        "invalid JSON body: {what} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
 }
 
 /// Like `optional_json`, but the body is required.
@@ -112,11 +142,25 @@ pub fn check_origin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError>
     }
 }
 
-/// The refresh cookie, if the request carries one.
-pub fn refresh_cookie(state: &AppState, req: &HttpRequest) -> Option<String> {
-    req.cookie(&state.settings.refresh.cookie_name)
-        .map(|c| c.value().to_owned())
-        .filter(|v| !v.is_empty())
+/// The refresh cookie, if the request carries one. Several cookies of that name
+/// are refused: a sibling subdomain can plant one with a broader `Domain` that
+/// the browser sends first (cookie tossing), to break or fix the session.
+pub fn refresh_cookie(state: &AppState, req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let name = &state.settings.refresh.cookie_name;
+    let Ok(cookies) = req.cookies() else {
+        return Ok(None);
+    };
+    let mut values = cookies
+        .iter()
+        .filter(|c| c.name() == name)
+        .map(|c| c.value());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::InvalidRequest(format!(
+            "more than one {name} cookie was sent"
+        )));
+    }
+    Ok(first.filter(|v| !v.is_empty()).map(str::to_owned))
 }
 
 /// The refresh cookie: `HttpOnly; Secure; SameSite=Strict; Path=/auth`, host-only,

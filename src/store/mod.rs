@@ -41,10 +41,44 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_) => Self::Unavailable(e),
-            sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::EmailTaken,
+            sqlx::Error::Database(ref db) if is_transient(db.code().as_deref()) => {
+                Self::Unavailable(e)
+            }
+            sqlx::Error::Database(ref db)
+                if db.is_unique_violation()
+                    && (db.constraint() == Some(EMAIL_CONSTRAINT)
+                        || db.message().contains("users.email")) =>
+            {
+                Self::EmailTaken
+            }
             other => Self::Database(other),
         }
     }
+}
+
+/// The unique constraint on `users.email` (SQLite names the column instead).
+const EMAIL_CONSTRAINT: &str = "users_email_key";
+
+/// Errors that a retry can cure: the client gets 503 with `Retry-After`, not 500.
+/// PostgreSQL: deadlock, serialization failure, lock not available, statement
+/// timeout or cancel, too many connections, shutting down. SQLite: busy, locked.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "40P01"
+                | "40001"
+                | "55P03"
+                | "57014"
+                | "53300"
+                | "57P01"
+                | "57P03"
+                | "5"
+                | "6"
+                | "517"
+                | "262"
+        )
+    )
 }
 
 /// A user as the API shows it.
@@ -187,13 +221,15 @@ pub trait Store: Send + Sync + 'static {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
-    /// Revokes every live session of `user` except `keep`; returns how many.
+    /// Revokes every live session of `user` except `keep`, recording `event` in
+    /// the same transaction; returns how many. Holds the user's row lock.
     async fn revoke_user_sessions(
         &self,
         user: Uuid,
         keep: Option<Uuid>,
         reason: &str,
         now: DateTime<Utc>,
+        event: Option<&AuditEvent>,
     ) -> Result<u64, StoreError>;
     async fn list_active_sessions(
         &self,
@@ -204,14 +240,16 @@ pub trait Store: Send + Sync + 'static {
     async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError>;
     async fn list_audit(&self, user: Uuid, limit: i64) -> Result<Vec<AuditRecord>, StoreError>;
 
-    /// Deletes sessions that expired before `expired_before` or were revoked
-    /// before `revoked_before`, at most `batch` rows; returns how many.
+    /// Deletes at most `batch` sessions whose current token expired before
+    /// `expired_before`, revoked or not; returns how many. A revoked session is
+    /// kept until then, so its tokens are still answered as revoked.
     async fn purge_sessions(
         &self,
         expired_before: DateTime<Utc>,
-        revoked_before: DateTime<Utc>,
         batch: i64,
     ) -> Result<u64, StoreError>;
+    /// Deletes at most `batch` audit events older than `before`; returns how many.
+    async fn purge_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
 }
 
 /// Opens the store the URL names and applies its migrations.

@@ -21,6 +21,10 @@ const BEGIN_ROTATION: &str = "BEGIN";
 const LOCK_SESSION: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
      absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions WHERE id = $1 FOR UPDATE";
 
+/// Taken before any change to several sessions of one user, so such changes
+/// queue on the user instead of locking session rows in different orders.
+const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1 FOR UPDATE";
+
 /// Statements slower than this are cancelled, so a stuck database turns into
 /// errors instead of piled-up requests.
 const STATEMENT_TIMEOUT: &str = "5s";

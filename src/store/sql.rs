@@ -27,8 +27,9 @@ pub const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, rev
 pub const SELECT_ACTIVE_SESSIONS: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
      absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions \
      WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id";
-pub const PURGE_SESSIONS: &str = "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
-     WHERE expires_at < $1 OR revoked_at < $2 LIMIT $3)";
+pub const PURGE_SESSIONS: &str =
+    "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)";
+pub const PURGE_AUDIT: &str = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE created_at < $1 LIMIT $2)";
 
 pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -36,7 +37,7 @@ pub const SELECT_AUDIT: &str = "SELECT kind, session_id, ip, user_agent, detail,
      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
 
 /// Implements `Store` for a struct with a `pool: sqlx::Pool<$db>` field, whose
-/// module defines `BEGIN_ROTATION` and `LOCK_SESSION`.
+/// module defines `BEGIN_ROTATION`, `LOCK_SESSION` and `LOCK_USER`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $migrator:expr) => {
         #[async_trait::async_trait]
@@ -63,7 +64,10 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all)]
-            async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError> {
+            async fn find_credentials(
+                &self,
+                email: &str,
+            ) -> Result<Option<Credentials>, StoreError> {
                 Ok(sqlx::query_as::<_, Credentials>(sql::SELECT_CREDENTIALS)
                     .bind(email)
                     .fetch_optional(&self.pool)
@@ -79,7 +83,12 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all, fields(user = %id))]
-            async fn update_password_hash(&self, id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+            async fn update_password_hash(
+                &self,
+                id: Uuid,
+                hash: &str,
+                now: DateTime<Utc>,
+            ) -> Result<(), StoreError> {
                 sqlx::query(sql::UPDATE_PASSWORD_HASH)
                     .bind(id)
                     .bind(hash)
@@ -134,7 +143,10 @@ macro_rules! impl_store {
                     return Ok(Rotation::Refused(Decision::Unknown));
                 };
                 let outcome = match decide(&session, presented, now, policy) {
-                    Decision::Rotate { counter, expires_at } => {
+                    Decision::Rotate {
+                        counter,
+                        expires_at,
+                    } => {
                         sqlx::query(sql::ROTATE_SESSION)
                             .bind(id)
                             .bind(counter)
@@ -149,27 +161,37 @@ macro_rules! impl_store {
                     }
                     Decision::Grace => Rotation::Grace(session),
                     Decision::Reuse => {
-                        let revoked = sqlx::query(sql::REVOKE_USER_SESSIONS)
-                            .bind(session.user_id)
-                            .bind(now)
-                            .bind(reasons::REUSE_DETECTED)
-                            .bind(Uuid::nil())
-                            .execute(&mut *tx)
-                            .await?
-                            .rows_affected();
+                        // Release the session's row lock before taking the user's:
+                        // every multi-session change locks the user row first, so
+                        // two reuse detections (or a reuse and a logout-everywhere)
+                        // on one user queue instead of deadlocking. Counters only
+                        // grow, so the verdict stays true once the lock is gone.
+                        tx.rollback().await?;
                         let event = AuditEvent {
                             user_id: Some(session.user_id),
                             kind: AuditKind::RefreshReuseDetected,
                             session_id: Some(id),
                             meta: meta.clone(),
                             detail: Some(format!(
-                                "token {presented} presented, current {}; {revoked} sessions revoked",
+                                "token {presented} presented, current {}",
                                 session.counter
                             )),
                             at: now,
                         };
-                        insert_audit(&event).execute(&mut *tx).await?;
-                        Rotation::Reused { user_id: session.user_id, session_id: id, revoked }
+                        let revoked = self
+                            .revoke_user_sessions(
+                                session.user_id,
+                                None,
+                                reasons::REUSE_DETECTED,
+                                now,
+                                Some(&event),
+                            )
+                            .await?;
+                        return Ok(Rotation::Reused {
+                            user_id: session.user_id,
+                            session_id: id,
+                            revoked,
+                        });
                     }
                     refused => Rotation::Refused(refused),
                 };
@@ -178,7 +200,13 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all, fields(session = %id, user = %user))]
-            async fn revoke_session(&self, id: Uuid, user: Uuid, reason: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+            async fn revoke_session(
+                &self,
+                id: Uuid,
+                user: Uuid,
+                reason: &str,
+                now: DateTime<Utc>,
+            ) -> Result<bool, StoreError> {
                 let done = sqlx::query(sql::REVOKE_SESSION)
                     .bind(id)
                     .bind(user)
@@ -196,19 +224,34 @@ macro_rules! impl_store {
                 keep: Option<Uuid>,
                 reason: &str,
                 now: DateTime<Utc>,
+                event: Option<&AuditEvent>,
             ) -> Result<u64, StoreError> {
-                let done = sqlx::query(sql::REVOKE_USER_SESSIONS)
+                let mut tx = self.pool.begin_with(BEGIN_ROTATION).await?;
+                sqlx::query(LOCK_USER)
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let revoked = sqlx::query(sql::REVOKE_USER_SESSIONS)
                     .bind(user)
                     .bind(now)
                     .bind(reason)
                     .bind(keep.unwrap_or(Uuid::nil()))
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if let Some(event) = event {
+                    insert_audit(event).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
             }
 
             #[tracing::instrument(skip_all, fields(user = %user))]
-            async fn list_active_sessions(&self, user: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
+            async fn list_active_sessions(
+                &self,
+                user: Uuid,
+                now: DateTime<Utc>,
+            ) -> Result<Vec<Session>, StoreError> {
                 Ok(sqlx::query_as::<_, Session>(sql::SELECT_ACTIVE_SESSIONS)
                     .bind(user)
                     .bind(now)
@@ -223,7 +266,11 @@ macro_rules! impl_store {
             }
 
             #[tracing::instrument(skip_all, fields(user = %user))]
-            async fn list_audit(&self, user: Uuid, limit: i64) -> Result<Vec<AuditRecord>, StoreError> {
+            async fn list_audit(
+                &self,
+                user: Uuid,
+                limit: i64,
+            ) -> Result<Vec<AuditRecord>, StoreError> {
                 Ok(sqlx::query_as::<_, AuditRecord>(sql::SELECT_AUDIT)
                     .bind(user)
                     .bind(limit)
@@ -235,12 +282,24 @@ macro_rules! impl_store {
             async fn purge_sessions(
                 &self,
                 expired_before: DateTime<Utc>,
-                revoked_before: DateTime<Utc>,
                 batch: i64,
             ) -> Result<u64, StoreError> {
                 let done = sqlx::query(sql::PURGE_SESSIONS)
                     .bind(expired_before)
-                    .bind(revoked_before)
+                    .bind(batch)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn purge_audit(
+                &self,
+                before: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(sql::PURGE_AUDIT)
+                    .bind(before)
                     .bind(batch)
                     .execute(&self.pool)
                     .await?;

@@ -20,6 +20,9 @@ use crate::sessions::{Decision, RotationPolicy, Session, decide};
 /// upgrade). Waiting writers queue on the busy timeout.
 const BEGIN_ROTATION: &str = "BEGIN IMMEDIATE";
 const LOCK_SESSION: &str = sql::SELECT_SESSION;
+/// `BEGIN IMMEDIATE` already serializes writers; this read keeps the statement
+/// sequence the same as on PostgreSQL.
+const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1";
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -42,11 +45,8 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
-            let dir = options.get_filename().parent().map(|p| p.to_path_buf());
-            if let Some(dir) = dir.filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
-            }
+            create_private_file(options.get_filename())
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
         }
         let pool = SqlitePoolOptions::new()
             // Every connection to `:memory:` is its own database: keep one.
@@ -67,3 +67,28 @@ impl_store!(
     sqlx::Sqlite,
     sqlx::migrate!("./migrations/sqlite")
 );
+
+/// Creates the database file readable by its owner only (0600), in a directory
+/// created 0700 if missing: it holds password hashes. SQLite gives its WAL and
+/// shared-memory files the same mode as the database file.
+fn create_private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if let Some(dir) = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}

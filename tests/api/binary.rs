@@ -187,6 +187,22 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         logs.contains("login"),
         "the trace-level log was captured: {logs}"
     );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| {
+            std::fs::metadata(dir.path().join(p))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            mode("authd.db"),
+            0o600,
+            "the database holds password hashes"
+        );
+    }
     let refresh_key = std::fs::read_to_string(dir.path().join("data/refresh.key")).unwrap();
     let signing_key = std::fs::read_to_string(dir.path().join("data/jwt-rs256.pem")).unwrap();
     let rotated_refresh = rotated["refresh_token"].as_str().unwrap();

@@ -21,7 +21,10 @@ on_both_stores!(
     a_cookie_request_from_a_foreign_origin_is_refused,
     presenting_the_token_in_both_cookie_and_body_is_refused,
     reuse_detection_is_recorded_in_the_audit_log,
-    cleanup_deletes_expired_and_long_revoked_sessions_only,
+    cleanup_deletes_expired_sessions_and_old_audit_events_only,
+    many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors,
+    logging_out_with_a_rotated_token_is_reuse,
+    two_refresh_cookies_in_one_request_are_refused,
     the_refresh_key_is_required_to_use_a_token,
 );
 
@@ -434,7 +437,7 @@ async fn reuse_detection_is_recorded_in_the_audit_log(backend: Backend) {
     }
 }
 
-async fn cleanup_deletes_expired_and_long_revoked_sessions_only(backend: Backend) {
+async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
@@ -447,18 +450,21 @@ async fn cleanup_deletes_expired_and_long_revoked_sessions_only(backend: Backend
         &json!({ "refresh_token": logged_out.refresh }),
     )
     .await;
+    let purge = || authd::startup::purge_once(&app.state);
 
-    // Nothing is old enough yet.
-    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 0);
-    // 16 minutes on, the revoked session's access tokens have expired: it goes.
-    app.advance(16 * 60);
-    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 1);
-    // Keep `active` alive; let `idle` pass its idle limit.
+    // Nothing has expired yet; the revoked session stays, answering "revoked".
+    assert_eq!(purge().await.unwrap().sessions, 0);
+    // Keep `active` alive; let the idle and the revoked sessions pass their limit.
     app.advance(6 * 86_400);
     let active_refresh = app.refresh_body(&active.refresh).await;
     assert_eq!(active_refresh.status, 200);
     app.advance(2 * 86_400);
-    assert_eq!(authd::startup::purge_once(&app.state).await.unwrap(), 1);
+    assert_eq!(purge().await.unwrap().sessions, 2);
+    assert_eq!(
+        purge().await.unwrap().sessions,
+        0,
+        "a second sweep finds nothing"
+    );
     let left = app
         .state
         .store
@@ -473,6 +479,140 @@ async fn cleanup_deletes_expired_and_long_revoked_sessions_only(backend: Backend
         200
     );
     assert_eq!(app.refresh_body(&idle.refresh).await.status, 401);
+
+    // Audit events live for audit_retention_days (90); these were written on day 0
+    // (the refresh on day 6 writes none), and it is day 8 now.
+    let before = app.state.store.list_audit(user, 100).await.unwrap().len();
+    assert!(before >= 4, "{before}");
+    app.advance(81 * 86_400);
+    assert_eq!(purge().await.unwrap().audit_events, 0);
+    app.advance(2 * 86_400);
+    let purged = purge().await.unwrap();
+    assert_eq!(purged.audit_events as usize, before, "{purged:?}");
+    assert!(
+        app.state
+            .store
+            .list_audit(user, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app_with(backend, |s| s.server.workers = 2).await else {
+        return;
+    };
+    let (email, first) = app.user_with_tokens().await;
+    let mut stale = vec![first.refresh.clone()];
+    for _ in 0..11 {
+        stale.push(app.login_body(&email).await.refresh);
+    }
+    // Rotate every session twice: each original token is now two steps old.
+    let mut current = Vec::new();
+    for token in &stale {
+        let second = app.refresh_body(token).await.refresh_token();
+        current.push(app.refresh_body(&second).await.refresh_token());
+    }
+    let replays = stale.iter().map(|t| app.refresh_body(t));
+    let logouts = (0..4).map(|_| {
+        app.send(
+            app.client
+                .post(app.url("/auth/logout?scope=others"))
+                .bearer_auth(&first.access),
+        )
+    });
+    let (replies, logouts) = futures_util::future::join(
+        futures_util::future::join_all(replays),
+        futures_util::future::join_all(logouts),
+    )
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.error(), "invalid_grant");
+    }
+    for reply in &logouts {
+        assert!(
+            reply.status == 204 || reply.status == 401,
+            "{} {}",
+            reply.status,
+            reply.text
+        );
+    }
+    for token in &current {
+        assert_eq!(app.refresh_body(token).await.status, 401);
+    }
+}
+
+async fn logging_out_with_a_rotated_token_is_reuse(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, tokens) = app.user_with_tokens().await;
+    let other = app.login_body(&email).await;
+    let second = app.refresh_body(&tokens.refresh).await.refresh_token();
+    let third = app.refresh_body(&second).await.refresh_token();
+    // A thief holding the first token cannot quietly end the session: it is reuse.
+    let logout = app
+        .post_json("/auth/logout", &json!({ "refresh_token": tokens.refresh }))
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(app.refresh_body(&third).await.status, 401);
+    assert_eq!(app.refresh_body(&other.refresh).await.status, 401);
+    let user = app
+        .state
+        .store
+        .find_credentials(&email)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let kinds: Vec<String> = app
+        .state
+        .store
+        .list_audit(user, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k == "refresh_reuse_detected"),
+        "{kinds:?}"
+    );
+
+    // The predecessor inside the grace window logs out like the current token.
+    let (_, fresh) = app.user_with_tokens().await;
+    let next = app.refresh_body(&fresh.refresh).await.refresh_token();
+    let logout = app
+        .post_json("/auth/logout", &json!({ "refresh_token": fresh.refresh }))
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(app.refresh_body(&next).await.status, 401);
+}
+
+async fn two_refresh_cookies_in_one_request_are_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    let cookie = app.login_cookie(&email).await.refresh_cookie().unwrap();
+    // A cookie planted by a sibling subdomain arrives first; refusing beats guessing.
+    let reply = app
+        .send(app.client.post(app.url("/auth/refresh")).header(
+            "cookie",
+            format!("authd_refresh=planted; authd_refresh={cookie}"),
+        ))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(reply.error(), "invalid_request");
+    assert_eq!(
+        app.refresh_cookie(&cookie).await.status,
+        200,
+        "the real session is untouched"
+    );
 }
 
 async fn the_refresh_key_is_required_to_use_a_token(backend: Backend) {
