@@ -80,7 +80,6 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
             "token_endpoint": format!("{issuer}/auth/refresh"),
-            "grant_types_supported": ["password", "refresh_token"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["none"],

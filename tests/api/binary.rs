@@ -85,10 +85,35 @@ fn keys_generate_writes_a_private_key_file_and_prints_its_configuration() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--alg"));
 }
 
+#[test]
+fn migrate_applies_the_migrations_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("authd.db");
+    for _ in 0..2 {
+        // Twice: applying them again is a no-op, not an error.
+        let output = Command::new(BIN)
+            .arg("migrate")
+            .env("AUTHD__DATA_DIR", dir.path().join("data"))
+            .env("AUTHD__DATABASE__URL", format!("sqlite://{}", db.display()))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("migrations applied"));
+    }
+    assert!(db.exists());
+}
+
 #[tokio::test]
 async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    // Logs go to a file: a pipe nobody reads fills up and blocks the server.
+    let log_path = dir.path().join("authd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let mut child = Command::new(BIN)
         .arg("serve")
         .env("AUTHD__SERVER__PORT", port.to_string())
@@ -101,12 +126,15 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .env("AUTHD__PASSWORD__ARGON2_T_COST", "1")
         .env("RUST_LOG", "trace")
         .env_remove("AUTHD_CONFIG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if client.get(format!("{base}/healthz")).send().await.is_ok() {
@@ -162,26 +190,23 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let output = tokio::task::spawn_blocking(move || {
+    let status = tokio::task::spawn_blocking(move || {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while child.try_wait().unwrap().is_none() {
-            assert!(Instant::now() < deadline, "authd did not stop on SIGTERM");
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("authd did not stop on SIGTERM");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        child.wait_with_output().unwrap()
     })
     .await
     .unwrap();
-    let logs = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "exit status {:?}: {logs}",
-        output.status
-    );
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "exit status {status:?}: {logs}");
     assert!(logs.contains("authd stopped"), "{logs}");
     assert!(
         logs.contains("login"),

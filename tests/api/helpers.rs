@@ -150,6 +150,8 @@ pub async fn spawn_app_with(
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A hung request fails its test instead of hanging the suite.
+        .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("client");
     Some(TestApp {
