@@ -155,6 +155,9 @@ pub struct PasswordSettings {
     pub min_length: usize,
     /// Longest accepted password, in bytes (at most 1024).
     pub max_bytes: usize,
+    /// Least zxcvbn score (0 to 4) of a new password; 0 turns the check off.
+    /// 2 refuses passwords guessable in 10^6 tries: every common password.
+    pub min_strength: u8,
     /// Argon2id memory cost in KiB (OWASP: 19456).
     pub argon2_m_cost: u32,
     /// Argon2id iterations (OWASP: 2).
@@ -434,6 +437,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "password.min_length",
                 "must be at least 1 and at most password.max_bytes",
+            ));
+        }
+        if p.min_strength > 4 {
+            return Err(ConfigError::invalid(
+                "password.min_strength",
+                "must be between 0 and 4",
             ));
         }
         argon2::Params::new(p.argon2_m_cost, p.argon2_t_cost, p.argon2_p_cost, None).map_err(

@@ -171,6 +171,32 @@ impl Drop for WaitingGuard<'_> {
     }
 }
 
+/// Characters of a password that the strength estimator reads: its cost grows
+/// with length, and a longer password is past guessing by dictionary anyway.
+const STRENGTH_PREFIX_CHARS: usize = 64;
+
+/// Why a new password is refused as too easy to guess, or `None` if it is not:
+/// zxcvbn's estimate (common-password lists of about 30,000 entries per
+/// language, names, keyboard patterns, dates, the user's own email) must reach
+/// `min_score` (0 to 4; 2 means more than 10^6 guesses).
+pub fn weakness(password: &str, email: &str, min_score: u8) -> Option<String> {
+    if min_score == 0 {
+        return None;
+    }
+    let prefix: String = password.chars().take(STRENGTH_PREFIX_CHARS).collect();
+    let (local, domain) = email.split_once('@').unwrap_or((email, ""));
+    let estimate = zxcvbn::zxcvbn(&prefix, &[email, local, domain]);
+    if u8::from(estimate.score()) >= min_score {
+        return None;
+    }
+    let warning = estimate
+        .feedback()
+        .and_then(|f| f.warning())
+        .map(|w| w.to_string())
+        .unwrap_or_else(|| "it is too easy to guess".into());
+    Some(format!("password is too easy to guess: {warning}"))
+}
+
 fn hash_blocking(params: &Params, password: &str) -> Result<String, HashError> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password.as_bytes())
@@ -185,4 +211,41 @@ fn zeroizing(s: &str) -> secrecy::SecretString {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weakness;
+
+    #[test]
+    fn common_passwords_are_weak_and_passphrases_are_not() {
+        for weak in [
+            "password",
+            "password123",
+            "qwerty123",
+            "123456789",
+            "iloveyou",
+            "letmein1",
+            "dragon2020",
+            "alice2024",
+        ] {
+            assert!(weakness(weak, "alice@example.com", 2).is_some(), "{weak}");
+        }
+        for strong in [
+            "correct horse battery staple",
+            "vX9#qL2!mR7@tB4z",
+            "tangerine submarine velvet 42",
+        ] {
+            assert_eq!(weakness(strong, "alice@example.com", 2), None, "{strong}");
+        }
+        // The user's own email is a guess too.
+        assert!(weakness("alice@example.com", "alice@example.com", 2).is_some());
+        assert_eq!(
+            weakness("password", "alice@example.com", 0),
+            None,
+            "0 turns the check off"
+        );
+        let message = weakness("password123", "alice@example.com", 2).unwrap();
+        assert!(!message.contains("password123"), "{message}");
+    }
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::ApiError;
 use super::request::{self, check_origin, clear_refresh_cookie, set_refresh_cookie};
 use crate::domain::{Email, Password};
+use crate::passwords::weakness;
 use crate::refresh::{RefreshClaims, log_prefix};
 use crate::sessions::{Decision, Session, SessionView, decide};
 use crate::startup::AppState;
@@ -92,6 +93,9 @@ pub async fn register(
     let email = Email::parse(&input.email)?;
     let p = &state.settings.password;
     let password = Password::parse_new(input.password, p.min_length, p.max_bytes)?;
+    if let Some(why) = weakness(password.expose(), email.as_str(), p.min_strength) {
+        return Err(ApiError::WeakPassword(why));
+    }
     let hash = state.hasher.hash(&password).await?;
     let user = state
         .store
@@ -499,6 +503,115 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(user))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current_password: SecretString,
+    new_password: SecretString,
+}
+
+/// Changes the password of the Bearer token's user, given the current one, and
+/// revokes every other session of the user (ASVS 7.4.3); the current one stays.
+#[tracing::instrument(skip_all)]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req).await?;
+    let input: PasswordChange =
+        request::json(&req, body, state.settings.server.max_body_bytes).await?;
+    let p = &state.settings.password;
+    let current = Password::parse_existing(input.current_password, p.max_bytes)?;
+    let new = Password::parse_new(input.new_password, p.min_length, p.max_bytes)?;
+    let user = state
+        .store
+        .find_user(auth.sub)
+        .await?
+        .ok_or(ApiError::InvalidToken)?;
+    let stored = state.store.find_credentials(&user.email).await?;
+    let verified = state
+        .hasher
+        .verify(&current, stored.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
+    let meta = request::meta(&req);
+    if !verified.ok {
+        tracing::info!(user = %auth.sub, "password change with a wrong current password");
+        let mut e = event(
+            AuditKind::LoginFailed,
+            Some(auth.sub),
+            Some(auth.sid),
+            &meta,
+            &state,
+        );
+        e.detail = Some("wrong current password at password change".into());
+        audit(&state, e).await;
+        return Err(ApiError::InvalidCredentials);
+    }
+    if let Some(why) = weakness(new.expose(), &user.email, p.min_strength) {
+        return Err(ApiError::WeakPassword(why));
+    }
+    let hash = state.hasher.hash(&new).await?;
+    let now = now(&state);
+    state
+        .store
+        .update_password_hash(auth.sub, &hash, now)
+        .await?;
+    let e = event(
+        AuditKind::PasswordChanged,
+        Some(auth.sub),
+        Some(auth.sid),
+        &meta,
+        &state,
+    );
+    let revoked = state
+        .store
+        .revoke_user_sessions(
+            auth.sub,
+            Some(auth.sid),
+            reasons::PASSWORD_CHANGED,
+            now,
+            Some(&e),
+        )
+        .await?;
+    tracing::info!(user = %auth.sub, revoked, "password changed; other sessions revoked");
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct AuditList {
+    events: Vec<crate::store::AuditRecord>,
+}
+
+/// The user's own audit events, newest first (`?limit=`, 1 to 200, default 50).
+#[tracing::instrument(skip_all)]
+pub async fn list_audit(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let auth = authenticate(&state, &req).await?;
+    let query = web::Query::<AuditQuery>::from_query(req.query_string())
+        .map_err(|_| ApiError::InvalidRequest("limit must be a number from 1 to 200".into()))?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::InvalidRequest(
+            "limit must be a number from 1 to 200".into(),
+        ));
+    }
+    let events = state.store.list_audit(auth.sub, limit).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(AuditList { events }))
 }
 
 #[derive(Serialize)]

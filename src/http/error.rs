@@ -16,6 +16,9 @@ pub enum ApiError {
     /// 400 `invalid_request`: malformed JSON, a missing or invalid field.
     #[error("{0}")]
     InvalidRequest(String),
+    /// 400 `weak_password`: a new password that is too easy to guess.
+    #[error("{0}")]
+    WeakPassword(String),
     /// 401 `invalid_credentials`: wrong email or password (never says which).
     #[error("invalid email or password")]
     InvalidCredentials,
@@ -70,6 +73,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
+            Self::WeakPassword(_) => "weak_password",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant { .. } => "invalid_grant",
             Self::InvalidToken | Self::MissingToken => "invalid_token",
@@ -92,7 +96,7 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken

@@ -20,6 +20,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/logout", web::post().to(auth::logout)))
         .service(resource("/auth/me", web::get().to(auth::me)))
         .service(resource(
+            "/auth/password",
+            web::post().to(auth::change_password),
+        ))
+        .service(resource("/auth/audit", web::get().to(auth::list_audit)))
+        .service(resource(
             "/auth/sessions",
             web::get().to(auth::list_sessions),
         ))

@@ -119,6 +119,7 @@ pub enum AuditKind {
     RefreshReuseDetected,
     Logout,
     SessionRevoked,
+    PasswordChanged,
 }
 
 impl AuditKind {
@@ -130,6 +131,7 @@ impl AuditKind {
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::Logout => "logout",
             Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
         }
     }
 }
@@ -180,6 +182,7 @@ pub mod reasons {
     pub const LOGOUT_OTHERS: &str = "logout_others";
     pub const REVOKED_BY_USER: &str = "revoked_by_user";
     pub const REUSE_DETECTED: &str = "reuse_detected";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access_tokens;
+mod account;
 mod binary;
 mod input;
 mod refresh;
