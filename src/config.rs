@@ -21,7 +21,23 @@ pub struct Settings {
     pub jwt: JwtSettings,
     pub refresh: RefreshSettings,
     pub password: PasswordSettings,
+    pub limits: LimitSettings,
     pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failed logins for one email within the window before a lockout.
+    pub login_account_failures: u32,
+    /// Failed logins from one client IP within the window before a lockout.
+    pub login_ip_failures: u32,
+    /// Seconds without a failure after which a count starts again.
+    pub login_window_secs: u64,
+    /// The first lockout, in seconds; each further failure doubles it.
+    pub login_lockout_secs: u64,
+    /// The longest lockout, in seconds: no lockout is permanent.
+    pub login_max_lockout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -448,6 +464,34 @@ impl Settings {
         argon2::Params::new(p.argon2_m_cost, p.argon2_t_cost, p.argon2_p_cost, None).map_err(
             |e| ConfigError::invalid("password.argon2_m_cost/t_cost/p_cost", e.to_string()),
         )?;
+        let l = &self.limits;
+        if l.login_account_failures == 0 || l.login_ip_failures == 0 {
+            return Err(ConfigError::invalid(
+                "limits.login_account_failures/login_ip_failures",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=86_400).contains(&l.login_window_secs) {
+            return Err(ConfigError::invalid(
+                "limits.login_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if l.login_max_lockout_secs >= l.login_window_secs {
+            return Err(ConfigError::invalid(
+                "limits.login_max_lockout_secs",
+                "must be below limits.login_window_secs, or counts would reset as each lockout ends",
+            ));
+        }
+        if l.login_lockout_secs == 0
+            || l.login_lockout_secs > l.login_max_lockout_secs
+            || l.login_max_lockout_secs > 86_400
+        {
+            return Err(ConfigError::invalid(
+                "limits.login_lockout_secs",
+                "must be at least 1 and at most limits.login_max_lockout_secs, itself at most 86400",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid(
                 "log.format",
@@ -659,6 +703,16 @@ mod tests {
             ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_bytes"),
             ("AUTHD__PASSWORD__ARGON2_M_COST", "1", "password.argon2"),
             ("AUTHD__LOG__FORMAT", "xml", "log.format"),
+            (
+                "AUTHD__LIMITS__LOGIN_MAX_LOCKOUT_SECS",
+                "7200",
+                "limits.login_max_lockout_secs",
+            ),
+            (
+                "AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES",
+                "0",
+                "limits.login_account_failures",
+            ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
         ] {
             let error = load(&[(var, value)])

@@ -21,6 +21,7 @@ use crate::passwords::Hasher;
 use crate::refresh::RefreshTokens;
 use crate::sessions::RotationPolicy;
 use crate::store::{self, Store};
+use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
 
 /// The file, inside `data_dir`, of the generated refresh-token key.
@@ -35,6 +36,7 @@ pub struct AppState {
     pub refresh: RefreshTokens,
     pub clock: Arc<dyn Clock>,
     pub policy: RotationPolicy,
+    pub throttle: LoginThrottle,
     origins: HashSet<String>,
 }
 
@@ -138,6 +140,7 @@ pub fn build_state(
         reuse_interval: secs(settings.refresh.reuse_interval_secs),
     };
     let origins = settings.allowed_origins();
+    let throttle = LoginThrottle::new(&settings.limits);
     Ok(AppState {
         settings,
         store,
@@ -146,6 +149,7 @@ pub fn build_state(
         refresh,
         clock,
         policy,
+        throttle,
         origins,
     })
 }
@@ -238,6 +242,7 @@ fn spawn_cleanup(state: Arc<AppState>) {
 pub struct Purged {
     pub sessions: u64,
     pub audit_events: u64,
+    pub throttle_counters: u64,
 }
 
 /// One cleanup sweep, in batches so no statement holds locks for long:
@@ -264,10 +269,21 @@ pub async fn purge_once(state: &AppState) -> Result<Purged, crate::store::StoreE
             break;
         }
     }
+    loop {
+        let n = state
+            .store
+            .purge_throttle(state.throttle.expired_before(now), now, BATCH)
+            .await?;
+        purged.throttle_counters += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     if purged != Purged::default() {
         tracing::info!(
             sessions = purged.sessions,
             audit_events = purged.audit_events,
+            throttle_counters = purged.throttle_counters,
             "cleanup"
         );
     }

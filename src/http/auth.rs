@@ -14,6 +14,7 @@ use crate::refresh::{RefreshClaims, log_prefix};
 use crate::sessions::{Decision, Session, SessionView, decide};
 use crate::startup::AppState;
 use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, reasons};
+use crate::throttle::Keys;
 use crate::tokens::AccessClaims;
 
 #[derive(Deserialize)]
@@ -142,6 +143,16 @@ pub async fn login(
     let email = Email::parse(&input.email)?;
     let password = Password::parse_existing(input.password, state.settings.password.max_bytes)?;
     let meta = request::meta(&req);
+    let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    if let Err(retry_after_secs) = state
+        .throttle
+        .check(state.store.as_ref(), &keys, now(&state))
+        .await?
+    {
+        // Refused before any hashing: a locked-out attacker costs no Argon2id run.
+        tracing::info!(retry_after_secs, "login refused: locked out");
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
 
     let stored = state.store.find_credentials(email.as_str()).await?;
     let verified = state
@@ -152,6 +163,10 @@ pub async fn login(
         (Some(c), true) => c.id,
         _ => {
             tracing::info!(known_user = stored.is_some(), "login failed");
+            state
+                .throttle
+                .failed(state.store.as_ref(), &keys, now(&state))
+                .await?;
             audit(
                 &state,
                 event(
@@ -166,6 +181,10 @@ pub async fn login(
             return Err(ApiError::InvalidCredentials);
         }
     };
+    state
+        .throttle
+        .succeeded(state.store.as_ref(), &keys)
+        .await?;
     if let Some(rehash) = verified.rehash {
         state
             .store

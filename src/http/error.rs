@@ -54,6 +54,10 @@ pub enum ApiError {
     /// 415 `unsupported_media_type`: the body is not `application/json`.
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
+    /// 429 `too_many_requests` with `Retry-After`: too many failed logins for
+    /// this account or from this client.
+    #[error("too many failed attempts; retry after {retry_after_secs} seconds")]
+    TooManyRequests { retry_after_secs: i64 },
     /// 503 `temporarily_unavailable` with `Retry-After`: overloaded or the
     /// database is unreachable.
     #[error("the service is temporarily unavailable")]
@@ -83,6 +87,7 @@ impl ApiError {
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Unavailable { .. } => "temporarily_unavailable",
             Self::Internal(_) => "server_error",
         }
@@ -107,6 +112,7 @@ impl ResponseError for ApiError {
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -132,6 +138,9 @@ impl ResponseError for ApiError {
                 ));
             }
             Self::Unavailable { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             _ => {}

@@ -251,6 +251,30 @@ pub trait Store: Send + Sync + 'static {
         expired_before: DateTime<Utc>,
         batch: i64,
     ) -> Result<u64, StoreError>;
+    /// The latest `blocked_until` still ahead of `now` among `keys`.
+    async fn throttle_blocked_until(
+        &self,
+        keys: [&str; 2],
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Counts a failed login against `key` in one atomic upsert; a count whose
+    /// last failure was before `quiet_since` starts again. Returns the count.
+    async fn count_failure(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+        quiet_since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
+    async fn block_key(&self, key: &str, until: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Forgets a key's failures (after a successful login).
+    async fn clear_key(&self, key: &str) -> Result<(), StoreError>;
+    /// Deletes at most `batch` counters whose window and block are over.
+    async fn purge_throttle(
+        &self,
+        quiet_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        batch: i64,
+    ) -> Result<u64, StoreError>;
     /// Deletes at most `batch` audit events older than `before`; returns how many.
     async fn purge_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
 }

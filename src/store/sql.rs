@@ -31,6 +31,20 @@ pub const PURGE_SESSIONS: &str =
     "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 LIMIT $2)";
 pub const PURGE_AUDIT: &str = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE created_at < $1 LIMIT $2)";
 
+pub const SELECT_THROTTLE: &str =
+    "SELECT blocked_until FROM login_throttle WHERE (key = $1 OR key = $2) AND blocked_until > $3";
+/// One more failure for the key, or the first again when the previous one was
+/// before `$3` (a quiet window forgets); returns the count.
+pub const COUNT_FAILURE: &str = "INSERT INTO login_throttle (key, last_failure_at, failures) VALUES ($1, $2, 1) \
+     ON CONFLICT (key) DO UPDATE SET \
+     failures = CASE WHEN login_throttle.last_failure_at <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
+     last_failure_at = $2 \
+     RETURNING failures";
+pub const BLOCK_KEY: &str = "UPDATE login_throttle SET blocked_until = $2 WHERE key = $1";
+pub const CLEAR_KEY: &str = "DELETE FROM login_throttle WHERE key = $1";
+pub const PURGE_THROTTLE: &str = "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle \
+     WHERE last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $2) LIMIT $3)";
+
 pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_AUDIT: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
@@ -286,6 +300,72 @@ macro_rules! impl_store {
             ) -> Result<u64, StoreError> {
                 let done = sqlx::query(sql::PURGE_SESSIONS)
                     .bind(expired_before)
+                    .bind(batch)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn throttle_blocked_until(
+                &self,
+                keys: [&str; 2],
+                now: DateTime<Utc>,
+            ) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let rows: Vec<(DateTime<Utc>,)> = sqlx::query_as(sql::SELECT_THROTTLE)
+                    .bind(keys[0])
+                    .bind(keys[1])
+                    .bind(now)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(t,)| t).max())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn count_failure(
+                &self,
+                key: &str,
+                now: DateTime<Utc>,
+                quiet_since: DateTime<Utc>,
+            ) -> Result<i64, StoreError> {
+                let (failures,): (i64,) = sqlx::query_as(sql::COUNT_FAILURE)
+                    .bind(key)
+                    .bind(now)
+                    .bind(quiet_since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(failures)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn block_key(&self, key: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query(sql::BLOCK_KEY)
+                    .bind(key)
+                    .bind(until)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn clear_key(&self, key: &str) -> Result<(), StoreError> {
+                sqlx::query(sql::CLEAR_KEY)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn purge_throttle(
+                &self,
+                quiet_since: DateTime<Utc>,
+                now: DateTime<Utc>,
+                batch: i64,
+            ) -> Result<u64, StoreError> {
+                let done = sqlx::query(sql::PURGE_THROTTLE)
+                    .bind(quiet_since)
+                    .bind(now)
                     .bind(batch)
                     .execute(&self.pool)
                     .await?;

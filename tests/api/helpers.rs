@@ -333,6 +333,15 @@ impl TestApp {
         reply
     }
 
+    /// One login attempt with cookie delivery, whatever its answer.
+    pub async fn try_login(&self, email: &str, password: &str) -> Reply {
+        self.post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
     pub async fn refresh_body(&self, refresh_token: &str) -> Reply {
         self.post_json("/auth/refresh", &json!({ "refresh_token": refresh_token }))
             .await

@@ -7,5 +7,6 @@ mod access_tokens;
 mod account;
 mod binary;
 mod input;
+mod limits;
 mod refresh;
 mod sessions;

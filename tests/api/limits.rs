@@ -1,0 +1,155 @@
+//! Abuse limits: login throttling per account and per client IP.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::on_both_stores;
+
+on_both_stores!(
+    five_failed_logins_lock_the_account_out_for_a_minute_and_unknown_emails_alike,
+    the_lockout_doubles_with_each_failure_but_never_beyond_the_cap,
+    many_failures_from_one_ip_lock_that_ip_out_across_accounts,
+    instances_sharing_a_database_share_the_counts,
+);
+
+async fn five_failed_logins_lock_the_account_out_for_a_minute_and_unknown_emails_alike(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    let mut answers = Vec::new();
+    for target in [email.as_str(), "nobody@example.com"] {
+        for _ in 0..5 {
+            assert_eq!(app.try_login(target, "wrong guess 1234").await.status, 401);
+        }
+        // Locked out: even the right password is refused, without being checked.
+        let locked = app.try_login(target, PASSWORD).await;
+        assert_eq!(locked.status, 429, "{}", locked.text);
+        assert_eq!(locked.error(), "too_many_requests");
+        assert_eq!(locked.header("retry-after"), Some("60"));
+        answers.push(locked.text);
+    }
+    assert_eq!(
+        answers[0], answers[1],
+        "a lockout does not tell whether the email exists"
+    );
+
+    app.advance(30);
+    let still = app.try_login(&email, PASSWORD).await;
+    assert_eq!(still.status, 429);
+    assert_eq!(still.header("retry-after"), Some("30"));
+    app.advance(30);
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 200);
+    // Success forgets the failures: four more do not lock.
+    for _ in 0..4 {
+        assert_eq!(app.try_login(&email, "wrong guess 1234").await.status, 401);
+    }
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 200);
+}
+
+async fn the_lockout_doubles_with_each_failure_but_never_beyond_the_cap(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    let wrong = || app.try_login(&email, "wrong guess 1234");
+    for _ in 0..5 {
+        wrong().await;
+    }
+    // Each time the lockout ends, one more failure doubles it: 60, 120, 240, 480, 900, 900.
+    for expected in [60, 120, 240, 480, 900, 900] {
+        let locked = wrong().await;
+        assert_eq!(locked.status, 429);
+        assert_eq!(
+            locked.header("retry-after"),
+            Some(expected.to_string().as_str())
+        );
+        app.advance(expected);
+        assert_eq!(
+            wrong().await.status,
+            401,
+            "the lockout of {expected} s is over"
+        );
+    }
+    // Not permanent: the last lockout ends after the cap and the user is back.
+    app.advance(900);
+    let ok = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+}
+
+async fn many_failures_from_one_ip_lock_that_ip_out_across_accounts(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.limits.login_ip_failures = 8).await else {
+        return;
+    };
+    let (email, _) = app.user_with_tokens().await;
+    for i in 0..8 {
+        let reply = app
+            .post_json("/auth/login", &json!({ "email": format!("guess-{i}@example.com"), "password": "wrong guess 1234" }))
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    let reply = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        reply.status, 429,
+        "this client is locked out, whatever the account"
+    );
+    app.advance(60);
+    assert_eq!(
+        app.post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD })
+        )
+        .await
+        .status,
+        200
+    );
+}
+
+async fn instances_sharing_a_database_share_the_counts(backend: Backend) {
+    let Some(a) = spawn_app(backend).await else {
+        return;
+    };
+    let url = a.state.settings.database.url.clone();
+    let secret = a.state.settings.data_dir.clone();
+    let Some(b) = spawn_app_with(backend, |s| {
+        s.database.url = url;
+        s.data_dir = secret;
+    })
+    .await
+    else {
+        return;
+    };
+    b.clock.set(a.now());
+    let (email, _) = a.user_with_tokens().await;
+    for app in [&a, &b, &a, &b, &a] {
+        let reply = app
+            .post_json(
+                "/auth/login",
+                &json!({ "email": email, "password": "wrong guess 1234" }),
+            )
+            .await;
+        assert_eq!(reply.status, 401);
+    }
+    let reply = b
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(
+        reply.status, 429,
+        "the other instance saw all five failures"
+    );
+}
