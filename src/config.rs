@@ -38,6 +38,12 @@ pub struct LimitSettings {
     pub login_lockout_secs: u64,
     /// The longest lockout, in seconds: no lockout is permanent.
     pub login_max_lockout_secs: u64,
+    /// Registrations per client IP per `register_window_secs` (per instance).
+    pub register_per_ip: u32,
+    pub register_window_secs: u64,
+    /// Refreshes per client IP per `refresh_window_secs` (per instance).
+    pub refresh_per_ip: u32,
+    pub refresh_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +60,10 @@ pub struct ServerSettings {
     /// cookie-authenticated POSTs. The issuer's own origin is always allowed.
     #[serde(deserialize_with = "string_or_list")]
     pub allowed_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed; from any
+    /// other peer the header is ignored and the peer is the client.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted JSON body, in bytes.
     pub max_body_bytes: usize,
     /// Seconds to finish in-flight requests after SIGTERM.
@@ -476,6 +486,28 @@ impl Settings {
                 "limits.login_window_secs",
                 "must be between 1 and 86400",
             ));
+        }
+        if l.register_per_ip == 0 || l.refresh_per_ip == 0 {
+            return Err(ConfigError::invalid(
+                "limits.register_per_ip/refresh_per_ip",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=86_400).contains(&l.register_window_secs)
+            || !(1..=86_400).contains(&l.refresh_window_secs)
+        {
+            return Err(ConfigError::invalid(
+                "limits.register_window_secs/refresh_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    "server.trusted_proxies",
+                    format!("{proxy:?} is not an IP address"),
+                ));
+            }
         }
         if l.login_max_lockout_secs >= l.login_window_secs {
             return Err(ConfigError::invalid(

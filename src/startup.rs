@@ -21,7 +21,7 @@ use crate::passwords::Hasher;
 use crate::refresh::RefreshTokens;
 use crate::sessions::RotationPolicy;
 use crate::store::{self, Store};
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RateLimiter};
 use crate::tokens::AccessTokens;
 
 /// The file, inside `data_dir`, of the generated refresh-token key.
@@ -37,6 +37,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub policy: RotationPolicy,
     pub throttle: LoginThrottle,
+    pub register_limit: RateLimiter,
+    pub refresh_limit: RateLimiter,
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     origins: HashSet<String>,
 }
 
@@ -141,6 +144,15 @@ pub fn build_state(
     };
     let origins = settings.allowed_origins();
     let throttle = LoginThrottle::new(&settings.limits);
+    let l = &settings.limits;
+    let register_limit = RateLimiter::new(l.register_per_ip, l.register_window_secs);
+    let refresh_limit = RateLimiter::new(l.refresh_per_ip, l.refresh_window_secs);
+    let trusted_proxies = settings
+        .server
+        .trusted_proxies
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     Ok(AppState {
         settings,
         store,
@@ -150,6 +162,9 @@ pub fn build_state(
         clock,
         policy,
         throttle,
+        register_limit,
+        refresh_limit,
+        trusted_proxies,
         origins,
     })
 }

@@ -138,3 +138,174 @@ mod tests {
         assert_eq!(keys.ip, "ip:10.0.0.1");
     }
 }
+
+/// A per-client request limit kept in this instance's memory: at most `limit`
+/// requests per client in each fixed window. Used where a database write per
+/// request would cost more than the request (refresh) or where per-instance
+/// counts are good enough (registration). Behind N instances a client gets up
+/// to N times the limit.
+pub struct RateLimiter {
+    limit: u32,
+    window: Duration,
+    clients: std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, (DateTime<Utc>, u32)>>,
+}
+
+/// Clients tracked at most; past it, finished windows are swept, and if none
+/// has finished, new clients pass unlimited rather than lock everyone out.
+const MAX_TRACKED_CLIENTS: usize = 100_000;
+
+impl RateLimiter {
+    pub fn new(limit: u32, window_secs: u64) -> Self {
+        Self {
+            limit,
+            window: Duration::seconds(i64::try_from(window_secs).unwrap_or(i64::MAX / 1000)),
+            clients: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// `Err(seconds until the window ends)` when `client` is over the limit.
+    pub fn check(&self, client: Option<std::net::IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
+        let Some(client) = client.map(client_key) else {
+            return Ok(());
+        };
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if clients.len() >= MAX_TRACKED_CLIENTS && !clients.contains_key(&client) {
+            let window = self.window;
+            clients.retain(|_, (start, _)| *start + window > now);
+            if clients.len() >= MAX_TRACKED_CLIENTS {
+                tracing::warn!("rate limiter full: a new client passes unlimited");
+                return Ok(());
+            }
+        }
+        let entry = clients.entry(client).or_insert((now, 0));
+        if entry.0 + self.window <= now {
+            *entry = (now, 0);
+        }
+        if entry.1 >= self.limit {
+            let left = entry.0 + self.window - now;
+            return Err((left.num_milliseconds() + 999) / 1000);
+        }
+        entry.1 += 1;
+        Ok(())
+    }
+}
+
+/// IPv6 clients are counted per /64, the block one subscriber usually holds,
+/// so rotating addresses inside it does not escape the limit.
+fn client_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            std::net::IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        std::net::IpAddr::V6(v6) => std::net::IpAddr::V4(
+            v6.to_ipv4_mapped()
+                .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+        ),
+        v4 => v4,
+    }
+}
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+/// An untrusted peer's `X-Forwarded-For` is ignored: anyone can write it.
+pub fn client_ip(
+    peer: Option<std::net::IpAddr>,
+    forwarded_for: Option<&str>,
+    trusted: &[std::net::IpAddr],
+) -> Option<std::net::IpAddr> {
+    let peer = peer?;
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    for hop in forwarded_for.unwrap_or("").rsplit(',') {
+        match hop.trim().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                client = ip;
+                if !trusted.contains(&ip) {
+                    break;
+                }
+            }
+            // A malformed hop ends the chain we can trust.
+            Err(_) => break,
+        }
+    }
+    Some(client)
+}
+
+#[cfg(test)]
+mod limiter_tests {
+    use super::*;
+    use std::net::IpAddr;
+
+    #[test]
+    fn the_limit_holds_per_client_and_resets_with_the_window() {
+        let limiter = RateLimiter::new(3, 60);
+        let t0 = Utc::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        for _ in 0..3 {
+            assert_eq!(limiter.check(Some(a), t0), Ok(()));
+        }
+        assert_eq!(limiter.check(Some(a), t0 + Duration::seconds(15)), Err(45));
+        assert_eq!(
+            limiter.check(Some(b), t0),
+            Ok(()),
+            "other clients are not affected"
+        );
+        assert_eq!(limiter.check(Some(a), t0 + Duration::seconds(60)), Ok(()));
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let limiter = RateLimiter::new(1, 60);
+        let t0 = Utc::now();
+        assert!(
+            limiter
+                .check(Some("2001:db8:1:2::1".parse().unwrap()), t0)
+                .is_ok()
+        );
+        assert!(
+            limiter
+                .check(Some("2001:db8:1:2::ffff".parse().unwrap()), t0)
+                .is_err()
+        );
+        assert!(
+            limiter
+                .check(Some("2001:db8:1:3::1".parse().unwrap()), t0)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
+        let inner: IpAddr = "10.0.0.2".parse().unwrap();
+        let client: IpAddr = "203.0.113.7".parse().unwrap();
+        let spoofed = Some("198.51.100.1, 203.0.113.7");
+        assert_eq!(
+            client_ip(Some(client), spoofed, &[proxy]),
+            Some(client),
+            "untrusted peer"
+        );
+        assert_eq!(
+            client_ip(Some(proxy), spoofed, &[proxy]),
+            Some(client),
+            "rightmost untrusted hop"
+        );
+        assert_eq!(
+            client_ip(
+                Some(proxy),
+                Some("198.51.100.1, 203.0.113.7, 10.0.0.2"),
+                &[proxy, inner]
+            ),
+            Some(client)
+        );
+        assert_eq!(client_ip(Some(proxy), None, &[proxy]), Some(proxy));
+        assert_eq!(
+            client_ip(Some(proxy), Some("garbage"), &[proxy]),
+            Some(proxy)
+        );
+    }
+}

@@ -89,6 +89,12 @@ pub async fn register(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if let Err(retry_after_secs) = state
+        .register_limit
+        .check(request::client_ip(&state, &req), now(&state))
+    {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
     let input: Credentials =
         request::json(&req, body, state.settings.server.max_body_bytes).await?;
     let email = Email::parse(&input.email)?;
@@ -114,7 +120,7 @@ pub async fn register(
             AuditKind::Registered,
             Some(user.id),
             None,
-            &request::meta(&req),
+            &request::meta(&state, &req),
             &state,
         ),
     )
@@ -142,7 +148,7 @@ pub async fn login(
     }
     let email = Email::parse(&input.email)?;
     let password = Password::parse_existing(input.password, state.settings.password.max_bytes)?;
-    let meta = request::meta(&req);
+    let meta = request::meta(&state, &req);
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
     if let Err(retry_after_secs) = state
         .throttle
@@ -301,6 +307,12 @@ pub async fn refresh(
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    if let Err(retry_after_secs) = state
+        .refresh_limit
+        .check(request::client_ip(&state, &req), now(&state))
+    {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
     let (token, delivery) = match presented_refresh_token(&state, &req, body).await? {
         Some(t) => t,
         None => {
@@ -319,7 +331,7 @@ pub async fn refresh(
         );
         return Err(refused());
     };
-    let meta = request::meta(&req);
+    let meta = request::meta(&state, &req);
     let rotation = state
         .store
         .rotate(
@@ -380,7 +392,7 @@ pub async fn logout(
         .map_err(|_| ApiError::InvalidRequest("scope must be local, global or others".into()))?
         .into_inner();
     let presented = presented_refresh_token(&state, &req, body).await?;
-    let meta = request::meta(&req);
+    let meta = request::meta(&state, &req);
     let now = now(&state);
     let mut response = HttpResponse::NoContent();
     response.insert_header((header::CACHE_CONTROL, "no-store"));
@@ -555,7 +567,7 @@ pub async fn change_password(
         .hasher
         .verify(&current, stored.as_ref().map(|c| c.password_hash.as_str()))
         .await?;
-    let meta = request::meta(&req);
+    let meta = request::meta(&state, &req);
     if !verified.ok {
         tracing::info!(user = %auth.sub, "password change with a wrong current password");
         let mut e = event(
@@ -680,7 +692,7 @@ pub async fn revoke_session(
             AuditKind::SessionRevoked,
             Some(auth.sub),
             Some(id),
-            &request::meta(&req),
+            &request::meta(&state, &req),
             &state,
         ),
     )

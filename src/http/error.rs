@@ -55,8 +55,8 @@ pub enum ApiError {
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     /// 429 `too_many_requests` with `Retry-After`: too many failed logins for
-    /// this account or from this client.
-    #[error("too many failed attempts; retry after {retry_after_secs} seconds")]
+    /// this account or client, or too many registrations or refreshes from it.
+    #[error("too many requests; retry after {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: i64 },
     /// 503 `temporarily_unavailable` with `Retry-After`: overloaded or the
     /// database is unreachable.

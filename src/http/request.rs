@@ -110,15 +110,28 @@ pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
+/// The client's address, through trusted proxies only.
+pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok());
+    crate::throttle::client_ip(
+        req.peer_addr().map(|a| a.ip()),
+        forwarded,
+        &state.trusted_proxies,
+    )
+}
+
 /// Who is calling, for sessions and the audit log.
-pub fn meta(req: &HttpRequest) -> RequestMeta {
+pub fn meta(state: &AppState, req: &HttpRequest) -> RequestMeta {
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
     RequestMeta {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        ip: client_ip(state, req).map(|ip| ip.to_string()),
         user_agent,
     }
 }

@@ -10,6 +10,8 @@ on_both_stores!(
     the_lockout_doubles_with_each_failure_but_never_beyond_the_cap,
     many_failures_from_one_ip_lock_that_ip_out_across_accounts,
     instances_sharing_a_database_share_the_counts,
+    registrations_and_refreshes_are_limited_per_client_ip,
+    forwarded_for_is_believed_only_from_a_trusted_proxy,
 );
 
 async fn five_failed_logins_lock_the_account_out_for_a_minute_and_unknown_emails_alike(
@@ -151,5 +153,135 @@ async fn instances_sharing_a_database_share_the_counts(backend: Backend) {
     assert_eq!(
         reply.status, 429,
         "the other instance saw all five failures"
+    );
+}
+
+async fn registrations_and_refreshes_are_limited_per_client_ip(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.limits.register_per_ip = 3;
+        s.limits.refresh_per_ip = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    app.register("second@example.com").await;
+    app.register("third@example.com").await;
+    let fourth = app
+        .post_json(
+            "/auth/register",
+            &json!({ "email": "fourth@example.com", "password": PASSWORD }),
+        )
+        .await;
+    assert_eq!(fourth.status, 429, "{}", fourth.text);
+    assert_eq!(fourth.error(), "too_many_requests");
+    assert_eq!(fourth.header("retry-after"), Some("3600"));
+
+    let first = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(first.status, 200);
+    let current = first.refresh_token();
+    assert_eq!(app.refresh_body(&current).await.status, 200);
+    let current = app
+        .state
+        .store
+        .list_active_sessions(app.state_user(&tokens.access), app.now())
+        .await
+        .unwrap()[0]
+        .counter;
+    let limited = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.header("retry-after"), Some("60"));
+    let after = app
+        .state
+        .store
+        .list_active_sessions(app.state_user(&tokens.access), app.now())
+        .await
+        .unwrap()[0]
+        .counter;
+    assert_eq!(after, current, "a limited request spends nothing");
+
+    app.advance(3600);
+    app.register("fourth@example.com").await;
+}
+
+async fn forwarded_for_is_believed_only_from_a_trusted_proxy(backend: Backend) {
+    let login = |app: &crate::helpers::TestApp, email: &str, forwarded: &str| {
+        app.client
+            .post(app.url("/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }))
+    };
+    let Some(direct) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, _) = direct.user_with_tokens().await;
+    let reply = direct.send(login(&direct, &email, "203.0.113.9")).await;
+    let sessions = direct
+        .get_bearer("/auth/sessions", &reply.access_token())
+        .await;
+    assert!(
+        sessions.body["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["ip"] == "127.0.0.1"),
+        "{}",
+        sessions.text
+    );
+
+    let Some(proxied) = spawn_app_with(backend, |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.limits.login_ip_failures = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let (email, _) = proxied.user_with_tokens().await;
+    let reply = proxied
+        .send(login(&proxied, &email, "198.51.100.1, 203.0.113.9"))
+        .await;
+    assert_eq!(reply.status, 200);
+    let sessions = proxied
+        .get_bearer("/auth/sessions", &reply.access_token())
+        .await;
+    let current = sessions.body["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        current["ip"], "203.0.113.9",
+        "the rightmost address the proxy saw"
+    );
+    // Limits apply to that client, not to the proxy.
+    for _ in 0..2 {
+        let bad = proxied
+            .send(
+                proxied
+                    .client
+                    .post(proxied.url("/auth/login"))
+                    .header("x-forwarded-for", "203.0.113.9")
+                    .json(&json!({ "email": "x@example.com", "password": "wrong guess 1234" })),
+            )
+            .await;
+        assert_eq!(bad.status, 401);
+    }
+    assert_eq!(
+        proxied
+            .send(login(&proxied, &email, "203.0.113.9"))
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        proxied
+            .send(login(&proxied, &email, "203.0.113.10"))
+            .await
+            .status,
+        200
     );
 }
