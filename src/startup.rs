@@ -228,6 +228,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     })
     .workers(workers)
     .shutdown_timeout(shutdown)
+    // A client that has not sent its headers within 5 s, or keeps an idle
+    // connection open past the keep-alive, is dropped: slow clients cannot pin
+    // connections. Header blocks over 128 KiB get 431 from actix's parser.
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(30))
     .listen(listener)
     .map_err(|source| StartError::Bind {
         addr: "listener".into(),

@@ -10,6 +10,8 @@ on_both_stores!(
     invalid_emails_and_passwords_are_refused_at_registration,
     unknown_paths_and_methods_get_json_errors,
     health_and_readiness_answer,
+    a_full_hashing_queue_answers_503_at_once,
+    deeply_nested_json_and_huge_headers_get_4xx,
 );
 
 async fn malformed_bodies_get_clear_4xx_codes(backend: Backend) {
@@ -165,4 +167,70 @@ async fn health_and_readiness_answer(backend: Backend) {
     assert_eq!(health.status, 200);
     let ready = app.send(app.client.get(app.url("/readyz"))).await;
     assert_eq!(ready.status, 200, "{}", ready.text);
+}
+
+async fn a_full_hashing_queue_answers_503_at_once(backend: Backend) {
+    // One slot, no queue, and a hash slow enough that concurrent logins collide.
+    let Some(app) = crate::helpers::spawn_app_with(backend, |s| {
+        s.password.max_concurrent_hashes = 1;
+        s.password.max_queued_hashes = 0;
+        s.password.argon2_m_cost = 65_536;
+        s.password.argon2_t_cost = 3;
+        s.server.workers = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let emails: Vec<String> = (0..8).map(|i| format!("u{i}@example.com")).collect();
+    let attempts = emails.iter().map(|e| app.try_login(e, "wrong guess 1234"));
+    let replies = futures_util::future::join_all(attempts).await;
+    let busy: Vec<_> = replies.iter().filter(|r| r.status == 503).collect();
+    assert!(
+        !busy.is_empty(),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    for reply in &busy {
+        assert_eq!(reply.error(), "temporarily_unavailable");
+        assert_eq!(reply.header("retry-after"), Some("1"));
+    }
+    assert!(replies.iter().all(|r| r.status == 503 || r.status == 401));
+    // JWKS and health do not wait behind hashing.
+    let jwks = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
+    assert_eq!(jwks.status, 200);
+}
+
+async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/auth/login"))
+                .header("content-type", "application/json")
+                .body(nested),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    // actix refuses header blocks over 128 KiB with 431.
+    let huge = "a".repeat(200 * 1024);
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-huge", huge)
+        .send()
+        .await;
+    if let Ok(r) = response {
+        assert_eq!(r.status().as_u16(), 431);
+    } // or the server closes the connection, which is as good
+    // The server is still fine.
+    assert_eq!(
+        app.send(app.client.get(app.url("/healthz"))).await.status,
+        200
+    );
 }
