@@ -43,6 +43,13 @@ fn sign(header: &Value, claims: &Value, alg: Algorithm, key: &EncodingKey) -> St
     format!("{message}.{signature}")
 }
 
+/// Signs header and claims given as raw JSON text (duplicate keys, huge numbers).
+fn sign_text(header: &str, claims: &str, alg: Algorithm, key: &EncodingKey) -> String {
+    let message = format!("{}.{}", B64.encode(header), B64.encode(claims));
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
+    format!("{message}.{signature}")
+}
+
 fn rs256_test_key() -> EncodingKey {
     let pem = shared_rs256_key().private_key.unwrap();
     EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).unwrap()
@@ -311,6 +318,160 @@ async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {
         let pem = authd::keys::generate(Algorithm::ES256).unwrap();
         EncodingKey::from_ec_pem(pem.expose_secret().as_bytes()).unwrap()
     };
+    let stranger_rsa = {
+        let pem = authd::keys::generate(Algorithm::RS256).unwrap();
+        EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).unwrap()
+    };
+    let stranger_jwk = {
+        let jwk =
+            jsonwebtoken::jwk::Jwk::from_encoding_key(&stranger_rsa, Algorithm::RS256).unwrap();
+        serde_json::to_value(jwk).unwrap()
+    };
+    let good_claims_text = serde_json::to_string(&good).unwrap();
+    let header_text = serde_json::to_string(&good_header).unwrap();
+    let sub = good["sub"].as_str().unwrap().to_owned();
+    let mut more: Vec<(&str, String)> = vec![
+        (
+            "alg nOnE",
+            format!(
+                "{}.{}.",
+                encode_json(&header_with("alg", json!("nOnE"))),
+                encode_json(&good)
+            ),
+        ),
+        ("alg none with a signature", {
+            let parts: Vec<&str> = control.split('.').collect();
+            format!(
+                "{}.{}.{}",
+                encode_json(&header_with("alg", json!("none"))),
+                parts[1],
+                parts[2]
+            )
+        }),
+        // Keys named by the token itself are never fetched or used.
+        ("embedded jwk of the attacker", {
+            let mut header = header_with("jwk", stranger_jwk.clone());
+            header["kid"] = json!("attacker");
+            sign(&header, &good, Algorithm::RS256, &stranger_rsa)
+        }),
+        (
+            "embedded jwk under our kid",
+            sign(
+                &header_with("jwk", stranger_jwk),
+                &good,
+                Algorithm::RS256,
+                &stranger_rsa,
+            ),
+        ),
+        (
+            "jku to the attacker's keys",
+            sign(
+                &header_with("jku", json!("https://evil.example/jwks.json")),
+                &good,
+                Algorithm::RS256,
+                &stranger_rsa,
+            ),
+        ),
+        (
+            "x5u to the attacker's certificate",
+            sign(
+                &header_with("x5u", json!("https://evil.example/cert.pem")),
+                &good,
+                Algorithm::RS256,
+                &stranger_rsa,
+            ),
+        ),
+        (
+            "kid SQL",
+            rs(&header_with("kid", json!("' OR '1'='1")), &good),
+        ),
+        (
+            "kid NUL",
+            rs(&header_with("kid", json!("test-rs256\u{0}")), &good),
+        ),
+        (
+            "kid not a string",
+            rs(&header_with("kid", json!(["test-rs256"])), &good),
+        ),
+        ("HS256 with the JWKS modulus as secret", {
+            let jwks: Value = serde_json::from_str(app.state.access.keys().jwks_json()).unwrap();
+            let n = jwks["keys"][0]["n"].as_str().unwrap().to_owned();
+            sign(
+                &header_with("alg", json!("HS256")),
+                &good,
+                Algorithm::HS256,
+                &EncodingKey::from_secret(n.as_bytes()),
+            )
+        }),
+        ("duplicate sub", {
+            let claims = good_claims_text.replacen(
+                '{',
+                &format!("{{\"sub\":\"{}\",", uuid::Uuid::new_v4()),
+                1,
+            );
+            assert!(claims.matches("\"sub\"").count() == 2);
+            sign_text(&header_text, &claims, Algorithm::RS256, &key)
+        }),
+        ("duplicate alg in header", {
+            let header = header_text.replacen('{', "{\"alg\":\"none\",", 1);
+            sign_text(&header, &good_claims_text, Algorithm::RS256, &key)
+        }),
+        (
+            "huge exp",
+            sign_text(
+                &header_text,
+                &good_claims_text.replace(&format!("\"exp\":{}", good["exp"]), "\"exp\":1e400"),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "exp beyond i64",
+            sign_text(
+                &header_text,
+                &good_claims_text.replace(
+                    &format!("\"exp\":{}", good["exp"]),
+                    "\"exp\":99999999999999999999999",
+                ),
+                Algorithm::RS256,
+                &key,
+            ),
+        ),
+        (
+            "exp as a string",
+            rs(&good_header, &with("exp", json!(good["exp"].to_string()))),
+        ),
+        (
+            "sub not a uuid",
+            rs(&good_header, &with("sub", json!("admin"))),
+        ),
+        (
+            "aud as a list with ours",
+            rs(&good_header, &with("aud", json!(["authd", "other"]))),
+        ),
+        ("invalid base64", {
+            let parts: Vec<&str> = control.split('.').collect();
+            format!("{}.{}!.{}", parts[0], parts[1], parts[2])
+        }),
+        ("truncated", control[..control.len() - 10].to_owned()),
+        ("four parts", format!("{control}.extra")),
+        (
+            "header not JSON",
+            format!(
+                "{}.{}.{}",
+                B64.encode("not json"),
+                encode_json(&good),
+                "sig"
+            ),
+        ),
+        ("sub spliced from another token", {
+            let mut claims = good.clone();
+            claims["sub"] = json!(sub.chars().rev().collect::<String>());
+            rs(&good_header, &claims)
+        }),
+    ];
+    cases.append(&mut more);
+    assert!(cases.len() >= 40, "{} crafted tokens", cases.len());
     cases.push((
         "ES256 signature by a stranger's key under our kid",
         sign(
