@@ -121,6 +121,17 @@ pub async fn spawn_app_with(
     backend: Backend,
     configure: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
+    spawn_app_through(backend, str::to_owned, configure).await
+}
+
+/// Like `spawn_app_with`, with the database URL authd uses rewritten by
+/// `route` (to go through a proxy the test controls, say); the test database
+/// itself is created and dropped directly.
+pub async fn spawn_app_through(
+    backend: Backend,
+    route: impl FnOnce(&str) -> String,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(dir.path());
     let mut drop_database = None;
@@ -137,7 +148,7 @@ pub async fn spawn_app_with(
         let (base, _) = admin
             .rsplit_once('/')
             .expect("TEST_DATABASE_URL has a database path");
-        settings.database.url = format!("{base}/{name}").into();
+        settings.database.url = route(&format!("{base}/{name}")).into();
         drop_database = Some((admin, name));
     }
     configure(&mut settings);
