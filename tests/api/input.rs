@@ -219,8 +219,12 @@ async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
     assert_eq!(reply.status, 400, "{}", reply.text);
     // actix refuses header blocks over 128 KiB with 431.
     let huge = "a".repeat(200 * 1024);
-    let response = app
-        .client
+    // A client of its own: the server closes this connection, which must not be reused.
+    let own = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let response = own
         .get(app.url("/healthz"))
         .header("x-huge", huge)
         .send()
