@@ -11,3 +11,4 @@ mod input;
 mod limits;
 mod refresh;
 mod sessions;
+mod stress;
