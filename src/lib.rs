@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod passwords;
 pub mod refresh;
 pub mod sessions;

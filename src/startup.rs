@@ -17,6 +17,7 @@ use tracing_actix_web::TracingLogger;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::keys::{KeySet, write_private_file};
+use crate::metrics::Metrics;
 use crate::passwords::Hasher;
 use crate::refresh::RefreshTokens;
 use crate::sessions::RotationPolicy;
@@ -40,6 +41,7 @@ pub struct AppState {
     pub register_limit: RateLimiter,
     pub refresh_limit: RateLimiter,
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub metrics: Metrics,
     origins: HashSet<String>,
 }
 
@@ -61,6 +63,8 @@ pub enum StartError {
     Store(#[from] crate::store::StoreError),
     #[error("password hashing: {0}")]
     Hasher(#[from] crate::passwords::HashError),
+    #[error("metrics: {0}")]
+    Metrics(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -165,6 +169,7 @@ pub fn build_state(
         register_limit,
         refresh_limit,
         trusted_proxies,
+        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
         origins,
     })
 }
@@ -223,6 +228,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
                     .add((header::REFERRER_POLICY, "no-referrer")),
             )
             .wrap(TracingLogger::default())
+            .wrap(actix_web::middleware::from_fn(crate::http::measure))
             .app_data(state.clone())
             .configure(crate::http::routes)
     })

@@ -157,6 +157,11 @@ pub async fn login(
     {
         // Refused before any hashing: a locked-out attacker costs no Argon2id run.
         tracing::info!(retry_after_secs, "login refused: locked out");
+        state
+            .metrics
+            .logins
+            .with_label_values(&["locked_out"])
+            .inc();
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
 
@@ -169,6 +174,7 @@ pub async fn login(
         (Some(c), true) => c.id,
         _ => {
             tracing::info!(known_user = stored.is_some(), "login failed");
+            state.metrics.logins.with_label_values(&["failed"]).inc();
             state
                 .throttle
                 .failed(state.store.as_ref(), &keys, now(&state))
@@ -187,6 +193,7 @@ pub async fn login(
             return Err(ApiError::InvalidCredentials);
         }
     };
+    state.metrics.logins.with_label_values(&["ok"]).inc();
     state
         .throttle
         .succeeded(state.store.as_ref(), &keys)
@@ -329,6 +336,11 @@ pub async fn refresh(
             token = log_prefix(&token),
             "refresh with a token authd did not make"
         );
+        state
+            .metrics
+            .refreshes
+            .with_label_values(&["refused"])
+            .inc();
         return Err(refused());
     };
     let meta = request::meta(&state, &req);
@@ -343,8 +355,16 @@ pub async fn refresh(
         )
         .await?;
     match rotation {
-        Rotation::Rotated(session) => token_response(&state, &session, delivery),
+        Rotation::Rotated(session) => {
+            state
+                .metrics
+                .refreshes
+                .with_label_values(&["rotated"])
+                .inc();
+            token_response(&state, &session, delivery)
+        }
         Rotation::Grace(session) => {
+            state.metrics.refreshes.with_label_values(&["grace"]).inc();
             tracing::info!(session = %session.id, "grace: the current refresh token handed out again");
             token_response(&state, &session, delivery)
         }
@@ -354,10 +374,21 @@ pub async fn refresh(
             revoked,
         } => {
             tracing::warn!(user = %user_id, session = %session_id, revoked, "refresh token reuse: every session of the user revoked");
+            state
+                .metrics
+                .refreshes
+                .with_label_values(&["reuse_detected"])
+                .inc();
+            state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
             Err(refused())
         }
         Rotation::Refused(decision) => {
             tracing::info!(session = %claims.session, ?decision, "refresh refused");
+            state
+                .metrics
+                .refreshes
+                .with_label_values(&["refused"])
+                .inc();
             Err(refused())
         }
     }
@@ -424,6 +455,7 @@ pub async fn logout(
                 .revoke_user_sessions(auth.sub, keep, reason, now, Some(&e))
                 .await?;
             tracing::info!(user = %auth.sub, revoked, scope = ?query.scope, "logout");
+            state.metrics.revoked(reason, revoked);
         }
         Scope::Local => {
             // A token that is invalid, expired or already revoked still logs out:
@@ -448,6 +480,7 @@ pub async fn logout(
                     .await?
             {
                 tracing::info!(user = %user, session = %session, "logout");
+                state.metrics.revoked(reasons::LOGOUT, 1);
                 audit(
                     &state,
                     event(AuditKind::Logout, Some(user), Some(session), &meta, &state),
@@ -496,6 +529,12 @@ async fn local_logout_target(
                 )
                 .await?;
             tracing::warn!(user = %session.user_id, session = %session.id, revoked, "refresh token reuse at logout: every session of the user revoked");
+            state
+                .metrics
+                .refreshes
+                .with_label_values(&["reuse_detected"])
+                .inc();
+            state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
             Ok(None)
         }
         Decision::Expired | Decision::Revoked | Decision::Unknown => Ok(None),
@@ -608,6 +647,7 @@ pub async fn change_password(
         )
         .await?;
     tracing::info!(user = %auth.sub, revoked, "password changed; other sessions revoked");
+    state.metrics.revoked(reasons::PASSWORD_CHANGED, revoked);
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -686,6 +726,7 @@ pub async fn revoke_session(
         return Err(ApiError::NotFound);
     }
     tracing::info!(user = %auth.sub, session = %id, "session revoked by its user");
+    state.metrics.revoked(reasons::REVOKED_BY_USER, 1);
     audit(
         &state,
         event(

@@ -42,6 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(discovery),
         ))
         .service(resource("/healthz", web::get().to(healthz)))
+        .service(resource("/metrics", web::get().to(metrics)))
         .service(resource("/readyz", web::get().to(readyz)))
         .default_service(web::to(not_found));
 }
@@ -92,6 +93,42 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "access_token_signing_alg_values_supported": state.access.keys().algorithms(),
             "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "client_id"],
         }))
+}
+
+/// Counts every request and its latency under its route pattern (never the
+/// raw path, which would let clients create unbounded label values).
+pub async fn measure(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await?;
+    if let Some(state) = state {
+        let status = response.status().as_u16().to_string();
+        let m = &state.metrics;
+        m.requests
+            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
+}
+
+/// Prometheus text format. Serve it to the monitoring network only (block
+/// `/metrics` at the proxy in front of authd).
+async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (size, idle) = state.store.pool_stats();
+    let body = state.metrics.render(state.hasher.queue_depth(), size, idle);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
 }
 
 /// The process is up.

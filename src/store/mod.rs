@@ -191,6 +191,8 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<(), StoreError>;
     /// One round trip, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Connections in the pool, and how many of them are idle.
+    fn pool_stats(&self) -> (u32, usize);
 
     async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError>;
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;

@@ -66,6 +66,10 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            fn pool_stats(&self) -> (u32, usize) {
+                (self.pool.size(), self.pool.num_idle())
+            }
+
             #[tracing::instrument(skip_all)]
             async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError> {
                 Ok(sqlx::query_as::<_, User>(sql::INSERT_USER)

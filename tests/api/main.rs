@@ -9,6 +9,7 @@ mod binary;
 mod faults;
 mod input;
 mod limits;
+mod observability;
 mod refresh;
 mod sessions;
 mod stress;

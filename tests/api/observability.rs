@@ -1,0 +1,58 @@
+//! `/metrics` in Prometheus text format.
+
+use crate::helpers::{Backend, spawn_app};
+use crate::on_both_stores;
+
+on_both_stores!(metrics_count_requests_logins_refreshes_reuse_and_revocations);
+
+async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, tokens) = app.user_with_tokens().await;
+    assert_eq!(app.try_login(&email, "wrong guess 1234").await.status, 401);
+    let next = app.refresh_body(&tokens.refresh).await.refresh_token();
+    app.refresh_body(&tokens.refresh).await; // grace
+    app.refresh_body(&next).await;
+    app.advance(60);
+    assert_eq!(app.refresh_body(&tokens.refresh).await.status, 401); // reuse
+    let other = app.login_body(&email).await;
+    let sessions = app.get_bearer("/auth/sessions", &other.access).await;
+    let id = sessions.body["sessions"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.send(
+        app.client
+            .delete(app.url(&format!("/auth/sessions/{id}")))
+            .bearer_auth(&other.access),
+    )
+    .await;
+
+    let reply = app.send(app.client.get(app.url("/metrics"))).await;
+    assert_eq!(reply.status, 200);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = &reply.text;
+    for line in [
+        r#"authd_logins_total{result="ok"} 2"#,
+        r#"authd_logins_total{result="failed"} 1"#,
+        r#"authd_refreshes_total{outcome="rotated"} 2"#,
+        r#"authd_refreshes_total{outcome="grace"} 1"#,
+        r#"authd_refreshes_total{outcome="reuse_detected"} 1"#,
+        r#"authd_sessions_revoked_total{reason="reuse_detected"} 1"#,
+        r#"authd_sessions_revoked_total{reason="revoked_by_user"} 1"#,
+        r#"authd_http_requests_total{method="POST",route="/auth/login",status="200"} 2"#,
+        r#"authd_http_requests_total{method="DELETE",route="/auth/sessions/{id}",status="204"} 1"#,
+        "authd_password_hash_queue_depth 0",
+        r#"authd_db_pool_connections{state="idle"}"#,
+        r#"authd_http_request_duration_seconds_bucket{route="/auth/refresh",le="0.001"}"#,
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains(&id), "raw paths never become labels");
+}
