@@ -24,7 +24,7 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub state: Arc<AppState>,
     _dir: tempfile::TempDir,
-    drop_database: Option<(String, String)>,
+    _database: TestDatabase,
 }
 
 /// The PostgreSQL server for tests: `TEST_DATABASE_URL` (a URL whose database
@@ -134,23 +134,8 @@ pub async fn spawn_app_through(
 ) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(dir.path());
-    let mut drop_database = None;
-    if backend == Backend::Postgres {
-        let admin = postgres_url()?;
-        let name = format!("authd_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = sqlx::PgConnection::connect(&admin)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut conn)
-            .await
-            .expect("create test database");
-        let (base, _) = admin
-            .rsplit_once('/')
-            .expect("TEST_DATABASE_URL has a database path");
-        settings.database.url = route(&format!("{base}/{name}")).into();
-        drop_database = Some((admin, name));
-    }
+    let database = test_database(backend, dir.path()).await?;
+    settings.database.url = route(&database.url).into();
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
     let app = Application::build(settings, clock.clone())
@@ -171,15 +156,48 @@ pub async fn spawn_app_through(
         clock,
         state,
         _dir: dir,
-        drop_database,
+        _database: database,
     })
 }
 
-impl Drop for TestApp {
+/// A database of a test's own: a SQLite file in the test's directory, or a new
+/// PostgreSQL database on the server of `TEST_DATABASE_URL`, dropped with it.
+pub struct TestDatabase {
+    pub url: String,
+    drop: Option<(String, String)>,
+}
+
+/// `None` when the Postgres suite is skipped.
+pub async fn test_database(backend: Backend, dir: &std::path::Path) -> Option<TestDatabase> {
+    if backend == Backend::Sqlite {
+        return Some(TestDatabase {
+            url: format!("sqlite://{}", dir.join("authd.db").display()),
+            drop: None,
+        });
+    }
+    let admin = postgres_url()?;
+    let name = format!("authd_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (base, _) = admin
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL has a database path");
+    Some(TestDatabase {
+        url: format!("{base}/{name}"),
+        drop: Some((admin, name)),
+    })
+}
+
+impl Drop for TestDatabase {
     fn drop(&mut self) {
-        // Drop the test's Postgres database from a thread of its own: Drop cannot
-        // await, and FORCE ends the connections the server still holds.
-        if let Some((admin, name)) = self.drop_database.take() {
+        // Dropped from a thread of its own: Drop cannot await, and FORCE ends
+        // the connections a server may still hold.
+        if let Some((admin, name)) = self.drop.take() {
             let _ = std::thread::spawn(move || {
                 let rt = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
