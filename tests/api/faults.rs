@@ -164,3 +164,96 @@ mod postgres {
         println!("outage: 3 answers of 503 in {elapsed:?}");
     }
 }
+
+mod under_load {
+    use super::*;
+    use serde_json::json;
+
+    /// The database connection breaks while clients are rotating (what clients
+    /// of a restarting Postgres see): requests in flight fail with 503, and once
+    /// it is back every client's token still works, one step from the database's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_connections_breaking_under_refresh_load_leave_every_family_consistent() {
+        const FAMILIES: usize = 12;
+        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+            assert!(crate::helpers::spawn_app(Backend::Postgres).await.is_none());
+            return;
+        };
+        let (_, server) = through(&admin, "127.0.0.1:1".parse().unwrap());
+        let proxy = Proxy::start(server).await;
+        let proxy_addr = proxy.addr;
+        let Some(app) = crate::helpers::spawn_app_through(
+            Backend::Postgres,
+            |url| through(url, proxy_addr).0,
+            |s| {
+                s.database.acquire_timeout_ms = 300;
+                s.server.workers = 2;
+                s.limits.refresh_per_ip = 1_000_000;
+            },
+        )
+        .await
+        else {
+            return;
+        };
+        let (email, first) = app.user_with_tokens().await;
+        let mut tokens = vec![first.refresh];
+        for _ in 1..FAMILIES {
+            tokens.push(app.login_body(&email).await.refresh);
+        }
+        let app = Arc::new(app);
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut drivers = Vec::new();
+        for mut token in tokens {
+            let (app, stop) = (app.clone(), stop.clone());
+            drivers.push(tokio::spawn(async move {
+                let (mut ok, mut unavailable) = (0u32, 0u32);
+                while !stop.load(Ordering::SeqCst) {
+                    let reply = app
+                        .post_json("/auth/refresh", &json!({ "refresh_token": token }))
+                        .await;
+                    match reply.status {
+                        200 => {
+                            token = reply.refresh_token();
+                            ok += 1;
+                        }
+                        503 => {
+                            unavailable += 1;
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                        other => panic!("refresh answered {other}: {}", reply.text),
+                    }
+                }
+                (token, ok, unavailable)
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        proxy.cut();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        proxy.restore();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        stop.store(true, Ordering::SeqCst);
+        let (mut ok, mut unavailable) = (0, 0);
+        for driver in drivers {
+            let (token, o, u) = driver.await.unwrap();
+            ok += o;
+            unavailable += u;
+            // One more step from whatever the client holds must succeed.
+            let reply = app.refresh_body(&token).await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+        assert!(unavailable > 0, "the cut happened under load");
+        let user = app.state_user(&first.access);
+        assert_eq!(
+            app.state
+                .store
+                .list_active_sessions(user, app.now())
+                .await
+                .unwrap()
+                .len(),
+            FAMILIES
+        );
+        println!(
+            "{ok} rotations, {unavailable} answered 503 during the cut; every family consistent"
+        );
+    }
+}
