@@ -27,10 +27,19 @@ struct Args {
 
 fn args() -> Args {
     let mut args = std::env::args().skip(1);
-    let mut parsed = Args { base: "http://127.0.0.1:8080".into(), seconds: 10, pid: None };
+    let mut parsed = Args {
+        base: "http://127.0.0.1:8080".into(),
+        seconds: 10,
+        pid: None,
+    };
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--seconds" => parsed.seconds = args.next().and_then(|v| v.parse().ok()).expect("--seconds N"),
+            "--seconds" => {
+                parsed.seconds = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--seconds N")
+            }
             "--pid" => parsed.pid = args.next().and_then(|v| v.parse().ok()),
             base => parsed.base = base.trim_end_matches('/').to_owned(),
         }
@@ -68,21 +77,39 @@ async fn post(client: &reqwest::Client, url: String, body: Value) -> (u16, Value
 }
 
 /// Refresh latencies of REFRESHERS clients rotating their own families in a loop.
-async fn refresh_phase(client: &reqwest::Client, base: &str, tokens: &mut [String], seconds: u64) -> (Vec<Duration>, u64) {
+async fn refresh_phase(
+    client: &reqwest::Client,
+    base: &str,
+    tokens: &mut [String],
+    seconds: u64,
+) -> (Vec<Duration>, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for token in tokens.iter() {
-        let (client, base, stop, errors, mut token) =
-            (client.clone(), base.to_owned(), stop.clone(), errors.clone(), token.clone());
+        let (client, base, stop, errors, mut token) = (
+            client.clone(),
+            base.to_owned(),
+            stop.clone(),
+            errors.clone(),
+            token.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
-                let (status, body) = post(&client, format!("{base}/auth/refresh"), json!({ "refresh_token": token })).await;
+                let (status, body) = post(
+                    &client,
+                    format!("{base}/auth/refresh"),
+                    json!({ "refresh_token": token }),
+                )
+                .await;
                 if status == 200 {
                     latencies.push(started.elapsed());
-                    token = body["refresh_token"].as_str().unwrap_or_default().to_owned();
+                    token = body["refresh_token"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned();
                 } else {
                     errors.fetch_add(1, Ordering::Relaxed);
                 }
@@ -106,11 +133,20 @@ async fn refresh_phase(client: &reqwest::Client, base: &str, tokens: &mut [Strin
 async fn main() {
     let args = args();
     let base = args.base.as_str();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).timeout(Duration::from_secs(30)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
     let idle_kb = args.pid.and_then(|pid| memory_kb(pid, "VmRSS:"));
 
     let email = format!("load-{}@example.com", uuid::Uuid::new_v4().simple());
-    let (status, body) = post(&client, format!("{base}/auth/register"), json!({ "email": email, "password": PASSWORD })).await;
+    let (status, body) = post(
+        &client,
+        format!("{base}/auth/register"),
+        json!({ "email": email, "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(status, 201, "register: {body}");
     let login = json!({ "email": email, "password": PASSWORD, "token_delivery": "body" });
     let mut tokens = Vec::new();
@@ -131,7 +167,12 @@ async fn main() {
     let started = Instant::now();
     let mut loops = Vec::new();
     for _ in 0..cores * 2 {
-        let (client, url, body, ok) = (client.clone(), format!("{base}/auth/login"), login.clone(), ok.clone());
+        let (client, url, body, ok) = (
+            client.clone(),
+            format!("{base}/auth/login"),
+            login.clone(),
+            ok.clone(),
+        );
         loops.push(tokio::spawn(async move {
             while started.elapsed() < capacity_window {
                 if post(&client, url.clone(), body.clone()).await.0 == 200 {
@@ -150,14 +191,20 @@ async fn main() {
     let outcomes: Arc<std::sync::Mutex<std::collections::BTreeMap<u16, u64>>> = Arc::default();
     let flooding = Arc::new(AtomicBool::new(true));
     let flood = {
-        let (client, url, body, outcomes, flooding) =
-            (client.clone(), format!("{base}/auth/login"), login.clone(), outcomes.clone(), flooding.clone());
+        let (client, url, body, outcomes, flooding) = (
+            client.clone(),
+            format!("{base}/auth/login"),
+            login.clone(),
+            outcomes.clone(),
+            flooding.clone(),
+        );
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / flood_rate));
             let mut inflight = Vec::new();
             while flooding.load(Ordering::Relaxed) {
                 ticker.tick().await;
-                let (client, url, body, outcomes) = (client.clone(), url.clone(), body.clone(), outcomes.clone());
+                let (client, url, body, outcomes) =
+                    (client.clone(), url.clone(), body.clone(), outcomes.clone());
                 inflight.push(tokio::spawn(async move {
                     let status = post(&client, url, body).await.0;
                     *outcomes.lock().unwrap().entry(status).or_default() += 1;
@@ -176,11 +223,17 @@ async fn main() {
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let rate = |n: usize| n as f64 / args.seconds as f64;
-    println!("authd load check against {base}, {} s per phase, {REFRESHERS} refresh clients", args.seconds);
+    println!(
+        "authd load check against {base}, {} s per phase, {REFRESHERS} refresh clients",
+        args.seconds
+    );
     println!();
     println!("| phase | refreshes/s | p50 ms | p90 ms | p99 ms | max ms | errors |");
     println!("|---|---|---|---|---|---|---|");
-    for (name, lat, errors) in [("refresh alone", &baseline, baseline_errors), ("refresh under login flood", &flooded, flooded_errors)] {
+    for (name, lat, errors) in [
+        ("refresh alone", &baseline, baseline_errors),
+        ("refresh under login flood", &flooded, flooded_errors),
+    ] {
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {errors} |",
             rate(lat.len()),
@@ -191,8 +244,14 @@ async fn main() {
         );
     }
     println!();
-    println!("login capacity (closed loop, {} clients): {capacity:.1} logins/s", cores * 2);
-    println!("login flood: {flood_rate:.0} logins/s offered (10x capacity); answers by status: {:?}", outcomes.lock().unwrap());
+    println!(
+        "login capacity (closed loop, {} clients): {capacity:.1} logins/s",
+        cores * 2
+    );
+    println!(
+        "login flood: {flood_rate:.0} logins/s offered (10x capacity); answers by status: {:?}",
+        outcomes.lock().unwrap()
+    );
     let p99 = |l: &[Duration]| ms(percentile(l, 0.99));
     println!(
         "refresh p99 under flood / alone: {:.2}x; throughput under flood / alone: {:.2}x",
@@ -200,6 +259,10 @@ async fn main() {
         flooded.len() as f64 / baseline.len().max(1) as f64
     );
     if let (Some(idle), Some(peak)) = (idle_kb, peak_kb) {
-        println!("server memory: idle {:.1} MB resident, peak {:.1} MB (VmHWM) by the end of the flood", idle as f64 / 1024.0, peak as f64 / 1024.0);
+        println!(
+            "server memory: idle {:.1} MB resident, peak {:.1} MB (VmHWM) by the end of the flood",
+            idle as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
     }
 }
