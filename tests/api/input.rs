@@ -238,3 +238,38 @@ async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
         200
     );
 }
+
+/// A client that starts a request and never finishes its headers is answered
+/// 408 and dropped after the 5 s request timeout, instead of holding the
+/// connection for ever (slowloris). Store-independent: run once, on SQLite.
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_dropped() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite)
+        .await
+        .expect("SQLite always runs");
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"POST /auth/login HTTP/1.1\r\nHost: authd.test\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(15),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection was still open after 15 s");
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(4),
+        "dropped after {waited:?}"
+    );
+    let text = String::from_utf8_lossy(&answer);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
