@@ -133,15 +133,7 @@ async fn a_password_change_needs_the_current_password_and_a_strong_new_one(backe
     assert_eq!(anonymous.status, 401);
     // Nothing changed: the old password works and the other session lives.
     assert!(app.access_works(&other.access).await);
-    assert_eq!(
-        app.post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD })
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 200);
 }
 
 async fn the_audit_log_shows_a_user_their_own_events_only(backend: Backend) {

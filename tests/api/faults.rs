@@ -87,28 +87,38 @@ fn through(url: &str, proxy: SocketAddr) -> (String, String) {
     (format!("{scheme}://{userinfo}{proxy}/{path}"), host)
 }
 
+/// authd on a fresh Postgres database of its own, reached through a proxy the
+/// test controls. `None` when the Postgres suite is skipped.
+async fn proxied_app(
+    configure: impl FnOnce(&mut authd::config::Settings),
+) -> Option<(Proxy, crate::helpers::TestApp)> {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        // Let the harness say the Postgres suite is skipped (or fail in CI).
+        assert!(crate::helpers::spawn_app(Backend::Postgres).await.is_none());
+        return None;
+    };
+    // The test databases live on the server of TEST_DATABASE_URL.
+    let (_, server) = through(&admin, "127.0.0.1:1".parse().unwrap());
+    let proxy = Proxy::start(server).await;
+    let proxy_addr = proxy.addr;
+    let app = crate::helpers::spawn_app_through(
+        Backend::Postgres,
+        |url| through(url, proxy_addr).0,
+        configure,
+    )
+    .await?;
+    Some((proxy, app))
+}
+
 mod postgres {
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_database_outage_answers_503_quickly_loses_nothing_and_recovers_without_a_restart() {
-        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-            // Let the harness say the Postgres suite is skipped (or fail in CI).
-            assert!(crate::helpers::spawn_app(Backend::Postgres).await.is_none());
-            return;
-        };
-        // The test databases live on the server of TEST_DATABASE_URL.
-        let (_, server) = through(&admin, "127.0.0.1:1".parse().unwrap());
-        let proxy = Proxy::start(server).await;
-        let proxy_addr = proxy.addr;
-        let Some(app) = crate::helpers::spawn_app_through(
-            Backend::Postgres,
-            |url| through(url, proxy_addr).0,
-            |s| {
-                s.database.acquire_timeout_ms = 500;
-                s.database.max_connections = 4;
-            },
-        )
+        let Some((proxy, app)) = proxied_app(|s| {
+            s.database.acquire_timeout_ms = 500;
+            s.database.max_connections = 4;
+        })
         .await
         else {
             return;
@@ -175,22 +185,11 @@ mod under_load {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn postgres_connections_breaking_under_refresh_load_leave_every_family_consistent() {
         const FAMILIES: usize = 12;
-        let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
-            assert!(crate::helpers::spawn_app(Backend::Postgres).await.is_none());
-            return;
-        };
-        let (_, server) = through(&admin, "127.0.0.1:1".parse().unwrap());
-        let proxy = Proxy::start(server).await;
-        let proxy_addr = proxy.addr;
-        let Some(app) = crate::helpers::spawn_app_through(
-            Backend::Postgres,
-            |url| through(url, proxy_addr).0,
-            |s| {
-                s.database.acquire_timeout_ms = 300;
-                s.server.workers = 2;
-                s.limits.refresh_per_ip = 1_000_000;
-            },
-        )
+        let Some((proxy, app)) = proxied_app(|s| {
+            s.database.acquire_timeout_ms = 300;
+            s.server.workers = 2;
+            s.limits.refresh_per_ip = 1_000_000;
+        })
         .await
         else {
             return;

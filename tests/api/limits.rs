@@ -108,15 +108,7 @@ async fn many_failures_from_one_ip_lock_that_ip_out_across_accounts(backend: Bac
         "this client is locked out, whatever the account"
     );
     app.advance(60);
-    assert_eq!(
-        app.post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD })
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 200);
 }
 
 async fn instances_sharing_a_database_share_the_counts(backend: Backend) {
