@@ -373,13 +373,7 @@ pub async fn refresh(
             session_id,
             revoked,
         } => {
-            tracing::warn!(user = %user_id, session = %session_id, revoked, "refresh token reuse: every session of the user revoked");
-            state
-                .metrics
-                .refreshes
-                .with_label_values(&["reuse_detected"])
-                .inc();
-            state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
+            reuse_detected(&state, user_id, session_id, revoked, "refresh");
             Err(refused())
         }
         Rotation::Refused(decision) => {
@@ -528,17 +522,22 @@ async fn local_logout_target(
                     Some(&e),
                 )
                 .await?;
-            tracing::warn!(user = %session.user_id, session = %session.id, revoked, "refresh token reuse at logout: every session of the user revoked");
-            state
-                .metrics
-                .refreshes
-                .with_label_values(&["reuse_detected"])
-                .inc();
-            state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
+            reuse_detected(state, session.user_id, session.id, revoked, "logout");
             Ok(None)
         }
         Decision::Expired | Decision::Revoked | Decision::Unknown => Ok(None),
     }
+}
+
+/// Logs and counts a detected reuse, wherever the rotated token was presented.
+fn reuse_detected(state: &AppState, user: Uuid, session: Uuid, revoked: u64, presented_at: &str) {
+    tracing::warn!(user = %user, session = %session, revoked, presented_at, "refresh token reuse: every session of the user revoked");
+    state
+        .metrics
+        .refreshes
+        .with_label_values(&["reuse_detected"])
+        .inc();
+    state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
 }
 
 /// Verifies the Bearer token and that its session is still live: authd's own
