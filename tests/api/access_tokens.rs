@@ -115,9 +115,7 @@ async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_
     else {
         return;
     };
-    let jwks = app
-        .send(app.client.get(app.url("/.well-known/jwks.json")))
-        .await;
+    let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.status, 200);
     assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
     let keys = jwks.body["keys"].as_array().unwrap();
@@ -138,9 +136,7 @@ async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_
     );
     assert!(!jwks.text.contains(&B64.encode("s".repeat(32))));
 
-    let discovery = app
-        .send(app.client.get(app.url("/.well-known/openid-configuration")))
-        .await;
+    let discovery = app.get("/.well-known/openid-configuration").await;
     assert_eq!(discovery.status, 200);
     assert_eq!(discovery.body["issuer"], "http://authd.test");
     assert_eq!(
@@ -493,7 +489,7 @@ async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {
     }
 
     // No Authorization header: 401 without an error attribute (RFC 6750 3.1).
-    let anonymous = app.send(app.client.get(app.url("/auth/me"))).await;
+    let anonymous = app.get("/auth/me").await;
     assert_eq!(anonymous.status, 401);
     assert_eq!(
         anonymous.header("www-authenticate"),
@@ -536,9 +532,7 @@ async fn a_token_signed_with_a_retired_but_published_key_still_verifies(backend:
     else {
         return;
     };
-    let jwks = app
-        .send(app.client.get(app.url("/.well-known/jwks.json")))
-        .await;
+    let jwks = app.get("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks.body["keys"]
         .as_array()
         .unwrap()
@@ -599,9 +593,7 @@ async fn every_supported_algorithm_signs_tokens_that_authd_verifies(backend: Bac
         let (_, tokens) = app.user_with_tokens().await;
         assert_eq!(header_of(&tokens.access)["alg"], jose);
         assert!(app.access_works(&tokens.access).await, "{jose}");
-        let jwks = app
-            .send(app.client.get(app.url("/.well-known/jwks.json")))
-            .await;
+        let jwks = app.get("/.well-known/jwks.json").await;
         assert_eq!(jwks.body["keys"][0]["kty"], kty, "{jose}: {}", jwks.text);
         assert_eq!(jwks.body["keys"][0]["alg"], jose);
     }
@@ -619,9 +611,7 @@ async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
     let (_, tokens) = app.user_with_tokens().await;
     assert_eq!(header_of(&tokens.access)["alg"], "HS256");
     assert!(app.access_works(&tokens.access).await);
-    let jwks = app
-        .send(app.client.get(app.url("/.well-known/jwks.json")))
-        .await;
+    let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.body, json!({ "keys": [] }));
     // A token signed with another secret under the same kid is refused.
     let forged = sign(

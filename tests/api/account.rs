@@ -77,30 +77,12 @@ async fn changing_the_password_keeps_this_session_and_ends_every_other(backend: 
     );
     assert_eq!(app.refresh_body(&elsewhere.refresh).await.status, 401);
 
-    let old = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
+    let old = app.try_login(&email, PASSWORD).await;
     assert_eq!(old.status, 401);
-    let new = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": new_password }),
-        )
-        .await;
+    let new = app.try_login(&email, new_password).await;
     assert_eq!(new.status, 200);
     let user = app.state_user(&here.access);
-    let kinds: Vec<String> = app
-        .state
-        .store
-        .list_audit(user, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = app.audit_kinds(user).await;
     assert!(kinds.iter().any(|k| k == "password_changed"), "{kinds:?}");
 }
 
@@ -142,12 +124,7 @@ async fn the_audit_log_shows_a_user_their_own_events_only(backend: Backend) {
     };
     let (email, tokens) = app.user_with_tokens().await;
     let (_, stranger) = app.user_with_tokens().await;
-    let failed = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": "wrong guess 1234" }),
-        )
-        .await;
+    let failed = app.try_login(&email, "wrong guess 1234").await;
     assert_eq!(failed.status, 401);
     let reply = app.get_bearer("/auth/audit", &tokens.access).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -196,10 +173,5 @@ async fn the_audit_log_shows_a_user_their_own_events_only(backend: Backend) {
             .status,
         400
     );
-    assert_eq!(
-        app.send(app.client.get(app.url("/auth/audit")))
-            .await
-            .status,
-        401
-    );
+    assert_eq!(app.get("/auth/audit").await.status, 401);
 }

@@ -130,7 +130,7 @@ mod postgres {
 
         proxy.cut();
         let started = Instant::now();
-        let ready = app.send(app.client.get(app.url("/readyz"))).await;
+        let ready = app.get("/readyz").await;
         assert_eq!(ready.status, 503, "{}", ready.text);
         let refresh = app.refresh_body(&current).await;
         assert_eq!(refresh.status, 503, "{}", refresh.text);
@@ -146,21 +146,13 @@ mod postgres {
             "three answers took {elapsed:?}"
         );
         // What needs no database keeps working.
-        assert_eq!(
-            app.send(app.client.get(app.url("/healthz"))).await.status,
-            200
-        );
-        assert_eq!(
-            app.send(app.client.get(app.url("/.well-known/jwks.json")))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(app.get("/healthz").await.status, 200);
+        assert_eq!(app.get("/.well-known/jwks.json").await.status, 200);
 
         proxy.restore();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if app.send(app.client.get(app.url("/readyz"))).await.status == 200 {
+            if app.get("/readyz").await.status == 200 {
                 break;
             }
             assert!(Instant::now() < deadline, "authd did not recover");

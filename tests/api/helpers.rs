@@ -311,6 +311,33 @@ impl TestApp {
         self.send(self.client.post(self.url(path)).json(body)).await
     }
 
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(self.client.get(self.url(path))).await
+    }
+
+    /// The id of the user registered with `email`.
+    pub async fn user_id(&self, email: &str) -> uuid::Uuid {
+        self.state
+            .store
+            .find_credentials(email)
+            .await
+            .unwrap()
+            .expect("a registered email")
+            .id
+    }
+
+    /// The kinds of the user's audit events, newest first.
+    pub async fn audit_kinds(&self, user: uuid::Uuid) -> Vec<String> {
+        self.state
+            .store
+            .list_audit(user, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
     pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
         self.send(self.client.get(self.url(path)).bearer_auth(token))
             .await

@@ -149,10 +149,10 @@ async fn unknown_paths_and_methods_get_json_errors(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let missing = app.send(app.client.get(app.url("/nope"))).await;
+    let missing = app.get("/nope").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error(), "not_found");
-    let wrong_method = app.send(app.client.get(app.url("/auth/login"))).await;
+    let wrong_method = app.get("/auth/login").await;
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.error(), "method_not_allowed");
     let wrong_method = app.send(app.client.put(app.url("/auth/sessions/x"))).await;
@@ -163,9 +163,9 @@ async fn health_and_readiness_answer(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let health = app.send(app.client.get(app.url("/healthz"))).await;
+    let health = app.get("/healthz").await;
     assert_eq!(health.status, 200);
-    let ready = app.send(app.client.get(app.url("/readyz"))).await;
+    let ready = app.get("/readyz").await;
     assert_eq!(ready.status, 200, "{}", ready.text);
 }
 
@@ -197,9 +197,7 @@ async fn a_full_hashing_queue_answers_503_at_once(backend: Backend) {
     }
     assert!(replies.iter().all(|r| r.status == 503 || r.status == 401));
     // JWKS and health do not wait behind hashing.
-    let jwks = app
-        .send(app.client.get(app.url("/.well-known/jwks.json")))
-        .await;
+    let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.status, 200);
 }
 
@@ -233,10 +231,7 @@ async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
         assert_eq!(r.status().as_u16(), 431);
     } // or the server closes the connection, which is as good
     // The server is still fine.
-    assert_eq!(
-        app.send(app.client.get(app.url("/healthz"))).await.status,
-        200
-    );
+    assert_eq!(app.get("/healthz").await.status, 200);
 }
 
 /// A client that starts a request and never finishes its headers is answered

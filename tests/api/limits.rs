@@ -77,12 +77,7 @@ async fn the_lockout_doubles_with_each_failure_but_never_beyond_the_cap(backend:
     }
     // Not permanent: the last lockout ends after the cap and the user is back.
     app.advance(900);
-    let ok = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
+    let ok = app.try_login(&email, PASSWORD).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
 }
 
@@ -97,12 +92,7 @@ async fn many_failures_from_one_ip_lock_that_ip_out_across_accounts(backend: Bac
             .await;
         assert_eq!(reply.status, 401);
     }
-    let reply = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
+    let reply = app.try_login(&email, PASSWORD).await;
     assert_eq!(
         reply.status, 429,
         "this client is locked out, whatever the account"
@@ -128,20 +118,10 @@ async fn instances_sharing_a_database_share_the_counts(backend: Backend) {
     b.clock.set(a.now());
     let (email, _) = a.user_with_tokens().await;
     for app in [&a, &b, &a, &b, &a] {
-        let reply = app
-            .post_json(
-                "/auth/login",
-                &json!({ "email": email, "password": "wrong guess 1234" }),
-            )
-            .await;
+        let reply = app.try_login(&email, "wrong guess 1234").await;
         assert_eq!(reply.status, 401);
     }
-    let reply = b
-        .post_json(
-            "/auth/login",
-            &json!({ "email": email, "password": PASSWORD }),
-        )
-        .await;
+    let reply = b.try_login(&email, PASSWORD).await;
     assert_eq!(
         reply.status, 429,
         "the other instance saw all five failures"

@@ -29,7 +29,7 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: 
     )
     .await;
 
-    let reply = app.send(app.client.get(app.url("/metrics"))).await;
+    let reply = app.get("/metrics").await;
     assert_eq!(reply.status, 200);
     assert!(
         reply

@@ -561,23 +561,8 @@ async fn logging_out_with_a_rotated_token_is_reuse(backend: Backend) {
     assert_eq!(logout.status, 204);
     assert_eq!(app.refresh_body(&third).await.status, 401);
     assert_eq!(app.refresh_body(&other.refresh).await.status, 401);
-    let user = app
-        .state
-        .store
-        .find_credentials(&email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let kinds: Vec<String> = app
-        .state
-        .store
-        .list_audit(user, 50)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let user = app.user_id(&email).await;
+    let kinds = app.audit_kinds(user).await;
     assert!(
         kinds.iter().any(|k| k == "refresh_reuse_detected"),
         "{kinds:?}"

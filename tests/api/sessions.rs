@@ -44,17 +44,9 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Back
         return;
     };
     app.register("bob@example.com").await;
-    let wrong = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": "bob@example.com", "password": "not the password" }),
-        )
-        .await;
+    let wrong = app.try_login("bob@example.com", "not the password").await;
     let unknown = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": "nobody@example.com", "password": "not the password" }),
-        )
+        .try_login("nobody@example.com", "not the password")
         .await;
     assert_eq!(wrong.status, 401);
     assert_eq!(unknown.status, 401);
@@ -330,12 +322,7 @@ async fn login_rehashes_a_password_stored_with_old_parameters(backend: Backend) 
     );
     // The new hash verifies the same password, and a wrong one still fails.
     app.login_body("rehash@example.com").await;
-    let wrong = app
-        .post_json(
-            "/auth/login",
-            &json!({ "email": "rehash@example.com", "password": "wrong password!" }),
-        )
-        .await;
+    let wrong = app.try_login("rehash@example.com", "wrong password!").await;
     assert_eq!(wrong.status, 401);
 }
 

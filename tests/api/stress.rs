@@ -70,14 +70,7 @@ async fn racing_refreshes_never_spend_a_token_twice_and_leave_one_current_token_
         }
     }
     // One current token per family, exactly `rounds` rotations on from login.
-    let user = app
-        .state
-        .store
-        .find_credentials(&email)
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let user = app.user_id(&email).await;
     let sessions = app
         .state
         .store
