@@ -152,28 +152,33 @@ async fn registrations_and_refreshes_are_limited_per_client_ip(backend: Backend)
 
     let first = app.refresh_body(&tokens.refresh).await;
     assert_eq!(first.status, 200);
-    let current = first.refresh_token();
-    assert_eq!(app.refresh_body(&current).await.status, 200);
-    let current = app
-        .state
-        .store
-        .list_active_sessions(app.state_user(&tokens.access), app.now())
-        .await
-        .unwrap()[0]
-        .counter;
-    let limited = app.refresh_body(&tokens.refresh).await;
+    let second = app.refresh_body(&first.refresh_token()).await;
+    assert_eq!(second.status, 200);
+    let current = second.refresh_token();
+    let user = app.state_user(&tokens.access);
+    let counter = || async {
+        app.state
+            .store
+            .list_active_sessions(user, app.now())
+            .await
+            .unwrap()[0]
+            .counter
+    };
+    let before = counter().await;
+    // The current token, over the limit: refused, and not spent.
+    let limited = app.refresh_body(&current).await;
     assert_eq!(limited.status, 429);
     assert_eq!(limited.header("retry-after"), Some("60"));
-    let after = app
-        .state
-        .store
-        .list_active_sessions(app.state_user(&tokens.access), app.now())
-        .await
-        .unwrap()[0]
-        .counter;
-    assert_eq!(after, current, "a limited request spends nothing");
+    assert_eq!(counter().await, before, "a limited request spends nothing");
+    app.advance(60);
+    assert_eq!(
+        app.refresh_body(&current).await.status,
+        200,
+        "the same token rotates once the window ends"
+    );
+    assert_eq!(counter().await, before + 1);
 
-    app.advance(3600);
+    app.advance(3600 - 60);
     app.register("fourth@example.com").await;
 }
 

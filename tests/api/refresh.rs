@@ -25,6 +25,7 @@ on_both_stores!(
     many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors,
     logging_out_with_a_rotated_token_is_reuse,
     two_refresh_cookies_in_one_request_are_refused,
+    with_body_delivery_disabled_tokens_travel_only_in_the_cookie,
     the_refresh_key_is_required_to_use_a_token,
 );
 
@@ -626,4 +627,28 @@ impl crate::helpers::TestApp {
             .expect("a valid access token")
             .sub
     }
+}
+
+async fn with_body_delivery_disabled_tokens_travel_only_in_the_cookie(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await else {
+        return;
+    };
+    let email = "cookie-only@example.com";
+    app.register(email).await;
+    let body_login = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": crate::helpers::PASSWORD, "token_delivery": "body" }),
+        )
+        .await;
+    assert_eq!(body_login.status, 400, "{}", body_login.text);
+    assert_eq!(body_login.error(), "invalid_request");
+    let cookie = app.login_cookie(email).await.refresh_cookie().unwrap();
+    let in_body = app.refresh_body(&cookie).await;
+    assert_eq!(in_body.status, 400, "{}", in_body.text);
+    assert_eq!(
+        app.refresh_cookie(&cookie).await.status,
+        200,
+        "the cookie was not spent"
+    );
 }
