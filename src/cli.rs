@@ -1,5 +1,5 @@
 //! The command line: `authd serve` (the default), `authd migrate`,
-//! `authd keys generate`.
+//! `authd keys generate`, `authd clients create|list|delete`.
 
 use std::path::PathBuf;
 
@@ -31,6 +31,33 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage registered machine clients (client credentials, introspection,
+    /// the revocation feed).
+    Clients {
+        #[command(subcommand)]
+        command: ClientsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints its id and its secret, which is shown only once.
+    Create {
+        /// A name for people (the service that will use it).
+        #[arg(long)]
+        name: String,
+        /// Space-separated scopes the client may be granted.
+        #[arg(long, default_value = "")]
+        scope: String,
+    },
+    /// List registered clients (never their secrets).
+    List,
+    /// Delete a client: it can no longer get tokens, introspect or read the
+    /// revocation feed. Tokens it already holds expire on their own.
+    Delete {
+        /// The client id.
+        id: String,
     },
 }
 

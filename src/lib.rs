@@ -2,6 +2,7 @@
 //! tokens in families, on PostgreSQL or an embedded SQLite.
 
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod domain;

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use authd::cli::{Cli, Command, KeysCommand};
+use authd::cli::{Cli, ClientsCommand, Command, KeysCommand};
 use authd::clock::SystemClock;
 use authd::config::{Settings, Sources};
 use authd::startup::Application;
@@ -39,6 +39,40 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::Generate { alg, kid, out },
         } => generate_key(&settings, &alg, kid, out)?,
+        Command::Clients { command } => manage_clients(&settings, command).await?,
+    }
+    Ok(())
+}
+
+async fn manage_clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result<()> {
+    let store = authd::store::connect(&settings.database).await?;
+    match command {
+        ClientsCommand::Create { name, scope } => {
+            let (client, secret) =
+                authd::clients::create(store.as_ref(), &name, &scope, chrono::Utc::now()).await?;
+            println!("client_id     = {}", client.id);
+            println!("client_secret = {}", secret.expose_secret());
+            println!("scopes        = {}", client.scopes);
+            println!();
+            println!("The secret is shown only this once; authd stores only its hash.");
+        }
+        ClientsCommand::List => {
+            for client in store.list_clients().await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    client.id,
+                    client.created_at.to_rfc3339(),
+                    client.name,
+                    client.scopes
+                );
+            }
+        }
+        ClientsCommand::Delete { id } => {
+            if !store.delete_client(&id).await? {
+                anyhow::bail!("no client has the id {id:?}");
+            }
+            println!("deleted {id}");
+        }
     }
     Ok(())
 }

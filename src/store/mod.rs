@@ -158,6 +158,26 @@ pub struct AuditRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A registered machine client. `secret_hash` is the hex SHA-256 of its secret;
+/// `scopes` the space-separated scopes it may ask for.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub scopes: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A revoked session, as the revocation feed lists it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Revocation {
+    /// The session id: the `sid` of its access tokens.
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub revoked_at: DateTime<Utc>,
+}
+
 /// The outcome of presenting refresh token `counter` of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -277,6 +297,19 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         batch: i64,
     ) -> Result<u64, StoreError>;
+    async fn create_client(&self, client: &Client) -> Result<(), StoreError>;
+    async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError>;
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// Deletes a client; false if there was none.
+    async fn delete_client(&self, id: &str) -> Result<bool, StoreError>;
+    /// At most `limit` sessions revoked after `after` (a revocation time and a
+    /// session id, compared in that order), oldest first.
+    async fn list_revocations(
+        &self,
+        after: (DateTime<Utc>, Uuid),
+        limit: i64,
+    ) -> Result<Vec<Revocation>, StoreError>;
+
     /// Deletes at most `batch` audit events older than `before`; returns how many.
     async fn purge_audit(&self, before: DateTime<Utc>, batch: i64) -> Result<u64, StoreError>;
 }

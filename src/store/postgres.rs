@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::sql::{self, impl_store};
 use super::{
-    AuditEvent, AuditKind, AuditRecord, Credentials, NewUser, RequestMeta, Rotation, StoreError,
-    User, reasons,
+    AuditEvent, AuditKind, AuditRecord, Client, Credentials, NewUser, RequestMeta, Revocation,
+    Rotation, StoreError, User, reasons,
 };
 use crate::sessions::{Decision, RotationPolicy, Session, decide};
 

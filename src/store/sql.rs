@@ -45,6 +45,20 @@ pub const CLEAR_KEY: &str = "DELETE FROM login_throttle WHERE key = $1";
 pub const PURGE_THROTTLE: &str = "DELETE FROM login_throttle WHERE key IN (SELECT key FROM login_throttle \
      WHERE last_failure_at < $1 AND (blocked_until IS NULL OR blocked_until < $2) LIMIT $3)";
 
+pub const INSERT_CLIENT: &str = "INSERT INTO oauth_clients (id, name, secret_hash, scopes, created_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+pub const SELECT_CLIENT: &str =
+    "SELECT id, name, secret_hash, scopes, created_at FROM oauth_clients WHERE id = $1";
+pub const SELECT_CLIENTS: &str =
+    "SELECT id, name, secret_hash, scopes, created_at FROM oauth_clients ORDER BY created_at, id";
+pub const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
+
+/// Sessions revoked after the cursor `($1, $2)` (time, then id), oldest first;
+/// served by the partial index on `revoked_at`.
+pub const SELECT_REVOCATIONS: &str = "SELECT id, user_id, revoked_at FROM sessions \
+     WHERE revoked_at IS NOT NULL AND (revoked_at > $1 OR (revoked_at = $1 AND id > $2)) \
+     ORDER BY revoked_at, id LIMIT $3";
+
 pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub const SELECT_AUDIT: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
@@ -374,6 +388,57 @@ macro_rules! impl_store {
                     .execute(&self.pool)
                     .await?;
                 Ok(done.rows_affected())
+            }
+
+            #[tracing::instrument(skip_all, fields(client = %client.id))]
+            async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+                sqlx::query(sql::INSERT_CLIENT)
+                    .bind(&client.id)
+                    .bind(&client.name)
+                    .bind(&client.secret_hash)
+                    .bind(&client.scopes)
+                    .bind(client.created_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn find_client(&self, id: &str) -> Result<Option<Client>, StoreError> {
+                Ok(sqlx::query_as::<_, Client>(sql::SELECT_CLIENT)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_clients(&self) -> Result<Vec<Client>, StoreError> {
+                Ok(sqlx::query_as::<_, Client>(sql::SELECT_CLIENTS)
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(sql::DELETE_CLIENT)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            #[tracing::instrument(skip_all)]
+            async fn list_revocations(
+                &self,
+                after: (DateTime<Utc>, Uuid),
+                limit: i64,
+            ) -> Result<Vec<Revocation>, StoreError> {
+                Ok(sqlx::query_as::<_, Revocation>(sql::SELECT_REVOCATIONS)
+                    .bind(after.0)
+                    .bind(after.1)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?)
             }
 
             #[tracing::instrument(skip_all)]

@@ -108,6 +108,74 @@ fn migrate_applies_the_migrations_and_exits() {
 }
 
 #[tokio::test]
+async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("authd.db").display());
+    let authd = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .env("AUTHD__DATA_DIR", dir.path().join("data"))
+            .env("AUTHD__DATABASE__URL", &db)
+            .env_remove("AUTHD_CONFIG")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = authd(&["clients", "create", "--name", "orders", "--scope", "a b a"]);
+    assert!(ok, "{err}");
+    let field = |name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_else(|| panic!("{name} in {out}"))
+    };
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    assert_eq!(field("scopes"), "a b");
+
+    // The printed secret authenticates against the database the CLI wrote.
+    let settings = authd::config::DatabaseSettings {
+        url: db.clone().into(),
+        max_connections: 1,
+        acquire_timeout_ms: 2000,
+        cleanup_interval_secs: 3600,
+        audit_retention_days: 90,
+    };
+    let store = authd::store::connect(&settings).await.unwrap();
+    let client = authd::clients::authenticate(store.as_ref(), &id, &secret)
+        .await
+        .unwrap()
+        .expect("the printed secret is the client's");
+    assert_ne!(client.secret_hash, secret, "only a hash is stored");
+    assert!(
+        authd::clients::authenticate(store.as_ref(), &id, "wrong")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let (ok, listed, _) = authd(&["clients", "list"]);
+    assert!(ok);
+    assert!(
+        listed.contains(&id) && listed.contains("orders"),
+        "{listed}"
+    );
+    assert!(!listed.contains(&secret) && !listed.contains(&client.secret_hash));
+
+    let (ok, _, err) = authd(&["clients", "create", "--name", "bad", "--scope", "caf\u{e9}"]);
+    assert!(!ok && err.contains("scopes"), "{err}");
+    let (ok, _, err) = authd(&["clients", "delete", &id]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = authd(&["clients", "delete", &id]);
+    assert!(!ok && err.contains("no client"), "{err}");
+    assert!(store.find_client(&id).await.unwrap().is_none());
+}
+
+#[tokio::test]
 async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
