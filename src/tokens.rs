@@ -15,20 +15,32 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Longer strings are not even parsed.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
-/// The claims of an access token.
+/// The claims of an access token. A user's token has the user id as `sub`
+/// and its session as `sid`; a machine client's token (client credentials)
+/// has the client id as `sub` and `client_id`, a `scope`, and no `sid`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct AccessClaims {
     pub iss: String,
-    pub sub: Uuid,
+    pub sub: String,
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub jti: Uuid,
-    pub sid: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
     pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl AccessClaims {
+    /// The user and session of a user's token; `None` for a client's token.
+    pub fn user_session(&self) -> Option<(Uuid, Uuid)> {
+        Some((Uuid::parse_str(&self.sub).ok()?, self.sid?))
+    }
 }
 
 /// Why a presented access token was refused. Logged, never sent to the client.
@@ -92,27 +104,54 @@ impl AccessTokens {
         self.ttl
     }
 
+    /// A user's token for one of its sessions.
     pub fn issue(
         &self,
         user: Uuid,
         session: Uuid,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
-        let key = self.keys.signer();
-        let mut header = Header::new(key.alg);
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
-        header.kid = Some(key.kid.clone());
-        let claims = AccessClaims {
+        self.sign(AccessClaims {
             iss: self.issuer.clone(),
-            sub: user,
+            sub: user.to_string(),
             aud: self.audience.clone(),
             exp: (now + self.ttl).timestamp(),
             iat: now.timestamp(),
             nbf: None,
             jti: Uuid::new_v4(),
-            sid: session,
+            sid: Some(session),
             client_id: self.client_id.clone(),
-        };
+            scope: None,
+        })
+    }
+
+    /// A machine client's token (client credentials): `sub` is the client,
+    /// there is no session, and `scope` lists what it was granted.
+    pub fn issue_client(
+        &self,
+        client_id: &str,
+        scope: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        self.sign(AccessClaims {
+            iss: self.issuer.clone(),
+            sub: client_id.to_owned(),
+            aud: self.audience.clone(),
+            exp: (now + self.ttl).timestamp(),
+            iat: now.timestamp(),
+            nbf: None,
+            jti: Uuid::new_v4(),
+            sid: None,
+            client_id: client_id.to_owned(),
+            scope,
+        })
+    }
+
+    fn sign(&self, claims: AccessClaims) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        let key = self.keys.signer();
+        let mut header = Header::new(key.alg);
+        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.kid = Some(key.kid.clone());
         let encoding = key.encoding().ok_or_else(|| {
             jsonwebtoken::errors::Error::from(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)
         })?;

@@ -15,7 +15,6 @@ use crate::sessions::{Decision, Session, SessionView, decide};
 use crate::startup::AppState;
 use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, reasons};
 use crate::throttle::Keys;
-use crate::tokens::AccessClaims;
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -55,18 +54,18 @@ struct TokenResponse {
     refresh_expires_in: i64,
 }
 
-fn now(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+pub(super) fn now(state: &AppState) -> chrono::DateTime<chrono::Utc> {
     state.clock.now()
 }
 
-async fn audit(state: &AppState, event: AuditEvent) {
+pub(super) async fn audit(state: &AppState, event: AuditEvent) {
     // An audit write failing must not fail the request it describes; it is logged.
     if let Err(e) = state.store.record_audit(&event).await {
         tracing::error!(error = %e, kind = event.kind.as_str(), "could not record audit event");
     }
 }
 
-fn event(
+pub(super) fn event(
     kind: AuditKind,
     user: Option<Uuid>,
     session: Option<Uuid>,
@@ -238,7 +237,7 @@ pub async fn login(
 }
 
 /// Issues an access token for `session` and delivers its current refresh token.
-fn token_response(
+pub(super) fn token_response(
     state: &AppState,
     session: &Session,
     delivery: Delivery,
@@ -327,13 +326,29 @@ pub async fn refresh(
             return Err(ApiError::InvalidGrant { clear_cookie: None });
         }
     };
-    let refused = || ApiError::InvalidGrant {
-        clear_cookie: (delivery == Delivery::Cookie)
-            .then(|| Box::new(clear_refresh_cookie(&state))),
-    };
-    let Some(claims) = state.refresh.decode(&token) else {
+    let meta = request::meta(&state, &req);
+    match exchange_refresh_token(&state, &token, &meta).await? {
+        Some(session) => token_response(&state, &session, delivery),
+        None => Err(ApiError::InvalidGrant {
+            clear_cookie: (delivery == Delivery::Cookie)
+                .then(|| Box::new(clear_refresh_cookie(&state))),
+        }),
+    }
+}
+
+/// Applies the rotation rule to a presented refresh token, for `/auth/refresh`
+/// and the OAuth token endpoint alike: the session whose current token is to
+/// be delivered (rotated, or handed out again under the grace rule), or `None`
+/// when the token is refused (forged, expired, revoked, unknown or reused;
+/// reuse has revoked every session of the user by then).
+pub(super) async fn exchange_refresh_token(
+    state: &AppState,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<Option<Session>, ApiError> {
+    let Some(claims) = state.refresh.decode(token) else {
         tracing::info!(
-            token = log_prefix(&token),
+            token = log_prefix(token),
             "refresh with a token authd did not make"
         );
         state
@@ -341,17 +356,16 @@ pub async fn refresh(
             .refreshes
             .with_label_values(&["refused"])
             .inc();
-        return Err(refused());
+        return Ok(None);
     };
-    let meta = request::meta(&state, &req);
     let rotation = state
         .store
         .rotate(
             claims.session,
             claims.counter,
-            now(&state),
+            now(state),
             &state.policy,
-            &meta,
+            meta,
         )
         .await?;
     match rotation {
@@ -361,20 +375,20 @@ pub async fn refresh(
                 .refreshes
                 .with_label_values(&["rotated"])
                 .inc();
-            token_response(&state, &session, delivery)
+            Ok(Some(session))
         }
         Rotation::Grace(session) => {
             state.metrics.refreshes.with_label_values(&["grace"]).inc();
             tracing::info!(session = %session.id, "grace: the current refresh token handed out again");
-            token_response(&state, &session, delivery)
+            Ok(Some(session))
         }
         Rotation::Reused {
             user_id,
             session_id,
             revoked,
         } => {
-            reuse_detected(&state, user_id, session_id, revoked, "refresh");
-            Err(refused())
+            reuse_detected(state, user_id, session_id, revoked, "refresh");
+            Ok(None)
         }
         Rotation::Refused(decision) => {
             tracing::info!(session = %claims.session, ?decision, "refresh refused");
@@ -383,7 +397,7 @@ pub async fn refresh(
                 .refreshes
                 .with_label_values(&["refused"])
                 .inc();
-            Err(refused())
+            Ok(None)
         }
     }
 }
@@ -467,29 +481,41 @@ pub async fn logout(
                     None => None,
                 },
             };
-            if let Some((session, user)) = target
-                && state
-                    .store
-                    .revoke_session(session, user, reasons::LOGOUT, now)
-                    .await?
-            {
-                tracing::info!(user = %user, session = %session, "logout");
-                state.metrics.revoked(reasons::LOGOUT, 1);
-                audit(
-                    &state,
-                    event(AuditKind::Logout, Some(user), Some(session), &meta, &state),
-                )
-                .await;
+            if let Some((session, user)) = target {
+                end_session(&state, session, user, &meta).await?;
             }
         }
     }
     Ok(response.finish())
 }
 
+/// Logs out one session of `user`, if it is live: revoked, counted, audited.
+pub(super) async fn end_session(
+    state: &AppState,
+    session: Uuid,
+    user: Uuid,
+    meta: &RequestMeta,
+) -> Result<(), ApiError> {
+    if state
+        .store
+        .revoke_session(session, user, reasons::LOGOUT, now(state))
+        .await?
+    {
+        tracing::info!(user = %user, session = %session, "logout");
+        state.metrics.revoked(reasons::LOGOUT, 1);
+        audit(
+            state,
+            event(AuditKind::Logout, Some(user), Some(session), meta, state),
+        )
+        .await;
+    }
+    Ok(())
+}
+
 /// The session a refresh token may log out: only its current token, or its
 /// predecessor inside the grace window. An older token is reuse, as on
 /// `/auth/refresh`: every session of the user is revoked.
-async fn local_logout_target(
+pub(super) async fn local_logout_target(
     state: &AppState,
     claims: RefreshClaims,
     now: chrono::DateTime<chrono::Utc>,
@@ -540,25 +566,46 @@ fn reuse_detected(state: &AppState, user: Uuid, session: Uuid, revoked: u64, pre
     state.metrics.revoked(reasons::REUSE_DETECTED, revoked);
 }
 
-/// Verifies the Bearer token and that its session is still live: authd's own
-/// endpoints refuse tokens of revoked sessions at once.
-pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<AccessClaims, ApiError> {
+/// The user and session of an accepted Bearer token.
+#[derive(Debug, Clone, Copy)]
+pub struct UserToken {
+    pub sub: Uuid,
+    pub sid: Uuid,
+}
+
+/// Verifies the Bearer token, that it is a user's (not a machine client's),
+/// and that its session is still live: authd's own endpoints refuse tokens of
+/// revoked sessions at once.
+pub async fn authenticate(state: &AppState, req: &HttpRequest) -> Result<UserToken, ApiError> {
     let token = request::bearer(req)?.ok_or(ApiError::MissingToken)?;
     let now = now(state);
     let claims = state.access.verify(token, now).map_err(|e| {
         tracing::info!(reason = %e, "access token refused");
         ApiError::InvalidToken
     })?;
-    let live = state
-        .store
-        .find_session(claims.sid)
-        .await?
-        .is_some_and(|s| s.user_id == claims.sub && s.is_active(now));
-    if !live {
-        tracing::info!(session = %claims.sid, "access token of an ended session refused");
+    let Some((sub, sid)) = claims.user_session() else {
+        tracing::info!(client = %claims.client_id, "a client's access token refused on a user endpoint");
+        return Err(ApiError::InvalidToken);
+    };
+    if !session_is_live(state, sub, sid, now).await? {
+        tracing::info!(session = %sid, "access token of an ended session refused");
         return Err(ApiError::InvalidToken);
     }
-    Ok(claims)
+    Ok(UserToken { sub, sid })
+}
+
+/// Whether session `sid` of user `sub` is neither revoked nor expired.
+pub(super) async fn session_is_live(
+    state: &AppState,
+    sub: Uuid,
+    sid: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, ApiError> {
+    Ok(state
+        .store
+        .find_session(sid)
+        .await?
+        .is_some_and(|s| s.user_id == sub && s.is_active(now)))
 }
 
 #[tracing::instrument(skip_all)]

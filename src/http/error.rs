@@ -28,6 +28,18 @@ pub enum ApiError {
     InvalidGrant {
         clear_cookie: Option<Box<Cookie<'static>>>,
     },
+    /// 401 `invalid_client` with `WWW-Authenticate: Basic`: client
+    /// authentication failed or was required and missing (RFC 6749 section 5.2).
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// 400 with an OAuth error code (RFC 6749 section 5.2, RFC 7009 section
+    /// 2.2.1): `invalid_grant`, `unsupported_grant_type`, `invalid_scope`,
+    /// `unauthorized_client` or `unsupported_token_type`.
+    #[error("{description}")]
+    OAuth {
+        code: &'static str,
+        description: String,
+    },
     /// 401 `invalid_token` with `WWW-Authenticate: Bearer error="invalid_token"`.
     #[error("the access token is invalid or expired")]
     InvalidToken,
@@ -81,6 +93,8 @@ impl ApiError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant { .. } => "invalid_grant",
             Self::InvalidToken | Self::MissingToken => "invalid_token",
+            Self::InvalidClient => "invalid_client",
+            Self::OAuth { code, .. } => code,
             Self::ForbiddenOrigin => "invalid_origin",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -93,6 +107,14 @@ impl ApiError {
         }
     }
 
+    /// A 400 with an OAuth error code.
+    pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        Self::OAuth {
+            code,
+            description: description.into(),
+        }
+    }
+
     pub fn internal(e: impl Into<anyhow::Error>) -> Self {
         Self::Internal(e.into())
     }
@@ -101,10 +123,13 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidRequest(_) | Self::WeakPassword(_) | Self::OAuth { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken
+            | Self::InvalidClient
             | Self::MissingToken => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -135,6 +160,12 @@ impl ResponseError for ApiError {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="authd""#),
+                ));
+            }
+            Self::InvalidClient => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="authd""#),
                 ));
             }
             Self::Unavailable { retry_after_secs } => {

@@ -2,6 +2,7 @@
 
 mod auth;
 mod error;
+mod oauth;
 pub mod request;
 
 use actix_web::http::header;
@@ -31,6 +32,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource(
             "/auth/sessions/{id}",
             web::delete().to(auth::revoke_session),
+        ))
+        .service(resource(
+            "/auth/revocations",
+            web::get().to(oauth::revocations),
+        ))
+        .service(resource("/oauth/token", web::post().to(oauth::token)))
+        .service(resource("/oauth/revoke", web::post().to(oauth::revoke)))
+        .service(resource(
+            "/oauth/introspect",
+            web::post().to(oauth::introspect),
         ))
         .service(resource("/.well-known/jwks.json", web::get().to(jwks)))
         .service(resource(
@@ -85,13 +96,19 @@ async fn discovery(state: web::Data<AppState>) -> HttpResponse {
         .json(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
-            "token_endpoint": format!("{issuer}/auth/refresh"),
+            "token_endpoint": format!("{issuer}/oauth/token"),
+            "revocation_endpoint": format!("{issuer}/oauth/revoke"),
+            "introspection_endpoint": format!("{issuer}/oauth/introspect"),
+            "revocation_feed_endpoint": format!("{issuer}/auth/revocations"),
+            "grant_types_supported": ["refresh_token", "client_credentials"],
             "response_types_supported": ["token"],
             "subject_types_supported": ["public"],
-            "token_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "id_token_signing_alg_values_supported": state.access.keys().algorithms(),
             "access_token_signing_alg_values_supported": state.access.keys().algorithms(),
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "client_id"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "client_id", "scope"],
         }))
 }
 

@@ -18,9 +18,27 @@ const MAX_USER_AGENT: usize = 512;
 /// Reads a JSON body of at most `limit` bytes. `Ok(None)` when there is no body.
 pub async fn optional_json<T: DeserializeOwned>(
     req: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     limit: usize,
 ) -> Result<Option<T>, ApiError> {
+    let body = read_body(req, payload, limit).await?;
+    if body.is_empty() {
+        return Ok(None);
+    }
+    if !has_content_type(req, "application/json") {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| ApiError::InvalidRequest(describe_json_error(&e)))
+}
+
+/// The whole body, refused past `limit` bytes without reading further.
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, ApiError> {
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -38,21 +56,62 @@ pub async fn optional_json<T: DeserializeOwned>(
         }
         body.extend_from_slice(&chunk);
     }
-    if body.is_empty() {
-        return Ok(None);
-    }
-    let is_json = req
-        .headers()
+    Ok(body)
+}
+
+fn has_content_type(req: &HttpRequest, expected: &str) -> bool {
+    req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+}
+
+/// The parameters of an `application/x-www-form-urlencoded` body (OAuth
+/// endpoints, RFC 6749 section 3.2). Empty values count as absent; a parameter
+/// given twice is refused (RFC 6749 section 3.1).
+pub async fn form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Form, ApiError> {
+    let body = read_body(req, payload, limit).await?;
+    if !has_content_type(req, "application/x-www-form-urlencoded") {
+        return Err(ApiError::InvalidRequest(
+            "the body must be application/x-www-form-urlencoded".into(),
+        ));
     }
-    serde_json::from_slice(&body)
-        .map(Some)
-        .map_err(|e| ApiError::InvalidRequest(describe_json_error(&e)))
+    let mut params = std::collections::HashMap::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        if value.is_empty() {
+            continue;
+        }
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(ApiError::InvalidRequest(format!(
+                "the parameter {name} is given more than once"
+            )));
+        }
+    }
+    Ok(Form(params))
+}
+
+/// Form parameters by name.
+#[derive(Default)]
+pub struct Form(std::collections::HashMap<String, String>);
+
+impl Form {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    /// A parameter that must be present.
+    pub fn require(&self, name: &str) -> Result<&str, ApiError> {
+        self.get(name)
+            .ok_or_else(|| ApiError::InvalidRequest(format!("the parameter {name} is required")))
+    }
 }
 
 /// A description of a JSON error that never repeats a value from the body

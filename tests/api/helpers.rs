@@ -412,6 +412,39 @@ impl TestApp {
         .await
     }
 
+    /// Registers a machine client with `scopes`; returns its id and secret.
+    pub async fn create_client(&self, name: &str, scopes: &str) -> (String, String) {
+        use secrecy::ExposeSecret;
+        let (client, secret) =
+            authd::clients::create(self.state.store.as_ref(), name, scopes, self.now())
+                .await
+                .expect("client created");
+        (client.id, secret.expose_secret().to_owned())
+    }
+
+    /// A form POST (the OAuth endpoints), with HTTP Basic client credentials
+    /// when `client` is given.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        client: Option<(&str, &str)>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = client {
+            request = request.basic_auth(id, Some(secret));
+        }
+        let body: String = form
+            .iter()
+            .map(|(k, v)| format!("{k}={}", urlencode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        self.send(request.body(body)).await
+    }
+
     /// Whether `access` is still accepted by authd's own Bearer endpoints.
     pub async fn access_works(&self, access: &str) -> bool {
         let reply = self.get_bearer("/auth/me", access).await;
@@ -421,6 +454,30 @@ impl TestApp {
             other => panic!("/auth/me answered {other}: {}", reply.text),
         }
     }
+}
+
+/// Percent-encodes a form value (`application/x-www-form-urlencoded`).
+pub fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The claims of a JWT, read without verifying it.
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
 }
 
 /// Runs each listed `async fn(Backend)` once on SQLite and once on PostgreSQL,

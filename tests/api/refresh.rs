@@ -626,6 +626,8 @@ impl crate::helpers::TestApp {
             .verify(access, self.now())
             .expect("a valid access token")
             .sub
+            .parse()
+            .expect("a user's token")
     }
 }
 

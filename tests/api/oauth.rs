@@ -1,0 +1,670 @@
+//! The OAuth 2.0 endpoints (token, revoke, introspect), registered clients,
+//! the revocation feed and the discovery metadata that lists them.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, jwt_claims, spawn_app};
+use crate::on_both_stores;
+
+on_both_stores!(
+    the_token_endpoint_rotates_refresh_tokens_under_the_rules_of_auth_refresh,
+    token_endpoint_errors_follow_rfc_6749_section_5_2,
+    client_credentials_give_a_scoped_token_without_a_refresh_token_or_session,
+    introspection_needs_a_registered_client_and_reports_only_live_tokens,
+    revoking_a_refresh_or_access_token_ends_its_session,
+    the_revocation_feed_lists_revoked_sessions_to_registered_clients_only,
+    the_revocation_feed_pages_through_a_mass_revocation_without_losing_any,
+    discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods,
+);
+
+async fn the_token_endpoint_rotates_refresh_tokens_under_the_rules_of_auth_refresh(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let first = refresh_grant(&app, &tokens.refresh).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+    assert_eq!(first.body["token_type"], "Bearer");
+    assert!(
+        first.refresh_cookie().is_none(),
+        "OAuth clients get no cookie"
+    );
+    let rotated = first.refresh_token();
+    assert_ne!(rotated, tokens.refresh);
+    assert!(app.access_works(&first.access_token()).await);
+
+    // A retry of the same token inside the grace window: the same new token.
+    let retry = refresh_grant(&app, &tokens.refresh).await;
+    assert_eq!(retry.status, 200, "{}", retry.text);
+    assert_eq!(retry.refresh_token(), rotated);
+
+    // After the window, the spent token is reuse: 400 invalid_grant, and every
+    // session of the user ends.
+    app.advance(11);
+    let reuse = refresh_grant(&app, &tokens.refresh).await;
+    assert_eq!(reuse.status, 400, "{}", reuse.text);
+    assert_eq!(reuse.error(), "invalid_grant");
+    assert!(!app.access_works(&first.access_token()).await);
+    assert_eq!(refresh_grant(&app, &rotated).await.error(), "invalid_grant");
+}
+
+async fn refresh_grant(app: &TestApp, token: &str) -> crate::helpers::Reply {
+    app.post_form(
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        None,
+    )
+    .await
+}
+
+async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, secret) = app.create_client("orders", "orders:read").await;
+    let (_, tokens) = app.user_with_tokens().await;
+    let refresh = tokens.refresh.as_str();
+    let forged = "x".repeat(76);
+    type Case<'a> = (
+        &'a str,
+        Vec<(&'a str, &'a str)>,
+        Option<(&'a str, &'a str)>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        ("no grant_type", vec![], None, 400, "invalid_request"),
+        (
+            "an unknown grant",
+            vec![("grant_type", "password")],
+            None,
+            400,
+            "unsupported_grant_type",
+        ),
+        (
+            "no refresh_token",
+            vec![("grant_type", "refresh_token")],
+            None,
+            400,
+            "invalid_request",
+        ),
+        (
+            "a forged refresh token",
+            vec![("grant_type", "refresh_token"), ("refresh_token", &forged)],
+            None,
+            400,
+            "invalid_grant",
+        ),
+        (
+            "a scope on the refresh grant",
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("scope", "admin"),
+            ],
+            None,
+            400,
+            "invalid_scope",
+        ),
+        (
+            "a registered client using a user's refresh token",
+            vec![("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            Some((&client, &secret)),
+            400,
+            "unauthorized_client",
+        ),
+        (
+            "a public client id that is not authd's",
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh),
+                ("client_id", "someone-else"),
+            ],
+            None,
+            401,
+            "invalid_client",
+        ),
+        (
+            "client credentials without client authentication",
+            vec![("grant_type", "client_credentials")],
+            None,
+            401,
+            "invalid_client",
+        ),
+        (
+            "client credentials with a wrong secret",
+            vec![("grant_type", "client_credentials")],
+            Some((&client, "wrong-secret")),
+            401,
+            "invalid_client",
+        ),
+        (
+            "client credentials for an unknown client",
+            vec![("grant_type", "client_credentials")],
+            Some(("client_00000000000000000000000000000000", &secret)),
+            401,
+            "invalid_client",
+        ),
+        (
+            "a scope the client does not hold",
+            vec![
+                ("grant_type", "client_credentials"),
+                ("scope", "orders:write"),
+            ],
+            Some((&client, &secret)),
+            400,
+            "invalid_scope",
+        ),
+        (
+            "Basic and client_secret at once",
+            vec![
+                ("grant_type", "client_credentials"),
+                ("client_secret", secret.as_str()),
+            ],
+            Some((&client, &secret)),
+            400,
+            "invalid_request",
+        ),
+    ];
+    for (what, form, auth, status, code) in cases {
+        let reply = app.post_form("/oauth/token", &form, auth).await;
+        assert_eq!(reply.status, status, "{what}: {}", reply.text);
+        assert_eq!(reply.error(), code, "{what}: {}", reply.text);
+        assert!(
+            reply.body["error_description"].is_string(),
+            "{what}: {}",
+            reply.text
+        );
+        assert_eq!(reply.header("cache-control"), Some("no-store"), "{what}");
+        if status == 401 {
+            assert_eq!(
+                reply.header("www-authenticate"),
+                Some(r#"Basic realm="authd""#),
+                "{what}"
+            );
+        }
+    }
+    // None of the refused requests spent the refresh token.
+    assert_eq!(app.refresh_body(refresh).await.status, 200);
+
+    // Malformed bodies: JSON, a repeated parameter, a huge body.
+    let json = app
+        .post_json(
+            "/oauth/token",
+            &json!({ "grant_type": "client_credentials" }),
+        )
+        .await;
+    assert_eq!((json.status, json.error()), (400, "invalid_request"));
+    let twice = app
+        .send(
+            app.client
+                .post(app.url("/oauth/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&grant_type=refresh_token"),
+        )
+        .await;
+    assert_eq!((twice.status, twice.error()), (400, "invalid_request"));
+    let huge = app
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &"a".repeat(20_000)),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(huge.status, 413);
+    let get = app.get("/oauth/token").await;
+    assert_eq!(get.status, 405);
+}
+
+async fn client_credentials_give_a_scoped_token_without_a_refresh_token_or_session(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (client, secret) = app
+        .create_client("billing", "orders:read orders:write")
+        .await;
+    let reply = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&client, &secret)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(reply.body["token_type"], "Bearer");
+    assert_eq!(reply.body["expires_in"], 900);
+    assert_eq!(reply.body["scope"], "orders:read orders:write");
+    assert!(reply.body.get("refresh_token").is_none(), "{}", reply.text);
+    let token = reply.access_token();
+    let claims = jwt_claims(&token);
+    assert_eq!(claims["sub"], client.as_str());
+    assert_eq!(claims["client_id"], client.as_str());
+    assert_eq!(claims["scope"], "orders:read orders:write");
+    assert_eq!(claims["aud"], "authd");
+    assert!(claims.get("sid").is_none(), "{claims}");
+    let verified = app.state.access.verify(&token, app.now()).unwrap();
+    assert_eq!(verified.user_session(), None);
+
+    // Form authentication and a narrower scope.
+    let narrow = app
+        .post_form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "orders:read"),
+                ("client_id", &client),
+                ("client_secret", &secret),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(narrow.status, 200, "{}", narrow.text);
+    assert_eq!(jwt_claims(&narrow.access_token())["scope"], "orders:read");
+
+    // A machine token is not a user's: authd's user endpoints refuse it.
+    let me = app.get_bearer("/auth/me", &token).await;
+    assert_eq!(me.status, 401);
+    assert_eq!(me.error(), "invalid_token");
+
+    // A deleted client gets nothing more.
+    assert!(app.state.store.delete_client(&client).await.unwrap());
+    let gone = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&client, &secret)),
+        )
+        .await;
+    assert_eq!((gone.status, gone.error()), (401, "invalid_client"));
+}
+
+async fn introspect(app: &TestApp, token: &str, client: (&str, &str)) -> serde_json::Value {
+    let reply = app
+        .post_form("/oauth/introspect", &[("token", token)], Some(client))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    reply.body
+}
+
+async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (id, secret) = app.create_client("gateway", "").await;
+    let client = (id.as_str(), secret.as_str());
+    let (_, tokens) = app.user_with_tokens().await;
+
+    for auth in [None, Some((id.as_str(), "wrong")), Some(("authd", ""))] {
+        let refused = app
+            .post_form("/oauth/introspect", &[("token", &tokens.access)], auth)
+            .await;
+        assert_eq!(refused.status, 401, "{auth:?}: {}", refused.text);
+        assert_eq!(refused.error(), "invalid_client");
+        assert!(refused.body.get("active").is_none(), "{}", refused.text);
+    }
+
+    let access = introspect(&app, &tokens.access, client).await;
+    assert_eq!(access["active"], true, "{access}");
+    assert_eq!(access["token_type"], "Bearer");
+    let claims = jwt_claims(&tokens.access);
+    for field in ["sub", "sid", "exp", "iat", "jti", "iss", "aud", "client_id"] {
+        assert_eq!(access[field], claims[field], "{field}");
+    }
+
+    let refresh = introspect(&app, &tokens.refresh, client).await;
+    assert_eq!(refresh["active"], true, "{refresh}");
+    assert_eq!(refresh["token_type"], "refresh_token");
+    assert_eq!(refresh["sid"], claims["sid"]);
+    // Introspecting spent nothing.
+    let rotated = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(rotated.status, 200);
+    // The rotated-away token is no longer active (and asking is not reuse).
+    assert_eq!(
+        introspect(&app, &tokens.refresh, client).await,
+        json!({ "active": false })
+    );
+    assert!(app.access_works(&rotated.access_token()).await);
+
+    // After logout, the session's access token is inactive though unexpired.
+    let logout = app
+        .post_json(
+            "/auth/logout",
+            &json!({ "refresh_token": rotated.refresh_token() }),
+        )
+        .await;
+    assert_eq!(logout.status, 204);
+    assert_eq!(
+        introspect(&app, &rotated.access_token(), client).await,
+        json!({ "active": false })
+    );
+    assert_eq!(
+        introspect(&app, "not a token", client).await,
+        json!({ "active": false })
+    );
+
+    let machine = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some(client),
+        )
+        .await
+        .access_token();
+    let answer = introspect(&app, &machine, client).await;
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["sub"], id.as_str());
+    assert!(answer.get("sid").is_none(), "{answer}");
+    app.advance(901);
+    assert_eq!(
+        introspect(&app, &machine, client).await,
+        json!({ "active": false })
+    );
+}
+
+async fn revoke(app: &TestApp, token: &str) -> crate::helpers::Reply {
+    app.post_form("/oauth/revoke", &[("token", token)], None)
+        .await
+}
+
+async fn revoking_a_refresh_or_access_token_ends_its_session(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (email, first) = app.user_with_tokens().await;
+
+    let reply = revoke(&app, &first.refresh).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(app.refresh_body(&first.refresh).await.status, 401);
+    assert!(!app.access_works(&first.access).await);
+
+    let second = app.login_body(&email).await;
+    let reply = revoke(&app, &second.access).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(!app.access_works(&second.access).await);
+    assert_eq!(app.refresh_body(&second.refresh).await.status, 401);
+
+    // Unknown, malformed and already revoked tokens: 200 and nothing else.
+    for token in ["nonsense", first.refresh.as_str(), second.access.as_str()] {
+        assert_eq!(revoke(&app, token).await.status, 200);
+    }
+    let missing = app.post_form("/oauth/revoke", &[], None).await;
+    assert_eq!((missing.status, missing.error()), (400, "invalid_request"));
+
+    // A rotated-away refresh token is reuse, as at logout: every session ends.
+    let third = app.login_body(&email).await;
+    let fourth = app.login_body(&email).await;
+    let rotated = app.refresh_body(&third.refresh).await;
+    assert_eq!(rotated.status, 200);
+    app.advance(11);
+    assert_eq!(revoke(&app, &third.refresh).await.status, 200);
+    assert!(!app.access_works(&fourth.access).await);
+    assert_eq!(
+        app.audit_kinds(app.user_id(&email).await).await[0],
+        "refresh_reuse_detected"
+    );
+
+    // Registered clients may authenticate, and then must do so correctly.
+    let (id, secret) = app.create_client("ops", "").await;
+    let fifth = app.login_body(&email).await;
+    let wrong = app
+        .post_form(
+            "/oauth/revoke",
+            &[("token", &fifth.refresh)],
+            Some((&id, "wrong")),
+        )
+        .await;
+    assert_eq!((wrong.status, wrong.error()), (401, "invalid_client"));
+    assert_eq!(
+        app.refresh_body(&fifth.refresh).await.status,
+        200,
+        "a refused revocation revoked nothing"
+    );
+    // A machine client's token has no session: unsupported_token_type.
+    let machine = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&id, &secret)),
+        )
+        .await
+        .access_token();
+    let reply = revoke(&app, &machine).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "unsupported_token_type")
+    );
+}
+
+async fn feed(
+    app: &TestApp,
+    since: Option<&str>,
+    client: Option<(&str, &str)>,
+) -> crate::helpers::Reply {
+    let path = match since {
+        Some(since) => format!(
+            "/auth/revocations?since={}",
+            crate::helpers::urlencode(since)
+        ),
+        None => "/auth/revocations".to_owned(),
+    };
+    let mut request = app.client.get(app.url(&path));
+    if let Some((id, secret)) = client {
+        request = request.basic_auth(id, Some(secret));
+    }
+    app.send(request).await
+}
+
+fn listed_sids(reply: &crate::helpers::Reply) -> Vec<String> {
+    reply.body["revocations"]
+        .as_array()
+        .expect("a revocations array")
+        .iter()
+        .map(|r| r["sid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn the_revocation_feed_lists_revoked_sessions_to_registered_clients_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (id, secret) = app.create_client("orders", "").await;
+    let client = Some((id.as_str(), secret.as_str()));
+    for auth in [None, Some((id.as_str(), "wrong"))] {
+        let refused = feed(&app, None, auth).await;
+        assert_eq!(refused.status, 401, "{}", refused.text);
+        assert_eq!(refused.error(), "invalid_client");
+        assert_eq!(
+            refused.header("www-authenticate"),
+            Some(r#"Basic realm="authd""#)
+        );
+    }
+    // Only a registered client's secret opens it, not a user's access token.
+    let (email, kept) = app.user_with_tokens().await;
+    let as_user = app.get_bearer("/auth/revocations", &kept.access).await;
+    assert_eq!(as_user.status, 401);
+
+    let empty = feed(&app, None, client).await;
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert_eq!(empty.header("cache-control"), Some("no-store"));
+    assert_eq!(empty.body["revocations"], json!([]));
+    assert_eq!(empty.body["more"], false);
+    let cursor = empty.body["cursor"].as_str().unwrap().to_owned();
+
+    let ended = app.login_body(&email).await;
+    let sid = jwt_claims(&ended.access)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sub = jwt_claims(&ended.access)["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.advance(5);
+    let logout = app
+        .post_json("/auth/logout", &json!({ "refresh_token": ended.refresh }))
+        .await;
+    assert_eq!(logout.status, 204);
+    let revoked_at = app.now().timestamp();
+
+    let after = feed(&app, Some(&cursor), client).await;
+    assert_eq!(after.status, 200, "{}", after.text);
+    assert_eq!(listed_sids(&after), vec![sid.clone()]);
+    let entry = &after.body["revocations"][0];
+    assert_eq!(entry["sub"], sub.as_str());
+    assert_eq!(entry["revoked_at"], revoked_at);
+    assert_eq!(entry["until"], revoked_at + 900 + 60);
+    // The session that was kept is not listed.
+    let kept_sid = jwt_claims(&kept.access)["sid"].as_str().unwrap().to_owned();
+    assert!(!listed_sids(&after).contains(&kept_sid));
+
+    // Polling on, each poll with the cursor of the one before: the entry is
+    // repeated while it is less than a minute older than the previous poll
+    // (room for transactions that commit late), then no more.
+    let mut cursor = after.body["cursor"].as_str().unwrap().to_owned();
+    for (advance, listed) in [(30, true), (31, true), (1, false)] {
+        app.advance(advance);
+        let reply = feed(&app, Some(&cursor), client).await;
+        let expected = if listed { vec![sid.clone()] } else { vec![] };
+        assert_eq!(listed_sids(&reply), expected, "after {advance} s more");
+        cursor = reply.body["cursor"].as_str().unwrap().to_owned();
+    }
+    // A client starting afresh sees it for the access-token lifetime plus slack.
+    assert_eq!(
+        listed_sids(&feed(&app, None, client).await),
+        vec![sid.clone()]
+    );
+    app.advance(900 + 60 - 62);
+    assert_eq!(
+        listed_sids(&feed(&app, None, client).await),
+        vec![sid.clone()]
+    );
+    app.advance(1);
+    assert_eq!(
+        listed_sids(&feed(&app, None, client).await),
+        Vec::<String>::new()
+    );
+
+    for bad in ["", "abc", "1.nope", "-5"] {
+        let reply = feed(&app, Some(bad), client).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, "invalid_request"),
+            "{bad:?}"
+        );
+    }
+    let unknown = app
+        .send(
+            app.client
+                .get(app.url("/auth/revocations?limit=5"))
+                .basic_auth(&id, Some(&secret)),
+        )
+        .await;
+    assert_eq!(unknown.status, 400);
+}
+
+async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (id, secret) = app.create_client("orders", "").await;
+    let client = Some((id.as_str(), secret.as_str()));
+    let (email, tokens) = app.user_with_tokens().await;
+    let user = app.user_id(&email).await;
+    // 1,500 sessions revoked in one statement share one revoked_at: pages must
+    // break the tie by session id.
+    let now = app.now();
+    let (expires_at, absolute_expires_at) = app.state.policy.new_session_expiry(now);
+    for _ in 0..1_499 {
+        let session = authd::sessions::Session {
+            id: uuid::Uuid::new_v4(),
+            user_id: user,
+            counter: 0,
+            created_at: now,
+            last_rotated_at: now,
+            expires_at,
+            absolute_expires_at,
+            revoked_at: None,
+            revoked_reason: None,
+            user_agent: None,
+            ip: None,
+        };
+        app.state.store.create_session(&session).await.unwrap();
+    }
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/auth/logout?scope=global"))
+                .bearer_auth(&tokens.access),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = feed(&app, cursor.as_deref(), client).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        pages += 1;
+        seen.extend(listed_sids(&page));
+        cursor = Some(page.body["cursor"].as_str().unwrap().to_owned());
+        if page.body["more"] == false {
+            break;
+        }
+        assert!(pages < 10, "the feed keeps saying more");
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(seen.len(), 1_500);
+    assert!(seen.contains(jwt_claims(&tokens.access)["sid"].as_str().unwrap()));
+}
+
+async fn discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let d = app.get(path).await.body;
+        assert_eq!(d["token_endpoint"], "http://authd.test/oauth/token");
+        assert_eq!(d["revocation_endpoint"], "http://authd.test/oauth/revoke");
+        assert_eq!(
+            d["introspection_endpoint"],
+            "http://authd.test/oauth/introspect"
+        );
+        assert_eq!(
+            d["revocation_feed_endpoint"],
+            "http://authd.test/auth/revocations"
+        );
+        assert_eq!(
+            d["grant_types_supported"],
+            json!(["refresh_token", "client_credentials"])
+        );
+        for field in [
+            "token_endpoint_auth_methods_supported",
+            "revocation_endpoint_auth_methods_supported",
+            "introspection_endpoint_auth_methods_supported",
+        ] {
+            let methods = d[field].as_array().unwrap();
+            assert!(methods.contains(&json!("client_secret_basic")), "{field}");
+            assert!(methods.contains(&json!("client_secret_post")), "{field}");
+        }
+        assert!(
+            !d["introspection_endpoint_auth_methods_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("none"))
+        );
+    }
+}
