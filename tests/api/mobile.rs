@@ -78,7 +78,10 @@ impl Client {
     }
 
     async fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = std::process::Command::new(client_binary());
+        // Finding (maybe building) the binary and running it block, so both
+        // happen off the runtime's workers.
+        let bin = tokio::task::spawn_blocking(client_binary).await.unwrap();
+        let mut command = std::process::Command::new(bin);
         command
             .arg("--base-url")
             .arg(&self.base_url)
@@ -91,7 +94,6 @@ impl Client {
         for (k, v) in env {
             command.env(k, v);
         }
-        // Blocking, so off the runtime's workers.
         tokio::task::spawn_blocking(move || command.output().unwrap())
             .await
             .unwrap()
