@@ -10,6 +10,7 @@ mod crash;
 mod faults;
 mod input;
 mod limits;
+mod mobile;
 mod oauth;
 mod observability;
 mod refresh;
