@@ -67,10 +67,42 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response (RFC 6749 section 5.2 shape).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    example = json!({"error": "invalid_request", "error_description": "malformed JSON"})
+)]
+pub struct ErrorBody<'a> {
+    /// A stable, machine-readable code.
+    #[schema(schema_with = error_code_schema)]
     error: &'a str,
+    /// For humans; may change between versions.
     error_description: String,
+}
+
+/// Every code [`ApiError::code`] can return; the OpenAPI document lists them.
+pub const ERROR_CODES: &[&str] = &[
+    "invalid_request",
+    "weak_password",
+    "invalid_credentials",
+    "invalid_grant",
+    "invalid_token",
+    "invalid_origin",
+    "not_found",
+    "method_not_allowed",
+    "email_taken",
+    "payload_too_large",
+    "unsupported_media_type",
+    "too_many_requests",
+    "temporarily_unavailable",
+    "server_error",
+];
+
+fn error_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .build()
 }
 
 impl ApiError {
@@ -151,7 +183,7 @@ impl ResponseError for ApiError {
         {
             response.cookie(cookie.as_ref().clone());
         }
-        response.json(Body {
+        response.json(ErrorBody {
             error: self.code(),
             error_description: self.to_string(),
         })
@@ -187,5 +219,66 @@ impl From<HashError> for ApiError {
             },
             other => Self::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant: the exhaustive match makes a new variant a
+    /// compile error here until it is added, so its code is checked below.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::InvalidRequest(String::new()),
+            ApiError::WeakPassword(String::new()),
+            ApiError::InvalidCredentials,
+            ApiError::InvalidGrant { clear_cookie: None },
+            ApiError::InvalidToken,
+            ApiError::MissingToken,
+            ApiError::ForbiddenOrigin,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::EmailTaken,
+            ApiError::PayloadTooLarge(0),
+            ApiError::UnsupportedMediaType,
+            ApiError::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            ApiError::Unavailable {
+                retry_after_secs: 0,
+            },
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ];
+        for e in &all {
+            match e {
+                ApiError::InvalidRequest(_)
+                | ApiError::WeakPassword(_)
+                | ApiError::InvalidCredentials
+                | ApiError::InvalidGrant { .. }
+                | ApiError::InvalidToken
+                | ApiError::MissingToken
+                | ApiError::ForbiddenOrigin
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed
+                | ApiError::EmailTaken
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::UnsupportedMediaType
+                | ApiError::TooManyRequests { .. }
+                | ApiError::Unavailable { .. }
+                | ApiError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_error_codes_are_exactly_the_codes_errors_have() {
+        let mut codes: Vec<&str> = one_of_each().iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut documented = ERROR_CODES.to_vec();
+        documented.sort_unstable();
+        assert_eq!(codes, documented);
     }
 }
