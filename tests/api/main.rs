@@ -11,6 +11,7 @@ mod faults;
 mod input;
 mod limits;
 mod observability;
+mod openapi;
 mod refresh;
 mod sessions;
 mod stress;
