@@ -112,7 +112,7 @@ pub fn decide(
 }
 
 /// A session as the owner sees it in `GET /auth/sessions`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,

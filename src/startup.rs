@@ -42,6 +42,8 @@ pub struct AppState {
     pub refresh_limit: RateLimiter,
     pub trusted_proxies: Vec<std::net::IpAddr>,
     pub metrics: Metrics,
+    /// `GET /openapi.json`, built once.
+    pub openapi: web::Bytes,
     origins: HashSet<String>,
 }
 
@@ -65,6 +67,8 @@ pub enum StartError {
     Hasher(#[from] crate::passwords::HashError),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error("the OpenAPI document: {0}")]
+    OpenApi(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -146,6 +150,9 @@ pub fn build_state(
         absolute: secs(settings.refresh.absolute_ttl_secs),
         reuse_interval: secs(settings.refresh.reuse_interval_secs),
     };
+    let openapi = crate::http::document_json(&settings)
+        .map_err(|e| StartError::OpenApi(e.to_string()))?
+        .into();
     let origins = settings.allowed_origins();
     let throttle = LoginThrottle::new(&settings.limits);
     let l = &settings.limits;
@@ -170,6 +177,7 @@ pub fn build_state(
         refresh_limit,
         trusted_proxies,
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        openapi,
         origins,
     })
 }

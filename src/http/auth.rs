@@ -4,21 +4,26 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiError;
+use super::error::ErrorBody;
 use super::request::{self, check_origin, clear_refresh_cookie, set_refresh_cookie};
 use crate::domain::{Email, Password};
 use crate::passwords::weakness;
 use crate::refresh::{RefreshClaims, log_prefix};
 use crate::sessions::{Decision, Session, SessionView, decide};
 use crate::startup::AppState;
-use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, reasons};
+use crate::store::{AuditEvent, AuditKind, NewUser, RequestMeta, Rotation, User, reasons};
 use crate::throttle::Keys;
 
-#[derive(Deserialize)]
+/// An email and password, for registration and login.
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
+    #[schema(example = "ada@example.com")]
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
     /// `cookie` (default, browsers) or `body` (native clients).
     #[serde(default)]
@@ -28,7 +33,7 @@ pub struct Credentials {
 /// How the refresh token travels. Browsers get it only in an HttpOnly cookie;
 /// native clients ask for it in the body with `"token_delivery": "body"` at login,
 /// and present it in the body afterwards (which keeps body delivery).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Delivery {
     #[default]
@@ -36,18 +41,25 @@ pub enum Delivery {
     Body,
 }
 
-#[derive(Deserialize, Default)]
+/// A refresh token presented in the body (native clients); browsers send the
+/// cookie and no body.
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshBody {
+    #[schema(value_type = Option<String>)]
     refresh_token: Option<SecretString>,
 }
 
 /// RFC 6749 section 5.1.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TokenResponse {
+    /// A JWT (RFC 9068, `typ: at+jwt`).
     access_token: String,
+    #[schema(example = "Bearer")]
     token_type: &'static str,
+    /// Seconds until the access token expires.
     expires_in: i64,
+    /// Only with `token_delivery: body`; browsers get it in the cookie.
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     /// Seconds until the refresh token (the session) expires, unless rotated.
@@ -82,6 +94,27 @@ pub(super) fn event(
     }
 }
 
+/// Creates an account.
+///
+/// The password must be long enough and hard to guess; the new user is not
+/// logged in.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body(content = Credentials, description = "`token_delivery` is ignored"),
+    responses(
+        (status = 201, description = "The new user", body = User,
+            headers(("Location" = String, description = "`/auth/me`"))),
+        (status = 400, description = "`invalid_request` (a malformed body or email, a password too short or too long) or `weak_password`", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many registrations from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
 #[tracing::instrument(skip_all)]
 pub async fn register(
     state: web::Data<AppState>,
@@ -129,6 +162,30 @@ pub async fn register(
         .json(user))
 }
 
+/// Logs in with an email and password.
+///
+/// Answers an access token and starts a session whose refresh token comes in
+/// the cookie (default) or in the body (`"token_delivery": "body"`).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse, headers(
+                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which)", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
 #[tracing::instrument(skip_all)]
 pub async fn login(
     state: web::Data<AppState>,
@@ -307,6 +364,31 @@ async fn presented_refresh_token(
     }
 }
 
+/// Rotates the presented refresh token.
+///
+/// Answers a new access token and a new refresh token, delivered the way the
+/// old one came. Presenting a rotated token again revokes every session of the
+/// user.
+#[utoipa::path(
+    post,
+    path = "/auth/refresh",
+    tag = "auth",
+    request_body(content = Option<RefreshBody>, description = "Native clients: the refresh token. Browsers: no body, the cookie"),
+    responses(
+        (status = 200, description = "Rotated", body = TokenResponse, headers(
+                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, description = "`invalid_request`: a malformed body, the token both in the cookie and the body, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_grant`: the refresh token is missing, invalid, expired, revoked or reused (reuse revokes every session of the user)", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: the cookie sent from an origin not allowed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many refreshes from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("refresh_cookie" = []), ())
+)]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     state: web::Data<AppState>,
@@ -402,14 +484,17 @@ pub(super) async fn exchange_refresh_token(
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LogoutQuery {
+    /// Which sessions end (default `local`).
     #[serde(default)]
+    #[param(inline)]
     scope: Scope,
 }
 
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// The session of the presented refresh token (or of the Bearer token).
@@ -421,6 +506,30 @@ pub enum Scope {
     Others,
 }
 
+/// Logs out.
+///
+/// Ends the current session (`scope=local`, by refresh token or Bearer token),
+/// every session of the user (`global`) or every other one (`others`); the
+/// last two need the Bearer token. Logging out without a valid token still
+/// answers 204 and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/auth/logout",
+    tag = "auth",
+    params(LogoutQuery),
+    request_body(content = Option<RefreshBody>, description = "Native clients: the refresh token of the session to end"),
+    responses(
+        (status = 204, description = "Logged out; the refresh cookie is cleared if it was sent (always for `global`)"),
+        (status = 400, description = "`invalid_request`: an unknown `scope`, a malformed body, or the token both in the cookie and the body", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"authd\"`, with `error=\"invalid_token\"` for a bad token"))),
+        (status = 403, description = "`invalid_origin`: the cookie sent from an origin not allowed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("refresh_cookie" = []), ("bearer" = []), ())
+)]
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -608,6 +717,19 @@ pub(super) async fn session_is_live(
         .is_some_and(|s| s.user_id == sub && s.is_active(now)))
 }
 
+/// The user of the Bearer token.
+#[utoipa::path(
+    get,
+    path = "/auth/me",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"authd\"`, with `error=\"invalid_token\"` for a bad token"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let auth = authenticate(&state, &req).await?;
@@ -621,15 +743,34 @@ pub async fn me(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResp
         .json(user))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    #[schema(value_type = String, format = Password)]
     current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
     new_password: SecretString,
 }
 
+/// Changes the password.
+///
 /// Changes the password of the Bearer token's user, given the current one, and
 /// revokes every other session of the user (ASVS 7.4.3); the current one stays.
+#[utoipa::path(
+    post,
+    path = "/auth/password",
+    tag = "auth",
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed; every other session of the user is revoked"),
+        (status = 400, description = "`invalid_request` (a malformed body, a new password too short or too long) or `weak_password`", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -699,18 +840,36 @@ pub async fn change_password(
         .finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// How many events, newest first: 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+/// The user's own audit events, newest first.
+#[derive(Serialize, ToSchema)]
 struct AuditList {
     events: Vec<crate::store::AuditRecord>,
 }
 
-/// The user's own audit events, newest first (`?limit=`, 1 to 200, default 50).
+/// The user's own audit events, newest first.
+#[utoipa::path(
+    get,
+    path = "/auth/audit",
+    tag = "auth",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "The events", body = AuditList),
+        (status = 400, description = "`invalid_request`: `limit` is not a number from 1 to 200", body = ErrorBody),
+        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"authd\"`, with `error=\"invalid_token\"` for a bad token"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list_audit(
     state: web::Data<AppState>,
@@ -731,11 +890,27 @@ pub async fn list_audit(
         .json(AuditList { events }))
 }
 
-#[derive(Serialize)]
+/// The user's active sessions.
+#[derive(Serialize, ToSchema)]
 struct SessionList {
     sessions: Vec<SessionView>,
 }
 
+/// The user's active sessions.
+///
+/// `current` marks the Bearer token's own.
+#[utoipa::path(
+    get,
+    path = "/auth/sessions",
+    tag = "auth",
+    responses(
+        (status = 200, description = "The sessions", body = SessionList),
+        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"authd\"`, with `error=\"invalid_token\"` for a bad token"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn list_sessions(
     state: web::Data<AppState>,
@@ -755,6 +930,21 @@ pub async fn list_sessions(
         .json(SessionList { sessions }))
 }
 
+/// Ends one of the user's own sessions.
+#[utoipa::path(
+    delete,
+    path = "/auth/sessions/{id}",
+    tag = "auth",
+    params(("id" = Uuid, Path, description = "A session id from `GET /auth/sessions`")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"authd\"`, with `error=\"invalid_token\"` for a bad token"))),
+        (status = 404, description = "`not_found`: no such active session of this user (a malformed id too)", body = ErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn revoke_session(
     state: web::Data<AppState>,

@@ -79,10 +79,56 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// The body of every error response (RFC 6749 section 5.2 shape).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(
+    example = json!({"error": "invalid_request", "error_description": "malformed JSON"})
+)]
+pub struct ErrorBody<'a> {
+    /// A stable, machine-readable code.
+    #[schema(schema_with = error_code_schema)]
     error: &'a str,
+    /// For humans; may change between versions.
     error_description: String,
+}
+
+/// Every code [`ApiError::code`] can return; the OpenAPI document lists them.
+pub const ERROR_CODES: &[&str] = &[
+    "invalid_request",
+    "weak_password",
+    "invalid_credentials",
+    "invalid_grant",
+    "invalid_token",
+    "invalid_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "unauthorized_client",
+    "unsupported_token_type",
+    "invalid_origin",
+    "not_found",
+    "method_not_allowed",
+    "email_taken",
+    "payload_too_large",
+    "unsupported_media_type",
+    "too_many_requests",
+    "temporarily_unavailable",
+    "server_error",
+];
+
+/// The codes of [`ApiError::OAuth`] (RFC 6749 section 5.2, RFC 7009 section 2.2.1).
+pub const OAUTH_CODES: &[&str] = &[
+    "invalid_grant",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "unauthorized_client",
+    "unsupported_token_type",
+];
+
+fn error_code_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(ERROR_CODES.iter().copied()))
+        .build()
 }
 
 impl ApiError {
@@ -107,8 +153,9 @@ impl ApiError {
         }
     }
 
-    /// A 400 with an OAuth error code.
+    /// A 400 with an OAuth error code, one of [`OAUTH_CODES`].
     pub fn oauth(code: &'static str, description: impl Into<String>) -> Self {
+        debug_assert!(OAUTH_CODES.contains(&code), "{code} is not an OAuth code");
         Self::OAuth {
             code,
             description: description.into(),
@@ -182,7 +229,7 @@ impl ResponseError for ApiError {
         {
             response.cookie(cookie.as_ref().clone());
         }
-        response.json(Body {
+        response.json(ErrorBody {
             error: self.code(),
             error_description: self.to_string(),
         })
@@ -218,5 +265,72 @@ impl From<HashError> for ApiError {
             },
             other => Self::internal(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One error of every variant: the exhaustive match makes a new variant a
+    /// compile error here until it is added, so its code is checked below.
+    fn one_of_each() -> Vec<ApiError> {
+        let all = vec![
+            ApiError::InvalidRequest(String::new()),
+            ApiError::WeakPassword(String::new()),
+            ApiError::InvalidCredentials,
+            ApiError::InvalidGrant { clear_cookie: None },
+            ApiError::InvalidToken,
+            ApiError::MissingToken,
+            ApiError::InvalidClient,
+            ApiError::ForbiddenOrigin,
+            ApiError::NotFound,
+            ApiError::MethodNotAllowed,
+            ApiError::EmailTaken,
+            ApiError::PayloadTooLarge(0),
+            ApiError::UnsupportedMediaType,
+            ApiError::TooManyRequests {
+                retry_after_secs: 0,
+            },
+            ApiError::Unavailable {
+                retry_after_secs: 0,
+            },
+            ApiError::Internal(anyhow::anyhow!("x")),
+        ]
+        .into_iter()
+        .chain(OAUTH_CODES.iter().map(|code| ApiError::oauth(code, "")))
+        .collect::<Vec<_>>();
+        for e in &all {
+            match e {
+                ApiError::InvalidRequest(_)
+                | ApiError::WeakPassword(_)
+                | ApiError::InvalidCredentials
+                | ApiError::InvalidGrant { .. }
+                | ApiError::InvalidToken
+                | ApiError::MissingToken
+                | ApiError::InvalidClient
+                | ApiError::OAuth { .. }
+                | ApiError::ForbiddenOrigin
+                | ApiError::NotFound
+                | ApiError::MethodNotAllowed
+                | ApiError::EmailTaken
+                | ApiError::PayloadTooLarge(_)
+                | ApiError::UnsupportedMediaType
+                | ApiError::TooManyRequests { .. }
+                | ApiError::Unavailable { .. }
+                | ApiError::Internal(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_documented_error_codes_are_exactly_the_codes_errors_have() {
+        let mut codes: Vec<&str> = one_of_each().iter().map(ApiError::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        let mut documented = ERROR_CODES.to_vec();
+        documented.sort_unstable();
+        assert_eq!(codes, documented);
     }
 }

@@ -1,67 +1,114 @@
 //! The HTTP API: routes, the discovery documents, health checks.
+//!
+//! Every route is declared once, in the `route_table!` below: the table both
+//! registers it with actix and lists it in [`ROUTES`], so the list is what the
+//! server serves. `GET /openapi.json` is generated from the handlers'
+//! `#[utoipa::path]` annotations (see `openapi.rs`). To add a route:
+//!
+//! 1. add one line `METHOD "/path" => handler,` to the table;
+//! 2. annotate the handler with `#[utoipa::path(method, path = "/path", ...)]`,
+//!    giving its security, parameters, request body and every response, errors
+//!    with `body = ErrorBody`;
+//! 3. add the handler to the `paths(...)` list in `openapi.rs`.
+//!
+//! A handler serving two paths needs one annotated function per path (see the
+//! two discovery documents). Several methods on one path are one resource.
+//!
+//! `tests/api/openapi.rs` fails until the three agree (a route served but not
+//! documented, or documented but not served). Development-only routes (the demo
+//! app) are registered outside the table on purpose and are not documented.
 
 mod auth;
 mod error;
 mod oauth;
+mod openapi;
 pub mod request;
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, Route, web};
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 pub use error::ApiError;
+pub use openapi::document_json;
 
 use crate::startup::AppState;
 
-/// Every route of the service; the paths are part of the API contract.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/auth/register", web::post().to(auth::register)))
-        .service(resource("/auth/login", web::post().to(auth::login)))
-        .service(resource("/auth/refresh", web::post().to(auth::refresh)))
-        .service(resource("/auth/logout", web::post().to(auth::logout)))
-        .service(resource("/auth/me", web::get().to(auth::me)))
-        .service(resource(
-            "/auth/password",
-            web::post().to(auth::change_password),
-        ))
-        .service(resource("/auth/audit", web::get().to(auth::list_audit)))
-        .service(resource(
-            "/auth/sessions",
-            web::get().to(auth::list_sessions),
-        ))
-        .service(resource(
-            "/auth/sessions/{id}",
-            web::delete().to(auth::revoke_session),
-        ))
-        .service(resource(
-            "/auth/revocations",
-            web::get().to(oauth::revocations),
-        ))
-        .service(resource("/oauth/token", web::post().to(oauth::token)))
-        .service(resource("/oauth/revoke", web::post().to(oauth::revoke)))
-        .service(resource(
-            "/oauth/introspect",
-            web::post().to(oauth::introspect),
-        ))
-        .service(resource("/.well-known/jwks.json", web::get().to(jwks)))
-        .service(resource(
-            "/.well-known/openid-configuration",
-            web::get().to(discovery),
-        ))
-        .service(resource(
-            "/.well-known/oauth-authorization-server",
-            web::get().to(discovery),
-        ))
-        .service(resource("/healthz", web::get().to(healthz)))
-        .service(resource("/metrics", web::get().to(metrics)))
-        .service(resource("/readyz", web::get().to(readyz)))
-        .default_service(web::to(not_found));
+/// The actix route of a method named in the table.
+macro_rules! method_route {
+    (GET) => {
+        web::get()
+    };
+    (POST) => {
+        web::post()
+    };
+    (PUT) => {
+        web::put()
+    };
+    (PATCH) => {
+        web::patch()
+    };
+    (DELETE) => {
+        web::delete()
+    };
 }
 
-/// A path with one method; any other method gets a JSON 405.
-fn resource(path: &str, route: Route) -> actix_web::Resource {
-    web::resource(path)
-        .route(route)
+/// Produces both [`ROUTES`] and [`routes`] from one list, so they cannot differ.
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path),* $(,)?) => {
+        /// Every `(method, path)` the server serves; the paths are part of the
+        /// API contract and use the OpenAPI template syntax (`{id}`).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route of the table. A path served with several
+        /// methods is one resource; any other method on it gets a JSON 405,
+        /// and any other path a JSON 404.
+        pub fn routes(cfg: &mut web::ServiceConfig) {
+            let table: &[(&'static str, fn() -> Route)] =
+                &[$(($path, || method_route!($method).to($handler))),*];
+            let mut paths: Vec<&'static str> = Vec::new();
+            for (path, _) in table {
+                if !paths.contains(path) {
+                    paths.push(path);
+                }
+            }
+            for path in paths {
+                let routes = table.iter().filter(|(p, _)| *p == path).map(|(_, r)| r());
+                cfg.service(resource(path, routes));
+            }
+            cfg.default_service(web::to(not_found));
+        }
+    };
+}
+
+route_table! {
+    POST "/auth/register" => auth::register,
+    POST "/auth/login" => auth::login,
+    POST "/auth/refresh" => auth::refresh,
+    POST "/auth/logout" => auth::logout,
+    GET "/auth/me" => auth::me,
+    POST "/auth/password" => auth::change_password,
+    GET "/auth/audit" => auth::list_audit,
+    GET "/auth/sessions" => auth::list_sessions,
+    DELETE "/auth/sessions/{id}" => auth::revoke_session,
+    GET "/auth/revocations" => oauth::revocations,
+    POST "/oauth/token" => oauth::token,
+    POST "/oauth/revoke" => oauth::revoke,
+    POST "/oauth/introspect" => oauth::introspect,
+    GET "/.well-known/jwks.json" => jwks,
+    GET "/.well-known/openid-configuration" => openid_configuration,
+    GET "/.well-known/oauth-authorization-server" => oauth_authorization_server,
+    GET "/openapi.json" => openapi_json,
+    GET "/healthz" => healthz,
+    GET "/metrics" => metrics,
+    GET "/readyz" => readyz,
+}
+
+/// A path with its methods; any other method gets a JSON 405.
+fn resource(path: &'static str, routes: impl Iterator<Item = Route>) -> actix_web::Resource {
+    routes
+        .fold(web::resource(path), |resource, route| resource.route(route))
         .default_service(web::to(method_not_allowed))
 }
 
@@ -74,6 +121,14 @@ async fn method_not_allowed() -> HttpResponse {
 }
 
 /// The public keys, for microservices that verify tokens themselves.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "A JSON Web Key Set (RFC 7517)", body = serde_json::Value,
+        headers(("Cache-Control" = String, description = "`public, max-age=<jwt.jwks_max_age_secs>`")))),
+    security(())
+)]
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((
@@ -84,9 +139,51 @@ async fn jwks(state: web::Data<AppState>) -> HttpResponse {
         .body(state.access.keys().jwks_json().to_owned())
 }
 
-/// OpenID Connect discovery / RFC 8414 metadata: enough for stock JWT
-/// middleware to find the keys from the issuer URL.
-async fn discovery(state: web::Data<AppState>) -> HttpResponse {
+/// OpenID Connect discovery metadata.
+///
+/// Enough for stock JWT middleware to find the keys from the issuer URL.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "The issuer's metadata", body = serde_json::Value)),
+    security(())
+)]
+async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    discovery(state)
+}
+
+/// RFC 8414 authorization server metadata.
+///
+/// The same document as `/.well-known/openid-configuration`.
+#[utoipa::path(
+    get,
+    path = "/.well-known/oauth-authorization-server",
+    tag = "discovery",
+    responses((status = 200, description = "The issuer's metadata", body = serde_json::Value)),
+    security(())
+)]
+async fn oauth_authorization_server(state: web::Data<AppState>) -> HttpResponse {
+    discovery(state)
+}
+
+/// This API's OpenAPI 3.1 document, built once at start-up.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "discovery",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = serde_json::Value)),
+    security(())
+)]
+async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .content_type("application/json")
+        .body(state.openapi.clone())
+}
+
+/// OpenID Connect discovery / RFC 8414 metadata.
+fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.settings.issuer();
     HttpResponse::Ok()
         .insert_header((
@@ -138,8 +235,18 @@ pub async fn measure(
     Ok(response)
 }
 
-/// Prometheus text format. Serve it to the monitoring network only (block
-/// `/metrics` at the proxy in front of authd).
+/// Prometheus metrics.
+///
+/// Serve them to the monitoring network only (block `/metrics` at the proxy
+/// in front of authd).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String,
+        content_type = "text/plain; version=0.0.4")),
+    security(())
+)]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (size, idle) = state.store.pool_stats();
     let body = state.metrics.render(state.hasher.queue_depth(), size, idle);
@@ -148,25 +255,59 @@ async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         .body(body)
 }
 
+/// The answer of the health checks.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` or `unavailable`.
+    status: &'static str,
+    /// `temporarily_unavailable` when not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+const HEALTHY: Health = Health {
+    status: "ok",
+    error: None,
+};
+const UNAVAILABLE: Health = Health {
+    status: "unavailable",
+    error: Some("temporarily_unavailable"),
+};
+
 /// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Up", body = Health)),
+    security(())
+)]
 async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+    HttpResponse::Ok().json(HEALTHY)
 }
 
 /// The database answers within a second.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database did not answer within a second", body = Health),
+    ),
+    security(())
+)]
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ping = tokio::time::timeout(std::time::Duration::from_secs(1), state.store.ping()).await;
     match ping {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({ "status": "ok" })),
+        Ok(Ok(())) => HttpResponse::Ok().json(HEALTHY),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "unavailable", "error": "temporarily_unavailable" }))
+            HttpResponse::ServiceUnavailable().json(UNAVAILABLE)
         }
         Err(_) => {
             tracing::warn!("readiness check timed out");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({ "status": "unavailable", "error": "temporarily_unavailable" }))
+            HttpResponse::ServiceUnavailable().json(UNAVAILABLE)
         }
     }
 }

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiError;
@@ -18,6 +19,7 @@ use super::auth::{
     Delivery, end_session, exchange_refresh_token, local_logout_target, now, session_is_live,
     token_response,
 };
+use super::error::ErrorBody;
 use super::request::{self, Form};
 use crate::clients;
 use crate::sessions::decide;
@@ -69,10 +71,12 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, SecretString)>
 }
 
 /// The client credentials of a request: HTTP Basic, or form fields, never both.
-fn client_credentials(req: &HttpRequest, form: &Form) -> Result<ClientCredentials, ApiError> {
+fn client_credentials(
+    req: &HttpRequest,
+    form_id: Option<String>,
+    form_secret: Option<String>,
+) -> Result<ClientCredentials, ApiError> {
     let basic = basic_credentials(req)?;
-    let form_id = form.get("client_id");
-    let form_secret = form.get("client_secret");
     match (basic, form_id, form_secret) {
         (Some(_), _, Some(_)) => Err(ApiError::InvalidRequest(
             "authenticate the client either with HTTP Basic or with client_secret, not both".into(),
@@ -86,13 +90,13 @@ fn client_credentials(req: &HttpRequest, form: &Form) -> Result<ClientCredential
             Ok(ClientCredentials::Secret { id, secret })
         }
         (None, Some(id), Some(secret)) => Ok(ClientCredentials::Secret {
-            id: id.to_owned(),
-            secret: SecretString::from(secret.to_owned()),
+            id,
+            secret: SecretString::from(secret),
         }),
         (None, None, Some(_)) => Err(ApiError::InvalidRequest(
             "client_secret without client_id".into(),
         )),
-        (None, Some(id), None) => Ok(ClientCredentials::Public(id.to_owned())),
+        (None, Some(id), None) => Ok(ClientCredentials::Public(id)),
         (None, None, None) => Ok(ClientCredentials::None),
     }
 }
@@ -144,9 +148,53 @@ fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResp
     response
 }
 
+/// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 sections 4.4
+/// and 6). Client credentials may come by HTTP Basic instead of the form;
+/// unknown parameters are ignored, as RFC 6749 section 3.1 asks.
+#[derive(ToSchema)]
+pub struct TokenRequest {
+    /// `refresh_token` or `client_credentials`.
+    grant_type: String,
+    /// The refresh token to exchange (`grant_type=refresh_token`).
+    refresh_token: Option<String>,
+    /// `client_credentials` only: space-separated scopes, each held by the
+    /// client; default all of its scopes.
+    scope: Option<String>,
+    /// A registered client's id (with `client_secret`), or authd's own public
+    /// client id on the refresh grant.
+    client_id: Option<String>,
+    /// A registered client's secret, when it does not use HTTP Basic.
+    client_secret: Option<String>,
+}
+
+/// The parameters of `POST /oauth/revoke` (RFC 7009) and `POST
+/// /oauth/introspect` (RFC 7662), form-encoded.
+#[derive(ToSchema)]
+pub struct TokenQuery {
+    /// A refresh token or an access token.
+    token: String,
+    /// `access_token` or `refresh_token`; authd recognises the kind by itself.
+    token_type_hint: Option<String>,
+    /// A registered client's id (with `client_secret`), when it does not use HTTP Basic.
+    client_id: Option<String>,
+    /// A registered client's secret, when it does not use HTTP Basic.
+    client_secret: Option<String>,
+}
+
+impl TokenQuery {
+    fn from_form(mut form: Form) -> Result<Self, ApiError> {
+        Ok(Self {
+            token: form.require("token")?,
+            token_type_hint: form.take("token_type_hint"),
+            client_id: form.take("client_id"),
+            client_secret: form.take("client_secret"),
+        })
+    }
+}
+
 /// RFC 6749 section 5.1, for the client credentials grant (no refresh token).
-#[derive(Serialize)]
-struct ClientTokenResponse {
+#[derive(Serialize, ToSchema)]
+pub struct ClientTokenResponse {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
@@ -154,21 +202,56 @@ struct ClientTokenResponse {
     scope: Option<String>,
 }
 
-/// `POST /oauth/token`: the `refresh_token` grant (rotation and reuse rules of
-/// `/auth/refresh`, tokens in the body) and the `client_credentials` grant.
+/// OAuth 2.0 token endpoint.
+///
+/// `grant_type=refresh_token` rotates a refresh token under the rules of
+/// `/auth/refresh` (grace for a retried token, reuse revokes every session of
+/// the user) and answers with both tokens in the body; `grant_type=
+/// client_credentials` gives a registered client a scoped access token whose
+/// `sub` is the client, with no refresh token and no session.
+#[utoipa::path(
+    post,
+    path = "/oauth/token",
+    tag = "oauth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens: `TokenResponse` for the refresh grant, `ClientTokenResponse` for client credentials",
+            body = ClientTokenResponse, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`, `invalid_grant` (refresh token invalid, expired, revoked or reused), `unsupported_grant_type`, `invalid_scope` or `unauthorized_client` (RFC 6749 section 5.2)", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client authentication failed or is missing", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many refreshes from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("client_basic" = []), ())
+)]
 #[tracing::instrument(skip_all, fields(grant_type))]
 pub async fn token(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let form = request::form(&req, body, state.settings.server.max_body_bytes).await?;
-    let credentials = client_credentials(&req, &form)?;
-    let grant_type = form.require("grant_type")?;
-    tracing::Span::current().record("grant_type", grant_type);
-    match grant_type {
-        "refresh_token" => refresh_grant(&state, &req, &form, &credentials).await,
-        "client_credentials" => client_credentials_grant(&state, &form, credentials).await,
+    let mut form = request::form(&req, body, state.settings.server.max_body_bytes).await?;
+    let input = TokenRequest {
+        grant_type: form.require("grant_type")?,
+        refresh_token: form.take("refresh_token"),
+        scope: form.take("scope"),
+        client_id: form.take("client_id"),
+        client_secret: form.take("client_secret"),
+    };
+    let credentials = client_credentials(&req, input.client_id, input.client_secret)?;
+    tracing::Span::current().record("grant_type", input.grant_type.as_str());
+    match input.grant_type.as_str() {
+        "refresh_token" => {
+            let token = input.refresh_token.ok_or_else(|| {
+                ApiError::InvalidRequest("the parameter refresh_token is required".into())
+            })?;
+            refresh_grant(&state, &req, &token, input.scope, &credentials).await
+        }
+        "client_credentials" => {
+            client_credentials_grant(&state, input.scope.as_deref(), credentials).await
+        }
         _ => Err(ApiError::oauth(
             "unsupported_grant_type",
             "grant_type must be refresh_token or client_credentials",
@@ -179,7 +262,8 @@ pub async fn token(
 async fn refresh_grant(
     state: &AppState,
     req: &HttpRequest,
-    form: &Form,
+    token: &str,
+    scope: Option<String>,
     credentials: &ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     check_public_client(state, credentials)?;
@@ -195,8 +279,7 @@ async fn refresh_grant(
     {
         return Err(ApiError::TooManyRequests { retry_after_secs });
     }
-    let token = form.require("refresh_token")?;
-    if form.get("scope").is_some() {
+    if scope.is_some() {
         return Err(ApiError::oauth(
             "invalid_scope",
             "a user's tokens carry no scope",
@@ -214,11 +297,11 @@ async fn refresh_grant(
 
 async fn client_credentials_grant(
     state: &AppState,
-    form: &Form,
+    scope: Option<&str>,
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
-    let scope = clients::granted_scope(&client, form.get("scope")).map_err(|_| {
+    let scope = clients::granted_scope(&client, scope).map_err(|_| {
         ApiError::oauth(
             "invalid_scope",
             "the requested scope is malformed or not granted to this client",
@@ -237,11 +320,28 @@ async fn client_credentials_grant(
     }))
 }
 
-/// `POST /oauth/revoke` (RFC 7009). A refresh token ends its session (an old,
-/// rotated one is reuse, as at logout); a user's access token ends its session
-/// too, which the revocation feed then reports. Unknown, invalid and expired
-/// tokens are answered 200, as the RFC asks. A machine client's access token
-/// cannot be revoked (it has no session): `unsupported_token_type`.
+/// OAuth 2.0 token revocation (RFC 7009).
+///
+/// A refresh token ends its session (a rotated-away one is reuse, as at
+/// logout, and ends every session of the user); a user's access token ends its
+/// session too, which the revocation feed then reports. Unknown, invalid and
+/// expired tokens are answered 200, as the RFC asks. Public clients revoke by
+/// presenting the token; a registered client's credentials, if sent, must hold.
+#[utoipa::path(
+    post,
+    path = "/oauth/revoke",
+    tag = "oauth",
+    request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "`invalid_request`, or `unsupported_token_type`: a machine client's access token, which has no session and expires on its own", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: client credentials were sent and are wrong", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("client_basic" = []), ())
+)]
 #[tracing::instrument(skip_all)]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -249,14 +349,14 @@ pub async fn revoke(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let form = request::form(&req, body, state.settings.server.max_body_bytes).await?;
-    // Public clients revoke by presenting the token; credentials, if sent, must hold.
-    match client_credentials(&req, &form)? {
-        ClientCredentials::Secret { id, secret } => {
-            registered_client(&state, &id, &secret).await?;
-        }
-        ClientCredentials::Public(_) | ClientCredentials::None => {}
+    let input = TokenQuery::from_form(form)?;
+    if let ClientCredentials::Secret { id, secret } =
+        client_credentials(&req, input.client_id, input.client_secret)?
+    {
+        registered_client(&state, &id, &secret).await?;
     }
-    let token = form.require("token")?;
+    tracing::debug!(hint = input.token_type_hint.as_deref(), "revocation");
+    let token = input.token.as_str();
     let meta = request::meta(&state, &req);
     let now = now(&state);
     if let Some(claims) = state.refresh.decode(token) {
@@ -280,8 +380,8 @@ pub async fn revoke(
 }
 
 /// RFC 7662 section 2.2. Inactive tokens are `{"active": false}` only.
-#[derive(Serialize, Default)]
-struct Introspection {
+#[derive(Serialize, Default, ToSchema)]
+pub struct Introspection {
     active: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
@@ -306,10 +406,27 @@ struct Introspection {
     sid: Option<Uuid>,
 }
 
-/// `POST /oauth/introspect` (RFC 7662), for registered clients only. An access
-/// token is active while it verifies and, for a user's token, while its session
-/// is live; a refresh token while it is its session's current token. Nothing
-/// is spent or rotated by asking.
+/// OAuth 2.0 token introspection (RFC 7662), for registered clients.
+///
+/// An access token is active while it verifies and, for a user's token, while
+/// its session is live; a refresh token while it is its session's current
+/// token. Asking spends and rotates nothing.
+#[utoipa::path(
+    post,
+    path = "/oauth/introspect",
+    tag = "oauth",
+    request_body(content = TokenQuery, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "What the token is, or `{\"active\": false}`", body = Introspection,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: no token, or a malformed body", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: no or wrong client credentials", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 413, description = "`payload_too_large`", body = ErrorBody),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("client_basic" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn introspect(
     state: web::Data<AppState>,
@@ -317,8 +434,10 @@ pub async fn introspect(
     body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let form = request::form(&req, body, state.settings.server.max_body_bytes).await?;
-    let client = require_client(&state, client_credentials(&req, &form)?).await?;
-    let token = form.require("token")?;
+    let input = TokenQuery::from_form(form)?;
+    let credentials = client_credentials(&req, input.client_id, input.client_secret)?;
+    let client = require_client(&state, credentials).await?;
+    let token = input.token.as_str();
     let now = now(&state);
     let answer = if let Some(claims) = state.refresh.decode(token) {
         introspect_refresh(&state, claims, now).await?
@@ -431,31 +550,60 @@ impl Cursor {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct FeedQuery {
+    /// The `cursor` of the previous answer; without it, every session revoked
+    /// within the last access-token lifetime.
     since: Option<String>,
 }
 
-#[derive(Serialize)]
-struct FeedEntry {
+/// One revoked session.
+#[derive(Serialize, ToSchema)]
+pub struct FeedEntry {
+    /// The session: the `sid` claim of its access tokens.
     sid: Uuid,
+    /// Its user.
     sub: Uuid,
+    /// When it was revoked (Unix seconds).
     revoked_at: i64,
+    /// After this (Unix seconds) no access token of the session can still be
+    /// valid: the entry may be forgotten.
     until: i64,
 }
 
-#[derive(Serialize)]
-struct Feed {
+/// Sessions revoked since the cursor. Entries near the end of the previous
+/// answer may be repeated: keep a set.
+#[derive(Serialize, ToSchema)]
+pub struct Feed {
     revocations: Vec<FeedEntry>,
+    /// Pass as `since` on the next poll.
     cursor: String,
+    /// More entries wait: poll again at once with the new cursor.
     more: bool,
 }
 
-/// `GET /auth/revocations[?since=<cursor>]`, for registered clients: the
-/// sessions revoked since the cursor (without one, within the last access-token
-/// lifetime), so that services verifying tokens locally refuse tokens of
-/// revoked sessions within one poll interval.
+/// The revocation feed, for registered clients.
+///
+/// The sessions revoked since the cursor (without one, within the last
+/// access-token lifetime), so that services verifying access tokens locally
+/// refuse those of revoked sessions within one poll interval.
+#[utoipa::path(
+    get,
+    path = "/auth/revocations",
+    tag = "oauth",
+    params(FeedQuery),
+    responses(
+        (status = 200, description = "Revoked sessions", body = Feed,
+            headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = 400, description = "`invalid_request`: a malformed cursor or an unknown parameter", body = ErrorBody),
+        (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic)", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("client_basic" = []))
+)]
 #[tracing::instrument(skip_all)]
 pub async fn revocations(
     state: web::Data<AppState>,

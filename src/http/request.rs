@@ -103,13 +103,14 @@ pub async fn form(
 pub struct Form(std::collections::HashMap<String, String>);
 
 impl Form {
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+    /// Takes a parameter out of the form.
+    pub fn take(&mut self, name: &str) -> Option<String> {
+        self.0.remove(name)
     }
 
-    /// A parameter that must be present.
-    pub fn require(&self, name: &str) -> Result<&str, ApiError> {
-        self.get(name)
+    /// Takes a parameter that must be present.
+    pub fn require(&mut self, name: &str) -> Result<String, ApiError> {
+        self.take(name)
             .ok_or_else(|| ApiError::InvalidRequest(format!("the parameter {name} is required")))
     }
 }

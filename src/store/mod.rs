@@ -82,7 +82,7 @@ fn is_transient(code: Option<&str>) -> bool {
 }
 
 /// A user as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     pub id: Uuid,
     pub email: String,
@@ -148,8 +148,9 @@ pub struct AuditEvent {
 }
 
 /// A stored audit event.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct AuditRecord {
+    /// What happened, such as `login_failed` or `session_revoked`.
     pub kind: String,
     pub session_id: Option<Uuid>,
     pub ip: Option<String>,

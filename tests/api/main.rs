@@ -13,6 +13,7 @@ mod limits;
 mod mobile;
 mod oauth;
 mod observability;
+mod openapi;
 mod refresh;
 mod sessions;
 mod stress;

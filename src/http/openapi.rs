@@ -1,0 +1,86 @@
+//! The OpenAPI 3.1 document of the API, generated from the handlers'
+//! `#[utoipa::path]` annotations and the request and response types.
+
+use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::server::Server;
+
+use super::{auth, oauth};
+use crate::config::Settings;
+
+/// Every documented operation. A handler in the route table must be listed
+/// here too (see the module comment of `http`).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "authd",
+        description = "Password login, short-lived JWT access tokens and rotating refresh tokens. \
+            Errors are `{\"error\": \"<code>\", \"error_description\": \"...\"}` with a stable code."
+    ),
+    paths(
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        auth::change_password,
+        auth::list_audit,
+        auth::list_sessions,
+        auth::revoke_session,
+        oauth::revocations,
+        oauth::token,
+        oauth::revoke,
+        oauth::introspect,
+        super::jwks,
+        super::openid_configuration,
+        super::oauth_authorization_server,
+        super::openapi_json,
+        super::healthz,
+        super::metrics,
+        super::readyz,
+    ),
+    tags(
+        (name = "auth", description = "Accounts, login, refresh tokens and sessions"),
+        (name = "oauth", description = "OAuth 2.0 endpoints and the revocation feed, for OAuth clients and registered machine clients"),
+        (name = "discovery", description = "Keys and metadata for verifiers and clients"),
+        (name = "operations", description = "Health checks and metrics"),
+    )
+)]
+struct ApiDoc;
+
+/// The document for this deployment: `info.version` is the crate version,
+/// the one server is the configured issuer, and the refresh cookie has its
+/// configured name.
+pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    // utoipa copies Cargo's (empty) license field; an empty name says nothing.
+    doc.info.license = None;
+    doc.servers = Some(vec![Server::new(settings.issuer())]);
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("JWT")
+        .build();
+    bearer.description = Some("An access token from login or refresh (RFC 9068)".to_owned());
+    components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+    let mut client_basic = HttpBuilder::new().scheme(HttpAuthScheme::Basic).build();
+    client_basic.description = Some(
+        "A registered client's id and secret (`authd clients create`), form-encoded (RFC 6749 section 2.3.1)"
+            .to_owned(),
+    );
+    components.add_security_scheme("client_basic", SecurityScheme::Http(client_basic));
+    components.add_security_scheme(
+        "refresh_cookie",
+        SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            settings.refresh.cookie_name.clone(),
+            "The refresh token, HttpOnly; sent by browsers".to_owned(),
+        ))),
+    );
+    doc
+}
+
+/// [`document`] as JSON, built once at start-up and served as is.
+pub fn document_json(settings: &Settings) -> Result<String, serde_json::Error> {
+    document(settings).to_json()
+}
