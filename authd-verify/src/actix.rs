@@ -109,6 +109,7 @@ impl ResponseError for InsufficientScope {
         );
         HttpResponse::Forbidden()
             .insert_header((header::WWW_AUTHENTICATE, challenge))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(serde_json::json!({
                 "error": "insufficient_scope",
                 "error_description": "the access token does not grant the scope this resource needs",
