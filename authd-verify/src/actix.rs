@@ -80,7 +80,10 @@ impl ResponseError for AuthError {
         };
         let mut response = HttpResponse::build(self.status_code());
         if let Some(challenge) = challenge {
-            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            ));
         }
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))

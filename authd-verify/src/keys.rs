@@ -39,10 +39,11 @@ impl CacheBounds {
                 if lower == "no-cache" || lower == "no-store" {
                     return Duration::ZERO;
                 }
-                if let Some(secs) = lower.strip_prefix("max-age=") {
-                    if let Ok(secs) = secs.trim_matches('"').parse::<u64>() {
-                        ttl = Duration::from_secs(secs);
-                    }
+                if let Some(Ok(secs)) = lower
+                    .strip_prefix("max-age=")
+                    .map(|secs| secs.trim_matches('"').parse::<u64>())
+                {
+                    ttl = Duration::from_secs(secs);
                 }
             }
             ttl
@@ -137,7 +138,10 @@ impl JwksCache {
             .await
             .map_err(|e| format!("GET {}: {e}", self.url))?;
         if body.len() > MAX_JWKS_BYTES {
-            return Err(format!("GET {}: JWKS larger than {MAX_JWKS_BYTES} bytes", self.url));
+            return Err(format!(
+                "GET {}: JWKS larger than {MAX_JWKS_BYTES} bytes",
+                self.url
+            ));
         }
         let keys = parse_jwks(&body)?;
         if keys.is_empty() {
@@ -193,13 +197,13 @@ fn pin(jwk: &Jwk) -> Result<PinnedKey, &'static str> {
     }
     let implied = match &jwk.algorithm {
         AlgorithmParameters::RSA(_) => Algorithm::RS256,
-        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => {
-            Algorithm::ES256
-        }
+        AlgorithmParameters::EllipticCurve(p) if p.curve == EllipticCurve::P256 => Algorithm::ES256,
         AlgorithmParameters::OctetKeyPair(p) if p.curve == EllipticCurve::Ed25519 => {
             Algorithm::EdDSA
         }
-        AlgorithmParameters::OctetKey(_) => return Err("symmetric keys are never taken from a JWKS"),
+        AlgorithmParameters::OctetKey(_) => {
+            return Err("symmetric keys are never taken from a JWKS");
+        }
         _ => return Err("unsupported key type or curve"),
     };
     let alg = match jwk.common.key_algorithm {
@@ -224,7 +228,10 @@ mod tests {
 
     #[test]
     fn max_age_is_honoured_within_the_bounds() {
-        assert_eq!(BOUNDS.ttl(Some("public, max-age=300")), Duration::from_secs(300));
+        assert_eq!(
+            BOUNDS.ttl(Some("public, max-age=300")),
+            Duration::from_secs(300)
+        );
         assert_eq!(BOUNDS.ttl(Some("max-age=1")), Duration::from_secs(10));
         assert_eq!(BOUNDS.ttl(Some("Max-Age=99999")), Duration::from_secs(3600));
         assert_eq!(BOUNDS.ttl(Some("no-store")), Duration::from_secs(10));

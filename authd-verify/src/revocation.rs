@@ -127,7 +127,10 @@ impl Revocations {
                 .await
                 .map_err(|e| format!("GET {}: {e}", self.url))?;
             if body.len() > MAX_PAGE_BYTES {
-                return Err(format!("GET {}: page larger than {MAX_PAGE_BYTES} bytes", self.url));
+                return Err(format!(
+                    "GET {}: page larger than {MAX_PAGE_BYTES} bytes",
+                    self.url
+                ));
             }
             let page: Page = serde_json::from_slice(&body)
                 .map_err(|e| format!("GET {}: not a revocation feed page: {e}", self.url))?;

@@ -56,7 +56,10 @@ impl std::fmt::Debug for Verifier {
             .field("issuer", &self.inner.issuer)
             .field("audience", &self.inner.audience)
             .field("jwks_uri", &self.inner.jwks.as_ref().map(JwksCache::url))
-            .field("shared_secret_kids", &self.inner.shared.keys().collect::<Vec<_>>())
+            .field(
+                "shared_secret_kids",
+                &self.inner.shared.keys().collect::<Vec<_>>(),
+            )
             .field(
                 "revocation_feed",
                 &self.inner.revocations.as_ref().map(Revocations::url),
@@ -166,10 +169,10 @@ impl Verifier {
         if not_before > now.saturating_add(inner.leeway) {
             return Err(VerifyError::NotYetValid);
         }
-        if let (Some(revocations), Some(sid)) = (&inner.revocations, &claims.sid) {
-            if revocations.is_revoked(sid) {
-                return Err(VerifyError::Revoked);
-            }
+        if let (Some(revocations), Some(sid)) = (&inner.revocations, &claims.sid)
+            && revocations.is_revoked(sid)
+        {
+            return Err(VerifyError::Revoked);
         }
         Ok(claims)
     }
@@ -209,7 +212,9 @@ fn read_header(token: &str) -> Result<Header, VerifyError> {
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(VerifyError::Malformed("not three dot-separated parts".into()));
+        return Err(VerifyError::Malformed(
+            "not three dot-separated parts".into(),
+        ));
     };
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(header)
@@ -367,10 +372,14 @@ impl VerifierBuilder {
             ));
         }
         if self.poll_interval.is_zero() {
-            return Err(BuildError::Config("revocation_poll_interval must not be zero".into()));
+            return Err(BuildError::Config(
+                "revocation_poll_interval must not be zero".into(),
+            ));
         }
         if !self.use_jwks && self.shared.is_empty() {
-            return Err(BuildError::Config("without_jwks needs an hs256_secret".into()));
+            return Err(BuildError::Config(
+                "without_jwks needs an hs256_secret".into(),
+            ));
         }
         let mut shared = HashMap::new();
         for (kid, secret) in &self.shared {
@@ -419,7 +428,12 @@ impl VerifierBuilder {
                 min: self.min_cache,
                 max: self.max_cache,
             };
-            Some(JwksCache::new(url, http.clone(), bounds, self.unknown_kid_interval))
+            Some(JwksCache::new(
+                url,
+                http.clone(),
+                bounds,
+                self.unknown_kid_interval,
+            ))
         } else {
             None
         };
@@ -465,7 +479,9 @@ impl VerifierBuilder {
 }
 
 fn unreachable_config<T>(what: &str) -> Result<T, BuildError> {
-    Err(BuildError::Config(format!("no {what}: neither configured nor discovered")))
+    Err(BuildError::Config(format!(
+        "no {what}: neither configured nor discovered"
+    )))
 }
 
 #[derive(Deserialize)]
@@ -476,9 +492,17 @@ struct Discovery {
     revocation_feed_endpoint: Option<String>,
 }
 
-async fn discover(http: &reqwest::Client, url: &str, issuer: &str) -> Result<Discovery, BuildError> {
+async fn discover(
+    http: &reqwest::Client,
+    url: &str,
+    issuer: &str,
+) -> Result<Discovery, BuildError> {
     let fail = |e: String| BuildError::Discovery(format!("GET {url}: {e}"));
-    let response = http.get(url).send().await.map_err(|e| fail(e.to_string()))?;
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
     let status = response.status();
     if !status.is_success() {
         return Err(fail(format!("status {status}")));
@@ -529,7 +553,9 @@ async fn poll_revocations(inner: Weak<Inner>, interval: Duration) {
     loop {
         ticks.tick().await;
         let Some(inner) = inner.upgrade() else { return };
-        let Some(feed) = &inner.revocations else { return };
+        let Some(feed) = &inner.revocations else {
+            return;
+        };
         if let Err(error) = feed.poll().await {
             tracing::warn!(%error, "revocation feed poll failed; keeping the last state");
         }

@@ -112,7 +112,10 @@ async fn a_token_without_the_needed_scope_gets_403_insufficient_scope() {
             .uri("/reports")
             .insert_header((
                 "Authorization",
-                format!("Bearer {}", key.token(&service_claims(&authd.issuer, scope))),
+                format!(
+                    "Bearer {}",
+                    key.token(&service_claims(&authd.issuer, scope))
+                ),
             ))
             .to_request()
     };
@@ -144,5 +147,8 @@ async fn a_verifier_given_as_plain_app_data_works_too() {
             format!("Bearer {}", key.token(&user_claims(&authd.issuer, SID))),
         ))
         .to_request();
-    assert_eq!(test::call_service(&app, request).await.status(), StatusCode::OK);
+    assert_eq!(
+        test::call_service(&app, request).await.status(),
+        StatusCode::OK
+    );
 }

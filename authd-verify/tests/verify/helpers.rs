@@ -209,7 +209,10 @@ impl FakeAuthd {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .route("/.well-known/openid-configuration", web::get().to(discovery))
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
                 .route("/.well-known/jwks.json", web::get().to(jwks))
                 .route("/auth/revocations", web::get().to(feed))
                 .default_service(web::to(not_found))

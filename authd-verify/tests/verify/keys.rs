@@ -58,7 +58,12 @@ async fn a_keys_rotation_published_by_a_background_refresh_is_picked_up_without_
     // Spend the one unknown-kid refetch of the hour, so that only the
     // background refresh can bring the new key.
     let claims = user_claims(&authd.issuer, SID);
-    assert!(verifier.verify(&old.header_token("spent", &claims)).await.is_err());
+    assert!(
+        verifier
+            .verify(&old.header_token("spent", &claims))
+            .await
+            .is_err()
+    );
     authd.publish(&[&new]);
     let before = authd.jwks_fetches();
     wait_until(|| authd.jwks_fetches() > before, "a background refresh").await;
@@ -97,7 +102,11 @@ async fn a_failed_refresh_keeps_serving_the_last_good_keys() {
     authd.state.jwks_fails.store(true, Ordering::SeqCst);
     let before = authd.jwks_fetches();
 
-    wait_until(|| authd.jwks_fetches() >= before + 2, "two failed refreshes").await;
+    wait_until(
+        || authd.jwks_fetches() >= before + 2,
+        "two failed refreshes",
+    )
+    .await;
 
     let token = key.token(&user_claims(&authd.issuer, SID));
     assert!(verifier.verify(&token).await.is_ok());
@@ -119,8 +128,16 @@ async fn a_flood_of_bogus_kids_makes_at_most_one_jwks_fetch_per_interval() {
     }))
     .await;
 
-    assert!(results.iter().all(|r| matches!(r, Err(VerifyError::UnknownKey(_)))));
-    assert_eq!(authd.jwks_fetches(), 2, "the start-up fetch and one refetch");
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(VerifyError::UnknownKey(_))))
+    );
+    assert_eq!(
+        authd.jwks_fetches(),
+        2,
+        "the start-up fetch and one refetch"
+    );
     // The good key still works meanwhile.
     assert!(verifier.verify(&key.token(&claims)).await.is_ok());
 }
@@ -164,7 +181,12 @@ async fn a_token_with_a_new_kid_is_accepted_after_one_shared_refetch() {
 
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(authd.jwks_fetches(), 2, "one refetch served every request");
-    assert!(verifier.verify(&old.token(&user_claims(&authd.issuer, SID))).await.is_ok());
+    assert!(
+        verifier
+            .verify(&old.token(&user_claims(&authd.issuer, SID)))
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -172,7 +194,10 @@ async fn a_discovery_document_naming_another_issuer_fails_the_build() {
     let authd = FakeAuthd::start(&[&TestKey::eddsa("k")]).await;
     *authd.state.issuer.lock().unwrap() = "https://elsewhere.example".into();
     let result = authd.builder().build().await;
-    assert!(matches!(result, Err(BuildError::Discovery(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(BuildError::Discovery(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -185,7 +210,12 @@ async fn a_configured_jwks_url_skips_discovery() {
         .build()
         .await
         .unwrap();
-    assert!(verifier.verify(&key.token(&user_claims(&authd.issuer, SID))).await.is_ok());
+    assert!(
+        verifier
+            .verify(&key.token(&user_claims(&authd.issuer, SID)))
+            .await
+            .is_ok()
+    );
     assert_eq!(authd.state.discovery_fetches.load(Ordering::SeqCst), 0);
 }
 

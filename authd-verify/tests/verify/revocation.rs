@@ -37,8 +37,14 @@ async fn a_revoked_session_is_refused_after_the_next_poll() {
     authd.wait_for_polls(authd.feed_polls(), 2).await;
 
     assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked));
-    assert!(verifier.verify(&other).await.is_ok(), "other sessions are untouched");
-    assert!(verifier.verify(&service).await.is_ok(), "tokens without sid are untouched");
+    assert!(
+        verifier.verify(&other).await.is_ok(),
+        "other sessions are untouched"
+    );
+    assert!(
+        verifier.verify(&service).await.is_ok(),
+        "tokens without sid are untouched"
+    );
     assert!(verifier.last_revocation_poll().unwrap() > first_poll);
     assert_eq!(verifier.revoked_sessions(), 1);
 }
@@ -48,7 +54,9 @@ async fn the_feed_is_followed_while_more_is_true_and_the_cursor_sent_back() {
     let key = TestKey::rs256("k1");
     let authd = FakeAuthd::start(&[&key]).await;
     authd.state.page_size.store(2, Ordering::SeqCst);
-    let sids: Vec<String> = (0..5).map(|i| format!("0190a0d4-0000-7000-8000-00000000000{i}")).collect();
+    let sids: Vec<String> = (0..5)
+        .map(|i| format!("0190a0d4-0000-7000-8000-00000000000{i}"))
+        .collect();
     for sid in &sids {
         authd.revoke(sid, now() + 900);
     }
@@ -58,7 +66,11 @@ async fn the_feed_is_followed_while_more_is_true_and_the_cursor_sent_back() {
 
     for sid in &sids {
         let token = key.token(&user_claims(&authd.issuer, sid));
-        assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked), "{sid}");
+        assert_eq!(
+            verifier.verify(&token).await,
+            Err(VerifyError::Revoked),
+            "{sid}"
+        );
     }
     let cursors = authd.state.feed_cursors.lock().unwrap().clone();
     assert_eq!(cursors, [None, Some("2".to_owned()), Some("4".to_owned())]);
@@ -101,8 +113,16 @@ async fn a_failed_poll_keeps_the_last_state_and_is_retried() {
     let stale = verifier.last_revocation_poll().unwrap();
 
     authd.wait_for_polls(authd.feed_polls(), 2).await;
-    assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked), "state kept");
-    assert_eq!(verifier.last_revocation_poll(), Some(stale), "no success while failing");
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::Revoked),
+        "state kept"
+    );
+    assert_eq!(
+        verifier.last_revocation_poll(),
+        Some(stale),
+        "no success while failing"
+    );
 
     authd.state.feed_fails.store(false, Ordering::SeqCst);
     wait_until(
@@ -116,7 +136,10 @@ async fn a_failed_poll_keeps_the_last_state_and_is_retried() {
 async fn wrong_client_credentials_fail_the_build() {
     let authd = FakeAuthd::start(&[&TestKey::eddsa("k")]).await;
     let result = authd.builder().revocation(CLIENT_ID, "wrong").build().await;
-    assert!(matches!(result, Err(BuildError::Revocation(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(BuildError::Revocation(_))),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]

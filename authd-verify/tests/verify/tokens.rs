@@ -60,7 +60,10 @@ async fn a_client_credentials_token_has_no_sid_and_answers_scope_questions() {
     assert!(claims.has_scope("reports:read"));
     assert!(claims.has_scope("orders:write"));
     assert!(!claims.has_scope("reports"));
-    assert_eq!(claims.scopes().collect::<Vec<_>>(), ["reports:read", "orders:write"]);
+    assert_eq!(
+        claims.scopes().collect::<Vec<_>>(),
+        ["reports:read", "orders:write"]
+    );
 }
 
 #[tokio::test]
@@ -77,19 +80,32 @@ async fn hs256_tokens_verify_with_the_configured_secret_only() {
     let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": "hs"});
     let claims = user_claims(&authd.issuer, SID);
 
-    let good = sign_raw(&header, &claims, &EncodingKey::from_secret(&secret), Algorithm::HS256);
+    let good = sign_raw(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(&secret),
+        Algorithm::HS256,
+    );
     let other = EncodingKey::from_secret(b"another secret of thirty-two bytes!");
     let forged = sign_raw(&header, &claims, &other, Algorithm::HS256);
 
     assert!(verifier.verify(&good).await.is_ok());
-    assert_eq!(verifier.verify(&forged).await, Err(VerifyError::InvalidSignature));
+    assert_eq!(
+        verifier.verify(&forged).await,
+        Err(VerifyError::InvalidSignature)
+    );
     assert_eq!(authd.jwks_fetches(), 0, "without_jwks must not fetch keys");
 }
 
 #[tokio::test]
 async fn a_short_hs256_secret_is_refused_at_build() {
     let authd = FakeAuthd::start(&[]).await;
-    let result = authd.builder().without_jwks().hs256_secret("hs", "short").build().await;
+    let result = authd
+        .builder()
+        .without_jwks()
+        .hs256_secret("hs", "short")
+        .build()
+        .await;
     assert!(matches!(result, Err(authd_verify::BuildError::Config(_))));
 }
 
@@ -98,9 +114,15 @@ async fn a_token_from_another_issuer_is_refused_as_wrong_issuer() {
     let (key, authd, verifier) = rs256_setup().await;
     let mut claims = user_claims(&authd.issuer, SID);
     claims["iss"] = json!("https://evil.example");
-    assert_eq!(verifier.verify(&key.token(&claims)).await, Err(VerifyError::WrongIssuer));
+    assert_eq!(
+        verifier.verify(&key.token(&claims)).await,
+        Err(VerifyError::WrongIssuer)
+    );
     claims.as_object_mut().unwrap().remove("iss");
-    assert_eq!(verifier.verify(&key.token(&claims)).await, Err(VerifyError::WrongIssuer));
+    assert_eq!(
+        verifier.verify(&key.token(&claims)).await,
+        Err(VerifyError::WrongIssuer)
+    );
 }
 
 #[tokio::test]
@@ -108,11 +130,20 @@ async fn a_token_for_another_audience_is_refused_as_wrong_audience() {
     let (key, authd, verifier) = rs256_setup().await;
     let mut claims = user_claims(&authd.issuer, SID);
     claims["aud"] = json!("billing");
-    assert_eq!(verifier.verify(&key.token(&claims)).await, Err(VerifyError::WrongAudience));
+    assert_eq!(
+        verifier.verify(&key.token(&claims)).await,
+        Err(VerifyError::WrongAudience)
+    );
     claims["aud"] = json!(["billing", "shipping"]);
-    assert_eq!(verifier.verify(&key.token(&claims)).await, Err(VerifyError::WrongAudience));
+    assert_eq!(
+        verifier.verify(&key.token(&claims)).await,
+        Err(VerifyError::WrongAudience)
+    );
     claims["aud"] = json!(["billing", "authd"]);
-    assert!(verifier.verify(&key.token(&claims)).await.is_ok(), "an aud list naming us passes");
+    assert!(
+        verifier.verify(&key.token(&claims)).await.is_ok(),
+        "an aud list naming us passes"
+    );
 }
 
 #[tokio::test]
@@ -122,11 +153,18 @@ async fn a_token_whose_typ_is_not_at_jwt_is_refused_as_wrong_type() {
     for typ in [json!("JWT"), json!(null), json!("id+jwt")] {
         let header = json!({"alg": "RS256", "typ": typ, "kid": "k1"});
         let token = sign_raw(&header, &claims, &key.encoding, key.alg);
-        assert_eq!(verifier.verify(&token).await, Err(VerifyError::WrongType), "typ {typ}");
+        assert_eq!(
+            verifier.verify(&token).await,
+            Err(VerifyError::WrongType),
+            "typ {typ}"
+        );
     }
     let header = json!({"alg": "RS256", "typ": "application/at+jwt", "kid": "k1"});
     let token = sign_raw(&header, &claims, &key.encoding, key.alg);
-    assert!(verifier.verify(&token).await.is_ok(), "the media-type form is accepted");
+    assert!(
+        verifier.verify(&token).await.is_ok(),
+        "the media-type form is accepted"
+    );
 }
 
 #[tokio::test]
@@ -141,14 +179,22 @@ async fn a_token_expired_beyond_the_leeway_is_refused_and_within_it_accepted() {
         Err(VerifyError::Expired)
     );
     claims["exp"] = json!(t - 29);
-    assert!(verifier.verify_at(&key.token(&claims), at(t)).await.is_ok(), "30 s default leeway");
+    assert!(
+        verifier.verify_at(&key.token(&claims), at(t)).await.is_ok(),
+        "30 s default leeway"
+    );
 }
 
 #[tokio::test]
 async fn the_leeway_is_configurable() {
     let key = TestKey::rs256("k1");
     let authd = FakeAuthd::start(&[&key]).await;
-    let strict = authd.builder().leeway(std::time::Duration::ZERO).build().await.unwrap();
+    let strict = authd
+        .builder()
+        .leeway(std::time::Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
     let t = now();
     let mut claims = user_claims(&authd.issuer, SID);
     claims["iat"] = json!(t - 900);
@@ -170,7 +216,10 @@ async fn a_token_whose_nbf_or_iat_is_in_the_future_is_refused_as_not_yet_valid()
         Err(VerifyError::NotYetValid)
     );
     claims["nbf"] = json!(t + 20);
-    assert!(verifier.verify_at(&key.token(&claims), at(t)).await.is_ok(), "within the leeway");
+    assert!(
+        verifier.verify_at(&key.token(&claims), at(t)).await.is_ok(),
+        "within the leeway"
+    );
     claims["nbf"] = json!(t);
     claims["iat"] = json!(t + 120);
     assert_eq!(
@@ -186,11 +235,19 @@ async fn an_hs256_token_signed_with_the_rsa_public_key_is_refused_as_algorithm_m
     let public_bytes = key.jwk["n"].as_str().unwrap().as_bytes().to_vec();
     let header = json!({"alg": "HS256", "typ": "at+jwt", "kid": "k1"});
     let claims = user_claims(&authd.issuer, SID);
-    let token = sign_raw(&header, &claims, &EncodingKey::from_secret(&public_bytes), Algorithm::HS256);
+    let token = sign_raw(
+        &header,
+        &claims,
+        &EncodingKey::from_secret(&public_bytes),
+        Algorithm::HS256,
+    );
 
     assert_eq!(
         verifier.verify(&token).await,
-        Err(VerifyError::AlgorithmMismatch { token: "HS256".into(), key: "RS256".into() })
+        Err(VerifyError::AlgorithmMismatch {
+            token: "HS256".into(),
+            key: "RS256".into()
+        })
     );
 }
 
@@ -201,7 +258,12 @@ async fn an_es256_token_naming_an_rsa_kid_is_refused_as_algorithm_mismatch() {
     let authd = FakeAuthd::start(&[&rsa, &es]).await;
     let verifier = authd.verifier().await;
     let header = json!({"alg": "ES256", "typ": "at+jwt", "kid": "k1"});
-    let token = sign_raw(&header, &user_claims(&authd.issuer, SID), &es.encoding, es.alg);
+    let token = sign_raw(
+        &header,
+        &user_claims(&authd.issuer, SID),
+        &es.encoding,
+        es.alg,
+    );
     assert!(matches!(
         verifier.verify(&token).await,
         Err(VerifyError::AlgorithmMismatch { .. })
@@ -213,7 +275,10 @@ async fn a_token_whose_kid_is_not_in_the_jwks_is_refused_as_unknown_key() {
     let (_, authd, verifier) = rs256_setup().await;
     let stranger = TestKey::rs256("k2");
     let token = stranger.token(&user_claims(&authd.issuer, SID));
-    assert_eq!(verifier.verify(&token).await, Err(VerifyError::UnknownKey("k2".into())));
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::UnknownKey("k2".into()))
+    );
 }
 
 #[tokio::test]
@@ -221,7 +286,10 @@ async fn a_token_signed_by_another_key_under_a_known_kid_fails_the_signature() {
     let (_, authd, verifier) = rs256_setup().await;
     let impostor = TestKey::rs256("k1");
     let token = impostor.token(&user_claims(&authd.issuer, SID));
-    assert_eq!(verifier.verify(&token).await, Err(VerifyError::InvalidSignature));
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::InvalidSignature)
+    );
 }
 
 #[tokio::test]
@@ -233,15 +301,26 @@ async fn a_token_whose_payload_was_altered_fails_the_signature() {
     let forged_payload = key.token(&other).split('.').nth(1).unwrap().to_owned();
     let parts: Vec<&str> = token.split('.').collect();
     let forged = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-    assert_eq!(verifier.verify(&forged).await, Err(VerifyError::InvalidSignature));
+    assert_eq!(
+        verifier.verify(&forged).await,
+        Err(VerifyError::InvalidSignature)
+    );
 }
 
 #[tokio::test]
 async fn a_token_with_a_crit_header_is_refused() {
     let (key, authd, verifier) = rs256_setup().await;
     let header = json!({"alg": "RS256", "typ": "at+jwt", "kid": "k1", "crit": ["exp"], "exp": 1});
-    let token = sign_raw(&header, &user_claims(&authd.issuer, SID), &key.encoding, key.alg);
-    assert_eq!(verifier.verify(&token).await, Err(VerifyError::CriticalHeader));
+    let token = sign_raw(
+        &header,
+        &user_claims(&authd.issuer, SID),
+        &key.encoding,
+        key.alg,
+    );
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::CriticalHeader)
+    );
 }
 
 #[tokio::test]
@@ -260,7 +339,12 @@ async fn an_unsigned_alg_none_token_is_refused() {
 async fn a_token_without_kid_is_refused() {
     let (key, authd, verifier) = rs256_setup().await;
     let header = json!({"alg": "RS256", "typ": "at+jwt"});
-    let token = sign_raw(&header, &user_claims(&authd.issuer, SID), &key.encoding, key.alg);
+    let token = sign_raw(
+        &header,
+        &user_claims(&authd.issuer, SID),
+        &key.encoding,
+        key.alg,
+    );
     assert_eq!(verifier.verify(&token).await, Err(VerifyError::MissingKid));
 }
 
@@ -272,9 +356,17 @@ async fn a_jku_header_is_never_followed() {
     header["jku"] = json!(format!("{}/attacker-jwks", authd.issuer));
     header["x5u"] = json!(format!("{}/attacker-x5u", authd.issuer));
     header["jwk"] = attacker.jwk.clone();
-    let token = sign_raw(&header, &user_claims(&authd.issuer, SID), &attacker.encoding, attacker.alg);
+    let token = sign_raw(
+        &header,
+        &user_claims(&authd.issuer, SID),
+        &attacker.encoding,
+        attacker.alg,
+    );
 
-    assert_eq!(verifier.verify(&token).await, Err(VerifyError::UnknownKey("evil".into())));
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::UnknownKey("evil".into()))
+    );
     let paths = authd.state.paths.lock().unwrap().clone();
     assert!(
         !paths.iter().any(|p| p.starts_with("/attacker")),
