@@ -81,6 +81,12 @@
 //! The extractor lives behind the default `actix` feature; without it the
 //! crate has no actix-web dependency.
 
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
 #[cfg(feature = "actix")]
 mod actix;
 mod claims;

@@ -83,7 +83,11 @@ async fn later_polls_ask_only_for_what_is_new_since_the_cursor() {
     let authd = FakeAuthd::start(&[&key]).await;
     authd.revoke(SID, now() + 900);
     let _verifier = with_revocation(&authd, Duration::from_millis(100)).await;
-    authd.wait_for_polls(authd.feed_polls(), 1).await;
+    wait_until(
+        || authd.state.feed_cursors.lock().unwrap().len() >= 2,
+        "a second poll",
+    )
+    .await;
     let cursors = authd.state.feed_cursors.lock().unwrap().clone();
     assert_eq!(cursors[0], None);
     assert_eq!(cursors[1].as_deref(), Some("1"));
