@@ -26,11 +26,14 @@ WORKDIR /src
 
 # 1. Dependencies only: with the manifests and placeholder sources, this layer
 #    is rebuilt only when Cargo.toml or Cargo.lock change.
+#    The workspace's authd-verify crate (a library for other services) is only a
+#    dev-dependency: its manifest must be present, its code is not built.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY authd-verify/Cargo.toml ./authd-verify/
+RUN mkdir -p src authd-verify/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs \
-    && cargo build --release --locked \
+    && touch src/lib.rs authd-verify/src/lib.rs \
+    && cargo build --release --locked -p authd \
     && rm -rf src
 
 # 2. The application. config/default.toml is embedded with include_str! and
@@ -41,7 +44,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY config ./config
 RUN touch src/main.rs src/lib.rs \
-    && cargo build --release --locked \
+    && cargo build --release --locked -p authd \
     && cp target/release/authd /usr/local/bin/authd
 
 # The data directory (SQLite database, generated development keys): distroless

@@ -1,0 +1,96 @@
+//! The claims of a verified access token.
+
+use serde_json::{Map, Value};
+
+use crate::error::VerifyError;
+
+/// The claims of a verified access token (RFC 9068 plus authd's `sid`).
+///
+/// User tokens carry a `sid` (the session) and `client_id` "authd" by default;
+/// client-credentials tokens have `sub == client_id`, maybe a `scope`, and no
+/// `sid`. Claims this struct does not name are kept in [`Claims::raw`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// The subject: a user's UUID, or a client id for service tokens.
+    pub sub: String,
+    /// The session the token belongs to (a UUID); `None` for service tokens.
+    pub sid: Option<String>,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Space-separated scopes, if any. See [`Claims::has_scope`].
+    pub scope: Option<String>,
+    /// The issuer (equal to the configured one).
+    pub iss: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// Issue time, Unix seconds.
+    pub iat: i64,
+    /// Not-before time, Unix seconds, when present.
+    pub nbf: Option<i64>,
+    /// The token's unique id.
+    pub jti: String,
+    /// Every claim of the token, including the ones above.
+    pub raw: Map<String, Value>,
+}
+
+impl Claims {
+    /// Whether `scope` lists `wanted` (exact match of one space-separated item).
+    pub fn has_scope(&self, wanted: &str) -> bool {
+        self.scopes().any(|s| s == wanted)
+    }
+
+    /// The items of `scope`, in order; empty when there is no `scope`.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.as_deref().unwrap_or("").split_ascii_whitespace()
+    }
+
+    /// Whether the token was issued to a user session (it has a `sid`), as
+    /// opposed to a service (client-credentials) token.
+    pub fn is_user(&self) -> bool {
+        self.sid.is_some()
+    }
+
+    /// Reads the typed claims out of a verified payload. Issuer, audience and
+    /// times are checked by the verifier, not here.
+    pub(crate) fn from_map(raw: Map<String, Value>) -> Result<Self, VerifyError> {
+        let string = |name: &'static str| match raw.get(name) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            _ => Err(VerifyError::InvalidClaim(name)),
+        };
+        let optional_string = |name: &'static str| match raw.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(VerifyError::InvalidClaim(name)),
+        };
+        let number = |name: &'static str| match raw.get(name) {
+            Some(v) => numeric_date(v).ok_or(VerifyError::InvalidClaim(name)),
+            None => Err(VerifyError::InvalidClaim(name)),
+        };
+        let nbf = match raw.get("nbf") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(numeric_date(v).ok_or(VerifyError::InvalidClaim("nbf"))?),
+        };
+        Ok(Self {
+            sub: string("sub")?,
+            sid: optional_string("sid")?,
+            client_id: string("client_id")?,
+            scope: optional_string("scope")?,
+            iss: string("iss")?,
+            exp: number("exp")?,
+            iat: number("iat")?,
+            nbf,
+            jti: string("jti")?,
+            raw,
+        })
+    }
+}
+
+/// A JSON NumericDate: integer seconds, or a float truncated towards the past.
+fn numeric_date(v: &Value) -> Option<i64> {
+    let n = v.as_number()?;
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.floor() as i64)
+    })
+}

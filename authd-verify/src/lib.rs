@@ -1,0 +1,106 @@
+//! Local verification of authd access tokens
+//! for Rust microservices.
+//!
+//! A [`Verifier`] is built once from authd's issuer URL. It reads
+//! `{issuer}/.well-known/openid-configuration`, fetches the JWKS it names and
+//! then verifies each token without calling authd:
+//!
+//! - **Keys** are cached for the `Cache-Control: max-age` authd sends (bounded
+//!   by [`VerifierBuilder::cache_bounds`]) and refreshed in the background at
+//!   three quarters of that; if a refresh fails, the last good keys stay in
+//!   use. A token with an unknown `kid` causes at most one refetch per
+//!   [`VerifierBuilder::unknown_kid_refetch_interval`] (30 s by default), shared
+//!   by all requests waiting on it: a key rotation costs no failures, and a
+//!   flood of made-up kids costs authd one request per interval.
+//! - **Algorithms** are pinned to keys: each JWK verifies only under its own
+//!   `alg` (or the one its `kty`/`crv` imply), and a token whose header names
+//!   another algorithm is refused. `alg: none`, `crit` and symmetric keys in
+//!   the JWKS are refused; `jku`, `x5u`, `jwk` and `x5c` headers are ignored.
+//!   HS256 works with a shared secret configured by kid
+//!   ([`VerifierBuilder::hs256_secret`]).
+//! - **Claims**: `typ` must be `at+jwt` (RFC 9068), `iss` the issuer, `aud`
+//!   must contain the audience, `exp`, `nbf` and `iat` must hold within the
+//!   leeway (30 s by default, [`VerifierBuilder::leeway`]); `sub`, `client_id`,
+//!   `iat` and `jti` must be present. Unknown claims are kept, not refused.
+//! - **Revocation** (optional, [`VerifierBuilder::revocation`]): the verifier
+//!   polls authd's revocation feed every 5 s (configurable) with a registered
+//!   client's credentials and refuses tokens whose `sid` was revoked. The
+//!   worst-case delay from a revocation in authd to its refusal here is one
+//!   poll interval plus the duration of one feed request (5 s + a few ms by
+//!   default); polls start at a fixed cadence. A failed poll keeps the last
+//!   list, is logged and retried at the next tick;
+//!   [`Verifier::last_revocation_poll`] tells how fresh the list is.
+//!
+//! Failures come back as a [`VerifyError`] naming the reason, for logs: tell
+//! clients only that the token is invalid.
+//!
+//! # Use
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use actix_web::{App, HttpResponse, HttpServer, get, web};
+//! use authd_verify::{Authenticated, InsufficientScope, Verifier};
+//!
+//! #[get("/hello")]
+//! async fn hello(user: Authenticated) -> HttpResponse {
+//!     HttpResponse::Ok().body(format!("hello {}", user.sub))
+//! }
+//!
+//! #[get("/reports")]
+//! async fn reports(user: Authenticated) -> Result<HttpResponse, InsufficientScope> {
+//!     user.require_scope("reports:read")?;
+//!     Ok(HttpResponse::Ok().body("the reports"))
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let verifier = Verifier::builder("https://auth.example.com")
+//!         .audience("authd")
+//!         .leeway(Duration::from_secs(30))
+//!         // optional: near-instant revocation through the feed
+//!         .revocation("client_0f3a", "the client secret")
+//!         .build()
+//!         .await?;
+//!
+//!     // Outside actix-web: verify a bearer token directly.
+//!     # let token = "";
+//!     match verifier.verify(token).await {
+//!         Ok(claims) => println!("{} with scopes {:?}", claims.sub, claims.scope),
+//!         Err(reason) => eprintln!("refused: {reason}"),
+//!     }
+//!
+//!     let data = web::Data::new(verifier);
+//!     HttpServer::new(move || App::new().app_data(data.clone()).service(hello).service(reports))
+//!         .bind(("127.0.0.1", 8081))?
+//!         .run()
+//!         .await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The extractor lives behind the default `actix` feature; without it the
+//! crate has no actix-web dependency.
+
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "actix")]
+mod actix;
+mod claims;
+mod error;
+mod keys;
+mod revocation;
+mod verifier;
+
+#[cfg(feature = "actix")]
+pub use actix::{AuthError, Authenticated, InsufficientScope};
+pub use claims::Claims;
+pub use error::{BuildError, VerifyError};
+pub use verifier::{
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REVOCATION_POLL,
+    DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES, Verifier,
+    VerifierBuilder,
+};

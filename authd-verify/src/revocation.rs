@@ -1,0 +1,167 @@
+//! The revocation feed: polls authd for revoked sessions and remembers each
+//! `sid` until no token of that session can still be valid.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+/// Pages followed in one poll when authd keeps answering `more: true`; the
+/// rest waits for the next poll rather than looping forever.
+const MAX_PAGES_PER_POLL: usize = 100;
+/// A feed page larger than this is refused.
+const MAX_PAGE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Client credentials for the feed. No `Debug`: the secret must not be logged.
+pub(crate) struct FeedCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+#[derive(Default)]
+struct State {
+    /// Revoked session id -> Unix time after which it may be forgotten.
+    revoked: HashMap<String, i64>,
+    cursor: Option<String>,
+    last_success: Option<SystemTime>,
+}
+
+pub(crate) struct Revocations {
+    url: String,
+    http: reqwest::Client,
+    credentials: FeedCredentials,
+    pub interval: Duration,
+    state: RwLock<State>,
+}
+
+#[derive(Deserialize)]
+struct Page {
+    revocations: Vec<Entry>,
+    cursor: String,
+    #[serde(default)]
+    more: bool,
+}
+
+#[derive(Deserialize)]
+struct Entry {
+    sid: String,
+    until: i64,
+}
+
+impl Revocations {
+    pub fn new(
+        url: String,
+        http: reqwest::Client,
+        credentials: FeedCredentials,
+        interval: Duration,
+    ) -> Self {
+        Self {
+            url,
+            http,
+            credentials,
+            interval,
+            state: RwLock::new(State::default()),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        match self.state.read() {
+            Ok(state) => f(&state),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        match self.state.write() {
+            Ok(mut state) => f(&mut state),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    pub fn is_revoked(&self, sid: &str) -> bool {
+        self.read(|s| s.revoked.contains_key(sid))
+    }
+
+    pub fn last_success(&self) -> Option<SystemTime> {
+        self.read(|s| s.last_success)
+    }
+
+    pub fn revoked_count(&self) -> usize {
+        self.read(|s| s.revoked.len())
+    }
+
+    /// One poll: every page until `more` is false. Each page is applied as it
+    /// arrives, so a failure part way keeps what was learnt. Entries whose
+    /// `until` has passed are forgotten at the end.
+    pub async fn poll(&self) -> Result<(), String> {
+        for _ in 0..MAX_PAGES_PER_POLL {
+            let cursor = self.read(|s| s.cursor.clone());
+            let mut request = self.http.get(&self.url).basic_auth(
+                &self.credentials.client_id,
+                Some(&self.credentials.client_secret),
+            );
+            if let Some(cursor) = &cursor {
+                request = request.query(&[("since", cursor)]);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| format!("GET {}: {e}", self.url))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::BAD_REQUEST && cursor.is_some() {
+                // A cursor authd no longer understands: start over with the
+                // full list (repeats are harmless).
+                self.write(|s| s.cursor = None);
+                return Err(format!("GET {}: cursor refused, starting over", self.url));
+            }
+            if !status.is_success() {
+                return Err(format!("GET {}: status {status}", self.url));
+            }
+            let body = response
+                .bytes()
+                .await
+                .map_err(|e| format!("GET {}: {e}", self.url))?;
+            if body.len() > MAX_PAGE_BYTES {
+                return Err(format!(
+                    "GET {}: page larger than {MAX_PAGE_BYTES} bytes",
+                    self.url
+                ));
+            }
+            let page: Page = serde_json::from_slice(&body)
+                .map_err(|e| format!("GET {}: not a revocation feed page: {e}", self.url))?;
+            let more = page.more;
+            self.write(|s| {
+                for entry in page.revocations {
+                    let until = s.revoked.entry(entry.sid).or_insert(entry.until);
+                    *until = (*until).max(entry.until);
+                }
+                s.cursor = Some(page.cursor);
+            });
+            if !more {
+                let now = SystemTime::now();
+                let now_secs = unix_seconds(now);
+                self.write(|s| {
+                    s.revoked.retain(|_, until| *until > now_secs);
+                    s.last_success = Some(now);
+                });
+                return Ok(());
+            }
+        }
+        Err(format!(
+            "GET {}: still `more` after {MAX_PAGES_PER_POLL} pages; continuing next poll",
+            self.url
+        ))
+    }
+}
+
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
+    }
+}

@@ -1,0 +1,563 @@
+//! The `Verifier`, its builder, and the background tasks that keep its keys
+//! and revocation list fresh.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::claims::Claims;
+use crate::error::{BuildError, VerifyError};
+use crate::keys::{CacheBounds, JwksCache, PinnedKey};
+use crate::revocation::{FeedCredentials, Revocations, unix_seconds};
+
+/// Longer tokens are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Default tolerance for clock skew on `exp`, `nbf` and `iat`.
+pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
+/// Default minimum time between two unknown-`kid` refetches of the JWKS.
+pub const DEFAULT_UNKNOWN_KID_INTERVAL: Duration = Duration::from_secs(30);
+/// Default lower bound on how long a fetched JWKS is cached.
+pub const DEFAULT_MIN_CACHE: Duration = Duration::from_secs(30);
+/// Default upper bound on how long a fetched JWKS is cached.
+pub const DEFAULT_MAX_CACHE: Duration = Duration::from_secs(3600);
+/// Default interval between two polls of the revocation feed.
+pub const DEFAULT_REVOCATION_POLL: Duration = Duration::from_secs(5);
+/// The smallest HS256 secret accepted (the same floor authd sets).
+pub const MIN_HS256_SECRET_BYTES: usize = 32;
+
+/// The accepted `typ` header values (RFC 9068 section 2.1), case-insensitive.
+const ACCEPTED_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
+
+/// Verifies authd access tokens locally. Cheap to clone: clones share the key
+/// cache and the revocation list. The background tasks stop once every clone
+/// is dropped.
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    audience: String,
+    leeway: i64,
+    jwks: Option<JwksCache>,
+    shared: HashMap<String, Arc<PinnedKey>>,
+    revocations: Option<Revocations>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.inner.issuer)
+            .field("audience", &self.inner.audience)
+            .field("jwks_uri", &self.inner.jwks.as_ref().map(JwksCache::url))
+            .field(
+                "shared_secret_kids",
+                &self.inner.shared.keys().collect::<Vec<_>>(),
+            )
+            .field(
+                "revocation_feed",
+                &self.inner.revocations.as_ref().map(Revocations::url),
+            )
+            .finish()
+    }
+}
+
+/// The header fields this crate reads. `jku`, `x5u`, `jwk` and `x5c` are
+/// deliberately absent: keys come only from the configured issuer.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    typ: Option<String>,
+    kid: Option<String>,
+    crit: Option<Value>,
+}
+
+impl Verifier {
+    /// Starts configuring a verifier for tokens whose `iss` is `issuer`
+    /// (authd's `server.issuer`, e.g. `https://auth.example.com`).
+    pub fn builder(issuer: impl Into<String>) -> VerifierBuilder {
+        VerifierBuilder::new(issuer.into())
+    }
+
+    /// Verifies `token` (the part after `Bearer `) at the current time.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        self.verify_at(token, SystemTime::now()).await
+    }
+
+    /// Verifies `token` as if the time were `now` (for tests; the revocation
+    /// list still forgets entries by the real clock).
+    ///
+    /// Checks, in order: size and shape; `typ` is `at+jwt`; `alg` is not
+    /// `none`; no `crit`; the `kid` names a known key (refetching the JWKS at
+    /// most once per interval); the header `alg` is the key's algorithm; the
+    /// signature; `iss`; `aud`; `exp`, `nbf` and `iat` within the leeway; the
+    /// claims RFC 9068 requires; and, with revocation on, that `sid` is not
+    /// revoked.
+    pub async fn verify_at(&self, token: &str, now: SystemTime) -> Result<Claims, VerifyError> {
+        let inner = &self.inner;
+        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+            return Err(VerifyError::Malformed("empty or too long".into()));
+        }
+        let header = read_header(token)?;
+        let typ_ok = header
+            .typ
+            .as_deref()
+            .is_some_and(|t| ACCEPTED_TYPES.iter().any(|a| t.eq_ignore_ascii_case(a)));
+        if !typ_ok {
+            return Err(VerifyError::WrongType);
+        }
+        if header.alg.eq_ignore_ascii_case("none") {
+            return Err(VerifyError::Unsigned);
+        }
+        if header.crit.is_some() {
+            return Err(VerifyError::CriticalHeader);
+        }
+        let kid = header.kid.as_deref().ok_or(VerifyError::MissingKid)?;
+        let key = match inner.shared.get(kid) {
+            Some(key) => Some(Arc::clone(key)),
+            None => match &inner.jwks {
+                Some(jwks) => jwks.get_or_refetch(kid).await,
+                None => None,
+            },
+        };
+        let key = key.ok_or_else(|| VerifyError::UnknownKey(kid.to_owned()))?;
+        let key_alg = alg_name(key.alg);
+        if header.alg != key_alg {
+            return Err(VerifyError::AlgorithmMismatch {
+                token: header.alg,
+                key: key_alg.to_owned(),
+            });
+        }
+
+        let mut validation = Validation::new(key.alg);
+        validation.algorithms = vec![key.alg];
+        // Claims are checked below, against `now`, with typed errors.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::InvalidSignature,
+                _ => VerifyError::Malformed(e.to_string()),
+            })?;
+        let raw = data.claims;
+
+        if raw.get("iss").and_then(Value::as_str) != Some(inner.issuer.as_str()) {
+            return Err(VerifyError::WrongIssuer);
+        }
+        let audience_ok = match raw.get("aud") {
+            Some(Value::String(aud)) => *aud == inner.audience,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(&inner.audience)),
+            _ => false,
+        };
+        if !audience_ok {
+            return Err(VerifyError::WrongAudience);
+        }
+        let claims = Claims::from_map(raw)?;
+        let now = unix_seconds(now);
+        if claims.exp.saturating_add(inner.leeway) <= now {
+            return Err(VerifyError::Expired);
+        }
+        let not_before = claims.nbf.unwrap_or(i64::MIN).max(claims.iat);
+        if not_before > now.saturating_add(inner.leeway) {
+            return Err(VerifyError::NotYetValid);
+        }
+        if let (Some(revocations), Some(sid)) = (&inner.revocations, &claims.sid)
+            && revocations.is_revoked(sid)
+        {
+            return Err(VerifyError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// The issuer tokens must name.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The audience tokens must name.
+    pub fn audience(&self) -> &str {
+        &self.inner.audience
+    }
+
+    /// When the revocation feed was last read completely; `None` without
+    /// revocation. A caller may alert (or refuse user tokens) when this falls
+    /// far behind, since then revocations are no longer reaching it.
+    pub fn last_revocation_poll(&self) -> Option<SystemTime> {
+        self.inner
+            .revocations
+            .as_ref()
+            .and_then(Revocations::last_success)
+    }
+
+    /// How many revoked sessions are currently remembered (0 without
+    /// revocation).
+    pub fn revoked_sessions(&self) -> usize {
+        self.inner
+            .revocations
+            .as_ref()
+            .map_or(0, Revocations::revoked_count)
+    }
+}
+
+fn read_header(token: &str) -> Result<Header, VerifyError> {
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(VerifyError::Malformed(
+            "not three dot-separated parts".into(),
+        ));
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| VerifyError::Malformed("header is not base64url".into()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| VerifyError::Malformed(format!("header is not a JWS header: {e}")))
+}
+
+fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::HS256 => "HS256",
+        Algorithm::RS256 => "RS256",
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        // Keys are only ever pinned to the four above.
+        _ => "unsupported",
+    }
+}
+
+/// Configures a [`Verifier`]. Every setting has a default except the issuer.
+pub struct VerifierBuilder {
+    issuer: String,
+    audience: String,
+    discovery_url: Option<String>,
+    jwks_url: Option<String>,
+    use_jwks: bool,
+    shared: Vec<(String, Vec<u8>)>,
+    leeway: Duration,
+    min_cache: Duration,
+    max_cache: Duration,
+    unknown_kid_interval: Duration,
+    credentials: Option<FeedCredentials>,
+    feed_url: Option<String>,
+    poll_interval: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl VerifierBuilder {
+    fn new(issuer: String) -> Self {
+        Self {
+            issuer,
+            audience: "authd".to_owned(),
+            discovery_url: None,
+            jwks_url: None,
+            use_jwks: true,
+            shared: Vec::new(),
+            leeway: DEFAULT_LEEWAY,
+            min_cache: DEFAULT_MIN_CACHE,
+            max_cache: DEFAULT_MAX_CACHE,
+            unknown_kid_interval: DEFAULT_UNKNOWN_KID_INTERVAL,
+            credentials: None,
+            feed_url: None,
+            poll_interval: DEFAULT_REVOCATION_POLL,
+            http: None,
+        }
+    }
+
+    /// The `aud` tokens must contain (authd's `jwt.audience`; default `"authd"`).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// Where to read the discovery document, if not at
+    /// `{issuer}/.well-known/openid-configuration`. Its `issuer` must still
+    /// equal the configured issuer.
+    pub fn discovery_url(mut self, url: impl Into<String>) -> Self {
+        self.discovery_url = Some(url.into());
+        self
+    }
+
+    /// Fetch keys from this URL instead of the discovered `jwks_uri`.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Use no JWKS at all, only the shared secrets of [`hs256_secret`](Self::hs256_secret).
+    pub fn without_jwks(mut self) -> Self {
+        self.use_jwks = false;
+        self
+    }
+
+    /// Accept HS256 tokens whose `kid` is `kid`, verified with `secret` (the
+    /// same bytes as authd's key of that kid; at least 32 bytes). Only tokens
+    /// naming this kid are verified with it, and only as HS256.
+    pub fn hs256_secret(mut self, kid: impl Into<String>, secret: impl Into<Vec<u8>>) -> Self {
+        self.shared.push((kid.into(), secret.into()));
+        self
+    }
+
+    /// Tolerated clock skew for `exp`, `nbf` and `iat` (default 30 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Bounds on the JWKS cache lifetime taken from `Cache-Control: max-age`
+    /// (default 30 s to 1 h; without `max-age`, 5 minutes within the bounds).
+    /// The cache is refreshed in the background at three quarters of it.
+    pub fn cache_bounds(mut self, min: Duration, max: Duration) -> Self {
+        self.min_cache = min;
+        self.max_cache = max;
+        self
+    }
+
+    /// Minimum time between two JWKS refetches caused by unknown kids
+    /// (default 30 s).
+    pub fn unknown_kid_refetch_interval(mut self, interval: Duration) -> Self {
+        self.unknown_kid_interval = interval;
+        self
+    }
+
+    /// Turns on revocation: poll authd's revocation feed with these
+    /// registered-client credentials and refuse tokens of revoked sessions.
+    pub fn revocation(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.credentials = Some(FeedCredentials {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        });
+        self
+    }
+
+    /// The feed URL, if not the discovered `revocation_feed_endpoint`.
+    pub fn revocation_feed_url(mut self, url: impl Into<String>) -> Self {
+        self.feed_url = Some(url.into());
+        self
+    }
+
+    /// Interval between two polls of the feed (default 5 s).
+    pub fn revocation_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// The HTTP client for discovery, JWKS and feed (default: rustls, 5 s
+    /// connect and 10 s request timeouts).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Discovers the endpoints, fetches the JWKS and (with revocation) polls
+    /// the feed once, then starts the background refresh tasks on the current
+    /// Tokio runtime. Fails if any of these first requests fails, so that a
+    /// misconfigured service stops at start-up instead of refusing every token.
+    pub async fn build(self) -> Result<Verifier, BuildError> {
+        if self.min_cache < Duration::from_secs(1) || self.min_cache > self.max_cache {
+            return Err(BuildError::Config(
+                "cache_bounds: min must be at least 1 s and at most max".into(),
+            ));
+        }
+        if self.poll_interval.is_zero() {
+            return Err(BuildError::Config(
+                "revocation_poll_interval must not be zero".into(),
+            ));
+        }
+        if !self.use_jwks && self.shared.is_empty() {
+            return Err(BuildError::Config(
+                "without_jwks needs an hs256_secret".into(),
+            ));
+        }
+        let mut shared = HashMap::new();
+        for (kid, secret) in &self.shared {
+            if secret.len() < MIN_HS256_SECRET_BYTES {
+                return Err(BuildError::Config(format!(
+                    "the HS256 secret of kid {kid:?} has {} bytes, at least {MIN_HS256_SECRET_BYTES} are needed",
+                    secret.len()
+                )));
+            }
+            let key = PinnedKey {
+                alg: Algorithm::HS256,
+                key: DecodingKey::from_secret(secret),
+            };
+            shared.insert(kid.clone(), Arc::new(key));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(10))
+                .build()
+                .map_err(|e| BuildError::Config(format!("HTTP client: {e}")))?,
+        };
+
+        let needs_discovery = (self.use_jwks && self.jwks_url.is_none())
+            || (self.credentials.is_some() && self.feed_url.is_none());
+        let discovered = if needs_discovery {
+            let url = self.discovery_url.clone().unwrap_or_else(|| {
+                format!(
+                    "{}/.well-known/openid-configuration",
+                    self.issuer.trim_end_matches('/')
+                )
+            });
+            Some(discover(&http, &url, &self.issuer).await?)
+        } else {
+            None
+        };
+
+        let jwks = if self.use_jwks {
+            let url = match (self.jwks_url, &discovered) {
+                (Some(url), _) => url,
+                (None, Some(d)) => d.jwks_uri.clone(),
+                (None, None) => unreachable_config("jwks_uri")?,
+            };
+            let bounds = CacheBounds {
+                min: self.min_cache,
+                max: self.max_cache,
+            };
+            Some(JwksCache::new(
+                url,
+                http.clone(),
+                bounds,
+                self.unknown_kid_interval,
+            ))
+        } else {
+            None
+        };
+        let first_ttl = match &jwks {
+            Some(jwks) => Some(jwks.fetch().await.map_err(BuildError::Jwks)?),
+            None => None,
+        };
+
+        let revocations = match self.credentials {
+            Some(credentials) => {
+                let url = match (self.feed_url, &discovered) {
+                    (Some(url), _) => url,
+                    (None, Some(d)) => d.revocation_feed_endpoint.clone().ok_or_else(|| {
+                        BuildError::Discovery(
+                            "no revocation_feed_endpoint in the discovery document".into(),
+                        )
+                    })?,
+                    (None, None) => unreachable_config("revocation_feed_endpoint")?,
+                };
+                let feed = Revocations::new(url, http.clone(), credentials, self.poll_interval);
+                feed.poll().await.map_err(BuildError::Revocation)?;
+                Some(feed)
+            }
+            None => None,
+        };
+
+        let inner = Arc::new(Inner {
+            issuer: self.issuer,
+            audience: self.audience,
+            leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX / 4),
+            jwks,
+            shared,
+            revocations,
+        });
+        if let Some(ttl) = first_ttl {
+            tokio::spawn(refresh_keys(Arc::downgrade(&inner), ttl));
+        }
+        if let Some(feed) = &inner.revocations {
+            tokio::spawn(poll_revocations(Arc::downgrade(&inner), feed.interval));
+        }
+        Ok(Verifier { inner })
+    }
+}
+
+fn unreachable_config<T>(what: &str) -> Result<T, BuildError> {
+    Err(BuildError::Config(format!(
+        "no {what}: neither configured nor discovered"
+    )))
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    issuer: String,
+    jwks_uri: String,
+    #[serde(default)]
+    revocation_feed_endpoint: Option<String>,
+}
+
+async fn discover(
+    http: &reqwest::Client,
+    url: &str,
+    issuer: &str,
+) -> Result<Discovery, BuildError> {
+    let fail = |e: String| BuildError::Discovery(format!("GET {url}: {e}"));
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(fail(format!("status {status}")));
+    }
+    let document: Discovery = response.json().await.map_err(|e| fail(e.to_string()))?;
+    // RFC 8414 section 3.3: the document must name the issuer it was fetched for.
+    if document.issuer != issuer {
+        return Err(fail(format!(
+            "the document names issuer {:?}, not {issuer:?}",
+            document.issuer
+        )));
+    }
+    Ok(document)
+}
+
+/// Refreshes the JWKS at three quarters of its cache lifetime; after a failed
+/// fetch it keeps the old keys and retries after a quarter of the last
+/// lifetime (between 1 and 30 s). Ends when the verifier is dropped.
+async fn refresh_keys(inner: Weak<Inner>, first_ttl: Duration) {
+    let mut ttl = first_ttl;
+    let mut delay = ttl.mul_f64(0.75);
+    loop {
+        tokio::time::sleep(delay).await;
+        let Some(inner) = inner.upgrade() else { return };
+        let Some(jwks) = &inner.jwks else { return };
+        delay = match jwks.fetch().await {
+            Ok(new_ttl) => {
+                ttl = new_ttl;
+                ttl.mul_f64(0.75)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "JWKS refresh failed; serving the last keys and retrying");
+                (ttl / 4).clamp(Duration::from_secs(1), Duration::from_secs(30))
+            }
+        };
+    }
+}
+
+/// Polls the feed at a fixed cadence (a poll starts every `interval`, however
+/// long the previous one took, unless it overran). A failed poll keeps the
+/// last state and is retried at the next tick. Ends when the verifier is
+/// dropped.
+async fn poll_revocations(inner: Weak<Inner>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate, and `build` has just polled.
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(inner) = inner.upgrade() else { return };
+        let Some(feed) = &inner.revocations else {
+            return;
+        };
+        if let Err(error) = feed.poll().await {
+            tracing::warn!(%error, "revocation feed poll failed; keeping the last state");
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! The actix-web extractor: RFC 6750 challenges and claims passed through.
+
+use actix_web::http::StatusCode;
+use actix_web::{App, HttpResponse, test, web};
+use authd_verify::{Authenticated, InsufficientScope, Verifier};
+use serde_json::Value;
+
+use crate::helpers::{FakeAuthd, TestKey, service_claims, user_claims};
+
+const SID: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e50";
+
+async fn hello(user: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().body(format!("hello {} in {:?}", user.sub, user.sid))
+}
+
+async fn reports(user: Authenticated) -> Result<HttpResponse, InsufficientScope> {
+    user.require_scope("reports:read")?;
+    Ok(HttpResponse::Ok().body("reports"))
+}
+
+async fn setup() -> (TestKey, FakeAuthd, Verifier) {
+    let key = TestKey::es256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    let verifier = authd.verifier().await;
+    (key, authd, verifier)
+}
+
+macro_rules! app {
+    ($verifier:expr) => {
+        test::init_service(
+            App::new()
+                .app_data(web::Data::new($verifier.clone()))
+                .route("/hello", web::get().to(hello))
+                .route("/reports", web::get().to(reports)),
+        )
+        .await
+    };
+}
+
+fn challenge(response: &actix_web::dev::ServiceResponse) -> Option<String> {
+    response
+        .headers()
+        .get("WWW-Authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[actix_web::test]
+async fn a_request_without_a_token_gets_401_with_a_bare_bearer_challenge() {
+    let (_key, _authd, verifier) = setup().await;
+    let app = app!(verifier);
+    for authorization in [None, Some("Basic dXNlcjpwYXNz")] {
+        let mut request = test::TestRequest::get().uri("/hello");
+        if let Some(value) = authorization {
+            request = request.insert_header(("Authorization", value));
+        }
+        let response = test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge(&response).as_deref(), Some("Bearer"));
+    }
+}
+
+#[actix_web::test]
+async fn an_invalid_token_gets_401_invalid_token_with_a_json_body() {
+    let (key, authd, verifier) = setup().await;
+    let app = app!(verifier);
+    let mut claims = user_claims(&authd.issuer, SID);
+    claims["aud"] = serde_json::json!("someone-else");
+    for token in ["not-a-jwt".to_owned(), key.token(&claims), String::new()] {
+        let request = test::TestRequest::get()
+            .uri("/hello")
+            .insert_header(("Authorization", format!("Bearer {token}")))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{token:.20}");
+        assert_eq!(
+            challenge(&response).as_deref(),
+            Some(r#"Bearer error="invalid_token""#)
+        );
+        let body: Value = test::read_body_json(response).await;
+        assert_eq!(body["error"], "invalid_token");
+        assert!(
+            !body.to_string().contains("audience"),
+            "the reason is not told to the client"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_valid_token_reaches_the_handler_with_its_claims() {
+    let (key, authd, verifier) = setup().await;
+    let app = app!(verifier);
+    let request = test::TestRequest::get()
+        .uri("/hello")
+        .insert_header((
+            "Authorization",
+            format!("bearer {}", key.token(&user_claims(&authd.issuer, SID))),
+        ))
+        .to_request();
+    let body = test::call_and_read_body(&app, request).await;
+    assert_eq!(
+        body,
+        format!("hello 0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10 in Some(\"{SID}\")")
+    );
+}
+
+#[actix_web::test]
+async fn a_token_without_the_needed_scope_gets_403_insufficient_scope() {
+    let (key, authd, verifier) = setup().await;
+    let app = app!(verifier);
+    let call = |scope: &str| {
+        test::TestRequest::get()
+            .uri("/reports")
+            .insert_header((
+                "Authorization",
+                format!(
+                    "Bearer {}",
+                    key.token(&service_claims(&authd.issuer, scope))
+                ),
+            ))
+            .to_request()
+    };
+
+    let response = test::call_service(&app, call("orders:write")).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(r#"Bearer error="insufficient_scope", scope="reports:read""#)
+    );
+
+    let response = test::call_service(&app, call("orders:write reports:read")).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_verifier_given_as_plain_app_data_works_too() {
+    let (key, authd, verifier) = setup().await;
+    let app = test::init_service(
+        App::new()
+            .app_data(verifier.clone())
+            .route("/hello", web::get().to(hello)),
+    )
+    .await;
+    let request = test::TestRequest::get()
+        .uri("/hello")
+        .insert_header((
+            "Authorization",
+            format!("Bearer {}", key.token(&user_claims(&authd.issuer, SID))),
+        ))
+        .to_request();
+    assert_eq!(
+        test::call_service(&app, request).await.status(),
+        StatusCode::OK
+    );
+}

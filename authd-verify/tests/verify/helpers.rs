@@ -1,0 +1,356 @@
+//! A fake authd serving discovery, a JWKS and a revocation feed, and keys to
+//! sign test tokens with.
+
+use std::net::TcpListener;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix_web::dev::ServerHandle;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use authd_verify::{Verifier, VerifierBuilder};
+use base64::Engine as _;
+use jsonwebtoken::jwk::Jwk;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "client_feed";
+pub const CLIENT_SECRET: &str = "feed-secret";
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn at(unix: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix as u64)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A compact JWS of exactly this header and payload, signed with `key`
+/// under `alg` (whatever the header says).
+pub fn sign_raw(header: &Value, claims: &Value, key: &EncodingKey, alg: Algorithm) -> String {
+    let message = format!(
+        "{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let signature = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).unwrap();
+    format!("{message}.{signature}")
+}
+
+/// A signing key and the public JWK authd would publish for it.
+pub struct TestKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub encoding: EncodingKey,
+    pub jwk: Value,
+}
+
+fn private_pem(der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+impl TestKey {
+    pub fn rs256(kid: &str) -> Self {
+        use aws_lc_rs::encoding::AsDer;
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+        let der = pair.as_der().unwrap();
+        Self::from_pem(kid, Algorithm::RS256, &private_pem(der.as_ref()))
+    }
+
+    pub fn es256(kid: &str) -> Self {
+        let der = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+            &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .unwrap();
+        Self::from_pem(kid, Algorithm::ES256, &private_pem(der.as_ref()))
+    }
+
+    pub fn eddsa(kid: &str) -> Self {
+        let der = aws_lc_rs::signature::Ed25519KeyPair::generate_pkcs8v1(
+            &aws_lc_rs::rand::SystemRandom::new(),
+        )
+        .unwrap();
+        Self::from_pem(kid, Algorithm::EdDSA, &private_pem(der.as_ref()))
+    }
+
+    fn from_pem(kid: &str, alg: Algorithm, pem: &str) -> Self {
+        let encoding = match alg {
+            Algorithm::RS256 => EncodingKey::from_rsa_pem(pem.as_bytes()),
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+            _ => EncodingKey::from_ed_pem(pem.as_bytes()),
+        }
+        .unwrap();
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        Self {
+            kid: kid.to_owned(),
+            alg,
+            encoding,
+            jwk: serde_json::to_value(&jwk).unwrap(),
+        }
+    }
+
+    /// The header authd sends: this key's alg and kid, `typ: at+jwt`.
+    pub fn header(&self) -> Value {
+        json!({"alg": alg_name(self.alg), "typ": "at+jwt", "kid": self.kid})
+    }
+
+    /// A token signed by this key whose header names another `kid`.
+    pub fn header_token(&self, kid: &str, claims: &Value) -> String {
+        let mut header = self.header();
+        header["kid"] = json!(kid);
+        sign_raw(&header, claims, &self.encoding, self.alg)
+    }
+
+    pub fn token(&self, claims: &Value) -> String {
+        sign_raw(&self.header(), claims, &self.encoding, self.alg)
+    }
+}
+
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::HS256 => "HS256",
+        Algorithm::RS256 => "RS256",
+        Algorithm::ES256 => "ES256",
+        Algorithm::EdDSA => "EdDSA",
+        other => panic!("no test key for {other:?}"),
+    }
+}
+
+/// The claims of a user token as authd issues them, valid from `now()`.
+pub fn user_claims(issuer: &str, sid: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": issuer, "sub": "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10", "aud": "authd",
+        "exp": now + 900, "iat": now, "jti": "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e11",
+        "sid": sid, "client_id": "authd",
+    })
+}
+
+/// The claims of a client-credentials token: `sub` is the client, no `sid`.
+pub fn service_claims(issuer: &str, scope: &str) -> Value {
+    let now = now();
+    json!({
+        "iss": issuer, "sub": "client_0f3a", "aud": "authd", "exp": now + 900, "iat": now,
+        "jti": "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e12", "client_id": "client_0f3a",
+        "scope": scope,
+    })
+}
+
+/// What the fake authd serves, and what it saw.
+pub struct State {
+    /// The server's own address (the issuer it claims may differ).
+    pub base: String,
+    pub issuer: Mutex<String>,
+    pub keys: Mutex<Vec<Value>>,
+    pub cache_control: Mutex<String>,
+    pub jwks_fails: AtomicBool,
+    pub jwks_fetches: AtomicUsize,
+    pub discovery_fetches: AtomicUsize,
+    pub revocations: Mutex<Vec<Value>>,
+    pub page_size: AtomicUsize,
+    pub feed_fails: AtomicBool,
+    pub feed_polls: AtomicUsize,
+    /// The `since` of every authorised feed request, in order.
+    pub feed_cursors: Mutex<Vec<Option<String>>>,
+    /// Every URL path requested, for "was X ever fetched" checks.
+    pub paths: Mutex<Vec<String>>,
+}
+
+pub struct FakeAuthd {
+    pub issuer: String,
+    pub state: web::Data<State>,
+    handle: ServerHandle,
+}
+
+impl Drop for FakeAuthd {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+impl FakeAuthd {
+    pub async fn start(keys: &[&TestKey]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let state = web::Data::new(State {
+            base: issuer.clone(),
+            issuer: Mutex::new(issuer.clone()),
+            keys: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
+            cache_control: Mutex::new("public, max-age=300".to_owned()),
+            jwks_fails: AtomicBool::new(false),
+            jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
+            revocations: Mutex::new(Vec::new()),
+            page_size: AtomicUsize::new(100),
+            feed_fails: AtomicBool::new(false),
+            feed_polls: AtomicUsize::new(0),
+            feed_cursors: Mutex::new(Vec::new()),
+            paths: Mutex::new(Vec::new()),
+        });
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route(
+                    "/.well-known/openid-configuration",
+                    web::get().to(discovery),
+                )
+                .route("/.well-known/jwks.json", web::get().to(jwks))
+                .route("/auth/revocations", web::get().to(feed))
+                .default_service(web::to(not_found))
+        })
+        .workers(1)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            issuer,
+            state,
+            handle,
+        }
+    }
+
+    /// A builder for this issuer with the given defaults.
+    pub fn builder(&self) -> VerifierBuilder {
+        Verifier::builder(&self.issuer)
+    }
+
+    pub async fn verifier(&self) -> Verifier {
+        self.builder().build().await.unwrap()
+    }
+
+    pub fn publish(&self, keys: &[&TestKey]) {
+        *self.state.keys.lock().unwrap() = keys.iter().map(|k| k.jwk.clone()).collect();
+    }
+
+    pub fn set_cache_control(&self, value: &str) {
+        *self.state.cache_control.lock().unwrap() = value.to_owned();
+    }
+
+    pub fn jwks_fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    pub fn feed_polls(&self) -> usize {
+        self.state.feed_polls.load(Ordering::SeqCst)
+    }
+
+    pub fn revoke(&self, sid: &str, until: i64) {
+        self.state.revocations.lock().unwrap().push(json!({
+            "sid": sid, "sub": "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10",
+            "revoked_at": now(), "until": until,
+        }));
+    }
+
+    /// Waits until the feed has seen `n` more requests than `from`, so that
+    /// at least one whole poll began and ended after the caller's change.
+    pub async fn wait_for_polls(&self, from: usize, n: usize) {
+        wait_until(|| self.feed_polls() >= from + n, "feed polls").await;
+    }
+}
+
+/// Polls `done` every 20 ms for up to 15 s; panics with `what` otherwise.
+pub async fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..750 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+async fn discovery(state: web::Data<State>) -> HttpResponse {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    state.paths.lock().unwrap().push("discovery".into());
+    let issuer = state.issuer.lock().unwrap().clone();
+    let base = &state.base;
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "revocation_feed_endpoint": format!("{base}/auth/revocations"),
+    }))
+}
+
+async fn jwks(state: web::Data<State>) -> HttpResponse {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    state.paths.lock().unwrap().push("jwks".into());
+    if state.jwks_fails.load(Ordering::SeqCst) {
+        return HttpResponse::InternalServerError().finish();
+    }
+    let keys = state.keys.lock().unwrap().clone();
+    let cache_control = state.cache_control.lock().unwrap().clone();
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", cache_control))
+        .json(json!({ "keys": keys }))
+}
+
+async fn feed(
+    req: HttpRequest,
+    state: web::Data<State>,
+    query: web::Query<std::collections::HashMap<String, String>>,
+) -> HttpResponse {
+    state.feed_polls.fetch_add(1, Ordering::SeqCst);
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT_ID}:{CLIENT_SECRET}"))
+    );
+    let authorised = req
+        .headers()
+        .get("Authorization")
+        .and_then(|v| v.to_str().ok())
+        == Some(expected.as_str());
+    if !authorised {
+        return HttpResponse::Unauthorized()
+            .insert_header(("WWW-Authenticate", r#"Basic realm="authd""#))
+            .json(json!({"error": "invalid_client"}));
+    }
+    if state.feed_fails.load(Ordering::SeqCst) {
+        return HttpResponse::ServiceUnavailable().finish();
+    }
+    let since = query.get("since").cloned();
+    state.feed_cursors.lock().unwrap().push(since.clone());
+    let start: usize = match since.as_deref().map(str::parse) {
+        None => 0,
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return HttpResponse::BadRequest().json(json!({"error": "invalid_request"}));
+        }
+    };
+    let all = state.revocations.lock().unwrap().clone();
+    let start = start.min(all.len());
+    let end = (start + state.page_size.load(Ordering::SeqCst)).min(all.len());
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({
+            "revocations": &all[start..end],
+            "cursor": end.to_string(),
+            "more": end < all.len(),
+        }))
+}
+
+async fn not_found(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    state.paths.lock().unwrap().push(req.path().to_owned());
+    HttpResponse::NotFound().finish()
+}

@@ -1,0 +1,159 @@
+//! The revocation feed: polling, `more`, forgetting, failures.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use authd_verify::{BuildError, Verifier, VerifyError};
+
+use crate::helpers::{
+    CLIENT_ID, CLIENT_SECRET, FakeAuthd, TestKey, now, service_claims, user_claims, wait_until,
+};
+
+const SID: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e40";
+const OTHER_SID: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e41";
+
+async fn with_revocation(authd: &FakeAuthd, interval: Duration) -> Verifier {
+    authd
+        .builder()
+        .revocation(CLIENT_ID, CLIENT_SECRET)
+        .revocation_poll_interval(interval)
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_revoked_session_is_refused_after_the_next_poll() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    let verifier = with_revocation(&authd, Duration::from_millis(100)).await;
+    let token = key.token(&user_claims(&authd.issuer, SID));
+    let other = key.token(&user_claims(&authd.issuer, OTHER_SID));
+    let service = key.token(&service_claims(&authd.issuer, "a"));
+    assert!(verifier.verify(&token).await.is_ok());
+    let first_poll = verifier.last_revocation_poll().unwrap();
+
+    authd.revoke(SID, now() + 900);
+    authd.wait_for_polls(authd.feed_polls(), 2).await;
+
+    assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked));
+    assert!(
+        verifier.verify(&other).await.is_ok(),
+        "other sessions are untouched"
+    );
+    assert!(
+        verifier.verify(&service).await.is_ok(),
+        "tokens without sid are untouched"
+    );
+    assert!(verifier.last_revocation_poll().unwrap() > first_poll);
+    assert_eq!(verifier.revoked_sessions(), 1);
+}
+
+#[tokio::test]
+async fn the_feed_is_followed_while_more_is_true_and_the_cursor_sent_back() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    authd.state.page_size.store(2, Ordering::SeqCst);
+    let sids: Vec<String> = (0..5)
+        .map(|i| format!("0190a0d4-0000-7000-8000-00000000000{i}"))
+        .collect();
+    for sid in &sids {
+        authd.revoke(sid, now() + 900);
+    }
+
+    // One minute apart: only the start-up poll runs during this test.
+    let verifier = with_revocation(&authd, Duration::from_secs(60)).await;
+
+    for sid in &sids {
+        let token = key.token(&user_claims(&authd.issuer, sid));
+        assert_eq!(
+            verifier.verify(&token).await,
+            Err(VerifyError::Revoked),
+            "{sid}"
+        );
+    }
+    let cursors = authd.state.feed_cursors.lock().unwrap().clone();
+    assert_eq!(cursors, [None, Some("2".to_owned()), Some("4".to_owned())]);
+    assert_eq!(verifier.revoked_sessions(), 5);
+}
+
+#[tokio::test]
+async fn later_polls_ask_only_for_what_is_new_since_the_cursor() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    authd.revoke(SID, now() + 900);
+    let _verifier = with_revocation(&authd, Duration::from_millis(100)).await;
+    wait_until(
+        || authd.state.feed_cursors.lock().unwrap().len() >= 2,
+        "a second poll",
+    )
+    .await;
+    let cursors = authd.state.feed_cursors.lock().unwrap().clone();
+    assert_eq!(cursors[0], None);
+    assert_eq!(cursors[1].as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn entries_past_their_until_are_forgotten() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    authd.revoke(SID, now() - 1);
+    authd.revoke(OTHER_SID, now() + 900);
+    let verifier = with_revocation(&authd, Duration::from_secs(60)).await;
+    assert_eq!(verifier.revoked_sessions(), 1);
+    let token = key.token(&user_claims(&authd.issuer, OTHER_SID));
+    assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked));
+}
+
+#[tokio::test]
+async fn a_failed_poll_keeps_the_last_state_and_is_retried() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    authd.revoke(SID, now() + 900);
+    let verifier = with_revocation(&authd, Duration::from_millis(100)).await;
+    let token = key.token(&user_claims(&authd.issuer, SID));
+    authd.state.feed_fails.store(true, Ordering::SeqCst);
+    authd.wait_for_polls(authd.feed_polls(), 2).await;
+    let stale = verifier.last_revocation_poll().unwrap();
+
+    authd.wait_for_polls(authd.feed_polls(), 2).await;
+    assert_eq!(
+        verifier.verify(&token).await,
+        Err(VerifyError::Revoked),
+        "state kept"
+    );
+    assert_eq!(
+        verifier.last_revocation_poll(),
+        Some(stale),
+        "no success while failing"
+    );
+
+    authd.state.feed_fails.store(false, Ordering::SeqCst);
+    wait_until(
+        || verifier.last_revocation_poll() > Some(stale),
+        "a successful poll after recovery",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn wrong_client_credentials_fail_the_build() {
+    let authd = FakeAuthd::start(&[&TestKey::eddsa("k")]).await;
+    let result = authd.builder().revocation(CLIENT_ID, "wrong").build().await;
+    assert!(
+        matches!(result, Err(BuildError::Revocation(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_revocation_the_feed_is_never_polled() {
+    let key = TestKey::eddsa("k");
+    let authd = FakeAuthd::start(&[&key]).await;
+    authd.revoke(SID, now() + 900);
+    let verifier = authd.verifier().await;
+    let token = key.token(&user_claims(&authd.issuer, SID));
+    assert!(verifier.verify(&token).await.is_ok());
+    assert_eq!(authd.feed_polls(), 0);
+    assert_eq!(verifier.last_revocation_poll(), None);
+}
