@@ -17,7 +17,9 @@
 //! - `AUTHD_AUDIENCE` (default `authd`): the `aud` tokens must carry.
 //! - `AUTHD_CLIENT_ID` and `AUTHD_CLIENT_SECRET` (optional): a registered
 //!   client; when both are set, the service polls authd's revocation feed and
-//!   refuses tokens of revoked sessions within about 5 s.
+//!   refuses tokens of revoked sessions within one poll interval plus one
+//!   request.
+//! - `AUTHD_REVOCATION_POLL_SECS` (default 5): how often the feed is polled.
 //! - `AUTHD_JWKS_URL`, `AUTHD_REVOCATION_FEED_URL` (optional): fetch keys or
 //!   the feed from these URLs instead of the discovered ones (when the issuer
 //!   URL is not where authd can be reached from here).
@@ -69,6 +71,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             builder = builder.revocation(id, secret);
             if let Some(url) = env("AUTHD_REVOCATION_FEED_URL") {
                 builder = builder.revocation_feed_url(url);
+            }
+            if let Some(secs) = env("AUTHD_REVOCATION_POLL_SECS") {
+                let secs = std::time::Duration::try_from_secs_f64(secs.parse()?)?;
+                builder = builder.revocation_poll_interval(secs);
             }
         }
         (None, None) => {}

@@ -456,6 +456,60 @@ impl TestApp {
     }
 }
 
+/// An example's binary, next to this test binary (`target/debug/deps/api-…`
+/// → `target/debug/examples/NAME`). A plain `cargo test` builds examples
+/// first; a filtered run (`cargo test --test api mobile`) does not, so it is
+/// built here when missing or older than its source.
+pub fn example_binary(name: &'static str) -> &'static std::path::Path {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+    static BINS: OnceLock<Mutex<HashMap<&'static str, &'static Path>>> = OnceLock::new();
+    let mut bins = BINS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    bins.entry(name).or_insert_with(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap();
+        let bin: PathBuf = profile_dir
+            .join("examples")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("examples/{name}.rs"));
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if modified(&bin) < modified(&source) {
+            let mut cargo = std::process::Command::new(env!("CARGO"));
+            cargo
+                .args(["build", "--example", name])
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            // Without the variables cargo set for this test (the package's
+            // name, its directory, ...): build scripts that watch them would
+            // otherwise see a change and rebuild their crates.
+            for (var, _) in std::env::vars_os() {
+                let var = var.to_string_lossy();
+                if var.starts_with("CARGO_PKG_")
+                    || var.starts_with("CARGO_MANIFEST_")
+                    || [
+                        "CARGO_CRATE_NAME",
+                        "CARGO_BIN_NAME",
+                        "CARGO_PRIMARY_PACKAGE",
+                        "CARGO_TARGET_TMPDIR",
+                        "CARGO_RUSTC_CURRENT_DIR",
+                        "OUT_DIR",
+                    ]
+                    .contains(&&*var)
+                {
+                    cargo.env_remove(&*var);
+                }
+            }
+            let status = cargo.status().unwrap();
+            assert!(status.success(), "cargo build --example {name}");
+        }
+        assert!(bin.exists(), "{} was not built", bin.display());
+        Box::leak(bin.into_boxed_path())
+    })
+}
+
 /// Percent-encodes a form value (`application/x-www-form-urlencoded`).
 pub fn urlencode(value: &str) -> String {
     value

@@ -15,5 +15,6 @@ mod oauth;
 mod observability;
 mod openapi;
 mod refresh;
+mod revocation;
 mod sessions;
 mod stress;

@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,51 +19,8 @@ use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 /// The client's exit code for "signed out: log in again".
 const SIGNED_OUT: i32 = 3;
 
-/// The example binary, next to this test binary (`target/debug/deps/api-…`
-/// → `target/debug/examples/mobile_client`). A plain `cargo test` builds it
-/// first; a filtered run (`cargo test --test api mobile`) does not, so it is
-/// built here when missing or older than its source.
 fn client_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        let profile_dir = exe.parent().unwrap().parent().unwrap();
-        let bin = profile_dir
-            .join("examples")
-            .join(format!("mobile_client{}", std::env::consts::EXE_SUFFIX));
-        let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/mobile_client.rs");
-        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        if modified(&bin) < modified(&source) {
-            let mut cargo = std::process::Command::new(env!("CARGO"));
-            cargo
-                .args(["build", "--example", "mobile_client"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"));
-            // Without the variables cargo set for this test (the package's
-            // name, its directory, ...): build scripts that watch them would
-            // otherwise see a change and rebuild their crates.
-            for (name, _) in std::env::vars_os() {
-                let name = name.to_string_lossy();
-                if name.starts_with("CARGO_PKG_")
-                    || name.starts_with("CARGO_MANIFEST_")
-                    || [
-                        "CARGO_CRATE_NAME",
-                        "CARGO_BIN_NAME",
-                        "CARGO_PRIMARY_PACKAGE",
-                        "CARGO_TARGET_TMPDIR",
-                        "CARGO_RUSTC_CURRENT_DIR",
-                        "OUT_DIR",
-                    ]
-                    .contains(&&*name)
-                {
-                    cargo.env_remove(&*name);
-                }
-            }
-            let status = cargo.status().unwrap();
-            assert!(status.success(), "cargo build --example mobile_client");
-        }
-        assert!(bin.exists(), "{} was not built", bin.display());
-        bin
-    })
+    crate::helpers::example_binary("mobile_client")
 }
 
 /// The client run as a user would: its own process, its own state file.
