@@ -1,6 +1,7 @@
 //! The HTTP API: routes, the discovery documents, health checks.
 
 mod auth;
+pub mod demo;
 mod error;
 pub mod request;
 
