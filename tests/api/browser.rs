@@ -65,42 +65,73 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver, trying three times: a driver that exits before it
+    /// listens is a fault of the machine, not of authd (its output is shown).
     fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start() {
+                Ok(driver) => return driver,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "note: {e}; trying again");
+                    failures.push(e);
+                }
+            }
+        }
+        panic!("chromedriver never started: {failures:#?}");
+    }
+
+    fn try_start() -> Result<Self, String> {
         let mut child = Command::new(CHROMEDRIVER)
             .arg("--port=0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("chromedriver starts");
+        // chromedriver prints "... started successfully on port N."; its output
+        // is drained to the end so it never blocks on a full pipe, and kept
+        // for the message should it never say so.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
         let stdout = child.stdout.take().expect("chromedriver stdout");
-        // chromedriver prints "... started successfully on port N."; its stdout
-        // is drained after that so it never blocks on a full pipe.
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let port = line
-                    .split("started successfully on port ")
-                    .nth(1)
-                    .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
-                if let Some(port) = port
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(port);
+        let stderr = child.stderr.take().expect("chromedriver stderr");
+        let drain = |pipe: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
                 }
-            }
-        });
-        let Ok(port) = rx.recv_timeout(Duration::from_secs(20)) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromedriver did not report its port within 20 s");
+            });
         };
-        Self {
+        drain(Box::new(stdout), tx.clone());
+        drain(Box::new(stderr), tx);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut output = Vec::new();
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let status = child.wait();
+                return Err(format!(
+                    "chromedriver did not report its port ({status:?}); it said: {}",
+                    output.join(" | ")
+                ));
+            };
+            let port = line
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+            match port {
+                Some(port) => break port,
+                None => output.push(line),
+            }
+        };
+        // The rest of the output is read and dropped by the draining threads.
+        drop(rx);
+        Ok(Self {
             child,
             port,
             profile: tempfile::tempdir().expect("profile dir"),
-        }
+        })
     }
 
     async fn connect(&self) -> Client {
