@@ -23,6 +23,15 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Serves the demo single-page app at `/demo/`. Development only: it is a
+    /// login page on authd's own origin, which production does not need.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -219,6 +219,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
         n => n,
     };
     let shutdown = state.settings.server.shutdown_timeout_secs;
+    let demo = state.settings.demo.enabled;
     let server = HttpServer::new(move || {
         let origins = state.origins.clone();
         let cors = Cors::default()
@@ -239,6 +240,12 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .wrap(actix_web::middleware::from_fn(crate::http::measure))
             .app_data(state.clone())
             .configure(crate::http::routes)
+            // Development only; kept apart from the API's routes.
+            .configure(|cfg| {
+                if demo {
+                    crate::http::demo::routes(cfg);
+                }
+            })
     })
     .workers(workers)
     .shutdown_timeout(shutdown)

@@ -19,6 +19,7 @@
 //! app) are registered outside the table on purpose and are not documented.
 
 mod auth;
+pub mod demo;
 mod error;
 mod oauth;
 mod openapi;

@@ -132,15 +132,41 @@ pub async fn spawn_app_through(
     route: impl FnOnce(&str) -> String,
     configure: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
+    start(backend, None, route, configure).await
+}
+
+/// Like `spawn_app_with`, serving on `listener`, bound by the test: its port is
+/// known before the settings are made (a browser's origin must be the issuer's).
+pub async fn spawn_app_on(
+    backend: Backend,
+    listener: std::net::TcpListener,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
+    start(backend, Some(listener), str::to_owned, configure).await
+}
+
+async fn start(
+    backend: Backend,
+    listener: Option<std::net::TcpListener>,
+    route: impl FnOnce(&str) -> String,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = test_settings(dir.path());
     let database = test_database(backend, dir.path()).await?;
     settings.database.url = route(&database.url).into();
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let app = Application::build(settings, clock.clone())
-        .await
-        .expect("authd starts");
+    let app = match listener {
+        None => Application::build(settings, clock.clone()).await,
+        Some(listener) => {
+            let store = authd::store::connect(&settings.database)
+                .await
+                .expect("store connects");
+            Application::build_with(settings, clock.clone(), store, listener)
+        }
+    }
+    .expect("authd starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     tokio::spawn(app.run_until_stopped());

@@ -6,6 +6,7 @@ mod helpers;
 mod access_tokens;
 mod account;
 mod binary;
+mod browser;
 mod crash;
 mod faults;
 mod input;

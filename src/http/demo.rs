@@ -1,0 +1,54 @@
+//! The demo single-page app at `/demo/` (development only, `demo.enabled`):
+//! the browser pattern of the README as a page to click through, and the page
+//! the browser end-to-end test drives. Plain HTML, CSS and JavaScript compiled
+//! into the binary; no build step.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+const INDEX_HTML: &str = include_str!("demo/index.html");
+const APP_JS: &str = include_str!("demo/app.js");
+const APP_CSS: &str = include_str!("demo/app.css");
+
+/// Scripts and styles from the page's own origin only, as files (no inline
+/// code, so an injected `<script>` or `onclick` does nothing), and requests to
+/// the origin only: the access token in the page's memory can go nowhere else.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   connect-src 'self'; img-src 'self'; base-uri 'none'; \
+                   form-action 'none'; frame-ancestors 'none'";
+
+/// The demo's routes; registered only when `demo.enabled` is true.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/demo", web::get().to(to_index))
+        .route("/demo/", web::get().to(index))
+        .route("/demo/app.js", web::get().to(app_js))
+        .route("/demo/app.css", web::get().to(app_css));
+}
+
+/// Relative URLs in the page (`app.js`) resolve under `/demo/` only with the
+/// trailing slash.
+async fn to_index() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/demo/"))
+        .finish()
+}
+
+async fn index() -> HttpResponse {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+async fn app_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+async fn app_css() -> HttpResponse {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
