@@ -288,8 +288,10 @@ pub struct Purged {
 }
 
 /// One cleanup sweep, in batches so no statement holds locks for long:
-/// sessions whose current token has expired (a revoked session is kept until
-/// then, so its tokens are answered as revoked, not unknown), and audit events
+/// sessions whose current token expired longer ago than an access token can
+/// live (a revoked session is kept until then, so its refresh tokens are
+/// answered as revoked, not unknown, and the revocation feed still lists it
+/// while any of its access tokens could be accepted), and audit events
 /// older than `database.audit_retention_days`. Storage stays proportional to
 /// the sessions used within the idle limit.
 pub async fn purge_once(state: &AppState) -> Result<Purged, crate::store::StoreError> {
@@ -298,7 +300,10 @@ pub async fn purge_once(state: &AppState) -> Result<Purged, crate::store::StoreE
     let retention = chrono::Duration::days(i64::from(state.settings.database.audit_retention_days));
     let mut purged = Purged::default();
     loop {
-        let n = state.store.purge_sessions(now, BATCH).await?;
+        let n = state
+            .store
+            .purge_sessions(now - state.access.max_acceptance(), BATCH)
+            .await?;
         purged.sessions += n;
         if n < BATCH as u64 {
             break;

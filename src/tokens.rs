@@ -14,6 +14,10 @@ use crate::keys::KeySet;
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 /// Longer strings are not even parsed.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// How long past `exp` a verifier allowing for clock skew may still accept a
+/// token. The revocation feed lists a revoked session, and the cleanup sweep
+/// keeps it, until no token of it can be accepted anywhere.
+pub const VERIFIER_SKEW_SECS: i64 = 60;
 
 /// The claims of an access token. A user's token has the user id as `sub`
 /// and its session as `sid`; a machine client's token (client credentials)
@@ -102,6 +106,12 @@ impl AccessTokens {
 
     pub fn ttl(&self) -> chrono::Duration {
         self.ttl
+    }
+
+    /// How long after it is issued a token may still be accepted by some
+    /// verifier: its lifetime plus [`VERIFIER_SKEW_SECS`].
+    pub fn max_acceptance(&self) -> chrono::Duration {
+        self.ttl + chrono::Duration::seconds(VERIFIER_SKEW_SECS)
     }
 
     /// A user's token for one of its sessions.

@@ -52,7 +52,7 @@ pub struct RefreshBody {
 
 /// RFC 6749 section 5.1.
 #[derive(Serialize, ToSchema)]
-struct TokenResponse {
+pub struct TokenResponse {
     /// A JWT (RFC 9068, `typ: at+jwt`).
     access_token: String,
     #[schema(example = "Bearer")]
@@ -309,10 +309,7 @@ pub(super) fn token_response(
         counter: session.counter,
     });
     let refresh_expires_in = (session.expires_at - now).num_seconds().max(0);
-    let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
+    let mut response = super::token_headers(HttpResponse::Ok());
     let body_token = match delivery {
         Delivery::Cookie => {
             response.cookie(set_refresh_cookie(

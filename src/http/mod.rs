@@ -113,6 +113,14 @@ fn resource(path: &'static str, routes: impl Iterator<Item = Route>) -> actix_we
         .default_service(web::to(method_not_allowed))
 }
 
+/// The headers of every answer carrying tokens (RFC 6749 section 5.1).
+fn token_headers(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
+}
+
 async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NotFound)
 }

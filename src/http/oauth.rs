@@ -14,13 +14,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ApiError;
 use super::auth::{
     Delivery, end_session, exchange_refresh_token, local_logout_target, now, session_is_live,
     token_response,
 };
 use super::error::ErrorBody;
 use super::request::{self, Form};
+use super::{ApiError, token_headers};
 use crate::clients;
 use crate::sessions::decide;
 use crate::startup::AppState;
@@ -128,24 +128,24 @@ async fn require_client(
 }
 
 /// Who may use a refresh token: authd's first-party (public) client, named or
-/// not. A registered machine client has no refresh tokens of its own.
-fn check_public_client(state: &AppState, credentials: &ClientCredentials) -> Result<(), ApiError> {
+/// not. A registered machine client has no refresh tokens of its own: its
+/// credentials are checked (a wrong secret is `invalid_client`), then refused.
+async fn check_refresh_client(
+    state: &AppState,
+    credentials: &ClientCredentials,
+) -> Result<(), ApiError> {
     match credentials {
         ClientCredentials::None => Ok(()),
         ClientCredentials::Public(id) if *id == state.settings.jwt.client_id => Ok(()),
         ClientCredentials::Public(_) => Err(ApiError::InvalidClient),
-        ClientCredentials::Secret { .. } => Err(ApiError::oauth(
-            "unauthorized_client",
-            "refresh tokens belong to authd's first-party client, not to registered clients",
-        )),
+        ClientCredentials::Secret { id, secret } => {
+            registered_client(state, id, secret).await?;
+            Err(ApiError::oauth(
+                "unauthorized_client",
+                "refresh tokens belong to authd's first-party client, not to registered clients",
+            ))
+        }
     }
-}
-
-fn no_store(mut response: actix_web::HttpResponseBuilder) -> actix_web::HttpResponseBuilder {
-    response
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::PRAGMA, "no-cache"));
-    response
 }
 
 /// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 sections 4.4
@@ -192,6 +192,16 @@ impl TokenQuery {
     }
 }
 
+/// What `POST /oauth/token` answers: the refresh grant's `TokenResponse` (with
+/// the new refresh token) or the client credentials grant's answer.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // describes the document; the handlers build each variant
+enum OAuthTokenResponse {
+    RefreshGrant(super::auth::TokenResponse),
+    ClientCredentials(ClientTokenResponse),
+}
+
 /// RFC 6749 section 5.1, for the client credentials grant (no refresh token).
 #[derive(Serialize, ToSchema)]
 pub struct ClientTokenResponse {
@@ -216,7 +226,7 @@ pub struct ClientTokenResponse {
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
         (status = 200, description = "Tokens: `TokenResponse` for the refresh grant, `ClientTokenResponse` for client credentials",
-            body = ClientTokenResponse, headers(("Cache-Control" = String, description = "`no-store`"))),
+            body = OAuthTokenResponse, headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "`invalid_request`, `invalid_grant` (refresh token invalid, expired, revoked or reused), `unsupported_grant_type`, `invalid_scope` or `unauthorized_client` (RFC 6749 section 5.2)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed or is missing", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
@@ -266,7 +276,7 @@ async fn refresh_grant(
     scope: Option<String>,
     credentials: &ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
-    check_public_client(state, credentials)?;
+    check_refresh_client(state, credentials).await?;
     if !state.settings.refresh.allow_body_delivery {
         return Err(ApiError::oauth(
             "unsupported_grant_type",
@@ -301,6 +311,14 @@ async fn client_credentials_grant(
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
+    if client.scopes.is_empty() {
+        // Such a client introspects and reads the revocation feed; a token
+        // of its own would be accepted wherever any valid token is.
+        return Err(ApiError::oauth(
+            "unauthorized_client",
+            "this client has no scopes: it may introspect and read the revocation feed, not get tokens",
+        ));
+    }
     let scope = clients::granted_scope(&client, scope).map_err(|_| {
         ApiError::oauth(
             "invalid_scope",
@@ -312,7 +330,7 @@ async fn client_credentials_grant(
         .issue_client(&client.id, scope.clone(), now(state))
         .map_err(ApiError::internal)?;
     tracing::info!(client = %client.id, "client credentials token issued");
-    Ok(no_store(HttpResponse::Ok()).json(ClientTokenResponse {
+    Ok(token_headers(HttpResponse::Ok()).json(ClientTokenResponse {
         access_token: access.token,
         token_type: "Bearer",
         expires_in: access.expires_in,
@@ -350,23 +368,41 @@ pub async fn revoke(
 ) -> Result<HttpResponse, ApiError> {
     let form = request::form(&req, body, state.settings.server.max_body_bytes).await?;
     let input = TokenQuery::from_form(form)?;
-    if let ClientCredentials::Secret { id, secret } =
-        client_credentials(&req, input.client_id, input.client_secret)?
-    {
-        registered_client(&state, &id, &secret).await?;
-    }
+    // Public clients revoke by presenting the token; a registered client's
+    // credentials, if sent, must hold, and it may revoke only its own tokens
+    // (RFC 7009 section 2.1).
+    let registered = match client_credentials(&req, input.client_id, input.client_secret)? {
+        ClientCredentials::Secret { id, secret } => {
+            Some(registered_client(&state, &id, &secret).await?)
+        }
+        ClientCredentials::Public(id) if id != state.settings.jwt.client_id => {
+            return Err(ApiError::InvalidClient);
+        }
+        ClientCredentials::Public(_) | ClientCredentials::None => None,
+    };
+    let not_yours = || {
+        ApiError::oauth(
+            "unauthorized_client",
+            "this token was not issued to the authenticated client",
+        )
+    };
     tracing::debug!(hint = input.token_type_hint.as_deref(), "revocation");
     let token = input.token.as_str();
     let meta = request::meta(&state, &req);
     let now = now(&state);
     if let Some(claims) = state.refresh.decode(token) {
+        if registered.is_some() {
+            return Err(not_yours());
+        }
         if let Some((session, user)) = local_logout_target(&state, claims, now, &meta).await? {
             end_session(&state, session, user, &meta).await?;
         }
     } else if let Ok(claims) = state.access.verify(token, now) {
-        match claims.user_session() {
-            Some((user, session)) => end_session(&state, session, user, &meta).await?,
-            None => {
+        match (claims.user_session(), &registered) {
+            (Some(_), Some(_)) => return Err(not_yours()),
+            (Some((user, session)), None) => end_session(&state, session, user, &meta).await?,
+            (None, Some(client)) if client.id != claims.client_id => return Err(not_yours()),
+            (None, _) => {
                 return Err(ApiError::oauth(
                     "unsupported_token_type",
                     "a client's access token has no session to revoke; it expires on its own",
@@ -376,7 +412,7 @@ pub async fn revoke(
     } else {
         tracing::info!("revocation of a token authd does not accept: nothing to do");
     }
-    Ok(no_store(HttpResponse::Ok()).finish())
+    Ok(token_headers(HttpResponse::Ok()).finish())
 }
 
 /// RFC 7662 section 2.2. Inactive tokens are `{"active": false}` only.
@@ -387,8 +423,12 @@ pub struct Introspection {
     scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
+    /// `Bearer` for access tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     token_type: Option<&'static str>,
+    /// authd's extension: `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_use: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     exp: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -409,8 +449,9 @@ pub struct Introspection {
 /// OAuth 2.0 token introspection (RFC 7662), for registered clients.
 ///
 /// An access token is active while it verifies and, for a user's token, while
-/// its session is live; a refresh token while it is its session's current
-/// token. Asking spends and rotates nothing.
+/// its session is live (for a machine client's token, while its client is
+/// registered); a refresh token while it is its session's current token.
+/// Asking spends and rotates nothing.
 #[utoipa::path(
     post,
     path = "/oauth/introspect",
@@ -447,7 +488,7 @@ pub async fn introspect(
         Introspection::default()
     };
     tracing::info!(client = %client.id, active = answer.active, "introspection");
-    Ok(no_store(HttpResponse::Ok()).json(answer))
+    Ok(token_headers(HttpResponse::Ok()).json(answer))
 }
 
 async fn introspect_access(
@@ -455,9 +496,12 @@ async fn introspect_access(
     claims: AccessClaims,
     now: DateTime<Utc>,
 ) -> Result<Introspection, ApiError> {
-    if let Some((user, session)) = claims.user_session()
-        && !session_is_live(state, user, session, now).await?
-    {
+    let live = match claims.user_session() {
+        Some((user, session)) => session_is_live(state, user, session, now).await?,
+        // A machine client's token lives while its client is registered.
+        None => state.store.find_client(&claims.client_id).await?.is_some(),
+    };
+    if !live {
         return Ok(Introspection::default());
     }
     Ok(Introspection {
@@ -465,6 +509,7 @@ async fn introspect_access(
         scope: claims.scope,
         client_id: Some(claims.client_id),
         token_type: Some("Bearer"),
+        token_use: Some("access_token"),
         exp: Some(claims.exp),
         iat: Some(claims.iat),
         sub: Some(claims.sub),
@@ -494,7 +539,7 @@ async fn introspect_refresh(
     Ok(Introspection {
         active: true,
         client_id: Some(state.settings.jwt.client_id.clone()),
-        token_type: Some("refresh_token"),
+        token_use: Some("refresh_token"),
         exp: Some(session.expires_at.timestamp()),
         iat: Some(session.last_rotated_at.timestamp()),
         sub: Some(session.user_id.to_string()),
@@ -511,9 +556,6 @@ async fn introspect_refresh(
 /// instances, with room to spare. Entries of the last minute are repeated;
 /// clients keep a set.
 const FEED_OVERLAP_SECS: i64 = 60;
-/// Added to the access-token lifetime: how long after a revocation a token of
-/// the session might still be accepted by a verifier allowing clock skew.
-const FEED_SLACK_SECS: i64 = 60;
 /// Entries per answer; `more: true` asks the client to poll again at once.
 const FEED_PAGE: usize = 1000;
 
@@ -623,7 +665,8 @@ pub async fn revocations(
         None => None,
     };
     let now = now(&state);
-    let ttl = state.access.ttl() + chrono::Duration::seconds(FEED_SLACK_SECS);
+    // After `revoked_at + ttl` no token of the session can be accepted anywhere.
+    let ttl = state.access.max_acceptance();
     let floor = Cursor {
         at: now - ttl,
         after: Uuid::nil(),
@@ -656,7 +699,7 @@ pub async fn revocations(
             until: (r.revoked_at + ttl).timestamp(),
         })
         .collect();
-    Ok(no_store(HttpResponse::Ok()).json(Feed {
+    Ok(token_headers(HttpResponse::Ok()).json(Feed {
         revocations,
         cursor: next.encode(),
         more,

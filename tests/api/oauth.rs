@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, jwt_claims, spawn_app};
+use crate::helpers::{Backend, TestApp, jwt_claims, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -15,6 +15,8 @@ on_both_stores!(
     the_revocation_feed_lists_revoked_sessions_to_registered_clients_only,
     the_revocation_feed_pages_through_a_mass_revocation_without_losing_any,
     discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods,
+    the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_limit,
+    cleanup_keeps_a_revoked_session_until_no_access_token_of_it_can_be_accepted,
 );
 
 async fn the_token_endpoint_rotates_refresh_tokens_under_the_rules_of_auth_refresh(
@@ -65,6 +67,7 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
         return;
     };
     let (client, secret) = app.create_client("orders", "orders:read").await;
+    let (reader, reader_secret) = app.create_client("feed reader", "").await;
     let (_, tokens) = app.user_with_tokens().await;
     let refresh = tokens.refresh.as_str();
     let forged = "x".repeat(76);
@@ -140,6 +143,20 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
             Some((&client, "wrong-secret")),
             401,
             "invalid_client",
+        ),
+        (
+            "a registered client with a wrong secret on the refresh grant",
+            vec![("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            Some((&client, "wrong-secret")),
+            401,
+            "invalid_client",
+        ),
+        (
+            "client credentials for a client without scopes",
+            vec![("grant_type", "client_credentials")],
+            Some((&reader, &reader_secret)),
+            400,
+            "unauthorized_client",
         ),
         (
             "client credentials for an unknown client",
@@ -300,7 +317,7 @@ async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(ba
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (id, secret) = app.create_client("gateway", "").await;
+    let (id, secret) = app.create_client("gateway", "gateway").await;
     let client = (id.as_str(), secret.as_str());
     let (_, tokens) = app.user_with_tokens().await;
 
@@ -323,7 +340,9 @@ async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(ba
 
     let refresh = introspect(&app, &tokens.refresh, client).await;
     assert_eq!(refresh["active"], true, "{refresh}");
-    assert_eq!(refresh["token_type"], "refresh_token");
+    assert_eq!(refresh["token_use"], "refresh_token");
+    assert!(refresh.get("token_type").is_none(), "{refresh}");
+    assert_eq!(access["token_use"], "access_token");
     assert_eq!(refresh["sid"], claims["sid"]);
     // Introspecting spent nothing.
     let rotated = app.refresh_body(&tokens.refresh).await;
@@ -363,10 +382,28 @@ async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(ba
     let answer = introspect(&app, &machine, client).await;
     assert_eq!(answer["active"], true);
     assert_eq!(answer["sub"], id.as_str());
+    assert_eq!(answer["scope"], "gateway");
     assert!(answer.get("sid").is_none(), "{answer}");
     app.advance(901);
     assert_eq!(
         introspect(&app, &machine, client).await,
+        json!({ "active": false })
+    );
+
+    // Deleting a client ends its tokens at once for whoever introspects them.
+    let (other, other_secret) = app.create_client("batch", "batch").await;
+    let batch_token = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&other, &other_secret)),
+        )
+        .await
+        .access_token();
+    assert_eq!(introspect(&app, &batch_token, client).await["active"], true);
+    assert!(app.state.store.delete_client(&other).await.unwrap());
+    assert_eq!(
+        introspect(&app, &batch_token, client).await,
         json!({ "active": false })
     );
 }
@@ -414,7 +451,7 @@ async fn revoking_a_refresh_or_access_token_ends_its_session(backend: Backend) {
     );
 
     // Registered clients may authenticate, and then must do so correctly.
-    let (id, secret) = app.create_client("ops", "").await;
+    let (id, secret) = app.create_client("ops", "ops").await;
     let fifth = app.login_body(&email).await;
     let wrong = app
         .post_form(
@@ -429,7 +466,34 @@ async fn revoking_a_refresh_or_access_token_ends_its_session(backend: Backend) {
         200,
         "a refused revocation revoked nothing"
     );
-    // A machine client's token has no session: unsupported_token_type.
+    // A registered client may revoke only tokens issued to it (RFC 7009
+    // section 2.1): a user's tokens are not, and stay valid.
+    let sixth = app.login_body(&email).await;
+    for token in [&sixth.refresh, &sixth.access] {
+        let reply = app
+            .post_form("/oauth/revoke", &[("token", token)], Some((&id, &secret)))
+            .await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, "unauthorized_client"),
+            "{}",
+            reply.text
+        );
+    }
+    assert!(app.access_works(&sixth.access).await);
+    // A public client id that is not authd's own is refused.
+    let stranger = app
+        .post_form(
+            "/oauth/revoke",
+            &[("token", &sixth.refresh), ("client_id", "stranger")],
+            None,
+        )
+        .await;
+    assert_eq!((stranger.status, stranger.error()), (401, "invalid_client"));
+    assert!(app.access_works(&sixth.access).await);
+
+    // A machine client's token has no session: unsupported_token_type, and
+    // another client may not even ask.
     let machine = app
         .post_form(
             "/oauth/token",
@@ -443,6 +507,15 @@ async fn revoking_a_refresh_or_access_token_ends_its_session(backend: Backend) {
         (reply.status, reply.error()),
         (400, "unsupported_token_type")
     );
+    let (other, other_secret) = app.create_client("other", "other").await;
+    let reply = app
+        .post_form(
+            "/oauth/revoke",
+            &[("token", &machine)],
+            Some((&other, &other_secret)),
+        )
+        .await;
+    assert_eq!((reply.status, reply.error()), (400, "unauthorized_client"));
 }
 
 async fn feed(
@@ -667,4 +740,82 @@ async fn discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods(back
                 .contains(&json!("none"))
         );
     }
+}
+
+async fn the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_limit(
+    backend: Backend,
+) {
+    // With body delivery off, a refresh token copied out of a browser's cookie
+    // must not work outside it through the OAuth endpoint either.
+    let Some(app) = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await else {
+        return;
+    };
+    let email = "cookie-only@example.com";
+    app.register(email).await;
+    let cookie = app.login_cookie(email).await.refresh_cookie().unwrap();
+    let reply = refresh_grant(&app, &cookie).await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "unsupported_grant_type"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        app.refresh_cookie(&cookie).await.status,
+        200,
+        "nothing spent"
+    );
+
+    let Some(app) = spawn_app_with(backend, |s| s.limits.refresh_per_ip = 2).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let first = refresh_grant(&app, &tokens.refresh).await;
+    assert_eq!(first.status, 200);
+    let second = refresh_grant(&app, &first.refresh_token()).await;
+    assert_eq!(second.status, 200);
+    let limited = refresh_grant(&app, &second.refresh_token()).await;
+    assert_eq!(
+        (limited.status, limited.error()),
+        (429, "too_many_requests")
+    );
+    assert!(limited.header("retry-after").is_some());
+    app.advance(61);
+    assert_eq!(
+        refresh_grant(&app, &second.refresh_token()).await.status,
+        200,
+        "the limited request spent nothing"
+    );
+}
+
+async fn cleanup_keeps_a_revoked_session_until_no_access_token_of_it_can_be_accepted(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    let sid = jwt_claims(&tokens.access)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = revoke(&app, &tokens.refresh).await;
+    assert_eq!(reply.status, 200);
+    let purge = || authd::startup::purge_once(&app.state);
+    // Past the session's own idle limit, its last access token could still
+    // be accepted for its lifetime plus the verifiers' skew (900 + 60 s).
+    app.advance(7 * 86_400 + 1);
+    assert_eq!(purge().await.unwrap().sessions, 0);
+    app.advance(900 + 60 - 2);
+    assert_eq!(purge().await.unwrap().sessions, 0);
+    app.advance(2);
+    assert_eq!(purge().await.unwrap().sessions, 1);
+    assert!(
+        app.state
+            .store
+            .find_session(sid.parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
