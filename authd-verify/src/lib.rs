@@ -91,16 +91,19 @@
 mod actix;
 mod claims;
 mod error;
+mod http;
 mod keys;
 mod revocation;
 mod verifier;
 
 #[cfg(feature = "actix")]
-pub use actix::{AuthError, Authenticated, InsufficientScope};
+pub use actix::{
+    AuthError, Authenticated, AuthenticatedClient, AuthenticatedUser, InsufficientScope, TokenKind,
+};
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
 pub use verifier::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REVOCATION_POLL,
-    DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES, Verifier,
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_REVOCATION_POLL, DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES, Verifier,
     VerifierBuilder,
 };
