@@ -117,9 +117,12 @@ impl Revocations {
     pub async fn poll(&self) -> Result<(), String> {
         for _ in 0..MAX_PAGES_PER_POLL {
             let cursor = self.read(|s| s.cursor.clone());
-            let page =
-                http::bounded(self.request_timeout, &self.url, self.page(cursor.as_deref()))
-                    .await?;
+            let page = http::bounded(
+                self.request_timeout,
+                &self.url,
+                self.page(cursor.as_deref()),
+            )
+            .await?;
             let more = page.more;
             self.write(|s| {
                 for entry in page.revocations {

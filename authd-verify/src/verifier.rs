@@ -407,7 +407,9 @@ impl VerifierBuilder {
             ));
         }
         if self.request_timeout.is_zero() {
-            return Err(BuildError::Config("request_timeout must not be zero".into()));
+            return Err(BuildError::Config(
+                "request_timeout must not be zero".into(),
+            ));
         }
         if self.poll_interval.is_zero() {
             return Err(BuildError::Config(

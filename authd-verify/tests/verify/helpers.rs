@@ -1,8 +1,8 @@
 //! A fake authd serving discovery, a JWKS and a revocation feed, and keys to
 //! sign test tokens with.
 
-use std::net::TcpListener;
 use std::collections::VecDeque;
+use std::net::TcpListener;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -305,6 +305,10 @@ async fn discovery(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<State>) -> HttpResponse {
+    // Taken before the request is counted: a test that saw the count knows
+    // which keys this answer carries.
+    let keys = state.keys.lock().unwrap().clone();
+    let cache_control = state.cache_control.lock().unwrap().clone();
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     state.paths.lock().unwrap().push("jwks".into());
     if state.jwks_fails.load(Ordering::SeqCst) {
@@ -313,8 +317,6 @@ async fn jwks(state: web::Data<State>) -> HttpResponse {
     if state.jwks_hangs.load(Ordering::SeqCst) {
         std::future::pending::<()>().await;
     }
-    let keys = state.keys.lock().unwrap().clone();
-    let cache_control = state.cache_control.lock().unwrap().clone();
     let delay = state.jwks_delays.lock().unwrap().pop_front();
     if let Some(delay) = delay {
         tokio::time::sleep(delay).await;
