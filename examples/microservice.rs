@@ -5,10 +5,12 @@
 //!
 //! Routes:
 //! - `GET /health`: no token needed.
-//! - `GET /hello`: any valid access token; greets its `sub`.
-//! - `GET /reports`: a token whose `scope` includes `reports:read` (a
-//!   client-credentials token of a client created with
-//!   `authd clients create --name reporting --scope reports:read`).
+//! - `GET /hello`: a user's access token (one with a session, `sid`); greets
+//!   the user's `sub`. A machine client's token gets 401.
+//! - `GET /reports`: a machine client's client-credentials token whose
+//!   `scope` includes `reports:read` (a client created with
+//!   `authd clients create --name reporting --scope reports:read`). A user's
+//!   token gets 401, a client token without the scope 403.
 //!
 //! Settings (environment):
 //! - `AUTHD_ISSUER` (required): authd's issuer URL, exactly as its tokens'
@@ -27,14 +29,14 @@
 //!   free one. The service prints `listening on http://127.0.0.1:PORT`.
 
 use actix_web::{App, HttpResponse, HttpServer, web};
-use authd_verify::{Authenticated, InsufficientScope, Verifier};
+use authd_verify::{AuthenticatedClient, AuthenticatedUser, InsufficientScope, Verifier};
 use serde_json::json;
 
 async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-async fn hello(user: Authenticated) -> HttpResponse {
+async fn hello(user: AuthenticatedUser) -> HttpResponse {
     HttpResponse::Ok().json(json!({
         "message": format!("hello, {}", user.sub),
         "sub": user.sub,
@@ -43,9 +45,9 @@ async fn hello(user: Authenticated) -> HttpResponse {
     }))
 }
 
-async fn reports(user: Authenticated) -> Result<HttpResponse, InsufficientScope> {
-    user.require_scope("reports:read")?;
-    Ok(HttpResponse::Ok().json(json!({"reports": [], "requested_by": user.sub})))
+async fn reports(client: AuthenticatedClient) -> Result<HttpResponse, InsufficientScope> {
+    client.require_scope("reports:read")?;
+    Ok(HttpResponse::Ok().json(json!({"reports": [], "requested_by": client.sub})))
 }
 
 fn env(name: &str) -> Option<String> {

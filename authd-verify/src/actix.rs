@@ -1,5 +1,6 @@
-//! The actix-web extractor: `Authorization: Bearer` in, verified claims out,
-//! RFC 6750 401s otherwise.
+//! The actix-web extractors: `Authorization: Bearer` in, verified claims out
+//! (of a user's token, a machine client's, or either), RFC 6750 401s
+//! otherwise.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -11,7 +12,11 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payl
 
 use crate::{Claims, Verifier};
 
-/// The verified claims of the request's bearer token.
+/// The verified claims of the request's bearer token, whichever kind it is:
+/// a **user's** token (with a `sid`) or a **machine client's**
+/// client-credentials token (no `sid`, `sub` is the client id). Use
+/// [`AuthenticatedUser`] or [`AuthenticatedClient`] when a route is meant for
+/// only one of them; check [`Claims::is_user`] when using this one.
 ///
 /// Extracting it needs a [`Verifier`] in the app data (as
 /// `web::Data<Verifier>` or via `App::app_data(verifier)`). On failure the
@@ -22,24 +27,79 @@ use crate::{Claims, Verifier};
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Claims);
 
-impl Deref for Authenticated {
-    type Target = Claims;
-    fn deref(&self) -> &Claims {
-        &self.0
+/// The verified claims of a **user's** access token: one issued to a login
+/// session, so it has a `sid`, and `sub` is the user's id.
+///
+/// A valid machine (client-credentials) token is refused like an invalid
+/// one: `401`, `WWW-Authenticate: Bearer error="invalid_token"`, a JSON
+/// `invalid_token` body, and the reason logged at `info`. Otherwise as
+/// [`Authenticated`].
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub Claims);
+
+/// The verified claims of a **machine client's** client-credentials token:
+/// no `sid`, and `sub` equals `client_id`.
+///
+/// A valid user token is refused like an invalid one (`401 invalid_token`,
+/// the reason logged at `info`). Otherwise as [`Authenticated`]. Combine with
+/// [`require_scope`](Self::require_scope) for what the client may do.
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient(pub Claims);
+
+macro_rules! claims_wrapper {
+    ($name:ident) => {
+        impl Deref for $name {
+            type Target = Claims;
+            fn deref(&self) -> &Claims {
+                &self.0
+            }
+        }
+
+        impl $name {
+            /// `Ok` when the token carries `scope`; otherwise an error that
+            /// answers `403` with `WWW-Authenticate: Bearer error="insufficient_scope"`.
+            pub fn require_scope(&self, scope: &str) -> Result<(), InsufficientScope> {
+                require_scope(&self.0, scope)
+            }
+
+            /// The verified claims.
+            pub fn into_claims(self) -> Claims {
+                self.0
+            }
+        }
+    };
+}
+
+claims_wrapper!(Authenticated);
+claims_wrapper!(AuthenticatedUser);
+claims_wrapper!(AuthenticatedClient);
+
+fn require_scope(claims: &Claims, scope: &str) -> Result<(), InsufficientScope> {
+    if claims.has_scope(scope) {
+        Ok(())
+    } else {
+        Err(InsufficientScope {
+            scope: scope.to_owned(),
+        })
     }
 }
 
-impl Authenticated {
-    /// `Ok` when the token carries `scope`; otherwise an error that answers
-    /// `403` with `WWW-Authenticate: Bearer error="insufficient_scope"`.
-    pub fn require_scope(&self, scope: &str) -> Result<(), InsufficientScope> {
-        if self.has_scope(scope) {
-            Ok(())
-        } else {
-            Err(InsufficientScope {
-                scope: scope.to_owned(),
-            })
-        }
+/// The kind of token a route accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenKind {
+    /// A user's token: it has a `sid`.
+    User,
+    /// A machine client's client-credentials token: it has no `sid`.
+    Client,
+}
+
+impl std::fmt::Display for TokenKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::User => "a user token (with sid)",
+            Self::Client => "a machine client token (without sid)",
+        })
     }
 }
 
@@ -53,6 +113,15 @@ pub enum AuthError {
     /// The token did not verify. 401 `invalid_token`.
     #[error("invalid token: {0}")]
     InvalidToken(crate::VerifyError),
+    /// The token verified but is of the other kind than the route accepts
+    /// (a machine token on an [`AuthenticatedUser`] route, or a user token on
+    /// an [`AuthenticatedClient`] route). 401 `invalid_token`, like any other
+    /// refused token.
+    #[error("valid token of the wrong kind: the route needs {expected}")]
+    WrongTokenKind {
+        /// The kind the route accepts.
+        expected: TokenKind,
+    },
     /// No `Verifier` in the app data: a bug in the service. 500.
     #[error("no authd_verify::Verifier in the app data")]
     NoVerifier,
@@ -61,7 +130,9 @@ pub enum AuthError {
 impl ResponseError for AuthError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::MissingToken | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingToken | Self::InvalidToken(_) | Self::WrongTokenKind { .. } => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::NoVerifier => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,7 +143,7 @@ impl ResponseError for AuthError {
                 Some("Bearer"),
                 r#"{"error":"invalid_token","error_description":"an access token is required"}"#,
             ),
-            Self::InvalidToken(_) => (
+            Self::InvalidToken(_) | Self::WrongTokenKind { .. } => (
                 Some(r#"Bearer error="invalid_token""#),
                 r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#,
             ),
@@ -121,32 +192,67 @@ impl ResponseError for InsufficientScope {
     }
 }
 
-impl FromRequest for Authenticated {
-    type Error = AuthError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let verifier = req
-            .app_data::<web::Data<Verifier>>()
-            .map(|data| data.get_ref().clone())
-            .or_else(|| req.app_data::<Verifier>().cloned());
-        let token = bearer_token(req);
-        Box::pin(async move {
-            let Some(verifier) = verifier else {
-                tracing::error!("Authenticated extractor used without a Verifier in the app data");
-                return Err(AuthError::NoVerifier);
-            };
-            let token = token.ok_or(AuthError::MissingToken)?;
-            match verifier.verify(&token).await {
-                Ok(claims) => Ok(Authenticated(claims)),
-                Err(reason) => {
-                    tracing::info!(%reason, "refused a bearer token");
-                    Err(AuthError::InvalidToken(reason))
-                }
+/// Verifies the request's bearer token and, when `kind` is given, that it is
+/// of that kind. Every refusal is logged at `info` with its reason.
+fn extract(
+    req: &HttpRequest,
+    kind: Option<TokenKind>,
+) -> impl Future<Output = Result<Claims, AuthError>> + use<> {
+    let verifier = req
+        .app_data::<web::Data<Verifier>>()
+        .map(|data| data.get_ref().clone())
+        .or_else(|| req.app_data::<Verifier>().cloned());
+    let token = bearer_token(req);
+    async move {
+        let Some(verifier) = verifier else {
+            tracing::error!("authd-verify extractor used without a Verifier in the app data");
+            return Err(AuthError::NoVerifier);
+        };
+        let token = token.ok_or(AuthError::MissingToken)?;
+        let claims = match verifier.verify(&token).await {
+            Ok(claims) => claims,
+            Err(reason) => {
+                tracing::info!(%reason, "refused a bearer token");
+                return Err(AuthError::InvalidToken(reason));
             }
-        })
+        };
+        let actual = if claims.is_user() {
+            TokenKind::User
+        } else {
+            TokenKind::Client
+        };
+        match kind {
+            Some(expected) if expected != actual => {
+                tracing::info!(
+                    sub = %claims.sub,
+                    client_id = %claims.client_id,
+                    reason = %format!("the route needs {expected}, the token is {actual}"),
+                    "refused a bearer token"
+                );
+                Err(AuthError::WrongTokenKind { expected })
+            }
+            _ => Ok(claims),
+        }
     }
 }
+
+macro_rules! extractor {
+    ($name:ident, $kind:expr) => {
+        impl FromRequest for $name {
+            type Error = AuthError;
+            type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
+
+            fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+                let claims = extract(req, $kind);
+                Box::pin(async move { claims.await.map($name) })
+            }
+        }
+    };
+}
+
+extractor!(Authenticated, None);
+extractor!(AuthenticatedUser, Some(TokenKind::User));
+extractor!(AuthenticatedClient, Some(TokenKind::Client));
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive).
 /// `None` when there is no such header, which RFC 6750 answers without an

@@ -10,6 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use reqwest::header::CACHE_CONTROL;
 use serde_json::Value;
 
+use crate::http;
+
 /// The lifetime assumed for a JWKS served without `max-age` (before bounds).
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// A JWKS body larger than this is refused.
@@ -57,7 +59,15 @@ pub(crate) struct JwksCache {
     http: reqwest::Client,
     bounds: CacheBounds,
     refetch_interval: Duration,
+    /// The bound on one fetch, sending and reading included.
+    request_timeout: Duration,
     keys: RwLock<Arc<HashMap<String, Arc<PinnedKey>>>>,
+    /// Held across each fetch and the store of its answer, so fetches run one
+    /// at a time and complete in the order they started. Without it, a slow
+    /// background refresh could store its older answer over the newer one of
+    /// an unknown-`kid` refetch that started and finished while it waited,
+    /// dropping a key that authd had just published.
+    fetching: tokio::sync::Mutex<()>,
     /// When the last unknown-`kid` refetch started. Held across that fetch, so
     /// concurrent requests with unknown kids wait for it and share its result.
     last_forced: tokio::sync::Mutex<Option<Instant>>,
@@ -69,13 +79,16 @@ impl JwksCache {
         http: reqwest::Client,
         bounds: CacheBounds,
         refetch_interval: Duration,
+        request_timeout: Duration,
     ) -> Self {
         Self {
             url,
             http,
             bounds,
             refetch_interval,
+            request_timeout,
             keys: RwLock::new(Arc::new(HashMap::new())),
+            fetching: tokio::sync::Mutex::new(()),
             last_forced: tokio::sync::Mutex::new(None),
         }
     }
@@ -115,8 +128,33 @@ impl JwksCache {
     }
 
     /// Fetches the JWKS and replaces the cached keys. Returns how long the new
-    /// set may be trusted. On failure the previous keys stay in place.
+    /// set may be trusted. On failure (no answer within the request timeout,
+    /// an error status, a body over 256 KiB, not a JWK Set, or a set with no
+    /// key this crate can use) the previous keys stay in place.
     pub async fn fetch(&self) -> Result<Duration, String> {
+        // One fetch at a time, held until its answer is stored (see `fetching`).
+        let _fetching = self.fetching.lock().await;
+        let (cache_control, body) =
+            http::bounded(self.request_timeout, &self.url, self.download()).await?;
+        let keys = parse_jwks(&body)?;
+        if keys.is_empty() {
+            // Storing it would refuse every token: keep the last good keys.
+            return Err(format!(
+                "GET {}: the JWKS holds no usable signing key",
+                self.url
+            ));
+        }
+        let ttl = self.bounds.ttl(cache_control.as_deref());
+        let keys = Arc::new(keys);
+        match self.keys.write() {
+            Ok(mut slot) => *slot = keys,
+            Err(poisoned) => *poisoned.into_inner() = keys,
+        }
+        Ok(ttl)
+    }
+
+    /// The `Cache-Control` and the body of one GET of the JWKS.
+    async fn download(&self) -> Result<(Option<String>, Vec<u8>), String> {
         let response = self
             .http
             .get(&self.url)
@@ -133,27 +171,8 @@ impl JwksCache {
             .get(CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| format!("GET {}: {e}", self.url))?;
-        if body.len() > MAX_JWKS_BYTES {
-            return Err(format!(
-                "GET {}: JWKS larger than {MAX_JWKS_BYTES} bytes",
-                self.url
-            ));
-        }
-        let keys = parse_jwks(&body)?;
-        if keys.is_empty() {
-            tracing::warn!(url = %self.url, "the JWKS holds no usable signing key");
-        }
-        let ttl = self.bounds.ttl(cache_control.as_deref());
-        let keys = Arc::new(keys);
-        match self.keys.write() {
-            Ok(mut slot) => *slot = keys,
-            Err(poisoned) => *poisoned.into_inner() = keys,
-        }
-        Ok(ttl)
+        let body = http::read_capped(response, MAX_JWKS_BYTES, &self.url).await?;
+        Ok((cache_control, body))
     }
 }
 

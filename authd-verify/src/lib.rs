@@ -7,8 +7,10 @@
 //!
 //! - **Keys** are cached for the `Cache-Control: max-age` authd sends (bounded
 //!   by [`VerifierBuilder::cache_bounds`]) and refreshed in the background at
-//!   three quarters of that; if a refresh fails, the last good keys stay in
-//!   use. A token with an unknown `kid` causes at most one refetch per
+//!   three quarters of that; if a refresh fails (including an answer with no
+//!   usable key), the last good keys stay in use. Fetches run one at a time,
+//!   so an older answer never replaces a newer one. A token with an unknown
+//!   `kid` causes at most one refetch per
 //!   [`VerifierBuilder::unknown_kid_refetch_interval`] (30 s by default), shared
 //!   by all requests waiting on it: a key rotation costs no failures, and a
 //!   flood of made-up kids costs authd one request per interval.
@@ -29,7 +31,26 @@
 //!   poll interval plus the duration of one feed request (5 s + a few ms by
 //!   default); polls start at a fixed cadence. A failed poll keeps the last
 //!   list, is logged and retried at the next tick;
-//!   [`Verifier::last_revocation_poll`] tells how fresh the list is.
+//!   [`Verifier::last_revocation_poll`] tells how fresh the list is. A
+//!   revoked session is remembered until its `until` plus the leeway, as
+//!   long as its tokens could still be accepted here.
+//! - **Requests to authd** are bounded by this crate, whatever the HTTP
+//!   client's own timeouts: each one (discovery, JWKS, one feed page) gets
+//!   [`VerifierBuilder::request_timeout`] (10 s by default) to complete, and
+//!   bodies are refused once they exceed a size limit (by `Content-Length`,
+//!   else while streaming). The background tasks stop as soon as the last
+//!   clone of the [`Verifier`] is dropped.
+//!
+//! # Users and machine clients
+//!
+//! authd issues two kinds of access token: a **user's** (with a session,
+//! `sid`; `sub` is the user's UUID) and a **machine client's**, from the
+//! client-credentials grant (no `sid`; `sub` is the client id). The
+//! extractors [`AuthenticatedUser`] and [`AuthenticatedClient`] accept only
+//! their kind and answer the other like an invalid token (401
+//! `invalid_token`); [`Authenticated`] accepts either, so a handler using it
+//! must not assume a user. With [`Verifier::verify`], check
+//! [`Claims::is_user`].
 //!
 //! Failures come back as a [`VerifyError`] naming the reason, for logs: tell
 //! clients only that the token is invalid.
@@ -39,16 +60,18 @@
 //! ```no_run
 //! use std::time::Duration;
 //! use actix_web::{App, HttpResponse, HttpServer, get, web};
-//! use authd_verify::{Authenticated, InsufficientScope, Verifier};
+//! use authd_verify::{AuthenticatedClient, AuthenticatedUser, InsufficientScope, Verifier};
 //!
+//! // A user's route: machine tokens get 401.
 //! #[get("/hello")]
-//! async fn hello(user: Authenticated) -> HttpResponse {
+//! async fn hello(user: AuthenticatedUser) -> HttpResponse {
 //!     HttpResponse::Ok().body(format!("hello {}", user.sub))
 //! }
 //!
+//! // A service-to-service route: user tokens get 401, missing scope 403.
 //! #[get("/reports")]
-//! async fn reports(user: Authenticated) -> Result<HttpResponse, InsufficientScope> {
-//!     user.require_scope("reports:read")?;
+//! async fn reports(client: AuthenticatedClient) -> Result<HttpResponse, InsufficientScope> {
+//!     client.require_scope("reports:read")?;
 //!     Ok(HttpResponse::Ok().body("the reports"))
 //! }
 //!
@@ -78,7 +101,7 @@
 //! }
 //! ```
 //!
-//! The extractor lives behind the default `actix` feature; without it the
+//! The extractors live behind the default `actix` feature; without it the
 //! crate has no actix-web dependency.
 
 #![cfg_attr(
@@ -91,16 +114,19 @@
 mod actix;
 mod claims;
 mod error;
+mod http;
 mod keys;
 mod revocation;
 mod verifier;
 
 #[cfg(feature = "actix")]
-pub use actix::{AuthError, Authenticated, InsufficientScope};
+pub use actix::{
+    AuthError, Authenticated, AuthenticatedClient, AuthenticatedUser, InsufficientScope, TokenKind,
+};
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
 pub use verifier::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REVOCATION_POLL,
-    DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES, Verifier,
-    VerifierBuilder,
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_REVOCATION_POLL, DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES,
+    Verifier, VerifierBuilder,
 };

@@ -1,11 +1,13 @@
 //! The revocation feed: polls authd for revoked sessions and remembers each
-//! `sid` until no token of that session can still be valid.
+//! `sid` until no token of that session can still be accepted here.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
+
+use crate::http;
 
 /// Pages followed in one poll when authd keeps answering `more: true`; the
 /// rest waits for the next poll rather than looping forever.
@@ -32,6 +34,14 @@ pub(crate) struct Revocations {
     http: reqwest::Client,
     credentials: FeedCredentials,
     pub interval: Duration,
+    /// The verifier's leeway, in seconds. authd's `until` is the last moment
+    /// a token of the session can be valid by authd's clock; this verifier
+    /// accepts tokens up to `exp + leeway`, so it keeps each entry until
+    /// `until + leeway`. Forgetting it at `until` would let a revoked token
+    /// back in whenever the leeway exceeds the margin authd adds (60 s).
+    leeway: i64,
+    /// The bound on one feed request, sending and reading included.
+    request_timeout: Duration,
     state: RwLock<State>,
 }
 
@@ -55,12 +65,16 @@ impl Revocations {
         http: reqwest::Client,
         credentials: FeedCredentials,
         interval: Duration,
+        leeway: i64,
+        request_timeout: Duration,
     ) -> Self {
         Self {
             url,
             http,
             credentials,
             interval,
+            leeway,
+            request_timeout,
             state: RwLock::new(State::default()),
         }
     }
@@ -97,43 +111,18 @@ impl Revocations {
 
     /// One poll: every page until `more` is false. Each page is applied as it
     /// arrives, so a failure part way keeps what was learnt. Entries whose
-    /// `until` has passed are forgotten at the end.
+    /// `until` plus the leeway has passed are forgotten at the end. Each
+    /// request is bounded by the request timeout, so a feed that stops
+    /// answering fails this poll instead of stopping all later ones.
     pub async fn poll(&self) -> Result<(), String> {
         for _ in 0..MAX_PAGES_PER_POLL {
             let cursor = self.read(|s| s.cursor.clone());
-            let mut request = self.http.get(&self.url).basic_auth(
-                &self.credentials.client_id,
-                Some(&self.credentials.client_secret),
-            );
-            if let Some(cursor) = &cursor {
-                request = request.query(&[("since", cursor)]);
-            }
-            let response = request
-                .send()
-                .await
-                .map_err(|e| format!("GET {}: {e}", self.url))?;
-            let status = response.status();
-            if status == reqwest::StatusCode::BAD_REQUEST && cursor.is_some() {
-                // A cursor authd no longer understands: start over with the
-                // full list (repeats are harmless).
-                self.write(|s| s.cursor = None);
-                return Err(format!("GET {}: cursor refused, starting over", self.url));
-            }
-            if !status.is_success() {
-                return Err(format!("GET {}: status {status}", self.url));
-            }
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| format!("GET {}: {e}", self.url))?;
-            if body.len() > MAX_PAGE_BYTES {
-                return Err(format!(
-                    "GET {}: page larger than {MAX_PAGE_BYTES} bytes",
-                    self.url
-                ));
-            }
-            let page: Page = serde_json::from_slice(&body)
-                .map_err(|e| format!("GET {}: not a revocation feed page: {e}", self.url))?;
+            let page = http::bounded(
+                self.request_timeout,
+                &self.url,
+                self.page(cursor.as_deref()),
+            )
+            .await?;
             let more = page.more;
             self.write(|s| {
                 for entry in page.revocations {
@@ -145,8 +134,10 @@ impl Revocations {
             if !more {
                 let now = SystemTime::now();
                 let now_secs = unix_seconds(now);
+                let leeway = self.leeway;
                 self.write(|s| {
-                    s.revoked.retain(|_, until| *until > now_secs);
+                    s.revoked
+                        .retain(|_, until| until.saturating_add(leeway) > now_secs);
                     s.last_success = Some(now);
                 });
                 return Ok(());
@@ -156,6 +147,34 @@ impl Revocations {
             "GET {}: still `more` after {MAX_PAGES_PER_POLL} pages; continuing next poll",
             self.url
         ))
+    }
+
+    /// One request of the feed, from `cursor` (the start without one).
+    async fn page(&self, cursor: Option<&str>) -> Result<Page, String> {
+        let mut request = self.http.get(&self.url).basic_auth(
+            &self.credentials.client_id,
+            Some(&self.credentials.client_secret),
+        );
+        if let Some(cursor) = cursor {
+            request = request.query(&[("since", cursor)]);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| format!("GET {}: {e}", self.url))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::BAD_REQUEST && cursor.is_some() {
+            // A cursor authd no longer understands: start over with the
+            // full list (repeats are harmless).
+            self.write(|s| s.cursor = None);
+            return Err(format!("GET {}: cursor refused, starting over", self.url));
+        }
+        if !status.is_success() {
+            return Err(format!("GET {}: status {status}", self.url));
+        }
+        let body = http::read_capped(response, MAX_PAGE_BYTES, &self.url).await?;
+        serde_json::from_slice(&body)
+            .map_err(|e| format!("GET {}: not a revocation feed page: {e}", self.url))
     }
 }
 

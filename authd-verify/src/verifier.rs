@@ -2,7 +2,7 @@
 //! and revocation list fresh.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::Claims;
 use crate::error::{BuildError, VerifyError};
+use crate::http;
 use crate::keys::{CacheBounds, JwksCache, PinnedKey};
 use crate::revocation::{FeedCredentials, Revocations, unix_seconds};
 
@@ -27,6 +28,9 @@ pub const DEFAULT_MIN_CACHE: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_CACHE: Duration = Duration::from_secs(3600);
 /// Default interval between two polls of the revocation feed.
 pub const DEFAULT_REVOCATION_POLL: Duration = Duration::from_secs(5);
+/// Default bound on one request to authd (discovery, JWKS, one feed page),
+/// sending and reading the answer included.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The smallest HS256 secret accepted (the same floor authd sets).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
@@ -34,8 +38,8 @@ pub const MIN_HS256_SECRET_BYTES: usize = 32;
 const ACCEPTED_TYPES: [&str; 2] = ["at+jwt", "application/at+jwt"];
 
 /// Verifies authd access tokens locally. Cheap to clone: clones share the key
-/// cache and the revocation list. The background tasks stop once every clone
-/// is dropped.
+/// cache and the revocation list. The background tasks are stopped as soon as
+/// the last clone is dropped.
 #[derive(Clone)]
 pub struct Verifier {
     inner: Arc<Inner>,
@@ -48,6 +52,22 @@ struct Inner {
     jwks: Option<JwksCache>,
     shared: HashMap<String, Arc<PinnedKey>>,
     revocations: Option<Revocations>,
+    /// The background tasks, aborted when the last clone is dropped: they
+    /// hold only a `Weak` to this struct, but would otherwise sleep until
+    /// their next tick (up to 45 minutes for the JWKS refresh) before noticing.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let tasks = match self.tasks.get_mut() {
+            Ok(tasks) => tasks,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for task in tasks.drain(..) {
+            task.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -91,7 +111,8 @@ impl Verifier {
     }
 
     /// Verifies `token` as if the time were `now` (for tests; the revocation
-    /// list still forgets entries by the real clock).
+    /// list still forgets entries by the real clock, at `until` plus the
+    /// leeway).
     ///
     /// Checks, in order: size and shape; `typ` is `at+jwt`; `alg` is not
     /// `none`; no `crit`; the `kid` names a known key (refetching the JWKS at
@@ -249,6 +270,7 @@ pub struct VerifierBuilder {
     credentials: Option<FeedCredentials>,
     feed_url: Option<String>,
     poll_interval: Duration,
+    request_timeout: Duration,
     http: Option<reqwest::Client>,
 }
 
@@ -268,6 +290,7 @@ impl VerifierBuilder {
             credentials: None,
             feed_url: None,
             poll_interval: DEFAULT_REVOCATION_POLL,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
             http: None,
         }
     }
@@ -306,7 +329,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// Tolerated clock skew for `exp`, `nbf` and `iat` (default 30 s).
+    /// Tolerated clock skew for `exp`, `nbf` and `iat` (default 30 s). With
+    /// revocation on, revoked sessions are remembered for the leeway past
+    /// their `until`, since their tokens are accepted that much longer.
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -355,9 +380,19 @@ impl VerifierBuilder {
     }
 
     /// The HTTP client for discovery, JWKS and feed (default: rustls, 5 s
-    /// connect and 10 s request timeouts).
+    /// connect and 10 s request timeouts). Whatever its own timeouts, each
+    /// request is also bounded by [`request_timeout`](Self::request_timeout).
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
+        self
+    }
+
+    /// The longest one request to authd may take, sending and reading the
+    /// answer (default 10 s). Enforced by this crate, independently of the
+    /// HTTP client: a JWKS fetch or feed poll that gets no complete answer in
+    /// time fails, the last keys or list stay in use, and it is retried.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
         self
     }
 
@@ -369,6 +404,11 @@ impl VerifierBuilder {
         if self.min_cache < Duration::from_secs(1) || self.min_cache > self.max_cache {
             return Err(BuildError::Config(
                 "cache_bounds: min must be at least 1 s and at most max".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(BuildError::Config(
+                "request_timeout must not be zero".into(),
             ));
         }
         if self.poll_interval.is_zero() {
@@ -413,7 +453,7 @@ impl VerifierBuilder {
                     self.issuer.trim_end_matches('/')
                 )
             });
-            Some(discover(&http, &url, &self.issuer).await?)
+            Some(discover(&http, &url, &self.issuer, self.request_timeout).await?)
         } else {
             None
         };
@@ -433,6 +473,7 @@ impl VerifierBuilder {
                 http.clone(),
                 bounds,
                 self.unknown_kid_interval,
+                self.request_timeout,
             ))
         } else {
             None
@@ -442,6 +483,7 @@ impl VerifierBuilder {
             None => None,
         };
 
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX / 4);
         let revocations = match self.credentials {
             Some(credentials) => {
                 let url = match (self.feed_url, &discovered) {
@@ -453,7 +495,14 @@ impl VerifierBuilder {
                     })?,
                     (None, None) => unreachable_config("revocation_feed_endpoint")?,
                 };
-                let feed = Revocations::new(url, http.clone(), credentials, self.poll_interval);
+                let feed = Revocations::new(
+                    url,
+                    http.clone(),
+                    credentials,
+                    self.poll_interval,
+                    leeway,
+                    self.request_timeout,
+                );
                 feed.poll().await.map_err(BuildError::Revocation)?;
                 Some(feed)
             }
@@ -463,16 +512,23 @@ impl VerifierBuilder {
         let inner = Arc::new(Inner {
             issuer: self.issuer,
             audience: self.audience,
-            leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX / 4),
+            leeway,
             jwks,
             shared,
             revocations,
+            tasks: Mutex::new(Vec::new()),
         });
+        let mut tasks = Vec::new();
         if let Some(ttl) = first_ttl {
-            tokio::spawn(refresh_keys(Arc::downgrade(&inner), ttl));
+            tasks.push(tokio::spawn(refresh_keys(Arc::downgrade(&inner), ttl)).abort_handle());
         }
         if let Some(feed) = &inner.revocations {
-            tokio::spawn(poll_revocations(Arc::downgrade(&inner), feed.interval));
+            let poll = poll_revocations(Arc::downgrade(&inner), feed.interval);
+            tasks.push(tokio::spawn(poll).abort_handle());
+        }
+        match inner.tasks.lock() {
+            Ok(mut slot) => *slot = tasks,
+            Err(poisoned) => *poisoned.into_inner() = tasks,
         }
         Ok(Verifier { inner })
     }
@@ -483,6 +539,9 @@ fn unreachable_config<T>(what: &str) -> Result<T, BuildError> {
         "no {what}: neither configured nor discovered"
     )))
 }
+
+/// A discovery document larger than this is refused.
+const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
 
 #[derive(Deserialize)]
 struct Discovery {
@@ -496,18 +555,20 @@ async fn discover(
     http: &reqwest::Client,
     url: &str,
     issuer: &str,
+    timeout: Duration,
 ) -> Result<Discovery, BuildError> {
     let fail = |e: String| BuildError::Discovery(format!("GET {url}: {e}"));
-    let response = http
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(fail(format!("status {status}")));
-    }
-    let document: Discovery = response.json().await.map_err(|e| fail(e.to_string()))?;
+    let body = http::bounded(timeout, url, async {
+        let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("status {status}"));
+        }
+        http::read_capped(response, MAX_DISCOVERY_BYTES, url).await
+    })
+    .await
+    .map_err(fail)?;
+    let document: Discovery = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
     // RFC 8414 section 3.3: the document must name the issuer it was fetched for.
     if document.issuer != issuer {
         return Err(fail(format!(
@@ -520,7 +581,7 @@ async fn discover(
 
 /// Refreshes the JWKS at three quarters of its cache lifetime; after a failed
 /// fetch it keeps the old keys and retries after a quarter of the last
-/// lifetime (between 1 and 30 s). Ends when the verifier is dropped.
+/// lifetime (between 1 and 30 s). Aborted when the verifier is dropped.
 async fn refresh_keys(inner: Weak<Inner>, first_ttl: Duration) {
     let mut ttl = first_ttl;
     let mut delay = ttl.mul_f64(0.75);
@@ -543,7 +604,7 @@ async fn refresh_keys(inner: Weak<Inner>, first_ttl: Duration) {
 
 /// Polls the feed at a fixed cadence (a poll starts every `interval`, however
 /// long the previous one took, unless it overran). A failed poll keeps the
-/// last state and is retried at the next tick. Ends when the verifier is
+/// last state and is retried at the next tick. Aborted when the verifier is
 /// dropped.
 async fn poll_revocations(inner: Weak<Inner>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);

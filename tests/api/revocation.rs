@@ -244,7 +244,9 @@ async fn the_example_microservice_serves_users_and_scoped_clients_and_refuses_re
         .access_token();
     let reports = get("/reports", Some(&scoped)).await;
     assert_eq!(reports.status, 200, "{}", reports.text);
-    assert_eq!(get("/reports", Some(&tokens.access)).await.status, 403);
+    // Each route takes one kind of token: `/reports` a client's, `/hello` a user's.
+    assert_eq!(get("/reports", Some(&tokens.access)).await.status, 401);
+    assert_eq!(get("/hello", Some(&scoped)).await.status, 401);
 
     // Logging out everywhere: the service refuses the token within a poll.
     let other = app.login_body(&email).await;

@@ -2,7 +2,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
-use authd_verify::{Authenticated, InsufficientScope, Verifier};
+use authd_verify::{
+    Authenticated, AuthenticatedClient, AuthenticatedUser, InsufficientScope, Verifier,
+};
 use serde_json::Value;
 
 use crate::helpers::{FakeAuthd, TestKey, service_claims, user_claims};
@@ -16,6 +18,15 @@ async fn hello(user: Authenticated) -> HttpResponse {
 async fn reports(user: Authenticated) -> Result<HttpResponse, InsufficientScope> {
     user.require_scope("reports:read")?;
     Ok(HttpResponse::Ok().body("reports"))
+}
+
+async fn user_hello(user: AuthenticatedUser) -> HttpResponse {
+    HttpResponse::Ok().body(format!("hello {}", user.sub))
+}
+
+async fn client_reports(client: AuthenticatedClient) -> Result<HttpResponse, InsufficientScope> {
+    client.require_scope("reports:read")?;
+    Ok(HttpResponse::Ok().body(format!("reports for {}", client.client_id)))
 }
 
 async fn setup() -> (TestKey, FakeAuthd, Verifier) {
@@ -151,4 +162,84 @@ async fn a_verifier_given_as_plain_app_data_works_too() {
         test::call_service(&app, request).await.status(),
         StatusCode::OK
     );
+}
+
+macro_rules! typed_app {
+    ($verifier:expr) => {
+        test::init_service(
+            App::new()
+                .app_data(web::Data::new($verifier.clone()))
+                .route("/any", web::get().to(hello))
+                .route("/user", web::get().to(user_hello))
+                .route("/client", web::get().to(client_reports)),
+        )
+        .await
+    };
+}
+
+fn bearer(path: &str, token: &str) -> test::TestRequest {
+    test::TestRequest::get()
+        .uri(path)
+        .insert_header(("Authorization", format!("Bearer {token}")))
+}
+
+async fn assert_refused_as_invalid(response: actix_web::dev::ServiceResponse) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    let body: Value = test::read_body_json(response).await;
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[actix_web::test]
+async fn a_machine_token_on_a_user_route_gets_401_invalid_token() {
+    let (key, authd, verifier) = setup().await;
+    let app = typed_app!(verifier);
+    let machine = key.token(&service_claims(&authd.issuer, "reports:read"));
+
+    assert_refused_as_invalid(
+        test::call_service(&app, bearer("/user", &machine).to_request()).await,
+    )
+    .await;
+    // The same token is fine where either kind is accepted.
+    let response = test::call_service(&app, bearer("/any", &machine).to_request()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[actix_web::test]
+async fn a_user_token_on_a_user_route_reaches_the_handler() {
+    let (key, authd, verifier) = setup().await;
+    let app = typed_app!(verifier);
+    let user = key.token(&user_claims(&authd.issuer, SID));
+    let body = test::call_and_read_body(&app, bearer("/user", &user).to_request()).await;
+    assert_eq!(body, "hello 0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10");
+}
+
+#[actix_web::test]
+async fn a_user_token_on_a_client_route_gets_401_invalid_token() {
+    let (key, authd, verifier) = setup().await;
+    let app = typed_app!(verifier);
+    let mut claims = user_claims(&authd.issuer, SID);
+    // Even with the scope the route asks for, a user's token is not a client's.
+    claims["scope"] = serde_json::json!("reports:read");
+    let user = key.token(&claims);
+    assert_refused_as_invalid(
+        test::call_service(&app, bearer("/client", &user).to_request()).await,
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_client_token_on_a_client_route_is_checked_for_its_scope() {
+    let (key, authd, verifier) = setup().await;
+    let app = typed_app!(verifier);
+    let scoped = key.token(&service_claims(&authd.issuer, "reports:read"));
+    let body = test::call_and_read_body(&app, bearer("/client", &scoped).to_request()).await;
+    assert_eq!(body, "reports for client_0f3a");
+
+    let unscoped = key.token(&service_claims(&authd.issuer, "orders:write"));
+    let response = test::call_service(&app, bearer("/client", &unscoped).to_request()).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }

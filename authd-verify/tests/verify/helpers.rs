@@ -1,6 +1,7 @@
 //! A fake authd serving discovery, a JWKS and a revocation feed, and keys to
 //! sign test tokens with.
 
+use std::collections::VecDeque;
 use std::net::TcpListener;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -162,11 +163,18 @@ pub struct State {
     pub keys: Mutex<Vec<Value>>,
     pub cache_control: Mutex<String>,
     pub jwks_fails: AtomicBool,
+    /// While set, JWKS requests are accepted and never answered.
+    pub jwks_hangs: AtomicBool,
+    /// Delays for the next JWKS answers, one per request, in order. The keys
+    /// and Cache-Control are those of the moment the request arrived.
+    pub jwks_delays: Mutex<VecDeque<Duration>>,
     pub jwks_fetches: AtomicUsize,
     pub discovery_fetches: AtomicUsize,
     pub revocations: Mutex<Vec<Value>>,
     pub page_size: AtomicUsize,
     pub feed_fails: AtomicBool,
+    /// While set, feed requests are accepted and never answered.
+    pub feed_hangs: AtomicBool,
     pub feed_polls: AtomicUsize,
     /// The `since` of every authorised feed request, in order.
     pub feed_cursors: Mutex<Vec<Option<String>>>,
@@ -196,11 +204,14 @@ impl FakeAuthd {
             keys: Mutex::new(keys.iter().map(|k| k.jwk.clone()).collect()),
             cache_control: Mutex::new("public, max-age=300".to_owned()),
             jwks_fails: AtomicBool::new(false),
+            jwks_hangs: AtomicBool::new(false),
+            jwks_delays: Mutex::new(VecDeque::new()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             revocations: Mutex::new(Vec::new()),
             page_size: AtomicUsize::new(100),
             feed_fails: AtomicBool::new(false),
+            feed_hangs: AtomicBool::new(false),
             feed_polls: AtomicUsize::new(0),
             feed_cursors: Mutex::new(Vec::new()),
             paths: Mutex::new(Vec::new()),
@@ -294,13 +305,22 @@ async fn discovery(state: web::Data<State>) -> HttpResponse {
 }
 
 async fn jwks(state: web::Data<State>) -> HttpResponse {
+    // Taken before the request is counted: a test that saw the count knows
+    // which keys this answer carries.
+    let keys = state.keys.lock().unwrap().clone();
+    let cache_control = state.cache_control.lock().unwrap().clone();
     state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
     state.paths.lock().unwrap().push("jwks".into());
     if state.jwks_fails.load(Ordering::SeqCst) {
         return HttpResponse::InternalServerError().finish();
     }
-    let keys = state.keys.lock().unwrap().clone();
-    let cache_control = state.cache_control.lock().unwrap().clone();
+    if state.jwks_hangs.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
+    let delay = state.jwks_delays.lock().unwrap().pop_front();
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     HttpResponse::Ok()
         .insert_header(("Cache-Control", cache_control))
         .json(json!({ "keys": keys }))
@@ -329,6 +349,9 @@ async fn feed(
     if state.feed_fails.load(Ordering::SeqCst) {
         return HttpResponse::ServiceUnavailable().finish();
     }
+    if state.feed_hangs.load(Ordering::SeqCst) {
+        std::future::pending::<()>().await;
+    }
     let since = query.get("since").cloned();
     state.feed_cursors.lock().unwrap().push(since.clone());
     let start: usize = match since.as_deref().map(str::parse) {
@@ -353,4 +376,77 @@ async fn feed(
 async fn not_found(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     state.paths.lock().unwrap().push(req.path().to_owned());
     HttpResponse::NotFound().finish()
+}
+
+/// What a [`RawServer`] does with each connection once it has read the
+/// request head.
+#[derive(Clone, Copy)]
+pub enum RawBehaviour {
+    /// Never answers, holding the connection open.
+    Silent,
+    /// Sends a 200 head announcing this `Content-Length`, then nothing.
+    ClaimsLength(u64),
+    /// Sends a 200 with a chunked body that never ends.
+    Endless,
+}
+
+/// A plain TCP server on 127.0.0.1 misbehaving as told, for what an HTTP
+/// framework would not do. Its URL is `http://ADDR/`.
+pub struct RawServer {
+    pub url: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawServer {
+    pub async fn start(behaviour: RawBehaviour) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    match behaviour {
+                        RawBehaviour::Silent => {}
+                        RawBehaviour::ClaimsLength(length) => {
+                            let head = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+                            );
+                            if socket.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                        }
+                        RawBehaviour::Endless => {
+                            let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                            if socket.write_all(head.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+                            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+                            return;
+                        }
+                    }
+                    // Hold the connection open until the client gives up.
+                    let _ = socket.read(&mut buf).await;
+                });
+            }
+        });
+        Self { url, task }
+    }
 }

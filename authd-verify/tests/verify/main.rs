@@ -2,6 +2,7 @@
 //! revocation feed on 127.0.0.1) that signs with keys the tests generate.
 
 mod extractor;
+mod failures;
 mod helpers;
 mod keys;
 mod revocation;

@@ -94,10 +94,11 @@ async fn later_polls_ask_only_for_what_is_new_since_the_cursor() {
 }
 
 #[tokio::test]
-async fn entries_past_their_until_are_forgotten() {
+async fn entries_past_their_until_plus_the_leeway_are_forgotten() {
     let key = TestKey::rs256("k1");
     let authd = FakeAuthd::start(&[&key]).await;
-    authd.revoke(SID, now() - 1);
+    // The default leeway is 30 s.
+    authd.revoke(SID, now() - 31);
     authd.revoke(OTHER_SID, now() + 900);
     let verifier = with_revocation(&authd, Duration::from_secs(60)).await;
     assert_eq!(verifier.revoked_sessions(), 1);
@@ -156,4 +157,31 @@ async fn without_revocation_the_feed_is_never_polled() {
     assert!(verifier.verify(&token).await.is_ok());
     assert_eq!(authd.feed_polls(), 0);
     assert_eq!(verifier.last_revocation_poll(), None);
+}
+
+#[tokio::test]
+async fn a_revoked_session_stays_refused_while_the_leeway_still_accepts_its_tokens() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    // authd's `until` has just passed: by authd's clock no token of the
+    // session is valid any more. This verifier's leeway of 5 minutes still
+    // accepts one that expired 70 s ago, so it must still know the session.
+    authd.revoke(SID, now() - 10);
+    let verifier = authd
+        .builder()
+        .leeway(Duration::from_secs(300))
+        .revocation(CLIENT_ID, CLIENT_SECRET)
+        .revocation_poll_interval(Duration::from_secs(60))
+        .build()
+        .await
+        .unwrap();
+    let mut claims = user_claims(&authd.issuer, SID);
+    claims["exp"] = serde_json::json!(now() - 70);
+    claims["iat"] = serde_json::json!(now() - 970);
+    let token = key.token(&claims);
+    let unrevoked = key.token(&user_claims(&authd.issuer, OTHER_SID));
+
+    assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked));
+    assert!(verifier.verify(&unrevoked).await.is_ok());
+    assert_eq!(verifier.revoked_sessions(), 1);
 }
