@@ -398,3 +398,33 @@ async fn garbage_and_oversized_tokens_are_refused_as_malformed() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_correctly_signed_payload_that_is_not_a_claims_object_is_malformed() {
+    let (key, _authd, verifier) = rs256_setup().await;
+    for payload in [json!(["sub", "exp"]), json!("claims"), json!(42)] {
+        let token = sign_raw(&key.header(), &payload, &key.encoding, key.alg);
+        assert!(
+            matches!(
+                verifier.verify(&token).await,
+                Err(VerifyError::Malformed(_))
+            ),
+            "{payload}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_signature_that_is_not_base64url_is_malformed_and_an_empty_one_invalid() {
+    let (key, authd, verifier) = rs256_setup().await;
+    let token = key.token(&user_claims(&authd.issuer, SID));
+    let (signed, _) = token.rsplit_once('.').unwrap();
+    assert!(matches!(
+        verifier.verify(&format!("{signed}.!!!")).await,
+        Err(VerifyError::Malformed(_))
+    ));
+    assert_eq!(
+        verifier.verify(&format!("{signed}.")).await,
+        Err(VerifyError::InvalidSignature)
+    );
+}
