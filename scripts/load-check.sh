@@ -15,6 +15,7 @@ profile=${2:-release}
 flag=(); [[ ${profile} == release ]] && flag=(--release)
 
 cargo build "${flag[@]}" --bin authd --example load_check
+target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 AUTHD__SERVER__PORT=${port} \
@@ -23,11 +24,11 @@ AUTHD__DATABASE__URL=${DATABASE_URL:-sqlite://${work}/authd.db} \
 AUTHD__LIMITS__REFRESH_PER_IP=100000000 \
 AUTHD__LIMITS__REGISTER_PER_IP=100000 \
 AUTHD__LOG__LEVEL=warn \
-    "target/${profile}/authd" serve >"${work}/authd.log" 2>&1 &
+    "${target}/${profile}/authd" serve >"${work}/authd.log" 2>&1 &
 pid=$!
 trap 'kill ${pid} 2>/dev/null || true; wait ${pid} 2>/dev/null || true; rm -rf "${work}"' EXIT
 for _ in $(seq 1 100); do
     curl -fsS "http://127.0.0.1:${port}/readyz" >/dev/null 2>&1 && break
     sleep 0.1
 done
-"target/${profile}/examples/load_check" "http://127.0.0.1:${port}" --seconds "${seconds}" --pid "${pid}"
+"${target}/${profile}/examples/load_check" "http://127.0.0.1:${port}" --seconds "${seconds}" --pid "${pid}"

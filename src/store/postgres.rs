@@ -54,6 +54,12 @@ impl PgStore {
     pub fn pool(&self) -> &sqlx::PgPool {
         &self.pool
     }
+
+    /// PostgreSQL takes concurrent writers and queues them on row locks:
+    /// nothing to wait for here.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        None
+    }
 }
 
 impl_store!(

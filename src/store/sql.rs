@@ -19,6 +19,14 @@ pub const SELECT_SESSION: &str = "SELECT id, user_id, counter, created_at, last_
      absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions WHERE id = $1";
 pub const ROTATE_SESSION: &str =
     "UPDATE sessions SET counter = $2, last_rotated_at = $3, expires_at = $4 WHERE id = $1";
+/// A rotation decided on an unlocked read, applied only if the row is still
+/// the one the decision saw: same counter (`$5`), not revoked. Nothing else
+/// that `decide` reads changes without the counter moving (rotation sets
+/// `last_rotated_at` and `expires_at` with it; counters only grow), so one
+/// row updated means the decision holds, and none means someone else moved
+/// first and the caller must decide again under the lock.
+pub const ROTATE_SESSION_IF_CURRENT: &str = "UPDATE sessions SET counter = $2, last_rotated_at = $3, expires_at = $4 \
+     WHERE id = $1 AND counter = $5 AND revoked_at IS NULL";
 pub const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
      WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3";
 /// `$4` is the session to keep, or the nil UUID to keep none.
@@ -64,8 +72,10 @@ pub const INSERT_AUDIT: &str = "INSERT INTO audit_events (user_id, kind, session
 pub const SELECT_AUDIT: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
      WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
 
-/// Implements `Store` for a struct with a `pool: sqlx::Pool<$db>` field, whose
-/// module defines `BEGIN_ROTATION`, `LOCK_SESSION` and `LOCK_USER`.
+/// Implements `Store` for a struct with a `pool: sqlx::Pool<$db>` field and a
+/// `write_turn()` method that every write awaits first (a guard held until the
+/// write is done, or nothing), whose module defines `BEGIN_ROTATION`,
+/// `LOCK_SESSION` and `LOCK_USER`.
 macro_rules! impl_store {
     ($store:ty, $db:ty, $migrator:expr) => {
         #[async_trait::async_trait]
@@ -86,6 +96,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all)]
             async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError> {
+                let _writing = self.write_turn().await;
                 Ok(sqlx::query_as::<_, User>(sql::INSERT_USER)
                     .bind(user.id)
                     .bind(user.email)
@@ -121,6 +132,7 @@ macro_rules! impl_store {
                 hash: &str,
                 now: DateTime<Utc>,
             ) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 sqlx::query(sql::UPDATE_PASSWORD_HASH)
                     .bind(id)
                     .bind(hash)
@@ -132,6 +144,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all, fields(session = %s.id))]
             async fn create_session(&self, s: &Session) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 sqlx::query(sql::INSERT_SESSION)
                     .bind(s.id)
                     .bind(s.user_id)
@@ -166,7 +179,42 @@ macro_rules! impl_store {
                 policy: &RotationPolicy,
                 meta: &RequestMeta,
             ) -> Result<Rotation, StoreError> {
-                let mut tx = self.pool.begin_with(BEGIN_ROTATION).await?;
+                // The common case in two statements and no transaction: read
+                // the row unlocked, let `decide` rule, and apply a rotation as
+                // a compare-and-set on the counter. Anything else (grace, reuse,
+                // refusal) or a lost race goes on to the locked transaction
+                // below, where `decide` rules again on the row as it is then.
+                // One connection throughout, so going on does not queue for
+                // the pool again; the turn to write (SQLite) is taken first,
+                // as every write does, so no writer holds a connection while
+                // it waits for its turn.
+                let writing = self.write_turn().await;
+                let mut conn = self.pool.acquire().await?;
+                if let Some(mut session) = sqlx::query_as::<_, Session>(sql::SELECT_SESSION)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    && let Decision::Rotate {
+                        counter,
+                        expires_at,
+                    } = decide(&session, presented, now, policy)
+                {
+                    let done = sqlx::query(sql::ROTATE_SESSION_IF_CURRENT)
+                        .bind(id)
+                        .bind(counter)
+                        .bind(now)
+                        .bind(expires_at)
+                        .bind(session.counter)
+                        .execute(&mut *conn)
+                        .await?;
+                    if done.rows_affected() == 1 {
+                        session.counter = counter;
+                        session.last_rotated_at = now;
+                        session.expires_at = expires_at;
+                        return Ok(Rotation::Rotated(session));
+                    }
+                }
+                let mut tx = sqlx::Connection::begin_with(&mut *conn, BEGIN_ROTATION).await?;
                 let Some(mut session) = sqlx::query_as::<_, Session>(LOCK_SESSION)
                     .bind(id)
                     .fetch_optional(&mut *tx)
@@ -199,6 +247,8 @@ macro_rules! impl_store {
                         // on one user queue instead of deadlocking. Counters only
                         // grow, so the verdict stays true once the lock is gone.
                         tx.rollback().await?;
+                        drop(conn);
+                        drop(writing);
                         let event = AuditEvent {
                             user_id: Some(session.user_id),
                             kind: AuditKind::RefreshReuseDetected,
@@ -239,6 +289,7 @@ macro_rules! impl_store {
                 reason: &str,
                 now: DateTime<Utc>,
             ) -> Result<bool, StoreError> {
+                let _writing = self.write_turn().await;
                 let done = sqlx::query(sql::REVOKE_SESSION)
                     .bind(id)
                     .bind(user)
@@ -258,6 +309,7 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 event: Option<&AuditEvent>,
             ) -> Result<u64, StoreError> {
+                let _writing = self.write_turn().await;
                 let mut tx = self.pool.begin_with(BEGIN_ROTATION).await?;
                 sqlx::query(LOCK_USER)
                     .bind(user)
@@ -293,6 +345,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
             async fn record_audit(&self, event: &AuditEvent) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 insert_audit(event).execute(&self.pool).await?;
                 Ok(())
             }
@@ -316,6 +369,7 @@ macro_rules! impl_store {
                 expired_before: DateTime<Utc>,
                 batch: i64,
             ) -> Result<u64, StoreError> {
+                let _writing = self.write_turn().await;
                 let done = sqlx::query(sql::PURGE_SESSIONS)
                     .bind(expired_before)
                     .bind(batch)
@@ -346,6 +400,7 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 quiet_since: DateTime<Utc>,
             ) -> Result<i64, StoreError> {
+                let _writing = self.write_turn().await;
                 let (failures,): (i64,) = sqlx::query_as(sql::COUNT_FAILURE)
                     .bind(key)
                     .bind(now)
@@ -357,6 +412,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all)]
             async fn block_key(&self, key: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 sqlx::query(sql::BLOCK_KEY)
                     .bind(key)
                     .bind(until)
@@ -367,6 +423,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all)]
             async fn clear_key(&self, key: &str) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 sqlx::query(sql::CLEAR_KEY)
                     .bind(key)
                     .execute(&self.pool)
@@ -381,6 +438,7 @@ macro_rules! impl_store {
                 now: DateTime<Utc>,
                 batch: i64,
             ) -> Result<u64, StoreError> {
+                let _writing = self.write_turn().await;
                 let done = sqlx::query(sql::PURGE_THROTTLE)
                     .bind(quiet_since)
                     .bind(now)
@@ -392,6 +450,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all, fields(client = %client.id))]
             async fn create_client(&self, client: &Client) -> Result<(), StoreError> {
+                let _writing = self.write_turn().await;
                 sqlx::query(sql::INSERT_CLIENT)
                     .bind(&client.id)
                     .bind(&client.name)
@@ -420,6 +479,7 @@ macro_rules! impl_store {
 
             #[tracing::instrument(skip_all)]
             async fn delete_client(&self, id: &str) -> Result<bool, StoreError> {
+                let _writing = self.write_turn().await;
                 let done = sqlx::query(sql::DELETE_CLIENT)
                     .bind(id)
                     .execute(&self.pool)
@@ -447,6 +507,7 @@ macro_rules! impl_store {
                 before: DateTime<Utc>,
                 batch: i64,
             ) -> Result<u64, StoreError> {
+                let _writing = self.write_turn().await;
                 let done = sqlx::query(sql::PURGE_AUDIT)
                     .bind(before)
                     .bind(batch)
