@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{Header, Validation};
+use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -199,17 +201,43 @@ impl AccessTokens {
             .as_deref()
             .and_then(|kid| self.keys.get(kid))
             .ok_or(TokenError::UnknownKey)?;
-        let mut validation = Validation::new(key.alg);
-        validation.algorithms = vec![key.alg];
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        // Time is checked below against authd's clock, which tests control.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        let data = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
-            .map_err(|e| TokenError::Rejected(e.to_string()))?;
-        let claims = data.claims;
+        if header.alg != key.alg {
+            return Err(TokenError::Rejected(
+                "the token's alg is not its key's".into(),
+            ));
+        }
+        // The signature is checked under the key's own algorithm, then the
+        // payload is parsed once. (jsonwebtoken's `decode` would parse the
+        // header twice more and the payload twice: it doubled the cost.)
+        let (signing_input, signature) = token
+            .rsplit_once('.')
+            .ok_or_else(|| TokenError::Malformed("not three parts".into()))?;
+        let (_, payload) = signing_input
+            .split_once('.')
+            .filter(|(_, payload)| !payload.contains('.'))
+            .ok_or_else(|| TokenError::Malformed("not three parts".into()))?;
+        let signed = jsonwebtoken::crypto::verify(
+            signature,
+            signing_input.as_bytes(),
+            &key.decoding,
+            key.alg,
+        )
+        .map_err(|e| TokenError::Rejected(e.to_string()))?;
+        if !signed {
+            return Err(TokenError::Rejected("invalid signature".into()));
+        }
+        let payload = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| TokenError::Malformed("the payload is not base64url".into()))?;
+        // Every claim but nbf, sid and scope is required; unknown ones are refused.
+        let claims: AccessClaims = serde_json::from_slice(&payload)
+            .map_err(|e| TokenError::Rejected(format!("claims: {e}")))?;
+        if claims.iss != self.issuer {
+            return Err(TokenError::Rejected("wrong issuer".into()));
+        }
+        if claims.aud != self.audience {
+            return Err(TokenError::Rejected("wrong audience".into()));
+        }
         let now = now.timestamp();
         if claims.exp <= now {
             return Err(TokenError::Expired);
