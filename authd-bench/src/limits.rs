@@ -267,34 +267,57 @@ impl VerifyKey {
         }))
     }
 
-    /// `authd-verify` on one thread: `Verifier::verify` of `tokens`, round robin.
-    pub async fn verifier_rate(
+    /// Bare `jsonwebtoken::decode` and `authd-verify`'s `Verifier::verify`
+    /// on one thread each, over the same tokens, in alternating slices
+    /// (ten of each) so that a change in the machine's other load weighs on
+    /// both alike. Returns (bare decode, authd-verify).
+    pub async fn compare_one_core(
         &self,
         tokens: &[String],
         duration: Duration,
-    ) -> anyhow::Result<Rate> {
+    ) -> anyhow::Result<(Rate, Rate)> {
+        const SLICES: u32 = 10;
+        let validation = self.validation();
         for token in tokens {
+            jsonwebtoken::decode::<BareClaims>(token, &self.decoding, &validation)
+                .context("bare jsonwebtoken::decode refused a token of the server")?;
             self.verifier
                 .verify(token)
                 .await
                 .context("authd-verify refused a token of the server")?;
         }
-        let start = Instant::now();
-        let mut operations = 0u64;
-        // verify() completes without waiting once the key is cached, so this
-        // loop keeps one thread busy, as decode_rate's threads do.
-        while start.elapsed() < duration {
-            let token = &tokens[operations as usize % tokens.len()];
-            let _ = std::hint::black_box(self.verifier.verify(token).await);
-            operations += 1;
+        let slice = duration / SLICES;
+        let (mut decoded, mut decode_time) = (0u64, Duration::ZERO);
+        let (mut verified, mut verify_time) = (0u64, Duration::ZERO);
+        for _ in 0..SLICES {
+            let start = Instant::now();
+            while start.elapsed() < slice {
+                let token = &tokens[decoded as usize % tokens.len()];
+                let _ = std::hint::black_box(jsonwebtoken::decode::<BareClaims>(
+                    token,
+                    &self.decoding,
+                    &validation,
+                ));
+                decoded += 1;
+            }
+            decode_time += start.elapsed();
+            // verify() completes without waiting once the key is cached, so
+            // this loop keeps its thread busy as the one above does.
+            let start = Instant::now();
+            while start.elapsed() < slice {
+                let token = &tokens[verified as usize % tokens.len()];
+                let _ = std::hint::black_box(self.verifier.verify(token).await);
+                verified += 1;
+            }
+            verify_time += start.elapsed();
         }
-        let seconds = start.elapsed().as_secs_f64();
-        Ok(Rate {
-            per_sec: operations as f64 / seconds,
+        let rate = |operations: u64, time: Duration| Rate {
+            per_sec: operations as f64 / time.as_secs_f64(),
             threads: 1,
             operations,
-            seconds,
-        })
+            seconds: time.as_secs_f64(),
+        };
+        Ok((rate(decoded, decode_time), rate(verified, verify_time)))
     }
 }
 

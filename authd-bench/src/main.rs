@@ -407,21 +407,14 @@ async fn measure_limits(
         Some(key) => {
             let key = Arc::new(key);
             limits.verify_key = Some(key.source.clone());
-            let tokens = Arc::new(tokens);
-            for threads in [1, cores] {
-                let (key, tokens) = (key.clone(), tokens.clone());
-                let rate = tokio::task::spawn_blocking(move || {
-                    key.decode_rate(&tokens, threads, duration)
-                })
-                .await??;
-                if threads == 1 {
-                    limits.decode_one_core = Some(rate.clone());
-                }
-                if threads == cores {
-                    limits.decode_all_cores = Some(rate);
-                }
-            }
-            limits.authd_verify_one_core = Some(key.verifier_rate(&tokens, duration).await?);
+            let (decode, verify) = key.compare_one_core(&tokens, duration).await?;
+            limits.decode_one_core = Some(decode);
+            limits.authd_verify_one_core = Some(verify);
+            let (all, tokens) = (key.clone(), Arc::new(tokens));
+            limits.decode_all_cores = Some(
+                tokio::task::spawn_blocking(move || all.decode_rate(&tokens, cores, duration))
+                    .await??,
+            );
         }
         None => notes.push(
             "HS256 without the secret (give --config): bare decode and authd-verify not measured"

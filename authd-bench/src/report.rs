@@ -211,10 +211,14 @@ impl Report {
             s.mix.verify,
             s.alg.as_deref().unwrap_or("?")
         );
+        let _ = writeln!(
+            out,
+            "cores: average cores busy in each window: authd / authd-bench / PostgreSQL / anything else"
+        );
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<8} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<22} errors",
+            "{:<8} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
             "scenario",
             "request",
             "mode",
@@ -224,7 +228,7 @@ impl Report {
             "p90 ms",
             "p99 ms",
             "max ms",
-            "cores authd/bench/other"
+            "cores authd/bench/pg/other"
         );
         for run in &self.scenarios {
             let mode = match run.target_rate {
@@ -236,9 +240,10 @@ impl Report {
                 .as_ref()
                 .map(|c| {
                     format!(
-                        "{}/{:.2}/{:.2}",
+                        "{}/{:.2}/{:.2}/{:.2}",
                         c.authd.map_or("?".into(), |a| format!("{a:.2}")),
                         c.bench,
+                        c.postgres,
                         c.other
                     )
                 })
@@ -261,7 +266,7 @@ impl Report {
                 let first = i == 0;
                 let _ = writeln!(
                     out,
-                    "{:<8} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<22} {}",
+                    "{:<8} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
                     if first { run.scenario.name() } else { "" },
                     request,
                     if first { mode.as_str() } else { "" },

@@ -54,6 +54,8 @@ pub struct CpuTimes {
     busy: u64,
     me: u64,
     server: Option<u64>,
+    /// Every process named `postgres` (the server and its backends).
+    postgres: u64,
 }
 
 impl CpuTimes {
@@ -74,8 +76,33 @@ impl CpuTimes {
             busy: total.saturating_sub(idle),
             me: process_ticks("self")?,
             server: server_pid.and_then(|pid| process_ticks(&pid.to_string())),
+            postgres: postgres_ticks(),
         })
     }
+}
+
+/// CPU ticks of every process whose command is `postgres`. A backend that
+/// exits between two readings takes its ticks with it, so this can only
+/// under-count; the remainder then shows as `other`.
+fn postgres_ticks() -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.to_owned();
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+            (comm.trim_end() == "postgres")
+                .then(|| process_ticks(&pid))
+                .flatten()
+        })
+        .sum()
 }
 
 /// utime + stime of a process, in ticks.
@@ -99,7 +126,10 @@ pub struct CpuShare {
     pub authd: Option<f64>,
     /// This tool: the load generator itself.
     pub bench: f64,
-    /// Everything else: the database server, mostly.
+    /// PostgreSQL's processes on this machine (0 with SQLite, whose work
+    /// is authd's own).
+    pub postgres: f64,
+    /// Everything else on the machine: whatever else was running.
     pub other: f64,
 }
 
@@ -114,11 +144,13 @@ impl CpuShare {
             (Some(b), Some(a)) => Some(cores(a.saturating_sub(b))),
             _ => None,
         };
-        let other = (machine - bench - authd.unwrap_or(0.0)).max(0.0);
+        let postgres = cores(after.postgres.saturating_sub(before.postgres));
+        let other = (machine - bench - authd.unwrap_or(0.0) - postgres).max(0.0);
         Self {
             machine,
             authd,
             bench,
+            postgres,
             other,
         }
     }

@@ -179,11 +179,11 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
         ("bench-hs256", "http://authd.test")
     );
     let tokens = fixture.access_tokens().to_vec();
-    let decode = key.decode_rate(&tokens, 1, second).expect("bare decode");
-    let verifier = key
-        .verifier_rate(&tokens, second)
+    let (decode, verifier) = key
+        .compare_one_core(&tokens, second)
         .await
-        .expect("authd-verify");
+        .expect("bare decode and authd-verify");
+    let decode_all = key.decode_rate(&tokens, 2, second).expect("bare decode");
     let (signer, _) = limits::signer(None, jsonwebtoken::Algorithm::HS256, "http://authd.test")
         .expect("a signer");
     let signing = limits::signing_rate(&signer, 1, second);
@@ -191,6 +191,7 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
         ("argon2", &argon2),
         ("rotation", &rotation.rate),
         ("decode", &decode),
+        ("decode on 2 threads", &decode_all),
         ("authd-verify", &verifier),
         ("signing", &signing),
     ] {
@@ -228,8 +229,8 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
             signing_one_core: Some(signing.clone()),
             signing_all_cores: Some(signing),
             verify_key: Some(key.source.clone()),
-            decode_one_core: Some(decode.clone()),
-            decode_all_cores: Some(decode),
+            decode_one_core: Some(decode),
+            decode_all_cores: Some(decode_all),
             authd_verify_one_core: Some(verifier),
         },
         ratios: Vec::new(),
