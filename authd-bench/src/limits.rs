@@ -28,12 +28,28 @@ pub struct Rate {
     pub threads: usize,
     pub operations: u64,
     pub seconds: f64,
+    /// Cores this process really had during the measurement (its CPU time
+    /// over the wall time): below `threads` when other programs took CPU.
+    /// `None` where the work happens elsewhere (the database).
+    #[serde(default)]
+    pub cpu_cores: Option<f64>,
+}
+
+impl Rate {
+    /// Operations per second of CPU time: the rate on cores of its own,
+    /// whatever else ran.
+    pub fn per_cpu_second(&self) -> Option<f64> {
+        self.cpu_cores
+            .filter(|c| *c > 0.0)
+            .map(|c| self.per_sec / c)
+    }
 }
 
 /// Runs `op` on `threads` OS threads for `duration` and counts the calls.
 pub fn on_threads(threads: usize, duration: Duration, op: impl Fn() + Sync) -> Rate {
     let threads = threads.max(1);
     let count = AtomicU64::new(0);
+    let cpu_before = crate::system::own_cpu_seconds();
     let start = Instant::now();
     std::thread::scope(|scope| {
         for _ in 0..threads {
@@ -48,12 +64,17 @@ pub fn on_threads(threads: usize, duration: Duration, op: impl Fn() + Sync) -> R
         }
     });
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_cores = match (cpu_before, crate::system::own_cpu_seconds()) {
+        (Some(before), Some(after)) => Some((after - before) / seconds),
+        _ => None,
+    };
     let operations = count.into_inner();
     Rate {
         per_sec: operations as f64 / seconds,
         threads,
         operations,
         seconds,
+        cpu_cores,
     }
 }
 
@@ -316,6 +337,7 @@ impl VerifyKey {
             threads: 1,
             operations,
             seconds: time.as_secs_f64(),
+            cpu_cores: None,
         };
         Ok((rate(decoded, decode_time), rate(verified, verify_time)))
     }
@@ -430,6 +452,7 @@ pub async fn rotation_rate(
             threads: connections as usize,
             operations,
             seconds,
+            cpu_cores: None,
         },
         errors,
     })

@@ -90,7 +90,12 @@ pub struct Ratio {
     pub value: f64,
     pub limit: String,
     pub limit_value: f64,
+    /// `value / limit_value`: the ratio, on the machine as it was.
     pub ratio: f64,
+    /// The same with both sides per core they really had: authd's figure
+    /// per core authd used, the limit per CPU-second of the measurement.
+    /// Steadier than `ratio` when other programs share the cores.
+    pub per_core_ratio: Option<f64>,
 }
 
 impl Report {
@@ -105,26 +110,38 @@ impl Report {
     /// Fills `ratios` from the scenarios and limits.
     pub fn compute_ratios(&mut self) {
         let mut ratios = Vec::new();
-        let mut push =
-            |scenario: &str, figure: &str, value: f64, limit: String, limit_value: f64| {
-                if limit_value > 0.0 {
-                    ratios.push(Ratio {
-                        scenario: scenario.into(),
-                        figure: figure.into(),
-                        value,
-                        limit,
-                        limit_value,
-                        ratio: value / limit_value,
-                    });
-                }
-            };
+        let mut push = |scenario: &str,
+                        figure: &str,
+                        (value, value_cores): (f64, Option<f64>),
+                        limit: String,
+                        limit_rate: &Rate| {
+            let limit_value = limit_rate.per_sec;
+            if limit_value > 0.0 {
+                let per_core_ratio = match (value_cores, limit_rate.per_cpu_second()) {
+                    (Some(cores), Some(per_cpu)) if cores > 0.0 => Some(value / cores / per_cpu),
+                    _ => None,
+                };
+                ratios.push(Ratio {
+                    scenario: scenario.into(),
+                    figure: figure.into(),
+                    value,
+                    limit,
+                    limit_value,
+                    ratio: value / limit_value,
+                    per_core_ratio,
+                });
+            }
+        };
+        // authd's throughput and the cores it used for it.
+        let figure =
+            |run: &ScenarioReport| (run.total.throughput, run.cpu.as_ref().and_then(|c| c.authd));
         let l = &self.limits;
         if let (Some(run), Some(rate)) = (self.capacity_run(Scenario::Login), &l.argon2) {
             let p = l.argon2_params.unwrap_or_default();
             push(
                 "login",
                 "logins/s",
-                run.total.throughput,
+                figure(run),
                 format!(
                     "Argon2id m={} t={} p={} hashes/s, {}",
                     p.m_cost,
@@ -132,7 +149,7 @@ impl Report {
                     p.p_cost,
                     threads(rate.threads)
                 ),
-                rate.per_sec,
+                rate,
             );
         }
         if let Some(run) = self.capacity_run(Scenario::Refresh) {
@@ -140,9 +157,9 @@ impl Report {
                 push(
                     "refresh",
                     "refreshes/s",
-                    run.total.throughput,
+                    figure(run),
                     format!("rotation SQL/s, {} connections", sql.rate.threads),
-                    sql.rate.per_sec,
+                    &sql.rate,
                 );
             }
             let alg = l.signing_alg.clone().unwrap_or_default();
@@ -150,9 +167,9 @@ impl Report {
                 push(
                     "refresh",
                     "refreshes/s",
-                    run.total.throughput,
+                    figure(run),
                     format!("{alg} signatures/s, {}", threads(sign.threads)),
-                    sign.per_sec,
+                    sign,
                 );
             }
         }
@@ -162,18 +179,18 @@ impl Report {
             push(
                 "verify",
                 "GET /auth/me/s",
-                run.total.throughput,
+                figure(run),
                 format!("bare jsonwebtoken::decode/s, {}", threads(decode.threads)),
-                decode.per_sec,
+                decode,
             );
         }
         if let (Some(verifier), Some(decode)) = (&l.authd_verify_one_core, &l.decode_one_core) {
             push(
                 "verify",
                 "authd-verify/s (1 thread)",
-                verifier.per_sec,
+                (verifier.per_sec, None),
                 "bare jsonwebtoken::decode/s, 1 thread".into(),
-                decode.per_sec,
+                decode,
             );
         }
         self.ratios = ratios;
@@ -288,8 +305,13 @@ impl Report {
         );
         let l = &self.limits;
         let rate = |r: &Option<Rate>| {
-            r.as_ref()
-                .map(|r| format!("{:>10.1}/s  ({})", r.per_sec, threads(r.threads)))
+            r.as_ref().map(|r| {
+                let cpu = r
+                    .cpu_cores
+                    .map(|c| format!(", {c:.2} cores had, {:.1}/CPU-s", r.per_sec / c.max(1e-9)))
+                    .unwrap_or_default();
+                format!("{:>10.1}/s  ({}{cpu})", r.per_sec, threads(r.threads))
+            })
         };
         let mut limit = |name: String, value: Option<String>| {
             if let Some(value) = value {
@@ -331,17 +353,22 @@ impl Report {
         );
         if !self.ratios.is_empty() {
             let _ = writeln!(out);
-            let _ = writeln!(out, "authd's figures as a share of those limits:");
+            let _ = writeln!(
+                out,
+                "authd's figures as a share of those limits (per core: both sides divided by the cores they really had):"
+            );
             for r in &self.ratios {
                 let _ = writeln!(
                     out,
-                    "  {:<8} {:>10.1} {:<26} / {:>10.1} {:<46} = {:>6.1}%",
+                    "  {:<8} {:>10.1} {:<26} / {:>10.1} {:<46} = {:>6.1}%   per core {}",
                     r.scenario,
                     r.value,
                     r.figure,
                     r.limit_value,
                     r.limit,
-                    r.ratio * 100.0
+                    r.ratio * 100.0,
+                    r.per_core_ratio
+                        .map_or("-".into(), |p| format!("{:.1}%", p * 100.0))
                 );
             }
         }

@@ -105,6 +105,11 @@ fn postgres_ticks() -> u64 {
         .sum()
 }
 
+/// CPU seconds (user and system) this process has used so far.
+pub fn own_cpu_seconds() -> Option<f64> {
+    process_ticks("self").map(|t| t as f64 / TICKS_PER_SEC)
+}
+
 /// utime + stime of a process, in ticks.
 fn process_ticks(pid: &str) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
