@@ -1,0 +1,18 @@
+//! authd-bench: a load generator for a running authd, and the measurements
+//! of the machine's own limits that its figures are compared with.
+//!
+//! - [`target`]: the URL under load, loopback only.
+//! - [`load`]: users and sessions, the scenarios, closed and open loop.
+//! - [`record`]: latency histograms and errors by kind.
+//! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
+//! - [`system`]: cores, CPU time by process, resident memory.
+//! - [`report`]: the whole run, its ratios, the table and the JSON.
+//! - [`chart`]: the SVG latency chart.
+
+pub mod chart;
+pub mod limits;
+pub mod load;
+pub mod record;
+pub mod report;
+pub mod system;
+pub mod target;

@@ -1,0 +1,607 @@
+//! The load: users and sessions prepared beforehand, then workers that send
+//! one scenario's requests for a warm-up and a measured window, closed-loop
+//! (each worker sends its next request when the last one is answered) or
+//! open-loop at a fixed rate (latency counted from when a request was due,
+//! so a slow server cannot hide its queue).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::record::{OpRecorder, Outcome, Stats};
+use crate::system::{CpuShare, CpuTimes, memory_kb};
+use crate::target::Target;
+
+/// The password of every user the tool registers.
+pub const PASSWORD: &str = "bench: correct horse battery staple";
+
+/// A load scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// `POST /auth/login` with the prepared users.
+    Login,
+    /// `POST /auth/refresh`, each session presenting its latest token.
+    Refresh,
+    /// `GET /auth/me` with Bearer access tokens.
+    Verify,
+    /// Logins, refreshes and verifications in the `--mix` ratio.
+    Mixed,
+}
+
+impl Scenario {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::Verify => "verify",
+            Self::Mixed => "mixed",
+        }
+    }
+}
+
+/// One request kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Login = 0,
+    Refresh = 1,
+    Verify = 2,
+}
+
+impl Op {
+    pub const ALL: [Op; 3] = [Op::Login, Op::Refresh, Op::Verify];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Refresh => "refresh",
+            Self::Verify => "verify",
+        }
+    }
+}
+
+/// Requests of each kind per cycle of the mixed scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mix {
+    pub login: u32,
+    pub refresh: u32,
+    pub verify: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Self {
+        Self {
+            login: 1,
+            refresh: 10,
+            verify: 100,
+        }
+    }
+}
+
+impl std::str::FromStr for Mix {
+    type Err = String;
+    /// `LOGIN:REFRESH:VERIFY`, such as `1:10:100`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<u32> = s
+            .split(':')
+            .map(|p| p.trim().parse::<u32>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| format!("{s:?}: expected LOGIN:REFRESH:VERIFY such as 1:10:100"))?;
+        match parts[..] {
+            [login, refresh, verify] if login + refresh + verify > 0 => Ok(Self {
+                login,
+                refresh,
+                verify,
+            }),
+            _ => Err(format!(
+                "{s:?}: expected three counts, not all zero, such as 1:10:100"
+            )),
+        }
+    }
+}
+
+impl Mix {
+    fn total(self) -> u64 {
+        u64::from(self.login) + u64::from(self.refresh) + u64::from(self.verify)
+    }
+
+    /// The request kind of the `slot`-th request: the cycle is scattered by a
+    /// multiplication modulo its length (a permutation, 7919 being prime), so
+    /// refreshes do not come in bursts.
+    fn pick(self, slot: u64) -> Op {
+        let total = self.total();
+        let scattered = if total.is_multiple_of(7919) {
+            slot % total
+        } else {
+            slot.wrapping_mul(7919) % total
+        };
+        if scattered < u64::from(self.login) {
+            Op::Login
+        } else if scattered < u64::from(self.login) + u64::from(self.refresh) {
+            Op::Refresh
+        } else {
+            Op::Verify
+        }
+    }
+}
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Requests in flight at most (workers).
+    pub concurrency: usize,
+    /// The measured window.
+    pub duration: Duration,
+    /// Load before the window, not recorded.
+    pub warmup: Duration,
+    /// Open loop at this many requests per second; `None`: closed loop.
+    pub rate: Option<f64>,
+    pub mix: Mix,
+    /// authd's PID, to sample its memory and CPU time.
+    pub server_pid: Option<u32>,
+    /// Draw a progress bar on stderr (hidden anyway when stderr is not a terminal).
+    pub progress: bool,
+}
+
+/// A session's refresh chain: the latest token it was given.
+struct Chain {
+    refresh: String,
+}
+
+/// Users and sessions made before the measured runs, shared by the workers.
+pub struct Fixture {
+    client: reqwest::Client,
+    target: Target,
+    emails: Vec<String>,
+    chains: Mutex<VecDeque<Chain>>,
+    access_tokens: Vec<String>,
+}
+
+/// The parts of a token response the tool reads.
+#[derive(Deserialize)]
+struct TokenBody {
+    access_token: String,
+    refresh_token: Option<String>,
+}
+
+impl Fixture {
+    /// Registers `users` users (an existing one is reused: `409 email_taken`
+    /// is fine) named after `tag`, and logs in `sessions` sessions spread over
+    /// them. Registration and login hash passwords, so this takes a while; it
+    /// is not measured.
+    pub async fn prepare(
+        client: reqwest::Client,
+        target: Target,
+        tag: &str,
+        users: usize,
+        sessions: usize,
+        parallel: usize,
+    ) -> anyhow::Result<Self> {
+        let users = users.max(1);
+        let emails: Vec<String> = (0..users)
+            .map(|i| format!("bench-{tag}-{i}@bench.example"))
+            .collect();
+        let emails = Arc::new(emails);
+        let parallel = parallel.clamp(1, 16);
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..parallel {
+            let (client, target, emails) = (client.clone(), target.clone(), emails.clone());
+            tasks.spawn(async move {
+                for email in emails.iter().skip(w).step_by(parallel) {
+                    let response = client
+                        .post(target.url("/auth/register"))
+                        .json(&json!({ "email": email, "password": PASSWORD }))
+                        .send()
+                        .await
+                        .context("register")?;
+                    let status = response.status().as_u16();
+                    if status != 201 && status != 409 {
+                        bail!("register {email}: {}", error_kind(response).await);
+                    }
+                }
+                Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for w in 0..parallel {
+            let (client, target, emails) = (client.clone(), target.clone(), emails.clone());
+            tasks.spawn(async move {
+                let mut made = Vec::new();
+                for i in (w..sessions).step_by(parallel) {
+                    let email = &emails[i % emails.len()];
+                    let response = client
+                        .post(target.url("/auth/login"))
+                        .json(&json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }))
+                        .send()
+                        .await
+                        .context("login")?;
+                    if !response.status().is_success() {
+                        bail!("login {email}: {}", error_kind(response).await);
+                    }
+                    let body: TokenBody = response.json().await.context("token response")?;
+                    let refresh = body
+                        .refresh_token
+                        .context("no refresh_token in the login response")?;
+                    made.push((body.access_token, refresh));
+                }
+                Ok(made)
+            });
+        }
+        let mut access_tokens = Vec::with_capacity(sessions);
+        let mut chains = VecDeque::with_capacity(sessions);
+        while let Some(done) = tasks.join_next().await {
+            for (access, refresh) in done?? {
+                access_tokens.push(access);
+                chains.push_back(Chain { refresh });
+            }
+        }
+        Ok(Self {
+            client,
+            target,
+            emails: Arc::try_unwrap(emails).unwrap_or_else(|e| (*e).clone()),
+            chains: Mutex::new(chains),
+            access_tokens,
+        })
+    }
+
+    /// Access tokens of the prepared sessions (for in-process verification).
+    pub fn access_tokens(&self) -> &[String] {
+        &self.access_tokens
+    }
+
+    pub fn sessions(&self) -> usize {
+        self.access_tokens.len()
+    }
+
+    pub fn users(&self) -> usize {
+        self.emails.len()
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    async fn send(&self, op: Op, slot: u64) -> Outcome {
+        match op {
+            Op::Login => self.login(slot).await,
+            Op::Refresh => self.refresh().await,
+            Op::Verify => self.verify(slot).await,
+        }
+    }
+
+    async fn login(&self, slot: u64) -> Outcome {
+        let email = &self.emails[(slot % self.emails.len() as u64) as usize];
+        let response = self
+            .client
+            .post(self.target.url("/auth/login"))
+            .json(&json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }))
+            .send()
+            .await
+            .map_err(|e| transport_kind(&e))?;
+        if !response.status().is_success() {
+            return Err(error_kind(response).await);
+        }
+        response.bytes().await.map_err(|e| transport_kind(&e))?;
+        Ok(())
+    }
+
+    /// Takes a session no other worker holds, presents its latest token and
+    /// keeps the new one: the chain of a real client.
+    async fn refresh(&self) -> Outcome {
+        let chain = self
+            .chains
+            .lock()
+            .map_err(|_| "internal: poisoned lock".to_owned())?
+            .pop_front();
+        let Some(mut chain) = chain else {
+            return Err("no free session (raise --sessions)".into());
+        };
+        let result = self.rotate(&mut chain).await;
+        if let Ok(mut chains) = self.chains.lock() {
+            chains.push_back(chain);
+        }
+        result
+    }
+
+    async fn rotate(&self, chain: &mut Chain) -> Outcome {
+        let response = self
+            .client
+            .post(self.target.url("/auth/refresh"))
+            .json(&json!({ "refresh_token": chain.refresh }))
+            .send()
+            .await
+            .map_err(|e| transport_kind(&e))?;
+        if !response.status().is_success() {
+            return Err(error_kind(response).await);
+        }
+        let body: TokenBody = response
+            .json()
+            .await
+            .map_err(|_| "bad token response".to_owned())?;
+        chain.refresh = body
+            .refresh_token
+            .ok_or_else(|| "token response without refresh_token".to_owned())?;
+        Ok(())
+    }
+
+    async fn verify(&self, slot: u64) -> Outcome {
+        let token = &self.access_tokens[(slot % self.access_tokens.len() as u64) as usize];
+        let response = self
+            .client
+            .get(self.target.url("/auth/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .map_err(|e| transport_kind(&e))?;
+        if !response.status().is_success() {
+            return Err(error_kind(response).await);
+        }
+        response.bytes().await.map_err(|e| transport_kind(&e))?;
+        Ok(())
+    }
+}
+
+/// `<status> <error code>` of an error response, e.g. `401 invalid_grant`.
+async fn error_kind(response: reqwest::Response) -> String {
+    let status = response.status().as_u16();
+    let code = response
+        .bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|v| v["error"].as_str().map(str::to_owned));
+    match code {
+        Some(code) => format!("{status} {code}"),
+        None => status.to_string(),
+    }
+}
+
+/// The kind of a failure below HTTP.
+fn transport_kind(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timeout".into();
+    }
+    let kind = if e.is_connect() {
+        "connect"
+    } else if e.is_body() || e.is_decode() {
+        "body"
+    } else if e.is_request() {
+        "request"
+    } else {
+        "other"
+    };
+    format!("transport: {kind}")
+}
+
+/// The figures of one scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    pub scenario: Scenario,
+    /// `closed-loop` or `open-loop`.
+    pub mode: String,
+    /// The requested rate of an open-loop run, per second.
+    pub target_rate: Option<f64>,
+    pub concurrency: usize,
+    pub warmup_secs: f64,
+    /// The measured window as it really lasted (until the last answer).
+    pub duration_secs: f64,
+    /// Every request of the window.
+    pub total: Stats,
+    /// By request kind (one entry, or three for `mixed`).
+    pub operations: BTreeMap<String, Stats>,
+    /// Cores kept busy during the window, by whom.
+    pub cpu: Option<CpuShare>,
+    /// authd's largest resident size sampled during the window, kB.
+    pub server_peak_rss_kb: Option<u64>,
+}
+
+/// Runs `scenario` against the prepared fixture.
+pub async fn run(
+    fixture: Arc<Fixture>,
+    scenario: Scenario,
+    options: &LoadOptions,
+) -> anyhow::Result<ScenarioReport> {
+    let concurrency = options.concurrency.max(1);
+    if matches!(scenario, Scenario::Refresh | Scenario::Mixed) && fixture.sessions() < concurrency {
+        bail!(
+            "{} sessions for {} workers: each refreshing worker needs a session of its own (raise --sessions)",
+            fixture.sessions(),
+            concurrency
+        );
+    }
+    if matches!(scenario, Scenario::Verify | Scenario::Mixed) && fixture.sessions() == 0 {
+        bail!("verify needs at least one session (--sessions)");
+    }
+    if let Some(rate) = options.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        bail!("--rate must be a positive number of requests per second");
+    }
+    let start = Instant::now();
+    let measure_from = start + options.warmup;
+    let end = measure_from + options.duration;
+    let slots = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
+
+    let bar = progress_bar(scenario, options);
+    let done = Arc::new(AtomicBool::new(false));
+    let ticker = {
+        let (bar, done, answered) = (bar.clone(), done.clone(), answered.clone());
+        let pid = options.server_pid;
+        tokio::spawn(async move {
+            let mut peak: Option<u64> = None;
+            let mut last = (Instant::now(), 0u64);
+            while !done.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let now = Instant::now();
+                if now >= measure_from
+                    && let Some(kb) = pid.and_then(|pid| memory_kb(pid, "VmRSS"))
+                {
+                    peak = Some(peak.map_or(kb, |p| p.max(kb)));
+                }
+                bar.set_position(now.duration_since(start).as_millis() as u64);
+                if now.duration_since(last.0) >= Duration::from_millis(500) {
+                    let n = answered.load(Ordering::Relaxed);
+                    let rate = (n - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+                    let phase = if now < measure_from {
+                        "warm-up"
+                    } else {
+                        "measuring"
+                    };
+                    bar.set_message(format!("{phase}: {n} answered, {rate:.0}/s"));
+                    last = (now, n);
+                }
+            }
+            peak
+        })
+    };
+
+    let mut cpu_before = None;
+    let cpu_probe = {
+        let pid = options.server_pid;
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            CpuTimes::read(pid)
+        })
+    };
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (fixture, slots, answered) = (fixture.clone(), slots.clone(), answered.clone());
+        let (rate, mix) = (options.rate, options.mix);
+        workers.spawn(async move {
+            let mut recorders: [OpRecorder; 3] = Default::default();
+            loop {
+                let slot = slots.fetch_add(1, Ordering::Relaxed);
+                let sent_at = match rate {
+                    Some(rate) => {
+                        let due = start + Duration::from_secs_f64(slot as f64 / rate);
+                        if due >= end {
+                            break;
+                        }
+                        tokio::time::sleep_until(due.into()).await;
+                        due
+                    }
+                    None => {
+                        let now = Instant::now();
+                        if now >= end {
+                            break;
+                        }
+                        now
+                    }
+                };
+                let op = match scenario {
+                    Scenario::Login => Op::Login,
+                    Scenario::Refresh => Op::Refresh,
+                    Scenario::Verify => Op::Verify,
+                    Scenario::Mixed => mix.pick(slot),
+                };
+                let outcome = fixture.send(op, slot).await;
+                answered.fetch_add(1, Ordering::Relaxed);
+                if sent_at >= measure_from {
+                    recorders[op as usize].record(sent_at.elapsed(), outcome);
+                }
+            }
+            (recorders, Instant::now())
+        });
+    }
+    let mut merged: [OpRecorder; 3] = Default::default();
+    let mut last_answer = end;
+    while let Some(result) = workers.join_next().await {
+        let (recorders, finished) = result.context("a load worker panicked")?;
+        for (into, from) in merged.iter_mut().zip(recorders.iter()) {
+            into.merge(from);
+        }
+        last_answer = last_answer.max(finished);
+    }
+    let cpu_after = CpuTimes::read(options.server_pid);
+    if let Ok(before) = cpu_probe.await {
+        cpu_before = before;
+    }
+    done.store(true, Ordering::Relaxed);
+    let peak = ticker.await.ok().flatten();
+    bar.finish_and_clear();
+
+    let elapsed = last_answer.duration_since(measure_from);
+    let ops: Vec<Op> = match scenario {
+        Scenario::Login => vec![Op::Login],
+        Scenario::Refresh => vec![Op::Refresh],
+        Scenario::Verify => vec![Op::Verify],
+        Scenario::Mixed => Op::ALL.to_vec(),
+    };
+    let mut total = OpRecorder::default();
+    let mut operations = BTreeMap::new();
+    for op in ops {
+        let recorder = &merged[op as usize];
+        total.merge(recorder);
+        operations.insert(op.name().to_owned(), recorder.stats(elapsed));
+    }
+    Ok(ScenarioReport {
+        scenario,
+        mode: if options.rate.is_some() {
+            "open-loop".into()
+        } else {
+            "closed-loop".into()
+        },
+        target_rate: options.rate,
+        concurrency,
+        warmup_secs: options.warmup.as_secs_f64(),
+        duration_secs: elapsed.as_secs_f64(),
+        total: total.stats(elapsed),
+        operations,
+        cpu: match (cpu_before, cpu_after) {
+            (Some(b), Some(a)) => Some(CpuShare::between(b, a, elapsed)),
+            _ => None,
+        },
+        server_peak_rss_kb: peak,
+    })
+}
+
+fn progress_bar(scenario: Scenario, options: &LoadOptions) -> ProgressBar {
+    if !options.progress {
+        return ProgressBar::hidden();
+    }
+    let total = (options.warmup + options.duration).as_millis() as u64;
+    let bar = ProgressBar::new(total.max(1));
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {elapsed:>3} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(scenario.name());
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mix_keeps_its_ratio_and_scatters_the_kinds() {
+        let mix: Mix = "1:10:100".parse().unwrap();
+        let mut counts = [0u32; 3];
+        let mut longest_refresh_run = 0;
+        let mut run = 0;
+        for slot in 0..111 * 10 {
+            let op = mix.pick(slot);
+            counts[op as usize] += 1;
+            run = if op == Op::Refresh { run + 1 } else { 0 };
+            longest_refresh_run = longest_refresh_run.max(run);
+        }
+        assert_eq!(counts, [10, 100, 1000]);
+        assert!(longest_refresh_run < 5, "{longest_refresh_run}");
+        assert!("1:2".parse::<Mix>().is_err());
+        assert!("0:0:0".parse::<Mix>().is_err());
+        assert!("a:b:c".parse::<Mix>().is_err());
+    }
+}
