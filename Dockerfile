@@ -26,13 +26,16 @@ WORKDIR /src
 
 # 1. Dependencies only: with the manifests and placeholder sources, this layer
 #    is rebuilt only when Cargo.toml or Cargo.lock change.
-#    The workspace's authd-verify crate (a library for other services) is only a
-#    dev-dependency: its manifest must be present, its code is not built.
+#    The workspace's other crates (authd-verify, a library for other services,
+#    and the authd-bench load generator) are not part of the image: their
+#    manifests must be present for the workspace to load, their code is not built.
 COPY Cargo.toml Cargo.lock ./
 COPY authd-verify/Cargo.toml ./authd-verify/
-RUN mkdir -p src authd-verify/src \
+COPY authd-bench/Cargo.toml ./authd-bench/
+RUN mkdir -p src authd-verify/src authd-bench/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch src/lib.rs authd-verify/src/lib.rs \
+    && echo 'fn main() {}' > authd-bench/src/main.rs \
+    && touch src/lib.rs authd-verify/src/lib.rs authd-bench/src/lib.rs \
     && cargo build --release --locked -p authd \
     && rm -rf src
 
