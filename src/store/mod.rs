@@ -218,6 +218,14 @@ pub trait Store: Send + Sync + 'static {
     async fn create_user(&self, user: NewUser<'_>) -> Result<User, StoreError>;
     async fn find_credentials(&self, email: &str) -> Result<Option<Credentials>, StoreError>;
     async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    /// The user of `session` if it is `user`'s and live (not revoked, not
+    /// expired at `now`): one query for a Bearer route that shows the user.
+    async fn find_live_session_user(
+        &self,
+        session: Uuid,
+        user: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
     async fn update_password_hash(
         &self,
         id: Uuid,

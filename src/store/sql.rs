@@ -9,6 +9,10 @@ pub const INSERT_USER: &str = "INSERT INTO users (id, email, password_hash, crea
      VALUES ($1, $2, $3, $4, $4) RETURNING id, email, created_at";
 pub const SELECT_CREDENTIALS: &str = "SELECT id, password_hash FROM users WHERE email = $1";
 pub const SELECT_USER: &str = "SELECT id, email, created_at FROM users WHERE id = $1";
+/// The user of a live session: not revoked, not expired at `$3`.
+pub const SELECT_LIVE_SESSION_USER: &str = "SELECT u.id, u.email, u.created_at \
+     FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
 pub const UPDATE_PASSWORD_HASH: &str =
     "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
 
@@ -121,6 +125,21 @@ macro_rules! impl_store {
             async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
                 Ok(sqlx::query_as::<_, User>(sql::SELECT_USER)
                     .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip_all, fields(session = %session))]
+            async fn find_live_session_user(
+                &self,
+                session: Uuid,
+                user: Uuid,
+                now: DateTime<Utc>,
+            ) -> Result<Option<User>, StoreError> {
+                Ok(sqlx::query_as::<_, User>(sql::SELECT_LIVE_SESSION_USER)
+                    .bind(session)
+                    .bind(user)
+                    .bind(now)
                     .fetch_optional(&self.pool)
                     .await?)
             }

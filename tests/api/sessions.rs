@@ -15,6 +15,7 @@ on_both_stores!(
     a_user_cannot_revoke_someone_elses_session,
     login_rehashes_a_password_stored_with_old_parameters,
     access_tokens_of_a_revoked_session_are_refused_by_authd,
+    access_tokens_outliving_their_session_are_refused_by_every_bearer_route,
     logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie,
 );
 
@@ -343,6 +344,36 @@ async fn access_tokens_of_a_revoked_session_are_refused_by_authd(backend: Backen
         me.header("www-authenticate"),
         Some(r#"Bearer realm="authd", error="invalid_token""#)
     );
+}
+
+async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route(backend: Backend) {
+    // A session whose absolute limit (600 s) comes before its first access
+    // token's expiry (900 s): the token is unexpired but its session is over.
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.refresh.absolute_ttl_secs = 600;
+        s.refresh.idle_ttl_secs = 600;
+    })
+    .await
+    else {
+        return;
+    };
+    let (_, tokens) = app.user_with_tokens().await;
+    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
+        assert_eq!(
+            app.get_bearer(path, &tokens.access).await.status,
+            200,
+            "{path}"
+        );
+    }
+    app.advance(600);
+    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
+        let reply = app.get_bearer(path, &tokens.access).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (401, "invalid_token"),
+            "{path}"
+        );
+    }
 }
 
 async fn logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie(backend: Backend) {
