@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use authd::config::{Settings, Sources};
-use authd::sessions::{RotationPolicy, Session};
+use authd::sessions::RotationPolicy;
 use authd::store::{NewUser, RequestMeta, Rotation};
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -266,27 +266,15 @@ async fn raw_sql(o: &Opts) {
         })
         .await
         .expect("user");
-    let policy = RotationPolicy {
-        idle: chrono::Duration::seconds(settings.refresh.idle_ttl_secs as i64),
-        absolute: chrono::Duration::seconds(settings.refresh.absolute_ttl_secs as i64),
-        reuse_interval: chrono::Duration::seconds(settings.refresh.reuse_interval_secs as i64),
-    };
+    let policy = RotationPolicy::from_settings(&settings.refresh);
     let mut ids = Vec::new();
     for _ in 0..o.chains {
-        let (expires_at, absolute_expires_at) = policy.new_session_expiry(now);
-        let s = Session {
-            id: Uuid::now_v7(),
-            user_id: user,
-            counter: 0,
-            created_at: now,
-            last_rotated_at: now,
-            expires_at,
-            absolute_expires_at,
-            revoked_at: None,
-            revoked_reason: None,
-            user_agent: Some("refresh_load".into()),
-            ip: Some("127.0.0.1".into()),
-        };
+        let s = policy.new_session(
+            user,
+            now,
+            Some("refresh_load".into()),
+            Some("127.0.0.1".into()),
+        );
         store.create_session(&s).await.expect("session");
         ids.push(s.id);
     }

@@ -46,6 +46,41 @@ pub struct RotationPolicy {
 }
 
 impl RotationPolicy {
+    /// The policy the `refresh` settings describe.
+    pub fn from_settings(refresh: &crate::config::RefreshSettings) -> Self {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Self {
+            idle: secs(refresh.idle_ttl_secs),
+            absolute: secs(refresh.absolute_ttl_secs),
+            reuse_interval: secs(refresh.reuse_interval_secs),
+        }
+    }
+
+    /// A new session of `user_id` starting at `now` (a login): token 0 is
+    /// current, with the idle and absolute limits of this policy.
+    pub fn new_session(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Session {
+        let (expires_at, absolute_expires_at) = self.new_session_expiry(now);
+        Session {
+            id: Uuid::new_v4(),
+            user_id,
+            counter: 0,
+            created_at: now,
+            last_rotated_at: now,
+            expires_at,
+            absolute_expires_at,
+            revoked_at: None,
+            revoked_reason: None,
+            user_agent,
+            ip,
+        }
+    }
+
     /// The limits of a session that starts at `now`.
     pub fn new_session_expiry(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
         let absolute = now + self.absolute;
@@ -150,19 +185,9 @@ mod tests {
     }
 
     fn session(now: DateTime<Utc>, counter: i64) -> Session {
-        let (expires_at, absolute_expires_at) = policy().new_session_expiry(now);
         Session {
-            id: Uuid::new_v4(),
-            user_id: Uuid::new_v4(),
             counter,
-            created_at: now,
-            last_rotated_at: now,
-            expires_at,
-            absolute_expires_at,
-            revoked_at: None,
-            revoked_reason: None,
-            user_agent: None,
-            ip: None,
+            ..policy().new_session(Uuid::new_v4(), now, None, None)
         }
     }
 

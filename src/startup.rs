@@ -144,12 +144,7 @@ pub fn build_state(
     );
     let refresh = RefreshTokens::new(&refresh_secret(&settings)?);
     let hasher = Hasher::new(&settings.password)?;
-    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
-    let policy = RotationPolicy {
-        idle: secs(settings.refresh.idle_ttl_secs),
-        absolute: secs(settings.refresh.absolute_ttl_secs),
-        reuse_interval: secs(settings.refresh.reuse_interval_secs),
-    };
+    let policy = RotationPolicy::from_settings(&settings.refresh);
     let openapi = crate::http::document_json(&settings)
         .map_err(|e| StartError::OpenApi(e.to_string()))?
         .into();

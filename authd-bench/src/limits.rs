@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use authd::config::{Settings, Sources};
 use authd::keys::{KeyMaterial, KeySet, alg_name, key_from_material};
-use authd::sessions::{RotationPolicy, Session};
+use authd::sessions::RotationPolicy;
 use authd::store::{NewUser, RequestMeta, Rotation};
 use authd::tokens::AccessTokens;
 use authd_verify::Verifier;
@@ -370,12 +370,7 @@ pub async fn rotation_rate(
     let store = authd::store::connect(&db)
         .await
         .context("connecting to the database")?;
-    let secs = |s: u64| chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
-    let policy = RotationPolicy {
-        idle: secs(defaults.refresh.idle_ttl_secs),
-        absolute: secs(defaults.refresh.absolute_ttl_secs),
-        reuse_interval: secs(defaults.refresh.reuse_interval_secs),
-    };
+    let policy = RotationPolicy::from_settings(&defaults.refresh);
     let now = chrono::Utc::now();
     let user = store
         .create_user(NewUser {
@@ -391,20 +386,7 @@ pub async fn rotation_rate(
     };
     let mut sessions = Vec::new();
     for _ in 0..connections.max(1) {
-        let (expires_at, absolute_expires_at) = policy.new_session_expiry(now);
-        let session = Session {
-            id: Uuid::new_v4(),
-            user_id: user.id,
-            counter: 0,
-            created_at: now,
-            last_rotated_at: now,
-            expires_at,
-            absolute_expires_at,
-            revoked_at: None,
-            revoked_reason: None,
-            user_agent: meta.user_agent.clone(),
-            ip: meta.ip.clone(),
-        };
+        let session = policy.new_session(user.id, now, meta.user_agent.clone(), meta.ip.clone());
         store.create_session(&session).await?;
         sessions.push(session.id);
     }

@@ -262,21 +262,12 @@ pub async fn login(
         tracing::info!(user = %user_id, "password re-hashed with the current parameters");
     }
 
-    let now = now(&state);
-    let (expires_at, absolute_expires_at) = state.policy.new_session_expiry(now);
-    let session = Session {
-        id: Uuid::new_v4(),
+    let session = state.policy.new_session(
         user_id,
-        counter: 0,
-        created_at: now,
-        last_rotated_at: now,
-        expires_at,
-        absolute_expires_at,
-        revoked_at: None,
-        revoked_reason: None,
-        user_agent: meta.user_agent.clone(),
-        ip: meta.ip.clone(),
-    };
+        now(&state),
+        meta.user_agent.clone(),
+        meta.ip.clone(),
+    );
     state.store.create_session(&session).await?;
     tracing::info!(user = %user_id, session = %session.id, "login");
     audit(

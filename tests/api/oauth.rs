@@ -655,22 +655,8 @@ async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(
     let user = app.user_id(&email).await;
     // 1,500 sessions revoked in one statement share one revoked_at: pages must
     // break the tie by session id.
-    let now = app.now();
-    let (expires_at, absolute_expires_at) = app.state.policy.new_session_expiry(now);
     for _ in 0..1_499 {
-        let session = authd::sessions::Session {
-            id: uuid::Uuid::new_v4(),
-            user_id: user,
-            counter: 0,
-            created_at: now,
-            last_rotated_at: now,
-            expires_at,
-            absolute_expires_at,
-            revoked_at: None,
-            revoked_reason: None,
-            user_agent: None,
-            ip: None,
-        };
+        let session = app.state.policy.new_session(user, app.now(), None, None);
         app.state.store.create_session(&session).await.unwrap();
     }
     let reply = app
