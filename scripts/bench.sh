@@ -23,7 +23,10 @@
 #
 # The per-IP abuse limits (20 registrations an hour, 600 refreshes a minute,
 # 100 failed logins) would stop a load generator on 127.0.0.1 at once: the
-# server started here has them lifted. Nothing else differs from the defaults
+# server started here has them lifted. Its log level is authd's default, info
+# (a request span each, a JSON line per login), unless BENCH_LOG_LEVEL says
+# otherwise; the log goes to <results>/authd-<store>.log. Nothing else differs
+# from the defaults
 # (Argon2id m=19456 t=2 p=1, one worker per core), except in --smoke, where
 # cheap Argon2id parameters keep a debug build quick.
 set -euo pipefail
@@ -109,7 +112,7 @@ bench_store() {
     AUTHD__LIMITS__REFRESH_PER_IP=1000000000 \
     AUTHD__LIMITS__LOGIN_IP_FAILURES=1000000 \
     AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
-    AUTHD__LOG__LEVEL=warn \
+    AUTHD__LOG__LEVEL=${BENCH_LOG_LEVEL:-info} \
         "${authd_bin}" serve >"${out}/authd-${label}.log" 2>&1 &
     server_pid=$!
     local ready=0
