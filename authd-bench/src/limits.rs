@@ -200,17 +200,7 @@ impl VerifyKey {
     ) -> anyhow::Result<Option<Self>> {
         let header = jsonwebtoken::decode_header(sample).context("the header of a token")?;
         let kid = header.kid.context("the server's token has no kid")?;
-        let discovery: serde_json::Value = client
-            .get(target.url("/.well-known/openid-configuration"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let issuer = discovery["issuer"]
-            .as_str()
-            .context("no issuer in the discovery document")?
-            .to_owned();
+        let issuer = target.issuer(client).await?;
         let builder = Verifier::builder(issuer.clone()).audience(audience);
         let (decoding, verifier, source) = if header.alg == Algorithm::HS256 {
             let Some(secret) = hs256_secret else {

@@ -372,7 +372,8 @@ async fn measure_limits(
         notes.push("no session was prepared: signing and verification limits not measured".into());
         return Ok(());
     };
-    let issuer = fetch_issuer(client, target)
+    let issuer = target
+        .issuer(client)
         .await
         .unwrap_or_else(|_| target.base().to_owned());
     let (signer, source) = limits::signer(settings, alg, &issuer)?;
@@ -422,15 +423,4 @@ async fn measure_limits(
         ),
     }
     Ok(())
-}
-
-async fn fetch_issuer(client: &reqwest::Client, target: &Target) -> anyhow::Result<String> {
-    let doc: serde_json::Value = client
-        .get(target.url("/.well-known/openid-configuration"))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    Ok(doc["issuer"].as_str().context("no issuer")?.to_owned())
 }

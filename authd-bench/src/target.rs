@@ -26,6 +26,23 @@ pub struct Target {
 }
 
 impl Target {
+    /// The issuer the server names in its discovery document (the `iss` of
+    /// its tokens, which may differ from the address it is reached at).
+    pub async fn issuer(&self, client: &reqwest::Client) -> anyhow::Result<String> {
+        use anyhow::Context;
+        let discovery: serde_json::Value = client
+            .get(self.url("/.well-known/openid-configuration"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(discovery["issuer"]
+            .as_str()
+            .context("no issuer in the discovery document")?
+            .to_owned())
+    }
+
     /// Accepts `http(s)://127.x.y.z[:port]`, `http(s)://[::1][:port]` and
     /// `http(s)://localhost[:port]`; refuses every other host.
     pub fn parse(url: &str) -> Result<Self, TargetError> {
