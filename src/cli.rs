@@ -1,9 +1,14 @@
 //! The command line: `authd serve` (the default), `authd migrate`,
-//! `authd keys generate`, `authd clients create|list|delete`.
+//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|delete`.
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::clients;
+use crate::config::Settings;
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,4 +80,101 @@ pub enum KeysCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+}
+
+pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result<()> {
+    let store = Store::connect(&settings.database).await?;
+    match command {
+        ClientsCommand::Create { name, scope } => {
+            let (client, secret) =
+                clients::create(&store, &name, &scope, chrono::Utc::now()).await?;
+            println!("client_id     = {}", client.id);
+            println!("client_secret = {}", secret.expose_secret());
+            println!("scopes        = {}", client.scopes);
+            println!();
+            println!("The secret is shown only this once; authd stores only its hash.");
+        }
+        ClientsCommand::List => {
+            for client in clients::list(&store).await? {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    client.id,
+                    client.created_at.to_rfc3339(),
+                    client.name,
+                    client.scopes
+                );
+            }
+        }
+        ClientsCommand::Delete { id } => {
+            if !clients::delete(&store, &id).await? {
+                anyhow::bail!("no client has the id {id:?}");
+            }
+            println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+pub fn generate_key(
+    settings: &Settings,
+    alg: &str,
+    kid: Option<String>,
+    out: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let algorithm = crate::keys::parse_alg(alg)
+        .ok_or_else(|| anyhow::anyhow!("--alg {alg:?} is not one of HS256, RS256, ES256, EdDSA"))?;
+    let name = crate::keys::alg_name(algorithm);
+    let kid = kid.unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            name.to_lowercase(),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    });
+    let hmac = name == "HS256";
+    let out = out.unwrap_or_else(|| {
+        settings
+            .data_path("keys")
+            .join(format!("{kid}.{}", if hmac { "secret" } else { "pem" }))
+    });
+    let key = crate::keys::generate(algorithm)?;
+    crate::keys::write_private_file(&out, key.expose_secret().as_bytes())?;
+    let field = if hmac {
+        "secret_file"
+    } else {
+        "private_key_file"
+    };
+    println!("wrote a new {name} key to {} (mode 0600)", out.display());
+    println!();
+    println!("[[jwt.keys]]");
+    println!("kid = {kid:?}");
+    println!("alg = {name:?}");
+    println!("{field} = {:?}", out.display().to_string());
+    Ok(())
+}
+
+/// A plain HTTP/1.1 GET of /healthz on the server's own address: the runtime image
+/// has no shell or curl, so the binary checks itself.
+pub async fn healthcheck(host: &str, port: u16) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // A wildcard listener answers on loopback; a specific address only on itself.
+    let host = match host {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        other => other,
+    };
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), check).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => anyhow::bail!("/healthz did not answer 200"),
+        Ok(Err(e)) => Err(e.context("/healthz unreachable")),
+        Err(_) => anyhow::bail!("/healthz timed out"),
+    }
 }

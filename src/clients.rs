@@ -11,7 +11,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::store::{Client, Store, StoreError};
+pub use crate::store::clients::Client;
+use crate::store::{self, Store, StoreError};
 
 /// Client ids start with this, so they never look like user ids (UUIDs) in `sub`.
 pub const ID_PREFIX: &str = "client_";
@@ -80,14 +81,37 @@ pub fn generate(
 
 /// Registers a new client in `store`; returns it with its secret.
 pub async fn create(
-    store: &dyn Store,
+    store: &Store,
     name: &str,
     scopes: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Client, SecretString)> {
     let (client, secret) = generate(name, scopes, now)?;
-    store.create_client(&client).await?;
+    let mut tx = store.begin().await?;
+    store::clients::insert(&mut tx, &client).await?;
+    tx.commit().await?;
     Ok((client, secret))
+}
+
+/// Every registered client, oldest first.
+pub async fn list(store: &Store) -> Result<Vec<Client>, StoreError> {
+    store::clients::list(&mut store.conn().await?).await
+}
+
+/// Whether client `id` is (still) registered.
+pub async fn exists(store: &Store, id: &str) -> Result<bool, StoreError> {
+    Ok(store::clients::find(&mut store.conn().await?, id)
+        .await?
+        .is_some())
+}
+
+/// Deletes a client; false if there was none. Its tokens stop being active
+/// at introspection at once.
+pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
+    let mut tx = store.begin().await?;
+    let deleted = store::clients::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }
 
 /// The stored form of a secret: hex SHA-256.
@@ -103,13 +127,13 @@ fn hex(bytes: &[u8]) -> String {
 /// caller cannot tell which). The secret's hash is computed and compared in
 /// constant time whether or not the id exists.
 pub async fn authenticate(
-    store: &dyn Store,
+    store: &Store,
     id: &str,
     secret: &str,
 ) -> Result<Option<Client>, StoreError> {
     let presented = hash_secret(secret);
     let client = if id.starts_with(ID_PREFIX) && id.len() <= 64 {
-        store.find_client(id).await?
+        store::clients::find(&mut store.conn().await?, id).await?
     } else {
         None
     };

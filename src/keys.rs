@@ -36,6 +36,40 @@ fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> KeyError {
     }
 }
 
+/// The file, inside `data_dir`, of the generated refresh-token key.
+pub const GENERATED_REFRESH_KEY_FILE: &str = "refresh.key";
+
+/// The configured refresh-token key, or the generated one in `data_dir`
+/// (made there, mode 0600, on first start).
+pub fn refresh_secret(settings: &Settings) -> Result<SecretString, KeyError> {
+    if let Some(secret) = &settings.refresh.secret {
+        return Ok(secret.clone());
+    }
+    let path = settings.data_path(GENERATED_REFRESH_KEY_FILE);
+    let io = |source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if path.exists() {
+        let secret = std::fs::read_to_string(&path).map_err(io)?;
+        let secret = secret.trim_end().to_owned();
+        if secret.len() < 32 {
+            return Err(invalid(
+                path.display().to_string(),
+                "the refresh-token key must be at least 32 bytes",
+            ));
+        }
+        return Ok(SecretString::from(secret));
+    }
+    let secret = generate(Algorithm::HS256)?;
+    write_private_file(&path, secret.expose_secret().as_bytes())?;
+    tracing::warn!(
+        path = %path.display(),
+        "no refresh.secret configured: generated one; instances sharing a database must share refresh.secret"
+    );
+    Ok(secret)
+}
+
 /// The algorithms authd signs and verifies with, by their JOSE names.
 pub fn parse_alg(name: &str) -> Option<Algorithm> {
     match name.to_ascii_uppercase().as_str() {

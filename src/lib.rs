@@ -1,18 +1,27 @@
 //! authd: password sign-in, short-lived JWT access tokens, rotating refresh
 //! tokens in families, on PostgreSQL or an embedded SQLite.
+//!
+//! Three layers, used in one direction (see ARCHITECTURE.md): `http`
+//! (extractors, handlers, error mapping) calls the services (`accounts`,
+//! `sessions`, `clients`, `audit`), which call `store`.
 
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod cleanup;
 pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod passwords;
 pub mod refresh;
+pub mod services;
 pub mod sessions;
-pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod throttle;

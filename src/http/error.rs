@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::domain::InputError;
+use crate::error::ServiceError;
 use crate::passwords::HashError;
 use crate::store::StoreError;
 
@@ -264,6 +265,24 @@ impl From<HashError> for ApiError {
                 retry_after_secs: 1,
             },
             other => Self::internal(other),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Input(e) => e.into(),
+            ServiceError::WeakPassword(why) => Self::WeakPassword(why),
+            ServiceError::InvalidCredentials => Self::InvalidCredentials,
+            ServiceError::LockedOut { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            ServiceError::SessionEnded => Self::InvalidToken,
+            ServiceError::NotFound => Self::NotFound,
+            ServiceError::Store(e) => e.into(),
+            ServiceError::Hash(e) => e.into(),
+            ServiceError::Internal(e) => Self::Internal(e),
         }
     }
 }

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 
-use super::{auth, oauth};
+use super::{auth, discovery, oauth, operations, revocations};
 use crate::config::Settings;
 
 /// Every documented operation. A handler in the route table must be listed
@@ -18,26 +18,26 @@ use crate::config::Settings;
             Errors are `{\"error\": \"<code>\", \"error_description\": \"...\"}` with a stable code."
     ),
     paths(
-        auth::register,
-        auth::login,
-        auth::refresh,
-        auth::logout,
-        auth::me,
-        auth::change_password,
-        auth::list_audit,
-        auth::list_sessions,
-        auth::revoke_session,
-        oauth::revocations,
-        oauth::token,
-        oauth::revoke,
-        oauth::introspect,
-        super::jwks,
-        super::openid_configuration,
-        super::oauth_authorization_server,
-        super::openapi_json,
-        super::healthz,
-        super::metrics,
-        super::readyz,
+        auth::register::register,
+        auth::login::login,
+        auth::refresh::refresh,
+        auth::logout::logout,
+        auth::me::me,
+        auth::password::change_password,
+        auth::audit::list_audit,
+        auth::sessions::list_sessions,
+        auth::sessions::revoke_session,
+        revocations::revocations,
+        oauth::token::token,
+        oauth::revoke::revoke,
+        oauth::introspect::introspect,
+        discovery::jwks,
+        discovery::openid_configuration,
+        discovery::oauth_authorization_server,
+        discovery::openapi_json,
+        operations::healthz,
+        operations::metrics,
+        operations::readyz,
     ),
     tags(
         (name = "auth", description = "Accounts, login, refresh tokens and sessions"),

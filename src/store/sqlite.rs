@@ -1,33 +1,26 @@
-//! The SQLite store: the embedded default, one file, nothing else to install.
+//! Opening the SQLite store: the embedded default, one file, nothing else to
+//! install; and the in-process queue its writers take turns in.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use uuid::Uuid;
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::sql::{self, impl_store};
-use super::{
-    AuditEvent, AuditKind, AuditRecord, Client, Credentials, NewUser, RequestMeta, Revocation,
-    Rotation, StoreError, User, reasons,
-};
-use crate::sessions::{Decision, RotationPolicy, Session, decide};
+use super::StoreError;
 
-/// SQLite has one writer at a time; `BEGIN IMMEDIATE` takes the write lock
-/// before the session is read, so two presentations of one token cannot both
-/// read the same counter (a deferred transaction would read first and fail to
-/// upgrade). Waiting writers queue on the busy timeout.
-const BEGIN_ROTATION: &str = "BEGIN IMMEDIATE";
-const LOCK_SESSION: &str = sql::SELECT_SESSION;
-/// `BEGIN IMMEDIATE` already serializes writers; this read keeps the statement
-/// sequence the same as on PostgreSQL.
-const LOCK_USER: &str = "SELECT id FROM users WHERE id = $1";
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// How every SQLite transaction begins: with the write lock taken (see
+/// `Conn::begin`).
+pub const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
+pub struct SqlitePool {
+    pub pool: sqlx::SqlitePool,
     /// Writers of this process take turns here, first come first served,
     /// before they touch the database. SQLite admits one writer at a time, and
     /// a connection that finds the write lock taken polls for it with sleeps
@@ -37,10 +30,10 @@ pub struct SqliteStore {
     /// waits only for the writes ahead of it. Readers never take a turn (WAL
     /// lets them read beside the writer); the busy timeout still covers other
     /// processes (the `authd` CLI) writing to the same file.
-    writer: tokio::sync::Mutex<()>,
+    writer: Arc<Mutex<()>>,
 }
 
-impl SqliteStore {
+impl SqlitePool {
     pub async fn connect(
         url: &str,
         max_connections: u32,
@@ -66,25 +59,15 @@ impl SqliteStore {
             .await?;
         Ok(Self {
             pool,
-            writer: tokio::sync::Mutex::new(()),
+            writer: Arc::new(Mutex::new(())),
         })
     }
 
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.pool
-    }
-
     /// This process's turn to write; held until the write is committed.
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        Some(self.writer.lock().await)
+    pub async fn write_turn(&self) -> OwnedMutexGuard<()> {
+        self.writer.clone().lock_owned().await
     }
 }
-
-impl_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    sqlx::migrate!("./migrations/sqlite")
-);
 
 /// Creates the database file readable by its owner only (0600), in a directory
 /// created 0700 if missing: it holds password hashes. SQLite gives its WAL and

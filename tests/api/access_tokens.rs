@@ -389,7 +389,8 @@ async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {
             rs(&header_with("kid", json!(["test-rs256"])), &good),
         ),
         ("HS256 with the JWKS modulus as secret", {
-            let jwks: Value = serde_json::from_str(app.state.access.keys().jwks_json()).unwrap();
+            let jwks: Value =
+                serde_json::from_str(app.services().access.keys().jwks_json()).unwrap();
             let n = jwks["keys"][0]["n"].as_str().unwrap().to_owned();
             sign(
                 &header_with("alg", json!("HS256")),
@@ -634,7 +635,7 @@ async fn the_generated_development_key_is_written_once_with_mode_0600(backend: B
         return;
     };
     let key_file = data.join(authd::keys::GENERATED_KEY_FILE);
-    let refresh_file = data.join(authd::startup::GENERATED_REFRESH_KEY_FILE);
+    let refresh_file = data.join(authd::keys::GENERATED_REFRESH_KEY_FILE);
     #[cfg(unix)]
     for file in [&key_file, &refresh_file] {
         use std::os::unix::fs::PermissionsExt;

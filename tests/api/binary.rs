@@ -145,14 +145,14 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
         cleanup_interval_secs: 3600,
         audit_retention_days: 90,
     };
-    let store = authd::store::connect(&settings).await.unwrap();
-    let client = authd::clients::authenticate(store.as_ref(), &id, &secret)
+    let store = authd::store::Store::connect(&settings).await.unwrap();
+    let client = authd::clients::authenticate(&store, &id, &secret)
         .await
         .unwrap()
         .expect("the printed secret is the client's");
     assert_ne!(client.secret_hash, secret, "only a hash is stored");
     assert!(
-        authd::clients::authenticate(store.as_ref(), &id, "wrong")
+        authd::clients::authenticate(&store, &id, "wrong")
             .await
             .unwrap()
             .is_none()
@@ -172,7 +172,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
     assert!(ok, "{err}");
     let (ok, _, err) = authd(&["clients", "delete", &id]);
     assert!(!ok && err.contains("no client"), "{err}");
-    assert!(store.find_client(&id).await.unwrap().is_none());
+    assert!(!authd::clients::exists(&store, &id).await.unwrap());
 }
 
 #[tokio::test]

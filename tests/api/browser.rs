@@ -319,7 +319,7 @@ impl Page {
 
     fn refreshes(&self, outcome: &str) -> u64 {
         self.app
-            .state
+            .services()
             .metrics
             .refreshes
             .with_label_values(&[outcome])

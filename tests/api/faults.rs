@@ -235,9 +235,7 @@ mod under_load {
         assert!(unavailable > 0, "the cut happened under load");
         let user = app.state_user(&first.access);
         assert_eq!(
-            app.state
-                .store
-                .list_active_sessions(user, app.now())
+            authd::sessions::list_live(app.services(), user)
                 .await
                 .unwrap()
                 .len(),

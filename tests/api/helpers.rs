@@ -3,9 +3,11 @@
 
 use std::sync::{Arc, Once, OnceLock};
 
+use authd::app::Application;
 use authd::clock::ManualClock;
 use authd::config::{KeySettings, Settings, Sources};
-use authd::startup::{AppState, Application};
+use authd::http::state::AppState;
+use authd::services::Services;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::Connection;
@@ -160,7 +162,7 @@ async fn start(
     let app = match listener {
         None => Application::build(settings, clock.clone()).await,
         Some(listener) => {
-            let store = authd::store::connect(&settings.database)
+            let store = authd::store::Store::connect(&settings.database)
                 .await
                 .expect("store connects");
             Application::build_with(settings, clock.clone(), store, listener)
@@ -341,25 +343,37 @@ impl TestApp {
         self.send(self.client.get(self.url(path))).await
     }
 
+    /// The services of the server under test.
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    /// The server's store.
+    pub fn store(&self) -> &authd::store::Store {
+        &self.state.services.store
+    }
+
     /// The id of the user registered with `email`.
     pub async fn user_id(&self, email: &str) -> uuid::Uuid {
-        self.state
-            .store
-            .find_credentials(email)
+        let mut conn = self.store().conn().await.unwrap();
+        authd::store::users::find_credentials_by_email(&mut conn, email)
             .await
             .unwrap()
             .expect("a registered email")
             .id
     }
 
+    /// The user's audit events, newest first.
+    pub async fn audit_events(&self, user: uuid::Uuid) -> Vec<authd::store::audit::AuditRecord> {
+        authd::audit::list(self.store(), user, 200).await.unwrap()
+    }
+
     /// The kinds of the user's audit events, newest first.
     pub async fn audit_kinds(&self, user: uuid::Uuid) -> Vec<String> {
-        self.state
-            .store
-            .list_audit(user, 50)
+        self.audit_events(user)
             .await
-            .unwrap()
             .into_iter()
+            .take(50)
             .map(|e| e.kind)
             .collect()
     }
@@ -441,10 +455,9 @@ impl TestApp {
     /// Registers a machine client with `scopes`; returns its id and secret.
     pub async fn create_client(&self, name: &str, scopes: &str) -> (String, String) {
         use secrecy::ExposeSecret;
-        let (client, secret) =
-            authd::clients::create(self.state.store.as_ref(), name, scopes, self.now())
-                .await
-                .expect("client created");
+        let (client, secret) = authd::clients::create(self.store(), name, scopes, self.now())
+            .await
+            .expect("client created");
         (client.id, secret.expose_secret().to_owned())
     }
 

@@ -105,8 +105,8 @@ async fn instances_sharing_a_database_share_the_counts(backend: Backend) {
     let Some(a) = spawn_app(backend).await else {
         return;
     };
-    let url = a.state.settings.database.url.clone();
-    let secret = a.state.settings.data_dir.clone();
+    let url = a.services().settings.database.url.clone();
+    let secret = a.services().settings.data_dir.clone();
     let Some(b) = spawn_app_with(backend, |s| {
         s.database.url = url;
         s.data_dir = secret;
@@ -157,9 +157,7 @@ async fn registrations_and_refreshes_are_limited_per_client_ip(backend: Backend)
     let current = second.refresh_token();
     let user = app.state_user(&tokens.access);
     let counter = || async {
-        app.state
-            .store
-            .list_active_sessions(user, app.now())
+        authd::sessions::list_live(app.services(), user)
             .await
             .unwrap()[0]
             .counter

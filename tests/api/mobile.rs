@@ -463,10 +463,7 @@ async fn a_refresh_whose_answer_is_lost_is_retried_with_the_same_token_and_the_c
             .iter()
             .any(|k| k == "refresh_reuse_detected")
     );
-    let sessions = app
-        .state
-        .store
-        .list_active_sessions(user, app.now())
+    let sessions = authd::sessions::list_live(app.services(), user)
         .await
         .unwrap();
     assert_eq!(sessions.len(), 1);

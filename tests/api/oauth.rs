@@ -268,7 +268,7 @@ async fn client_credentials_give_a_scoped_token_without_a_refresh_token_or_sessi
     assert_eq!(claims["scope"], "orders:read orders:write");
     assert_eq!(claims["aud"], "authd");
     assert!(claims.get("sid").is_none(), "{claims}");
-    let verified = app.state.access.verify(&token, app.now()).unwrap();
+    let verified = app.services().access.verify(&token, app.now()).unwrap();
     assert_eq!(verified.user_session(), None);
 
     // Form authentication and a narrower scope.
@@ -293,7 +293,7 @@ async fn client_credentials_give_a_scoped_token_without_a_refresh_token_or_sessi
     assert_eq!(me.error(), "invalid_token");
 
     // A deleted client gets nothing more.
-    assert!(app.state.store.delete_client(&client).await.unwrap());
+    assert!(authd::clients::delete(app.store(), &client).await.unwrap());
     let gone = app
         .post_form(
             "/oauth/token",
@@ -401,7 +401,7 @@ async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(ba
         .await
         .access_token();
     assert_eq!(introspect(&app, &batch_token, client).await["active"], true);
-    assert!(app.state.store.delete_client(&other).await.unwrap());
+    assert!(authd::clients::delete(app.store(), &other).await.unwrap());
     assert_eq!(
         introspect(&app, &batch_token, client).await,
         json!({ "active": false })
@@ -656,8 +656,15 @@ async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(
     // 1,500 sessions revoked in one statement share one revoked_at: pages must
     // break the tie by session id.
     for _ in 0..1_499 {
-        let session = app.state.policy.new_session(user, app.now(), None, None);
-        app.state.store.create_session(&session).await.unwrap();
+        let session = app
+            .services()
+            .policy
+            .new_session(user, app.now(), None, None);
+        let mut tx = app.store().begin().await.unwrap();
+        authd::store::sessions::insert(&mut tx, &session)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
     }
     let reply = app
         .send(
@@ -787,7 +794,7 @@ async fn cleanup_keeps_a_revoked_session_until_no_access_token_of_it_can_be_acce
         .to_owned();
     let reply = revoke(&app, &tokens.refresh).await;
     assert_eq!(reply.status, 200);
-    let purge = || authd::startup::purge_once(&app.state);
+    let purge = || authd::cleanup::purge_once(app.services());
     // Past the session's own idle limit, its last access token could still
     // be accepted for its lifetime plus the verifiers' skew (900 + 60 s).
     app.advance(7 * 86_400 + 1);
@@ -797,9 +804,7 @@ async fn cleanup_keeps_a_revoked_session_until_no_access_token_of_it_can_be_acce
     app.advance(2);
     assert_eq!(purge().await.unwrap().sessions, 1);
     assert!(
-        app.state
-            .store
-            .find_session(sid.parse().unwrap())
+        authd::store::sessions::find(&mut app.store().conn().await.unwrap(), sid.parse().unwrap())
             .await
             .unwrap()
             .is_none()

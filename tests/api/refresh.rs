@@ -107,10 +107,7 @@ async fn the_grace_window_returns_the_same_token_to_twenty_concurrent_requests(b
 
     // Exactly one member of the family is current: the issued token rotates,
     // and the family moved by exactly one step.
-    let session = app
-        .state
-        .store
-        .list_active_sessions(app.state_user(&tokens.access), app.now())
+    let session = authd::sessions::list_live(app.services(), app.state_user(&tokens.access))
         .await
         .unwrap();
     assert_eq!(session.len(), 1);
@@ -422,7 +419,7 @@ async fn reuse_detection_is_recorded_in_the_audit_log(backend: Backend) {
     app.refresh_body(&tokens.refresh).await;
     app.advance(60);
     assert_eq!(app.refresh_body(&tokens.refresh).await.status, 401);
-    let events = app.state.store.list_audit(user, 50).await.unwrap();
+    let events = app.audit_events(user).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
     assert!(kinds.contains(&"refresh_reuse_detected"), "{kinds:?}");
     assert!(kinds.contains(&"login_succeeded"), "{kinds:?}");
@@ -451,7 +448,7 @@ async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Bac
         &json!({ "refresh_token": logged_out.refresh }),
     )
     .await;
-    let purge = || authd::startup::purge_once(&app.state);
+    let purge = || authd::cleanup::purge_once(app.services());
 
     // Nothing has expired yet; the revoked session stays, answering "revoked".
     assert_eq!(purge().await.unwrap().sessions, 0);
@@ -466,10 +463,7 @@ async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Bac
         0,
         "a second sweep finds nothing"
     );
-    let left = app
-        .state
-        .store
-        .list_active_sessions(user, app.now())
+    let left = authd::sessions::list_live(app.services(), user)
         .await
         .unwrap();
     assert_eq!(left.len(), 1);
@@ -483,21 +477,14 @@ async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Bac
 
     // Audit events live for audit_retention_days (90); these were written on day 0
     // (the refresh on day 6 writes none), and it is day 8 now.
-    let before = app.state.store.list_audit(user, 100).await.unwrap().len();
+    let before = app.audit_events(user).await.len();
     assert!(before >= 4, "{before}");
     app.advance(81 * 86_400);
     assert_eq!(purge().await.unwrap().audit_events, 0);
     app.advance(2 * 86_400);
     let purged = purge().await.unwrap();
     assert_eq!(purged.audit_events as usize, before, "{purged:?}");
-    assert!(
-        app.state
-            .store
-            .list_audit(user, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(app.audit_events(user).await.is_empty());
 }
 
 async fn many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors(
@@ -621,7 +608,7 @@ async fn the_refresh_key_is_required_to_use_a_token(backend: Backend) {
 impl crate::helpers::TestApp {
     /// The user id (`sub`) of an access token authd issued.
     pub fn state_user(&self, access: &str) -> uuid::Uuid {
-        self.state
+        self.services()
             .access
             .verify(access, self.now())
             .expect("a valid access token")

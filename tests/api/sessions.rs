@@ -295,25 +295,27 @@ async fn login_rehashes_a_password_stored_with_old_parameters(backend: Backend) 
             .unwrap()
             .to_string()
     };
-    let user = app
-        .state
-        .store
-        .create_user(authd::store::NewUser {
+    let mut tx = app.store().begin().await.unwrap();
+    let user = authd::store::users::insert(
+        &mut tx,
+        authd::store::users::NewUser {
             id: uuid::Uuid::new_v4(),
             email: "rehash@example.com",
             password_hash: &old_hash,
             now: app.now(),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     app.login_body("rehash@example.com").await;
-    let after = app
-        .state
-        .store
-        .find_credentials("rehash@example.com")
-        .await
-        .unwrap()
-        .unwrap();
+    let after = authd::store::users::find_credentials_by_email(
+        &mut app.store().conn().await.unwrap(),
+        "rehash@example.com",
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(after.id, user.id);
     assert_ne!(after.password_hash, old_hash);
     assert!(

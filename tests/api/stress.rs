@@ -71,10 +71,7 @@ async fn racing_refreshes_never_spend_a_token_twice_and_leave_one_current_token_
     }
     // One current token per family, exactly `rounds` rotations on from login.
     let user = app.user_id(&email).await;
-    let sessions = app
-        .state
-        .store
-        .list_active_sessions(user, app.now())
+    let sessions = authd::sessions::list_live(app.services(), user)
         .await
         .unwrap();
     assert_eq!(sessions.len(), FAMILIES);

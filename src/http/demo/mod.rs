@@ -6,9 +6,9 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-const INDEX_HTML: &str = include_str!("demo/index.html");
-const APP_JS: &str = include_str!("demo/app.js");
-const APP_CSS: &str = include_str!("demo/app.css");
+const INDEX_HTML: &str = include_str!("index.html");
+const APP_JS: &str = include_str!("app.js");
+const APP_CSS: &str = include_str!("app.css");
 
 /// Scripts and styles from the page's own origin only, as files (no inline
 /// code, so an injected `<script>` or `onclick` does nothing), and requests to

@@ -1,19 +1,13 @@
-//! Reading requests: bounded JSON bodies, the Bearer header, the refresh cookie,
-//! the Origin check, and who is calling.
+//! Reading request bodies: bounded JSON, and OAuth's form encoding. Errors
+//! never repeat a value from the body (it may be a misplaced password).
 
 use actix_web::HttpRequest;
-use actix_web::cookie::{Cookie, SameSite, time};
 use actix_web::http::header;
 use actix_web::web;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use super::ApiError;
-use crate::startup::AppState;
-use crate::store::RequestMeta;
-
-/// Longest user agent kept with a session.
-const MAX_USER_AGENT: usize = 512;
 
 /// Reads a JSON body of at most `limit` bytes. `Ok(None)` when there is no body.
 pub async fn optional_json<T: DeserializeOwned>(
@@ -154,105 +148,4 @@ pub async fn json<T: DeserializeOwned>(
     optional_json(req, payload, limit)
         .await?
         .ok_or_else(|| ApiError::InvalidRequest("a JSON body is required".into()))
-}
-
-/// The Bearer token of the `Authorization` header: `Ok(None)` if there is no
-/// such header, `Err` if it is there but not a Bearer token.
-pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value.to_str().map_err(|_| ApiError::InvalidToken)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ApiError::InvalidToken)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::InvalidToken);
-    }
-    Ok(Some(token.trim()))
-}
-
-/// The client's address, through trusted proxies only.
-pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<std::net::IpAddr> {
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    crate::throttle::client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        forwarded,
-        &state.trusted_proxies,
-    )
-}
-
-/// Who is calling, for sessions and the audit log.
-pub fn meta(state: &AppState, req: &HttpRequest) -> RequestMeta {
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-    RequestMeta {
-        ip: client_ip(state, req).map(|ip| ip.to_string()),
-        user_agent,
-    }
-}
-
-/// CSRF defence on top of `SameSite=Strict`: a request that uses or sets the
-/// refresh cookie and carries an `Origin` must come from an allowed origin.
-/// Requests without `Origin` (native clients, same-origin navigations in old
-/// browsers) pass; SameSite still protects those.
-pub fn check_origin(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    match req.headers().get(header::ORIGIN) {
-        None => Ok(()),
-        Some(origin) => {
-            let allowed = origin.to_str().is_ok_and(|o| state.origin_allowed(o));
-            if allowed {
-                Ok(())
-            } else {
-                tracing::info!(origin = ?origin, "refused a cookie request from a foreign origin");
-                Err(ApiError::ForbiddenOrigin)
-            }
-        }
-    }
-}
-
-/// The refresh cookie, if the request carries one. Several cookies of that name
-/// are refused: a sibling subdomain can plant one with a broader `Domain` that
-/// the browser sends first (cookie tossing), to break or fix the session.
-pub fn refresh_cookie(state: &AppState, req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let name = &state.settings.refresh.cookie_name;
-    let Ok(cookies) = req.cookies() else {
-        return Ok(None);
-    };
-    let mut values = cookies
-        .iter()
-        .filter(|c| c.name() == name)
-        .map(|c| c.value());
-    let first = values.next();
-    if values.next().is_some() {
-        return Err(ApiError::InvalidRequest(format!(
-            "more than one {name} cookie was sent"
-        )));
-    }
-    Ok(first.filter(|v| !v.is_empty()).map(str::to_owned))
-}
-
-/// The refresh cookie: `HttpOnly; Secure; SameSite=Strict; Path=/auth`, host-only,
-/// living as long as the token it carries.
-pub fn set_refresh_cookie(state: &AppState, token: String, max_age_secs: i64) -> Cookie<'static> {
-    refresh_cookie_builder(state, token, max_age_secs.max(0))
-}
-
-/// The same cookie, emptied and expired.
-pub fn clear_refresh_cookie(state: &AppState) -> Cookie<'static> {
-    refresh_cookie_builder(state, String::new(), 0)
-}
-
-fn refresh_cookie_builder(state: &AppState, value: String, max_age_secs: i64) -> Cookie<'static> {
-    Cookie::build(state.settings.refresh.cookie_name.clone(), value)
-        .http_only(true)
-        .secure(true)
-        .same_site(SameSite::Strict)
-        .path("/auth")
-        .max_age(time::Duration::seconds(max_age_secs))
-        .finish()
 }

@@ -1,0 +1,77 @@
+//! Signing in with an email and a password: the throttle, the Argon2id check,
+//! and the new session.
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::{Email, Password};
+use crate::error::ServiceError;
+use crate::services::Services;
+use crate::sessions::{self, Session};
+use crate::store;
+use crate::throttle::Keys;
+
+/// Checks the credentials and starts a session.
+///
+/// - A locked-out account or client is refused before any hashing, so it
+///   costs no Argon2id run.
+/// - An unknown email costs one Argon2id run, like a wrong password (a dummy
+///   hash is verified), and counts against the same throttle keys: the answer
+///   and its timing say nothing about which emails have accounts.
+/// - A failure is counted, and audited, in one transaction; so is a success
+///   with its session, the re-hash of an outdated hash and the cleared count.
+pub async fn login(
+    svc: &Services,
+    email: &Email,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<Session, ServiceError> {
+    let now = svc.now();
+    let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    let mut conn = svc.store.conn().await?;
+    if let Err(retry_after_secs) = svc.throttle.check(&mut conn, &keys, now).await? {
+        tracing::info!(retry_after_secs, "login refused: locked out");
+        svc.metrics.logins.with_label_values(&["locked_out"]).inc();
+        return Err(ServiceError::LockedOut { retry_after_secs });
+    }
+    let stored = store::users::find_credentials_by_email(&mut conn, email.as_str()).await?;
+    // No connection is held while hashing.
+    drop(conn);
+    let verified = svc
+        .hasher
+        .verify(password, stored.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
+    let user_id = match (&stored, verified.ok) {
+        (Some(c), true) => c.id,
+        _ => {
+            tracing::info!(known_user = stored.is_some(), "login failed");
+            svc.metrics.logins.with_label_values(&["failed"]).inc();
+            let mut tx = svc.store.begin().await?;
+            svc.throttle.failed(&mut tx, &keys, now).await?;
+            let user = stored.map(|c| c.id);
+            let event = AuditEvent::new(AuditKind::LoginFailed, user, None, meta, now);
+            audit::record(&mut tx, &event).await?;
+            tx.commit().await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+    };
+    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    let mut tx = svc.store.begin().await?;
+    svc.throttle.succeeded(&mut tx, &keys).await?;
+    if let Some(rehash) = &verified.rehash {
+        store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
+    }
+    let session = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let event = AuditEvent::new(
+        AuditKind::LoginSucceeded,
+        Some(user_id),
+        Some(session.id),
+        meta,
+        now,
+    );
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    if verified.rehash.is_some() {
+        tracing::info!(user = %user_id, "password re-hashed with the current parameters");
+    }
+    tracing::info!(user = %user_id, session = %session.id, "login");
+    Ok(session)
+}

@@ -1,0 +1,79 @@
+//! Changing a password, and ending the other sessions it must end.
+
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::Password;
+use crate::error::ServiceError;
+use crate::passwords::weakness;
+use crate::services::Services;
+use crate::sessions::logout::reasons;
+use crate::store;
+
+/// Changes the password of `user`, given the current one, and revokes every
+/// other session of the user (ASVS 7.4.3); session `current` stays. The new
+/// hash, the revocation and the audit event commit as one: no answer can
+/// leave the new password set and the old sessions alive. Returns how many
+/// sessions were revoked.
+pub async fn change_password(
+    svc: &Services,
+    user: Uuid,
+    current: Uuid,
+    old: &Password,
+    new: &Password,
+    meta: &RequestMeta,
+) -> Result<u64, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let stored = store::users::find_credentials(&mut conn, user)
+        .await?
+        .ok_or(ServiceError::SessionEnded)?;
+    drop(conn);
+    let verified = svc
+        .hasher
+        .verify(old, Some(stored.password_hash.as_str()))
+        .await?;
+    if !verified.ok {
+        tracing::info!(user = %user, "password change with a wrong current password");
+        let event = AuditEvent::new(
+            AuditKind::LoginFailed,
+            Some(user),
+            Some(current),
+            meta,
+            svc.now(),
+        )
+        .with_detail("wrong current password at password change");
+        let mut tx = svc.store.begin().await?;
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    let min_strength = svc.settings.password.min_strength;
+    if let Some(why) = weakness(new.expose(), &stored.email, min_strength) {
+        return Err(ServiceError::WeakPassword(why));
+    }
+    let hash = svc.hasher.hash(new).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    store::users::lock(&mut tx, user).await?;
+    store::users::set_password_hash(&mut tx, user, &hash, now).await?;
+    let revoked = store::sessions::revoke_all_of_user(
+        &mut tx,
+        user,
+        Some(current),
+        reasons::PASSWORD_CHANGED,
+        now,
+    )
+    .await?;
+    let event = AuditEvent::new(
+        AuditKind::PasswordChanged,
+        Some(user),
+        Some(current),
+        meta,
+        now,
+    );
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, revoked, "password changed; other sessions revoked");
+    svc.metrics.revoked(reasons::PASSWORD_CHANGED, revoked);
+    Ok(revoked)
+}

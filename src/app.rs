@@ -1,0 +1,186 @@
+//! Building the application from settings and a bound listener: the
+//! services (keys, store, hasher, token makers), the HTTP server, and the
+//! background cleanup.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::DefaultHeaders;
+use actix_web::{App, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::http::state::AppState;
+use crate::keys::KeySet;
+use crate::metrics::Metrics;
+use crate::passwords::Hasher;
+use crate::refresh::RefreshTokens;
+use crate::services::Services;
+use crate::sessions::RotationPolicy;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+
+/// A start-up failure, with the setting or resource to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("password hashing: {0}")]
+    Hasher(#[from] crate::passwords::HashError),
+    #[error("metrics: {0}")]
+    Metrics(String),
+    #[error("the OpenAPI document: {0}")]
+    OpenApi(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Binds `server.host:server.port` (port 0: any free port) and builds the app.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let addr = format!("{}:{}", settings.server.host, settings.server.port);
+        let listener =
+            TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?;
+        let store = Store::connect(&settings.database).await?;
+        Self::build_with(settings, clock, store, listener)
+    }
+
+    pub fn build_with(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Store,
+        listener: TcpListener,
+    ) -> Result<Self, StartError> {
+        let services = Arc::new(build_services(settings, clock, store)?);
+        let state = web::Data::new(AppState::new(services.clone())?);
+        let port = listener
+            .local_addr()
+            .map(|a| a.port())
+            .map_err(|source| StartError::Bind {
+                addr: "listener".into(),
+                source,
+            })?;
+        let server = run(listener, state.clone())?;
+        crate::cleanup::spawn(services);
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> Arc<AppState> {
+        self.state.clone().into_inner()
+    }
+
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The services, from settings: keys and token makers, the hasher, the
+/// rotation policy, the throttle, the metrics.
+pub fn build_services(
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    store: Store,
+) -> Result<Services, StartError> {
+    let keys = Arc::new(KeySet::load(&settings)?);
+    let access = AccessTokens::new(
+        keys,
+        settings.issuer(),
+        &settings.jwt.audience,
+        &settings.jwt.client_id,
+        settings.jwt.access_ttl_secs,
+    );
+    let refresh = RefreshTokens::new(&crate::keys::refresh_secret(&settings)?);
+    Ok(Services {
+        hasher: Hasher::new(&settings.password)?,
+        policy: RotationPolicy::from_settings(&settings.refresh),
+        throttle: LoginThrottle::new(&settings.limits),
+        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        access,
+        refresh,
+        clock,
+        store,
+        settings,
+    })
+}
+
+fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
+    let settings = &state.services.settings;
+    let workers = match settings.server.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let shutdown = settings.server.shutdown_timeout_secs;
+    let demo = settings.demo.enabled;
+    let server = HttpServer::new(move || {
+        let origins = state.origins();
+        let cors = Cors::default()
+            .allowed_origin_fn(move |origin, _| origin.to_str().is_ok_and(|o| origins.contains(o)))
+            .allowed_methods(["GET", "POST", "DELETE"])
+            .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .supports_credentials()
+            .max_age(600);
+        App::new()
+            .wrap(cors)
+            .wrap(
+                DefaultHeaders::new()
+                    .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                    .add((header::X_FRAME_OPTIONS, "DENY"))
+                    .add((header::REFERRER_POLICY, "no-referrer")),
+            )
+            .wrap(TracingLogger::default())
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::operations::measure,
+            ))
+            .app_data(state.clone())
+            .configure(crate::http::routes)
+            // Development only; kept apart from the API's routes.
+            .configure(|cfg| {
+                if demo {
+                    crate::http::demo::routes(cfg);
+                }
+            })
+    })
+    .workers(workers)
+    .shutdown_timeout(shutdown)
+    // A client that has not sent its headers within 5 s, or keeps an idle
+    // connection open past the keep-alive, is dropped: slow clients cannot pin
+    // connections. Header blocks over 128 KiB get 431 from actix's parser.
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(30))
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        addr: "listener".into(),
+        source,
+    })?
+    .run();
+    Ok(server)
+}

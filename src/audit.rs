@@ -1,0 +1,92 @@
+//! Audit events: the kinds authd records about sign-ins and sessions, the
+//! request details kept with them, and reading a user's own events back.
+//! Each event is written in the transaction of the change it describes.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::store::audit::AuditRecord;
+use crate::store::{self, AsDb, StoreError};
+
+/// Who made a request, as recorded with sessions and audit events.
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Kinds of audit events; the strings are stored and are part of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    Registered,
+    LoginSucceeded,
+    LoginFailed,
+    RefreshReuseDetected,
+    Logout,
+    SessionRevoked,
+    PasswordChanged,
+}
+
+impl AuditKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::Logout => "logout",
+            Self::SessionRevoked => "session_revoked",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+}
+
+/// An audit event. Never holds a token or a password.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub user_id: Option<Uuid>,
+    pub kind: AuditKind,
+    pub session_id: Option<Uuid>,
+    pub meta: RequestMeta,
+    pub detail: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl AuditEvent {
+    pub fn new(
+        kind: AuditKind,
+        user: Option<Uuid>,
+        session: Option<Uuid>,
+        meta: &RequestMeta,
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            user_id: user,
+            kind,
+            session_id: session,
+            meta: meta.clone(),
+            detail: None,
+            at,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Records `event` on `db`, normally the transaction of the change it describes.
+pub async fn record(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), StoreError> {
+    store::audit::insert(db, event).await
+}
+
+/// The user's own newest `limit` events, newest first.
+pub async fn list(
+    store: &store::Store,
+    user: Uuid,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut conn = store.conn().await?;
+    store::audit::list_of_user(&mut conn, user, limit).await
+}

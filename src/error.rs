@@ -1,0 +1,43 @@
+//! What a service refuses or fails with. `http::error` turns each variant into
+//! its answer; the status named in each doc comment is that answer's.
+
+use crate::domain::InputError;
+use crate::passwords::HashError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// 400 `invalid_request`: an email or password that does not parse.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// 400 `weak_password`: a new password too easy to guess, and why.
+    #[error("{0}")]
+    WeakPassword(String),
+    /// 401 `invalid_credentials`: wrong email or password (never says which).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// 429 `too_many_requests`: the account or the client is locked out.
+    #[error("locked out for {retry_after_secs} s")]
+    LockedOut { retry_after_secs: i64 },
+    /// 401 `invalid_token`: the access token's session has ended.
+    #[error("the session has ended")]
+    SessionEnded,
+    /// 404 `not_found`.
+    #[error("not found")]
+    NotFound,
+    /// 409, 503 or 500, as `http::error` maps store errors.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// 503 when hashing is saturated, else 500.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// 500: opaque to the client, logged with its cause chain.
+    #[error("internal error: {0}")]
+    Internal(anyhow::Error),
+}
+
+impl ServiceError {
+    pub fn internal(e: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(e.into())
+    }
+}

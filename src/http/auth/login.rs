@@ -1,0 +1,59 @@
+//! `POST /auth/login`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::Credentials;
+use crate::accounts;
+use crate::domain::{Email, Password};
+use crate::http::ApiError;
+use crate::http::cookies::check_origin;
+use crate::http::error::ErrorBody;
+use crate::http::extractors::{Caller, Json};
+use crate::http::state::AppState;
+use crate::http::tokens::{Delivery, TokenResponse, token_response};
+
+/// Logs in with an email and password.
+///
+/// Answers an access token and starts a session whose refresh token comes in
+/// the cookie (default) or in the body (`"token_delivery": "body"`).
+#[utoipa::path(
+    post,
+    path = "/auth/login",
+    tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse, headers(
+                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which)", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[tracing::instrument(skip_all)]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    Json(input): Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = &state.services;
+    let delivery = input.token_delivery;
+    if delivery == Delivery::Cookie {
+        check_origin(&state, &req)?;
+    } else if !svc.settings.refresh.allow_body_delivery {
+        return Err(ApiError::InvalidRequest(
+            "token_delivery \"body\" is disabled on this server".into(),
+        ));
+    }
+    let email = Email::parse(&input.email)?;
+    let password = Password::parse_existing(input.password, svc.settings.password.max_bytes)?;
+    let session = accounts::login(svc, &email, &password, &caller.meta).await?;
+    token_response(&state, &session, delivery)
+}

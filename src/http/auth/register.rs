@@ -1,0 +1,53 @@
+//! `POST /auth/register`.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use super::Credentials;
+use crate::accounts;
+use crate::domain::{Email, Password};
+use crate::http::ApiError;
+use crate::http::error::ErrorBody;
+use crate::http::extractors::{Caller, Json};
+use crate::http::state::AppState;
+use crate::store::users::User;
+
+/// Creates an account.
+///
+/// The password must be long enough and hard to guess; the new user is not
+/// logged in.
+#[utoipa::path(
+    post,
+    path = "/auth/register",
+    tag = "auth",
+    request_body(content = Credentials, description = "`token_delivery` is ignored"),
+    responses(
+        (status = 201, description = "The new user", body = User,
+            headers(("Location" = String, description = "`/auth/me`"))),
+        (status = 400, description = "`invalid_request` (a malformed body or email, a password too short or too long) or `weak_password`", body = ErrorBody),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many registrations from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[tracing::instrument(skip_all)]
+pub async fn register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    Json(input): Json<Credentials>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = &state.services;
+    if let Err(retry_after_secs) = state.register_limit.check(caller.ip, svc.now()) {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
+    }
+    let email = Email::parse(&input.email)?;
+    let p = &svc.settings.password;
+    let password = Password::parse_new(input.password, p.min_length, p.max_bytes)?;
+    let user = accounts::register(svc, &email, &password, &caller.meta).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, "/auth/me"))
+        .json(user))
+}

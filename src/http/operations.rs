@@ -1,0 +1,118 @@
+//! Operations: health checks, Prometheus metrics, and the middleware that
+//! counts every request.
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::state::AppState;
+
+/// Counts every request and its latency under its route pattern (never the
+/// raw path, which would let clients create unbounded label values).
+pub async fn measure(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let route = req
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = req.method().as_str().to_owned();
+    let response = next.call(req).await?;
+    if let Some(state) = state {
+        let status = response.status().as_u16().to_string();
+        let m = &state.services.metrics;
+        m.requests
+            .with_label_values(&[route.as_str(), method.as_str(), status.as_str()])
+            .inc();
+        m.latency
+            .with_label_values(&[route.as_str()])
+            .observe(started.elapsed().as_secs_f64());
+    }
+    Ok(response)
+}
+
+/// Prometheus metrics.
+///
+/// Serve them to the monitoring network only (block `/metrics` at the proxy
+/// in front of authd).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String,
+        content_type = "text/plain; version=0.0.4")),
+    security(())
+)]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let (size, idle) = state.services.store.pool_stats();
+    let body = state
+        .services
+        .metrics
+        .render(state.services.hasher.queue_depth(), size, idle);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(body)
+}
+
+/// The answer of the health checks.
+#[derive(Serialize, ToSchema)]
+struct Health {
+    /// `ok` or `unavailable`.
+    status: &'static str,
+    /// `temporarily_unavailable` when not ready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+}
+
+const HEALTHY: Health = Health {
+    status: "ok",
+    error: None,
+};
+const UNAVAILABLE: Health = Health {
+    status: "unavailable",
+    error: Some("temporarily_unavailable"),
+};
+
+/// The process is up.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    responses((status = 200, description = "Up", body = Health)),
+    security(())
+)]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HEALTHY)
+}
+
+/// The database answers within a second.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "The database did not answer within a second", body = Health),
+    ),
+    security(())
+)]
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let ping = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        state.services.store.ping(),
+    )
+    .await;
+    match ping {
+        Ok(Ok(())) => HttpResponse::Ok().json(HEALTHY),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            HttpResponse::ServiceUnavailable().json(UNAVAILABLE)
+        }
+        Err(_) => {
+            tracing::warn!("readiness check timed out");
+            HttpResponse::ServiceUnavailable().json(UNAVAILABLE)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The token answer `/auth/login`, `/auth/refresh` and `/oauth/token` give
+//! (RFC 6749 section 5.1), and how the refresh token travels in it.
+
+use actix_web::HttpResponse;
+use actix_web::http::header;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiError;
+use super::cookies::set_refresh_cookie;
+use super::state::AppState;
+use crate::sessions::{self, Session};
+
+/// How the refresh token travels. Browsers get it only in an HttpOnly cookie;
+/// native clients ask for it in the body with `"token_delivery": "body"` at login,
+/// and present it in the body afterwards (which keeps body delivery).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    #[default]
+    Cookie,
+    Body,
+}
+
+/// RFC 6749 section 5.1.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT (RFC 9068, `typ: at+jwt`).
+    access_token: String,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    /// Only with `token_delivery: body`; browsers get it in the cookie.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    /// Seconds until the refresh token (the session) expires, unless rotated.
+    refresh_expires_in: i64,
+}
+
+/// The headers of every answer carrying tokens (RFC 6749 section 5.1).
+pub fn token_headers(
+    mut response: actix_web::HttpResponseBuilder,
+) -> actix_web::HttpResponseBuilder {
+    response
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"));
+    response
+}
+
+/// Issues an access token for `session` and delivers its current refresh token.
+pub fn token_response(
+    state: &AppState,
+    session: &Session,
+    delivery: Delivery,
+) -> Result<HttpResponse, ApiError> {
+    let issued = sessions::issue_tokens(&state.services, session)?;
+    let refresh = issued.refresh_token.expose_secret().to_owned();
+    let mut response = token_headers(HttpResponse::Ok());
+    let body_token = match delivery {
+        Delivery::Cookie => {
+            response.cookie(set_refresh_cookie(
+                state,
+                refresh,
+                issued.refresh_expires_in,
+            ));
+            None
+        }
+        Delivery::Body => Some(refresh),
+    };
+    Ok(response.json(TokenResponse {
+        access_token: issued.access_token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        refresh_token: body_token,
+        refresh_expires_in: issued.refresh_expires_in,
+    }))
+}

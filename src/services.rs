@@ -1,0 +1,39 @@
+//! The parts every service works with, built once at start-up and shared by
+//! all workers: settings, the store, the clock, the password hasher, the token
+//! makers, the rotation policy, the login throttle and the metrics.
+//!
+//! Services are plain functions in `accounts`, `sessions` and `clients` that
+//! take `&Services`; `http` holds one inside its `AppState`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::metrics::Metrics;
+use crate::passwords::Hasher;
+use crate::refresh::RefreshTokens;
+use crate::sessions::RotationPolicy;
+use crate::store::Store;
+use crate::throttle::LoginThrottle;
+use crate::tokens::AccessTokens;
+
+pub struct Services {
+    pub settings: Settings,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub hasher: Hasher,
+    pub access: AccessTokens,
+    pub refresh: RefreshTokens,
+    pub policy: RotationPolicy,
+    pub throttle: LoginThrottle,
+    pub metrics: Metrics,
+}
+
+impl Services {
+    /// The time every rule of a request is judged at.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,135 @@
+//! Ending sessions on request: one session (logout, `DELETE /auth/sessions/{id}`,
+//! OAuth revocation), every session of the user, or every other one.
+
+use uuid::Uuid;
+
+use super::{Decision, decide, reuse};
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::refresh::RefreshClaims;
+use crate::services::Services;
+use crate::store::{self, StoreError};
+
+/// Why sessions end; stored with them.
+pub mod reasons {
+    pub const LOGOUT: &str = "logout";
+    pub const LOGOUT_GLOBAL: &str = "logout_global";
+    pub const LOGOUT_OTHERS: &str = "logout_others";
+    pub const REVOKED_BY_USER: &str = "revoked_by_user";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
+}
+
+/// Which sessions a logout ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The session of the presented token.
+    Local,
+    /// Every session of the user.
+    Global,
+    /// Every session of the user but the current one.
+    Others,
+}
+
+/// Ends session `session` of `user` if it is live, recording `kind` in the
+/// same transaction; false if there was nothing to end.
+pub async fn end_one(
+    svc: &Services,
+    session: Uuid,
+    user: Uuid,
+    kind: AuditKind,
+    reason: &str,
+    meta: &RequestMeta,
+) -> Result<bool, StoreError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if !store::sessions::revoke(&mut tx, session, user, reason, now).await? {
+        return Ok(false);
+    }
+    let event = AuditEvent::new(kind, Some(user), Some(session), meta, now);
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, session = %session, reason, "session ended");
+    svc.metrics.revoked(reason, 1);
+    Ok(true)
+}
+
+/// Ends every session of `user` (`Global`) or every one but `current`
+/// (`Others`), with the audit event, in one transaction; returns how many.
+pub async fn end_all(
+    svc: &Services,
+    user: Uuid,
+    current: Uuid,
+    scope: Scope,
+    meta: &RequestMeta,
+) -> Result<u64, StoreError> {
+    let (keep, reason) = match scope {
+        Scope::Others => (Some(current), reasons::LOGOUT_OTHERS),
+        Scope::Global | Scope::Local => (None, reasons::LOGOUT_GLOBAL),
+    };
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    store::users::lock(&mut tx, user).await?;
+    let revoked = store::sessions::revoke_all_of_user(&mut tx, user, keep, reason, now).await?;
+    let event = AuditEvent::new(AuditKind::Logout, Some(user), Some(current), meta, now)
+        .with_detail(reason);
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, revoked, ?scope, "logout");
+    svc.metrics.revoked(reason, revoked);
+    Ok(revoked)
+}
+
+/// Logs out the session of a presented refresh token. Only its current token,
+/// or its predecessor inside the grace window, may do so; an older token is
+/// reuse, as on `/auth/refresh`, and ends every session of the user. Invalid,
+/// expired or already revoked tokens end nothing.
+pub async fn end_by_refresh_token(
+    svc: &Services,
+    claims: RefreshClaims,
+    presented_at: &str,
+    meta: &RequestMeta,
+) -> Result<(), StoreError> {
+    let now = svc.now();
+    let mut conn = svc.store.conn().await?;
+    let Some(seen) = store::sessions::find(&mut conn, claims.session).await? else {
+        return Ok(());
+    };
+    drop(conn);
+    match decide(&seen, claims.counter, now, &svc.policy) {
+        Decision::Rotate { .. } | Decision::Grace => {
+            end_one(
+                svc,
+                seen.id,
+                seen.user_id,
+                AuditKind::Logout,
+                reasons::LOGOUT,
+                meta,
+            )
+            .await?;
+        }
+        Decision::Reuse => {
+            // Judged again under the locks, with the revocation, as one.
+            let mut tx = svc.store.begin().await?;
+            store::users::lock(&mut tx, seen.user_id).await?;
+            let Some(session) = store::sessions::lock(&mut tx, seen.id).await? else {
+                return Ok(());
+            };
+            if decide(&session, claims.counter, now, &svc.policy) != Decision::Reuse {
+                return Ok(());
+            }
+            let revoked = reuse::revoke_every_session(
+                &mut tx,
+                &session,
+                claims.counter,
+                presented_at,
+                meta,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            reuse::detected(svc, session.user_id, session.id, revoked, presented_at);
+        }
+        Decision::Expired | Decision::Revoked | Decision::Unknown => {}
+    }
+    Ok(())
+}

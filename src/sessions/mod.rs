@@ -1,0 +1,127 @@
+//! Sessions (refresh-token families) and everything that changes them: the
+//! rotation rule (`decide`), rotating a presented token (`rotate`, with the
+//! argument for why it is safe under concurrency), reuse handling (`reuse`),
+//! logout in its scopes (`logout`) and the revocation feed (`feed`).
+//!
+//! A session row is the whole state of its family: the counter of the current
+//! token, when it was issued, and the limits. Token `n` of a session is derived
+//! from `(session id, n)` (see `refresh`), so the row never grows with rotations.
+
+mod decide;
+pub mod feed;
+pub mod logout;
+pub mod reuse;
+pub mod rotate;
+mod start;
+
+pub use decide::{Decision, decide};
+pub use start::{IssuedTokens, is_live, issue_tokens, list_live, start};
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// One session as stored.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    /// The counter of the current refresh token; earlier counters are rotated.
+    pub counter: i64,
+    pub created_at: DateTime<Utc>,
+    /// When the current token was issued (login or last rotation).
+    pub last_rotated_at: DateTime<Utc>,
+    /// When the current token stops working: the idle limit, capped by the
+    /// absolute limit.
+    pub expires_at: DateTime<Utc>,
+    /// Login time plus the absolute lifetime; no rotation reaches past it.
+    pub absolute_expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+impl Session {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// The limits that rotation applies.
+#[derive(Debug, Clone, Copy)]
+pub struct RotationPolicy {
+    pub idle: Duration,
+    pub absolute: Duration,
+    /// Grace for concurrent tabs and lost responses; zero disables it.
+    pub reuse_interval: Duration,
+}
+
+impl RotationPolicy {
+    /// The policy the `refresh` settings describe.
+    pub fn from_settings(refresh: &crate::config::RefreshSettings) -> Self {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Self {
+            idle: secs(refresh.idle_ttl_secs),
+            absolute: secs(refresh.absolute_ttl_secs),
+            reuse_interval: secs(refresh.reuse_interval_secs),
+        }
+    }
+
+    /// A new session of `user_id` starting at `now` (a login): token 0 is
+    /// current, with the idle and absolute limits of this policy.
+    pub fn new_session(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Session {
+        let (expires_at, absolute_expires_at) = self.new_session_expiry(now);
+        Session {
+            id: Uuid::new_v4(),
+            user_id,
+            counter: 0,
+            created_at: now,
+            last_rotated_at: now,
+            expires_at,
+            absolute_expires_at,
+            revoked_at: None,
+            revoked_reason: None,
+            user_agent,
+            ip,
+        }
+    }
+
+    /// The limits of a session that starts at `now`.
+    pub fn new_session_expiry(&self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let absolute = now + self.absolute;
+        ((now + self.idle).min(absolute), absolute)
+    }
+}
+
+/// A session as the owner sees it in `GET /auth/sessions`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_refreshed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub current: bool,
+}
+
+impl SessionView {
+    pub fn new(s: &Session, current: Uuid) -> Self {
+        Self {
+            id: s.id,
+            created_at: s.created_at,
+            last_refreshed_at: s.last_rotated_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent.clone(),
+            ip: s.ip.clone(),
+            current: s.id == current,
+        }
+    }
+}

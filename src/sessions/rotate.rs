@@ -1,0 +1,211 @@
+//! Rotating a presented refresh token: the one place a token is spent.
+//!
+//! # Why this is safe under concurrency
+//!
+//! Two requests may present the same token at once (two tabs, a retried
+//! request, an attacker racing the owner). Exactly one of them may rotate it;
+//! the other must see the rotation and be judged by the grace rule or as reuse.
+//!
+//! 1. **The common case takes no lock.** The session is read unlocked and
+//!    `decide` rules on that read. A `Rotate` verdict is applied as a
+//!    compare-and-set: `UPDATE ... WHERE counter = <the counter read> AND
+//!    revoked_at IS NULL`. Everything `decide` reads changes only with the
+//!    counter (rotation sets `last_rotated_at` and `expires_at` with it,
+//!    counters only grow) or with `revoked_at`, which the statement checks
+//!    too. So one row updated means the verdict still held when it was
+//!    applied; of two racing presentations, the database lets one update win
+//!    and the other finds zero rows.
+//! 2. **Everything else runs in a locked transaction.** A lost race, the
+//!    grace rule and refusals go to a transaction that locks the session's
+//!    row (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` holds the
+//!    database's write lock), reads it again and lets `decide` rule on the
+//!    row as it is then. Presentations of one session queue on that lock,
+//!    each seeing what the previous one committed; other sessions of the
+//!    same user do not wait.
+//! 3. **Reuse is judged again, and punished, in one transaction.** Every
+//!    change to several sessions of a user locks the user's row first, so a
+//!    reuse detection, a global logout and a password change on one user
+//!    queue instead of deadlocking on session rows taken in different
+//!    orders. So on a verdict of reuse the session's lock is let go, and a
+//!    new transaction locks the user, then the session, rules again (counters
+//!    only grow: the verdict stands unless the session was revoked meanwhile),
+//!    revokes every session of the user and records the audit event: the
+//!    verdict, the revocation and its audit event commit together or not at
+//!    all (`punish_reuse`).
+//! 4. **Time comes from the caller** (`now`), read before any lock; waiting
+//!    for a lock only makes the verdict stricter (a grace window can close,
+//!    never reopen).
+//!
+//! `tests/api/refresh.rs` races presentations on both stores; the crash and
+//! fault tests cut the connection between the statements.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Decision, RotationPolicy, Session, decide, reuse};
+use crate::audit::RequestMeta;
+use crate::refresh::log_prefix;
+use crate::services::Services;
+use crate::store::{self, Store, StoreError};
+
+/// The outcome of presenting refresh token `counter` of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// A new current token; the session as it is now.
+    Rotated(Session),
+    /// The grace rule: the session unchanged, its current token to hand out again.
+    Grace(Session),
+    /// A rotated token again: every session of the user is revoked.
+    Reused {
+        user_id: Uuid,
+        session_id: Uuid,
+        revoked: u64,
+    },
+    /// Expired, revoked or unknown.
+    Refused(Decision),
+}
+
+/// Applies the rotation rule to a presented refresh token, for `/auth/refresh`
+/// and the OAuth token endpoint alike: the session whose current token is to
+/// be delivered (rotated, or handed out again under the grace rule), or
+/// `None` when the token is refused (forged, expired, revoked, unknown or
+/// reused; reuse has revoked every session of the user by then).
+pub async fn exchange(
+    svc: &Services,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<Option<Session>, StoreError> {
+    let refreshes = &svc.metrics.refreshes;
+    let Some(claims) = svc.refresh.decode(token) else {
+        tracing::info!(
+            token = log_prefix(token),
+            "refresh with a token authd did not make"
+        );
+        refreshes.with_label_values(&["refused"]).inc();
+        return Ok(None);
+    };
+    let rotation = rotate(
+        &svc.store,
+        claims.session,
+        claims.counter,
+        svc.now(),
+        &svc.policy,
+        meta,
+    )
+    .await?;
+    match rotation {
+        Rotation::Rotated(session) => {
+            refreshes.with_label_values(&["rotated"]).inc();
+            Ok(Some(session))
+        }
+        Rotation::Grace(session) => {
+            refreshes.with_label_values(&["grace"]).inc();
+            tracing::info!(session = %session.id, "grace: the current refresh token handed out again");
+            Ok(Some(session))
+        }
+        Rotation::Reused {
+            user_id,
+            session_id,
+            revoked,
+        } => {
+            reuse::detected(svc, user_id, session_id, revoked, "refresh");
+            Ok(None)
+        }
+        Rotation::Refused(decision) => {
+            tracing::info!(session = %claims.session, ?decision, "refresh refused");
+            refreshes.with_label_values(&["refused"]).inc();
+            Ok(None)
+        }
+    }
+}
+
+/// Presents token `presented` of session `id` at `now` (see the module
+/// comment for why this is safe under concurrency).
+#[tracing::instrument(skip_all, fields(session = %id, presented))]
+pub async fn rotate(
+    store: &Store,
+    id: Uuid,
+    presented: i64,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+    meta: &RequestMeta,
+) -> Result<Rotation, StoreError> {
+    // One connection throughout, so going on to the locked transaction does
+    // not queue for the pool again.
+    let mut conn = store.write_conn().await?;
+    let Some(mut seen) = store::sessions::find(&mut conn, id).await? else {
+        return Ok(Rotation::Refused(Decision::Unknown));
+    };
+    if let Decision::Rotate {
+        counter,
+        expires_at,
+    } = decide(&seen, presented, now, policy)
+        && store::sessions::set_current_if(&mut conn, id, seen.counter, counter, now, expires_at)
+            .await?
+    {
+        seen.counter = counter;
+        seen.last_rotated_at = now;
+        seen.expires_at = expires_at;
+        return Ok(Rotation::Rotated(seen));
+    }
+
+    let mut tx = conn.begin().await?;
+    let Some(mut session) = store::sessions::lock(&mut tx, id).await? else {
+        return Ok(Rotation::Refused(Decision::Unknown));
+    };
+    let outcome = match decide(&session, presented, now, policy) {
+        Decision::Rotate {
+            counter,
+            expires_at,
+        } => {
+            store::sessions::set_current(&mut tx, id, counter, now, expires_at).await?;
+            session.counter = counter;
+            session.last_rotated_at = now;
+            session.expires_at = expires_at;
+            Rotation::Rotated(session)
+        }
+        Decision::Grace => Rotation::Grace(session),
+        Decision::Reuse => {
+            // The user's lock comes before any session's (see the module
+            // comment): let this one go, then judge again under both.
+            tx.rollback().await?;
+            return punish_reuse(&mut conn, session.user_id, id, presented, now, policy, meta)
+                .await;
+        }
+        refused => Rotation::Refused(refused),
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The reuse verdict again, under the user's lock and then the session's, and
+/// the revocation of every session of the user with its audit event: one
+/// transaction. Counters only grow, so a verdict of reuse stays true unless
+/// the session was revoked meanwhile (then there is nothing left to do).
+async fn punish_reuse(
+    conn: &mut store::Conn,
+    user: Uuid,
+    id: Uuid,
+    presented: i64,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+    meta: &RequestMeta,
+) -> Result<Rotation, StoreError> {
+    let mut tx = conn.begin().await?;
+    store::users::lock(&mut tx, user).await?;
+    let Some(session) = store::sessions::lock(&mut tx, id).await? else {
+        return Ok(Rotation::Refused(Decision::Unknown));
+    };
+    let verdict = decide(&session, presented, now, policy);
+    if verdict != Decision::Reuse {
+        return Ok(Rotation::Refused(verdict));
+    }
+    let revoked =
+        reuse::revoke_every_session(&mut tx, &session, presented, "refresh", meta, now).await?;
+    tx.commit().await?;
+    Ok(Rotation::Reused {
+        user_id: user,
+        session_id: id,
+        revoked,
+    })
+}

@@ -1,0 +1,71 @@
+//! The `audit_events` table. What is recorded, and when, is decided in
+//! `crate::audit`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{AsDb, StoreError, on_db};
+use crate::audit::AuditEvent;
+
+/// A stored audit event.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct AuditRecord {
+    /// What happened, such as `login_failed` or `session_revoked`.
+    pub kind: String,
+    pub session_id: Option<Uuid>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
+pub async fn insert(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), StoreError> {
+    const SQL: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(event.user_id)
+        .bind(event.kind.as_str())
+        .bind(event.session_id)
+        .bind(event.meta.ip.as_deref())
+        .bind(event.meta.user_agent.as_deref())
+        .bind(event.detail.as_deref())
+        .bind(event.at)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The user's newest `limit` events, newest first.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn list_of_user(
+    db: &mut impl AsDb,
+    user: Uuid,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    const SQL: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
+         WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, AuditRecord>(SQL)
+        .bind(user)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+}
+
+/// Deletes at most `batch` events older than `before`; returns how many.
+#[tracing::instrument(skip_all)]
+pub async fn purge_older_than(
+    db: &mut impl AsDb,
+    before: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, StoreError> {
+    const SQL: &str = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events WHERE created_at < $1 LIMIT $2)";
+    Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(before)
+        .bind(batch)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+}

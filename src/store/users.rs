@@ -1,0 +1,140 @@
+//! The `users` table: accounts and their password hashes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{AsDb, Db, StoreError, on_db};
+
+/// A user as the API shows it.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user with the stored password hash, for checking a password only.
+#[derive(Clone, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub email: String,
+    pub password_hash: String,
+}
+
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+/// Fails with [`StoreError::EmailTaken`] when the email has an account.
+#[tracing::instrument(skip_all)]
+pub async fn insert(db: &mut impl AsDb, user: NewUser<'_>) -> Result<User, StoreError> {
+    const SQL: &str = "INSERT INTO users (id, email, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING id, email, created_at";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
+        .bind(user.id)
+        .bind(user.email)
+        .bind(user.password_hash)
+        .bind(user.now)
+        .fetch_one(c)
+        .await)?)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find_credentials_by_email(
+    db: &mut impl AsDb,
+    email: &str,
+) -> Result<Option<Credentials>, StoreError> {
+    const SQL: &str = "SELECT id, email, password_hash FROM users WHERE email = $1";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
+        .bind(email)
+        .fetch_optional(c)
+        .await)?)
+}
+
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn find_credentials(
+    db: &mut impl AsDb,
+    id: Uuid,
+) -> Result<Option<Credentials>, StoreError> {
+    const SQL: &str = "SELECT id, email, password_hash FROM users WHERE id = $1";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+}
+
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<User>, StoreError> {
+    const SQL: &str = "SELECT id, email, created_at FROM users WHERE id = $1";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+}
+
+/// The user of session `session` if it is `user`'s and live (not revoked,
+/// not expired at `now`): the session check and the user in one query, for
+/// the hottest Bearer route.
+#[tracing::instrument(skip_all, fields(session = %session))]
+pub async fn find_by_live_session(
+    db: &mut impl AsDb,
+    session: Uuid,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<User>, StoreError> {
+    const SQL: &str = "SELECT u.id, u.email, u.created_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
+        .bind(session)
+        .bind(user)
+        .bind(now)
+        .fetch_optional(c)
+        .await)?)
+}
+
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_password_hash(
+    db: &mut impl AsDb,
+    id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Locks the user's row until the transaction ends. Every change to several
+/// sessions of one user takes it first, so such changes queue on the user
+/// instead of locking session rows in different orders (a deadlock).
+/// SQLite: `BEGIN IMMEDIATE` already serializes every writer; the read keeps
+/// the statement sequence the same.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<(), StoreError> {
+    match db.db() {
+        Db::Postgres(c) => {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
+        }
+        Db::Sqlite(c) => {
+            sqlx::query("SELECT id FROM users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(c)
+                .await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,138 @@
+//! Login throttling: failed logins counted per account and per client IP, then
+//! refusals (429 with `Retry-After`) for a lockout that doubles with each
+//! further failure, up to a cap. Never permanent: a lockout ends after the cap
+//! at most, a window without failures forgets the count, and a successful
+//! login clears the account's count. A persistent guesser is slowed to one
+//! guess per cap (four an hour with the defaults).
+//!
+//! Counters live in the database, so every instance behind a load balancer
+//! sees the same counts. The account key is a hash of the normalized email,
+//! whether or not the account exists: throttling reveals nothing about which
+//! emails are registered.
+
+use chrono::{DateTime, Duration, Utc};
+use ring::digest;
+
+use crate::config::LimitSettings;
+use crate::store::{self, AsDb, StoreError};
+
+/// The throttle's keys for one login attempt.
+pub struct Keys {
+    pub account: String,
+    pub ip: String,
+}
+
+impl Keys {
+    pub fn new(email: &str, ip: Option<&str>) -> Self {
+        let hash = digest::digest(&digest::SHA256, email.as_bytes());
+        let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        Self {
+            account: format!("account:{hex}"),
+            ip: format!("ip:{}", ip.unwrap_or("unknown")),
+        }
+    }
+}
+
+pub struct LoginThrottle {
+    account_failures: i64,
+    ip_failures: i64,
+    window: Duration,
+    lockout: Duration,
+    max_lockout: Duration,
+}
+
+impl LoginThrottle {
+    pub fn new(limits: &LimitSettings) -> Self {
+        let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
+        Self {
+            account_failures: i64::from(limits.login_account_failures),
+            ip_failures: i64::from(limits.login_ip_failures),
+            window: secs(limits.login_window_secs),
+            lockout: secs(limits.login_lockout_secs),
+            max_lockout: secs(limits.login_max_lockout_secs),
+        }
+    }
+
+    /// `Err(seconds to wait)` while either key is locked out.
+    pub async fn check(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let until = store::throttle::blocked_until(db, [&keys.account, &keys.ip], now).await?;
+        Ok(match until {
+            Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
+            _ => Ok(()),
+        })
+    }
+
+    /// Counts a failed login against both keys, locking out those over their limit.
+    pub async fn failed(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for (key, limit) in [
+            (&keys.account, self.account_failures),
+            (&keys.ip, self.ip_failures),
+        ] {
+            let failures = store::throttle::count_failure(db, key, now, now - self.window).await?;
+            if let Some(wait) = lockout(failures, limit, self.lockout, self.max_lockout) {
+                tracing::warn!(
+                    key = key.split(':').next().unwrap_or(""),
+                    failures,
+                    wait_secs = wait.num_seconds(),
+                    "login locked out"
+                );
+                store::throttle::block(db, key, now + wait).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
+        store::throttle::clear(db, &keys.account).await
+    }
+
+    /// Counters whose last failure was before this can go, once unblocked.
+    pub fn expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - self.window - self.max_lockout
+    }
+}
+
+/// The lockout after `failures` in one window: none below `limit`, then `base`,
+/// doubling with each further failure, never above `cap`.
+pub fn lockout(failures: i64, limit: i64, base: Duration, cap: Duration) -> Option<Duration> {
+    if failures < limit {
+        return None;
+    }
+    let doublings = u32::try_from((failures - limit).min(30)).unwrap_or(30);
+    let wait = base.checked_mul(1 << doublings).unwrap_or(cap);
+    Some(wait.min(cap))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lockout_doubles_from_the_limit_and_stops_at_the_cap() {
+        let (base, cap) = (Duration::seconds(60), Duration::seconds(900));
+        assert_eq!(lockout(4, 5, base, cap), None);
+        assert_eq!(lockout(5, 5, base, cap), Some(Duration::seconds(60)));
+        assert_eq!(lockout(6, 5, base, cap), Some(Duration::seconds(120)));
+        assert_eq!(lockout(8, 5, base, cap), Some(Duration::seconds(480)));
+        assert_eq!(lockout(9, 5, base, cap), Some(cap));
+        assert_eq!(lockout(10_000, 5, base, cap), Some(cap));
+    }
+
+    #[test]
+    fn account_keys_do_not_hold_the_email() {
+        let keys = Keys::new("alice@example.com", Some("10.0.0.1"));
+        assert!(!keys.account.contains("alice"));
+        assert_eq!(keys.account.len(), "account:".len() + 64);
+        assert_eq!(keys.ip, "ip:10.0.0.1");
+    }
+}
