@@ -327,8 +327,13 @@ impl Report {
         limit(
             "rotation SQL (Store::rotate, no HTTP, no signing)".into(),
             l.rotation_sql.as_ref().map(|r| {
+                let latency = r
+                    .latency_ms
+                    .as_ref()
+                    .map(|l| format!(", p50 {:.2} ms, p99 {:.2} ms", l.p50, l.p99))
+                    .unwrap_or_default();
                 format!(
-                    "{:>10.1}/s  ({} connections, {} failed)",
+                    "{:>10.1}/s  ({} connections, {} failed{latency})",
                     r.rate.per_sec, r.rate.threads, r.errors
                 )
             }),

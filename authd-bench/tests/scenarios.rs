@@ -163,6 +163,8 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
             .await
             .expect("rotation SQL");
     assert_eq!(rotation.errors, 0, "every chained rotation rotates");
+    let l = rotation.latency_ms.as_ref().expect("time per rotation");
+    assert!(0.0 < l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, "{l:?}");
     let sample = fixture.access_tokens()[0].clone();
     let key = VerifyKey::discover(
         &client,
