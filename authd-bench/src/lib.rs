@@ -3,6 +3,7 @@
 //!
 //! - [`target`]: the URL under load, loopback only.
 //! - [`load`]: users and sessions, the scenarios, closed and open loop.
+//! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
 //! - [`system`]: cores, CPU time by process, resident memory.
@@ -12,6 +13,7 @@
 pub mod chart;
 pub mod limits;
 pub mod load;
+pub mod mix;
 pub mod record;
 pub mod report;
 pub mod system;
