@@ -24,7 +24,7 @@ pub const PASSWORD: &str = "bench: correct horse battery staple";
 
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// `POST /auth/login` with the prepared users.
     Login,
@@ -34,6 +34,9 @@ pub enum Scenario {
     Verify,
     /// Logins, refreshes and verifications in the `--mix` ratio.
     Mixed,
+    /// Refresh alone, then under logins offered at `--flood-multiple` times
+    /// the measured login capacity (see [`crate::flood`]).
+    LoginFlood,
 }
 
 impl Scenario {
@@ -43,6 +46,7 @@ impl Scenario {
             Self::Refresh => "refresh",
             Self::Verify => "verify",
             Self::Mixed => "mixed",
+            Self::LoginFlood => "login-flood",
         }
     }
 }
@@ -216,7 +220,8 @@ impl Fixture {
         }
     }
 
-    async fn login(&self, slot: u64) -> Outcome {
+    /// Logs in the `slot`-th user (round robin) and reads the whole answer.
+    pub async fn login(&self, slot: u64) -> Outcome {
         let email = &self.emails[(slot % self.emails.len() as u64) as usize];
         let response = self
             .client
@@ -364,6 +369,14 @@ pub async fn run(
     {
         bail!("--rate must be a positive number of requests per second");
     }
+    let ops: Vec<Op> = match scenario {
+        Scenario::Login => vec![Op::Login],
+        Scenario::Refresh => vec![Op::Refresh],
+        Scenario::Verify => vec![Op::Verify],
+        Scenario::Mixed => Op::ALL.to_vec(),
+        Scenario::LoginFlood => bail!("login-flood is run by flood::run, not load::run"),
+    };
+    let only = ops[0];
     let start = Instant::now();
     let measure_from = start + options.warmup;
     let end = measure_from + options.duration;
@@ -436,11 +449,10 @@ pub async fn run(
                         now
                     }
                 };
-                let op = match scenario {
-                    Scenario::Login => Op::Login,
-                    Scenario::Refresh => Op::Refresh,
-                    Scenario::Verify => Op::Verify,
-                    Scenario::Mixed => mix.pick(slot),
+                let op = if scenario == Scenario::Mixed {
+                    mix.pick(slot)
+                } else {
+                    only
                 };
                 let outcome = fixture.send(op, slot).await;
                 answered.fetch_add(1, Ordering::Relaxed);
@@ -469,12 +481,6 @@ pub async fn run(
     bar.finish_and_clear();
 
     let elapsed = last_answer.duration_since(measure_from);
-    let ops: Vec<Op> = match scenario {
-        Scenario::Login => vec![Op::Login],
-        Scenario::Refresh => vec![Op::Refresh],
-        Scenario::Verify => vec![Op::Verify],
-        Scenario::Mixed => Op::ALL.to_vec(),
-    };
     let mut total = OpRecorder::default();
     let mut operations = BTreeMap::new();
     for op in ops {
