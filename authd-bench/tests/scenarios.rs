@@ -351,6 +351,7 @@ async fn the_login_flood_times_refresh_alone_and_under_logins_offered_beyond_the
     }
 
     let table = flood.table();
+    eprintln!("{table}");
     for row in [
         "refresh alone",
         "login capacity",
