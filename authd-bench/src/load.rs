@@ -35,7 +35,7 @@ pub enum Scenario {
     /// Logins, refreshes and verifications in the `--mix` ratio.
     Mixed,
     /// Refresh alone, then under logins offered at `--flood-multiple` times
-    /// the measured login capacity (see [`crate::flood`]).
+    /// the measured login capacity, with authd's memory.
     LoginFlood,
 }
 
