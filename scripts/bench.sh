@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Benchmarks authd with authd-bench on this machine: builds the binaries,
 # starts authd on a fresh SQLite file and on a fresh PostgreSQL database, runs
-# every scenario against each, and writes the JSON reports, the printed tables
+# every scenario against each (login, refresh, verify, mixed, login-flood) with
+# the machine's limits measured alongside (Argon2id, the raw rotation SQL, raw
+# signing, bare JWT decode), and writes the JSON reports, the printed tables
 # and the latency charts into a results directory.
 #
 #   scripts/bench.sh                      # release, 5 s per scenario, HS256, both stores
 #   scripts/bench.sh --alg ES256 --seconds 10 --store postgres
 #   scripts/bench.sh --smoke              # CI: debug build, ~1 s per scenario, figures not asserted
+#   scripts/bench.sh --store sqlite -- --scenario login-flood   # refresh alone and under a login flood
+#   scripts/bench.sh --store postgres -- --scenario refresh --rate 1000   # open loop at 1,000/s
+#   scripts/bench.sh --bin-dir old/release --out before   # before/after: binaries of another build
 #
 # Options:
 #   --alg HS256|RS256|ES256|EdDSA   signing algorithm of the server (default HS256)
@@ -15,7 +20,12 @@
 #                                   note when no admin URL is set, unless asked for)
 #   --out DIR                       results directory (default bench-results/<UTC time>)
 #   --smoke                         short debug run for CI
-#   -- ARGS                         passed on to authd-bench (e.g. -- --concurrency 32)
+#   --bin-dir DIR                   run DIR/authd and DIR/authd-bench, built before,
+#                                   instead of building (to compare two builds of a
+#                                   change: the raw rotation SQL is authd-bench's, so
+#                                   both binaries must come from the same build)
+#   -- ARGS                         passed on to authd-bench (e.g. -- --concurrency 32,
+#                                   -- --scenario login-flood --flood-multiple 10)
 #
 # PostgreSQL: BENCH_DATABASE_URL, else TEST_DATABASE_URL (e.g.
 # postgres://postgres@127.0.0.1:5432/postgres), a server on this machine where
@@ -37,6 +47,7 @@ seconds=5
 store=both
 out=""
 smoke=0
+bin_dir=""
 extra=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -45,6 +56,7 @@ while [[ $# -gt 0 ]]; do
         --store) store=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --smoke) smoke=1; shift ;;
+        --bin-dir) bin_dir=$2; shift 2 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "bench: unknown option $1 (see the head of $0)" >&2; exit 2 ;;
     esac
@@ -63,10 +75,19 @@ fi
 out=${out:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "${out}"
 
-cargo build "${cargo_flags[@]}" -p authd -p authd-bench --bins
-target_dir=${CARGO_TARGET_DIR:-target}
-authd_bin=${target_dir}/${profile}/authd
-bench_bin=${target_dir}/${profile}/authd-bench
+if [[ -n ${bin_dir} ]]; then
+    authd_bin=${bin_dir}/authd
+    bench_bin=${bin_dir}/authd-bench
+    for bin in "${authd_bin}" "${bench_bin}"; do
+        [[ -x ${bin} ]] || { echo "bench: --bin-dir: no executable ${bin}" >&2; exit 2; }
+    done
+    profile="binaries from ${bin_dir}"
+else
+    cargo build "${cargo_flags[@]}" -p authd -p authd-bench --bins
+    target_dir=${CARGO_TARGET_DIR:-target}
+    authd_bin=${target_dir}/${profile}/authd
+    bench_bin=${target_dir}/${profile}/authd-bench
+fi
 
 work=$(mktemp -d)
 server_pid=""

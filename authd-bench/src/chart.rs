@@ -37,7 +37,19 @@ fn series(reports: &[&Report]) -> Vec<Series> {
     let mut out = Vec::new();
     let mut keys: Vec<String> = Vec::new();
     for report in reports {
-        for run in &report.scenarios {
+        // The login-flood scenario's refresh runs, alone and under the flood,
+        // follow the other scenarios under names of their own.
+        let runs = report
+            .scenarios
+            .iter()
+            .map(|run| (run.scenario.name(), run));
+        let flood = report.login_flood.iter().flat_map(|f| {
+            [
+                ("refresh alone", &f.refresh_alone),
+                ("refresh under login flood", &f.refresh_under_flood),
+            ]
+        });
+        for (scenario, run) in runs.chain(flood) {
             for (op, stats) in &run.operations {
                 if stats.curve.is_empty() {
                     continue;
@@ -46,7 +58,7 @@ fn series(reports: &[&Report]) -> Vec<Series> {
                 if let Some(label) = &report.label {
                     let _ = write!(name, "{label} ");
                 }
-                let _ = write!(name, "{}", run.scenario.name());
+                let _ = write!(name, "{scenario}");
                 if run.operations.len() > 1 {
                     let _ = write!(name, "/{op}");
                 }
@@ -58,7 +70,7 @@ fn series(reports: &[&Report]) -> Vec<Series> {
                         let _ = write!(name, " ({:.0}/s)", stats.throughput);
                     }
                 }
-                let key = format!("{:?} {} {op}", report.label, run.scenario.name());
+                let key = format!("{:?} {scenario} {op}", report.label);
                 let color = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
                     keys.push(key);
                     keys.len() - 1

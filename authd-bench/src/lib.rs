@@ -3,6 +3,8 @@
 //!
 //! - [`target`]: the URL under load, loopback only.
 //! - [`load`]: users and sessions, the scenarios, closed and open loop.
+//! - [`flood`]: the login-flood scenario (refresh alone and under a flood).
+//! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
 //! - [`system`]: cores, CPU time by process, resident memory.
@@ -10,8 +12,10 @@
 //! - [`chart`]: the SVG latency chart.
 
 pub mod chart;
+pub mod flood;
 pub mod limits;
 pub mod load;
+pub mod mix;
 pub mod record;
 pub mod report;
 pub mod system;

@@ -3,21 +3,23 @@
 //! sent straight to the database, access-token signing, and bare
 //! `jsonwebtoken::decode` next to `authd-verify`.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use authd::config::{Settings, Sources};
 use authd::keys::{KeyMaterial, KeySet, alg_name, key_from_material};
-use authd::sessions::RotationPolicy;
-use authd::store::{NewUser, RequestMeta, Rotation};
 use authd::tokens::AccessTokens;
 use authd_verify::Verifier;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::record::{Latency, OpRecorder};
 
 /// A measured rate.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -333,19 +335,84 @@ impl VerifyKey {
     }
 }
 
-/// The raw rotation rate and what went wrong during it.
+/// The raw rotation rate, how long one rotation took, and what went wrong
+/// during it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RotationRate {
     pub rate: Rate,
     /// Rotations that did not rotate (refused, or a database error).
     pub errors: u64,
+    /// Time per rotation, from the call to its answer (absent from reports
+    /// written before it was measured).
+    #[serde(default)]
+    pub latency_ms: Option<Latency>,
 }
 
-/// The rotation statements, sent straight to the database through authd's
-/// own store (`Store::rotate`, the transaction `/auth/refresh` runs), without
-/// HTTP and without signing: `connections` chains at once over a pool of
-/// `connections`, each presenting its session's latest counter. The sessions
-/// are created here (`Store::create_session`) for a user of their own.
+/// One rotation of a chain's session: `true` when it rotated.
+pub type RotateOnce = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// A chain: each call rotates its session once, presenting the latest
+/// counter, and keeps the new one.
+pub type Chain = Box<dyn FnMut() -> RotateOnce + Send>;
+
+/// `chains` sessions, for a user of their own, on the server's database over
+/// a pool of `chains` connections, each with the call that rotates it through
+/// authd's own store (`Store::rotate`, the transaction `/auth/refresh` runs,
+/// without HTTP and without signing). Every call into authd's store and
+/// session code in this tool is here.
+// store API: adapted by the lead at merge
+async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<Chain>> {
+    let defaults = Settings::load(&Sources::default()).context("authd's default settings")?;
+    let mut db = defaults.database.clone();
+    db.url = database_url.to_owned().into();
+    db.max_connections = chains;
+    let store = authd::store::connect(&db)
+        .await
+        .context("connecting to the database")?;
+    let policy = authd::sessions::RotationPolicy::from_settings(&defaults.refresh);
+    let now = chrono::Utc::now();
+    let user = store
+        .create_user(authd::store::NewUser {
+            id: Uuid::new_v4(),
+            email: &format!("bench-rotation-{}@bench.example", Uuid::new_v4().simple()),
+            password_hash: "not a hash: this user never logs in",
+            now,
+        })
+        .await?;
+    let meta = authd::store::RequestMeta {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("authd-bench".into()),
+    };
+    let mut out: Vec<Chain> = Vec::new();
+    for _ in 0..chains {
+        let session = policy.new_session(user.id, now, meta.user_agent.clone(), meta.ip.clone());
+        store.create_session(&session).await?;
+        let (store, meta, id) = (store.clone(), meta.clone(), session.id);
+        let counter = Arc::new(AtomicI64::new(0));
+        out.push(Box::new(move || {
+            let (store, meta, counter) = (store.clone(), meta.clone(), counter.clone());
+            Box::pin(async move {
+                let presented = counter.load(Ordering::Relaxed);
+                match store
+                    .rotate(id, presented, chrono::Utc::now(), &policy, &meta)
+                    .await
+                {
+                    Ok(authd::store::Rotation::Rotated(session)) => {
+                        counter.store(session.counter, Ordering::Relaxed);
+                        true
+                    }
+                    _ => false,
+                }
+            })
+        }));
+    }
+    Ok(out)
+}
+
+/// The rotation statements sent straight to the database (see
+/// [`rotation_chains`]): `connections` chains at once over a pool of
+/// `connections`, for a warm-up and then `duration`, each rotating its
+/// session as soon as the last rotation answered.
 pub async fn rotation_rate(
     database_url: &str,
     connections: u32,
@@ -353,80 +420,52 @@ pub async fn rotation_rate(
     duration: Duration,
 ) -> anyhow::Result<RotationRate> {
     crate::target::check_database_url(database_url)?;
-    let defaults = Settings::load(&Sources::default()).context("authd's default settings")?;
-    let mut db = defaults.database.clone();
-    db.url = database_url.to_owned().into();
-    db.max_connections = connections.max(1);
-    let store = authd::store::connect(&db)
-        .await
-        .context("connecting to the database")?;
-    let policy = RotationPolicy::from_settings(&defaults.refresh);
-    let now = chrono::Utc::now();
-    let user = store
-        .create_user(NewUser {
-            id: Uuid::new_v4(),
-            email: &format!("bench-rotation-{}@bench.example", Uuid::new_v4().simple()),
-            password_hash: "not a hash: this user never logs in",
-            now,
-        })
-        .await?;
-    let meta = RequestMeta {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("authd-bench".into()),
-    };
-    let mut sessions = Vec::new();
-    for _ in 0..connections.max(1) {
-        let session = policy.new_session(user.id, now, meta.user_agent.clone(), meta.ip.clone());
-        store.create_session(&session).await?;
-        sessions.push(session.id);
-    }
+    let connections = connections.max(1);
+    let chains = rotation_chains(database_url, connections).await?;
     let start = Instant::now();
     let measure_from = start + warmup;
     let end = measure_from + duration;
     let mut tasks = tokio::task::JoinSet::new();
-    for id in sessions {
-        let (store, meta) = (store.clone(), meta.clone());
+    for mut rotate in chains {
         tasks.spawn(async move {
-            let (mut counter, mut ok, mut errors) = (0i64, 0u64, 0u64);
+            let mut recorder = OpRecorder::default();
             loop {
                 let began = Instant::now();
                 if began >= end {
                     break;
                 }
-                let outcome = store
-                    .rotate(id, counter, chrono::Utc::now(), &policy, &meta)
-                    .await;
-                let counted = began >= measure_from;
-                match outcome {
-                    Ok(Rotation::Rotated(session)) => {
-                        counter = session.counter;
-                        ok += u64::from(counted);
-                    }
-                    _ => errors += u64::from(counted),
+                let rotated = rotate().await;
+                if began >= measure_from {
+                    let outcome = if rotated {
+                        Ok(())
+                    } else {
+                        Err("not rotated".to_owned())
+                    };
+                    recorder.record(began.elapsed(), outcome);
                 }
             }
-            (ok, errors)
+            recorder
         });
     }
-    let (mut operations, mut errors) = (0, 0);
+    let mut merged = OpRecorder::default();
     while let Some(done) = tasks.join_next().await {
-        let (ok, failed) = done?;
-        operations += ok;
-        errors += failed;
+        merged.merge(&done?);
     }
-    let seconds = measure_from.elapsed().as_secs_f64();
-    if operations == 0 {
-        bail!("no rotation succeeded ({errors} failed)");
+    let elapsed = measure_from.elapsed();
+    let stats = merged.stats(elapsed);
+    if stats.ok == 0 {
+        bail!("no rotation succeeded ({} failed)", stats.error_count());
     }
     Ok(RotationRate {
         rate: Rate {
-            per_sec: operations as f64 / seconds,
+            per_sec: stats.throughput,
             threads: connections as usize,
-            operations,
-            seconds,
+            operations: stats.ok,
+            seconds: elapsed.as_secs_f64(),
             cpu_cores: None,
         },
-        errors,
+        errors: stats.error_count(),
+        latency_ms: Some(stats.latency_ms),
     })
 }
 

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+pub use crate::mix::Mix;
 use crate::record::{OpRecorder, Outcome, Stats};
 use crate::system::{CpuShare, CpuTimes, memory_kb};
 use crate::target::Target;
@@ -23,7 +24,7 @@ pub const PASSWORD: &str = "bench: correct horse battery staple";
 
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Scenario {
     /// `POST /auth/login` with the prepared users.
     Login,
@@ -33,6 +34,9 @@ pub enum Scenario {
     Verify,
     /// Logins, refreshes and verifications in the `--mix` ratio.
     Mixed,
+    /// Refresh alone, then under logins offered at `--flood-multiple` times
+    /// the measured login capacity, with authd's memory.
+    LoginFlood,
 }
 
 impl Scenario {
@@ -42,6 +46,7 @@ impl Scenario {
             Self::Refresh => "refresh",
             Self::Verify => "verify",
             Self::Mixed => "mixed",
+            Self::LoginFlood => "login-flood",
         }
     }
 }
@@ -62,71 +67,6 @@ impl Op {
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::Verify => "verify",
-        }
-    }
-}
-
-/// Requests of each kind per cycle of the mixed scenario.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mix {
-    pub login: u32,
-    pub refresh: u32,
-    pub verify: u32,
-}
-
-impl Default for Mix {
-    fn default() -> Self {
-        Self {
-            login: 1,
-            refresh: 10,
-            verify: 100,
-        }
-    }
-}
-
-impl std::str::FromStr for Mix {
-    type Err = String;
-    /// `LOGIN:REFRESH:VERIFY`, such as `1:10:100`.
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<u32> = s
-            .split(':')
-            .map(|p| p.trim().parse::<u32>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| format!("{s:?}: expected LOGIN:REFRESH:VERIFY such as 1:10:100"))?;
-        match parts[..] {
-            [login, refresh, verify] if login + refresh + verify > 0 => Ok(Self {
-                login,
-                refresh,
-                verify,
-            }),
-            _ => Err(format!(
-                "{s:?}: expected three counts, not all zero, such as 1:10:100"
-            )),
-        }
-    }
-}
-
-impl Mix {
-    fn total(self) -> u64 {
-        u64::from(self.login) + u64::from(self.refresh) + u64::from(self.verify)
-    }
-
-    /// The request kind of the `slot`-th request: the cycle is scattered by a
-    /// multiplication modulo its length (a permutation, 7919 being prime), so
-    /// refreshes do not come in bursts.
-    fn pick(self, slot: u64) -> Op {
-        let total = self.total();
-        let scattered = if total.is_multiple_of(7919) {
-            slot % total
-        } else {
-            slot.wrapping_mul(7919) % total
-        };
-        if scattered < u64::from(self.login) {
-            Op::Login
-        } else if scattered < u64::from(self.login) + u64::from(self.refresh) {
-            Op::Refresh
-        } else {
-            Op::Verify
         }
     }
 }
@@ -280,7 +220,8 @@ impl Fixture {
         }
     }
 
-    async fn login(&self, slot: u64) -> Outcome {
+    /// Logs in the `slot`-th user (round robin) and reads the whole answer.
+    pub async fn login(&self, slot: u64) -> Outcome {
         let email = &self.emails[(slot % self.emails.len() as u64) as usize];
         let response = self
             .client
@@ -428,6 +369,14 @@ pub async fn run(
     {
         bail!("--rate must be a positive number of requests per second");
     }
+    let ops: Vec<Op> = match scenario {
+        Scenario::Login => vec![Op::Login],
+        Scenario::Refresh => vec![Op::Refresh],
+        Scenario::Verify => vec![Op::Verify],
+        Scenario::Mixed => Op::ALL.to_vec(),
+        Scenario::LoginFlood => bail!("login-flood is run by flood::run, not load::run"),
+    };
+    let only = ops[0];
     let start = Instant::now();
     let measure_from = start + options.warmup;
     let end = measure_from + options.duration;
@@ -500,11 +449,10 @@ pub async fn run(
                         now
                     }
                 };
-                let op = match scenario {
-                    Scenario::Login => Op::Login,
-                    Scenario::Refresh => Op::Refresh,
-                    Scenario::Verify => Op::Verify,
-                    Scenario::Mixed => mix.pick(slot),
+                let op = if scenario == Scenario::Mixed {
+                    mix.pick(slot)
+                } else {
+                    only
                 };
                 let outcome = fixture.send(op, slot).await;
                 answered.fetch_add(1, Ordering::Relaxed);
@@ -533,12 +481,6 @@ pub async fn run(
     bar.finish_and_clear();
 
     let elapsed = last_answer.duration_since(measure_from);
-    let ops: Vec<Op> = match scenario {
-        Scenario::Login => vec![Op::Login],
-        Scenario::Refresh => vec![Op::Refresh],
-        Scenario::Verify => vec![Op::Verify],
-        Scenario::Mixed => Op::ALL.to_vec(),
-    };
     let mut total = OpRecorder::default();
     let mut operations = BTreeMap::new();
     for op in ops {
@@ -580,28 +522,4 @@ fn progress_bar(scenario: Scenario, options: &LoadOptions) -> ProgressBar {
     );
     bar.set_prefix(scenario.name());
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_mix_keeps_its_ratio_and_scatters_the_kinds() {
-        let mix: Mix = "1:10:100".parse().unwrap();
-        let mut counts = [0u32; 3];
-        let mut longest_refresh_run = 0;
-        let mut run = 0;
-        for slot in 0..111 * 10 {
-            let op = mix.pick(slot);
-            counts[op as usize] += 1;
-            run = if op == Op::Refresh { run + 1 } else { 0 };
-            longest_refresh_run = longest_refresh_run.max(run);
-        }
-        assert_eq!(counts, [10, 100, 1000]);
-        assert!(longest_refresh_run < 5, "{longest_refresh_run}");
-        assert!("1:2".parse::<Mix>().is_err());
-        assert!("0:0:0".parse::<Mix>().is_err());
-        assert!("a:b:c".parse::<Mix>().is_err());
-    }
 }

@@ -1,6 +1,6 @@
 //! `authd-bench`: load a running authd (on this machine only) with login,
-//! refresh, verify and mixed scenarios, measure the machine's own limits in
-//! the same run, and report authd's figures as ratios of them.
+//! refresh, verify, mixed and login-flood scenarios, measure the machine's own
+//! limits in the same run, and report authd's figures as ratios of them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use authd::config::{Settings, Sources};
+use authd_bench::flood;
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario};
 use authd_bench::report::{Limits, Memory, Report, RunSettings};
@@ -27,14 +28,21 @@ struct Cli {
     /// authd's base URL; only loopback addresses are accepted.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     target: String,
-    /// Scenarios to run, in order (comma-separated).
+    /// Scenarios to run, in order (comma-separated). login-flood: refresh
+    /// alone, the login capacity, then refresh while logins are offered at
+    /// --flood-multiple times that capacity (closed loop; --rate and
+    /// --capacity-fraction do not apply to it).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "login,refresh,verify,mixed"
+        default_value = "login,refresh,verify,mixed,login-flood"
     )]
     scenario: Vec<Scenario>,
+    /// The login-flood scenario's login rate, as a multiple of the login
+    /// capacity it measures.
+    #[arg(long, default_value_t = 10.0)]
+    flood_multiple: f64,
     /// Requests in flight at most.
     #[arg(short, long, default_value_t = 16)]
     concurrency: usize,
@@ -132,6 +140,12 @@ async fn main() -> anyhow::Result<()> {
         return chart_only(&cli);
     }
     let target = Target::parse(&cli.target)?;
+    // The report has room for one: the flood's three windows are its own.
+    let floods = cli.scenario.iter().filter(|s| **s == Scenario::LoginFlood);
+    anyhow::ensure!(
+        floods.count() <= 1,
+        "login-flood is listed more than once in --scenario"
+    );
     if let Some(url) = &cli.database_url {
         check_database_url(url)?;
     }
@@ -200,7 +214,9 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
     let concurrency = cli.concurrency.max(1);
     let client = reqwest::Client::builder()
         .timeout(secs(cli.timeout, "--timeout")?)
-        .pool_max_idle_per_host(concurrency * 2)
+        // Enough idle connections for the login flood's logins in flight,
+        // so that it does not open a connection per login.
+        .pool_max_idle_per_host((concurrency * 2).max(flood::MAX_IN_FLIGHT))
         .no_proxy()
         .build()?;
     let tag = cli
@@ -241,8 +257,13 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
         progress: !cli.json,
     };
     let mut scenarios = Vec::new();
+    let mut login_flood = None;
     for &scenario in &cli.scenario {
         options.rate = cli.rate;
+        if scenario == Scenario::LoginFlood {
+            login_flood = Some(flood::run(fixture.clone(), &options, cli.flood_multiple).await?);
+            continue;
+        }
         let report = load::run(fixture.clone(), scenario, &options).await?;
         eprintln!(
             "{}: {:.1}/s, p99 {:.2} ms, {} errors",
@@ -317,6 +338,7 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
         },
         memory,
         scenarios,
+        login_flood,
         limits,
         ratios: Vec::new(),
         notes,

@@ -48,6 +48,12 @@ impl OpRecorder {
         }
     }
 
+    /// Counts an error that has no latency, such as a request that was
+    /// never sent: it is a request of the window, not a point of the histogram.
+    pub fn count_unsent(&mut self, kind: String) {
+        *self.errors.entry(kind).or_default() += 1;
+    }
+
     pub fn merge(&mut self, other: &OpRecorder) {
         let _ = self.histogram.add(&other.histogram);
         self.ok += other.ok;

@@ -6,6 +6,7 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
+use crate::flood::FloodReport;
 use crate::limits::{Argon2Params, Rate, RotationRate};
 use crate::load::{Mix, Scenario, ScenarioReport};
 use crate::system::Machine;
@@ -23,6 +24,9 @@ pub struct Report {
     pub settings: RunSettings,
     pub memory: Option<Memory>,
     pub scenarios: Vec<ScenarioReport>,
+    /// The login-flood scenario, when it ran (absent from older reports).
+    #[serde(default)]
+    pub login_flood: Option<FloodReport>,
     pub limits: Limits,
     pub ratios: Vec<Ratio>,
     /// What could not be measured, and why.
@@ -48,7 +52,7 @@ pub struct RunSettings {
 pub struct Memory {
     /// Before any load.
     pub idle_rss_kb: Option<u64>,
-    /// The largest sample during the login scenario (the login flood).
+    /// The largest sample during the closed-loop login scenario.
     pub login_peak_rss_kb: Option<u64>,
     /// The kernel's high-water mark at the end of the run (`VmHWM`).
     pub peak_hwm_kb: Option<u64>,
@@ -298,6 +302,10 @@ impl Report {
                 );
             }
         }
+        if let Some(flood) = &self.login_flood {
+            let _ = writeln!(out);
+            out.push_str(&flood.table());
+        }
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -327,8 +335,13 @@ impl Report {
         limit(
             "rotation SQL (Store::rotate, no HTTP, no signing)".into(),
             l.rotation_sql.as_ref().map(|r| {
+                let latency = r
+                    .latency_ms
+                    .as_ref()
+                    .map(|l| format!(", p50 {:.2} ms, p99 {:.2} ms", l.p50, l.p99))
+                    .unwrap_or_default();
                 format!(
-                    "{:>10.1}/s  ({} connections, {} failed)",
+                    "{:>10.1}/s  ({} connections, {} failed{latency})",
                     r.rate.per_sec, r.rate.threads, r.errors
                 )
             }),
@@ -379,7 +392,7 @@ impl Report {
             let _ = writeln!(out);
             let _ = writeln!(
                 out,
-                "authd resident memory: idle {}, peak during the login flood {}, high-water mark {}",
+                "authd resident memory: idle {}, peak during the login scenario {}, high-water mark {}",
                 mb(mem.idle_rss_kb),
                 mb(mem.login_peak_rss_kb),
                 mb(mem.peak_hwm_kb)

@@ -1,6 +1,7 @@
 //! authd-bench against a real authd started in this process (SQLite in a
-//! temporary directory): every scenario and every limit runs for about a
-//! second through the library API, and the report has the right shape.
+//! temporary directory): every scenario (login-flood included) and every
+//! limit runs for about a second through the library API, and the report has
+//! the right shape.
 //! No figure is asserted: this machine's speed is not the tool's business.
 
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use authd::clock::SystemClock;
 use authd::config::{KeySettings, Settings, Sources};
 use authd::startup::Application;
+use authd_bench::flood;
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario, ScenarioReport};
 use authd_bench::report::{Limits, Report, RunSettings};
@@ -24,8 +26,9 @@ struct Server {
 }
 
 /// authd on 127.0.0.1:0 with a fresh SQLite file, an HS256 key, cheap
-/// Argon2id and the per-IP limits lifted, as scripts/bench.sh does.
-async fn start_authd() -> Server {
+/// Argon2id and the per-IP limits lifted, as scripts/bench.sh does, then
+/// `adjust`ed.
+async fn start_authd(adjust: impl FnOnce(&mut Settings)) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings::load(&Sources::default()).expect("default settings");
     settings.server.host = "127.0.0.1".into();
@@ -50,6 +53,7 @@ async fn start_authd() -> Server {
         public_key: None,
         public_key_file: None,
     }];
+    adjust(&mut settings);
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .expect("authd starts");
@@ -118,7 +122,7 @@ fn assert_clean(report: &ScenarioReport, kinds: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figures() {
-    let server = start_authd().await;
+    let server = start_authd(|_| {}).await;
     let client = client();
     let fixture = Arc::new(
         Fixture::prepare(client.clone(), server.target.clone(), "test", 3, 6, 2)
@@ -163,6 +167,8 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
             .await
             .expect("rotation SQL");
     assert_eq!(rotation.errors, 0, "every chained rotation rotates");
+    let l = rotation.latency_ms.as_ref().expect("time per rotation");
+    assert!(0.0 < l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, "{l:?}");
     let sample = fixture.access_tokens()[0].clone();
     let key = VerifyKey::discover(
         &client,
@@ -220,6 +226,7 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
         },
         memory: None,
         scenarios,
+        login_flood: None,
         limits: Limits {
             argon2_params: Some(cheap),
             argon2: Some(argon2),
@@ -277,4 +284,114 @@ async fn every_scenario_and_limit_runs_against_a_real_authd_and_reports_its_figu
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     // One curve per scenario and request kind: 1 + 1 + 1 + 3 + 1.
     assert_eq!(svg.matches("<polyline").count(), 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_login_flood_times_refresh_alone_and_under_logins_offered_beyond_the_capacity() {
+    // A short hashing queue, so that the flood is shed (503) within a second.
+    let server = start_authd(|s| s.password.max_queued_hashes = 4).await;
+    let fixture = Arc::new(
+        Fixture::prepare(client(), server.target.clone(), "flood", 3, 6, 2)
+            .await
+            .expect("users and sessions"),
+    );
+    let flood = flood::run(fixture, &options(Some(50.0)), 10.0)
+        .await
+        .expect("login-flood runs");
+
+    // Every phase is closed loop, whatever rate the options named.
+    for (run, kinds) in [
+        (&flood.refresh_alone, &["refresh"][..]),
+        (&flood.login_capacity, &["login"][..]),
+        (&flood.refresh_under_flood, &["refresh"][..]),
+    ] {
+        assert_eq!(run.mode, "closed-loop");
+        assert_clean(run, kinds);
+    }
+    let capacity = flood.login_capacity.total.throughput;
+    assert!(
+        (flood.flood_rate - 10.0 * capacity).abs() < 1e-6 * flood.flood_rate,
+        "{} offered for a capacity of {capacity}",
+        flood.flood_rate
+    );
+    // Open loop: the logins due in the window are sent (or counted as not
+    // sent) on schedule, not when earlier ones are answered: a closed loop
+    // would offer about a tenth of this.
+    let due = flood.flood_rate * flood.flood_secs;
+    let offered = flood.flood_logins.requests as f64;
+    assert!(
+        offered >= 0.5 * due && offered <= due + 1.0,
+        "{offered} logins offered, {due:.0} due"
+    );
+    // Ten times the capacity cannot all be hashed: authd sheds the rest.
+    let errors = &flood.flood_logins.errors;
+    assert!(
+        errors
+            .keys()
+            .all(|k| k == "503 temporarily_unavailable" || k.starts_with("not sent")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .get("503 temporarily_unavailable")
+            .is_some_and(|n| *n > 0),
+        "no login was shed: {errors:?}"
+    );
+    assert!(flood.flood_logins.ok > 0, "no flood login succeeded");
+    let (p50, p99, throughput) = flood.ratios();
+    for ratio in [p50, p99, throughput] {
+        assert!(ratio.is_finite() && ratio > 0.0, "{:?}", flood.ratios());
+    }
+    for kb in [
+        flood.rss_before_kb,
+        flood.flood_peak_rss_kb,
+        flood.hwm_after_kb,
+    ] {
+        assert!(kb.is_some_and(|kb| kb > 0), "memory not read");
+    }
+
+    let table = flood.table();
+    eprintln!("{table}");
+    for row in [
+        "refresh alone",
+        "login capacity",
+        "flood logins",
+        "refresh under the flood",
+        "p99",
+        "resident memory",
+    ] {
+        assert!(table.contains(row), "the table lacks {row:?}:\n{table}");
+    }
+    let report = Report {
+        tool: "authd-bench test".into(),
+        started_at: "2026-01-01T00:00:00Z".into(),
+        target: server.target.base().into(),
+        label: None,
+        machine: Machine::detect("the test process"),
+        settings: RunSettings {
+            concurrency: 2,
+            duration_secs: 1.0,
+            warmup_secs: 0.1,
+            rate: None,
+            capacity_fraction: None,
+            users: 3,
+            sessions: 6,
+            mix: Mix::default(),
+            alg: Some("HS256".into()),
+        },
+        memory: None,
+        scenarios: Vec::new(),
+        login_flood: Some(flood),
+        limits: Limits::default(),
+        ratios: Vec::new(),
+        notes: Vec::new(),
+    };
+    assert!(report.table().contains("login flood: refresh"));
+    let json = serde_json::to_string(&report).expect("JSON");
+    let back: Report = serde_json::from_str(&json).expect("the JSON reads back");
+    assert!(back.login_flood.is_some());
+    // The chart draws refresh alone and under the flood.
+    let svg = authd_bench::chart::svg(&[&report], "test");
+    assert_eq!(svg.matches("<polyline").count(), 2);
+    assert!(svg.contains("refresh under login flood"));
 }
