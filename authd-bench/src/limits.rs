@@ -357,47 +357,59 @@ pub type Chain = Box<dyn FnMut() -> RotateOnce + Send>;
 
 /// `chains` sessions, for a user of their own, on the server's database over
 /// a pool of `chains` connections, each with the call that rotates it through
-/// authd's own store (`Store::rotate`, the transaction `/auth/refresh` runs,
+/// authd's own store (`sessions::rotate`, the transaction `/auth/refresh` runs,
 /// without HTTP and without signing). Every call into authd's store and
 /// session code in this tool is here.
-// store API: adapted by the lead at merge
+/// The rotation itself, `authd::sessions::rotate::rotate`, with authd's own
+/// store: the same SQL and the same transaction as a refresh, without HTTP
+/// or signing.
 async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<Chain>> {
+    use authd::sessions::rotate::{Rotation, rotate};
     let defaults = Settings::load(&Sources::default()).context("authd's default settings")?;
     let mut db = defaults.database.clone();
     db.url = database_url.to_owned().into();
     db.max_connections = chains;
-    let store = authd::store::connect(&db)
-        .await
-        .context("connecting to the database")?;
+    let store = Arc::new(
+        authd::store::Store::connect(&db)
+            .await
+            .context("connecting to the database")?,
+    );
     let policy = authd::sessions::RotationPolicy::from_settings(&defaults.refresh);
     let now = chrono::Utc::now();
-    let user = store
-        .create_user(authd::store::NewUser {
+    let meta = authd::audit::RequestMeta {
+        ip: Some("127.0.0.1".into()),
+        user_agent: Some("authd-bench".into()),
+    };
+    let mut tx = store.begin().await?;
+    let user = authd::store::users::insert(
+        &mut tx,
+        authd::store::users::NewUser {
             id: Uuid::new_v4(),
             email: &format!("bench-rotation-{}@bench.example", Uuid::new_v4().simple()),
             password_hash: "not a hash: this user never logs in",
             now,
-        })
-        .await?;
-    let meta = authd::store::RequestMeta {
-        ip: Some("127.0.0.1".into()),
-        user_agent: Some("authd-bench".into()),
-    };
-    let mut out: Vec<Chain> = Vec::new();
+        },
+    )
+    .await?;
+    let mut ids = Vec::new();
     for _ in 0..chains {
-        let session = policy.new_session(user.id, now, meta.user_agent.clone(), meta.ip.clone());
-        store.create_session(&session).await?;
-        let (store, meta, id) = (store.clone(), meta.clone(), session.id);
+        ids.push(
+            authd::sessions::start(&mut tx, &policy, user.id, now, &meta)
+                .await?
+                .id,
+        );
+    }
+    tx.commit().await?;
+    let mut out: Vec<Chain> = Vec::new();
+    for id in ids {
+        let (store, meta) = (store.clone(), meta.clone());
         let counter = Arc::new(AtomicI64::new(0));
         out.push(Box::new(move || {
             let (store, meta, counter) = (store.clone(), meta.clone(), counter.clone());
             Box::pin(async move {
                 let presented = counter.load(Ordering::Relaxed);
-                match store
-                    .rotate(id, presented, chrono::Utc::now(), &policy, &meta)
-                    .await
-                {
-                    Ok(authd::store::Rotation::Rotated(session)) => {
+                match rotate(&store, id, presented, chrono::Utc::now(), &policy, &meta).await {
+                    Ok(Rotation::Rotated(session)) => {
                         counter.store(session.counter, Ordering::Relaxed);
                         true
                     }

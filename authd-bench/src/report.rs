@@ -64,7 +64,7 @@ pub struct Limits {
     pub argon2_params: Option<Argon2Params>,
     /// Argon2id hashes per second on every core.
     pub argon2: Option<Rate>,
-    /// `Store::rotate` straight to the database, same pool size.
+    /// `sessions::rotate` straight to the database, same pool size.
     pub rotation_sql: Option<RotationRate>,
     pub signing_alg: Option<String>,
     pub signing_key: Option<String>,
@@ -333,7 +333,7 @@ impl Report {
             );
         }
         limit(
-            "rotation SQL (Store::rotate, no HTTP, no signing)".into(),
+            "rotation SQL (sessions::rotate, no HTTP, no signing)".into(),
             l.rotation_sql.as_ref().map(|r| {
                 let latency = r
                     .latency_ms

@@ -7,9 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use authd::app::Application;
 use authd::clock::SystemClock;
 use authd::config::{KeySettings, Settings, Sources};
-use authd::startup::Application;
 use authd_bench::flood;
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario, ScenarioReport};
