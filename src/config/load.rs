@@ -5,7 +5,9 @@
 //! contents (without a trailing newline) become the value. That is how secrets
 //! (database URL, HS256 secrets, the refresh-token key) reach authd in containers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use config::{Value, ValueKind};
 
 use super::{ConfigError, Settings};
 
@@ -101,10 +103,10 @@ impl Settings {
             };
             let mut key = path.to_ascii_lowercase().replace("__", ".");
             let value = if let Some(stripped) = key.strip_suffix("_file") {
-                let contents = std::fs::read_to_string(value)
+                let contents = read_value_file(Path::new(value))
                     .map_err(|e| ConfigError::invalid(name.clone(), format!("{value}: {e}")))?;
                 key = stripped.to_owned();
-                contents.trim_end_matches(['\n', '\r']).to_owned()
+                contents
             } else {
                 value.clone()
             };
@@ -116,13 +118,103 @@ impl Settings {
             }
             // Strings go in as strings; `config` converts them to the numbers
             // and booleans the fields want ("9000" to a port), while a string
-            // field keeps its text exactly ("0123" stays "0123").
+            // field keeps its text exactly ("0123" stays "0123"). The keys, a
+            // list of tables, are the one setting given as JSON.
+            let value = if key == "jwt.keys" {
+                parse_keys(name, &value)?
+            } else {
+                value.into()
+            };
             builder = builder.set_override(key, value)?;
         }
-        let settings: Settings = builder.build()?.try_deserialize()?;
+        let mut merged = builder.build()?;
+        fill_in(&mut merged.cache)?;
+        let settings: Settings = merged.try_deserialize()?;
         settings.validate()?;
         Ok(settings)
     }
+}
+
+/// The file of the default SQLite database, inside `data_dir`.
+const DEFAULT_DATABASE_FILE: &str = "authd.db";
+
+/// A setting's value kept in a file: its contents without a trailing newline.
+fn read_value_file(path: &Path) -> std::io::Result<String> {
+    let contents = std::fs::read_to_string(path)?;
+    Ok(contents.trim_end_matches(['\n', '\r']).to_owned())
+}
+
+/// `jwt.keys` from the environment: a JSON array of objects with the fields of
+/// a `[[jwt.keys]]` table, checked field by field with the rest of the settings.
+fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
+    const EXAMPLE: &str =
+        r#"[{"kid": "2026-11", "alg": "ES256", "private_key_file": "/run/secrets/es256.pem"}]"#;
+    let keys: Value = serde_json::from_str(json).map_err(|e| {
+        ConfigError::invalid(
+            name,
+            format!(
+                "not valid JSON ({}); expected an array such as {EXAMPLE}",
+                mask_quoted(&e.to_string())
+            ),
+        )
+    })?;
+    match &keys.kind {
+        ValueKind::Array(items) if items.iter().all(|k| matches!(k.kind, ValueKind::Table(_))) => {
+            Ok(keys)
+        }
+        _ => Err(ConfigError::invalid(
+            name,
+            format!("must be a JSON array of key objects such as {EXAMPLE}"),
+        )),
+    }
+}
+
+/// Settings derived from others once every source is merged: the refresh-token
+/// key read from `refresh.secret_file`, and the default database inside
+/// `data_dir` when no `database.url` is configured.
+fn fill_in(merged: &mut Value) -> Result<(), ConfigError> {
+    // Anything but a table here fails deserialization, with a better message.
+    let ValueKind::Table(root) = &mut merged.kind else {
+        return Ok(());
+    };
+    if let Some(ValueKind::Table(refresh)) = root.get_mut("refresh").map(|v| &mut v.kind)
+        && let Some(path) = refresh.remove("secret_file")
+    {
+        if refresh.contains_key("secret") {
+            return Err(ConfigError::invalid(
+                "refresh.secret_file",
+                "refresh.secret is set too: give the key or its file, not both",
+            ));
+        }
+        let path = path.into_string()?;
+        let secret = read_value_file(Path::new(&path))
+            .map_err(|e| ConfigError::invalid("refresh.secret_file", format!("{path}: {e}")))?;
+        refresh.insert("secret".into(), Value::new(None, secret));
+    }
+    let data_dir = root.get("data_dir").cloned().map(Value::into_string);
+    if let Some(data_dir) = data_dir.transpose()?
+        && let Some(ValueKind::Table(database)) = root.get_mut("database").map(|v| &mut v.kind)
+        && !database.contains_key("url")
+    {
+        let url = sqlite_url(&Path::new(&data_dir).join(DEFAULT_DATABASE_FILE));
+        database.insert("url".into(), Value::new(None, url));
+    }
+    Ok(())
+}
+
+/// `sqlite://` and the path, with the characters sqlx reads as URL syntax
+/// (`%` and `?`, and `#` for good measure) percent-encoded.
+fn sqlite_url(path: &Path) -> String {
+    let mut url = String::from("sqlite://");
+    for c in path.display().to_string().chars() {
+        match c {
+            '%' => url.push_str("%25"),
+            '?' => url.push_str("%3F"),
+            '#' => url.push_str("%23"),
+            c => url.push(c),
+        }
+    }
+    url
 }
 
 #[cfg(test)]
@@ -234,6 +326,162 @@ pub(super) mod tests {
         assert_eq!(
             (s.jwt.audience.as_str(), s.refresh.cookie_name.as_str()),
             ("0123", "007")
+        );
+    }
+
+    /// Loads with `toml` as the extra configuration file.
+    fn load_with_file(toml: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("authd.toml");
+        std::fs::write(&file, toml).unwrap();
+        Settings::load(&Sources {
+            file: Some(file),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    fn url(s: &Settings) -> &str {
+        s.database.url.expose_secret()
+    }
+
+    #[test]
+    fn the_default_database_follows_data_dir_and_a_configured_url_is_kept() {
+        assert_eq!(url(&load(&[]).unwrap()), "sqlite://data/authd.db");
+        let s = load(&[("AUTHD__DATA_DIR", "/var/lib/authd")]).unwrap();
+        assert_eq!(url(&s), "sqlite:///var/lib/authd/authd.db");
+        let s = load_with_file("data_dir = \"state\"\n", &[]).unwrap();
+        assert_eq!(url(&s), "sqlite://state/authd.db");
+        // A data_dir with URL syntax in its name still names that directory.
+        let s = load(&[("AUTHD__DATA_DIR", "/srv/a?b#c%20")]).unwrap();
+        let options: sqlx::sqlite::SqliteConnectOptions = url(&s).parse().unwrap();
+        assert_eq!(options.get_filename(), Path::new("/srv/a?b#c%20/authd.db"));
+        for (env, file) in [
+            (vec![("AUTHD__DATABASE__URL", "postgres://db/authd")], ""),
+            (vec![], "[database]\nurl = \"postgres://db/authd\"\n"),
+            (vec![], "[database]\nurl = \"sqlite://data/authd.db\"\n"),
+        ] {
+            let mut env = env;
+            env.push(("AUTHD__DATA_DIR", "/var/lib/authd"));
+            let s = load_with_file(file, &env).unwrap();
+            assert!(!url(&s).contains("/var/lib/authd"), "{file}: {}", url(&s));
+        }
+    }
+
+    #[test]
+    fn refresh_secret_file_in_a_configuration_file_fills_in_the_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("refresh");
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let toml = format!(
+            "[refresh]\nsecret_file = {:?}\n",
+            path.display().to_string()
+        );
+        let s = load_with_file(&toml, &[]).unwrap();
+        assert_eq!(
+            s.refresh.secret.as_ref().map(|s| s.expose_secret()),
+            Some("0123456789abcdef0123456789abcdef")
+        );
+        // The file's contents are checked like a secret given directly.
+        std::fs::write(&path, "short").unwrap();
+        let error = load_with_file(&toml, &[]).err().unwrap().to_string();
+        assert!(error.contains("refresh.secret"), "{error}");
+        // The key and its file at once, in one file or across sources, is refused.
+        for (toml, env) in [
+            (
+                format!("{toml}secret = \"fedcba9876543210fedcba9876543210\"\n"),
+                vec![],
+            ),
+            (
+                toml.clone(),
+                vec![("AUTHD__REFRESH__SECRET", "fedcba9876543210fedcba9876543210")],
+            ),
+        ] {
+            let error = load_with_file(&toml, &env).err().unwrap().to_string();
+            assert!(
+                error.contains("refresh.secret_file") && error.contains("not both"),
+                "{error}"
+            );
+            assert!(!error.contains("fedcba98"), "{error}");
+        }
+        let error = load_with_file("[refresh]\nsecret_file = \"/nonexistent/refresh\"\n", &[])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            error.contains("refresh.secret_file") && error.contains("/nonexistent/refresh"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn jwt_keys_come_from_a_json_array_in_the_environment_or_its_file() {
+        let json = r#"[
+            {"kid": "new", "alg": "HS256", "secret": "s3cr3t-0123456789abcdef0123456789"},
+            {"kid": "old", "alg": "RS256", "public_key_file": "/etc/authd/old.pub.pem"}
+        ]"#;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.json");
+        std::fs::write(&file, format!("{json}\n")).unwrap();
+        let file_keys = "[[jwt.keys]]\nkid = \"from-file\"\nalg = \"HS256\"\nsecret = \"x\"\n";
+        for env in [
+            ("AUTHD__JWT__KEYS", json),
+            ("AUTHD__JWT__KEYS_FILE", file.to_str().unwrap()),
+        ] {
+            // The environment's keys replace those of a configuration file.
+            let s = load_with_file(file_keys, &[env]).unwrap();
+            let keys = &s.jwt.keys;
+            assert_eq!(keys.len(), 2, "{keys:?}");
+            assert_eq!(
+                (keys[0].kid.as_str(), keys[0].alg.as_str()),
+                ("new", "HS256")
+            );
+            assert_eq!(
+                keys[0].secret.as_ref().map(|s| s.expose_secret()),
+                Some("s3cr3t-0123456789abcdef0123456789")
+            );
+            assert_eq!(
+                keys[1].public_key_file.as_deref(),
+                Some(Path::new("/etc/authd/old.pub.pem"))
+            );
+            assert!(!format!("{s:?}").contains("s3cr3t"), "keys print masked");
+        }
+        // Not JSON, not an array of objects, or a field that keys do not have:
+        // refused, naming the variable or the field, without the secret.
+        for (json, expected) in [
+            (
+                r#"[{"kid": "k", "secret": "s3cr3t-oops"#,
+                "AUTHD__JWT__KEYS",
+            ),
+            (
+                r#"{"kid": "k", "secret": "s3cr3t-oops"}"#,
+                "AUTHD__JWT__KEYS",
+            ),
+            (r#"["s3cr3t-oops"]"#, "AUTHD__JWT__KEYS"),
+            (
+                r#"[{"kid": "k", "alg": "HS256", "secrte": "s3cr3t-oops"}]"#,
+                "secrte",
+            ),
+        ] {
+            let error = load(&[("AUTHD__JWT__KEYS", json)])
+                .err()
+                .unwrap_or_else(|| panic!("{json} accepted"))
+                .to_string();
+            assert!(error.contains(expected), "{json}: {error}");
+            assert!(!error.contains("s3cr3t"), "{json}: {error}");
+        }
+        let error = load(&[
+            ("AUTHD__JWT__KEYS", json),
+            ("AUTHD__JWT__KEYS_FILE", file.to_str().unwrap()),
+        ])
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(
+            error.contains("jwt.keys") && error.contains("both"),
+            "{error}"
         );
     }
 }

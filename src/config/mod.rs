@@ -20,7 +20,8 @@ use serde::Deserialize;
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
-    /// Where generated development keys live (mode 0600). Default `./data`.
+    /// Where generated development keys live (mode 0600), and the SQLite
+    /// database when `database.url` is not set. Default `./data`.
     pub data_dir: PathBuf,
     pub jwt: JwtSettings,
     pub refresh: RefreshSettings,
@@ -87,6 +88,7 @@ pub struct ServerSettings {
 #[serde(deny_unknown_fields)]
 pub struct DatabaseSettings {
     /// `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
+    /// Unset: `sqlite://<data_dir>/authd.db`, filled in at load.
     pub url: SecretString,
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before failing with 503.
@@ -121,6 +123,8 @@ pub struct JwtSettings {
     /// `kid` of the key that signs new tokens; default: the first key able to sign.
     pub signing_kid: Option<String>,
     /// Signing and verification keys. Empty: a generated RS256 key in `data_dir`.
+    /// From the environment: `AUTHD__JWT__KEYS` (or `_FILE`), a JSON array of
+    /// objects with these fields.
     pub keys: Vec<KeySettings>,
     /// `Cache-Control: max-age` of the JWKS document, in seconds.
     pub jwks_max_age_secs: u64,
@@ -166,7 +170,8 @@ pub struct RefreshSettings {
     pub reuse_interval_secs: u64,
     /// Server-side key from which refresh tokens are derived (at least 32 bytes).
     /// Every instance sharing a database must share it. Unset: generated once into
-    /// `data_dir/refresh.key`.
+    /// `data_dir/refresh.key`. `refresh.secret_file` names a file holding it
+    /// instead; load reads that file into this field.
     pub secret: Option<SecretString>,
     /// Name of the refresh-token cookie.
     pub cookie_name: String,
