@@ -17,14 +17,30 @@ impl From<config::ConfigError> for ConfigError {
     }
 }
 
-/// Replaces every double-quoted part of `message` with `"***"`.
+/// Replaces every double-quoted part of `message` with `"***"`. A quoted part
+/// ends at the first unescaped quote: `config` quotes a value with its own
+/// quotes escaped (`"a\"b"`), and those must not end the mask early.
 fn mask_quoted(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
-    for (i, part) in message.split('"').enumerate() {
-        if i > 0 {
-            out.push('"');
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
         }
-        out.push_str(if i % 2 == 1 { "***" } else { part });
+        out.push_str("***");
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    out.push('"');
+                    break;
+                }
+                _ => {}
+            }
+        }
     }
     out
 }
@@ -326,6 +342,20 @@ pub(super) mod tests {
         assert_eq!(
             (s.jwt.audience.as_str(), s.refresh.cookie_name.as_str()),
             ("0123", "007")
+        );
+    }
+
+    #[test]
+    fn a_value_with_quotes_inside_is_masked_whole_in_errors() {
+        // `config` quotes the value with its inner quotes escaped.
+        let error = load(&[("AUTHD__DATABASE", r#"postgres://u:x"hunter2"y@db"#)])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!error.contains("hunter2"), "{error}");
+        assert_eq!(
+            mask_quoted(r#"a "b\"c\"d" e "f" "g"#),
+            r#"a "***" e "***" "***"#
         );
     }
 
