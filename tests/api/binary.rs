@@ -1,7 +1,8 @@
 //! The `authd` binary itself: key generation, a real start on SQLite, graceful
-//! shutdown on SIGTERM, and logs without secrets.
+//! shutdown on SIGTERM, logs without secrets, and configuration given only
+//! through the environment and files.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -14,6 +15,42 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// Waits (up to 30 s) until the server at `base` answers `/healthz`.
+async fn wait_until_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "authd did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends SIGTERM and waits (up to 30 s) for the process to exit.
+async fn stop_with_sigterm(mut child: Child) -> ExitStatus {
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("authd did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+    .await
+    .unwrap()
 }
 
 #[test]
@@ -182,7 +219,7 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     // Logs go to a file: a pipe nobody reads fills up and blocks the server.
     let log_path = dir.path().join("authd.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .arg("serve")
         .env("AUTHD__SERVER__PORT", port.to_string())
         .env("AUTHD__DATA_DIR", dir.path().join("data"))
@@ -203,14 +240,7 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "authd did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_healthy(&client, &base).await;
     let password = "a very secret passphrase 42";
     let post = |path: &str, body: serde_json::Value| {
         client.post(format!("{base}{path}")).json(&body).send()
@@ -253,26 +283,7 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .await
         .unwrap();
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("authd did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    })
-    .await
-    .unwrap();
+    let status = stop_with_sigterm(child).await;
     let logs = std::fs::read_to_string(&log_path).unwrap();
     assert!(status.success(), "exit status {status:?}: {logs}");
     assert!(logs.contains("authd stopped"), "{logs}");
@@ -313,4 +324,96 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     }
     // A prefix of a refresh token at most: never more than 6 characters of one.
     assert!(!logs.contains(&refresh[..12]));
+}
+
+#[tokio::test]
+async fn keys_from_the_environment_and_a_refresh_key_file_serve_with_the_database_in_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let pem = authd::keys::generate(jsonwebtoken::Algorithm::ES256).unwrap();
+    let pem_path = dir.path().join("es256.pem");
+    std::fs::write(&pem_path, secrecy::ExposeSecret::expose_secret(&pem)).unwrap();
+    let keys = json!([{ "kid": "from-env", "alg": "ES256", "private_key_file": pem_path }]);
+    let refresh_secret = "a refresh key of at least 32 bytes, from a file";
+    let secret_path = dir.path().join("refresh.secret");
+    std::fs::write(&secret_path, format!("{refresh_secret}\n")).unwrap();
+    let config = dir.path().join("authd.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[refresh]\nsecret_file = {:?}\n",
+            secret_path.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let log_path = dir.path().join("authd.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let child = Command::new(BIN)
+        .arg("serve")
+        .env("AUTHD__SERVER__PORT", port.to_string())
+        .env("AUTHD__DATA_DIR", &data)
+        .env("AUTHD__JWT__KEYS", keys.to_string())
+        .env("AUTHD_CONFIG", &config)
+        .env("AUTHD__PASSWORD__ARGON2_M_COST", "1024")
+        .env("AUTHD__PASSWORD__ARGON2_T_COST", "1")
+        .env_remove("AUTHD__DATABASE__URL")
+        .stdout(Stdio::from(log.try_clone().unwrap()))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    wait_until_healthy(&client, &base).await;
+    let jwks: serde_json::Value = client
+        .get(format!("{base}/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert_eq!(kids, ["from-env"], "{jwks}");
+    let password = "a very secret passphrase 42";
+    let register = client
+        .post(format!("{base}/auth/register"))
+        .json(&json!({ "email": "env@example.com", "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(register.status(), 201);
+    let login = client
+        .post(format!("{base}/auth/login"))
+        .json(
+            &json!({ "email": "env@example.com", "password": password, "token_delivery": "body" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+
+    let status = stop_with_sigterm(child).await;
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(status.success(), "exit status {status:?}: {logs}");
+    assert!(
+        data.join("authd.db").exists(),
+        "the default database follows data_dir"
+    );
+    assert!(
+        !data.join("refresh.key").exists() && !data.join("jwt-rs256.pem").exists(),
+        "no development key is generated when keys are configured"
+    );
+    assert!(
+        !logs.contains(refresh_secret),
+        "the refresh key reached the log"
+    );
 }

@@ -1,0 +1,328 @@
+//! Settings: every section of the configuration, the error that stops start-up,
+//! and the derived values the rest of authd reads (origins, issuer, paths).
+//!
+//! Loading (`config/default.toml`, files, the environment, `*_FILE` secrets)
+//! lives in `load`, the checks serde cannot make in `validate`.
+
+mod load;
+mod validate;
+
+pub use load::Sources;
+
+use std::path::{Path, PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Every setting of the service. Field docs are the configuration reference.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    /// Where generated development keys live (mode 0600), and the SQLite
+    /// database when `database.url` is not set. Default `./data`.
+    pub data_dir: PathBuf,
+    pub jwt: JwtSettings,
+    pub refresh: RefreshSettings,
+    pub password: PasswordSettings,
+    pub limits: LimitSettings,
+    pub log: LogSettings,
+    pub demo: DemoSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSettings {
+    /// Serves the demo single-page app at `/demo/`. Development only: it is a
+    /// login page on authd's own origin, which production does not need.
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Failed logins for one email within the window before a lockout.
+    pub login_account_failures: u32,
+    /// Failed logins from one client IP within the window before a lockout.
+    pub login_ip_failures: u32,
+    /// Seconds without a failure after which a count starts again.
+    pub login_window_secs: u64,
+    /// The first lockout, in seconds; each further failure doubles it.
+    pub login_lockout_secs: u64,
+    /// The longest lockout, in seconds: no lockout is permanent.
+    pub login_max_lockout_secs: u64,
+    /// Registrations per client IP per `register_window_secs` (per instance).
+    pub register_per_ip: u32,
+    pub register_window_secs: u64,
+    /// Refreshes per client IP per `refresh_window_secs` (per instance).
+    pub refresh_per_ip: u32,
+    pub refresh_window_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// The public base URL of authd: the `iss` of every token and the base of
+    /// every URL in the discovery document.
+    pub issuer: String,
+    /// Browser origins allowed to call authd with credentials (CORS) and to send
+    /// cookie-authenticated POSTs. The issuer's own origin is always allowed.
+    #[serde(deserialize_with = "string_or_list")]
+    pub allowed_origins: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed; from any
+    /// other peer the header is ignored and the peer is the client.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Largest accepted JSON body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds to finish in-flight requests after SIGTERM.
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
+    /// Unset: `sqlite://<data_dir>/authd.db`, filled in at load.
+    pub url: SecretString,
+    pub max_connections: u32,
+    /// How long a request waits for a pooled connection before failing with 503.
+    pub acquire_timeout_ms: u64,
+    /// Seconds between sweeps that delete expired sessions and old audit events.
+    pub cleanup_interval_secs: u64,
+    /// Days an audit event is kept (1 to 3650).
+    pub audit_retention_days: u32,
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &"***")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .field("cleanup_interval_secs", &self.cleanup_interval_secs)
+            .field("audit_retention_days", &self.audit_retention_days)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSettings {
+    /// Lifetime of an access token, in seconds (default 900 = 15 minutes).
+    pub access_ttl_secs: u64,
+    /// The `aud` claim of every access token.
+    pub audience: String,
+    /// The `client_id` claim (RFC 9068) of tokens issued to first-party logins.
+    pub client_id: String,
+    /// `kid` of the key that signs new tokens; default: the first key able to sign.
+    pub signing_kid: Option<String>,
+    /// Signing and verification keys. Empty: a generated RS256 key in `data_dir`.
+    /// From the environment: `AUTHD__JWT__KEYS` (or `_FILE`), a JSON array of
+    /// objects with these fields.
+    pub keys: Vec<KeySettings>,
+    /// `Cache-Control: max-age` of the JWKS document, in seconds.
+    pub jwks_max_age_secs: u64,
+}
+
+/// One JWT key. Exactly one of `secret` (HS256), `private_key` (PEM, can sign and
+/// verify) or `public_key` (PEM, verify only) must be set, directly or via `_file`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    pub kid: String,
+    pub alg: String,
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<PathBuf>,
+    pub private_key: Option<SecretString>,
+    pub private_key_file: Option<PathBuf>,
+    pub public_key: Option<String>,
+    pub public_key_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for KeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeySettings")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("secret_file", &self.secret_file)
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("private_key_file", &self.private_key_file)
+            .field("public_key_file", &self.public_key_file)
+            .finish()
+    }
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshSettings {
+    /// A session ends this many seconds after its last rotation (default 7 days).
+    pub idle_ttl_secs: u64,
+    /// A session ends this many seconds after login, whatever happens (default 30 days).
+    pub absolute_ttl_secs: u64,
+    /// Grace for concurrent tabs and lost responses, in seconds; 0 disables it.
+    pub reuse_interval_secs: u64,
+    /// Server-side key from which refresh tokens are derived (at least 32 bytes).
+    /// Every instance sharing a database must share it. Unset: generated once into
+    /// `data_dir/refresh.key`. `refresh.secret_file` names a file holding it
+    /// instead; load reads that file into this field.
+    pub secret: Option<SecretString>,
+    /// Name of the refresh-token cookie.
+    pub cookie_name: String,
+    /// Whether native clients may ask for the refresh token in the response body.
+    pub allow_body_delivery: bool,
+}
+
+impl std::fmt::Debug for RefreshSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshSettings")
+            .field("idle_ttl_secs", &self.idle_ttl_secs)
+            .field("absolute_ttl_secs", &self.absolute_ttl_secs)
+            .field("reuse_interval_secs", &self.reuse_interval_secs)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("cookie_name", &self.cookie_name)
+            .field("allow_body_delivery", &self.allow_body_delivery)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    /// Shortest accepted new password, in characters.
+    pub min_length: usize,
+    /// Longest accepted password, in bytes (at most 1024).
+    pub max_bytes: usize,
+    /// Least zxcvbn score (0 to 4) of a new password; 0 turns the check off.
+    /// 2 refuses passwords guessable in 10^6 tries: every common password.
+    pub min_strength: u8,
+    /// Argon2id memory cost in KiB (OWASP: 19456).
+    pub argon2_m_cost: u32,
+    /// Argon2id iterations (OWASP: 2).
+    pub argon2_t_cost: u32,
+    /// Argon2id parallelism (OWASP: 1).
+    pub argon2_p_cost: u32,
+    /// Hashes computed at once; 0 means one per core.
+    pub max_concurrent_hashes: usize,
+    /// Hash requests allowed to wait for a slot; beyond that, 503 at once.
+    pub max_queued_hashes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    /// `json` (production) or `pretty`.
+    pub format: String,
+    /// A tracing filter such as `info` or `authd=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+/// A setting that stops start-up, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {setting}: {reason}")]
+    Invalid { setting: String, reason: String },
+    /// Values quoted in the underlying message are masked: a misplaced secret
+    /// must not reach the terminal or the log.
+    #[error("could not read configuration: {0}")]
+    Load(String),
+}
+
+impl ConfigError {
+    pub fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Allowed browser origins as browsers send them: lower case, without a
+    /// trailing slash or a default port; the issuer's own origin included.
+    pub fn allowed_origins(&self) -> std::collections::HashSet<String> {
+        self.server
+            .allowed_origins
+            .iter()
+            .map(|o| normalize_origin(o))
+            .chain(std::iter::once(normalize_origin(self.issuer())))
+            .collect()
+    }
+
+    /// The issuer without a trailing slash.
+    pub fn issuer(&self) -> &str {
+        self.server.issuer.trim_end_matches('/')
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database.url.expose_secret().starts_with("sqlite:")
+    }
+
+    /// Resolves `data_dir`-relative paths.
+    pub fn data_path(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.data_dir.join(name)
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lower case, without a default port.
+pub fn normalize_origin(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url.as_str()));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = match scheme {
+        "https" => host.strip_suffix(":443").unwrap_or(host),
+        "http" => host.strip_suffix(":80").unwrap_or(host),
+        _ => host,
+    };
+    format!("{scheme}://{host}")
+}
+
+/// Accepts a TOML list or, from the environment, a comma-separated string.
+fn string_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        Either::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load::tests::load;
+
+    #[test]
+    fn origins_are_compared_as_browsers_send_them() {
+        assert_eq!(
+            normalize_origin("HTTPS://App.Example.com:443/"),
+            "https://app.example.com"
+        );
+        assert_eq!(
+            normalize_origin("http://localhost:8080"),
+            "http://localhost:8080"
+        );
+        let s = load(&[("AUTHD__SERVER__ALLOWED_ORIGINS", "https://App.example.com/")]).unwrap();
+        assert!(s.allowed_origins().contains("https://app.example.com"));
+        assert!(
+            s.allowed_origins().contains("http://localhost:8080"),
+            "the issuer's origin"
+        );
+        assert!(load(&[("AUTHD__SERVER__ALLOWED_ORIGINS", "https://a.example/path")]).is_err());
+    }
+}

@@ -1,0 +1,251 @@
+//! Validation: the checks serde cannot make (ranges, URLs, lengths), each
+//! failure naming the setting.
+
+use secrecy::ExposeSecret;
+
+use super::{ConfigError, Settings};
+
+impl Settings {
+    /// Checks what serde cannot: ranges, URLs, lengths.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let issuer = self.server.issuer.trim_end_matches('/');
+        if !(issuer.starts_with("http://") || issuer.starts_with("https://"))
+            || issuer.len() < "http://x".len()
+        {
+            return Err(ConfigError::invalid(
+                "server.issuer",
+                "must be an absolute http(s) URL such as https://auth.example.com",
+            ));
+        }
+        for origin in &self.server.allowed_origins {
+            let host = origin.split_once("://").map_or("", |(_, rest)| rest);
+            if origin == "*"
+                || !(origin.starts_with("http://") || origin.starts_with("https://"))
+                || host.is_empty()
+                || host.trim_end_matches('/').contains(['/', '?', '#'])
+            {
+                return Err(ConfigError::invalid(
+                    "server.allowed_origins",
+                    format!(
+                        "{origin:?} is not an origin like https://app.example.com (\"*\" is never allowed)"
+                    ),
+                ));
+            }
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        let url = self.database.url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::invalid(
+                "database.url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if self.jwt.access_ttl_secs == 0 || self.jwt.access_ttl_secs > 24 * 3600 {
+            return Err(ConfigError::invalid(
+                "jwt.access_ttl_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if self.jwt.audience.is_empty() {
+            return Err(ConfigError::invalid("jwt.audience", "must not be empty"));
+        }
+        // Ten years bounds every lifetime: far beyond any sane session, and far
+        // from the overflow of date arithmetic.
+        const TEN_YEARS: u64 = 10 * 366 * 86_400;
+        let r = &self.refresh;
+        if r.absolute_ttl_secs == 0 || r.absolute_ttl_secs > TEN_YEARS {
+            return Err(ConfigError::invalid(
+                "refresh.absolute_ttl_secs",
+                format!("must be between 1 and {TEN_YEARS} (ten years)"),
+            ));
+        }
+        if r.idle_ttl_secs == 0 || r.idle_ttl_secs > r.absolute_ttl_secs {
+            return Err(ConfigError::invalid(
+                "refresh.idle_ttl_secs",
+                "must be at least 1 and at most refresh.absolute_ttl_secs",
+            ));
+        }
+        if r.reuse_interval_secs >= r.idle_ttl_secs || r.reuse_interval_secs > 300 {
+            return Err(ConfigError::invalid(
+                "refresh.reuse_interval_secs",
+                "must be below refresh.idle_ttl_secs and at most 300 (0 disables the grace rule)",
+            ));
+        }
+        if !(1..=3650).contains(&self.database.audit_retention_days) {
+            return Err(ConfigError::invalid(
+                "database.audit_retention_days",
+                "must be between 1 and 3650",
+            ));
+        }
+        if self.database.cleanup_interval_secs == 0
+            || self.database.cleanup_interval_secs > TEN_YEARS
+        {
+            return Err(ConfigError::invalid(
+                "database.cleanup_interval_secs",
+                "must be between 1 and ten years",
+            ));
+        }
+        if let Some(secret) = &self.refresh.secret
+            && secret.expose_secret().len() < 32
+        {
+            return Err(ConfigError::invalid(
+                "refresh.secret",
+                "must be at least 32 bytes; generate one with `authd keys generate --alg HS256`",
+            ));
+        }
+        let cookie = &self.refresh.cookie_name;
+        if cookie.is_empty()
+            || !cookie
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_name",
+                "must be letters, digits, '_', '-' or '.'",
+            ));
+        }
+        let p = &self.password;
+        if p.max_bytes == 0 || p.max_bytes > 1024 {
+            return Err(ConfigError::invalid(
+                "password.max_bytes",
+                "must be between 1 and 1024",
+            ));
+        }
+        if p.min_length == 0 || p.min_length > p.max_bytes {
+            return Err(ConfigError::invalid(
+                "password.min_length",
+                "must be at least 1 and at most password.max_bytes",
+            ));
+        }
+        if p.min_strength > 4 {
+            return Err(ConfigError::invalid(
+                "password.min_strength",
+                "must be between 0 and 4",
+            ));
+        }
+        argon2::Params::new(p.argon2_m_cost, p.argon2_t_cost, p.argon2_p_cost, None).map_err(
+            |e| ConfigError::invalid("password.argon2_m_cost/t_cost/p_cost", e.to_string()),
+        )?;
+        let l = &self.limits;
+        if l.login_account_failures == 0 || l.login_ip_failures == 0 {
+            return Err(ConfigError::invalid(
+                "limits.login_account_failures/login_ip_failures",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=86_400).contains(&l.login_window_secs) {
+            return Err(ConfigError::invalid(
+                "limits.login_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if l.register_per_ip == 0 || l.refresh_per_ip == 0 {
+            return Err(ConfigError::invalid(
+                "limits.register_per_ip/refresh_per_ip",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=86_400).contains(&l.register_window_secs)
+            || !(1..=86_400).contains(&l.refresh_window_secs)
+        {
+            return Err(ConfigError::invalid(
+                "limits.register_window_secs/refresh_window_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<std::net::IpAddr>().is_err() {
+                return Err(ConfigError::invalid(
+                    "server.trusted_proxies",
+                    format!("{proxy:?} is not an IP address"),
+                ));
+            }
+        }
+        if l.login_max_lockout_secs >= l.login_window_secs {
+            return Err(ConfigError::invalid(
+                "limits.login_max_lockout_secs",
+                "must be below limits.login_window_secs, or counts would reset as each lockout ends",
+            ));
+        }
+        if l.login_lockout_secs == 0
+            || l.login_lockout_secs > l.login_max_lockout_secs
+            || l.login_max_lockout_secs > 86_400
+        {
+            return Err(ConfigError::invalid(
+                "limits.login_lockout_secs",
+                "must be at least 1 and at most limits.login_max_lockout_secs, itself at most 86400",
+            ));
+        }
+        if !matches!(self.log.format.as_str(), "json" | "pretty") {
+            return Err(ConfigError::invalid(
+                "log.format",
+                "must be \"json\" or \"pretty\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::load::tests::load;
+
+    #[test]
+    fn invalid_settings_stop_start_up_naming_the_setting() {
+        for (var, value, setting) in [
+            ("AUTHD__SERVER__ISSUER", "auth.example.com", "server.issuer"),
+            (
+                "AUTHD__SERVER__ALLOWED_ORIGINS",
+                "*",
+                "server.allowed_origins",
+            ),
+            ("AUTHD__DATABASE__URL", "mysql://db", "database.url"),
+            ("AUTHD__JWT__ACCESS_TTL_SECS", "0", "jwt.access_ttl_secs"),
+            ("AUTHD__REFRESH__SECRET", "short", "refresh.secret"),
+            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_bytes"),
+            ("AUTHD__PASSWORD__ARGON2_M_COST", "1", "password.argon2"),
+            ("AUTHD__LOG__FORMAT", "xml", "log.format"),
+            (
+                "AUTHD__LIMITS__LOGIN_MAX_LOCKOUT_SECS",
+                "7200",
+                "limits.login_max_lockout_secs",
+            ),
+            (
+                "AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES",
+                "0",
+                "limits.login_account_failures",
+            ),
+            ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
+        ] {
+            let error = load(&[(var, value)])
+                .err()
+                .unwrap_or_else(|| panic!("{var}={value} accepted"))
+                .to_string();
+            assert!(error.contains(setting), "{var}={value}: {error}");
+        }
+        let error = load(&[("AUTHD__SERVER__PORT", "not-a-port")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("port"), "{error}");
+        let error = load(&[("AUTHD__REFRESH__SECRET_FILE", "/nonexistent/secret")])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("AUTHD__REFRESH__SECRET_FILE"), "{error}");
+    }
+}
