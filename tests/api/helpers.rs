@@ -23,8 +23,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub state: Arc<AppState>,
-    _dir: tempfile::TempDir,
-    _database: TestDatabase,
+    /// The test's directory (its data directories, the SQLite file), shared
+    /// with the apps started by `spawn_sibling`.
+    dir: Arc<tempfile::TempDir>,
+    database: Arc<TestDatabase>,
 }
 
 /// The PostgreSQL server for tests: `TEST_DATABASE_URL` (a URL whose database
@@ -141,9 +143,22 @@ async fn start(
     route: impl FnOnce(&str) -> String,
     configure: impl FnOnce(&mut Settings),
 ) -> Option<TestApp> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = test_settings(dir.path());
-    let database = test_database(backend, dir.path()).await?;
+    let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+    let database = Arc::new(test_database(backend, dir.path()).await?);
+    let settings = test_settings(dir.path());
+    Some(launch(settings, dir, database, listener, route, configure).await)
+}
+
+/// Starts authd with `settings` on `database`, the database URL rewritten by
+/// `route`, then `configure` applied.
+async fn launch(
+    mut settings: Settings,
+    dir: Arc<tempfile::TempDir>,
+    database: Arc<TestDatabase>,
+    listener: Option<std::net::TcpListener>,
+    route: impl FnOnce(&str) -> String,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     settings.database.url = route(&database.url).into();
     configure(&mut settings);
     let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
@@ -166,14 +181,14 @@ async fn start(
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .expect("client");
-    Some(TestApp {
+    TestApp {
         address,
         client,
         clock,
         state,
-        _dir: dir,
-        _database: database,
-    })
+        dir,
+        database,
+    }
 }
 
 /// A database of a test's own: a SQLite file in the test's directory, or a new
@@ -308,6 +323,28 @@ pub struct Tokens {
 }
 
 impl TestApp {
+    /// Another authd on this app's database (the same SQLite file or the same
+    /// Postgres database), with a data directory of its own and `configure`
+    /// applied to fresh test settings: two deployments sharing one store. The
+    /// database lives until every app on it is dropped.
+    pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let own = self
+            .dir
+            .path()
+            .join(format!("sibling-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir(&own).expect("sibling directory");
+        let settings = test_settings(&own);
+        launch(
+            settings,
+            self.dir.clone(),
+            self.database.clone(),
+            None,
+            str::to_owned,
+            configure,
+        )
+        .await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }

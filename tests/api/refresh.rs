@@ -602,23 +602,56 @@ async fn two_refresh_cookies_in_one_request_are_refused(backend: Backend) {
 }
 
 async fn the_refresh_key_is_required_to_use_a_token(backend: Backend) {
-    // Two deployments on the same kind of store with different refresh keys:
-    // a token of one is worthless to the other, even for the same session id.
-    let Some(a) = spawn_app_with(backend, |s| s.refresh.secret = Some("a".repeat(40).into())).await
+    // Three deployments on ONE database: B has another refresh key, C has A's.
+    // B finds the token's session in the database, so only the key can make
+    // it refuse; C proves the token itself is good on that database.
+    let key_a = "a".repeat(40);
+    let Some(a) = spawn_app_with(backend, |s| s.refresh.secret = Some(key_a.clone().into())).await
     else {
         return;
     };
-    let Some(b) = spawn_app_with(backend, |s| s.refresh.secret = Some("b".repeat(40).into())).await
-    else {
-        return;
-    };
-    let (_, tokens) = a.user_with_tokens().await;
-    let reply = b.refresh_body(&tokens.refresh).await;
-    assert_eq!(reply.status, 401);
-    assert_eq!(a.refresh_body(&tokens.refresh).await.status, 200);
+    let b = a
+        .spawn_sibling(|s| s.refresh.secret = Some("b".repeat(40).into()))
+        .await;
+    let c = a
+        .spawn_sibling(|s| s.refresh.secret = Some(key_a.into()))
+        .await;
+    let (email, tokens) = a.user_with_tokens().await;
+    let session = a.state_session(&tokens.access);
+    // B reads A's database: the user registered on A logs in on B.
+    b.login_body(&email).await;
+
+    let refused = b.refresh_body(&tokens.refresh).await;
+    assert_eq!(
+        (refused.status, refused.error()),
+        (401, "invalid_grant"),
+        "{}",
+        refused.text
+    );
+    let accepted = c.refresh_body(&tokens.refresh).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(
+        c.state_session(&accepted.access_token()),
+        session,
+        "C rotated A's session"
+    );
+    // B cannot use C's rotated token either, and A takes it.
+    let next = accepted.refresh_token();
+    assert_eq!(b.refresh_body(&next).await.status, 401);
+    assert_eq!(a.refresh_body(&next).await.status, 200);
 }
 
 impl crate::helpers::TestApp {
+    /// The session id (`sid`) of an access token authd issued.
+    pub fn state_session(&self, access: &str) -> uuid::Uuid {
+        self.state
+            .access
+            .verify(access, self.now())
+            .expect("a valid access token")
+            .sid
+            .expect("a user's token has a session")
+    }
+
     /// The user id (`sub`) of an access token authd issued.
     pub fn state_user(&self, access: &str) -> uuid::Uuid {
         self.state
