@@ -1,8 +1,11 @@
 //! Register, login, logout, me, and the session list, in both delivery modes.
 
+use std::collections::BTreeSet;
+
+use authd::http::ROUTES;
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, Reply, TestApp, jwt_claims, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -346,6 +349,72 @@ async fn access_tokens_of_a_revoked_session_are_refused_by_authd(backend: Backen
     );
 }
 
+/// One request to a Bearer route, made with some user's access token.
+struct BearerCall {
+    method: &'static str,
+    /// A route of `authd::http::ROUTES`; `{id}` becomes the token's session id.
+    path: &'static str,
+    query: &'static str,
+    body: Option<serde_json::Value>,
+}
+
+/// A call to every Bearer route, each variant of one that uses the token in
+/// another way (the logout scopes) as a call of its own. Each is valid: with a
+/// live token it succeeds.
+fn bearer_calls() -> Vec<BearerCall> {
+    let call = |method, path, query, body| BearerCall {
+        method,
+        path,
+        query,
+        body,
+    };
+    let new_password =
+        json!({ "current_password": PASSWORD, "new_password": "a new passphrase, long enough" });
+    vec![
+        call("GET", "/auth/me", "", None),
+        call("POST", "/auth/password", "", Some(new_password)),
+        call("GET", "/auth/audit", "", None),
+        call("GET", "/auth/sessions", "", None),
+        call("DELETE", "/auth/sessions/{id}", "", None),
+        call("POST", "/auth/logout", "?scope=local", None),
+        call("POST", "/auth/logout", "?scope=global", None),
+        call("POST", "/auth/logout", "?scope=others", None),
+    ]
+}
+
+impl BearerCall {
+    async fn send(&self, app: &TestApp, access: &str) -> Reply {
+        let session = jwt_claims(access)["sid"].as_str().expect("sid").to_owned();
+        let path = self.path.replace("{id}", &session);
+        let method: reqwest::Method = self.method.parse().expect("a method");
+        let mut request = app
+            .client
+            .request(method, app.url(&format!("{path}{}", self.query)))
+            .bearer_auth(access);
+        if let Some(body) = &self.body {
+            request = request.json(body);
+        }
+        app.send(request).await
+    }
+}
+
+/// The routes whose operation in the served OpenAPI document accepts the
+/// `bearer` scheme, alone or among others.
+async fn bearer_routes(app: &TestApp) -> BTreeSet<(String, String)> {
+    let doc = app.get("/openapi.json").await.body;
+    ROUTES
+        .iter()
+        .filter(|(method, path)| {
+            let security = &doc["paths"][path][method.to_lowercase()]["security"];
+            let security = security
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} declares no security"));
+            security.iter().any(|r| r.get("bearer").is_some())
+        })
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect()
+}
+
 async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route(backend: Backend) {
     // A session whose absolute limit (600 s) comes before its first access
     // token's expiry (900 s): the token is unexpired but its session is over.
@@ -357,21 +426,53 @@ async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route
     else {
         return;
     };
-    let (_, tokens) = app.user_with_tokens().await;
-    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
-        assert_eq!(
-            app.get_bearer(path, &tokens.access).await.status,
-            200,
-            "{path}"
-        );
-    }
+    // Every Bearer route the server serves, from its route table and its
+    // OpenAPI security: a new one fails here until it has a call below.
+    let routes = bearer_routes(&app).await;
+    let calls = bearer_calls();
+    let called: BTreeSet<(String, String)> = calls
+        .iter()
+        .map(|c| (c.method.to_owned(), c.path.to_owned()))
+        .collect();
+    assert_eq!(
+        called, routes,
+        "bearer_calls() must call every Bearer route"
+    );
+    assert!(routes.len() >= 6, "{routes:?}");
+
+    let (_, dead) = app.user_with_tokens().await;
+    assert!(app.access_works(&dead.access).await);
     app.advance(600);
-    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
-        let reply = app.get_bearer(path, &tokens.access).await;
+    let expiry = jwt_claims(&dead.access)["exp"].as_i64().expect("exp");
+    assert!(
+        app.now().timestamp() < expiry,
+        "the token itself is unexpired"
+    );
+    for call in &calls {
+        let what = format!("{} {}{}", call.method, call.path, call.query);
+        let reply = call.send(&app, &dead.access).await;
         assert_eq!(
             (reply.status, reply.error()),
             (401, "invalid_token"),
-            "{path}"
+            "{what}: {}",
+            reply.text
+        );
+        assert!(
+            reply
+                .header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Bearer") && h.contains("invalid_token")),
+            "{what}: {:?}",
+            reply.header("www-authenticate")
+        );
+        // The control: the same call with a live session's token succeeds,
+        // so the 401 above is the dead session's, not the call's.
+        let (_, live) = app.user_with_tokens().await;
+        let reply = call.send(&app, &live.access).await;
+        assert!(
+            (200..300).contains(&reply.status),
+            "{what} with a live token: {} {}",
+            reply.status,
+            reply.text
         );
     }
 }
