@@ -11,6 +11,7 @@ use crate::on_both_stores;
 on_both_stores!(
     registering_returns_the_user_and_a_taken_email_is_a_conflict,
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    a_login_with_an_unknown_email_runs_argon2id_once_like_a_wrong_password,
     a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body,
     a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only,
     logout_everywhere_revokes_every_session_and_logout_others_keeps_the_current_one,
@@ -61,6 +62,26 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Back
         unknown.header("www-authenticate")
     );
     assert!(wrong.refresh_cookie().is_none() && unknown.refresh_cookie().is_none());
+}
+
+async fn a_login_with_an_unknown_email_runs_argon2id_once_like_a_wrong_password(backend: Backend) {
+    // Same answer is not enough: an unknown email that skipped the hash would
+    // answer sooner, and the timing would tell which emails are registered.
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    app.register("carol@example.com").await;
+    let runs_of = |email: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.state.hasher.runs();
+            let reply = app.try_login(email, "not the password").await;
+            assert_eq!(reply.status, 401, "{email}: {}", reply.text);
+            app.state.hasher.runs() - before
+        }
+    };
+    assert_eq!(runs_of("carol@example.com").await, 1, "a wrong password");
+    assert_eq!(runs_of("nobody@example.com").await, 1, "an unknown email");
 }
 
 async fn a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body(backend: Backend) {
