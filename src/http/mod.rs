@@ -258,7 +258,9 @@ pub async fn measure(
 )]
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (size, idle) = state.store.pool_stats();
-    let body = state.metrics.render(state.hasher.queue_depth(), size, idle);
+    let body = state
+        .metrics
+        .render(state.hasher.queue_depth(), state.hasher.runs(), size, idle);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)
