@@ -102,8 +102,7 @@ async fn proxied_app(
         |url| through(url, proxy_addr).0,
         configure,
     )
-    .await
-    .expect("a Postgres test database");
+    .await;
     (proxy, app)
 }
 

@@ -103,16 +103,12 @@ pub fn private_key(kid: &str, alg: &str, pem: &str) -> KeySettings {
     }
 }
 
-pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+pub async fn spawn_app(backend: Backend) -> TestApp {
     spawn_app_with(backend, |_| {}).await
 }
 
-/// Starts authd with `configure` applied to the test settings. Always `Some`
-/// (see `test_database`).
-pub async fn spawn_app_with(
-    backend: Backend,
-    configure: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+/// Starts authd with `configure` applied to the test settings.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_through(backend, str::to_owned, configure).await
 }
 
@@ -123,7 +119,7 @@ pub async fn spawn_app_through(
     backend: Backend,
     route: impl FnOnce(&str) -> String,
     configure: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+) -> TestApp {
     start(backend, None, route, configure).await
 }
 
@@ -133,7 +129,7 @@ pub async fn spawn_app_on(
     backend: Backend,
     listener: std::net::TcpListener,
     configure: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+) -> TestApp {
     start(backend, Some(listener), str::to_owned, configure).await
 }
 
@@ -142,11 +138,11 @@ async fn start(
     listener: Option<std::net::TcpListener>,
     route: impl FnOnce(&str) -> String,
     configure: impl FnOnce(&mut Settings),
-) -> Option<TestApp> {
+) -> TestApp {
     let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-    let database = Arc::new(test_database(backend, dir.path()).await?);
+    let database = Arc::new(test_database(backend, dir.path()).await);
     let settings = test_settings(dir.path());
-    Some(launch(settings, dir, database, listener, route, configure).await)
+    launch(settings, dir, database, listener, route, configure).await
 }
 
 /// Starts authd with `settings` on `database`, the database URL rewritten by
@@ -198,15 +194,13 @@ pub struct TestDatabase {
     drop: Option<(String, String)>,
 }
 
-/// Always `Some` (the Postgres tests are ignored without a server, and one
-/// run anyway panics); the `Option` is kept for the callers written when a
-/// missing server made it `None`.
-pub async fn test_database(backend: Backend, dir: &std::path::Path) -> Option<TestDatabase> {
+/// Panics for Postgres without `TEST_DATABASE_URL` (see `postgres_url`).
+pub async fn test_database(backend: Backend, dir: &std::path::Path) -> TestDatabase {
     if backend == Backend::Sqlite {
-        return Some(TestDatabase {
+        return TestDatabase {
             url: format!("sqlite://{}", dir.join("authd.db").display()),
             drop: None,
-        });
+        };
     }
     let admin = postgres_url();
     let name = format!("authd_test_{}", uuid::Uuid::new_v4().simple());
@@ -220,10 +214,10 @@ pub async fn test_database(backend: Backend, dir: &std::path::Path) -> Option<Te
     let (base, _) = admin
         .rsplit_once('/')
         .expect("TEST_DATABASE_URL has a database path");
-    Some(TestDatabase {
+    TestDatabase {
         url: format!("{base}/{name}"),
         drop: Some((admin, name)),
-    })
+    }
 }
 
 impl Drop for TestDatabase {
