@@ -1,9 +1,12 @@
 //! Prometheus metrics: requests and latency per route, logins, refreshes by
-//! outcome, reuse detections, revocations, the hashing queue, the database pool.
+//! outcome, reuse detections, revocations, the hashing queue and its Argon2id
+//! runs, the database pool.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -14,6 +17,9 @@ pub struct Metrics {
     pub refreshes: IntCounterVec,
     pub revocations: IntCounterVec,
     hash_queue: IntGauge,
+    hash_runs: IntCounter,
+    /// The hasher's run count last added to `hash_runs`.
+    hash_runs_seen: AtomicU64,
     pool: IntGaugeVec,
 }
 
@@ -66,6 +72,10 @@ impl Metrics {
             "authd_password_hash_queue_depth",
             "Password hashes waiting for a slot",
         )?;
+        let hash_runs = IntCounter::new(
+            "authd_password_hash_runs_total",
+            "Argon2id runs: password hashes, verifications (unknown emails included) and rehashes",
+        )?;
         let pool = IntGaugeVec::new(
             Opts::new(
                 "authd_db_pool_connections",
@@ -79,6 +89,7 @@ impl Metrics {
         registry.register(Box::new(refreshes.clone()))?;
         registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(hash_queue.clone()))?;
+        registry.register(Box::new(hash_runs.clone()))?;
         registry.register(Box::new(pool.clone()))?;
         Ok(Self {
             registry,
@@ -88,6 +99,8 @@ impl Metrics {
             refreshes,
             revocations,
             hash_queue,
+            hash_runs,
+            hash_runs_seen: AtomicU64::new(0),
             pool,
         })
     }
@@ -96,10 +109,24 @@ impl Metrics {
         self.revocations.with_label_values(&[reason]).inc_by(count);
     }
 
-    /// The text exposition, with the gauges read now.
-    pub fn render(&self, hash_queue: usize, pool_size: u32, pool_idle: usize) -> String {
+    /// The text exposition, with the gauges and the hasher's run count
+    /// (`Hasher::runs`) read now.
+    pub fn render(
+        &self,
+        hash_queue: usize,
+        hash_runs: u64,
+        pool_size: u32,
+        pool_idle: usize,
+    ) -> String {
         self.hash_queue
             .set(i64::try_from(hash_queue).unwrap_or(i64::MAX));
+        // A counter only goes up: add what the hasher ran since the last
+        // render. fetch_max hands each increment to exactly one of two
+        // concurrent renders.
+        let seen = self.hash_runs_seen.fetch_max(hash_runs, Ordering::Relaxed);
+        if hash_runs > seen {
+            self.hash_runs.inc_by(hash_runs - seen);
+        }
         let idle = i64::try_from(pool_idle).unwrap_or(0);
         self.pool.with_label_values(&["idle"]).set(idle);
         self.pool

@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
@@ -54,6 +54,8 @@ pub struct Hasher {
     pool: flume::Sender<Job>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    /// Argon2id runs done for callers (hashes, verifications and rehashes).
+    runs: Arc<AtomicU64>,
     /// A hash of a random password with the configured parameters, verified when
     /// the email is unknown so both failures take the same time.
     dummy: String,
@@ -76,13 +78,20 @@ impl Hasher {
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
             .map_err(|_| HashError::Failed("no randomness".into()))?;
         // Hashed here, on the caller's thread, with memory of its own.
-        let dummy = hash_password(&params, &hex(&random), &mut fresh_memory(&params))?;
+        // Not counted in `runs`, which counts the work done for callers.
+        let dummy = hash_password(
+            &params,
+            &hex(&random),
+            &mut fresh_memory(&params),
+            &AtomicU64::new(0),
+        )?;
         Ok(Self {
             params,
             slots: Arc::new(Semaphore::new(slots)),
             pool: start_pool(slots)?,
             waiting: AtomicUsize::new(0),
             max_waiting: settings.max_queued_hashes,
+            runs: Arc::new(AtomicU64::new(0)),
             dummy,
         })
     }
@@ -92,12 +101,20 @@ impl Hasher {
         self.waiting.load(Ordering::Relaxed)
     }
 
+    /// Argon2id runs done so far for callers: one per hash, one per
+    /// verification (against the dummy hash too), one more per rehash. A
+    /// verification that fails before hashing (a corrupt stored hash) is not a run.
+    pub fn runs(&self) -> u64 {
+        self.runs.load(Ordering::Relaxed)
+    }
+
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = zeroizing(password.expose());
+        let runs = self.runs.clone();
         self.run(move || {
             with_thread_memory(&params, |memory| {
-                hash_password(&params, password.expose_secret(), memory)
+                hash_password(&params, password.expose_secret(), memory, &runs)
             })
         })
         .await
@@ -114,6 +131,7 @@ impl Hasher {
         let stored = stored.unwrap_or(&self.dummy).to_owned();
         let params = self.params.clone();
         let password = zeroizing(password.expose());
+        let runs = self.runs.clone();
         self.run(move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 // A corrupt stored hash must not crash the request; it fails closed.
@@ -122,7 +140,7 @@ impl Hasher {
                     rehash: None,
                 });
             };
-            let ok = verify_password(password.expose_secret(), &parsed)? && known;
+            let ok = verify_password(password.expose_secret(), &parsed, &runs)? && known;
             let outdated = parsed.algorithm != argon2::ARGON2ID_IDENT
                 || Params::try_from(&parsed).map_or(true, |p| {
                     p.m_cost() != params.m_cost()
@@ -131,7 +149,7 @@ impl Hasher {
                 });
             let rehash = if ok && outdated {
                 Some(with_thread_memory(&params, |memory| {
-                    hash_password(&params, password.expose_secret(), memory)
+                    hash_password(&params, password.expose_secret(), memory, &runs)
                 })?)
             } else {
                 None
@@ -293,17 +311,19 @@ pub fn weakness(password: &str, email: &str, min_score: u8) -> Option<String> {
 }
 
 /// An Argon2id PHC string of `password` under `params` with a fresh salt,
-/// computed in `memory`.
+/// computed in `memory`; counted in `runs`.
 fn hash_password(
     params: &Params,
     password: &str,
     memory: &mut [Block],
+    runs: &AtomicU64,
 ) -> Result<String, HashError> {
     let failed = |e: &dyn std::fmt::Display| HashError::Failed(e.to_string());
     let mut salt = [0u8; argon2::RECOMMENDED_SALT_LEN];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut salt)
         .map_err(|_| HashError::Failed("no randomness".into()))?;
     let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    runs.fetch_add(1, Ordering::Relaxed);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, memory)
         .map_err(|e| failed(&e))?;
@@ -320,8 +340,13 @@ fn hash_password(
 /// Whether `password` matches the stored hash, computed with the stored
 /// algorithm, version and parameters in this thread's memory (or memory of its
 /// own when the stored parameters differ from the configured ones). The
-/// outputs are compared in constant time (`Output`'s equality).
-fn verify_password(password: &str, stored: &PasswordHash) -> Result<bool, HashError> {
+/// outputs are compared in constant time (`Output`'s equality). Counted in
+/// `runs` when it gets as far as hashing.
+fn verify_password(
+    password: &str,
+    stored: &PasswordHash,
+    runs: &AtomicU64,
+) -> Result<bool, HashError> {
     let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
         return Ok(false);
     };
@@ -338,6 +363,7 @@ fn verify_password(password: &str, stored: &PasswordHash) -> Result<bool, HashEr
     };
     let mut output = vec![0u8; expected.len()];
     let argon = Argon2::new(algorithm, version, params.clone());
+    runs.fetch_add(1, Ordering::Relaxed);
     let computed = with_thread_memory(&params, |memory| {
         argon.hash_password_into_with_memory(password.as_bytes(), salt, &mut output, memory)
     });
@@ -368,8 +394,11 @@ mod tests {
     #[test]
     fn hashes_made_with_reused_memory_are_standard_phc_strings_both_ways() {
         let params = small();
-        let ours =
-            with_thread_memory(&params, |m| hash_password(&params, "hunter2 hunter2", m)).unwrap();
+        let runs = AtomicU64::new(0);
+        let ours = with_thread_memory(&params, |m| {
+            hash_password(&params, "hunter2 hunter2", m, &runs)
+        })
+        .unwrap();
         assert!(ours.starts_with("$argon2id$v=19$m=1024,t=1,p=1$"), "{ours}");
         // The argon2 crate's own verifier accepts ours...
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
@@ -383,14 +412,21 @@ mod tests {
         );
         let theirs = other.hash_password(b"hunter2 hunter2").unwrap().to_string();
         let theirs = PasswordHash::new(&theirs).unwrap();
-        assert!(verify_password("hunter2 hunter2", &theirs).unwrap());
-        assert!(!verify_password("hunter3 hunter3", &theirs).unwrap());
+        assert!(verify_password("hunter2 hunter2", &theirs, &runs).unwrap());
+        assert!(!verify_password("hunter3 hunter3", &theirs, &runs).unwrap());
         // The same memory serves the next hash: a wrong password still fails.
-        assert!(verify_password("hunter2 hunter2", &parsed).unwrap());
-        assert!(!verify_password("Hunter2 hunter2", &parsed).unwrap());
-        let again =
-            with_thread_memory(&params, |m| hash_password(&params, "hunter2 hunter2", m)).unwrap();
+        assert!(verify_password("hunter2 hunter2", &parsed, &runs).unwrap());
+        assert!(!verify_password("Hunter2 hunter2", &parsed, &runs).unwrap());
+        let again = with_thread_memory(&params, |m| {
+            hash_password(&params, "hunter2 hunter2", m, &runs)
+        })
+        .unwrap();
         assert_ne!(again, ours, "every hash has a fresh salt");
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            6,
+            "2 hashes and 4 verifications"
+        );
         release_thread_memory();
         MEMORY.with(|m| assert!(m.borrow().is_empty()));
     }
@@ -398,11 +434,17 @@ mod tests {
     #[test]
     fn a_stored_hash_with_missing_parts_fails_closed() {
         let params = small();
-        let full =
-            with_thread_memory(&params, |m| hash_password(&params, "pw pw pw pw", m)).unwrap();
+        let runs = AtomicU64::new(0);
+        let full = with_thread_memory(&params, |m| hash_password(&params, "pw pw pw pw", m, &runs))
+            .unwrap();
         let mut parsed = PasswordHash::new(&full).unwrap();
         parsed.hash = None;
-        assert!(!verify_password("pw pw pw pw", &parsed).unwrap());
+        assert!(!verify_password("pw pw pw pw", &parsed, &runs).unwrap());
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            1,
+            "only the hash ran Argon2id"
+        );
     }
 
     #[test]

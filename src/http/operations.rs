@@ -46,11 +46,11 @@ pub async fn measure(
     security(())
 )]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let (size, idle) = state.services.store.pool_stats();
-    let body = state
-        .services
+    let svc = &state.services;
+    let (size, idle) = svc.store.pool_stats();
+    let body = svc
         .metrics
-        .render(state.services.hasher.queue_depth(), size, idle);
+        .render(svc.hasher.queue_depth(), svc.hasher.runs(), size, idle);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

@@ -66,9 +66,7 @@ fn rs256_public_pem() -> String {
 }
 
 async fn an_access_token_follows_rfc_9068(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let header = header_of(&tokens.access);
     assert_eq!(header["typ"], "at+jwt");
@@ -104,16 +102,13 @@ async fn an_access_token_follows_rfc_9068(backend: Backend) {
 async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_to_it(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.jwt
             .keys
             .push(crate::helpers::hs256_key("hmac", &"s".repeat(32)));
         s.jwt.signing_kid = Some("test-rs256".into());
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.status, 200);
     assert_eq!(jwks.header("cache-control"), Some("public, max-age=300"));
@@ -169,9 +164,7 @@ async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_
 }
 
 async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let good_header = header_of(&tokens.access);
     let good = payload(&tokens.access);
@@ -521,17 +514,14 @@ async fn a_token_signed_with_a_retired_but_published_key_still_verifies(backend:
         let spki = pair.public_key().as_der().unwrap();
         pem::encode(&pem::Pem::new("PUBLIC KEY", spki.as_ref().to_vec()))
     };
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.jwt.keys.push(authd::config::KeySettings {
             public_key: Some(old_public.clone()),
             ..private_key("retired-es256", "ES256", "")
         });
         s.jwt.keys[1].private_key = None;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let jwks = app.get("/.well-known/jwks.json").await;
     let kids: Vec<&str> = jwks.body["keys"]
         .as_array()
@@ -583,13 +573,10 @@ async fn every_supported_algorithm_signs_tokens_that_authd_verifies(backend: Bac
             .unwrap()
             .expose_secret()
             .to_owned();
-        let Some(app) = spawn_app_with(backend, |s| {
+        let app = spawn_app_with(backend, |s| {
             s.jwt.keys = vec![private_key("k1", jose, &pem)]
         })
-        .await
-        else {
-            return;
-        };
+        .await;
         let (_, tokens) = app.user_with_tokens().await;
         assert_eq!(header_of(&tokens.access)["alg"], jose);
         assert!(app.access_works(&tokens.access).await, "{jose}");
@@ -601,13 +588,10 @@ async fn every_supported_algorithm_signs_tokens_that_authd_verifies(backend: Bac
 
 async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
     let secret = "0123456789abcdef0123456789abcdef";
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.jwt.keys = vec![crate::helpers::hs256_key("h1", secret)]
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let (_, tokens) = app.user_with_tokens().await;
     assert_eq!(header_of(&tokens.access)["alg"], "HS256");
     assert!(app.access_works(&tokens.access).await);
@@ -626,14 +610,11 @@ async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
 async fn the_generated_development_key_is_written_once_with_mode_0600(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.jwt.keys.clear();
         s.data_dir = data.clone();
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let key_file = data.join(authd::keys::GENERATED_KEY_FILE);
     let refresh_file = data.join(authd::keys::GENERATED_REFRESH_KEY_FILE);
     #[cfg(unix)]
@@ -648,14 +629,11 @@ async fn the_generated_development_key_is_written_once_with_mode_0600(backend: B
     drop(app);
 
     // A restart reuses the key: earlier tokens keep verifying.
-    let Some(again) = spawn_app_with(backend, |s| {
+    let again = spawn_app_with(backend, |s| {
         s.jwt.keys.clear();
         s.data_dir = data.clone();
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     assert_eq!(std::fs::read(&key_file).unwrap(), first_pem);
     let (_, tokens) = again.user_with_tokens().await;
     assert_eq!(header_of(&tokens.access)["kid"], kid);

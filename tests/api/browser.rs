@@ -200,8 +200,7 @@ where
         s.server.issuer = origin.clone();
         s.demo.enabled = true;
     })
-    .await
-    .expect("a SQLite app");
+    .await;
     let driver = Driver::start();
     let browser = driver.connect().await;
     let page = Arc::new(Page {
@@ -531,7 +530,7 @@ async fn logging_out_of_the_demo_signs_out_every_tab_and_the_old_cookie_no_longe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_scripts() {
-    let off = spawn_app(Backend::Sqlite).await.expect("a SQLite app");
+    let off = spawn_app(Backend::Sqlite).await;
     for path in ["/demo", "/demo/", "/demo/app.js"] {
         assert_eq!(
             off.get(path).await.status,
@@ -540,9 +539,7 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         );
     }
 
-    let on = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true)
-        .await
-        .expect("a SQLite app");
+    let on = spawn_app_with(Backend::Sqlite, |s| s.demo.enabled = true).await;
     let bare = on.get("/demo").await;
     assert_eq!(bare.status, 308);
     assert_eq!(bare.header("location"), Some("/demo/"));

@@ -52,9 +52,7 @@ async fn wait_ready(client: &reqwest::Client, base: &str) {
 async fn a_kill_9_during_refresh_load_loses_no_committed_rotation(backend: Backend) {
     const FAMILIES: usize = 16;
     let dir = tempfile::tempdir().unwrap();
-    let Some(db) = test_database(backend, dir.path()).await else {
-        return;
-    };
+    let db = test_database(backend, dir.path()).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

@@ -15,9 +15,7 @@ on_both_stores!(
 );
 
 async fn malformed_bodies_get_clear_4xx_codes(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     for path in ["/auth/register", "/auth/login"] {
         let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
             ("no body", app.client.post(app.url(path)), 400, "invalid_request"),
@@ -89,9 +87,7 @@ async fn malformed_bodies_get_clear_4xx_codes(backend: Backend) {
 }
 
 async fn invalid_emails_and_passwords_are_refused_at_registration(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     for (email, password, what) in [
         ("not-an-email", "long enough password", "email"),
         ("a@b", "long enough password", "email"),
@@ -146,9 +142,7 @@ async fn invalid_emails_and_passwords_are_refused_at_registration(backend: Backe
 }
 
 async fn unknown_paths_and_methods_get_json_errors(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let missing = app.get("/nope").await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.error(), "not_found");
@@ -160,9 +154,7 @@ async fn unknown_paths_and_methods_get_json_errors(backend: Backend) {
 }
 
 async fn health_and_readiness_answer(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let health = app.get("/healthz").await;
     assert_eq!(health.status, 200);
     let ready = app.get("/readyz").await;
@@ -171,17 +163,14 @@ async fn health_and_readiness_answer(backend: Backend) {
 
 async fn a_full_hashing_queue_answers_503_at_once(backend: Backend) {
     // One slot, no queue, and a hash slow enough that concurrent logins collide.
-    let Some(app) = crate::helpers::spawn_app_with(backend, |s| {
+    let app = crate::helpers::spawn_app_with(backend, |s| {
         s.password.max_concurrent_hashes = 1;
         s.password.max_queued_hashes = 0;
         s.password.argon2_m_cost = 65_536;
         s.password.argon2_t_cost = 3;
         s.server.workers = 2;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     let emails: Vec<String> = (0..8).map(|i| format!("u{i}@example.com")).collect();
     let attempts = emails.iter().map(|e| app.try_login(e, "wrong guess 1234"));
     let replies = futures_util::future::join_all(attempts).await;
@@ -202,9 +191,7 @@ async fn a_full_hashing_queue_answers_503_at_once(backend: Backend) {
 }
 
 async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let nested = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
     let reply = app
         .send(
@@ -240,9 +227,7 @@ async fn deeply_nested_json_and_huge_headers_get_4xx(backend: Backend) {
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_dropped() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let app = spawn_app(Backend::Sqlite)
-        .await
-        .expect("SQLite always runs");
+    let app = spawn_app(Backend::Sqlite).await;
     let address = app.address.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
     stream

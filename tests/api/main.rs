@@ -1,6 +1,13 @@
 //! The integration suite: every test runs the real server on a random port,
 //! once against a fresh SQLite file and once against a fresh PostgreSQL database.
 
+// CI sets AUTHD_REQUIRE_POSTGRES=1: a run there without a Postgres server
+// must fail, not report the Postgres half of the suite as ignored.
+#[cfg(all(authd_require_postgres, not(authd_postgres_tests)))]
+compile_error!(
+    "AUTHD_REQUIRE_POSTGRES=1 but TEST_DATABASE_URL is not set: the Postgres tests cannot run"
+);
+
 mod helpers;
 
 mod access_tokens;

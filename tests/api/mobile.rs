@@ -271,10 +271,8 @@ async fn read_message(stream: &mut BufReader<TcpStream>) -> Option<Message> {
 
 /// authd, a recording proxy in front of it, a registered user, and a client
 /// (not yet logged in) that talks to authd through the proxy.
-async fn setup(
-    backend: Backend,
-) -> Option<(TestApp, HttpProxy, Client, String, tempfile::TempDir)> {
-    let app = spawn_app(backend).await?;
+async fn setup(backend: Backend) -> (TestApp, HttpProxy, Client, String, tempfile::TempDir) {
+    let app = spawn_app(backend).await;
     let proxy = HttpProxy::start(&app.address).await;
     let email = format!("phone-{}@example.com", uuid::Uuid::new_v4().simple());
     app.register(&email).await;
@@ -283,15 +281,13 @@ async fn setup(
         base_url: proxy.url.clone(),
         state: dir.path().join("session.json"),
     };
-    Some((app, proxy, client, email, dir))
+    (app, proxy, client, email, dir)
 }
 
 async fn the_client_logs_in_keeps_its_tokens_in_a_private_file_and_calls_as_the_user(
     backend: Backend,
 ) {
-    let Some((app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (app, proxy, client, email, _dir) = setup(backend).await;
     let login = client.login(&email).await;
     let stored = client.stored();
     let (access, refresh) = (
@@ -363,9 +359,7 @@ async fn the_client_logs_in_keeps_its_tokens_in_a_private_file_and_calls_as_the_
 async fn the_client_refreshes_before_the_access_token_expires_and_when_authd_refuses_it(
     backend: Backend,
 ) {
-    let Some((app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (app, proxy, client, email, _dir) = setup(backend).await;
     client.login(&email).await;
     proxy.take();
     let first = client.stored_refresh();
@@ -411,9 +405,7 @@ async fn the_client_refreshes_before_the_access_token_expires_and_when_authd_ref
 async fn a_refresh_whose_answer_is_lost_is_retried_with_the_same_token_and_the_client_stays_signed_in(
     backend: Backend,
 ) {
-    let Some((app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (app, proxy, client, email, _dir) = setup(backend).await;
     client.login(&email).await;
     proxy.take();
     let held = client.stored_refresh();
@@ -480,9 +472,7 @@ async fn a_lost_refresh_retried_after_the_grace_window_signs_the_client_out(back
     // moves 11 s while the answer is lost, so the retry of the spent token is
     // reuse. It shows that what kept the client signed in there is the grace
     // rule, and that the client treats invalid_grant as signed out.
-    let Some((app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (app, proxy, client, email, _dir) = setup(backend).await;
     client.login(&email).await;
     proxy.take();
     let clock = app.clock.clone();
@@ -512,9 +502,7 @@ async fn a_lost_refresh_retried_after_the_grace_window_signs_the_client_out(back
 async fn a_refresh_that_never_gets_an_answer_gives_up_within_the_grace_window_and_keeps_the_tokens(
     backend: Backend,
 ) {
-    let Some((_app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (_app, proxy, client, email, _dir) = setup(backend).await;
     client.login(&email).await;
     proxy.take();
     let held = client.stored_refresh();
@@ -544,9 +532,7 @@ async fn a_refresh_that_never_gets_an_answer_gives_up_within_the_grace_window_an
 }
 
 async fn logging_out_ends_the_session_and_leaves_the_client_signed_out(backend: Backend) {
-    let Some((app, proxy, client, email, _dir)) = setup(backend).await else {
-        return;
-    };
+    let (app, proxy, client, email, _dir) = setup(backend).await;
     client.login(&email).await;
     let saved = std::fs::read(&client.state).unwrap();
     let refresh = client.stored_refresh();

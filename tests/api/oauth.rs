@@ -22,9 +22,7 @@ on_both_stores!(
 async fn the_token_endpoint_rotates_refresh_tokens_under_the_rules_of_auth_refresh(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let first = refresh_grant(&app, &tokens.refresh).await;
     assert_eq!(first.status, 200, "{}", first.text);
@@ -63,9 +61,7 @@ async fn refresh_grant(app: &TestApp, token: &str) -> crate::helpers::Reply {
 }
 
 async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (client, secret) = app.create_client("orders", "orders:read").await;
     let (reader, reader_secret) = app.create_client("feed reader", "").await;
     let (_, tokens) = app.user_with_tokens().await;
@@ -242,9 +238,7 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
 async fn client_credentials_give_a_scoped_token_without_a_refresh_token_or_session(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (client, secret) = app
         .create_client("billing", "orders:read orders:write")
         .await;
@@ -314,9 +308,7 @@ async fn introspect(app: &TestApp, token: &str, client: (&str, &str)) -> serde_j
 }
 
 async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (id, secret) = app.create_client("gateway", "gateway").await;
     let client = (id.as_str(), secret.as_str());
     let (_, tokens) = app.user_with_tokens().await;
@@ -414,9 +406,7 @@ async fn revoke(app: &TestApp, token: &str) -> crate::helpers::Reply {
 }
 
 async fn revoking_a_refresh_or_access_token_ends_its_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, first) = app.user_with_tokens().await;
 
     let reply = revoke(&app, &first.refresh).await;
@@ -547,9 +537,7 @@ fn listed_sids(reply: &crate::helpers::Reply) -> Vec<String> {
 }
 
 async fn the_revocation_feed_lists_revoked_sessions_to_registered_clients_only(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (id, secret) = app.create_client("orders", "").await;
     let client = Some((id.as_str(), secret.as_str()));
     for auth in [None, Some((id.as_str(), "wrong"))] {
@@ -646,9 +634,7 @@ async fn the_revocation_feed_lists_revoked_sessions_to_registered_clients_only(b
 }
 
 async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (id, secret) = app.create_client("orders", "").await;
     let client = Some((id.as_str(), secret.as_str()));
     let (email, tokens) = app.user_with_tokens().await;
@@ -695,9 +681,7 @@ async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(
 }
 
 async fn discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     for path in [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",
@@ -740,9 +724,7 @@ async fn the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_li
 ) {
     // With body delivery off, a refresh token copied out of a browser's cookie
     // must not work outside it through the OAuth endpoint either.
-    let Some(app) = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await;
     let email = "cookie-only@example.com";
     app.register(email).await;
     let cookie = app.login_cookie(email).await.refresh_cookie().unwrap();
@@ -759,9 +741,7 @@ async fn the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_li
         "nothing spent"
     );
 
-    let Some(app) = spawn_app_with(backend, |s| s.limits.refresh_per_ip = 2).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.limits.refresh_per_ip = 2).await;
     let (_, tokens) = app.user_with_tokens().await;
     let first = refresh_grant(&app, &tokens.refresh).await;
     assert_eq!(first.status, 200);
@@ -784,9 +764,7 @@ async fn the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_li
 async fn cleanup_keeps_a_revoked_session_until_no_access_token_of_it_can_be_accepted(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let sid = jwt_claims(&tokens.access)["sid"]
         .as_str()

@@ -32,9 +32,7 @@ on_both_stores!(
 async fn a_rotated_token_is_refused_after_the_grace_window_and_revokes_every_session_of_the_user(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, tokens) = app.user_with_tokens().await;
     let other_device = app.login_body(&email).await;
 
@@ -59,9 +57,7 @@ async fn a_rotated_token_is_refused_after_the_grace_window_and_revokes_every_ses
 async fn reusing_an_older_ancestor_revokes_all_sessions_and_other_devices_are_logged_out(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, first) = app.user_with_tokens().await;
     let laptop = app.login_body(&email).await;
     let browser = app.login_cookie(&email).await;
@@ -86,9 +82,7 @@ async fn reusing_an_older_ancestor_revokes_all_sessions_and_other_devices_are_lo
 }
 
 async fn the_grace_window_returns_the_same_token_to_twenty_concurrent_requests(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |s| s.server.workers = 2).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.server.workers = 2).await;
     let (_, tokens) = app.user_with_tokens().await;
     let requests = (0..20).map(|_| app.refresh_body(&tokens.refresh));
     let replies = futures_util::future::join_all(requests).await;
@@ -118,9 +112,7 @@ async fn the_grace_window_returns_the_same_token_to_twenty_concurrent_requests(b
 }
 
 async fn a_retried_refresh_whose_response_was_lost_gets_the_same_token_again(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let lost = app.refresh_body(&tokens.refresh).await;
     assert_eq!(lost.status, 200);
@@ -134,9 +126,7 @@ async fn a_retried_refresh_whose_response_was_lost_gets_the_same_token_again(bac
 }
 
 async fn the_grace_window_ends_once_the_current_token_has_been_used(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let second = app.refresh_body(&tokens.refresh).await.refresh_token();
     let third = app.refresh_body(&second).await;
@@ -148,9 +138,7 @@ async fn the_grace_window_ends_once_the_current_token_has_been_used(backend: Bac
 }
 
 async fn a_zero_reuse_interval_disables_the_grace_rule(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |s| s.refresh.reuse_interval_secs = 0).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.refresh.reuse_interval_secs = 0).await;
     let (_, tokens) = app.user_with_tokens().await;
     let rotated = app.refresh_body(&tokens.refresh).await;
     assert_eq!(rotated.status, 200);
@@ -159,9 +147,7 @@ async fn a_zero_reuse_interval_disables_the_grace_rule(backend: Backend) {
 }
 
 async fn a_session_expires_after_the_idle_limit_without_rotation(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     app.advance(6 * 86_400);
     let alive = app.refresh_body(&tokens.refresh).await;
@@ -174,9 +160,7 @@ async fn a_session_expires_after_the_idle_limit_without_rotation(backend: Backen
 }
 
 async fn rotation_never_extends_a_session_past_the_absolute_limit(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let mut refresh = tokens.refresh;
     // Rotate every 5 days: never idle, but the 30-day absolute limit still ends it.
@@ -201,9 +185,7 @@ async fn rotation_never_extends_a_session_past_the_absolute_limit(backend: Backe
 }
 
 async fn unknown_forged_and_truncated_refresh_tokens_are_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let mut flipped = tokens.refresh.clone().into_bytes();
     flipped[40] = if flipped[40] == b'A' { b'B' } else { b'A' };
@@ -234,9 +216,7 @@ async fn unknown_forged_and_truncated_refresh_tokens_are_refused(backend: Backen
 }
 
 async fn the_refresh_cookie_has_exactly_the_required_attributes(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.user_with_tokens().await;
     let login = app.login_cookie(&email).await;
     let cookies = login.set_cookies();
@@ -287,9 +267,7 @@ async fn the_refresh_cookie_has_exactly_the_required_attributes(backend: Backend
 }
 
 async fn a_failed_cookie_refresh_clears_the_cookie(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let reply = app.refresh_cookie("not-a-token").await;
     assert_eq!(reply.status, 401);
     assert_eq!(reply.error(), "invalid_grant");
@@ -316,9 +294,7 @@ async fn a_failed_cookie_refresh_clears_the_cookie(backend: Backend) {
 }
 
 async fn a_cookie_request_from_a_foreign_origin_is_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.user_with_tokens().await;
     let login = app.login_cookie(&email).await;
     let cookie = login.refresh_cookie().unwrap();
@@ -394,9 +370,7 @@ async fn a_cookie_request_from_a_foreign_origin_is_refused(backend: Backend) {
 }
 
 async fn presenting_the_token_in_both_cookie_and_body_is_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let reply = app
         .send(
@@ -411,9 +385,7 @@ async fn presenting_the_token_in_both_cookie_and_body_is_refused(backend: Backen
 }
 
 async fn reuse_detection_is_recorded_in_the_audit_log(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     let user = app.state_user(&tokens.access);
     app.refresh_body(&tokens.refresh).await;
@@ -436,9 +408,7 @@ async fn reuse_detection_is_recorded_in_the_audit_log(backend: Backend) {
 }
 
 async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, idle) = app.user_with_tokens().await;
     let logged_out = app.login_body(&email).await;
     let active = app.login_body(&email).await;
@@ -490,9 +460,7 @@ async fn cleanup_deletes_expired_sessions_and_old_audit_events_only(backend: Bac
 async fn many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app_with(backend, |s| s.server.workers = 2).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.server.workers = 2).await;
     let (email, first) = app.user_with_tokens().await;
     let mut stale = vec![first.refresh.clone()];
     for _ in 0..11 {
@@ -535,9 +503,7 @@ async fn many_devices_replaying_old_tokens_at_once_revoke_everything_without_err
 }
 
 async fn logging_out_with_a_rotated_token_is_reuse(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, tokens) = app.user_with_tokens().await;
     let other = app.login_body(&email).await;
     let second = app.refresh_body(&tokens.refresh).await.refresh_token();
@@ -567,9 +533,7 @@ async fn logging_out_with_a_rotated_token_is_reuse(backend: Backend) {
 }
 
 async fn two_refresh_cookies_in_one_request_are_refused(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, _) = app.user_with_tokens().await;
     let cookie = app.login_cookie(&email).await.refresh_cookie().unwrap();
     // A cookie planted by a sibling subdomain arrives first; refusing beats guessing.
@@ -589,23 +553,53 @@ async fn two_refresh_cookies_in_one_request_are_refused(backend: Backend) {
 }
 
 async fn the_refresh_key_is_required_to_use_a_token(backend: Backend) {
-    // Two deployments on the same kind of store with different refresh keys:
-    // a token of one is worthless to the other, even for the same session id.
-    let Some(a) = spawn_app_with(backend, |s| s.refresh.secret = Some("a".repeat(40).into())).await
-    else {
-        return;
-    };
-    let Some(b) = spawn_app_with(backend, |s| s.refresh.secret = Some("b".repeat(40).into())).await
-    else {
-        return;
-    };
-    let (_, tokens) = a.user_with_tokens().await;
-    let reply = b.refresh_body(&tokens.refresh).await;
-    assert_eq!(reply.status, 401);
-    assert_eq!(a.refresh_body(&tokens.refresh).await.status, 200);
+    // Three deployments on ONE database: B has another refresh key, C has A's.
+    // B finds the token's session in the database, so only the key can make
+    // it refuse; C proves the token itself is good on that database.
+    let key_a = "a".repeat(40);
+    let a = spawn_app_with(backend, |s| s.refresh.secret = Some(key_a.clone().into())).await;
+    let b = a
+        .spawn_sibling(|s| s.refresh.secret = Some("b".repeat(40).into()))
+        .await;
+    let c = a
+        .spawn_sibling(|s| s.refresh.secret = Some(key_a.into()))
+        .await;
+    let (email, tokens) = a.user_with_tokens().await;
+    let session = a.state_session(&tokens.access);
+    // B reads A's database: the user registered on A logs in on B.
+    b.login_body(&email).await;
+
+    let refused = b.refresh_body(&tokens.refresh).await;
+    assert_eq!(
+        (refused.status, refused.error()),
+        (401, "invalid_grant"),
+        "{}",
+        refused.text
+    );
+    let accepted = c.refresh_body(&tokens.refresh).await;
+    assert_eq!(accepted.status, 200, "{}", accepted.text);
+    assert_eq!(
+        c.state_session(&accepted.access_token()),
+        session,
+        "C rotated A's session"
+    );
+    // B cannot use C's rotated token either, and A takes it.
+    let next = accepted.refresh_token();
+    assert_eq!(b.refresh_body(&next).await.status, 401);
+    assert_eq!(a.refresh_body(&next).await.status, 200);
 }
 
 impl crate::helpers::TestApp {
+    /// The session id (`sid`) of an access token authd issued.
+    pub fn state_session(&self, access: &str) -> uuid::Uuid {
+        self.services()
+            .access
+            .verify(access, self.now())
+            .expect("a valid access token")
+            .sid
+            .expect("a user's token has a session")
+    }
+
     /// The user id (`sub`) of an access token authd issued.
     pub fn state_user(&self, access: &str) -> uuid::Uuid {
         self.services()
@@ -619,9 +613,7 @@ impl crate::helpers::TestApp {
 }
 
 async fn with_body_delivery_disabled_tokens_travel_only_in_the_cookie(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await else {
-        return;
-    };
+    let app = spawn_app_with(backend, |s| s.refresh.allow_body_delivery = false).await;
     let email = "cookie-only@example.com";
     app.register(email).await;
     let body_login = app

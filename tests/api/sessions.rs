@@ -1,13 +1,17 @@
 //! Register, login, logout, me, and the session list, in both delivery modes.
 
+use std::collections::BTreeSet;
+
+use authd::http::ROUTES;
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, Reply, TestApp, jwt_claims, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
     registering_returns_the_user_and_a_taken_email_is_a_conflict,
     a_wrong_password_and_an_unknown_email_get_the_same_answer,
+    a_login_with_an_unknown_email_runs_argon2id_once_like_a_wrong_password,
     a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body,
     a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only,
     logout_everywhere_revokes_every_session_and_logout_others_keeps_the_current_one,
@@ -20,9 +24,7 @@ on_both_stores!(
 );
 
 async fn registering_returns_the_user_and_a_taken_email_is_a_conflict(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let reply = app.register("  Alice@Example.com ").await;
     assert_eq!(reply.body["email"], "alice@example.com");
     assert!(uuid::Uuid::parse_str(reply.body["id"].as_str().unwrap()).is_ok());
@@ -41,9 +43,7 @@ async fn registering_returns_the_user_and_a_taken_email_is_a_conflict(backend: B
 }
 
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     app.register("bob@example.com").await;
     let wrong = app.try_login("bob@example.com", "not the password").await;
     let unknown = app
@@ -60,10 +60,26 @@ async fn a_wrong_password_and_an_unknown_email_get_the_same_answer(backend: Back
     assert!(wrong.refresh_cookie().is_none() && unknown.refresh_cookie().is_none());
 }
 
-async fn a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
+async fn a_login_with_an_unknown_email_runs_argon2id_once_like_a_wrong_password(backend: Backend) {
+    // Same answer is not enough: an unknown email that skipped the hash would
+    // answer sooner, and the timing would tell which emails are registered.
+    let app = spawn_app(backend).await;
+    app.register("carol@example.com").await;
+    let runs_of = |email: &'static str| {
+        let app = &app;
+        async move {
+            let before = app.services().hasher.runs();
+            let reply = app.try_login(email, "not the password").await;
+            assert_eq!(reply.status, 401, "{email}: {}", reply.text);
+            app.services().hasher.runs() - before
+        }
     };
+    assert_eq!(runs_of("carol@example.com").await, 1, "a wrong password");
+    assert_eq!(runs_of("nobody@example.com").await, 1, "an unknown email");
+}
+
+async fn a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body(backend: Backend) {
+    let app = spawn_app(backend).await;
     app.register("native@example.com").await;
     let login = app
         .post_json(
@@ -105,9 +121,7 @@ async fn a_native_client_logs_in_refreshes_and_logs_out_with_tokens_in_the_body(
 }
 
 async fn a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     app.register("browser@example.com").await;
     let login = app.login_cookie("browser@example.com").await;
     assert!(
@@ -147,9 +161,7 @@ async fn a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only(b
 async fn logout_everywhere_revokes_every_session_and_logout_others_keeps_the_current_one(
     backend: Backend,
 ) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, phone) = app.user_with_tokens().await;
     let laptop = app.login_body(&email).await;
     let tablet = app.login_body(&email).await;
@@ -195,9 +207,7 @@ async fn logout_everywhere_revokes_every_session_and_logout_others_keeps_the_cur
 }
 
 async fn the_session_list_shows_live_sessions_and_deleting_one_ends_it(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (email, first) = app.user_with_tokens().await;
     let second = app
         .send(
@@ -255,9 +265,7 @@ async fn the_session_list_shows_live_sessions_and_deleting_one_ends_it(backend: 
 }
 
 async fn a_user_cannot_revoke_someone_elses_session(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, alice) = app.user_with_tokens().await;
     let (_, mallory) = app.user_with_tokens().await;
     let alice_sessions = app.get_bearer("/auth/sessions", &alice.access).await;
@@ -278,14 +286,11 @@ async fn a_user_cannot_revoke_someone_elses_session(backend: Backend) {
 }
 
 async fn login_rehashes_a_password_stored_with_old_parameters(backend: Backend) {
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.password.argon2_m_cost = 2048;
         s.password.argon2_t_cost = 2;
     })
-    .await
-    else {
-        return;
-    };
+    .await;
     // A hash made under older, weaker parameters, as a previous configuration left it.
     let old_hash = {
         use argon2::PasswordHasher;
@@ -330,9 +335,7 @@ async fn login_rehashes_a_password_stored_with_old_parameters(backend: Backend) 
 }
 
 async fn access_tokens_of_a_revoked_session_are_refused_by_authd(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let (_, tokens) = app.user_with_tokens().await;
     assert!(app.access_works(&tokens.access).await);
     let logout = app
@@ -348,40 +351,133 @@ async fn access_tokens_of_a_revoked_session_are_refused_by_authd(backend: Backen
     );
 }
 
+/// One request to a Bearer route, made with some user's access token.
+struct BearerCall {
+    method: &'static str,
+    /// A route of `authd::http::ROUTES`; `{id}` becomes the token's session id.
+    path: &'static str,
+    query: &'static str,
+    body: Option<serde_json::Value>,
+}
+
+/// A call to every Bearer route, each variant of one that uses the token in
+/// another way (the logout scopes) as a call of its own. Each is valid: with a
+/// live token it succeeds.
+fn bearer_calls() -> Vec<BearerCall> {
+    let call = |method, path, query, body| BearerCall {
+        method,
+        path,
+        query,
+        body,
+    };
+    let new_password =
+        json!({ "current_password": PASSWORD, "new_password": "a new passphrase, long enough" });
+    vec![
+        call("GET", "/auth/me", "", None),
+        call("POST", "/auth/password", "", Some(new_password)),
+        call("GET", "/auth/audit", "", None),
+        call("GET", "/auth/sessions", "", None),
+        call("DELETE", "/auth/sessions/{id}", "", None),
+        call("POST", "/auth/logout", "?scope=local", None),
+        call("POST", "/auth/logout", "?scope=global", None),
+        call("POST", "/auth/logout", "?scope=others", None),
+    ]
+}
+
+impl BearerCall {
+    async fn send(&self, app: &TestApp, access: &str) -> Reply {
+        let session = jwt_claims(access)["sid"].as_str().expect("sid").to_owned();
+        let path = self.path.replace("{id}", &session);
+        let method: reqwest::Method = self.method.parse().expect("a method");
+        let mut request = app
+            .client
+            .request(method, app.url(&format!("{path}{}", self.query)))
+            .bearer_auth(access);
+        if let Some(body) = &self.body {
+            request = request.json(body);
+        }
+        app.send(request).await
+    }
+}
+
+/// The routes whose operation in the served OpenAPI document accepts the
+/// `bearer` scheme, alone or among others.
+async fn bearer_routes(app: &TestApp) -> BTreeSet<(String, String)> {
+    let doc = app.get("/openapi.json").await.body;
+    ROUTES
+        .iter()
+        .filter(|(method, path)| {
+            let security = &doc["paths"][path][method.to_lowercase()]["security"];
+            let security = security
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path} declares no security"));
+            security.iter().any(|r| r.get("bearer").is_some())
+        })
+        .map(|(m, p)| (m.to_string(), p.to_string()))
+        .collect()
+}
+
 async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route(backend: Backend) {
     // A session whose absolute limit (600 s) comes before its first access
     // token's expiry (900 s): the token is unexpired but its session is over.
-    let Some(app) = spawn_app_with(backend, |s| {
+    let app = spawn_app_with(backend, |s| {
         s.refresh.absolute_ttl_secs = 600;
         s.refresh.idle_ttl_secs = 600;
     })
-    .await
-    else {
-        return;
-    };
-    let (_, tokens) = app.user_with_tokens().await;
-    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
-        assert_eq!(
-            app.get_bearer(path, &tokens.access).await.status,
-            200,
-            "{path}"
-        );
-    }
+    .await;
+    // Every Bearer route the server serves, from its route table and its
+    // OpenAPI security: a new one fails here until it has a call below.
+    let routes = bearer_routes(&app).await;
+    let calls = bearer_calls();
+    let called: BTreeSet<(String, String)> = calls
+        .iter()
+        .map(|c| (c.method.to_owned(), c.path.to_owned()))
+        .collect();
+    assert_eq!(
+        called, routes,
+        "bearer_calls() must call every Bearer route"
+    );
+    assert!(routes.len() >= 6, "{routes:?}");
+
+    let (_, dead) = app.user_with_tokens().await;
+    assert!(app.access_works(&dead.access).await);
     app.advance(600);
-    for path in ["/auth/me", "/auth/sessions", "/auth/audit"] {
-        let reply = app.get_bearer(path, &tokens.access).await;
+    let expiry = jwt_claims(&dead.access)["exp"].as_i64().expect("exp");
+    assert!(
+        app.now().timestamp() < expiry,
+        "the token itself is unexpired"
+    );
+    for call in &calls {
+        let what = format!("{} {}{}", call.method, call.path, call.query);
+        let reply = call.send(&app, &dead.access).await;
         assert_eq!(
             (reply.status, reply.error()),
             (401, "invalid_token"),
-            "{path}"
+            "{what}: {}",
+            reply.text
+        );
+        assert!(
+            reply
+                .header("www-authenticate")
+                .is_some_and(|h| h.starts_with("Bearer") && h.contains("invalid_token")),
+            "{what}: {:?}",
+            reply.header("www-authenticate")
+        );
+        // The control: the same call with a live session's token succeeds,
+        // so the 401 above is the dead session's, not the call's.
+        let (_, live) = app.user_with_tokens().await;
+        let reply = call.send(&app, &live.access).await;
+        assert!(
+            (200..300).contains(&reply.status),
+            "{what} with a live token: {} {}",
+            reply.status,
+            reply.text
         );
     }
 }
 
 async fn logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie(backend: Backend) {
-    let Some(app) = spawn_app(backend).await else {
-        return;
-    };
+    let app = spawn_app(backend).await;
     let nothing = app.send(app.client.post(app.url("/auth/logout"))).await;
     assert_eq!(nothing.status, 204);
     let garbage = app
