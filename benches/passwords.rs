@@ -3,6 +3,9 @@
 //! registration use it (a hop to its hashing threads included), and the
 //! bare `argon2` crate with the same parameters, the raw rate on one core.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

@@ -2,6 +2,9 @@
 //! verifying access tokens per algorithm, deriving and checking refresh
 //! tokens, hashing a client secret, and the rotation decision.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::hint::black_box;

@@ -6,6 +6,9 @@
 //! server below (HS256 uses a shared secret and no JWKS), exactly as it reads
 //! authd's; after that, verification makes no request.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::hint::black_box;

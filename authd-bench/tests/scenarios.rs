@@ -4,6 +4,9 @@
 //! the right shape.
 //! No figure is asserted: this machine's speed is not the tool's business.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::Duration;
 

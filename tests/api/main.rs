@@ -1,6 +1,9 @@
 //! The integration suite: every test runs the real server on a random port,
 //! once against a fresh SQLite file and once against a fresh PostgreSQL database.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 // CI sets AUTHD_REQUIRE_POSTGRES=1: a run there without a Postgres server
 // must fail, not report the Postgres half of the suite as ignored.
 #[cfg(all(authd_require_postgres, not(authd_postgres_tests)))]
