@@ -47,7 +47,8 @@ pub struct Verified {
     pub rehash: Option<String>,
 }
 
-/// Hashes and verifies passwords on the blocking pool.
+/// Hashes and verifies passwords on authd's own hashing threads (see the
+/// module comment for why not tokio's blocking pool).
 pub struct Hasher {
     params: Params,
     slots: Arc<Semaphore>,
@@ -159,7 +160,7 @@ impl Hasher {
         .await
     }
 
-    /// Runs `work` on the blocking pool once a slot is free; refuses at once when
+    /// Runs `work` on a hashing thread once a slot is free; refuses at once when
     /// the queue in front of the slots is full.
     async fn run<T: Send + 'static>(
         &self,

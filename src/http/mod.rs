@@ -1,11 +1,16 @@
-//! The HTTP API: routes, the discovery documents, health checks.
+//! The HTTP API: the route table. Handlers live one endpoint a file under
+//! `auth/` and `oauth/` (plus `revocations.rs`, `discovery.rs`,
+//! `operations.rs`); each extracts what it needs (`extractors.rs`), calls one
+//! service function, and shapes the answer (`tokens.rs` for token answers,
+//! `error.rs` for every refusal). No handler holds a rule or imports another.
 //!
 //! Every route is declared once, in the `route_table!` below: the table both
 //! registers it with actix and lists it in [`ROUTES`], so the list is what the
 //! server serves. `GET /openapi.json` is generated from the handlers'
 //! `#[utoipa::path]` annotations (see `openapi.rs`). To add a route:
 //!
-//! 1. add one line `METHOD "/path" => handler,` to the table;
+//! 1. write the handler in a file of its own and add one line
+//!    `METHOD "/path" => module::handler,` to the table;
 //! 2. annotate the handler with `#[utoipa::path(method, path = "/path", ...)]`,
 //!    giving its security, parameters, request body and every response, errors
 //!    with `body = ErrorBody`;
