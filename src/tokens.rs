@@ -264,3 +264,131 @@ impl AccessTokens {
         Ok(validation::verify(token, key, &expected, now.timestamp())?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::keys::{KeyMaterial, key_from_material};
+
+    const SECRET: &[u8] = b"a unit-test HS256 secret of 32+ bytes";
+
+    fn tokens() -> AccessTokens {
+        let key =
+            key_from_material("k", Algorithm::HS256, KeyMaterial::Secret(SECRET), "test").unwrap();
+        let keys = KeySet::new(vec![key], None).unwrap();
+        AccessTokens::new(Arc::new(keys), "https://auth.test", "authd", "authd", 900)
+    }
+
+    /// `claims` signed with the test key, under `header`'s fields.
+    fn raw(header: Value, claims: &Value) -> String {
+        let mut full = json!({"alg": "HS256", "typ": "at+jwt", "kid": "k"});
+        for (name, value) in header.as_object().unwrap() {
+            full[name] = value.clone();
+        }
+        let header: Header = serde_json::from_value(full).unwrap();
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    #[test]
+    fn authd_allows_no_leeway_on_exp_and_sixty_seconds_on_iat() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let token = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let at = |secs: i64| {
+            tokens
+                .verify(&token, t + Duration::seconds(secs))
+                .map(|_| ())
+        };
+
+        assert_eq!(at(899), Ok(()));
+        assert_eq!(at(900), Err(TokenError::Expired), "refused from exp on");
+        assert_eq!(at(-60), Ok(()), "iat up to 60 s ahead");
+        assert_eq!(at(-61), Err(TokenError::NotYetValid));
+    }
+
+    #[test]
+    fn authd_allows_no_leeway_on_nbf() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let token = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let mut claims = tokens.verify(&token, t).unwrap();
+        claims.nbf = Some(t.timestamp() + 1);
+        let token = tokens.sign(claims).unwrap().token;
+
+        assert_eq!(tokens.verify(&token, t), Err(TokenError::NotYetValid));
+        let later = t + Duration::seconds(1);
+        assert!(tokens.verify(&token, later).is_ok());
+    }
+
+    #[test]
+    fn shared_check_refusals_keep_their_token_error() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let good = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();
+        let with = |name: &str, value: Value| {
+            let mut claims = claims.clone();
+            claims[name] = value;
+            claims
+        };
+        let verify = |token: &str| tokens.verify(token, t);
+        let rejected = |result: Result<AccessClaims, TokenError>, starts: &str| match result {
+            Err(TokenError::Rejected(reason)) => assert!(reason.starts_with(starts), "{reason}"),
+            other => panic!("{other:?}"),
+        };
+
+        assert_eq!(verify(""), Err(TokenError::Size));
+        assert!(matches!(verify("a.b"), Err(TokenError::Malformed(_))));
+        assert_eq!(
+            verify(&raw(json!({"typ": "JWT"}), &claims)),
+            Err(TokenError::WrongType)
+        );
+        assert_eq!(
+            verify(&raw(json!({"crit": ["exp"]}), &claims)),
+            Err(TokenError::Critical)
+        );
+        assert_eq!(
+            verify(&raw(json!({"kid": "other"}), &claims)),
+            Err(TokenError::UnknownKey)
+        );
+        assert_eq!(
+            verify(&raw(json!({"kid": null}), &claims)),
+            Err(TokenError::UnknownKey)
+        );
+        rejected(
+            verify(&raw(json!({"alg": "HS384"}), &claims)),
+            "the token's alg",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("iss", json!("x")))),
+            "wrong issuer",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("aud", json!("x")))),
+            "wrong audience",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("aud", json!(["authd"])))),
+            "claims: ",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("extra", json!(1)))),
+            "claims: unknown field",
+        );
+        let (signed, _) = good.rsplit_once('.').unwrap();
+        rejected(verify(&format!("{signed}.")), "invalid signature");
+    }
+}
