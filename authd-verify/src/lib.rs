@@ -55,6 +55,9 @@
 //! Failures come back as a [`VerifyError`] naming the reason, for logs: tell
 //! clients only that the token is invalid.
 //!
+//! The checks themselves are the pure functions of [`validation`]; authd
+//! verifies the tokens presented to it with the same ones.
+//!
 //! # Use
 //!
 //! ```no_run
