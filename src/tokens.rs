@@ -1,10 +1,10 @@
 //! Access tokens: RFC 9068 JWTs signed with the active key and verified with
-//! the key their `kid` names, under that key's algorithm only.
+//! the key their `kid` names, under that key's algorithm only, by the same
+//! check `authd-verify` runs in other services (`authd_verify::validation`).
 
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use authd_verify::validation::{self, Expected, Key, Leeway, Times, TokenClaims, ValidationError};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
@@ -13,9 +13,17 @@ use uuid::Uuid;
 use crate::keys::KeySet;
 
 /// The `typ` header of access tokens (RFC 9068 section 2.1).
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+pub const ACCESS_TOKEN_TYP: &str = validation::ACCESS_TOKEN_TYP;
 /// Longer strings are not even parsed.
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub const MAX_TOKEN_BYTES: usize = validation::MAX_TOKEN_BYTES;
+/// authd's own tolerance on the times of the tokens it verifies: none on
+/// `exp` (a token is refused from its `exp` second on) and `nbf`, 60 s of
+/// clock skew on `iat`.
+pub const LEEWAY: Leeway = Leeway {
+    exp: 0,
+    nbf: 0,
+    iat: 60,
+};
 /// How long past `exp` a verifier allowing for clock skew may still accept a
 /// token. The revocation feed lists a revoked session, and the cleanup sweep
 /// keeps it, until no token of it can be accepted anywhere.
@@ -49,6 +57,37 @@ impl AccessClaims {
     }
 }
 
+/// The payload is parsed once, straight into `AccessClaims`: every claim but
+/// `nbf`, `sid` and `scope` is required, `aud` is one string, and unknown
+/// claims are refused.
+impl TokenClaims for AccessClaims {
+    type Payload = Self;
+
+    fn parse(json: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(json).map_err(|e| format!("claims: {e}"))
+    }
+
+    fn issuer(claims: &Self) -> Option<&str> {
+        Some(&claims.iss)
+    }
+
+    fn has_audience(claims: &Self, audience: &str) -> bool {
+        claims.aud == audience
+    }
+
+    fn from_payload(claims: Self) -> Result<Self, &'static str> {
+        Ok(claims)
+    }
+
+    fn times(&self) -> Times {
+        Times {
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+        }
+    }
+}
+
 /// Why a presented access token was refused. Logged, never sent to the client.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -68,6 +107,30 @@ pub enum TokenError {
     Expired,
     #[error("not yet valid")]
     NotYetValid,
+}
+
+impl From<ValidationError> for TokenError {
+    fn from(error: ValidationError) -> Self {
+        match error {
+            ValidationError::Size => Self::Size,
+            ValidationError::Malformed(reason) => Self::Malformed(reason),
+            ValidationError::Unsigned => Self::Malformed("alg none".into()),
+            ValidationError::WrongType => Self::WrongType,
+            ValidationError::CriticalHeader => Self::Critical,
+            ValidationError::MissingKid | ValidationError::UnknownKey(_) => Self::UnknownKey,
+            ValidationError::AlgorithmMismatch { .. } => {
+                Self::Rejected("the token's alg is not its key's".into())
+            }
+            ValidationError::UncheckableSignature(reason)
+            | ValidationError::InvalidPayload(reason) => Self::Rejected(reason),
+            ValidationError::InvalidSignature => Self::Rejected("invalid signature".into()),
+            ValidationError::WrongIssuer => Self::Rejected("wrong issuer".into()),
+            ValidationError::WrongAudience => Self::Rejected("wrong audience".into()),
+            ValidationError::InvalidClaim(name) => Self::Rejected(format!("claims: {name}")),
+            ValidationError::Expired => Self::Expired,
+            ValidationError::NotYetValid => Self::NotYetValid,
+        }
+    }
 }
 
 /// Signs and verifies access tokens.
@@ -174,77 +237,158 @@ impl AccessTokens {
         })
     }
 
-    /// Verifies signature, algorithm, `typ`, `iss`, `aud`, `exp`, `nbf`, at `now`.
+    /// Verifies signature, algorithm, `typ`, `iss`, `aud`, `exp`, `nbf`, at `now`,
+    /// with [`LEEWAY`].
     ///
     /// The algorithm comes from the key that `kid` names, never from the token:
     /// `alg: none` cannot be expressed, and a token whose `alg` differs from its
     /// key's (HS256 signed with a published RSA key, say) is refused.
     /// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
     /// authd's own configuration.
+    ///
+    /// The header and the payload are each parsed once, and only the
+    /// signature is left to jsonwebtoken (its `decode` would parse the header
+    /// twice more and the payload twice: it doubled the cost).
     pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims, TokenError> {
-        if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::Size);
+        let expected = Expected {
+            issuer: &self.issuer,
+            audience: &self.audience,
+            leeway: LEEWAY,
+        };
+        let key = |kid: &str| {
+            self.keys.get(kid).map(|key| Key {
+                alg: key.alg,
+                decoding: &key.decoding,
+            })
+        };
+        Ok(validation::verify(token, key, &expected, now.timestamp())?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration;
+    use jsonwebtoken::{Algorithm, EncodingKey};
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::keys::{KeyMaterial, key_from_material};
+
+    const SECRET: &[u8] = b"a unit-test HS256 secret of 32+ bytes";
+
+    fn tokens() -> AccessTokens {
+        let key =
+            key_from_material("k", Algorithm::HS256, KeyMaterial::Secret(SECRET), "test").unwrap();
+        let keys = KeySet::new(vec![key], None).unwrap();
+        AccessTokens::new(Arc::new(keys), "https://auth.test", "authd", "authd", 900)
+    }
+
+    /// `claims` signed with the test key, under `header`'s fields.
+    fn raw(header: Value, claims: &Value) -> String {
+        let mut full = json!({"alg": "HS256", "typ": "at+jwt", "kid": "k"});
+        for (name, value) in header.as_object().unwrap() {
+            full[name] = value.clone();
         }
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        let typ_ok = header.typ.as_deref().is_some_and(|t| {
-            t.eq_ignore_ascii_case(ACCESS_TOKEN_TYP) || t.eq_ignore_ascii_case("application/at+jwt")
-        });
-        if !typ_ok {
-            return Err(TokenError::WrongType);
-        }
-        if header.crit.is_some() {
-            return Err(TokenError::Critical);
-        }
-        let key = header
-            .kid
-            .as_deref()
-            .and_then(|kid| self.keys.get(kid))
-            .ok_or(TokenError::UnknownKey)?;
-        if header.alg != key.alg {
-            return Err(TokenError::Rejected(
-                "the token's alg is not its key's".into(),
-            ));
-        }
-        // The signature is checked under the key's own algorithm, then the
-        // payload is parsed once. (jsonwebtoken's `decode` would parse the
-        // header twice more and the payload twice: it doubled the cost.)
-        let (signing_input, signature) = token
-            .rsplit_once('.')
-            .ok_or_else(|| TokenError::Malformed("not three parts".into()))?;
-        let (_, payload) = signing_input
-            .split_once('.')
-            .filter(|(_, payload)| !payload.contains('.'))
-            .ok_or_else(|| TokenError::Malformed("not three parts".into()))?;
-        let signed = jsonwebtoken::crypto::verify(
-            signature,
-            signing_input.as_bytes(),
-            &key.decoding,
-            key.alg,
-        )
-        .map_err(|e| TokenError::Rejected(e.to_string()))?;
-        if !signed {
-            return Err(TokenError::Rejected("invalid signature".into()));
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|_| TokenError::Malformed("the payload is not base64url".into()))?;
-        // Every claim but nbf, sid and scope is required; unknown ones are refused.
-        let claims: AccessClaims = serde_json::from_slice(&payload)
-            .map_err(|e| TokenError::Rejected(format!("claims: {e}")))?;
-        if claims.iss != self.issuer {
-            return Err(TokenError::Rejected("wrong issuer".into()));
-        }
-        if claims.aud != self.audience {
-            return Err(TokenError::Rejected("wrong audience".into()));
-        }
-        let now = now.timestamp();
-        if claims.exp <= now {
-            return Err(TokenError::Expired);
-        }
-        if claims.nbf.is_some_and(|nbf| nbf > now) || claims.iat > now + 60 {
-            return Err(TokenError::NotYetValid);
-        }
-        Ok(claims)
+        let header: Header = serde_json::from_value(full).unwrap();
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(SECRET)).unwrap()
+    }
+
+    #[test]
+    fn authd_allows_no_leeway_on_exp_and_sixty_seconds_on_iat() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let token = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let at = |secs: i64| {
+            tokens
+                .verify(&token, t + Duration::seconds(secs))
+                .map(|_| ())
+        };
+
+        assert_eq!(at(899), Ok(()));
+        assert_eq!(at(900), Err(TokenError::Expired), "refused from exp on");
+        assert_eq!(at(-60), Ok(()), "iat up to 60 s ahead");
+        assert_eq!(at(-61), Err(TokenError::NotYetValid));
+    }
+
+    #[test]
+    fn authd_allows_no_leeway_on_nbf() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let token = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let mut claims = tokens.verify(&token, t).unwrap();
+        claims.nbf = Some(t.timestamp() + 1);
+        let token = tokens.sign(claims).unwrap().token;
+
+        assert_eq!(tokens.verify(&token, t), Err(TokenError::NotYetValid));
+        let later = t + Duration::seconds(1);
+        assert!(tokens.verify(&token, later).is_ok());
+    }
+
+    #[test]
+    fn shared_check_refusals_keep_their_token_error() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let good = tokens
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .unwrap()
+            .token;
+        let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();
+        let with = |name: &str, value: Value| {
+            let mut claims = claims.clone();
+            claims[name] = value;
+            claims
+        };
+        let verify = |token: &str| tokens.verify(token, t);
+        let rejected = |result: Result<AccessClaims, TokenError>, starts: &str| match result {
+            Err(TokenError::Rejected(reason)) => assert!(reason.starts_with(starts), "{reason}"),
+            other => panic!("{other:?}"),
+        };
+
+        assert_eq!(verify(""), Err(TokenError::Size));
+        assert!(matches!(verify("a.b"), Err(TokenError::Malformed(_))));
+        assert_eq!(
+            verify(&raw(json!({"typ": "JWT"}), &claims)),
+            Err(TokenError::WrongType)
+        );
+        assert_eq!(
+            verify(&raw(json!({"crit": ["exp"]}), &claims)),
+            Err(TokenError::Critical)
+        );
+        assert_eq!(
+            verify(&raw(json!({"kid": "other"}), &claims)),
+            Err(TokenError::UnknownKey)
+        );
+        assert_eq!(
+            verify(&raw(json!({"kid": null}), &claims)),
+            Err(TokenError::UnknownKey)
+        );
+        rejected(
+            verify(&raw(json!({"alg": "HS384"}), &claims)),
+            "the token's alg",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("iss", json!("x")))),
+            "wrong issuer",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("aud", json!("x")))),
+            "wrong audience",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("aud", json!(["authd"])))),
+            "claims: ",
+        );
+        rejected(
+            verify(&raw(json!({}), &with("extra", json!(1)))),
+            "claims: unknown field",
+        );
+        let (signed, _) = good.rsplit_once('.').unwrap();
+        rejected(verify(&format!("{signed}.")), "invalid signature");
     }
 }

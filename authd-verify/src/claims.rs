@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::VerifyError;
+use crate::validation::{Times, TokenClaims};
 
 /// The claims of a verified access token (RFC 9068 plus authd's `sid`).
 ///
@@ -49,26 +49,49 @@ impl Claims {
     pub fn is_user(&self) -> bool {
         self.sid.is_some()
     }
+}
 
-    /// Reads the typed claims out of a verified payload. Issuer, audience and
-    /// times are checked by the verifier, not here.
-    pub(crate) fn from_map(raw: Map<String, Value>) -> Result<Self, VerifyError> {
+/// The payload is parsed once into a JSON object; `iss` and `aud` are read
+/// from it, then the typed claims. Unknown claims are kept in `raw`.
+impl TokenClaims for Claims {
+    type Payload = Map<String, Value>;
+
+    fn parse(json: &[u8]) -> Result<Self::Payload, String> {
+        serde_json::from_slice(json).map_err(|e| format!("payload is not a JSON object: {e}"))
+    }
+
+    fn issuer(raw: &Self::Payload) -> Option<&str> {
+        raw.get("iss").and_then(Value::as_str)
+    }
+
+    /// `aud` is one string or an array of them (RFC 7519 section 4.1.3).
+    fn has_audience(raw: &Self::Payload, audience: &str) -> bool {
+        match raw.get("aud") {
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(auds)) => auds.iter().any(|a| a.as_str() == Some(audience)),
+            _ => false,
+        }
+    }
+
+    /// Reads the typed claims; the first one missing or of the wrong type is
+    /// named.
+    fn from_payload(raw: Self::Payload) -> Result<Self, &'static str> {
         let string = |name: &'static str| match raw.get(name) {
             Some(Value::String(s)) => Ok(s.clone()),
-            _ => Err(VerifyError::InvalidClaim(name)),
+            _ => Err(name),
         };
         let optional_string = |name: &'static str| match raw.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(VerifyError::InvalidClaim(name)),
+            Some(_) => Err(name),
         };
         let number = |name: &'static str| match raw.get(name) {
-            Some(v) => numeric_date(v).ok_or(VerifyError::InvalidClaim(name)),
-            None => Err(VerifyError::InvalidClaim(name)),
+            Some(v) => numeric_date(v).ok_or(name),
+            None => Err(name),
         };
         let nbf = match raw.get("nbf") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(numeric_date(v).ok_or(VerifyError::InvalidClaim("nbf"))?),
+            Some(v) => Some(numeric_date(v).ok_or("nbf")?),
         };
         Ok(Self {
             sub: string("sub")?,
@@ -82,6 +105,14 @@ impl Claims {
             jti: string("jti")?,
             raw,
         })
+    }
+
+    fn times(&self) -> Times {
+        Times {
+            exp: self.exp,
+            nbf: self.nbf,
+            iat: self.iat,
+        }
     }
 }
 

@@ -1,5 +1,7 @@
 //! Why a token was refused, and why a verifier could not be built.
 
+use crate::validation::ValidationError;
+
 /// Why a presented access token was refused.
 ///
 /// Meant for logs and metrics: tell the client only that the token is invalid
@@ -57,6 +59,34 @@ pub enum VerifyError {
     /// The token's session (`sid`) is in the revocation feed.
     #[error("session revoked")]
     Revoked,
+}
+
+impl From<ValidationError> for VerifyError {
+    /// Every check but revocation is the shared one; its refusals keep their
+    /// reason, except that size, signature-encoding and payload-parse failures
+    /// are all `Malformed` here.
+    fn from(error: ValidationError) -> Self {
+        match error {
+            ValidationError::Size => Self::Malformed("empty or too long".into()),
+            ValidationError::Malformed(reason)
+            | ValidationError::UncheckableSignature(reason)
+            | ValidationError::InvalidPayload(reason) => Self::Malformed(reason),
+            ValidationError::WrongType => Self::WrongType,
+            ValidationError::Unsigned => Self::Unsigned,
+            ValidationError::CriticalHeader => Self::CriticalHeader,
+            ValidationError::MissingKid => Self::MissingKid,
+            ValidationError::UnknownKey(kid) => Self::UnknownKey(kid),
+            ValidationError::AlgorithmMismatch { token, key } => {
+                Self::AlgorithmMismatch { token, key }
+            }
+            ValidationError::InvalidSignature => Self::InvalidSignature,
+            ValidationError::WrongIssuer => Self::WrongIssuer,
+            ValidationError::WrongAudience => Self::WrongAudience,
+            ValidationError::InvalidClaim(name) => Self::InvalidClaim(name),
+            ValidationError::Expired => Self::Expired,
+            ValidationError::NotYetValid => Self::NotYetValid,
+        }
+    }
 }
 
 /// Why [`VerifierBuilder::build`](crate::VerifierBuilder::build) failed.

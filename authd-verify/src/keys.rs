@@ -11,6 +11,7 @@ use reqwest::header::CACHE_CONTROL;
 use serde_json::Value;
 
 use crate::http;
+use crate::validation::Key;
 
 /// The lifetime assumed for a JWKS served without `max-age` (before bounds).
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
@@ -21,6 +22,16 @@ const MAX_JWKS_BYTES: usize = 256 * 1024;
 pub(crate) struct PinnedKey {
     pub alg: Algorithm,
     pub key: DecodingKey,
+}
+
+impl PinnedKey {
+    /// The key as the shared check takes it.
+    pub fn as_key(&self) -> Key<'_> {
+        Key {
+            alg: self.alg,
+            decoding: &self.key,
+        }
+    }
 }
 
 /// Bounds on how long a fetched JWKS is trusted before it is refreshed.

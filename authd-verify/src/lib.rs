@@ -55,6 +55,9 @@
 //! Failures come back as a [`VerifyError`] naming the reason, for logs: tell
 //! clients only that the token is invalid.
 //!
+//! The checks themselves are the pure functions of [`validation`]; authd
+//! verifies the tokens presented to it with the same ones.
+//!
 //! # Use
 //!
 //! ```no_run
@@ -117,6 +120,7 @@ mod error;
 mod http;
 mod keys;
 mod revocation;
+pub mod validation;
 mod verifier;
 
 #[cfg(feature = "actix")]
@@ -125,8 +129,9 @@ pub use actix::{
 };
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
+pub use validation::MAX_TOKEN_BYTES;
 pub use verifier::{
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_REVOCATION_POLL, DEFAULT_UNKNOWN_KID_INTERVAL, MAX_TOKEN_BYTES, MIN_HS256_SECRET_BYTES,
-    Verifier, VerifierBuilder,
+    DEFAULT_REVOCATION_POLL, DEFAULT_UNKNOWN_KID_INTERVAL, MIN_HS256_SECRET_BYTES, Verifier,
+    VerifierBuilder,
 };
