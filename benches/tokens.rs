@@ -9,8 +9,8 @@ mod support;
 
 use std::hint::black_box;
 
-use authd::refresh::{RefreshClaims, RefreshTokens};
 use authd::sessions::{Decision, RotationPolicy, Session, decide};
+use authd::tokens::refresh::{RefreshClaims, RefreshTokens};
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::{ExposeSecret, SecretString};

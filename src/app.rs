@@ -19,12 +19,12 @@ use crate::http::state::AppState;
 use crate::keys::KeySet;
 use crate::metrics::Metrics;
 use crate::passwords::Hasher;
-use crate::refresh::RefreshTokens;
 use crate::services::Services;
 use crate::sessions::RotationPolicy;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
+use crate::tokens::refresh::RefreshTokens;
 
 /// A start-up failure, with the setting or resource to fix.
 #[derive(Debug, thiserror::Error)]

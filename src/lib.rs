@@ -19,7 +19,6 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod passwords;
-pub mod refresh;
 pub mod services;
 pub mod sessions;
 pub mod store;

@@ -13,11 +13,11 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::metrics::Metrics;
 use crate::passwords::Hasher;
-use crate::refresh::RefreshTokens;
 use crate::sessions::RotationPolicy;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
+use crate::tokens::refresh::RefreshTokens;
 
 pub struct Services {
     pub settings: Settings,

@@ -6,7 +6,7 @@
 use std::sync::{Arc, OnceLock};
 
 use authd::keys::{KeyMaterial, KeySet, key_from_material};
-use authd::refresh::RefreshTokens;
+use authd::tokens::refresh::RefreshTokens;
 use authd::tokens::AccessTokens;
 use jsonwebtoken::Algorithm;
 use libfuzzer_sys::fuzz_target;

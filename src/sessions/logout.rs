@@ -5,9 +5,9 @@ use uuid::Uuid;
 
 use super::{Decision, decide, reuse};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
-use crate::refresh::RefreshClaims;
 use crate::services::Services;
 use crate::store::{self, StoreError};
+use crate::tokens::refresh::RefreshClaims;
 
 /// Why sessions end; stored with them.
 pub mod reasons {

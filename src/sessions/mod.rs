@@ -5,7 +5,7 @@
 //!
 //! A session row is the whole state of its family: the counter of the current
 //! token, when it was issued, and the limits. Token `n` of a session is derived
-//! from `(session id, n)` (see `refresh`), so the row never grows with rotations.
+//! from `(session id, n)` (see `tokens::refresh`), so the row never grows with rotations.
 
 mod decide;
 pub mod feed;

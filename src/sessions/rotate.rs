@@ -44,9 +44,9 @@ use uuid::Uuid;
 
 use super::{Decision, RotationPolicy, Session, decide, reuse};
 use crate::audit::RequestMeta;
-use crate::refresh::log_prefix;
 use crate::services::Services;
 use crate::store::{self, Store, StoreError};
+use crate::tokens::refresh::log_prefix;
 
 /// The outcome of presenting refresh token `counter` of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]

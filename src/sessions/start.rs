@@ -8,9 +8,9 @@ use uuid::Uuid;
 use super::{RotationPolicy, Session};
 use crate::audit::RequestMeta;
 use crate::error::ServiceError;
-use crate::refresh::RefreshClaims;
 use crate::services::Services;
 use crate::store::{self, StoreError, Tx};
+use crate::tokens::refresh::RefreshClaims;
 
 /// Inserts a new session of `user`, starting at `now`, in `tx`.
 pub async fn start(

@@ -140,7 +140,8 @@ async fn a_kill_9_during_refresh_load_loses_no_committed_rotation(backend: Backe
     let mut child = start(dir.path(), &db.url, port);
     wait_ready(&client, &base).await;
     let key = std::fs::read_to_string(dir.path().join("data/refresh.key")).unwrap();
-    let codec = authd::refresh::RefreshTokens::new(&SecretString::from(key.trim().to_owned()));
+    let codec =
+        authd::tokens::refresh::RefreshTokens::new(&SecretString::from(key.trim().to_owned()));
     let held_tokens = last.lock().unwrap().clone();
     for (family, token) in held_tokens.iter().enumerate() {
         let held = codec.decode(token).unwrap().counter;

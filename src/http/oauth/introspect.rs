@@ -13,11 +13,11 @@ use crate::http::error::ErrorBody;
 use crate::http::extractors::OAuthForm;
 use crate::http::state::AppState;
 use crate::http::tokens::token_headers;
-use crate::refresh::RefreshClaims;
 use crate::services::Services;
 use crate::sessions::{self, Decision, decide};
 use crate::store;
 use crate::tokens::AccessClaims;
+use crate::tokens::refresh::RefreshClaims;
 
 /// RFC 7662 section 2.2. Inactive tokens are `{"active": false}` only.
 #[derive(Serialize, Default, ToSchema)]
