@@ -20,6 +20,7 @@ mod browser;
 mod crash;
 mod faults;
 mod input;
+mod keys;
 mod limits;
 mod mobile;
 mod oauth_revoke_introspect;
