@@ -28,6 +28,7 @@ mod oauth_token;
 mod observability;
 mod openapi;
 mod refresh;
+mod refresh_cookie;
 mod revocation;
 mod sessions;
 mod stress;
