@@ -15,7 +15,7 @@ pub mod rotate;
 mod start;
 
 pub use decide::{Decision, decide};
-pub use start::{IssuedTokens, is_live, issue_tokens, list_live, start};
+pub use start::{IssuedTokens, current_of, is_live, issue_tokens, list_live, start};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;

@@ -68,3 +68,21 @@ pub async fn list_live(svc: &Services, user: Uuid) -> Result<Vec<Session>, Store
     let mut conn = svc.store.conn().await?;
     store::sessions::list_live(&mut conn, user, svc.now()).await
 }
+
+/// The session whose current token `claims` names, if it is live: what
+/// introspection calls an active refresh token. Only the current token is
+/// active (`decide` says `Rotate` for it alone); asking spends nothing.
+pub async fn current_of(
+    svc: &Services,
+    claims: RefreshClaims,
+) -> Result<Option<Session>, StoreError> {
+    let mut conn = svc.store.conn().await?;
+    let Some(session) = store::sessions::find(&mut conn, claims.session).await? else {
+        return Ok(None);
+    };
+    let current = matches!(
+        super::decide(&session, claims.counter, svc.now(), &svc.policy),
+        super::Decision::Rotate { .. }
+    );
+    Ok(current.then_some(session))
+}

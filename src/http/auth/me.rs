@@ -8,7 +8,8 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::VerifiedUser;
 use crate::http::state::AppState;
-use crate::store::users::{self, User};
+use crate::accounts;
+use crate::store::users::User;
 
 /// The user of the Bearer token.
 #[utoipa::path(
@@ -24,17 +25,17 @@ use crate::store::users::{self, User};
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
-pub async fn me(state: web::Data<AppState>, token: VerifiedUser) -> Result<HttpResponse, ApiError> {
-    let svc = &state.services;
-    // The session check and the user in one query: the hottest Bearer route.
-    let mut conn = svc.store.conn().await.map_err(ServiceError::from)?;
-    let Some(user) = users::find_by_live_session(&mut conn, token.sid, token.sub, svc.now())
+pub async fn me(
+    state: web::Data<AppState>,
+    token: VerifiedUser,
+) -> Result<HttpResponse, ApiError> {
+    let user = accounts::user_of_live_session(&state.services, token.sub, token.sid)
         .await
-        .map_err(ServiceError::from)?
-    else {
-        tracing::info!(session = %token.sid, "access token of an ended session refused");
-        return Err(ApiError::InvalidToken);
-    };
+        .inspect_err(|e| {
+            if matches!(e, ServiceError::SessionEnded) {
+                tracing::info!(session = %token.sid, "access token of an ended session refused");
+            }
+        })?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(user))

@@ -14,8 +14,7 @@ use crate::http::extractors::OAuthForm;
 use crate::http::state::AppState;
 use crate::http::tokens::token_headers;
 use crate::services::Services;
-use crate::sessions::{self, Decision, decide};
-use crate::store;
+use crate::sessions;
 use crate::tokens::AccessClaims;
 use crate::tokens::refresh::RefreshClaims;
 
@@ -124,18 +123,9 @@ async fn introspect_refresh(
     svc: &Services,
     claims: RefreshClaims,
 ) -> Result<Introspection, ApiError> {
-    let mut conn = svc.store.conn().await?;
-    let Some(session) = store::sessions::find(&mut conn, claims.session).await? else {
+    let Some(session) = sessions::current_of(svc, claims).await? else {
         return Ok(Introspection::default());
     };
-    // Only the current token is active: `decide` says Rotate for it alone.
-    let current = matches!(
-        decide(&session, claims.counter, svc.now(), &svc.policy),
-        Decision::Rotate { .. }
-    );
-    if !current {
-        return Ok(Introspection::default());
-    }
     Ok(Introspection {
         active: true,
         client_id: Some(svc.settings.jwt.client_id.clone()),
