@@ -42,6 +42,30 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the app state is not registered")))
 }
 
+/// What reading a body needs: the state, the payload, the body limit.
+type BodyParts = (web::Data<AppState>, web::Payload, usize);
+
+/// The request, and a future of what reading its body needs: the state, the
+/// payload, and the body limit (`server.max_body_bytes`).
+fn with_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> (
+    HttpRequest,
+    impl Future<Output = Result<BodyParts, ApiError>> + 'static,
+) {
+    let req = req.clone();
+    let payload = web::Payload::from_request(&req, payload).into_inner();
+    let state = state_of(&req);
+    let body = async move {
+        let state = state?;
+        let payload = payload.map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+        let limit = state.settings().server.max_body_bytes;
+        Ok((state, payload, limit))
+    };
+    (req, body)
+}
+
 /// A JSON body of at most `server.max_body_bytes`, `application/json`.
 pub struct Json<T>(pub T);
 
@@ -50,12 +74,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = web::Payload::from_request(&req, payload).into_inner();
+        let (req, body) = with_body(req, payload);
         Box::pin(async move {
-            let state = state_of(&req)?;
-            let payload = payload.map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-            let limit = state.settings().server.max_body_bytes;
+            let (_, payload, limit) = body.await?;
             Ok(Json(body::json(&req, payload, limit).await?))
         })
     }
@@ -210,12 +231,9 @@ impl FromRequest for PresentedRefresh {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = web::Payload::from_request(&req, payload).into_inner();
+        let (req, body) = with_body(req, payload);
         Box::pin(async move {
-            let state = state_of(&req)?;
-            let payload = payload.map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-            let limit = state.settings().server.max_body_bytes;
+            let (state, payload, limit) = body.await?;
             let body: RefreshBody = body::optional_json(&req, payload, limit)
                 .await?
                 .unwrap_or_default();
@@ -259,12 +277,9 @@ impl FromRequest for OAuthForm {
     type Future = Extracted<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let payload = web::Payload::from_request(&req, payload).into_inner();
+        let (req, body) = with_body(req, payload);
         Box::pin(async move {
-            let state = state_of(&req)?;
-            let payload = payload.map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
-            let limit = state.settings().server.max_body_bytes;
+            let (_, payload, limit) = body.await?;
             let mut form = body::form(&req, payload, limit).await?;
             let client =
                 client_credentials(&req, form.take("client_id"), form.take("client_secret"))?;

@@ -43,6 +43,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// The session once token `counter` is current, issued at `now`.
+    pub fn rotated(mut self, counter: i64, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Self {
+        self.counter = counter;
+        self.last_rotated_at = now;
+        self.expires_at = expires_at;
+        self
+    }
+
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
     }

@@ -133,7 +133,7 @@ pub async fn rotate(
     // One connection throughout, so going on to the locked transaction does
     // not queue for the pool again.
     let mut conn = store.write_conn().await?;
-    let Some(mut seen) = store::sessions::find(&mut conn, id).await? else {
+    let Some(seen) = store::sessions::find(&mut conn, id).await? else {
         return Ok(Rotation::Refused(Decision::Unknown));
     };
     if let Decision::Rotate {
@@ -143,14 +143,11 @@ pub async fn rotate(
         && store::sessions::set_current_if(&mut conn, id, seen.counter, counter, now, expires_at)
             .await?
     {
-        seen.counter = counter;
-        seen.last_rotated_at = now;
-        seen.expires_at = expires_at;
-        return Ok(Rotation::Rotated(seen));
+        return Ok(Rotation::Rotated(seen.rotated(counter, now, expires_at)));
     }
 
     let mut tx = conn.begin().await?;
-    let Some(mut session) = store::sessions::lock(&mut tx, id).await? else {
+    let Some(session) = store::sessions::lock(&mut tx, id).await? else {
         return Ok(Rotation::Refused(Decision::Unknown));
     };
     let outcome = match decide(&session, presented, now, policy) {
@@ -159,10 +156,7 @@ pub async fn rotate(
             expires_at,
         } => {
             store::sessions::set_current(&mut tx, id, counter, now, expires_at).await?;
-            session.counter = counter;
-            session.last_rotated_at = now;
-            session.expires_at = expires_at;
-            Rotation::Rotated(session)
+            Rotation::Rotated(session.rotated(counter, now, expires_at))
         }
         Decision::Grace => Rotation::Grace(session),
         Decision::Reuse => {

@@ -3,12 +3,12 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
+use crate::accounts;
 use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::VerifiedUser;
 use crate::http::state::AppState;
-use crate::accounts;
 use crate::store::users::User;
 
 /// The user of the Bearer token.
@@ -25,10 +25,7 @@ use crate::store::users::User;
     security(("bearer" = []))
 )]
 #[tracing::instrument(skip_all)]
-pub async fn me(
-    state: web::Data<AppState>,
-    token: VerifiedUser,
-) -> Result<HttpResponse, ApiError> {
+pub async fn me(state: web::Data<AppState>, token: VerifiedUser) -> Result<HttpResponse, ApiError> {
     let user = accounts::user_of_live_session(&state.services, token.sub, token.sid)
         .await
         .inspect_err(|e| {
