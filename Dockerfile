@@ -26,9 +26,8 @@ WORKDIR /src
 
 # 1. Dependencies only: with the manifests and placeholder sources, this layer
 #    is rebuilt only when Cargo.toml or Cargo.lock change.
-#    The workspace's other crates (authd-verify, a library for other services,
-#    and the authd-bench load generator) are not part of the image: their
-#    manifests must be present for the workspace to load, their code is not built.
+#    authd-bench, the load generator, is not part of the image: its manifest
+#    must be present for the workspace to load, its code is not built.
 COPY Cargo.toml Cargo.lock ./
 COPY authd-verify/Cargo.toml ./authd-verify/
 COPY authd-bench/Cargo.toml ./authd-bench/
@@ -43,10 +42,13 @@ RUN mkdir -p src authd-verify/src authd-bench/src \
 #    migrations/ with sqlx::migrate!, so both must be present at build time.
 #    The placeholders' build outputs may look newer than the copied sources,
 #    so the crate roots are touched to force cargo to rebuild authd itself.
+#    authd verifies access tokens with authd-verify's validation module, so
+#    that crate's code is built too (its manifest came in step 1).
 COPY src ./src
+COPY authd-verify/src ./authd-verify/src
 COPY migrations ./migrations
 COPY config ./config
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs authd-verify/src/lib.rs \
     && cargo build --release --locked -p authd \
     && cp target/release/authd /usr/local/bin/authd
 
