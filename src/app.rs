@@ -155,7 +155,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
                     .add((header::X_FRAME_OPTIONS, "DENY"))
                     .add((header::REFERRER_POLICY, "no-referrer")),
             )
-            .wrap(TracingLogger::default())
+            .wrap(TracingLogger::<crate::http::request_span::RequestSpan>::new())
             .wrap(actix_web::middleware::from_fn(
                 crate::http::operations::measure,
             ))

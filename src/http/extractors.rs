@@ -10,11 +10,11 @@
 //! - [`OAuthForm`]: an OAuth form body with the client's credentials.
 
 use std::future::Future;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap, X_FORWARDED_FOR};
 use actix_web::{FromRequest, HttpRequest, web};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -30,6 +30,7 @@ use super::state::AppState;
 use super::tokens::Delivery;
 use crate::audit::RequestMeta;
 use crate::sessions;
+use crate::throttle::InvalidForwardedFor;
 
 type Extracted<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
@@ -82,17 +83,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// The client's address, through trusted proxies only.
-pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<IpAddr> {
-    let forwarded = req
-        .headers()
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok());
-    crate::throttle::client_ip(
-        req.peer_addr().map(|a| a.ip()),
-        forwarded,
-        &state.trusted_proxies,
-    )
+/// The client's address, through trusted proxies only (see
+/// [`crate::throttle::client_ip`]): every `X-Forwarded-For` line is read, in
+/// order, as one list. From a trusted proxy, a hop that is not an address is
+/// refused (400 `invalid_request`); from any other peer the header is ignored.
+pub fn client_ip(
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+    trusted: &[IpAddr],
+) -> Result<Option<IpAddr>, InvalidForwardedFor> {
+    let lines: Vec<&[u8]> = headers
+        .get_all(X_FORWARDED_FOR)
+        .map(|v| v.as_bytes())
+        .collect();
+    crate::throttle::client_ip(peer.map(|a| a.ip()), &lines, trusted)
 }
 
 /// Who is calling: the client's address and user agent, as recorded with
@@ -103,20 +107,26 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn of(state: &AppState, req: &HttpRequest) -> Self {
-        let ip = client_ip(state, req);
+    /// 400 `invalid_request` when a trusted proxy's `X-Forwarded-For` does not
+    /// parse: no limit, session or audit event is charged to a guessed address.
+    pub fn of(state: &AppState, req: &HttpRequest) -> Result<Self, ApiError> {
+        let ip =
+            client_ip(req.peer_addr(), req.headers(), &state.trusted_proxies).map_err(|e| {
+                tracing::warn!(error = %e, "request refused: malformed X-Forwarded-For");
+                ApiError::InvalidRequest(e.to_string())
+            })?;
         let user_agent = req
             .headers()
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        Self {
+        Ok(Self {
             ip,
             meta: RequestMeta {
                 ip: ip.map(|ip| ip.to_string()),
                 user_agent,
             },
-        }
+        })
     }
 }
 
@@ -125,7 +135,7 @@ impl FromRequest for Caller {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        std::future::ready(state_of(req).map(|state| Caller::of(&state, req)))
+        std::future::ready(state_of(req).and_then(|state| Caller::of(&state, req)))
     }
 }
 

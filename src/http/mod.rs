@@ -34,6 +34,7 @@ pub mod extractors;
 mod oauth;
 pub mod openapi;
 pub mod operations;
+pub mod request_span;
 mod revocations;
 pub mod state;
 mod tokens;

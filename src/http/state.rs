@@ -32,11 +32,15 @@ impl AppState {
         Ok(Self {
             register_limit: RateLimiter::new(l.register_per_ip, l.register_window_secs),
             refresh_limit: RateLimiter::new(l.refresh_per_ip, l.refresh_window_secs),
+            // Canonical, like the peers they are compared with: `::ffff:10.0.0.1`
+            // and `10.0.0.1` are one proxy, whichever the listener or the
+            // configuration spells.
             trusted_proxies: settings
                 .server
                 .trusted_proxies
                 .iter()
-                .filter_map(|p| p.parse().ok())
+                .filter_map(|p| p.parse::<IpAddr>().ok())
+                .map(|ip| ip.to_canonical())
                 .collect(),
             origins: settings.allowed_origins(),
             openapi,

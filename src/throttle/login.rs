@@ -10,9 +10,12 @@
 //! whether or not the account exists: throttling reveals nothing about which
 //! emails are registered.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Duration, Utc};
 use ring::digest;
 
+use super::client_ip::client_key;
 use crate::config::LimitSettings;
 use crate::store::{self, AsDb, StoreError};
 
@@ -23,12 +26,25 @@ pub struct Keys {
 }
 
 impl Keys {
+    /// `ip` is the client's address as recorded: an IPv6 client is counted
+    /// under its /64 (`ip:2001:db8:1:2::/64`), like the in-memory limits, so
+    /// addresses rotated inside one /64 share one count; an IPv4-mapped
+    /// address is counted as the IPv4 address.
     pub fn new(email: &str, ip: Option<&str>) -> Self {
         let hash = digest::digest(&digest::SHA256, email.as_bytes());
         let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let ip = match ip {
+            None => "unknown".to_string(),
+            Some(text) => match text.parse::<IpAddr>().map(client_key) {
+                Ok(key @ IpAddr::V6(_)) => format!("{key}/64"),
+                Ok(key) => key.to_string(),
+                // Not an address (callers pass only parsed ones): as given.
+                Err(_) => text.to_string(),
+            },
+        };
         Self {
             account: format!("account:{hex}"),
-            ip: format!("ip:{}", ip.unwrap_or("unknown")),
+            ip: format!("ip:{ip}"),
         }
     }
 }
@@ -134,5 +150,19 @@ mod tests {
         assert!(!keys.account.contains("alice"));
         assert_eq!(keys.account.len(), "account:".len() + 64);
         assert_eq!(keys.ip, "ip:10.0.0.1");
+    }
+
+    #[test]
+    fn ipv6_clients_share_the_key_of_their_64() {
+        let a = Keys::new("a@example.com", Some("2001:db8:1:2::1"));
+        let b = Keys::new("b@example.com", Some("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(a.ip, "ip:2001:db8:1:2::/64");
+        assert_eq!(a.ip, b.ip);
+        assert_ne!(a.ip, Keys::new("a@example.com", Some("2001:db8:1:3::1")).ip);
+        assert_eq!(
+            Keys::new("a@example.com", Some("::ffff:10.0.0.1")).ip,
+            "ip:10.0.0.1"
+        );
+        assert_eq!(Keys::new("a@example.com", None).ip, "ip:unknown");
     }
 }

@@ -6,6 +6,6 @@ mod client_ip;
 mod limiter;
 mod login;
 
-pub use client_ip::{client_ip, client_key};
+pub use client_ip::{InvalidForwardedFor, client_ip, client_key};
 pub use limiter::RateLimiter;
 pub use login::{Keys, LoginThrottle, lockout};

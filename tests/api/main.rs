@@ -17,6 +17,7 @@ mod access_tokens;
 mod account;
 mod binary;
 mod browser;
+mod client_ip;
 mod crash;
 mod faults;
 mod input;
