@@ -19,6 +19,7 @@ mod binary;
 mod browser;
 mod crash;
 mod faults;
+mod hardening;
 mod input;
 mod keys;
 mod limits;
