@@ -1,5 +1,7 @@
 //! Smaller hardening (issue 10, items 3, 13 and 14): metric labels a client
-//! cannot multiply.
+//! cannot multiply, and `Allow` on every 405.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::Method;
 
@@ -58,4 +60,38 @@ async fn made_up_methods_and_paths_do_not_add_metric_series() {
         "{metrics}"
     );
     assert!(!metrics.contains("MADEUP"), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_a_method_it_does_not_serve_with_405_and_allow() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut served: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (method, path) in authd::http::ROUTES {
+        served.entry(path).or_default().insert(method);
+    }
+    assert!(!served.is_empty());
+    let probes = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "BREW",
+    ];
+    for (path, methods) in &served {
+        let concrete = path.replace("{id}", &uuid::Uuid::new_v4().to_string());
+        assert!(!concrete.contains('{'), "a template left in {path}");
+        for probe in probes.iter().filter(|m| !methods.contains(*m)) {
+            let method = Method::from_bytes(probe.as_bytes()).unwrap();
+            let reply = app
+                .send(app.client.request(method, app.url(&concrete)))
+                .await;
+            assert_eq!(reply.status, 405, "{probe} {path}: {}", reply.text);
+            if *probe != "HEAD" {
+                assert_eq!(reply.error(), "method_not_allowed", "{probe} {path}");
+            }
+            let allow: BTreeSet<&str> = reply
+                .header("allow")
+                .unwrap_or_else(|| panic!("{probe} {path}: no Allow header"))
+                .split(',')
+                .map(str::trim)
+                .collect();
+            assert_eq!(&allow, methods, "{probe} {path}");
+        }
+    }
 }
