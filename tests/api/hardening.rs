@@ -1,11 +1,17 @@
 //! Smaller hardening (issue 10, items 3, 13 and 14): metric labels a client
-//! cannot multiply, and `Allow` on every 405.
+//! cannot multiply, `Allow` on every 405, and client authentication before the
+//! introspection form.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::Method;
 
 use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::on_both_stores;
+
+on_both_stores!(
+    introspection_without_client_authentication_is_invalid_client_whatever_the_form_lacks,
+);
 
 /// The number of series of `authd_http_requests_total` in `/metrics`.
 async fn request_series(app: &TestApp) -> usize {
@@ -94,4 +100,43 @@ async fn every_route_answers_a_method_it_does_not_serve_with_405_and_allow() {
             assert_eq!(&allow, methods, "{probe} {path}");
         }
     }
+}
+
+async fn introspection_without_client_authentication_is_invalid_client_whatever_the_form_lacks(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (id, secret) = app.create_client("gateway", "gateway").await;
+    let wrong = Some((id.as_str(), "wrong"));
+    type Form<'a> = &'a [(&'a str, &'a str)];
+    let cases: [(Form, Option<(&str, &str)>); 5] = [
+        (&[], None),
+        (&[("token_type_hint", "access_token")], None),
+        (&[("token", "")], None),
+        (&[], wrong),
+        (&[("client_id", &id), ("client_secret", "wrong")], None),
+    ];
+    for (form, client) in cases {
+        let reply = app.post_form("/oauth/introspect", form, client).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (401, "invalid_client"),
+            "{form:?} {client:?}: {}",
+            reply.text
+        );
+        assert_eq!(
+            reply.header("www-authenticate"),
+            Some(r#"Basic realm="authd""#)
+        );
+    }
+    // An authenticated client that sends no token is told so.
+    let reply = app
+        .post_form("/oauth/introspect", &[], Some((&id, &secret)))
+        .await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (400, "invalid_request"),
+        "{}",
+        reply.text
+    );
 }
