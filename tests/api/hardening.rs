@@ -1,12 +1,12 @@
 //! Smaller hardening (issue 10, items 3, 13 and 14): metric labels a client
-//! cannot multiply, `Allow` on every 405, and client authentication before the
-//! introspection form.
+//! cannot multiply, `Allow` on every 405, client authentication before the
+//! introspection form, and HSTS for an https issuer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use reqwest::Method;
 
-use crate::helpers::{Backend, TestApp, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -139,4 +139,28 @@ async fn introspection_without_client_authentication_is_invalid_client_whatever_
         "{}",
         reply.text
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_issuer_gets_strict_transport_security_and_an_http_one_does_not() {
+    let https = spawn_app_with(Backend::Sqlite, |s| {
+        s.server.issuer = "https://authd.test".into();
+    })
+    .await;
+    for path in ["/healthz", "/.well-known/jwks.json", "/no-such-path"] {
+        let reply = https.get(path).await;
+        assert_eq!(
+            reply.header("strict-transport-security"),
+            Some("max-age=31536000"),
+            "{path}"
+        );
+        // The other security headers are still there.
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    }
+    let http = spawn_app(Backend::Sqlite).await;
+    for path in ["/healthz", "/no-such-path"] {
+        let reply = http.get(path).await;
+        assert_eq!(reply.header("strict-transport-security"), None, "{path}");
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    }
 }
