@@ -1,8 +1,10 @@
 //! Smaller hardening (issue 10, items 3, 13 and 14): metric labels a client
 //! cannot multiply, `Allow` on every 405, client authentication before the
-//! introspection form, and HSTS for an https issuer.
+//! introspection form, HSTS for an https issuer, and no `.env` from a parent
+//! directory.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
 
 use reqwest::Method;
 
@@ -163,4 +165,51 @@ async fn an_https_issuer_gets_strict_transport_security_and_an_http_one_does_not
         assert_eq!(reply.header("strict-transport-security"), None, "{path}");
         assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
     }
+}
+
+/// Runs `authd migrate` in `dir`, with no database URL of its own: the default
+/// SQLite file in its data directory, unless an environment file says otherwise.
+fn migrate_in(dir: &std::path::Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_authd"))
+        .arg("migrate")
+        .current_dir(dir)
+        .env_remove("AUTHD_ENV_FILE")
+        .env_remove("AUTHD_CONFIG")
+        .env_remove("AUTHD__DATABASE__URL")
+        .env_remove("AUTHD__DATABASE__URL_FILE")
+        .env("AUTHD__DATA_DIR", dir.join("data"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn a_dotenv_file_in_a_parent_directory_is_not_read() {
+    let parent = tempfile::tempdir().unwrap();
+    let child = parent.path().join("service");
+    std::fs::create_dir(&child).unwrap();
+    let planted = parent.path().join("planted.db");
+    std::fs::write(
+        parent.path().join(".env"),
+        format!("AUTHD__DATABASE__URL=sqlite://{}\n", planted.display()),
+    )
+    .unwrap();
+    migrate_in(&child);
+    assert!(!planted.exists(), "the parent directory's .env was read");
+    assert!(child.join("data/authd.db").exists());
+
+    // Control: a `.env` of the current directory is read.
+    let own = child.join("own.db");
+    std::fs::write(
+        child.join(".env"),
+        format!("AUTHD__DATABASE__URL=sqlite://{}\n", own.display()),
+    )
+    .unwrap();
+    migrate_in(&child);
+    assert!(own.exists(), "the current directory's .env was not read");
+    assert!(!planted.exists());
 }
