@@ -1,18 +1,23 @@
 //! Smaller hardening (issue 10, items 3, 13 and 14): metric labels a client
 //! cannot multiply, `Allow` on every 405, client authentication before the
-//! introspection form, HSTS for an https issuer, and no `.env` from a parent
-//! directory.
+//! introspection form, HSTS for an https issuer, no `.env` from a parent
+//! directory, and access tokens with claims authd does not know.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
+use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde_json::json;
 
-use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
+use crate::access_tokens::{header_of, payload, sign};
+use crate::helpers::{Backend, TestApp, shared_rs256_key, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
     introspection_without_client_authentication_is_invalid_client_whatever_the_form_lacks,
+    an_access_token_with_a_claim_authd_does_not_know_is_accepted,
 );
 
 /// The number of series of `authd_http_requests_total` in `/metrics`.
@@ -212,4 +217,33 @@ fn a_dotenv_file_in_a_parent_directory_is_not_read() {
     migrate_in(&child);
     assert!(own.exists(), "the current directory's .env was not read");
     assert!(!planted.exists());
+}
+
+async fn an_access_token_with_a_claim_authd_does_not_know_is_accepted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_, tokens) = app.user_with_tokens().await;
+    let header = header_of(&tokens.access);
+    let claims = payload(&tokens.access);
+    let pem = shared_rs256_key().private_key.unwrap();
+    let key = EncodingKey::from_rsa_pem(pem.expose_secret().as_bytes()).unwrap();
+    let rs = |claims: &serde_json::Value| sign(&header, claims, Algorithm::RS256, &key);
+
+    // A newer authd during a rolling upgrade might add claims like these.
+    let mut extended = claims.clone();
+    extended["auth_time"] = json!(claims["iat"]);
+    extended["future_claim"] = json!({"nested": [1, 2, 3]});
+    let token = rs(&extended);
+    let me = app.get_bearer("/auth/me", &token).await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.body["id"], claims["sub"]);
+
+    // Every required claim is still required.
+    for required in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"] {
+        let mut missing = extended.clone();
+        missing.as_object_mut().unwrap().remove(required);
+        assert!(
+            !app.access_works(&rs(&missing)).await,
+            "a token without {required} was accepted"
+        );
+    }
 }
