@@ -139,6 +139,9 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     };
     let shutdown = settings.server.shutdown_timeout_secs;
     let demo = settings.demo.enabled;
+    // Browsers keep to https for a year once they have seen authd over https
+    // (RFC 6797); an http issuer (development) gets no such promise.
+    let hsts = settings.issuer().starts_with("https://");
     let server = HttpServer::new(move || {
         let origins = state.origins();
         let cors = Cors::default()
@@ -149,6 +152,10 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .max_age(600);
         App::new()
             .wrap(cors)
+            .wrap(actix_web::middleware::Condition::new(
+                hsts,
+                DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),
+            ))
             .wrap(
                 DefaultHeaders::new()
                     .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))

@@ -9,12 +9,22 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
+/// Every label value is chosen by authd, never copied from a request: each
+/// distinct value is a series kept for the life of the process, so a value a
+/// client controls would let it grow `/metrics` and the monitoring behind it
+/// without bound.
 pub struct Metrics {
     registry: Registry,
+    /// `route`: a route template or `unmatched`; `method`: a fixed set or
+    /// `other`; `status`: the answer's status (see `http::operations::measure`).
     pub requests: IntCounterVec,
+    /// `route`, as for `requests`.
     pub latency: HistogramVec,
+    /// `result`: `ok`, `failed` or `locked_out`.
     pub logins: IntCounterVec,
+    /// `outcome`: `rotated`, `grace`, `reuse_detected` or `refused`.
     pub refreshes: IntCounterVec,
+    /// `reason`: one of `sessions::logout::reasons`.
     pub revocations: IntCounterVec,
     hash_queue: IntGauge,
     hash_runs: IntCounter,
@@ -105,6 +115,8 @@ impl Metrics {
         })
     }
 
+    /// Counts `count` sessions ended for `reason`, one of
+    /// `sessions::logout::reasons` (constants, never a request's value).
     pub fn revoked(&self, reason: &str, count: u64) {
         self.revocations.with_label_values(&[reason]).inc_by(count);
     }

@@ -70,7 +70,8 @@ pub struct Sources {
 }
 
 impl Sources {
-    /// The process environment, after loading `.env` (or `AUTHD_ENV_FILE`) if present.
+    /// The process environment, after loading `AUTHD_ENV_FILE`, or else
+    /// `.env` of the current directory (never of a parent) if present.
     pub fn from_process(file: Option<PathBuf>) -> Result<Self, ConfigError> {
         let env_file = std::env::var_os("AUTHD_ENV_FILE").map(PathBuf::from);
         match env_file {
@@ -83,8 +84,11 @@ impl Sources {
                 })?;
             }
             None => {
-                // A missing `.env` is normal; a broken one is not.
-                if let Err(e) = dotenvy::dotenv()
+                // `.env` of the current directory only: dotenvy's `dotenv()`
+                // would also take the first one of any parent directory, a
+                // file nobody pointed authd at. A missing `.env` is normal; a
+                // broken one is not.
+                if let Err(e) = dotenvy::from_path(Path::new(".env"))
                     && !e.not_found()
                 {
                     return Err(ConfigError::invalid(".env", describe_env_file_error(&e)));

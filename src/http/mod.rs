@@ -39,6 +39,7 @@ mod revocations;
 pub mod state;
 mod tokens;
 
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, Route, web};
 
 pub use error::ApiError;
@@ -71,20 +72,23 @@ macro_rules! route_table {
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
         /// Registers every route of the table. A path served with several
-        /// methods is one resource; any other method on it gets a JSON 405,
-        /// and any other path a JSON 404.
+        /// methods is one resource; any other method on it gets a JSON 405
+        /// with an `Allow` header listing the path's methods, and any other
+        /// path a JSON 404.
         pub fn routes(cfg: &mut web::ServiceConfig) {
-            let table: &[(&'static str, fn() -> Route)] =
-                &[$(($path, || method_route!($method).to($handler))),*];
+            let table: &[(&'static str, &'static str, fn() -> Route)] =
+                &[$((stringify!($method), $path, || method_route!($method).to($handler))),*];
             let mut paths: Vec<&'static str> = Vec::new();
-            for (path, _) in table {
+            for (_, path, _) in table {
                 if !paths.contains(path) {
                     paths.push(path);
                 }
             }
             for path in paths {
-                let routes = table.iter().filter(|(p, _)| *p == path).map(|(_, r)| r());
-                cfg.service(resource(path, routes));
+                let served = table.iter().filter(|(_, p, _)| *p == path);
+                let allow: Vec<&str> = served.clone().map(|(method, _, _)| *method).collect();
+                let routes = served.map(|(_, _, route)| route());
+                cfg.service(resource(path, &allow, routes));
             }
             cfg.default_service(web::to(not_found));
         }
@@ -114,17 +118,28 @@ route_table! {
     GET "/readyz" => operations::readyz,
 }
 
-/// A path with its methods; any other method gets a JSON 405.
-fn resource(path: &'static str, routes: impl Iterator<Item = Route>) -> actix_web::Resource {
+/// A path with its methods; any other method gets a JSON 405 that names
+/// them in `Allow` (RFC 9110 section 15.5.6).
+fn resource(
+    path: &'static str,
+    allow: &[&str],
+    routes: impl Iterator<Item = Route>,
+) -> actix_web::Resource {
+    // Method names are tokens, always a valid header value.
+    let allow = HeaderValue::from_str(&allow.join(", ")).ok();
     routes
         .fold(web::resource(path), |resource, route| resource.route(route))
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(move || method_not_allowed(allow.clone())))
 }
 
 async fn not_found() -> HttpResponse {
     actix_web::ResponseError::error_response(&ApiError::NotFound)
 }
 
-async fn method_not_allowed() -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed)
+async fn method_not_allowed(allow: Option<HeaderValue>) -> HttpResponse {
+    let mut response = actix_web::ResponseError::error_response(&ApiError::MethodNotAllowed);
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, allow);
+    }
+    response
 }

@@ -33,7 +33,6 @@ pub const VERIFIER_SKEW_SECS: i64 = 60;
 /// and its session as `sid`; a machine client's token (client credentials)
 /// has the client id as `sub` and `client_id`, a `scope`, and no `sid`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct AccessClaims {
     pub iss: String,
     pub sub: String,
@@ -58,8 +57,9 @@ impl AccessClaims {
 }
 
 /// The payload is parsed once, straight into `AccessClaims`: every claim but
-/// `nbf`, `sid` and `scope` is required, `aud` is one string, and unknown
-/// claims are refused.
+/// `nbf`, `sid` and `scope` is required, and `aud` is one string. Unknown
+/// claims are ignored: a newer authd sharing the keys during a rolling upgrade
+/// may add one, and its tokens must still verify here.
 impl TokenClaims for AccessClaims {
     type Payload = Self;
 
@@ -384,9 +384,14 @@ mod tests {
             verify(&raw(json!({}), &with("aud", json!(["authd"])))),
             "claims: ",
         );
+        // A claim authd does not know (a newer instance's) is ignored; a
+        // required one is still required.
+        assert!(verify(&raw(json!({}), &with("extra", json!(1)))).is_ok());
+        let mut without_jti = claims.clone();
+        without_jti.as_object_mut().unwrap().remove("jti");
         rejected(
-            verify(&raw(json!({}), &with("extra", json!(1)))),
-            "claims: unknown field",
+            verify(&raw(json!({}), &without_jti)),
+            "claims: missing field `jti`",
         );
         let (signed, _) = good.rsplit_once('.').unwrap();
         rejected(verify(&format!("{signed}.")), "invalid signature");

@@ -20,6 +20,7 @@ mod browser;
 mod client_ip;
 mod crash;
 mod faults;
+mod hardening;
 mod input;
 mod keys;
 mod limits;

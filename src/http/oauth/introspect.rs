@@ -76,8 +76,10 @@ pub async fn introspect(
     state: web::Data<AppState>,
     OAuthForm { form, client }: OAuthForm,
 ) -> Result<HttpResponse, ApiError> {
-    let input = TokenQuery::from_form(form)?;
+    // The client first: a caller that is not a registered client learns
+    // nothing about what its form lacks (RFC 7662 section 2.1).
     let client = require_client(&state, client).await?;
+    let input = TokenQuery::from_form(form)?;
     let svc = &state.services;
     let token = input.token.as_str();
     let answer = if let Some(claims) = svc.refresh.decode(token) {
