@@ -9,12 +9,17 @@ use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::logout::reasons;
 use crate::store;
+use crate::throttle::Keys;
+
+use super::login::{checked, reserve};
 
 /// Changes the password of `user`, given the current one, and revokes every
 /// other session of the user (ASVS 7.4.3); session `current` stays. The new
 /// hash, the revocation and the audit event commit as one: no answer can
-/// leave the new password set and the old sessions alive. Returns how many
-/// sessions were revoked.
+/// leave the new password set and the old sessions alive. A wrong current
+/// password counts against the same throttle as a failed login, and a
+/// locked-out account is refused before its password is checked. Returns how
+/// many sessions were revoked.
 pub async fn change_password(
     svc: &Services,
     user: Uuid,
@@ -28,32 +33,37 @@ pub async fn change_password(
         .await?
         .ok_or(ServiceError::SessionEnded)?;
     drop(conn);
-    let verified = svc
-        .hasher
-        .verify(old, Some(stored.password_hash.as_str()))
-        .await?;
+    // Counted on the login counters of the account and the client, before
+    // the hash: a stolen access token gives no more guesses than login does.
+    let keys = Keys::new(&stored.email, meta.ip.as_deref());
+    let reserved = reserve(svc, &keys).await?;
+    let hash = Some(stored.password_hash.as_str());
+    let verified = checked(svc, &keys, reserved, svc.hasher.verify(old, hash).await).await?;
     if !verified.ok {
         tracing::info!(user = %user, "password change with a wrong current password");
-        let event = AuditEvent::new(
-            AuditKind::LoginFailed,
-            Some(user),
-            Some(current),
-            meta,
-            svc.now(),
-        )
-        .with_detail("wrong current password at password change");
+        let now = svc.now();
+        let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
+            .with_detail("wrong current password at password change");
         let mut tx = svc.store.begin().await?;
+        // The reserved attempt stays counted: it is the failure.
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
     let min_strength = svc.settings.password.min_strength;
-    if let Some(why) = weakness(new.expose(), &stored.email, min_strength) {
-        return Err(ServiceError::WeakPassword(why));
-    }
-    let hash = svc.hasher.hash(new).await?;
+    let weak = weakness(new.expose(), &stored.email, min_strength);
+    let new_hash = match weak {
+        Some(_) => None,
+        None => Some(checked(svc, &keys, reserved, svc.hasher.hash(new).await).await?),
+    };
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
+    // The current password was right: the account's failures are forgotten.
+    svc.throttle.succeeded(&mut tx, &keys, reserved).await?;
+    let Some(hash) = new_hash else {
+        tx.commit().await?;
+        return Err(ServiceError::WeakPassword(weak.unwrap_or_default()));
+    };
     store::users::lock(&mut tx, user).await?;
     store::users::set_password_hash(&mut tx, user, &hash, now).await?;
     let revoked = store::sessions::revoke_all_of_user(

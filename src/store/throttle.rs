@@ -22,27 +22,54 @@ pub async fn blocked_until(
     Ok(rows.into_iter().map(|(t,)| t).max())
 }
 
-/// Counts one more failure against `key` in one atomic upsert; a count whose
-/// last failure was before `quiet_since` starts again. Returns the count.
+/// Counts one more attempt against `key` in one atomic upsert; a count whose
+/// last attempt was before `quiet_since` starts again. Returns the count and
+/// the key's `blocked_until` as the row stood when it was counted (on
+/// PostgreSQL the upsert waits for a concurrent writer of the row and sees
+/// what it committed).
 #[tracing::instrument(skip_all)]
-pub async fn count_failure(
+pub async fn count_attempt(
     db: &mut impl AsDb,
     key: &str,
     now: DateTime<Utc>,
     quiet_since: DateTime<Utc>,
-) -> Result<i64, StoreError> {
+) -> Result<(i64, Option<DateTime<Utc>>), StoreError> {
     const SQL: &str = "INSERT INTO login_throttle (key, last_failure_at, failures) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
          failures = CASE WHEN login_throttle.last_failure_at <= $3 THEN 1 ELSE login_throttle.failures + 1 END, \
          last_failure_at = $2 \
-         RETURNING failures";
-    let (failures,): (i64,) = on_db!(db, |c| sqlx::query_as(SQL)
+         RETURNING failures, blocked_until";
+    Ok(on_db!(db, |c| sqlx::query_as(SQL)
         .bind(key)
         .bind(now)
         .bind(quiet_since)
         .fetch_one(c)
-        .await)?;
-    Ok(failures)
+        .await)?)
+}
+
+/// Gives back one counted attempt (refused, unchecked, or right).
+#[tracing::instrument(skip_all)]
+pub async fn release(db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
+    const SQL: &str =
+        "UPDATE login_throttle SET failures = failures - 1 WHERE key = $1 AND failures > 0";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(key)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Lifts a key's lockout.
+#[tracing::instrument(skip_all)]
+pub async fn unblock(db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE login_throttle SET blocked_until = NULL WHERE key = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(key)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
 }
 
 #[tracing::instrument(skip_all)]

@@ -49,6 +49,17 @@ impl Keys {
     }
 }
 
+/// An attempt counted before its password is checked (see `reserve`): a
+/// wrong password leaves it counted, as a failure; a right one or an
+/// unchecked one gives it back.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reservation {
+    /// This attempt reached the account's limit and locked it out.
+    blocked_account: bool,
+    /// This attempt reached the client's limit and locked it out.
+    blocked_ip: bool,
+}
+
 pub struct LoginThrottle {
     account_failures: i64,
     ip_failures: i64,
@@ -83,33 +94,101 @@ impl LoginThrottle {
         })
     }
 
-    /// Counts a failed login against both keys, locking out those over their limit.
-    pub async fn failed(
+    /// Counts this attempt against both keys before its password is checked:
+    /// reserve, then settle.
+    ///
+    /// Each count is one atomic upsert that also reads the key's lockout as
+    /// the row stands once counted, so concurrent guesses, on one instance or
+    /// many sharing the database, cannot all pass a check made before any of
+    /// them failed. An attempt that reaches a key's limit locks the key out
+    /// at once, before its own password is checked; the guesses behind it
+    /// find the lockout and are refused without hashing. So at most the
+    /// limit is checked per window, and one guess per lockout after that.
+    /// `Err(seconds to wait)` when a key is locked out; a refused attempt is
+    /// given back and does not lengthen the lockout.
+    pub async fn reserve(
         &self,
         db: &mut impl AsDb,
         keys: &Keys,
         now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        for (key, limit) in [
+    ) -> Result<Result<Reservation, i64>, StoreError> {
+        let quiet_since = now - self.window;
+        let mut reserved = Reservation::default();
+        for (index, (key, limit)) in [
             (&keys.account, self.account_failures),
             (&keys.ip, self.ip_failures),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let (count, blocked) =
+                store::throttle::count_attempt(db, key, now, quiet_since).await?;
+            if let Some(until) = blocked.filter(|until| *until > now) {
+                store::throttle::release(db, key).await?;
+                if index == 1 {
+                    store::throttle::release(db, &keys.account).await?;
+                    if reserved.blocked_account {
+                        store::throttle::unblock(db, &keys.account).await?;
+                    }
+                }
+                return Ok(Err(((until - now).num_milliseconds() + 999) / 1000));
+            }
+            let blocks = match lockout(count, limit, self.lockout, self.max_lockout) {
+                Some(wait) => {
+                    tracing::warn!(
+                        key = key.split(':').next().unwrap_or(""),
+                        failures = count,
+                        wait_secs = wait.num_seconds(),
+                        "login locked out"
+                    );
+                    store::throttle::block(db, key, now + wait).await?;
+                    true
+                }
+                None => false,
+            };
+            if index == 0 {
+                reserved.blocked_account = blocks;
+            } else {
+                reserved.blocked_ip = blocks;
+            }
+        }
+        Ok(Ok(reserved))
+    }
+
+    /// Gives a reserved attempt back unsettled: its password could not be
+    /// checked (hashing was saturated), so it counts as nothing.
+    pub async fn cancel(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        reserved: Reservation,
+    ) -> Result<(), StoreError> {
+        for (key, blocked) in [
+            (&keys.account, reserved.blocked_account),
+            (&keys.ip, reserved.blocked_ip),
         ] {
-            let failures = store::throttle::count_failure(db, key, now, now - self.window).await?;
-            if let Some(wait) = lockout(failures, limit, self.lockout, self.max_lockout) {
-                tracing::warn!(
-                    key = key.split(':').next().unwrap_or(""),
-                    failures,
-                    wait_secs = wait.num_seconds(),
-                    "login locked out"
-                );
-                store::throttle::block(db, key, now + wait).await?;
+            store::throttle::release(db, key).await?;
+            if blocked {
+                store::throttle::unblock(db, key).await?;
             }
         }
         Ok(())
     }
 
-    pub async fn succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
-        store::throttle::clear(db, &keys.account).await
+    /// Settles a reserved attempt whose password was right: the account's
+    /// failures are forgotten, and the client's attempt given back.
+    pub async fn succeeded(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        reserved: Reservation,
+    ) -> Result<(), StoreError> {
+        store::throttle::clear(db, &keys.account).await?;
+        store::throttle::release(db, &keys.ip).await?;
+        if reserved.blocked_ip {
+            store::throttle::unblock(db, &keys.ip).await?;
+        }
+        Ok(())
     }
 
     /// Counters whose last failure was before this can go, once unblocked.

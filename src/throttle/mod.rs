@@ -8,4 +8,4 @@ mod login;
 
 pub use client_ip::{InvalidForwardedFor, client_ip, client_key};
 pub use limiter::RateLimiter;
-pub use login::{Keys, LoginThrottle, lockout};
+pub use login::{Keys, LoginThrottle, Reservation, lockout};

@@ -24,6 +24,7 @@ mod hardening;
 mod input;
 mod keys;
 mod limits;
+mod lockout;
 mod mobile;
 mod oauth_revoke_introspect;
 mod oauth_token;
