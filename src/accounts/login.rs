@@ -46,7 +46,7 @@ pub async fn login(
             tracing::info!(known_user = stored.is_some(), "login failed");
             svc.metrics.logins.with_label_values(&["failed"]).inc();
             let mut tx = svc.store.begin().await?;
-            // The reserved attempt stays counted: it is the failure.
+            svc.throttle.failed(&mut tx, &keys, now).await?;
             let user = stored.map(|c| c.id);
             let event = AuditEvent::new(AuditKind::LoginFailed, user, None, meta, now);
             audit::record(&mut tx, &event).await?;
@@ -56,7 +56,7 @@ pub async fn login(
     };
     svc.metrics.logins.with_label_values(&["ok"]).inc();
     let mut tx = svc.store.begin().await?;
-    svc.throttle.succeeded(&mut tx, &keys, reserved).await?;
+    svc.throttle.succeeded(&mut tx, &keys).await?;
     if let Some(rehash) = &verified.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }

@@ -45,7 +45,7 @@ pub async fn change_password(
         let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
             .with_detail("wrong current password at password change");
         let mut tx = svc.store.begin().await?;
-        // The reserved attempt stays counted: it is the failure.
+        svc.throttle.failed(&mut tx, &keys, now).await?;
         audit::record(&mut tx, &event).await?;
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
@@ -59,7 +59,7 @@ pub async fn change_password(
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     // The current password was right: the account's failures are forgotten.
-    svc.throttle.succeeded(&mut tx, &keys, reserved).await?;
+    svc.throttle.succeeded(&mut tx, &keys).await?;
     let Some(hash) = new_hash else {
         tx.commit().await?;
         return Err(ServiceError::WeakPassword(weak.unwrap_or_default()));

@@ -56,8 +56,6 @@ impl Keys {
 pub struct Reservation {
     /// This attempt reached the account's limit and locked it out.
     blocked_account: bool,
-    /// This attempt reached the client's limit and locked it out.
-    blocked_ip: bool,
 }
 
 pub struct LoginThrottle {
@@ -94,65 +92,57 @@ impl LoginThrottle {
         })
     }
 
-    /// Counts this attempt against both keys before its password is checked:
-    /// reserve, then settle.
+    /// Counts this attempt against the account before its password is
+    /// checked: reserve, then settle.
     ///
-    /// Each count is one atomic upsert that also reads the key's lockout as
-    /// the row stands once counted, so concurrent guesses, on one instance or
-    /// many sharing the database, cannot all pass a check made before any of
-    /// them failed. An attempt that reaches a key's limit locks the key out
-    /// at once, before its own password is checked; the guesses behind it
-    /// find the lockout and are refused without hashing. So at most the
+    /// The count is one atomic upsert that also reads the account's lockout
+    /// as the row stands once counted, so concurrent guesses, on one instance
+    /// or many sharing the database, cannot all pass a check made before any
+    /// of them failed. The attempt that reaches the account's limit locks it
+    /// out at once, before its own password is checked; the guesses behind
+    /// it find the lockout and are refused without hashing. So at most the
     /// limit is checked per window, and one guess per lockout after that.
-    /// `Err(seconds to wait)` when a key is locked out; a refused attempt is
-    /// given back and does not lengthen the lockout.
+    ///
+    /// The client's count stays a count of failures (`failed`): many good
+    /// logins at once from one address (a NAT, a load test) must not lock it
+    /// out. `Err(seconds to wait)` when either key is locked out; a refused
+    /// attempt is given back and does not lengthen the lockout.
     pub async fn reserve(
         &self,
         db: &mut impl AsDb,
         keys: &Keys,
         now: DateTime<Utc>,
     ) -> Result<Result<Reservation, i64>, StoreError> {
-        let quiet_since = now - self.window;
-        let mut reserved = Reservation::default();
-        for (index, (key, limit)) in [
-            (&keys.account, self.account_failures),
-            (&keys.ip, self.ip_failures),
-        ]
-        .into_iter()
-        .enumerate()
-        {
-            let (count, blocked) =
-                store::throttle::count_attempt(db, key, now, quiet_since).await?;
-            if let Some(until) = blocked.filter(|until| *until > now) {
-                store::throttle::release(db, key).await?;
-                if index == 1 {
-                    store::throttle::release(db, &keys.account).await?;
-                    if reserved.blocked_account {
-                        store::throttle::unblock(db, &keys.account).await?;
-                    }
-                }
-                return Ok(Err(((until - now).num_milliseconds() + 999) / 1000));
-            }
-            let blocks = match lockout(count, limit, self.lockout, self.max_lockout) {
-                Some(wait) => {
-                    tracing::warn!(
-                        key = key.split(':').next().unwrap_or(""),
-                        failures = count,
-                        wait_secs = wait.num_seconds(),
-                        "login locked out"
-                    );
-                    store::throttle::block(db, key, now + wait).await?;
-                    true
-                }
-                None => false,
-            };
-            if index == 0 {
-                reserved.blocked_account = blocks;
-            } else {
-                reserved.blocked_ip = blocks;
-            }
+        if let Err(wait) = self.check(db, keys, now).await? {
+            return Ok(Err(wait));
         }
-        Ok(Ok(reserved))
+        let quiet_since = now - self.window;
+        let (count, blocked) =
+            store::throttle::count_attempt(db, &keys.account, now, quiet_since).await?;
+        if let Some(until) = blocked.filter(|until| *until > now) {
+            store::throttle::release(db, &keys.account).await?;
+            return Ok(Err(((until - now).num_milliseconds() + 999) / 1000));
+        }
+        let blocked_account = self
+            .lock_if_over(db, &keys.account, count, self.account_failures, now)
+            .await?;
+        Ok(Ok(Reservation { blocked_account }))
+    }
+
+    /// Settles a reserved attempt whose password was wrong: the account's
+    /// reservation stays counted as the failure, the client's failure is
+    /// counted, and a client at its limit is locked out.
+    pub async fn failed(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (count, _) =
+            store::throttle::count_attempt(db, &keys.ip, now, now - self.window).await?;
+        self.lock_if_over(db, &keys.ip, count, self.ip_failures, now)
+            .await?;
+        Ok(())
     }
 
     /// Gives a reserved attempt back unsettled: its password could not be
@@ -163,32 +153,39 @@ impl LoginThrottle {
         keys: &Keys,
         reserved: Reservation,
     ) -> Result<(), StoreError> {
-        for (key, blocked) in [
-            (&keys.account, reserved.blocked_account),
-            (&keys.ip, reserved.blocked_ip),
-        ] {
-            store::throttle::release(db, key).await?;
-            if blocked {
-                store::throttle::unblock(db, key).await?;
-            }
+        store::throttle::release(db, &keys.account).await?;
+        if reserved.blocked_account {
+            store::throttle::unblock(db, &keys.account).await?;
         }
         Ok(())
     }
 
     /// Settles a reserved attempt whose password was right: the account's
-    /// failures are forgotten, and the client's attempt given back.
-    pub async fn succeeded(
+    /// failures (and a lockout this attempt started) are forgotten.
+    pub async fn succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
+        store::throttle::clear(db, &keys.account).await
+    }
+
+    /// Locks `key` out when `count` reached `limit`; whether it did.
+    async fn lock_if_over(
         &self,
         db: &mut impl AsDb,
-        keys: &Keys,
-        reserved: Reservation,
-    ) -> Result<(), StoreError> {
-        store::throttle::clear(db, &keys.account).await?;
-        store::throttle::release(db, &keys.ip).await?;
-        if reserved.blocked_ip {
-            store::throttle::unblock(db, &keys.ip).await?;
-        }
-        Ok(())
+        key: &str,
+        count: i64,
+        limit: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let Some(wait) = lockout(count, limit, self.lockout, self.max_lockout) else {
+            return Ok(false);
+        };
+        tracing::warn!(
+            key = key.split(':').next().unwrap_or(""),
+            failures = count,
+            wait_secs = wait.num_seconds(),
+            "login locked out"
+        );
+        store::throttle::block(db, key, now + wait).await?;
+        Ok(true)
     }
 
     /// Counters whose last failure was before this can go, once unblocked.
