@@ -22,9 +22,6 @@ pub enum ServiceError {
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,
-    /// 404 `not_found`.
-    #[error("not found")]
-    NotFound,
     /// 409, 503 or 500, as `http::error` maps store errors.
     #[error(transparent)]
     Store(#[from] StoreError),

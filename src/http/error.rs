@@ -279,7 +279,6 @@ impl From<ServiceError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::SessionEnded => Self::InvalidToken,
-            ServiceError::NotFound => Self::NotFound,
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
             ServiceError::Internal(e) => Self::Internal(e),

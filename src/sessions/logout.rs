@@ -19,11 +19,9 @@ pub mod reasons {
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 
-/// Which sessions a logout ends.
+/// Which sessions `end_all` ends (a logout of one session is `end_one`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// The session of the presented token.
-    Local,
     /// Every session of the user.
     Global,
     /// Every session of the user but the current one.
@@ -64,7 +62,7 @@ pub async fn end_all(
 ) -> Result<u64, StoreError> {
     let (keep, reason) = match scope {
         Scope::Others => (Some(current), reasons::LOGOUT_OTHERS),
-        Scope::Global | Scope::Local => (None, reasons::LOGOUT_GLOBAL),
+        Scope::Global => (None, reasons::LOGOUT_GLOBAL),
     };
     let now = svc.now();
     let mut tx = svc.store.begin().await?;

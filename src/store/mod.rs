@@ -141,11 +141,6 @@ impl Store {
         Ok(())
     }
 
-    /// Whether this is the PostgreSQL store.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self.backend, Backend::Postgres(_))
-    }
-
     /// One round trip, for `/readyz`.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let mut conn = self.conn().await?;

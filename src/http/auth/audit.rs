@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::audit;
-use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::AuthenticatedUser;
@@ -57,9 +56,7 @@ pub async fn list_audit(
             "limit must be a number from 1 to 200".into(),
         ));
     }
-    let events = audit::list(&state.services.store, user.sub, limit)
-        .await
-        .map_err(ServiceError::from)?;
+    let events = audit::list(&state.services.store, user.sub, limit).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(AuditList { events }))

@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::AuditKind;
-use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{AuthenticatedUser, Caller};
@@ -41,9 +40,7 @@ pub async fn list_sessions(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let sessions = sessions::list_live(&state.services, user.sub)
-        .await
-        .map_err(ServiceError::from)?;
+    let sessions = sessions::list_live(&state.services, user.sub).await?;
     let sessions = sessions
         .iter()
         .map(|s| SessionView::new(s, user.sid))
@@ -85,8 +82,7 @@ pub async fn revoke_session(
         reasons::REVOKED_BY_USER,
         &caller.meta,
     )
-    .await
-    .map_err(ServiceError::from)?;
+    .await?;
     if !ended {
         return Err(ApiError::NotFound);
     }
