@@ -190,8 +190,9 @@ fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
 }
 
 /// Settings derived from others once every source is merged: the refresh-token
-/// key read from `refresh.secret_file`, and the default database inside
-/// `data_dir` when no `database.url` is configured.
+/// key read from `refresh.secret_file`, the default database inside
+/// `data_dir` when no `database.url` is configured, and `password.max_bytes`
+/// (the old name of `password.max_length`, which only a deployment sets).
 fn fill_in(merged: &mut Value) -> Result<(), ConfigError> {
     // Anything but a table here fails deserialization, with a better message.
     let ValueKind::Table(root) = &mut merged.kind else {
@@ -210,6 +211,11 @@ fn fill_in(merged: &mut Value) -> Result<(), ConfigError> {
         let secret = read_value_file(Path::new(&path))
             .map_err(|e| ConfigError::invalid("refresh.secret_file", format!("{path}: {e}")))?;
         refresh.insert("secret".into(), Value::new(None, secret));
+    }
+    if let Some(ValueKind::Table(password)) = root.get_mut("password").map(|v| &mut v.kind)
+        && let Some(old) = password.remove("max_bytes")
+    {
+        password.insert("max_length".into(), old);
     }
     let data_dir = root.get("data_dir").cloned().map(Value::into_string);
     if let Some(data_dir) = data_dir.transpose()?
@@ -269,6 +275,15 @@ pub(super) mod tests {
             (19_456, 2, 1)
         );
         assert!(s.is_sqlite());
+    }
+
+    #[test]
+    fn the_old_name_of_password_max_length_is_still_read() {
+        assert_eq!(load(&[]).unwrap().password.max_length, 1024);
+        let old = load(&[("AUTHD__PASSWORD__MAX_BYTES", "100")]).unwrap();
+        assert_eq!(old.password.max_length, 100);
+        let from_file = load_with_file("[password]\nmax_bytes = 200\n", &[]).unwrap();
+        assert_eq!(from_file.password.max_length, 200);
     }
 
     #[test]

@@ -197,8 +197,10 @@ impl std::fmt::Debug for RefreshSettings {
 pub struct PasswordSettings {
     /// Shortest accepted new password, in characters.
     pub min_length: usize,
-    /// Longest accepted password, in bytes (at most 1024).
-    pub max_bytes: usize,
+    /// Longest accepted password, in characters (at most 1024, so at most
+    /// 4 KiB of UTF-8 to hash). Formerly `max_bytes`, which is still read
+    /// (`config::load::fill_in`).
+    pub max_length: usize,
     /// Least zxcvbn score (0 to 4) of a new password; 0 turns the check off.
     /// 2 refuses passwords guessable in 10^6 tries: every common password.
     pub min_strength: u8,

@@ -119,16 +119,16 @@ impl Settings {
             ));
         }
         let p = &self.password;
-        if p.max_bytes == 0 || p.max_bytes > 1024 {
+        if p.max_length == 0 || p.max_length > 1024 {
             return Err(ConfigError::invalid(
-                "password.max_bytes",
+                "password.max_length",
                 "must be between 1 and 1024",
             ));
         }
-        if p.min_length == 0 || p.min_length > p.max_bytes {
+        if p.min_length == 0 || p.min_length > p.max_length {
             return Err(ConfigError::invalid(
                 "password.min_length",
-                "must be at least 1 and at most password.max_bytes",
+                "must be at least 1 and at most password.max_length",
             ));
         }
         if p.min_strength > 4 {
@@ -216,7 +216,8 @@ mod tests {
             ("AUTHD__DATABASE__URL", "mysql://db", "database.url"),
             ("AUTHD__JWT__ACCESS_TTL_SECS", "0", "jwt.access_ttl_secs"),
             ("AUTHD__REFRESH__SECRET", "short", "refresh.secret"),
-            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_bytes"),
+            ("AUTHD__PASSWORD__MAX_LENGTH", "4096", "password.max_length"),
+            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_length"),
             ("AUTHD__PASSWORD__ARGON2_M_COST", "1", "password.argon2"),
             ("AUTHD__LOG__FORMAT", "xml", "log.format"),
             (

@@ -18,6 +18,7 @@ use crate::sessions::feed::{self, Cursor};
 pub struct FeedQuery {
     /// The `cursor` of the previous answer; without it, every session revoked
     /// within the last access-token lifetime.
+    #[param(pattern = r"^[0-9]{1,18}(\.[0-9a-f]{32})?$")]
     since: Option<String>,
 }
 

@@ -53,7 +53,7 @@ pub async fn login(
         ));
     }
     let email = Email::parse(&input.email)?;
-    let password = Password::parse_existing(input.password, svc.settings.password.max_bytes)?;
+    let password = Password::parse_existing(input.password, svc.settings.password.max_length)?;
     let session = accounts::login(svc, &email, &password, &caller.meta).await?;
     token_response(&state, &session, delivery)
 }

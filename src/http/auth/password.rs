@@ -51,8 +51,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let svc = &state.services;
     let p = &svc.settings.password;
-    let current = Password::parse_existing(input.current_password, p.max_bytes)?;
-    let new = Password::parse_new(input.new_password, p.min_length, p.max_bytes)?;
+    let current = Password::parse_existing(input.current_password, p.max_length)?;
+    let new = Password::parse_new(input.new_password, p.min_length, p.max_length)?;
     accounts::change_password(svc, user.sub, user.sid, &current, &new, &caller.meta).await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
