@@ -142,6 +142,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     // Browsers keep to https for a year once they have seen authd over https
     // (RFC 6797); an http issuer (development) gets no such promise.
     let hsts = settings.issuer().starts_with("https://");
+    if !settings.issuer_is_secure_context() {
+        tracing::warn!(
+            issuer = settings.issuer(),
+            "server.issuer is plain http to a host other than localhost: browsers drop the \
+             Secure refresh cookie there, so only body delivery works; serve authd over https"
+        );
+    }
     let server = HttpServer::new(move || {
         let origins = state.origins();
         let cors = Cors::default()

@@ -118,6 +118,21 @@ impl Settings {
                 "must be letters, digits, '_', '-' or '.'",
             ));
         }
+        // Browsers match prefixes without regard to case; authd adds `__Host-`
+        // itself, from refresh.cookie_path.
+        let lower = cookie.to_ascii_lowercase();
+        if lower.starts_with("__host-") || lower.starts_with("__secure-") {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_name",
+                "must not start with __Host- or __Secure-: refresh.cookie_path = \"/\" adds __Host- itself",
+            ));
+        }
+        if !matches!(self.refresh.cookie_path.as_str(), "/" | "/auth") {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_path",
+                "must be \"/\" (a __Host- cookie, the default) or \"/auth\" (for a host shared with other applications)",
+            ));
+        }
         let p = &self.password;
         if p.max_bytes == 0 || p.max_bytes > 1024 {
             return Err(ConfigError::invalid(
@@ -230,6 +245,21 @@ mod tests {
                 "limits.login_account_failures",
             ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__Host-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__secure-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_PATH",
+                "/auth/",
+                "refresh.cookie_path",
+            ),
         ] {
             let error = load(&[(var, value)])
                 .err()

@@ -138,7 +138,7 @@ async fn the_served_document_is_valid_openapi_3_1_for_this_deployment() {
         .expect("security schemes");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["refresh_cookie"]["in"], "cookie");
-    assert_eq!(schemes["refresh_cookie"]["name"], "custom_refresh");
+    assert_eq!(schemes["refresh_cookie"]["name"], "__Host-custom_refresh");
     let mut ids = HashSet::new();
     for (method, path) in operations(&doc) {
         let op = operation(&doc, &method, &path);
