@@ -2,8 +2,10 @@
 //! and the derived values the rest of authd reads (origins, issuer, paths).
 //!
 //! Loading (`config/default.toml`, files, the environment, `*_FILE` secrets)
-//! lives in `load`, the checks serde cannot make in `validate`.
+//! lives in `load`, the checks serde cannot make in `validate`, the bounded
+//! read of a setting's file in `file`.
 
+pub mod file;
 mod load;
 mod validate;
 
