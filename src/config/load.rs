@@ -264,6 +264,9 @@ pub(super) mod tests {
             (19_456, 2, 1)
         );
         assert!(s.is_sqlite());
+        assert_eq!(s.metrics.listen, None, "/metrics on the public listener");
+        let s = load(&[("AUTHD__METRICS__LISTEN", "127.0.0.1:9100")]).unwrap();
+        assert_eq!(s.metrics.listen.as_deref(), Some("127.0.0.1:9100"));
     }
 
     #[test]

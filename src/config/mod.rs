@@ -31,6 +31,18 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A second address (`IP:port`) that serves `GET /metrics` and nothing
+    /// else, for the monitoring network. When set, the public listener answers
+    /// `/metrics` with 404. Unset (default): `/metrics` is on the public
+    /// listener, to be blocked at the proxy in front of authd.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -205,6 +205,14 @@ impl Settings {
                 "must be at least 1 and at most limits.login_max_lockout_secs, itself at most 86400",
             ));
         }
+        if let Some(listen) = &self.metrics.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::invalid(
+                "metrics.listen",
+                "must be an IP address and port such as 127.0.0.1:9100 (unset: /metrics on the public listener)",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid(
                 "log.format",
@@ -260,6 +268,8 @@ mod tests {
                 "/auth/",
                 "refresh.cookie_path",
             ),
+            ("AUTHD__METRICS__LISTEN", "9100", "metrics.listen"),
+            ("AUTHD__METRICS__LISTEN", "", "metrics.listen"),
         ] {
             let error = load(&[(var, value)])
                 .err()

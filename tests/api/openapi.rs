@@ -29,7 +29,6 @@ const NEVER_FAIL: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    ("GET", "/metrics"),
 ];
 
 async fn served_document(app: &TestApp) -> Value {
