@@ -118,6 +118,21 @@ impl Settings {
                 "must be letters, digits, '_', '-' or '.'",
             ));
         }
+        // Browsers match prefixes without regard to case; authd adds `__Host-`
+        // itself, from refresh.cookie_path.
+        let lower = cookie.to_ascii_lowercase();
+        if lower.starts_with("__host-") || lower.starts_with("__secure-") {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_name",
+                "must not start with __Host- or __Secure-: refresh.cookie_path = \"/\" adds __Host- itself",
+            ));
+        }
+        if !matches!(self.refresh.cookie_path.as_str(), "/" | "/auth") {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_path",
+                "must be \"/\" (a __Host- cookie, the default) or \"/auth\" (for a host shared with other applications)",
+            ));
+        }
         let p = &self.password;
         if p.max_length == 0 || p.max_length > 1024 {
             return Err(ConfigError::invalid(
@@ -190,6 +205,14 @@ impl Settings {
                 "must be at least 1 and at most limits.login_max_lockout_secs, itself at most 86400",
             ));
         }
+        if let Some(listen) = &self.metrics.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::invalid(
+                "metrics.listen",
+                "must be an IP address and port such as 127.0.0.1:9100 (unset: /metrics on the public listener)",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid(
                 "log.format",
@@ -231,6 +254,23 @@ mod tests {
                 "limits.login_account_failures",
             ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__Host-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__secure-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_PATH",
+                "/auth/",
+                "refresh.cookie_path",
+            ),
+            ("AUTHD__METRICS__LISTEN", "9100", "metrics.listen"),
+            ("AUTHD__METRICS__LISTEN", "", "metrics.listen"),
         ] {
             let error = load(&[(var, value)])
                 .err()

@@ -52,7 +52,7 @@ struct ApiDoc;
 
 /// The document for this deployment: `info.version` is the crate version,
 /// the one server is the configured issuer, and the refresh cookie has its
-/// configured name.
+/// configured name (with its `__Host-` prefix) and path.
 pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -77,8 +77,13 @@ pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
     components.add_security_scheme(
         "refresh_cookie",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-            settings.refresh.cookie_name.clone(),
-            "The refresh token, HttpOnly; sent by browsers".to_owned(),
+            settings.refresh.cookie().name,
+            format!(
+                "The refresh token: HttpOnly, Secure, SameSite=Strict, host-only, Path={}; \
+                 sent by browsers. Its name is `refresh.cookie_name`, prefixed with `__Host-` \
+                 unless `refresh.cookie_path` is `/auth`",
+                settings.refresh.cookie().path
+            ),
         ))),
     );
     bound_passwords(components, &settings.password);

@@ -216,6 +216,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
 async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let metrics_port = free_port();
     // Logs go to a file: a pipe nobody reads fills up and blocks the server.
     let log_path = dir.path().join("authd.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -229,6 +230,10 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         )
         .env("AUTHD__PASSWORD__ARGON2_M_COST", "1024")
         .env("AUTHD__PASSWORD__ARGON2_T_COST", "1")
+        .env(
+            "AUTHD__METRICS__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .env("RUST_LOG", "trace")
         .env_remove("AUTHD_CONFIG")
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -282,6 +287,18 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .send()
         .await
         .unwrap();
+    // The metrics are on their own address only; SIGTERM stops both servers.
+    let metrics = |base: String| {
+        let client = client.clone();
+        async move {
+            let reply = client.get(format!("{base}/metrics")).send().await.unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap())
+        }
+    };
+    let (status, text) = metrics(format!("http://127.0.0.1:{metrics_port}")).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("authd_logins_total"), "{text}");
+    assert_eq!(metrics(base.clone()).await.0, 404);
 
     let status = stop_with_sigterm(child).await;
     let logs = std::fs::read_to_string(&log_path).unwrap();

@@ -23,7 +23,7 @@ use crate::http::tokens::{Delivery, TokenResponse, token_response};
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse, headers(
-                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Set-Cookie" = String, description = "The refresh token when it travels by cookie: `__Host-authd_refresh` by default, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain (see the `refresh_cookie` security scheme)"),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
         (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
