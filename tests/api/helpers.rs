@@ -293,6 +293,12 @@ impl TestApp {
         &self.state.services
     }
 
+    /// The URL of the test's database, for a test that changes it behind
+    /// authd's back (a fault trigger, a lock held by the test).
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     /// The server's store.
     pub fn store(&self) -> &authd::store::Store {
         &self.state.services.store

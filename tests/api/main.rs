@@ -15,10 +15,12 @@ mod helpers;
 
 mod access_tokens;
 mod account;
+mod atomicity;
 mod binary;
 mod browser;
 mod client_ip;
 mod crash;
+mod credentials;
 mod faults;
 mod hardening;
 mod input;
