@@ -1,4 +1,5 @@
-//! `GET /auth/revocations`: the revocation feed, for registered clients.
+//! `GET /auth/revocations`: the revocation feed, for registered clients with
+//! `authd:revocations`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -6,10 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::client_auth::{ClientCredentials, basic_credentials, require_client};
+use super::client_auth::{ClientCredentials, basic_credentials, require_permitted_client};
 use super::error::ErrorBody;
 use super::state::AppState;
 use super::tokens::token_headers;
+use crate::clients::permissions;
 use crate::sessions::feed::{self, Cursor};
 
 #[derive(Deserialize, IntoParams)]
@@ -26,8 +28,9 @@ pub struct FeedQuery {
 pub struct FeedEntry {
     /// The session: the `sid` claim of its access tokens.
     sid: Uuid,
-    /// Its user.
-    sub: Uuid,
+    /// Its user; only for clients with `authd:revocations:sub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<Uuid>,
     /// When it was revoked (Unix seconds).
     revoked_at: i64,
     /// After this (Unix seconds) no access token of the session can still be
@@ -46,7 +49,7 @@ pub struct Feed {
     more: bool,
 }
 
-/// The revocation feed, for registered clients.
+/// The revocation feed, for registered clients with `authd:revocations`.
 ///
 /// The sessions revoked since the cursor (without one, within the last
 /// access-token lifetime), so that services verifying access tokens locally
@@ -62,6 +65,7 @@ pub struct Feed {
         (status = 400, description = "`invalid_request`: a malformed cursor or an unknown parameter", body = ErrorBody),
         (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic)", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 403, description = "`insufficient_scope`: the client has neither `authd:revocations` nor `authd:revocations:sub`", body = ErrorBody),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(("client_basic" = []))
@@ -75,7 +79,13 @@ pub async fn revocations(
         Some((id, secret)) => ClientCredentials::Secret { id, secret },
         None => ClientCredentials::None,
     };
-    require_client(&state, credentials).await?;
+    let client = require_permitted_client(
+        &state,
+        credentials,
+        &[permissions::REVOCATIONS, permissions::REVOCATIONS_SUB],
+    )
+    .await?;
+    let with_sub = client.may(permissions::REVOCATIONS_SUB);
     let query = web::Query::<FeedQuery>::from_query(req.query_string())
         .map_err(|_| ApiError::InvalidRequest("the only parameter is since".into()))?;
     let since = match query.since.as_deref() {
@@ -90,7 +100,7 @@ pub async fn revocations(
         .into_iter()
         .map(|e| FeedEntry {
             sid: e.sid,
-            sub: e.sub,
+            sub: with_sub.then_some(e.sub),
             revoked_at: e.revoked_at.timestamp(),
             until: e.until.timestamp(),
         })

@@ -25,7 +25,8 @@ pub struct TokenRequest {
     /// The refresh token to exchange (`grant_type=refresh_token`).
     refresh_token: Option<String>,
     /// `client_credentials` only: space-separated scopes, each held by the
-    /// client; default all of its scopes.
+    /// client; default all of its scopes. authd's `authd:*` permissions are
+    /// never granted (`invalid_scope`).
     scope: Option<String>,
     /// A registered client's id (with `client_secret`), or authd's own public
     /// client id on the refresh grant.
@@ -163,12 +164,13 @@ async fn client_credentials_grant(
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
-    if client.scopes.is_empty() {
-        // Such a client introspects and reads the revocation feed; a token
-        // of its own would be accepted wherever any valid token is.
+    if clients::grantable_scopes(&client).next().is_none() {
+        // Such a client holds at most authd's permissions (introspection,
+        // the revocation feed); a token of its own would be accepted wherever
+        // any valid token is. Permissions are never put in a token.
         return Err(ApiError::oauth(
             "unauthorized_client",
-            "this client has no scopes: it may introspect and read the revocation feed, not get tokens",
+            "this client has no scopes to grant (authd:* permissions are never granted in tokens)",
         ));
     }
     let scope = clients::granted_scope(&client, scope).map_err(|_| {
