@@ -234,8 +234,8 @@ async fn a_local_verifier_refuses_every_ended_session_by_one_user_entry_and_no_l
 
     logout_everywhere(&app, &second.access).await;
     // A token of an ended session signed after the revocation (a refresh
-    // that raced it): its `iat` is later, its session's start is not.
-    app.advance(3);
+    // that raced it): its `iat` is later, its session's start is not. (The
+    // clock stands still: the logins below are in the revocation's second.)
     let old = authd::store::sessions::find(
         &mut app.store().conn().await.unwrap(),
         jwt_claims(&first.access)["sid"]
@@ -250,7 +250,12 @@ async fn a_local_verifier_refuses_every_ended_session_by_one_user_entry_and_no_l
     let late = app
         .services()
         .access
-        .issue(user, old.id, old.created_at, app.now())
+        .issue(
+            user,
+            old.id,
+            old.created_at,
+            app.now() + chrono::Duration::seconds(3),
+        )
         .unwrap()
         .token;
     two_polls(&verifier).await;
@@ -271,7 +276,8 @@ async fn a_local_verifier_refuses_every_ended_session_by_one_user_entry_and_no_l
     assert!(verifier.verify(&again.access).await.is_ok());
     assert!(app.access_works(&again.access).await);
 
-    // And a second global logout in that same second covers it.
+    // And a second global logout in that same second covers it, though it
+    // started "after" the clock of the revocation.
     logout_everywhere(&app, &again.access).await;
     two_polls(&verifier).await;
     assert_eq!(
