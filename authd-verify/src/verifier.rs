@@ -102,7 +102,8 @@ impl Verifier {
     /// the `kid` names a known key (refetching the JWKS at most once per
     /// interval); the header `alg` is the key's algorithm; the signature;
     /// `iss`; `aud`; the claims RFC 9068 requires; `exp`, `nbf` and `iat`
-    /// within the leeway. Then, with revocation on, that `sid` is not revoked.
+    /// within the leeway. Then, with revocation on, that `sid` is not revoked,
+    /// and no revocation of every session of its `sub` covers its `auth_time`.
     pub async fn verify_at(&self, token: &str, now: SystemTime) -> Result<Claims, VerifyError> {
         let inner = &self.inner;
         let token = Unverified::parse(token)?;
@@ -120,8 +121,8 @@ impl Verifier {
         };
         let key = key.as_deref().map(PinnedKey::as_key);
         let claims: Claims = token.verify(key, &expected, unix_seconds(now))?;
-        if let (Some(revocations), Some(sid)) = (&inner.revocations, &claims.sid)
-            && revocations.is_revoked(sid)
+        if let Some(revocations) = &inner.revocations
+            && revocations.is_revoked(&claims)
         {
             return Err(VerifyError::Revoked);
         }
@@ -155,6 +156,16 @@ impl Verifier {
             .revocations
             .as_ref()
             .map_or(0, Revocations::revoked_count)
+    }
+
+    /// How many users' revocations of every session are currently
+    /// remembered (0 without revocation): one per global logout or reuse
+    /// detection, however many sessions it ended.
+    pub fn revoked_users(&self) -> usize {
+        self.inner
+            .revocations
+            .as_ref()
+            .map_or(0, Revocations::revoked_users_count)
     }
 }
 

@@ -21,7 +21,9 @@ use crate::throttle::Keys;
 ///   hash is verified), and counts against the same throttle keys: the answer
 ///   and its timing say nothing about which emails have accounts.
 /// - A failure is counted, and audited, in one transaction; so is a success
-///   with its session, the re-hash of an outdated hash and the cleared count.
+///   with its session, the re-hash of an outdated hash and the cleared count,
+///   and the end of the oldest session when the user is at the cap
+///   (`refresh.max_sessions_per_user`; see `sessions::start`).
 /// - A password changed while this one was being checked makes the check
 ///   stale: refused like a wrong password (see [`sign_in`]).
 pub async fn login(
@@ -126,7 +128,8 @@ pub async fn sign_in(
     if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }
-    let session = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let started = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let session = started.session;
     let event = AuditEvent::new(
         AuditKind::LoginSucceeded,
         Some(user_id),
@@ -139,6 +142,11 @@ pub async fn sign_in(
     svc.metrics.logins.with_label_values(&["ok"]).inc();
     if proof.rehash.is_some() {
         tracing::info!(user = %user_id, "password re-hashed with the current parameters");
+    }
+    if started.evicted > 0 {
+        tracing::info!(user = %user_id, evicted = started.evicted, "session cap reached: the oldest sessions ended");
+        svc.metrics
+            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
     }
     tracing::info!(user = %user_id, session = %session.id, "login");
     Ok(session)

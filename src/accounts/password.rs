@@ -81,6 +81,7 @@ pub async fn change_password(
         Some(current),
         reasons::PASSWORD_CHANGED,
         now,
+        false,
     )
     .await?;
     let event = AuditEvent::new(

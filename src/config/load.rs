@@ -261,6 +261,7 @@ pub(super) mod tests {
         assert_eq!(s.refresh.idle_ttl_secs, 7 * 86_400);
         assert_eq!(s.refresh.absolute_ttl_secs, 30 * 86_400);
         assert_eq!(s.refresh.reuse_interval_secs, 10);
+        assert_eq!(s.refresh.max_sessions_per_user, 100);
         assert_eq!(
             (
                 s.password.argon2_m_cost,

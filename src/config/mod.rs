@@ -182,6 +182,8 @@ pub struct RefreshSettings {
     pub absolute_ttl_secs: u64,
     /// Grace for concurrent tabs and lost responses, in seconds; 0 disables it.
     pub reuse_interval_secs: u64,
+    /// Live sessions a user may have; a login beyond it ends the oldest (default 100).
+    pub max_sessions_per_user: u32,
     /// Server-side key from which refresh tokens are derived (at least 32 bytes).
     /// Every instance sharing a database must share it. Unset: generated once into
     /// `data_dir/refresh.key`. `refresh.secret_file` names a file holding it
@@ -206,6 +208,7 @@ impl std::fmt::Debug for RefreshSettings {
             .field("idle_ttl_secs", &self.idle_ttl_secs)
             .field("absolute_ttl_secs", &self.absolute_ttl_secs)
             .field("reuse_interval_secs", &self.reuse_interval_secs)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
             .field("cookie_name", &self.cookie_name)
             .field("cookie_path", &self.cookie_path)

@@ -5,6 +5,10 @@ use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
 
+/// The largest `refresh.max_sessions_per_user`: a cap is there to bound what
+/// one user costs, and a login ends at most the sessions beyond it.
+const MAX_SESSIONS_PER_USER: u32 = 100_000;
+
 impl Settings {
     /// Checks what serde cannot: ranges, URLs, lengths.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -83,6 +87,12 @@ impl Settings {
             return Err(ConfigError::invalid(
                 "refresh.reuse_interval_secs",
                 "must be below refresh.idle_ttl_secs and at most 300 (0 disables the grace rule)",
+            ));
+        }
+        if !(1..=MAX_SESSIONS_PER_USER).contains(&r.max_sessions_per_user) {
+            return Err(ConfigError::invalid(
+                "refresh.max_sessions_per_user",
+                format!("must be between 1 and {MAX_SESSIONS_PER_USER}"),
             ));
         }
         if !(1..=3650).contains(&self.database.audit_retention_days) {
@@ -271,6 +281,11 @@ mod tests {
             ),
             ("AUTHD__METRICS__LISTEN", "9100", "metrics.listen"),
             ("AUTHD__METRICS__LISTEN", "", "metrics.listen"),
+            (
+                "AUTHD__REFRESH__MAX_SESSIONS_PER_USER",
+                "0",
+                "refresh.max_sessions_per_user",
+            ),
         ] {
             let error = load(&[(var, value)])
                 .err()

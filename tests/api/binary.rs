@@ -162,7 +162,14 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
-    let (ok, out, err) = authd(&["clients", "create", "--name", "orders", "--scope", "a b a"]);
+    let (ok, out, err) = authd(&[
+        "clients",
+        "create",
+        "--name",
+        "orders",
+        "--scopes",
+        "a b a authd:introspect",
+    ]);
     assert!(ok, "{err}");
     let field = |name: &str| {
         out.lines()
@@ -172,7 +179,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
             .unwrap_or_else(|| panic!("{name} in {out}"))
     };
     let (id, secret) = (field("client_id"), field("client_secret"));
-    assert_eq!(field("scopes"), "a b");
+    assert_eq!(field("scopes"), "a b authd:introspect");
 
     // The printed secret authenticates against the database the CLI wrote.
     let settings = authd::config::DatabaseSettings {
@@ -205,6 +212,31 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
 
     let (ok, _, err) = authd(&["clients", "create", "--name", "bad", "--scope", "caf\u{e9}"]);
     assert!(!ok && err.contains("scopes"), "{err}");
+    let (ok, _, err) = authd(&[
+        "clients",
+        "create",
+        "--name",
+        "bad",
+        "--scopes",
+        "authd:admin",
+    ]);
+    assert!(!ok && err.contains("authd:admin"), "{err}");
+
+    // Permissions change without a new secret.
+    use authd::clients::permissions::{INTROSPECT, REVOCATIONS};
+    assert!(client.may(INTROSPECT) && !client.may(REVOCATIONS));
+    let (ok, out, err) = authd(&["clients", "update", &id, "--scopes", "a authd:revocations"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("a authd:revocations"), "{out}");
+    let updated = authd::clients::authenticate(&store, &id, &secret)
+        .await
+        .unwrap()
+        .expect("the same secret");
+    assert!(updated.may(REVOCATIONS) && !updated.may(INTROSPECT));
+    let (ok, _, err) = authd(&["clients", "update", &id, "--scopes", "authd:everything"]);
+    assert!(!ok && err.contains("authd:everything"), "{err}");
+    let (ok, _, err) = authd(&["clients", "update", "client_nope", "--scopes", "a"]);
+    assert!(!ok && err.contains("no client"), "{err}");
     let (ok, _, err) = authd(&["clients", "delete", &id]);
     assert!(ok, "{err}");
     let (ok, _, err) = authd(&["clients", "delete", &id]);

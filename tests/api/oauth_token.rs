@@ -58,7 +58,9 @@ async fn refresh_grant(app: &TestApp, token: &str) -> crate::helpers::Reply {
 async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
     let app = spawn_app(backend).await;
     let (client, secret) = app.create_client("orders", "orders:read").await;
-    let (reader, reader_secret) = app.create_client("feed reader", "").await;
+    let (reader, reader_secret) = app
+        .create_client("feed reader", "authd:revocations authd:introspect")
+        .await;
     let (_, tokens) = app.user_with_tokens().await;
     let refresh = tokens.refresh.as_str();
     let forged = "x".repeat(76);
@@ -143,7 +145,7 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
             "invalid_client",
         ),
         (
-            "client credentials for a client without scopes",
+            "client credentials for a client with only authd's permissions",
             vec![("grant_type", "client_credentials")],
             Some((&reader, &reader_secret)),
             400,

@@ -55,7 +55,8 @@ enum RefreshTokenGrantType {
 struct ClientCredentialsGrant {
     grant_type: ClientCredentialsGrantType,
     /// Space-separated scopes, each held by the client; default all of its
-    /// scopes.
+    /// scopes. authd's `authd:*` permissions are never granted
+    /// (`invalid_scope`).
     scope: Option<String>,
 }
 
@@ -194,12 +195,13 @@ async fn client_credentials_grant(
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
-    if client.scopes.is_empty() {
-        // Such a client introspects and reads the revocation feed; a token
-        // of its own would be accepted wherever any valid token is.
+    if clients::grantable_scopes(&client).next().is_none() {
+        // Such a client holds at most authd's permissions (introspection,
+        // the revocation feed); a token of its own would be accepted wherever
+        // any valid token is. Permissions are never put in a token.
         return Err(ApiError::oauth(
             "unauthorized_client",
-            "this client has no scopes: it may introspect and read the revocation feed, not get tokens",
+            "this client has no scopes to grant (authd:* permissions are never granted in tokens)",
         ));
     }
     let scope = clients::granted_scope(&client, scope).map_err(|_| {
