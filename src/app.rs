@@ -1,6 +1,6 @@
 //! Building the application from settings and a bound listener: the
-//! services (keys, store, hasher, token makers), the HTTP server, and the
-//! background cleanup.
+//! services (keys, store, hasher, token makers, mailer), the HTTP server, and
+//! the background tasks: the cleanup sweep and the mail sender.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -52,6 +52,7 @@ pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    mail_sender: crate::mail::sender::SenderHandle,
 }
 
 impl Application {
@@ -80,11 +81,13 @@ impl Application {
                 source,
             })?;
         let server = run(listener, state.clone())?;
-        crate::cleanup::spawn(services);
+        crate::cleanup::spawn(services.clone());
+        let mail_sender = crate::mail::sender::spawn(services);
         Ok(Self {
             port,
             server,
             state,
+            mail_sender,
         })
     }
 
@@ -96,9 +99,13 @@ impl Application {
         self.state.clone().into_inner()
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests and
+    /// lets the mail sender settle the batch it is delivering.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let limit = Duration::from_secs(self.state.services.settings.server.shutdown_timeout_secs);
+        self.mail_sender.stop(limit).await;
+        served
     }
 }
 
@@ -123,6 +130,7 @@ pub fn build_services(
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        mail: crate::mail::Mailer::new(&settings)?,
         access,
         refresh,
         clock,

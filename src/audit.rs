@@ -25,6 +25,8 @@ pub enum AuditKind {
     Logout,
     SessionRevoked,
     PasswordChanged,
+    /// A message could not be delivered and was given up (`crate::mail`).
+    MailGivenUp,
 }
 
 impl AuditKind {
@@ -37,6 +39,7 @@ impl AuditKind {
             Self::Logout => "logout",
             Self::SessionRevoked => "session_revoked",
             Self::PasswordChanged => "password_changed",
+            Self::MailGivenUp => "mail_given_up",
         }
     }
 }

@@ -4,9 +4,11 @@
 //! Loading (`config/default.toml`, files, the environment, `*_FILE` secrets)
 //! lives in `load`, the checks serde cannot make in `validate`.
 
+mod email;
 mod load;
 mod validate;
 
+pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +31,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    pub email: EmailSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

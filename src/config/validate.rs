@@ -196,6 +196,7 @@ impl Settings {
                 "must be \"json\" or \"pretty\"",
             ));
         }
+        self.email.validate()?;
         Ok(())
     }
 }
