@@ -73,7 +73,10 @@ pub struct SmtpSettings {
     pub password: Option<SecretString>,
     pub password_file: Option<PathBuf>,
     /// An extra root certificate (PEM) trusted for the server, beside the
-    /// system's roots: a private CA.
+    /// system's roots: a private CA. `ca_file` names a file holding it, and
+    /// so does `AUTHD__EMAIL__SMTP__CA_FILE` (read into `ca`, like every
+    /// `_FILE` variable).
+    pub ca: Option<String>,
     pub ca_file: Option<PathBuf>,
     /// Seconds any one SMTP step (connecting, each command) may take.
     pub timeout_secs: u64,
@@ -92,6 +95,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("username", &self.username)
             .field("password", &self.password.as_ref().map(|_| "***"))
             .field("password_file", &self.password_file)
+            .field("ca", &self.ca.as_ref().map(|_| "(PEM)"))
             .field("ca_file", &self.ca_file)
             .field("timeout_secs", &self.timeout_secs)
             .field("pool_max_size", &self.pool_max_size)
@@ -224,6 +228,12 @@ impl SmtpSettings {
             return Err(ConfigError::invalid(
                 "email.smtp.password_file",
                 "email.smtp.password is set too: give the password or its file, not both",
+            ));
+        }
+        if self.ca.is_some() && self.ca_file.is_some() {
+            return Err(ConfigError::invalid(
+                "email.smtp.ca_file",
+                "email.smtp.ca is set too: give the certificate or its file, not both",
             ));
         }
         if (self.password.is_some() || self.password_file.is_some()) && self.username.is_none() {

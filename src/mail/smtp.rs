@@ -25,12 +25,16 @@ impl Smtp {
     pub fn new(s: &SmtpSettings, hello: &str) -> Result<Self, ConfigError> {
         let host = s.host.trim().trim_start_matches('[').trim_end_matches(']');
         let mut tls = TlsParameters::builder(host.to_owned());
-        if let Some(path) = &s.ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
+        let pem = match (&s.ca, &s.ca_file) {
+            (Some(pem), _) => Some(pem.clone().into_bytes()),
+            (None, Some(path)) => Some(std::fs::read(path).map_err(|e| {
                 ConfigError::invalid("email.smtp.ca_file", format!("{}: {e}", path.display()))
-            })?;
+            })?),
+            (None, None) => None,
+        };
+        if let Some(pem) = pem {
             let cert = Certificate::from_pem(&pem).map_err(|e| {
-                ConfigError::invalid("email.smtp.ca_file", format!("{}: {e}", path.display()))
+                ConfigError::invalid("email.smtp.ca", format!("not a PEM certificate: {e}"))
             })?;
             tls = tls.add_root_certificate(cert);
         }
