@@ -71,11 +71,13 @@ pub async fn insert(db: &mut impl AsDb, m: &NewMessage<'_>) -> Result<(), StoreE
 /// Claims at most `batch` due messages for `claim` until `until`, counting
 /// the attempt, in one statement.
 ///
-/// PostgreSQL: the inner `FOR UPDATE SKIP LOCKED` passes over rows another
-/// instance is claiming at this moment instead of waiting for them, and the
-/// outer conditions are checked again on the row as committed, so a row
-/// another instance claimed first is left to it. SQLite: one writer at a time,
-/// so the statement alone is the claim.
+/// PostgreSQL: `FOR UPDATE SKIP LOCKED` passes over rows another instance is
+/// claiming at this moment instead of waiting for them, and the conditions
+/// are checked again on the row as committed, so a row another instance
+/// claimed first is left to it. The pick is a `MATERIALIZED` CTE: as an
+/// `IN (subquery)` the planner may run it once per row, each run locking the
+/// next `batch` rows, and claim far more than `batch`. SQLite: one writer at a
+/// time, so the statement alone is the claim.
 #[tracing::instrument(skip_all)]
 pub async fn claim(
     db: &mut impl AsDb,
@@ -84,12 +86,14 @@ pub async fn claim(
     claim: Uuid,
     batch: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    const POSTGRES: &str = "UPDATE mail_outbox SET claimed_until = $2, claim = $3, attempts = attempts + 1 \
+    const POSTGRES: &str = "WITH picked AS MATERIALIZED (SELECT id FROM mail_outbox \
          WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
-         AND id IN (SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-         AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $4 \
-         FOR UPDATE SKIP LOCKED) \
-         RETURNING id, kind, user_id, recipient_hash, recipient, message, attempts";
+         ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+         UPDATE mail_outbox SET claimed_until = $2, claim = $3, attempts = mail_outbox.attempts + 1 \
+         FROM picked WHERE mail_outbox.id = picked.id AND mail_outbox.state = 'pending' \
+         AND (mail_outbox.claimed_until IS NULL OR mail_outbox.claimed_until <= $1) \
+         RETURNING mail_outbox.id, mail_outbox.kind, mail_outbox.user_id, mail_outbox.recipient_hash, \
+         mail_outbox.recipient, mail_outbox.message, mail_outbox.attempts";
     const SQLITE: &str = "UPDATE mail_outbox SET claimed_until = $2, claim = $3, attempts = attempts + 1 \
          WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
          AND id IN (SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 \

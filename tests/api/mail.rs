@@ -291,6 +291,11 @@ async fn two_instances_on_one_database_send_each_message_exactly_once(backend: B
         );
     }
     tx.commit().await.unwrap();
+    let claimed = sender::run_once(svc).await.unwrap();
+    assert!(
+        claimed <= 2,
+        "a round claims at most email.batch_size, not {claimed}"
+    );
     svc.mail.wake();
     sibling.services().mail.wake();
 
