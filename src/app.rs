@@ -1,6 +1,6 @@
 //! Building the application from settings and a bound listener: the
-//! services (keys, store, hasher, token makers), the HTTP server, and the
-//! background cleanup.
+//! services (keys, store, hasher, token makers, mailer), the HTTP server, and
+//! the background tasks: the cleanup sweep and the mail sender.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -54,6 +54,7 @@ pub struct Application {
     /// The server of `metrics.listen`, and its port, when it is set.
     metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
+    mail_sender: crate::mail::sender::SenderHandle,
 }
 
 impl Application {
@@ -94,12 +95,14 @@ impl Application {
             None => None,
         };
         let server = run(listener, state.clone())?;
-        crate::cleanup::spawn(services);
+        crate::cleanup::spawn(services.clone());
+        let mail_sender = crate::mail::sender::spawn(services);
         Ok(Self {
             port,
             server,
             metrics,
             state,
+            mail_sender,
         })
     }
 
@@ -117,12 +120,16 @@ impl Application {
     }
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests (both
-    /// servers, when `metrics.listen` is set: each stops on the signal).
+    /// servers, when `metrics.listen` is set: each stops on the signal) and
+    /// lets the mail sender settle the batch it is delivering.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        match self.metrics {
+        let served = match self.metrics {
             None => self.server.await,
             Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
-        }
+        };
+        let limit = Duration::from_secs(self.state.services.settings.server.shutdown_timeout_secs);
+        self.mail_sender.stop(limit).await;
+        served
     }
 }
 
@@ -147,6 +154,7 @@ pub fn build_services(
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        mail: crate::mail::Mailer::new(&settings)?,
         access,
         refresh,
         clock,

@@ -28,6 +28,8 @@ pub enum AuditKind {
     /// session ended (the event names it).
     SessionEvicted,
     PasswordChanged,
+    /// A message could not be delivered and was given up (`crate::mail`).
+    MailGivenUp,
 }
 
 impl AuditKind {
@@ -41,6 +43,7 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::SessionEvicted => "session_evicted",
             Self::PasswordChanged => "password_changed",
+            Self::MailGivenUp => "mail_given_up",
         }
     }
 }

@@ -14,6 +14,8 @@ pub struct Purged {
     pub user_revocations: u64,
     pub audit_events: u64,
     pub throttle_counters: u64,
+    pub mail_messages: u64,
+    pub mail_send_counts: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -29,7 +31,10 @@ const BATCH: i64 = 1_000;
 ///   instance whose clock is behind, still starts after it (`sessions::start`)
 ///   while verifiers with a generous leeway still hold it;
 /// - audit events older than `database.audit_retention_days`;
-/// - login-throttle counters whose window and lockout are over.
+/// - login-throttle counters whose window and lockout are over;
+/// - outbox rows sent or given up more than `email.retention_days` ago (their
+///   address and text went when they were settled), and send counts whose
+///   window is over (`crate::mail`).
 ///
 /// Storage stays proportional to the sessions used within the idle limit.
 pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
@@ -75,12 +80,39 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    let mail_cutoff = now - chrono::Duration::days(i64::from(svc.settings.email.retention_days));
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::outbox::purge_finished(&mut tx, mail_cutoff, BATCH).await?;
+        tx.commit().await?;
+        purged.mail_messages += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    let window = i64::try_from(svc.settings.email.per_recipient_window_secs).unwrap_or(86_400);
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::outbox::purge_send_counts(
+            &mut tx,
+            now - chrono::Duration::seconds(window),
+            BATCH,
+        )
+        .await?;
+        tx.commit().await?;
+        purged.mail_send_counts += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     if purged != Purged::default() {
         tracing::info!(
             sessions = purged.sessions,
             user_revocations = purged.user_revocations,
             audit_events = purged.audit_events,
             throttle_counters = purged.throttle_counters,
+            mail_messages = purged.mail_messages,
+            mail_send_counts = purged.mail_send_counts,
             "cleanup"
         );
     }

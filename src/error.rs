@@ -19,6 +19,10 @@ pub enum ServiceError {
     /// 429 `too_many_requests`: the account or the client is locked out.
     #[error("locked out for {retry_after_secs} s")]
     LockedOut { retry_after_secs: i64 },
+    /// 429 `too_many_requests` with `Retry-After`: too many messages asked
+    /// for this recipient or from this client (`mail::check_send_limits`).
+    #[error("too many messages requested; retry after {retry_after_secs} s")]
+    SendLimited { retry_after_secs: i64 },
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,

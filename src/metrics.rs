@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests and latency per route, logins, refreshes by
 //! outcome, reuse detections, revocations, the hashing queue and its Argon2id
-//! runs, the database pool.
+//! runs, the database pool, the email outbox (`mail::metrics`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,6 +31,8 @@ pub struct Metrics {
     /// The hasher's run count last added to `hash_runs`.
     hash_runs_seen: AtomicU64,
     pool: IntGaugeVec,
+    /// The outbox: messages queued, sent, given up, and waiting.
+    pub mail: crate::mail::metrics::MailMetrics,
 }
 
 /// Latency buckets from 1 ms to 5 s: refreshes sit at the low end, logins
@@ -101,6 +103,7 @@ impl Metrics {
         registry.register(Box::new(hash_queue.clone()))?;
         registry.register(Box::new(hash_runs.clone()))?;
         registry.register(Box::new(pool.clone()))?;
+        let mail = crate::mail::metrics::MailMetrics::register(&registry)?;
         Ok(Self {
             registry,
             requests,
@@ -112,6 +115,7 @@ impl Metrics {
             hash_runs,
             hash_runs_seen: AtomicU64::new(0),
             pool,
+            mail,
         })
     }
 

@@ -1,6 +1,6 @@
 //! The parts every service works with, built once at start-up and shared by
 //! all workers: settings, the store, the clock, the password hasher, the token
-//! makers, the rotation policy, the login throttle and the metrics.
+//! makers, the rotation policy, the login throttle, the metrics and the mailer.
 //!
 //! Services are plain functions in `accounts`, `sessions` and `clients` that
 //! take `&Services`; `http` holds one inside its `AppState`.
@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::mail::Mailer;
 use crate::metrics::Metrics;
 use crate::passwords::Hasher;
 use crate::sessions::RotationPolicy;
@@ -29,6 +30,8 @@ pub struct Services {
     pub policy: RotationPolicy,
     pub throttle: LoginThrottle,
     pub metrics: Metrics,
+    /// Templates, delivery and limits of email (`crate::mail`).
+    pub mail: Mailer,
 }
 
 impl Services {

@@ -5,10 +5,12 @@
 //! lives in `load`, the checks serde cannot make in `validate`, the bounded
 //! read of a setting's file in `file`.
 
+mod email;
 pub mod file;
 mod load;
 mod validate;
 
+pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    pub email: EmailSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
 }

@@ -229,6 +229,7 @@ impl Settings {
                 "must be \"json\" or \"pretty\"",
             ));
         }
+        self.email.validate()?;
         Ok(())
     }
 }

@@ -72,7 +72,8 @@ pub enum ApiError {
     #[error("the request body must be application/json")]
     UnsupportedMediaType,
     /// 429 `too_many_requests` with `Retry-After`: too many failed logins for
-    /// this account or client, or too many registrations or refreshes from it.
+    /// this account or client, too many registrations or refreshes from it,
+    /// or too many messages asked for one recipient or from one client.
     #[error("too many requests; retry after {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: i64 },
     /// 503 `temporarily_unavailable` with `Retry-After`: overloaded or the
@@ -281,7 +282,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::Input(e) => e.into(),
             ServiceError::WeakPassword(why) => Self::WeakPassword(why),
             ServiceError::InvalidCredentials => Self::InvalidCredentials,
-            ServiceError::LockedOut { retry_after_secs } => {
+            ServiceError::LockedOut { retry_after_secs }
+            | ServiceError::SendLimited { retry_after_secs } => {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::SessionEnded => Self::InvalidToken,

@@ -20,6 +20,7 @@
 pub mod audit;
 pub mod clients;
 mod error;
+pub mod outbox;
 mod postgres;
 pub mod sessions;
 mod sqlite;

@@ -10,7 +10,9 @@ use authd::http::state::AppState;
 use authd::services::Services;
 use sqlx::Connection;
 
+pub mod mime;
 mod requests;
+pub mod smtp;
 
 pub use requests::{Reply, jwt_claims, urlencode};
 

@@ -27,6 +27,8 @@ mod input;
 mod keys;
 mod limits;
 mod lockout;
+mod mail;
+mod mail_binary;
 mod mobile;
 mod oauth_revoke_introspect;
 mod oauth_token;

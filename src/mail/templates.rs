@@ -1,0 +1,280 @@
+//! The messages' templates: a subject, a text part and an HTML part for each
+//! kind, built in (`src/mail/templates/`) and overridable file by file from
+//! `email.templates_dir`. HTML templates (`*.html`) escape every variable;
+//! an unknown variable is an error, not an empty string.
+//!
+//! Variables, in every template: `product_name`, `app_url` (`email.link_base`).
+//! Per kind:
+//!
+//! | kind | variables |
+//! |---|---|
+//! | `verify_email` | `link`, `valid_minutes` |
+//! | `password_reset` | `link`, `valid_minutes` |
+//! | `password_changed` | `changed_at` |
+//! | `email_change_confirm` | `link`, `new_email`, `valid_minutes` |
+//! | `email_change_notice` | `new_email` |
+//! | `registration_attempt` | (none) |
+//! | `otp_code` | `code`, `valid_minutes` |
+//!
+//! `layout.html` (the HTML frame every HTML part extends) and `button.html`
+//! (a link as a button, with `link` and `label`) can be overridden too.
+
+use std::path::Path;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use super::MailKind;
+use crate::config::ConfigError;
+
+/// Every built-in template, by the name an override file must have.
+const BUILT_IN: &[(&str, &str)] = &[
+    ("layout.html", include_str!("templates/layout.html")),
+    ("button.html", include_str!("templates/button.html")),
+    (
+        "verify_email.subject.txt",
+        include_str!("templates/verify_email.subject.txt"),
+    ),
+    (
+        "verify_email.txt",
+        include_str!("templates/verify_email.txt"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("templates/verify_email.html"),
+    ),
+    (
+        "password_reset.subject.txt",
+        include_str!("templates/password_reset.subject.txt"),
+    ),
+    (
+        "password_reset.txt",
+        include_str!("templates/password_reset.txt"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("templates/password_reset.html"),
+    ),
+    (
+        "password_changed.subject.txt",
+        include_str!("templates/password_changed.subject.txt"),
+    ),
+    (
+        "password_changed.txt",
+        include_str!("templates/password_changed.txt"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("templates/password_changed.html"),
+    ),
+    (
+        "email_change_confirm.subject.txt",
+        include_str!("templates/email_change_confirm.subject.txt"),
+    ),
+    (
+        "email_change_confirm.txt",
+        include_str!("templates/email_change_confirm.txt"),
+    ),
+    (
+        "email_change_confirm.html",
+        include_str!("templates/email_change_confirm.html"),
+    ),
+    (
+        "email_change_notice.subject.txt",
+        include_str!("templates/email_change_notice.subject.txt"),
+    ),
+    (
+        "email_change_notice.txt",
+        include_str!("templates/email_change_notice.txt"),
+    ),
+    (
+        "email_change_notice.html",
+        include_str!("templates/email_change_notice.html"),
+    ),
+    (
+        "registration_attempt.subject.txt",
+        include_str!("templates/registration_attempt.subject.txt"),
+    ),
+    (
+        "registration_attempt.txt",
+        include_str!("templates/registration_attempt.txt"),
+    ),
+    (
+        "registration_attempt.html",
+        include_str!("templates/registration_attempt.html"),
+    ),
+    (
+        "otp_code.subject.txt",
+        include_str!("templates/otp_code.subject.txt"),
+    ),
+    ("otp_code.txt", include_str!("templates/otp_code.txt")),
+    ("otp_code.html", include_str!("templates/otp_code.html")),
+];
+
+/// A message's three parts, rendered.
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by the file of the same name in
+    /// `dir` if there is one. A file authd does not use, a syntax error, or a
+    /// template needing a variable its kind does not have stops start-up.
+    pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let invalid = |name: &str, e: &dyn std::fmt::Display| {
+            ConfigError::invalid("email.templates_dir", format!("{name}: {e}"))
+        };
+        let mut sources: Vec<(String, String)> = BUILT_IN
+            .iter()
+            .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
+            .collect();
+        if let Some(dir) = dir {
+            let entries =
+                std::fs::read_dir(dir).map_err(|e| invalid(&dir.display().to_string(), &e))?;
+            for entry in entries {
+                let entry = entry.map_err(|e| invalid(&dir.display().to_string(), &e))?;
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with('.') || !entry.path().is_file() {
+                    continue;
+                }
+                let Some(slot) = sources.iter_mut().find(|(n, _)| *n == name) else {
+                    return Err(invalid(
+                        &name,
+                        &"not a template authd uses (see the built-in names in README.md)",
+                    ));
+                };
+                slot.1 = crate::config::file::read_value(&entry.path())
+                    .map_err(|e| invalid(&name, &e))?;
+            }
+        }
+        for (name, source) in sources {
+            env.add_template_owned(name.clone(), source)
+                .map_err(|e| invalid(&name, &e))?;
+        }
+        let templates = Self { env };
+        // Every kind renders with sample values now, not at its first message.
+        for kind in MailKind::ALL {
+            templates
+                .render(kind, sample(kind))
+                .map_err(|e| invalid(kind.as_str(), &e))?;
+        }
+        Ok(templates)
+    }
+
+    /// Renders `kind`'s subject (one line), text and HTML with `vars`.
+    pub fn render(&self, kind: MailKind, vars: Value) -> Result<Rendered, minijinja::Error> {
+        let part = |suffix: &str| {
+            self.env
+                .get_template(&format!("{}.{suffix}", kind.as_str()))?
+                .render(vars.clone())
+        };
+        let subject = part("subject.txt")?;
+        Ok(Rendered {
+            subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+            text: part("txt")?,
+            html: part("html")?,
+        })
+    }
+}
+
+/// Values of the right shape for each kind, for the check at start-up.
+fn sample(kind: MailKind) -> Value {
+    let common = |extra: Value| {
+        minijinja::context! {
+            product_name => "authd",
+            app_url => "https://app.example.com/",
+            ..extra
+        }
+    };
+    let link = "https://app.example.com/?action=x&token=t";
+    common(match kind {
+        MailKind::VerifyEmail | MailKind::PasswordReset => {
+            minijinja::context! { link => link, valid_minutes => 30 }
+        }
+        MailKind::PasswordChanged => minijinja::context! { changed_at => "2026-12-01 10:00 UTC" },
+        MailKind::EmailChangeConfirm => minijinja::context! {
+            link => link, new_email => "new@example.com", valid_minutes => 30
+        },
+        MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
+        MailKind::RegistrationAttempt => minijinja::context! {},
+        MailKind::OtpCode => minijinja::context! { code => "123456", valid_minutes => 10 },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_parts_escape_variables_and_text_parts_keep_them() {
+        let t = Templates::load(None).unwrap();
+        let vars = minijinja::context! {
+            product_name => "<b>Acme & Co</b>",
+            app_url => "https://app.example.com/",
+            new_email => "x\"><script>alert(1)</script>@example.com",
+        };
+        let r = t.render(MailKind::EmailChangeNotice, vars).unwrap();
+        assert!(!r.html.contains("<script>"), "{}", r.html);
+        assert!(!r.html.contains("<b>Acme"), "{}", r.html);
+        assert!(
+            r.html.contains("&lt;b&gt;Acme &amp; Co&lt;&#x2f;b&gt;"),
+            "{}",
+            r.html
+        );
+        assert!(r.html.contains("x&quot;&gt;&lt;script&gt;"), "{}", r.html);
+        assert!(r.text.contains("<b>Acme & Co</b>"), "{}", r.text);
+        assert!(r.subject.contains("<b>Acme & Co</b>"), "{}", r.subject);
+    }
+
+    #[test]
+    fn every_kind_renders_all_three_parts_and_a_missing_variable_is_an_error() {
+        let t = Templates::load(None).unwrap();
+        for kind in MailKind::ALL {
+            let r = t.render(kind, sample(kind)).unwrap();
+            assert!(
+                !r.subject.is_empty() && !r.subject.contains('\n'),
+                "{kind:?}"
+            );
+            assert!(r.text.contains("authd"), "{kind:?}");
+            assert!(r.html.contains("<html"), "{kind:?}");
+        }
+        let missing =
+            minijinja::context! { product_name => "authd", app_url => "https://a.example/" };
+        assert!(t.render(MailKind::PasswordReset, missing).is_err());
+    }
+
+    #[test]
+    fn a_file_in_templates_dir_replaces_the_built_in_one_and_mistakes_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("otp_code.subject.txt"),
+            "{{ code }} is your {{ product_name }} code",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let r = t
+            .render(MailKind::OtpCode, sample(MailKind::OtpCode))
+            .unwrap();
+        assert_eq!(r.subject, "123456 is your authd code");
+        for (name, source, expected) in [
+            ("otp_code.txt", "{{ code ", "otp_code.txt"),
+            ("password_changed.txt", "{{ link }}", "password_changed"),
+            ("pasword_reset.txt", "typo", "pasword_reset.txt"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(name), source).unwrap();
+            let error = Templates::load(Some(dir.path())).err().unwrap().to_string();
+            assert!(
+                error.contains("email.templates_dir") && error.contains(expected),
+                "{name}: {error}"
+            );
+        }
+    }
+}
