@@ -85,7 +85,7 @@ pub(crate) fn check_origin(response: &reqwest::Response, url: &str) -> Result<()
             .unwrap_or("");
         return Err(format!(
             "status {}, a redirect to {location:?} not followed: only redirects within the \
-             same origin are",
+             same origin are, {MAX_REDIRECTS} at most",
             response.status()
         ));
     }
