@@ -31,8 +31,8 @@ fn argon2id(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let hasher = Hasher::new(p).expect("hasher");
-    let password =
-        Password::parse_existing(SecretString::from(PASSWORD), p.max_bytes).expect("password fits");
+    let password = Password::parse_existing(SecretString::from(PASSWORD), p.max_length)
+        .expect("password fits");
     let stored = runtime.block_on(hasher.hash(&password)).expect("hashes");
 
     let mut group = c.benchmark_group("argon2id");

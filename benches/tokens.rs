@@ -29,11 +29,11 @@ fn access_tokens(c: &mut Criterion) {
         group.bench_function(format!("sign/{name}"), |b| {
             b.iter(|| {
                 tokens
-                    .issue(black_box(user), black_box(session), now)
+                    .issue(black_box(user), black_box(session), now, now)
                     .expect("signs")
             })
         });
-        let token = tokens.issue(user, session, now).expect("signs").token;
+        let token = tokens.issue(user, session, now, now).expect("signs").token;
         group.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| tokens.verify(black_box(&token), now).expect("valid"))
         });
@@ -89,6 +89,7 @@ fn rotation_decision(c: &mut Criterion) {
         idle: secs(settings.refresh.idle_ttl_secs),
         absolute: secs(settings.refresh.absolute_ttl_secs),
         reuse_interval: secs(settings.refresh.reuse_interval_secs),
+        max_sessions_per_user: settings.refresh.max_sessions_per_user,
     };
     let now = Utc::now();
     let (expires_at, absolute_expires_at) = policy.new_session_expiry(now - Duration::hours(1));

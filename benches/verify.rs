@@ -83,7 +83,12 @@ fn in_process_verify(c: &mut Criterion) {
         let (keys, material) = support::key_set(alg);
         let kid = keys.signer().kid.clone();
         let token = support::access_tokens(keys.clone())
-            .issue(Uuid::new_v4(), Uuid::new_v4(), chrono::Utc::now())
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                chrono::Utc::now(),
+                chrono::Utc::now(),
+            )
             .expect("signs")
             .token;
 

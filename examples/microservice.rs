@@ -9,7 +9,7 @@
 //!   the user's `sub`. A machine client's token gets 401.
 //! - `GET /reports`: a machine client's client-credentials token whose
 //!   `scope` includes `reports:read` (a client created with
-//!   `authd clients create --name reporting --scope reports:read`). A user's
+//!   `authd clients create --name reporting --scopes reports:read`). A user's
 //!   token gets 401, a client token without the scope 403.
 //!
 //! Settings (environment):
@@ -18,9 +18,10 @@
 //!   `{AUTHD_ISSUER}/.well-known/openid-configuration`.
 //! - `AUTHD_AUDIENCE` (default `authd`): the `aud` tokens must carry.
 //! - `AUTHD_CLIENT_ID` and `AUTHD_CLIENT_SECRET` (optional): a registered
-//!   client; when both are set, the service polls authd's revocation feed and
-//!   refuses tokens of revoked sessions within one poll interval plus one
-//!   request.
+//!   client with the permission `authd:revocations` (`authd clients create
+//!   --name this-service --scopes authd:revocations`); when both are set, the
+//!   service polls authd's revocation feed and refuses tokens of revoked
+//!   sessions within one poll interval plus one request.
 //! - `AUTHD_REVOCATION_POLL_SECS` (default 5): how often the feed is polled.
 //! - `AUTHD_JWKS_URL`, `AUTHD_REVOCATION_FEED_URL` (optional): fetch keys or
 //!   the feed from these URLs instead of the discovered ones (when the issuer

@@ -16,7 +16,10 @@ url="${admin%/*}/${db}"
 
 psql -X -q "${admin}" -c "CREATE DATABASE ${db}"
 trap 'psql -X -q "${admin}" -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)"' EXIT
-psql -X -q "${url}" -f migrations/postgres/20261123000001_init.sql
+# The schema as authd migrates it: every migration, in order.
+for migration in migrations/postgres/*.sql; do
+  psql -X -q -v ON_ERROR_STOP=1 "${url}" -f "${migration}"
+done
 
 # Sessions shaped like real ones: a browser user agent, an IPv6 address, 10 users
 # per 1,000 sessions.

@@ -51,6 +51,8 @@ pub enum StartError {
 pub struct Application {
     port: u16,
     server: Server,
+    /// The server of `metrics.listen`, and its port, when it is set.
+    metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -79,11 +81,24 @@ impl Application {
                 addr: "listener".into(),
                 source,
             })?;
+        let metrics = match &state.services.settings.metrics.listen {
+            Some(addr) => {
+                let bind_error = |source| StartError::Bind {
+                    addr: format!("metrics.listen {addr}"),
+                    source,
+                };
+                let listener = TcpListener::bind(addr).map_err(bind_error)?;
+                let port = listener.local_addr().map_err(bind_error)?.port();
+                Some((port, run_metrics(listener, state.clone())?))
+            }
+            None => None,
+        };
         let server = run(listener, state.clone())?;
         crate::cleanup::spawn(services);
         Ok(Self {
             port,
             server,
+            metrics,
             state,
         })
     }
@@ -92,13 +107,22 @@ impl Application {
         self.port
     }
 
+    /// The port of `metrics.listen`, when it is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     pub fn state(&self) -> Arc<AppState> {
         self.state.clone().into_inner()
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests.
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (both
+    /// servers, when `metrics.listen` is set: each stops on the signal).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        match self.metrics {
+            None => self.server.await,
+            Some((_, metrics)) => tokio::try_join!(self.server, metrics).map(|_| ()),
+        }
     }
 }
 
@@ -142,6 +166,13 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     // Browsers keep to https for a year once they have seen authd over https
     // (RFC 6797); an http issuer (development) gets no such promise.
     let hsts = settings.issuer().starts_with("https://");
+    if !settings.issuer_is_secure_context() {
+        tracing::warn!(
+            issuer = settings.issuer(),
+            "server.issuer is plain http to a host other than localhost: browsers drop the \
+             Secure refresh cookie there, so only body delivery works; serve authd over https"
+        );
+    }
     let server = HttpServer::new(move || {
         let origins = state.origins();
         let cors = Cors::default()
@@ -186,6 +217,31 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
     .listen(listener)
     .map_err(|source| StartError::Bind {
         addr: "listener".into(),
+        source,
+    })?
+    .run();
+    Ok(server)
+}
+
+/// The server of `metrics.listen`: `GET /metrics` only, on one worker, with
+/// the public server's connection limits. Its requests are not counted in
+/// the metrics it serves.
+fn run_metrics(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, StartError> {
+    let shutdown = state.services.settings.server.shutdown_timeout_secs;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+            .app_data(state.clone())
+            .configure(crate::http::metrics_routes)
+    })
+    .workers(1)
+    .shutdown_timeout(shutdown)
+    .client_request_timeout(Duration::from_secs(5))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(30))
+    .listen(listener)
+    .map_err(|source| StartError::Bind {
+        addr: "metrics.listen".into(),
         source,
     })?
     .run();

@@ -24,6 +24,9 @@ pub enum AuditKind {
     RefreshReuseDetected,
     Logout,
     SessionRevoked,
+    /// A login went past `refresh.max_sessions_per_user`: the oldest live
+    /// session ended (the event names it).
+    SessionEvicted,
     PasswordChanged,
 }
 
@@ -36,6 +39,7 @@ impl AuditKind {
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::Logout => "logout",
             Self::SessionRevoked => "session_revoked",
+            Self::SessionEvicted => "session_evicted",
             Self::PasswordChanged => "password_changed",
         }
     }

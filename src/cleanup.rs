@@ -11,6 +11,7 @@ use crate::store::{self, StoreError};
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
     pub sessions: u64,
+    pub user_revocations: u64,
     pub audit_events: u64,
     pub throttle_counters: u64,
 }
@@ -22,6 +23,11 @@ const BATCH: i64 = 1_000;
 ///   live (a revoked session is kept until then, so its refresh tokens are
 ///   answered as revoked, not unknown, and the revocation feed still lists it
 ///   while any of its access tokens could be accepted);
+/// - user revocations (`sessions::feed`) made longer ago than twice that: the
+///   feed stops listing one after one access-token lifetime (its `until`),
+///   and it is kept as long again so that a login right after it, on an
+///   instance whose clock is behind, still starts after it (`sessions::start`)
+///   while verifiers with a generous leeway still hold it;
 /// - audit events older than `database.audit_retention_days`;
 /// - login-throttle counters whose window and lockout are over.
 ///
@@ -37,6 +43,16 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
         let n = store::sessions::purge_expired(&mut tx, session_cutoff, BATCH).await?;
         tx.commit().await?;
         purged.sessions += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    let user_revocation_cutoff = session_cutoff - svc.access.max_acceptance();
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::user_revocations::purge(&mut tx, user_revocation_cutoff, BATCH).await?;
+        tx.commit().await?;
+        purged.user_revocations += n;
         if n < BATCH as u64 {
             break;
         }
@@ -62,6 +78,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
     if purged != Purged::default() {
         tracing::info!(
             sessions = purged.sessions,
+            user_revocations = purged.user_revocations,
             audit_events = purged.audit_events,
             throttle_counters = purged.throttle_counters,
             "cleanup"

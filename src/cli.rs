@@ -1,5 +1,5 @@
 //! The command line: `authd serve` (the default), `authd migrate`,
-//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|delete`.
+//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|update|delete`.
 
 use std::path::PathBuf;
 
@@ -52,18 +52,36 @@ pub enum ClientsCommand {
         /// A name for people (the service that will use it).
         #[arg(long)]
         name: String,
-        /// Space-separated scopes the client may be granted.
-        #[arg(long, default_value = "")]
-        scope: String,
+        #[command(flatten)]
+        scopes: ScopesArg,
     },
     /// List registered clients (never their secrets).
     List,
+    /// Replace a client's scopes and permissions; its id and secret stay.
+    Update {
+        /// The client id.
+        id: String,
+        #[command(flatten)]
+        scopes: ScopesArg,
+    },
     /// Delete a client: it can no longer get tokens, introspect or read the
     /// revocation feed. Tokens it already holds expire on their own.
     Delete {
         /// The client id.
         id: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScopesArg {
+    /// Space-separated scopes: the ones the client may be granted in access
+    /// tokens (client credentials), and authd's permissions, which are never
+    /// put in tokens: `authd:introspect` (POST /oauth/introspect),
+    /// `authd:revocations` (the revocation feed, as authd-verify needs it),
+    /// `authd:revocations:sub` (the feed with user ids). Without a permission
+    /// the client is refused there (403 insufficient_scope).
+    #[arg(long = "scopes", visible_alias = "scope", default_value = "")]
+    scopes: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,9 +103,9 @@ pub enum KeysCommand {
 pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database).await?;
     match command {
-        ClientsCommand::Create { name, scope } => {
+        ClientsCommand::Create { name, scopes } => {
             let (client, secret) =
-                clients::create(&store, &name, &scope, chrono::Utc::now()).await?;
+                clients::create(&store, &name, &scopes.scopes, chrono::Utc::now()).await?;
             println!("client_id     = {}", client.id);
             println!("client_secret = {}", secret.expose_secret());
             println!("scopes        = {}", client.scopes);
@@ -104,6 +122,12 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
                     client.scopes
                 );
             }
+        }
+        ClientsCommand::Update { id, scopes } => {
+            let Some(stored) = clients::set_scopes(&store, &id, &scopes.scopes).await? else {
+                anyhow::bail!("no client has the id {id:?}");
+            };
+            println!("updated {id}: scopes = {stored}");
         }
         ClientsCommand::Delete { id } => {
             if !clients::delete(&store, &id).await? {

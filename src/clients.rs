@@ -1,6 +1,7 @@
 //! Registered machine clients: their ids and secrets (generated here, stored
-//! only as hashes), the scopes they may be granted, and how a request proves
-//! to be one of them.
+//! only as hashes), their scopes (what they may be granted in tokens, and the
+//! `authd:*` permissions of what they may do at authd), and how a request
+//! proves to be one of them.
 //!
 //! A client secret is 256 random bits, so a plain SHA-256 of it is as strong as
 //! a slow password hash (there is nothing to guess) and costs no Argon2id run
@@ -19,6 +20,28 @@ pub const ID_PREFIX: &str = "client_";
 const MAX_NAME: usize = 100;
 const MAX_SCOPES_BYTES: usize = 1024;
 
+/// What a client may do at authd, held as scopes with the reserved prefix
+/// `authd:`. They are checked by authd's endpoints and never granted in an
+/// access token: a service's feed credentials cannot mint a token.
+pub mod permissions {
+    /// Scopes starting with this are authd's permissions, never token scopes.
+    pub const PREFIX: &str = "authd:";
+    /// `POST /oauth/introspect`.
+    pub const INTROSPECT: &str = "authd:introspect";
+    /// `GET /auth/revocations`, entries keyed by session id (and, for user
+    /// entries, by a hash of the user id).
+    pub const REVOCATIONS: &str = "authd:revocations";
+    /// `GET /auth/revocations` with user ids (`sub`) in the entries.
+    pub const REVOCATIONS_SUB: &str = "authd:revocations:sub";
+    /// Every permission there is.
+    pub const ALL: &[&str] = &[INTROSPECT, REVOCATIONS, REVOCATIONS_SUB];
+
+    /// Whether `scope` is in authd's reserved namespace.
+    pub fn is_reserved(scope: &str) -> bool {
+        scope.starts_with(PREFIX)
+    }
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
     #[error("the client name must be 1 to {MAX_NAME} printable characters")]
@@ -27,8 +50,38 @@ pub enum ClientError {
         "scopes are space-separated tokens of printable ASCII without quotes or backslashes (RFC 6749 section 3.3), {MAX_SCOPES_BYTES} bytes at most"
     )]
     Scope,
+    #[error(
+        "{0:?} is not one of authd's permissions (authd:introspect, authd:revocations, authd:revocations:sub)"
+    )]
+    UnknownPermission(String),
     #[error("no randomness available")]
     Random,
+}
+
+impl Client {
+    /// Whether the client holds `permission` (one of [`permissions::ALL`]).
+    pub fn may(&self, permission: &str) -> bool {
+        stored_scopes(&self.scopes).any(|s| s == permission)
+    }
+}
+
+/// The scopes of a stored list; unlike [`parse_scopes`], not checked again.
+fn stored_scopes(list: &str) -> impl Iterator<Item = &str> {
+    list.split(' ').filter(|s| !s.is_empty())
+}
+
+/// The scopes of a new or changed client, normalized: the syntax checked, and
+/// every `authd:*` scope one of authd's permissions (a misspelt permission
+/// would otherwise be silently useless).
+pub fn normalize_scopes(list: &str) -> Result<String, ClientError> {
+    let scopes = parse_scopes(list)?;
+    if let Some(unknown) = scopes
+        .iter()
+        .find(|s| permissions::is_reserved(s) && !permissions::ALL.contains(s))
+    {
+        return Err(ClientError::UnknownPermission((*unknown).to_owned()));
+    }
+    Ok(scopes.join(" "))
 }
 
 /// The scopes of a space-separated list, each checked against the syntax of
@@ -63,7 +116,7 @@ pub fn generate(
     if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
         return Err(ClientError::Name);
     }
-    let scopes = parse_scopes(scopes)?.join(" ");
+    let scopes = normalize_scopes(scopes)?;
     let mut id = [0u8; 16];
     let mut secret = [0u8; 32];
     aws_lc_rs::rand::fill(&mut id).map_err(|_| ClientError::Random)?;
@@ -91,6 +144,17 @@ pub async fn create(
     store::clients::insert(&mut tx, &client).await?;
     tx.commit().await?;
     Ok((client, secret))
+}
+
+/// Replaces the scopes (and so the permissions) of client `id`; returns them
+/// as stored, or `None` if there is no such client. Tokens it already holds
+/// keep their scopes until they expire.
+pub async fn set_scopes(store: &Store, id: &str, scopes: &str) -> anyhow::Result<Option<String>> {
+    let scopes = normalize_scopes(scopes)?;
+    let mut tx = store.begin().await?;
+    let updated = store::clients::set_scopes(&mut tx, id, &scopes).await?;
+    tx.commit().await?;
+    Ok(updated.then_some(scopes))
 }
 
 /// Every registered client, oldest first.
@@ -147,13 +211,20 @@ pub async fn authenticate(
     Ok(client.filter(|_| matches))
 }
 
-/// The scope to grant `client` for a request: all of its scopes when none is
-/// asked for, else the requested ones, each of which it must hold.
+/// The scopes `client` may be granted in an access token: its scopes but
+/// authd's permissions.
+pub fn grantable_scopes(client: &Client) -> impl Iterator<Item = &str> {
+    stored_scopes(&client.scopes).filter(|s| !permissions::is_reserved(s))
+}
+
+/// The scope to grant `client` for a request: all of its grantable scopes when
+/// none is asked for, else the requested ones, each of which it must hold and
+/// none of which may be an `authd:*` permission.
 pub fn granted_scope(
     client: &Client,
     requested: Option<&str>,
 ) -> Result<Option<String>, ClientError> {
-    let allowed = parse_scopes(&client.scopes)?;
+    let allowed: Vec<&str> = grantable_scopes(client).collect();
     let granted = match requested {
         None => allowed,
         Some(list) => {
@@ -208,5 +279,28 @@ mod tests {
         assert_eq!(granted_scope(&client, Some("a c")), Err(ClientError::Scope));
         let (bare, _) = generate("c", "", Utc::now()).unwrap();
         assert_eq!(granted_scope(&bare, None).unwrap(), None);
+    }
+
+    #[test]
+    fn permissions_are_never_granted_in_tokens_and_unknown_ones_are_refused() {
+        let (client, _) =
+            generate("c", "a authd:introspect authd:revocations", Utc::now()).unwrap();
+        assert!(client.may(permissions::INTROSPECT));
+        assert!(client.may(permissions::REVOCATIONS));
+        assert!(!client.may(permissions::REVOCATIONS_SUB));
+        assert_eq!(granted_scope(&client, None).unwrap().as_deref(), Some("a"));
+        for asked in ["authd:introspect", "a authd:revocations"] {
+            assert_eq!(
+                granted_scope(&client, Some(asked)),
+                Err(ClientError::Scope),
+                "{asked}"
+            );
+        }
+        let (only, _) = generate("c", "authd:revocations", Utc::now()).unwrap();
+        assert_eq!(granted_scope(&only, None).unwrap(), None);
+        assert_eq!(
+            generate("c", "authd:introspection", Utc::now()).unwrap_err(),
+            ClientError::UnknownPermission("authd:introspection".into())
+        );
     }
 }

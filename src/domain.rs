@@ -10,7 +10,7 @@ pub enum InputError {
     InvalidEmail,
     #[error("password must be at least {0} characters")]
     PasswordTooShort(usize),
-    #[error("password must be at most {0} bytes")]
+    #[error("password must be at most {0} characters")]
     PasswordTooLong(usize),
 }
 
@@ -64,9 +64,9 @@ impl Password {
     pub fn parse_new(
         raw: SecretString,
         min_chars: usize,
-        max_bytes: usize,
+        max_chars: usize,
     ) -> Result<Self, InputError> {
-        let pw = Self::parse_existing(raw, max_bytes)?;
+        let pw = Self::parse_existing(raw, max_chars)?;
         if pw.0.expose_secret().chars().count() < min_chars {
             return Err(InputError::PasswordTooShort(min_chars));
         }
@@ -74,10 +74,14 @@ impl Password {
     }
 
     /// A password presented at login: only the upper bound applies, so a huge
-    /// password cannot become a denial of service.
-    pub fn parse_existing(raw: SecretString, max_bytes: usize) -> Result<Self, InputError> {
-        if raw.expose_secret().len() > max_bytes {
-            return Err(InputError::PasswordTooLong(max_bytes));
+    /// password cannot become a denial of service. Both bounds count
+    /// characters (Unicode scalar values), as JSON Schema's `minLength` and
+    /// `maxLength` do, so the API document states them exactly.
+    pub fn parse_existing(raw: SecretString, max_chars: usize) -> Result<Self, InputError> {
+        // A character is at most 4 bytes: a longer string cannot fit.
+        let text = raw.expose_secret();
+        if text.len() > max_chars.saturating_mul(4) || text.chars().count() > max_chars {
+            return Err(InputError::PasswordTooLong(max_chars));
         }
         Ok(Self(raw))
     }
@@ -125,6 +129,10 @@ mod tests {
         assert!(Password::parse_new(s("short"), 8, 1024).is_err());
         assert!(Password::parse_new(s("long enough"), 8, 1024).is_ok());
         assert!(Password::parse_existing(s(&"x".repeat(1025)), 1024).is_err());
+        // The upper bound counts characters too, as the API document says:
+        // 1024 four-byte characters fit, 1025 do not.
+        assert!(Password::parse_existing(s(&"\u{1F511}".repeat(1024)), 1024).is_ok());
+        assert!(Password::parse_existing(s(&"\u{1F511}".repeat(1025)), 1024).is_err());
         // Characters, not bytes, count towards the minimum.
         assert!(Password::parse_new(s("ééééééé"), 8, 1024).is_err());
         assert!(Password::parse_new(s("éééééééé"), 8, 1024).is_ok());

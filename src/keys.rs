@@ -11,6 +11,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::file::{read_bounded, read_value};
 use crate::config::{KeySettings, Settings};
 
 /// The file, inside `data_dir`, of the generated development signing key.
@@ -51,7 +52,7 @@ pub fn refresh_secret(settings: &Settings) -> Result<SecretString, KeyError> {
         source,
     };
     if path.exists() {
-        let secret = std::fs::read_to_string(&path).map_err(io)?;
+        let secret = read_value(&path).map_err(io)?;
         let secret = secret.trim_end().to_owned();
         if secret.len() < 32 {
             return Err(invalid(
@@ -332,10 +333,13 @@ fn load_configured(index: usize, key: &KeySettings) -> Result<JwtKey, KeyError> 
             format!("alg {:?} is not one of HS256, RS256, ES256, EdDSA", key.alg),
         )
     })?;
-    let read = |path: &Path| {
-        std::fs::read(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
+    // Read through the bound of `config::file`; a failure names the field.
+    let read = |field: &str, path: &Path| {
+        read_bounded(path).map_err(|e| {
+            invalid(
+                format!("jwt.keys[{index}].{field} (kid {:?})", key.kid),
+                format!("{}: {e}", path.display()),
+            )
         })
     };
     let given = [
@@ -356,17 +360,17 @@ fn load_configured(index: usize, key: &KeySettings) -> Result<JwtKey, KeyError> 
     let material = if let Some(secret) = &key.secret {
         KeyMaterial::Secret(secret.expose_secret().as_bytes())
     } else if let Some(path) = &key.secret_file {
-        bytes = trim_newline(read(path)?);
+        bytes = trim_newline(read("secret_file", path)?);
         KeyMaterial::Secret(&bytes)
     } else if let Some(pem) = &key.private_key {
         KeyMaterial::PrivatePem(pem.expose_secret().as_bytes())
     } else if let Some(path) = &key.private_key_file {
-        bytes = read(path)?;
+        bytes = read("private_key_file", path)?;
         KeyMaterial::PrivatePem(&bytes)
     } else if let Some(pem) = &key.public_key {
         KeyMaterial::PublicPem(pem.as_bytes())
     } else if let Some(path) = &key.public_key_file {
-        bytes = read(path)?;
+        bytes = read("public_key_file", path)?;
         KeyMaterial::PublicPem(&bytes)
     } else {
         // The count above makes this branch impossible.
@@ -386,7 +390,7 @@ fn load_or_generate_default(data_dir: &Path) -> Result<JwtKey, KeyError> {
     let path = data_dir.join(GENERATED_KEY_FILE);
     let setting = format!("generated key {}", path.display());
     let pem = if path.exists() {
-        std::fs::read(&path).map_err(|source| KeyError::Io {
+        read_bounded(&path).map_err(|source| KeyError::Io {
             path: path.display().to_string(),
             source,
         })?

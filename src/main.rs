@@ -26,7 +26,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = Application::build(settings, Arc::new(SystemClock)).await?;
-            tracing::info!(port = app.port(), "authd listening");
+            tracing::info!(
+                port = app.port(),
+                metrics_port = app.metrics_port(),
+                "authd listening"
+            );
             app.run_until_stopped().await?;
             tracing::info!("authd stopped");
         }

@@ -125,7 +125,12 @@ pub fn argon2_rate(
 pub fn signing_rate(access: &AccessTokens, threads: usize, duration: Duration) -> Rate {
     let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
     on_threads(threads, duration, || {
-        let _ = std::hint::black_box(access.issue(user, session, chrono::Utc::now()));
+        let _ = std::hint::black_box(access.issue(
+            user,
+            session,
+            chrono::Utc::now(),
+            chrono::Utc::now(),
+        ));
     })
 }
 
@@ -379,7 +384,9 @@ async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<
             .await
             .context("connecting to the database")?,
     );
-    let policy = authd::sessions::RotationPolicy::from_settings(&defaults.refresh);
+    let mut policy = authd::sessions::RotationPolicy::from_settings(&defaults.refresh);
+    // Every chain is a session of the one bench user: none may end by the cap.
+    policy.max_sessions_per_user = policy.max_sessions_per_user.max(chains);
     let now = chrono::Utc::now();
     let meta = authd::audit::RequestMeta {
         ip: Some("127.0.0.1".into()),
@@ -401,6 +408,7 @@ async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<
         ids.push(
             authd::sessions::start(&mut tx, &policy, user.id, now, &meta)
                 .await?
+                .session
                 .id,
         );
     }

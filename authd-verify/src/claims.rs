@@ -27,6 +27,10 @@ pub struct Claims {
     pub iat: i64,
     /// Not-before time, Unix seconds, when present.
     pub nbf: Option<i64>,
+    /// When the token's session started (the login), Unix seconds: the same
+    /// in every token of a session. authd puts it in users' tokens; `None`
+    /// in service tokens (and in users' tokens of authd versions before it).
+    pub auth_time: Option<i64>,
     /// The token's unique id.
     pub jti: String,
     /// Every claim of the token, including the ones above.
@@ -89,10 +93,12 @@ impl TokenClaims for Claims {
             Some(v) => numeric_date(v).ok_or(name),
             None => Err(name),
         };
-        let nbf = match raw.get("nbf") {
-            None | Some(Value::Null) => None,
-            Some(v) => Some(numeric_date(v).ok_or("nbf")?),
+        let optional_date = |name: &'static str| match raw.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => numeric_date(v).map(Some).ok_or(name),
         };
+        let nbf = optional_date("nbf")?;
+        let auth_time = optional_date("auth_time")?;
         Ok(Self {
             sub: string("sub")?,
             sid: optional_string("sid")?,
@@ -102,6 +108,7 @@ impl TokenClaims for Claims {
             exp: number("exp")?,
             iat: number("iat")?,
             nbf,
+            auth_time,
             jti: string("jti")?,
             raw,
         })

@@ -29,7 +29,11 @@
 //!   `iat` and `jti` must be present. Unknown claims are kept, not refused.
 //! - **Revocation** (optional, [`VerifierBuilder::revocation`]): the verifier
 //!   polls authd's revocation feed every 5 s (configurable) with a registered
-//!   client's credentials and refuses tokens whose `sid` was revoked. The
+//!   client's credentials (holding the permission `authd:revocations`) and
+//!   refuses tokens whose `sid` was revoked, or whose user had every session
+//!   revoked (a global logout, a detected refresh-token reuse: one feed entry
+//!   that covers tokens whose `auth_time`, their session's start, is
+//!   earlier; it asks for feed version 2, so authd must know it). The
 //!   worst-case delay from a revocation in authd to its refusal here is one
 //!   poll interval plus the duration of one feed request (5 s + a few ms by
 //!   default); polls start at a fixed cadence. A failed poll keeps the last

@@ -1,5 +1,11 @@
-//! The revocation feed: polls authd for revoked sessions and remembers each
-//! `sid` until no token of that session can still be accepted here.
+//! The revocation feed: polls authd for revocations and remembers each until
+//! no token it covers can still be accepted here. Two kinds: a session entry
+//! (`sid`) and, from feed version 2 on, a user entry: every session of a user
+//! (keyed by the SHA-256 of `sub`) that started before `started_before`,
+//! compared with the token's `auth_time`, the start of its session, which
+//! every token of a session carries (its `iat` would not do: a refresh racing
+//! the revocation signs a token of an ended session after it). A user's
+//! token without `auth_time` whose `sub` has an entry is refused.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -7,7 +13,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
+use crate::Claims;
 use crate::http;
+
+/// The feed version asked for: the one with user entries. authd lists every
+/// revoked session one by one to readers that do not ask for it.
+const FEED_VERSION: &str = "2";
 
 /// Pages followed in one poll when authd keeps answering `more: true`; the
 /// rest waits for the next poll rather than looping forever.
@@ -25,6 +36,8 @@ pub(crate) struct FeedCredentials {
 struct State {
     /// Revoked session id -> Unix time after which it may be forgotten.
     revoked: HashMap<String, i64>,
+    /// SHA-256 of a user id -> the user's revoked sessions.
+    users: HashMap<String, UserRevoked>,
     cursor: Option<String>,
     last_success: Option<SystemTime>,
     /// The same moment on the monotonic clock, which staleness is judged by.
@@ -47,9 +60,19 @@ pub(crate) struct Revocations {
     state: RwLock<State>,
 }
 
+/// Every session of a user that started before `started_before` (Unix
+/// seconds) is revoked, until `until`.
+#[derive(Clone, Copy)]
+struct UserRevoked {
+    started_before: i64,
+    until: i64,
+}
+
 #[derive(Deserialize)]
 struct Page {
     revocations: Vec<Entry>,
+    #[serde(default)]
+    users: Vec<UserEntry>,
     cursor: String,
     #[serde(default)]
     more: bool,
@@ -58,6 +81,13 @@ struct Page {
 #[derive(Deserialize)]
 struct Entry {
     sid: String,
+    until: i64,
+}
+
+#[derive(Deserialize)]
+struct UserEntry {
+    sub_sha256: String,
+    started_before: i64,
     until: i64,
 }
 
@@ -99,8 +129,23 @@ impl Revocations {
         }
     }
 
-    pub fn is_revoked(&self, sid: &str) -> bool {
-        self.read(|s| s.revoked.contains_key(sid))
+    /// Whether a user's token (one with a `sid`) is revoked: its session is
+    /// listed, or a user entry of its `sub` covers its `auth_time`.
+    pub fn is_revoked(&self, claims: &Claims) -> bool {
+        let Some(sid) = &claims.sid else {
+            return false;
+        };
+        self.read(|s| {
+            if s.revoked.contains_key(sid) {
+                return true;
+            }
+            if s.users.is_empty() {
+                return false;
+            }
+            s.users
+                .get(&sub_sha256(&claims.sub))
+                .is_some_and(|user| claims.auth_time.is_none_or(|t| t < user.started_before))
+        })
     }
 
     pub fn last_success(&self) -> Option<SystemTime> {
@@ -115,6 +160,10 @@ impl Revocations {
 
     pub fn revoked_count(&self) -> usize {
         self.read(|s| s.revoked.len())
+    }
+
+    pub fn revoked_users_count(&self) -> usize {
+        self.read(|s| s.users.len())
     }
 
     /// One poll: every page until `more` is false. Each page is applied as it
@@ -137,6 +186,17 @@ impl Revocations {
                     let until = s.revoked.entry(entry.sid).or_insert(entry.until);
                     *until = (*until).max(entry.until);
                 }
+                // A later entry of the same user covers at least as much for
+                // at least as long: keep the later of both bounds.
+                for entry in page.users {
+                    let new = UserRevoked {
+                        started_before: entry.started_before,
+                        until: entry.until,
+                    };
+                    let user = s.users.entry(entry.sub_sha256).or_insert(new);
+                    user.started_before = user.started_before.max(new.started_before);
+                    user.until = user.until.max(new.until);
+                }
                 s.cursor = Some(page.cursor);
             });
             if !more {
@@ -146,6 +206,8 @@ impl Revocations {
                 self.write(|s| {
                     s.revoked
                         .retain(|_, until| until.saturating_add(leeway) > now_secs);
+                    s.users
+                        .retain(|_, user| user.until.saturating_add(leeway) > now_secs);
                     s.last_success = Some(now);
                     s.last_success_at = Some(Instant::now());
                 });
@@ -160,10 +222,14 @@ impl Revocations {
 
     /// One request of the feed, from `cursor` (the start without one).
     async fn page(&self, cursor: Option<&str>) -> Result<Page, String> {
-        let mut request = self.http.get(&self.url).basic_auth(
-            &self.credentials.client_id,
-            Some(&self.credentials.client_secret),
-        );
+        let mut request = self
+            .http
+            .get(&self.url)
+            .basic_auth(
+                &self.credentials.client_id,
+                Some(&self.credentials.client_secret),
+            )
+            .query(&[("version", FEED_VERSION)]);
         if let Some(cursor) = cursor {
             request = request.query(&[("since", cursor)]);
         }
@@ -186,6 +252,12 @@ impl Revocations {
         serde_json::from_slice(&body)
             .map_err(|e| format!("GET {}: not a revocation feed page: {e}", self.url))
     }
+}
+
+/// The key of a user entry: the lowercase hex SHA-256 of `sub` as written.
+fn sub_sha256(sub: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sub.as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(crate) fn unix_seconds(t: SystemTime) -> i64 {

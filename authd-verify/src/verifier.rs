@@ -111,8 +111,9 @@ impl Verifier {
     /// interval); the JWKS keys are not stale; the header `alg` is the key's
     /// algorithm; the signature; `iss`; `aud`; the claims RFC 9068 requires;
     /// `exp`, `nbf` and `iat` within the leeway. Then, with revocation on and
-    /// a user token, that the revocation list is not stale and that `sid` is
-    /// not revoked.
+    /// a user token, that the revocation list is not stale, that `sid` is not
+    /// revoked, and that no revocation of every session of its `sub` covers
+    /// its `auth_time`.
     pub async fn verify_at(&self, token: &str, now: SystemTime) -> Result<Claims, VerifyError> {
         let inner = &self.inner;
         let token = Unverified::parse(token)?;
@@ -142,8 +143,8 @@ impl Verifier {
         {
             return Err(VerifyError::StaleRevocations);
         }
-        if let (Some(revocations), Some(sid)) = (&inner.revocations, &claims.sid)
-            && revocations.is_revoked(sid)
+        if let Some(revocations) = &inner.revocations
+            && revocations.is_revoked(&claims)
         {
             return Err(VerifyError::Revoked);
         }
@@ -178,6 +179,16 @@ impl Verifier {
             .revocations
             .as_ref()
             .map_or(0, Revocations::revoked_count)
+    }
+
+    /// How many users' revocations of every session are currently
+    /// remembered (0 without revocation): one per global logout or reuse
+    /// detection, however many sessions it ended.
+    pub fn revoked_users(&self) -> usize {
+        self.inner
+            .revocations
+            .as_ref()
+            .map_or(0, Revocations::revoked_users_count)
     }
 }
 
@@ -333,15 +344,12 @@ impl VerifierBuilder {
     /// 60 s; it must exceed the poll interval). Tokens without `sid` are not
     /// affected: the feed never lists them.
     ///
-    /// The default is twelve polls at the default 5 s interval: a healthy
-    /// list is never older than one interval plus one request (10 s at most),
-    /// so about nine failed polls in a row (an authd restart, a network blip)
-    /// refuse nobody. It is the same minute that authd's feed repeats entries
-    /// for (its cursor overlap), and far below the 15-minute life of an
-    /// access token: a revocation made while the feed is out of reach is
-    /// missed for at most 60 s plus one poll, not until the token expires. A
-    /// bound near 15 minutes would bound nothing, since by then the tokens of
-    /// a revoked session have expired anyway.
+    /// The default is twelve 5 s polls: a healthy list is at most one
+    /// interval plus one request (10 s) old, so some nine failed polls in a
+    /// row (an authd restart) refuse nobody. It is the minute the feed's
+    /// cursor reaches back, and far below the 15-minute token life: a
+    /// revocation made while the feed is unreachable is missed for at most
+    /// 60 s plus one poll; a bound near 15 minutes would bound nothing.
     pub fn max_revocation_staleness(mut self, bound: Duration) -> Self {
         self.max_revocation_staleness = bound;
         self

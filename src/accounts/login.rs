@@ -1,15 +1,18 @@
 //! Signing in with an email and a password: the throttle, the Argon2id check,
 //! and the new session.
 
+use uuid::Uuid;
+
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::sessions::{self, Session};
-use crate::store;
+use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
-/// Checks the credentials and starts a session.
+/// Checks the credentials and starts a session: [`authenticate`], then
+/// [`sign_in`].
 ///
 /// - The attempt is counted against the account and the client before any
 ///   hashing (`LoginThrottle::reserve`): a locked-out account or client, and
@@ -18,14 +21,42 @@ use crate::throttle::Keys;
 ///   hash is verified), and counts against the same throttle keys: the answer
 ///   and its timing say nothing about which emails have accounts.
 /// - A failure is counted, and audited, in one transaction; so is a success
-///   with its session, the re-hash of an outdated hash and the cleared count.
+///   with its session, the re-hash of an outdated hash and the cleared count,
+///   and the end of the oldest session when the user is at the cap
+///   (`refresh.max_sessions_per_user`; see `sessions::start`).
+/// - A password changed while this one was being checked makes the check
+///   stale: refused like a wrong password (see [`sign_in`]).
 pub async fn login(
     svc: &Services,
     email: &Email,
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Session, ServiceError> {
-    let now = svc.now();
+    let proof = authenticate(svc, email, password, meta).await?;
+    sign_in(svc, proof, meta).await
+}
+
+/// A password found right for a user, and which credentials it was right for:
+/// made only by [`authenticate`], spent by [`sign_in`].
+pub struct Authenticated {
+    user: Uuid,
+    /// The credential version read with the hash the password was checked
+    /// against (`users.credential_version`).
+    credential_version: i64,
+    rehash: Option<String>,
+    keys: Keys,
+}
+
+/// The first half of a login: the throttle, the credentials read and the
+/// Argon2id check, with no connection or transaction held while hashing. A
+/// wrong password (or an unknown email) is counted and audited here and
+/// fails with `InvalidCredentials`.
+pub async fn authenticate(
+    svc: &Services,
+    email: &Email,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<Authenticated, ServiceError> {
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;
@@ -40,27 +71,65 @@ pub async fn login(
         svc.hasher.verify(password, hash).await,
     )
     .await?;
-    let user_id = match (&stored, verified.ok) {
-        (Some(c), true) => c.id,
-        _ => {
-            tracing::info!(known_user = stored.is_some(), "login failed");
-            svc.metrics.logins.with_label_values(&["failed"]).inc();
-            let mut tx = svc.store.begin().await?;
-            svc.throttle.failed(&mut tx, &keys, now).await?;
+    match stored {
+        Some(c) if verified.ok => Ok(Authenticated {
+            user: c.id,
+            credential_version: c.credential_version,
+            rehash: verified.rehash,
+            keys,
+        }),
+        stored => {
             let user = stored.map(|c| c.id);
-            let event = AuditEvent::new(AuditKind::LoginFailed, user, None, meta, now);
-            audit::record(&mut tx, &event).await?;
+            tracing::info!(known_user = user.is_some(), "login failed");
+            let mut tx = svc.store.begin().await?;
+            refuse(svc, &mut tx, &keys, user, None, meta).await?;
             tx.commit().await?;
-            return Err(ServiceError::InvalidCredentials);
+            Err(ServiceError::InvalidCredentials)
         }
-    };
-    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    }
+}
+
+/// The second half of a login: the session, in one transaction with the
+/// cleared failure count, the re-hash and the audit event; only if the
+/// password `proof` verified is still the user's.
+///
+/// The user's row is locked and its credential version read first: a
+/// password change holds the same lock while it moves the version on and
+/// revokes the other sessions. So either the change committed first, this
+/// login sees a newer version than it verified against and is refused (as a
+/// wrong password: 401 `invalid_credentials`, counted and audited as a
+/// failure, its re-hash of the old password dropped), or this login commits
+/// first and the change, waiting on the lock, revokes its session with the
+/// others. No session started with the old password outlives the change.
+pub async fn sign_in(
+    svc: &Services,
+    proof: Authenticated,
+    meta: &RequestMeta,
+) -> Result<Session, ServiceError> {
+    let user_id = proof.user;
+    let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    svc.throttle.succeeded(&mut tx, &keys).await?;
-    if let Some(rehash) = &verified.rehash {
+    let current = store::users::lock(&mut tx, user_id).await?;
+    if current != Some(proof.credential_version) {
+        tracing::info!(user = %user_id, "login refused: the password changed while it was checked");
+        refuse(
+            svc,
+            &mut tx,
+            &proof.keys,
+            current.map(|_| user_id),
+            Some(STALE),
+            meta,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }
-    let session = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let started = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let session = started.session;
     let event = AuditEvent::new(
         AuditKind::LoginSucceeded,
         Some(user_id),
@@ -70,11 +139,42 @@ pub async fn login(
     );
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
-    if verified.rehash.is_some() {
+    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    if proof.rehash.is_some() {
         tracing::info!(user = %user_id, "password re-hashed with the current parameters");
+    }
+    if started.evicted > 0 {
+        tracing::info!(user = %user_id, evicted = started.evicted, "session cap reached: the oldest sessions ended");
+        svc.metrics
+            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
     }
     tracing::info!(user = %user_id, session = %session.id, "login");
     Ok(session)
+}
+
+/// The audit detail of a login refused because the password changed while it
+/// was being checked.
+const STALE: &str = "the password changed while this login was checked";
+
+/// Settles a refused login in `tx`: counted as a failure (the reservation
+/// stays, the client's failure is counted) and audited.
+async fn refuse(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    user: Option<Uuid>,
+    detail: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    svc.metrics.logins.with_label_values(&["failed"]).inc();
+    svc.throttle.failed(tx, keys, now).await?;
+    let mut event = AuditEvent::new(AuditKind::LoginFailed, user, None, meta, now);
+    if let Some(detail) = detail {
+        event = event.with_detail(detail);
+    }
+    audit::record(tx, &event).await?;
+    Ok(())
 }
 
 /// Reserves an attempt against `keys` in a transaction of its own (no

@@ -6,7 +6,7 @@ mod login;
 mod password;
 mod register;
 
-pub use login::login;
+pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::register;
 

@@ -8,18 +8,23 @@ use crate::error::ServiceError;
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::logout::reasons;
-use crate::store;
+use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
 use super::login::{checked, reserve};
 
 /// Changes the password of `user`, given the current one, and revokes every
 /// other session of the user (ASVS 7.4.3); session `current` stays. The new
-/// hash, the revocation and the audit event commit as one: no answer can
-/// leave the new password set and the old sessions alive. A wrong current
-/// password counts against the same throttle as a failed login, and a
-/// locked-out account is refused before its password is checked. Returns how
-/// many sessions were revoked.
+/// hash, the move of the credential version, the revocation and the audit
+/// event commit as one: no answer can leave the new password set and the old
+/// sessions alive. A wrong current password counts against the same throttle
+/// as a failed login, and a locked-out account is refused before its password
+/// is checked. Returns how many sessions were revoked.
+///
+/// Like a login (`login::sign_in`), the change applies only if the password
+/// it verified is still the current one, checked under the user's lock: of
+/// two changes made at once with the same current password, the second is
+/// refused as a wrong current password.
 pub async fn change_password(
     svc: &Services,
     user: Uuid,
@@ -41,12 +46,8 @@ pub async fn change_password(
     let verified = checked(svc, &keys, reserved, svc.hasher.verify(old, hash).await).await?;
     if !verified.ok {
         tracing::info!(user = %user, "password change with a wrong current password");
-        let now = svc.now();
-        let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
-            .with_detail("wrong current password at password change");
         let mut tx = svc.store.begin().await?;
-        svc.throttle.failed(&mut tx, &keys, now).await?;
-        audit::record(&mut tx, &event).await?;
+        refuse(svc, &mut tx, &keys, user, current, WRONG, meta).await?;
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
@@ -58,20 +59,29 @@ pub async fn change_password(
     };
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    // The current password was right: the account's failures are forgotten.
-    svc.throttle.succeeded(&mut tx, &keys).await?;
     let Some(hash) = new_hash else {
+        // The current password was right: the account's failures are forgotten.
+        svc.throttle.succeeded(&mut tx, &keys).await?;
         tx.commit().await?;
         return Err(ServiceError::WeakPassword(weak.unwrap_or_default()));
     };
-    store::users::lock(&mut tx, user).await?;
-    store::users::set_password_hash(&mut tx, user, &hash, now).await?;
+    // The user's lock comes first (then its throttle counters, then its
+    // sessions), as at sign-in.
+    if store::users::lock(&mut tx, user).await? != Some(stored.credential_version) {
+        tracing::info!(user = %user, "password change refused: the password changed while it was checked");
+        refuse(svc, &mut tx, &keys, user, current, STALE, meta).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    svc.throttle.succeeded(&mut tx, &keys).await?;
+    store::users::set_new_password(&mut tx, user, &hash, now).await?;
     let revoked = store::sessions::revoke_all_of_user(
         &mut tx,
         user,
         Some(current),
         reasons::PASSWORD_CHANGED,
         now,
+        false,
     )
     .await?;
     let event = AuditEvent::new(
@@ -86,4 +96,27 @@ pub async fn change_password(
     tracing::info!(user = %user, revoked, "password changed; other sessions revoked");
     svc.metrics.revoked(reasons::PASSWORD_CHANGED, revoked);
     Ok(revoked)
+}
+
+/// Audit details of a refused password change.
+const WRONG: &str = "wrong current password at password change";
+const STALE: &str = "the password changed while this password change was checked";
+
+/// Settles a refused password change in `tx`: a failed login on the
+/// throttle's counters, and its audit event.
+async fn refuse(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    user: Uuid,
+    current: Uuid,
+    detail: &str,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    svc.throttle.failed(tx, keys, now).await?;
+    let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
+        .with_detail(detail);
+    audit::record(tx, &event).await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@
 //! Any setting may also be given as `AUTHD__SECTION__KEY_FILE=/path`: the file's
 //! contents (without a trailing newline) become the value. That is how secrets
 //! (database URL, HS256 secrets, the refresh-token key) reach authd in containers.
+//! Such files are read through `config::file`, which refuses one over 64 KiB.
 
 use std::path::{Path, PathBuf};
 
@@ -123,7 +124,7 @@ impl Settings {
             };
             let mut key = path.to_ascii_lowercase().replace("__", ".");
             let value = if let Some(stripped) = key.strip_suffix("_file") {
-                let contents = read_value_file(Path::new(value))
+                let contents = super::file::read_value(Path::new(value))
                     .map_err(|e| ConfigError::invalid(name.clone(), format!("{value}: {e}")))?;
                 key = stripped.to_owned();
                 contents
@@ -158,12 +159,6 @@ impl Settings {
 /// The file of the default SQLite database, inside `data_dir`.
 const DEFAULT_DATABASE_FILE: &str = "authd.db";
 
-/// A setting's value kept in a file: its contents without a trailing newline.
-fn read_value_file(path: &Path) -> std::io::Result<String> {
-    let contents = std::fs::read_to_string(path)?;
-    Ok(contents.trim_end_matches(['\n', '\r']).to_owned())
-}
-
 /// `jwt.keys` from the environment: a JSON array of objects with the fields of
 /// a `[[jwt.keys]]` table, checked field by field with the rest of the settings.
 fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
@@ -190,8 +185,9 @@ fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
 }
 
 /// Settings derived from others once every source is merged: the refresh-token
-/// key read from `refresh.secret_file`, and the default database inside
-/// `data_dir` when no `database.url` is configured.
+/// key read from `refresh.secret_file`, the default database inside
+/// `data_dir` when no `database.url` is configured, and `password.max_bytes`
+/// (the old name of `password.max_length`, which only a deployment sets).
 fn fill_in(merged: &mut Value) -> Result<(), ConfigError> {
     // Anything but a table here fails deserialization, with a better message.
     let ValueKind::Table(root) = &mut merged.kind else {
@@ -207,9 +203,14 @@ fn fill_in(merged: &mut Value) -> Result<(), ConfigError> {
             ));
         }
         let path = path.into_string()?;
-        let secret = read_value_file(Path::new(&path))
+        let secret = super::file::read_value(Path::new(&path))
             .map_err(|e| ConfigError::invalid("refresh.secret_file", format!("{path}: {e}")))?;
         refresh.insert("secret".into(), Value::new(None, secret));
+    }
+    if let Some(ValueKind::Table(password)) = root.get_mut("password").map(|v| &mut v.kind)
+        && let Some(old) = password.remove("max_bytes")
+    {
+        password.insert("max_length".into(), old);
     }
     let data_dir = root.get("data_dir").cloned().map(Value::into_string);
     if let Some(data_dir) = data_dir.transpose()?
@@ -260,6 +261,7 @@ pub(super) mod tests {
         assert_eq!(s.refresh.idle_ttl_secs, 7 * 86_400);
         assert_eq!(s.refresh.absolute_ttl_secs, 30 * 86_400);
         assert_eq!(s.refresh.reuse_interval_secs, 10);
+        assert_eq!(s.refresh.max_sessions_per_user, 100);
         assert_eq!(
             (
                 s.password.argon2_m_cost,
@@ -269,6 +271,18 @@ pub(super) mod tests {
             (19_456, 2, 1)
         );
         assert!(s.is_sqlite());
+        assert_eq!(s.metrics.listen, None, "/metrics on the public listener");
+        let s = load(&[("AUTHD__METRICS__LISTEN", "127.0.0.1:9100")]).unwrap();
+        assert_eq!(s.metrics.listen.as_deref(), Some("127.0.0.1:9100"));
+    }
+
+    #[test]
+    fn the_old_name_of_password_max_length_is_still_read() {
+        assert_eq!(load(&[]).unwrap().password.max_length, 1024);
+        let old = load(&[("AUTHD__PASSWORD__MAX_BYTES", "100")]).unwrap();
+        assert_eq!(old.password.max_length, 100);
+        let from_file = load_with_file("[password]\nmax_bytes = 200\n", &[]).unwrap();
+        assert_eq!(from_file.password.max_length, 200);
     }
 
     #[test]
@@ -448,6 +462,36 @@ pub(super) mod tests {
             error.contains("refresh.secret_file") && error.contains("/nonexistent/refresh"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_setting_file_over_64_kib_is_refused_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big");
+        std::fs::write(&big, vec![b'a'; 64 * 1024 + 1]).unwrap();
+        let big = big.to_str().unwrap();
+        for var in [
+            "AUTHD__DATABASE__URL_FILE",
+            "AUTHD__REFRESH__SECRET_FILE",
+            "AUTHD__JWT__KEYS_FILE",
+        ] {
+            let error = load(&[(var, big)]).err().unwrap().to_string();
+            assert!(
+                error.contains(var) && error.contains("larger than 64 KiB"),
+                "{var}: {error}"
+            );
+        }
+        let toml = format!("[refresh]\nsecret_file = {big:?}\n");
+        let error = load_with_file(&toml, &[]).err().unwrap().to_string();
+        assert!(
+            error.contains("refresh.secret_file") && error.contains("larger than 64 KiB"),
+            "{error}"
+        );
+        // The limit itself is allowed.
+        let limit = dir.path().join("limit");
+        std::fs::write(&limit, vec![b'a'; 64 * 1024]).unwrap();
+        let s = load(&[("AUTHD__JWT__AUDIENCE_FILE", limit.to_str().unwrap())]).unwrap();
+        assert_eq!(s.jwt.audience.len(), 64 * 1024);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! and the derived values the rest of authd reads (origins, issuer, paths).
 //!
 //! Loading (`config/default.toml`, files, the environment, `*_FILE` secrets)
-//! lives in `load`, the checks serde cannot make in `validate`.
+//! lives in `load`, the checks serde cannot make in `validate`, the bounded
+//! read of a setting's file in `file`.
 
+pub mod file;
 mod load;
 mod validate;
 
@@ -29,6 +31,18 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub log: LogSettings,
     pub demo: DemoSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A second address (`IP:port`) that serves `GET /metrics` and nothing
+    /// else, for the monitoring network. When set, the public listener answers
+    /// `/metrics` with 404. Unset (default): `/metrics` is on the public
+    /// listener, to be blocked at the proxy in front of authd.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -168,13 +182,22 @@ pub struct RefreshSettings {
     pub absolute_ttl_secs: u64,
     /// Grace for concurrent tabs and lost responses, in seconds; 0 disables it.
     pub reuse_interval_secs: u64,
+    /// Live sessions a user may have; a login beyond it ends the oldest (default 100).
+    pub max_sessions_per_user: u32,
     /// Server-side key from which refresh tokens are derived (at least 32 bytes).
     /// Every instance sharing a database must share it. Unset: generated once into
     /// `data_dir/refresh.key`. `refresh.secret_file` names a file holding it
     /// instead; load reads that file into this field.
     pub secret: Option<SecretString>,
-    /// Name of the refresh-token cookie.
+    /// Name of the refresh-token cookie, without a prefix: with
+    /// `cookie_path = "/"` the cookie is `__Host-` and this name.
     pub cookie_name: String,
+    /// `"/"` (default): the cookie is `__Host-<cookie_name>; Path=/`, which no
+    /// other host (a sibling subdomain) can set or shadow. `"/auth"`: the
+    /// cookie is `<cookie_name>; Path=/auth`, for a host shared with other
+    /// applications, which then never receive it; a sibling subdomain can then
+    /// plant a cookie of that name (see README, "Single-page apps").
+    pub cookie_path: String,
     /// Whether native clients may ask for the refresh token in the response body.
     pub allow_body_delivery: bool,
 }
@@ -185,10 +208,41 @@ impl std::fmt::Debug for RefreshSettings {
             .field("idle_ttl_secs", &self.idle_ttl_secs)
             .field("absolute_ttl_secs", &self.absolute_ttl_secs)
             .field("reuse_interval_secs", &self.reuse_interval_secs)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
             .field("cookie_name", &self.cookie_name)
+            .field("cookie_path", &self.cookie_path)
             .field("allow_body_delivery", &self.allow_body_delivery)
             .finish()
+    }
+}
+
+/// The prefix of a cookie that only its own host can set: browsers accept it
+/// only `Secure`, with `Path=/` and no `Domain` (RFC 6265bis section 4.1.3.2).
+pub const HOST_COOKIE_PREFIX: &str = "__Host-";
+
+/// The refresh cookie's full name and `Path`, as `refresh.cookie_path` makes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshCookie {
+    pub name: String,
+    pub path: &'static str,
+}
+
+impl RefreshSettings {
+    /// `__Host-<cookie_name>` at `/`, or `<cookie_name>` at `/auth` when
+    /// `cookie_path = "/auth"` (the only other value validation lets through).
+    pub fn cookie(&self) -> RefreshCookie {
+        if self.cookie_path == "/auth" {
+            RefreshCookie {
+                name: self.cookie_name.clone(),
+                path: "/auth",
+            }
+        } else {
+            RefreshCookie {
+                name: format!("{HOST_COOKIE_PREFIX}{}", self.cookie_name),
+                path: "/",
+            }
+        }
     }
 }
 
@@ -197,8 +251,10 @@ impl std::fmt::Debug for RefreshSettings {
 pub struct PasswordSettings {
     /// Shortest accepted new password, in characters.
     pub min_length: usize,
-    /// Longest accepted password, in bytes (at most 1024).
-    pub max_bytes: usize,
+    /// Longest accepted password, in characters (at most 1024, so at most
+    /// 4 KiB of UTF-8 to hash). Formerly `max_bytes`, which is still read
+    /// (`config::load::fill_in`).
+    pub max_length: usize,
     /// Least zxcvbn score (0 to 4) of a new password; 0 turns the check off.
     /// 2 refuses passwords guessable in 10^6 tries: every common password.
     pub min_strength: u8,
@@ -258,6 +314,26 @@ impl Settings {
     /// The issuer without a trailing slash.
     pub fn issuer(&self) -> &str {
         self.server.issuer.trim_end_matches('/')
+    }
+
+    /// Whether browsers treat the issuer's origin as secure, and so keep the
+    /// `Secure` refresh cookie it sets: https, or http to localhost or a
+    /// loopback address (W3C Secure Contexts, "potentially trustworthy").
+    pub fn issuer_is_secure_context(&self) -> bool {
+        let origin = normalize_origin(self.issuer());
+        let Some(host) = origin.strip_prefix("http://") else {
+            return origin.starts_with("https://");
+        };
+        let host = match host.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => host,
+        };
+        host == "localhost"
+            || host.ends_with(".localhost")
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
     }
 
     pub fn is_sqlite(&self) -> bool {
@@ -324,5 +400,44 @@ mod tests {
             "the issuer's origin"
         );
         assert!(load(&[("AUTHD__SERVER__ALLOWED_ORIGINS", "https://a.example/path")]).is_err());
+    }
+
+    #[test]
+    fn browsers_keep_secure_cookies_from_https_and_loopback_issuers_only() {
+        for (issuer, secure) in [
+            ("https://auth.example.com", true),
+            ("http://localhost:8080", true),
+            ("http://app.localhost", true),
+            ("http://127.0.0.1:8080/", true),
+            ("http://[::1]:8080", true),
+            ("http://auth.example.com", false),
+            ("http://10.0.0.1:8080", false),
+            ("http://localhost.example.com", false),
+        ] {
+            let s = load(&[("AUTHD__SERVER__ISSUER", issuer)]).unwrap();
+            assert_eq!(s.issuer_is_secure_context(), secure, "{issuer}");
+        }
+    }
+
+    #[test]
+    fn the_refresh_cookie_is_host_prefixed_by_default_and_unprefixed_under_auth() {
+        let cookie = |env: &[(&str, &str)]| load(env).unwrap().refresh.cookie();
+        assert_eq!(
+            cookie(&[]),
+            RefreshCookie {
+                name: "__Host-authd_refresh".into(),
+                path: "/"
+            }
+        );
+        assert_eq!(
+            cookie(&[
+                ("AUTHD__REFRESH__COOKIE_PATH", "/auth"),
+                ("AUTHD__REFRESH__COOKIE_NAME", "sid"),
+            ]),
+            RefreshCookie {
+                name: "sid".into(),
+                path: "/auth"
+            }
+        );
     }
 }

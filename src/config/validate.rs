@@ -5,6 +5,10 @@ use secrecy::ExposeSecret;
 
 use super::{ConfigError, Settings};
 
+/// The largest `refresh.max_sessions_per_user`: a cap is there to bound what
+/// one user costs, and a login ends at most the sessions beyond it.
+const MAX_SESSIONS_PER_USER: u32 = 100_000;
+
 impl Settings {
     /// Checks what serde cannot: ranges, URLs, lengths.
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -85,6 +89,12 @@ impl Settings {
                 "must be below refresh.idle_ttl_secs and at most 300 (0 disables the grace rule)",
             ));
         }
+        if !(1..=MAX_SESSIONS_PER_USER).contains(&r.max_sessions_per_user) {
+            return Err(ConfigError::invalid(
+                "refresh.max_sessions_per_user",
+                format!("must be between 1 and {MAX_SESSIONS_PER_USER}"),
+            ));
+        }
         if !(1..=3650).contains(&self.database.audit_retention_days) {
             return Err(ConfigError::invalid(
                 "database.audit_retention_days",
@@ -118,17 +128,32 @@ impl Settings {
                 "must be letters, digits, '_', '-' or '.'",
             ));
         }
-        let p = &self.password;
-        if p.max_bytes == 0 || p.max_bytes > 1024 {
+        // Browsers match prefixes without regard to case; authd adds `__Host-`
+        // itself, from refresh.cookie_path.
+        let lower = cookie.to_ascii_lowercase();
+        if lower.starts_with("__host-") || lower.starts_with("__secure-") {
             return Err(ConfigError::invalid(
-                "password.max_bytes",
+                "refresh.cookie_name",
+                "must not start with __Host- or __Secure-: refresh.cookie_path = \"/\" adds __Host- itself",
+            ));
+        }
+        if !matches!(self.refresh.cookie_path.as_str(), "/" | "/auth") {
+            return Err(ConfigError::invalid(
+                "refresh.cookie_path",
+                "must be \"/\" (a __Host- cookie, the default) or \"/auth\" (for a host shared with other applications)",
+            ));
+        }
+        let p = &self.password;
+        if p.max_length == 0 || p.max_length > 1024 {
+            return Err(ConfigError::invalid(
+                "password.max_length",
                 "must be between 1 and 1024",
             ));
         }
-        if p.min_length == 0 || p.min_length > p.max_bytes {
+        if p.min_length == 0 || p.min_length > p.max_length {
             return Err(ConfigError::invalid(
                 "password.min_length",
-                "must be at least 1 and at most password.max_bytes",
+                "must be at least 1 and at most password.max_length",
             ));
         }
         if p.min_strength > 4 {
@@ -190,6 +215,14 @@ impl Settings {
                 "must be at least 1 and at most limits.login_max_lockout_secs, itself at most 86400",
             ));
         }
+        if let Some(listen) = &self.metrics.listen
+            && listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::invalid(
+                "metrics.listen",
+                "must be an IP address and port such as 127.0.0.1:9100 (unset: /metrics on the public listener)",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid(
                 "log.format",
@@ -216,7 +249,8 @@ mod tests {
             ("AUTHD__DATABASE__URL", "mysql://db", "database.url"),
             ("AUTHD__JWT__ACCESS_TTL_SECS", "0", "jwt.access_ttl_secs"),
             ("AUTHD__REFRESH__SECRET", "short", "refresh.secret"),
-            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_bytes"),
+            ("AUTHD__PASSWORD__MAX_LENGTH", "4096", "password.max_length"),
+            ("AUTHD__PASSWORD__MAX_BYTES", "4096", "password.max_length"),
             ("AUTHD__PASSWORD__ARGON2_M_COST", "1", "password.argon2"),
             ("AUTHD__LOG__FORMAT", "xml", "log.format"),
             (
@@ -230,6 +264,28 @@ mod tests {
                 "limits.login_account_failures",
             ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__Host-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_NAME",
+                "__secure-refresh",
+                "refresh.cookie_name",
+            ),
+            (
+                "AUTHD__REFRESH__COOKIE_PATH",
+                "/auth/",
+                "refresh.cookie_path",
+            ),
+            ("AUTHD__METRICS__LISTEN", "9100", "metrics.listen"),
+            ("AUTHD__METRICS__LISTEN", "", "metrics.listen"),
+            (
+                "AUTHD__REFRESH__MAX_SESSIONS_PER_USER",
+                "0",
+                "refresh.max_sessions_per_user",
+            ),
         ] {
             let error = load(&[(var, value)])
                 .err()

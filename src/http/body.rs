@@ -9,7 +9,8 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 
-/// Reads a JSON body of at most `limit` bytes. `Ok(None)` when there is no body.
+/// Reads a JSON body of at most `limit` bytes. `Ok(None)` when there is no body
+/// or it is `null`.
 pub async fn optional_json<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
@@ -22,8 +23,8 @@ pub async fn optional_json<T: DeserializeOwned>(
     if !has_content_type(req, "application/json") {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&body)
-        .map(Some)
+    // A JSON `null` is no body too, as the document's `oneOf [null, ...]` says.
+    serde_json::from_slice::<Option<T>>(&body)
         .map_err(|e| ApiError::InvalidRequest(describe_json_error(&e)))
 }
 
@@ -62,8 +63,9 @@ fn has_content_type(req: &HttpRequest, expected: &str) -> bool {
 }
 
 /// The parameters of an `application/x-www-form-urlencoded` body (OAuth
-/// endpoints, RFC 6749 section 3.2). Empty values count as absent; a parameter
-/// given twice is refused (RFC 6749 section 3.1).
+/// endpoints, RFC 6749 section 3.2). Empty values count as absent (RFC 6749
+/// section 3.1). A parameter given twice is refused when it is read; one that
+/// is never read is ignored, repeated or not, as unknown parameters must be.
 pub async fn form(
     req: &HttpRequest,
     payload: web::Payload,
@@ -80,31 +82,33 @@ pub async fn form(
         if value.is_empty() {
             continue;
         }
-        if params
-            .insert(name.to_string(), value.into_owned())
-            .is_some()
-        {
-            return Err(ApiError::InvalidRequest(format!(
-                "the parameter {name} is given more than once"
-            )));
-        }
+        params
+            .entry(name.into_owned())
+            .and_modify(|seen: &mut Option<String>| *seen = None)
+            .or_insert_with(|| Some(value.into_owned()));
     }
     Ok(Form(params))
 }
 
-/// Form parameters by name.
+/// Form parameters by name; `None` marks one given more than once.
 #[derive(Default)]
-pub struct Form(std::collections::HashMap<String, String>);
+pub struct Form(std::collections::HashMap<String, Option<String>>);
 
 impl Form {
-    /// Takes a parameter out of the form.
-    pub fn take(&mut self, name: &str) -> Option<String> {
-        self.0.remove(name)
+    /// Takes a parameter out of the form: absent, or its one value.
+    pub fn take(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.0.remove(name) {
+            None => Ok(None),
+            Some(Some(value)) => Ok(Some(value)),
+            Some(None) => Err(ApiError::InvalidRequest(format!(
+                "the parameter {name} is given more than once"
+            ))),
+        }
     }
 
     /// Takes a parameter that must be present.
     pub fn require(&mut self, name: &str) -> Result<String, ApiError> {
-        self.take(name)
+        self.take(name)?
             .ok_or_else(|| ApiError::InvalidRequest(format!("the parameter {name} is required")))
     }
 }

@@ -100,7 +100,8 @@ pub async fn registered_client(
     }
 }
 
-/// A registered client must authenticate (introspection, the revocation feed).
+/// A registered client must authenticate (client credentials, introspection,
+/// the revocation feed).
 pub async fn require_client(
     state: &AppState,
     credentials: ClientCredentials,
@@ -109,6 +110,24 @@ pub async fn require_client(
         ClientCredentials::Secret { id, secret } => registered_client(state, &id, &secret).await,
         ClientCredentials::None | ClientCredentials::Public(_) => Err(ApiError::InvalidClient),
     }
+}
+
+/// A registered client must authenticate and hold one of `permissions`
+/// (`clients::permissions`); an authenticated client without any of them is
+/// `insufficient_scope` (403): it proved who it is, and that is not enough.
+pub async fn require_permitted_client(
+    state: &AppState,
+    credentials: ClientCredentials,
+    permissions: &[&'static str],
+) -> Result<Client, ApiError> {
+    let client = require_client(state, credentials).await?;
+    if !permissions.iter().any(|p| client.may(p)) {
+        tracing::info!(client = %client.id, ?permissions, "client lacks the permission");
+        return Err(ApiError::InsufficientScope(
+            permissions.first().copied().unwrap_or_default(),
+        ));
+    }
+    Ok(client)
 }
 
 #[cfg(test)]

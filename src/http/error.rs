@@ -48,6 +48,10 @@ pub enum ApiError {
     /// no credentials were presented at all.
     #[error("a bearer access token is required")]
     MissingToken,
+    /// 403 `insufficient_scope` (RFC 6750 section 3.1): an authenticated
+    /// registered client without the permission this endpoint needs.
+    #[error("this client lacks the permission {0}")]
+    InsufficientScope(&'static str),
     /// 403 `invalid_origin`: a cookie-authenticated request from an origin not
     /// in the allow-list.
     #[error("this origin may not use the refresh cookie")]
@@ -105,6 +109,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_scope",
     "unauthorized_client",
     "unsupported_token_type",
+    "insufficient_scope",
     "invalid_origin",
     "not_found",
     "method_not_allowed",
@@ -142,6 +147,7 @@ impl ApiError {
             Self::InvalidToken | Self::MissingToken => "invalid_token",
             Self::InvalidClient => "invalid_client",
             Self::OAuth { code, .. } => code,
+            Self::InsufficientScope(_) => "insufficient_scope",
             Self::ForbiddenOrigin => "invalid_origin",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -179,7 +185,7 @@ impl ResponseError for ApiError {
             | Self::InvalidToken
             | Self::InvalidClient
             | Self::MissingToken => StatusCode::UNAUTHORIZED,
-            Self::ForbiddenOrigin => StatusCode::FORBIDDEN,
+            Self::ForbiddenOrigin | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
@@ -301,6 +307,7 @@ mod tests {
             ApiError::InvalidToken,
             ApiError::MissingToken,
             ApiError::InvalidClient,
+            ApiError::InsufficientScope(""),
             ApiError::ForbiddenOrigin,
             ApiError::NotFound,
             ApiError::MethodNotAllowed,
@@ -328,6 +335,7 @@ mod tests {
                 | ApiError::MissingToken
                 | ApiError::InvalidClient
                 | ApiError::OAuth { .. }
+                | ApiError::InsufficientScope(_)
                 | ApiError::ForbiddenOrigin
                 | ApiError::NotFound
                 | ApiError::MethodNotAllowed

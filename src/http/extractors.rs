@@ -291,8 +291,8 @@ impl FromRequest for OAuthForm {
         Box::pin(async move {
             let (_, payload, limit) = body.await?;
             let mut form = body::form(&req, payload, limit).await?;
-            let client =
-                client_credentials(&req, form.take("client_id"), form.take("client_secret"))?;
+            let (id, secret) = (form.take("client_id")?, form.take("client_secret")?);
+            let client = client_credentials(&req, id, secret)?;
             Ok(OAuthForm { form, client })
         })
     }

@@ -21,7 +21,8 @@
 //!
 //! `tests/api/openapi.rs` fails until the three agree (a route served but not
 //! documented, or documented but not served). Development-only routes (the demo
-//! app) are registered outside the table on purpose and are not documented.
+//! app) are registered outside the table on purpose and are not documented; so
+//! is the one route of the `metrics.listen` address ([`metrics_routes`]).
 
 mod auth;
 mod body;
@@ -116,6 +117,17 @@ route_table! {
     GET "/healthz" => operations::healthz,
     GET "/metrics" => operations::metrics,
     GET "/readyz" => operations::readyz,
+}
+
+/// The routes of the `metrics.listen` address: `GET /metrics`, and a JSON 404
+/// for anything else (the API is never served there).
+pub fn metrics_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource(
+        "/metrics",
+        &["GET"],
+        std::iter::once(web::get().to(operations::render_metrics)),
+    ))
+    .default_service(web::to(not_found));
 }
 
 /// A path with its methods; any other method gets a JSON 405 that names

@@ -2,11 +2,13 @@
 //! `#[utoipa::path]` annotations and the request and response types.
 
 use utoipa::OpenApi;
+use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
+use utoipa::openapi::{Components, RefOr};
 
 use super::{auth, discovery, oauth, operations, revocations};
-use crate::config::Settings;
+use crate::config::{PasswordSettings, Settings};
 
 /// Every documented operation. A handler in the route table must be listed
 /// here too (see the module comment of `http`).
@@ -50,7 +52,7 @@ struct ApiDoc;
 
 /// The document for this deployment: `info.version` is the crate version,
 /// the one server is the configured issuer, and the refresh cookie has its
-/// configured name.
+/// configured name (with its `__Host-` prefix) and path.
 pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
@@ -66,18 +68,53 @@ pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
     components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
     let mut client_basic = HttpBuilder::new().scheme(HttpAuthScheme::Basic).build();
     client_basic.description = Some(
-        "A registered client's id and secret (`authd clients create`), form-encoded (RFC 6749 section 2.3.1)"
+        "HTTP Basic with a registered client's id and secret (`authd clients create`), each \
+         form-encoded first (RFC 6749 section 2.3.1). On `/oauth/*` a client may send `client_id` \
+         and `client_secret` as form fields instead; both ways at once is a 400."
             .to_owned(),
     );
     components.add_security_scheme("client_basic", SecurityScheme::Http(client_basic));
     components.add_security_scheme(
         "refresh_cookie",
         SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
-            settings.refresh.cookie_name.clone(),
-            "The refresh token, HttpOnly; sent by browsers".to_owned(),
+            settings.refresh.cookie().name,
+            format!(
+                "The refresh token: HttpOnly, Secure, SameSite=Strict, host-only, Path={}; \
+                 sent by browsers. Its name is `refresh.cookie_name`, prefixed with `__Host-` \
+                 unless `refresh.cookie_path` is `/auth`",
+                settings.refresh.cookie().path
+            ),
         ))),
     );
+    bound_passwords(components, &settings.password);
     doc
+}
+
+/// Writes the configured password bounds into the request schemas, so that a
+/// request valid by the document is never refused for its length, and one
+/// outside them always is: both count characters, as `domain::Password` does.
+fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
+    let upper = format!("At most {} characters.", p.max_length);
+    let new = format!(
+        "{} to {} characters, and hard to guess (`weak_password` otherwise).",
+        p.min_length, p.max_length
+    );
+    for (schema, field, min, description) in [
+        ("Credentials", "password", None, &upper),
+        ("NewAccount", "password", Some(p.min_length), &new),
+        ("PasswordChange", "current_password", None, &upper),
+        ("PasswordChange", "new_password", Some(p.min_length), &new),
+    ] {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else {
+            continue;
+        };
+        property.min_length = min;
+        property.max_length = Some(p.max_length);
+        property.description = Some(description.clone());
+    }
 }
 
 /// [`document`] as JSON, built once at start-up and served as is.

@@ -6,6 +6,8 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::ApiError;
+use super::error::ErrorBody;
 use super::state::AppState;
 
 /// The `method` label of a request: one of the methods HTTP defines for
@@ -54,17 +56,29 @@ pub async fn measure(
 
 /// Prometheus metrics.
 ///
-/// Serve them to the monitoring network only (block `/metrics` at the proxy
-/// in front of authd).
+/// Served here only when `metrics.listen` is unset: block `/metrics` at the
+/// proxy in front of authd then. With `metrics.listen` set, that address
+/// alone serves them and this path answers 404.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String,
-        content_type = "text/plain; version=0.0.4")),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String,
+            content_type = "text/plain; version=0.0.4"),
+        (status = 404, description = "`not_found`: `metrics.listen` is set, and the metrics are served there only", body = ErrorBody),
+    ),
     security(())
 )]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.settings().metrics.listen.is_some() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(render_metrics(state).await)
+}
+
+/// `GET /metrics` of the `metrics.listen` address.
+pub async fn render_metrics(state: web::Data<AppState>) -> HttpResponse {
     let svc = &state.services;
     let (size, idle) = svc.store.pool_stats();
     let body = svc

@@ -1,4 +1,5 @@
-//! `GET /auth/revocations`: the revocation feed, for registered clients.
+//! `GET /auth/revocations`: the revocation feed, for registered clients with
+//! `authd:revocations`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -6,19 +7,25 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::client_auth::{ClientCredentials, basic_credentials, require_client};
+use super::client_auth::{ClientCredentials, basic_credentials, require_permitted_client};
 use super::error::ErrorBody;
 use super::state::AppState;
 use super::tokens::token_headers;
-use crate::sessions::feed::{self, Cursor};
+use crate::clients::permissions;
+use crate::sessions::feed::{self, Cursor, Version};
 
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct FeedQuery {
-    /// The `cursor` of the previous answer; without it, every session revoked
+    /// The `cursor` of the previous answer; without it, everything revoked
     /// within the last access-token lifetime.
+    #[param(pattern = r"^[0-9]{1,18}(\.[0-9a-f]{32})?$")]
     since: Option<String>,
+    /// `2` for user entries (`users`); `1`, the default, lists every revoked
+    /// session one by one, for readers that do not know user entries.
+    #[param(minimum = 1, maximum = 2)]
+    version: Option<u8>,
 }
 
 /// One revoked session.
@@ -26,8 +33,9 @@ pub struct FeedQuery {
 pub struct FeedEntry {
     /// The session: the `sid` claim of its access tokens.
     sid: Uuid,
-    /// Its user.
-    sub: Uuid,
+    /// Its user; only for clients with `authd:revocations:sub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<Uuid>,
     /// When it was revoked (Unix seconds).
     revoked_at: i64,
     /// After this (Unix seconds) no access token of the session can still be
@@ -35,33 +43,64 @@ pub struct FeedEntry {
     until: i64,
 }
 
-/// Sessions revoked since the cursor. Entries near the end of the previous
+/// Every session of a user that started before `started_before` (version 2).
+#[derive(Serialize, ToSchema)]
+pub struct UserFeedEntry {
+    /// The lowercase hex SHA-256 of the user id as tokens write it in `sub`:
+    /// hash a token's `sub` to look it up.
+    sub_sha256: String,
+    /// The user id itself; only for clients with `authd:revocations:sub`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<Uuid>,
+    /// Unix seconds: a token of this user whose `auth_time` (its session's
+    /// start) is earlier, or that has no `auth_time`, is revoked.
+    started_before: i64,
+    /// When the sessions were revoked (Unix seconds).
+    revoked_at: i64,
+    /// After this (Unix seconds) no access token of those sessions can still
+    /// be valid: the entry may be forgotten.
+    until: i64,
+}
+
+/// What was revoked since the cursor. Entries near the end of the previous
 /// answer may be repeated: keep a set.
 #[derive(Serialize, ToSchema)]
 pub struct Feed {
+    /// Revoked sessions. In version 2, only those not covered by a user entry.
     revocations: Vec<FeedEntry>,
+    /// Version 2 only: revocations of every session of a user at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    users: Option<Vec<UserFeedEntry>>,
     /// Pass as `since` on the next poll.
     cursor: String,
     /// More entries wait: poll again at once with the new cursor.
     more: bool,
 }
 
-/// The revocation feed, for registered clients.
+const BAD_QUERY: &str =
+    "the parameters are since (a cursor from an earlier answer) and version (1 or 2)";
+
+/// The revocation feed, for registered clients with `authd:revocations`.
 ///
-/// The sessions revoked since the cursor (without one, within the last
+/// What was revoked since the cursor (without one, within the last
 /// access-token lifetime), so that services verifying access tokens locally
-/// refuse those of revoked sessions within one poll interval.
+/// refuse tokens of revoked sessions within one poll interval. With
+/// `version=2`, a revocation of every session of a user (global logout,
+/// refresh-token reuse) is one entry in `users`, however many sessions it
+/// ended; without it, each of those sessions is listed in `revocations`.
+/// `sub` is included only for clients with `authd:revocations:sub`.
 #[utoipa::path(
     get,
     path = "/auth/revocations",
     tag = "oauth",
     params(FeedQuery),
     responses(
-        (status = 200, description = "Revoked sessions", body = Feed,
+        (status = 200, description = "What was revoked", body = Feed,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 400, description = "`invalid_request`: a malformed cursor or an unknown parameter", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: a malformed cursor, a version other than 1 or 2, or an unknown parameter", body = ErrorBody),
         (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic)", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 403, description = "`insufficient_scope`: the client has neither `authd:revocations` nor `authd:revocations:sub`", body = ErrorBody),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(("client_basic" = []))
@@ -75,28 +114,52 @@ pub async fn revocations(
         Some((id, secret)) => ClientCredentials::Secret { id, secret },
         None => ClientCredentials::None,
     };
-    require_client(&state, credentials).await?;
+    let client = require_permitted_client(
+        &state,
+        credentials,
+        &[permissions::REVOCATIONS, permissions::REVOCATIONS_SUB],
+    )
+    .await?;
+    let with_sub = client.may(permissions::REVOCATIONS_SUB);
     let query = web::Query::<FeedQuery>::from_query(req.query_string())
-        .map_err(|_| ApiError::InvalidRequest("the only parameter is since".into()))?;
+        .map_err(|_| ApiError::InvalidRequest(BAD_QUERY.into()))?;
+    let version = match query.version {
+        None | Some(1) => Version::V1,
+        Some(2) => Version::V2,
+        Some(_) => return Err(ApiError::InvalidRequest(BAD_QUERY.into())),
+    };
     let since = match query.since.as_deref() {
-        Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
-            ApiError::InvalidRequest("since must be a cursor from an earlier answer".into())
-        })?),
+        Some(text) => {
+            Some(Cursor::parse(text).ok_or_else(|| ApiError::InvalidRequest(BAD_QUERY.into()))?)
+        }
         None => None,
     };
-    let page = feed::page(&state.services, since).await?;
+    let page = feed::page(&state.services, since, version).await?;
     let revocations = page
         .entries
         .into_iter()
         .map(|e| FeedEntry {
             sid: e.sid,
-            sub: e.sub,
+            sub: with_sub.then_some(e.sub),
             revoked_at: e.revoked_at.timestamp(),
             until: e.until.timestamp(),
         })
         .collect();
+    let users = (version == Version::V2).then(|| {
+        page.users
+            .into_iter()
+            .map(|u| UserFeedEntry {
+                sub_sha256: u.sub_sha256,
+                sub: with_sub.then_some(u.sub),
+                started_before: u.started_before.timestamp(),
+                revoked_at: u.revoked_at.timestamp(),
+                until: u.until.timestamp(),
+            })
+            .collect()
+    });
     Ok(token_headers(HttpResponse::Ok()).json(Feed {
         revocations,
+        users,
         cursor: page.next.encode(),
         more: page.more,
     }))

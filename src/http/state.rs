@@ -1,6 +1,6 @@
 //! What every handler shares: the services, and the HTTP edge's own parts
 //! (the per-client request limits, the trusted proxies, the allowed origins,
-//! the OpenAPI document).
+//! the refresh cookie's name, the OpenAPI document).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::app::StartError;
+use crate::config::RefreshCookie;
 use crate::services::Services;
 use crate::throttle::RateLimiter;
 
@@ -19,6 +20,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<IpAddr>,
     /// `GET /openapi.json`, built once.
     pub openapi: web::Bytes,
+    /// The refresh cookie's full name and path (`refresh.cookie_path`).
+    pub refresh_cookie: RefreshCookie,
     origins: HashSet<String>,
 }
 
@@ -43,6 +46,7 @@ impl AppState {
                 .map(|ip| ip.to_canonical())
                 .collect(),
             origins: settings.allowed_origins(),
+            refresh_cookie: settings.refresh.cookie(),
             openapi,
             services,
         })

@@ -73,6 +73,7 @@ mod tests {
             idle: Duration::days(7),
             absolute: Duration::days(30),
             reuse_interval: Duration::seconds(10),
+            max_sessions_per_user: 100,
         }
     }
 

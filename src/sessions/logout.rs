@@ -1,12 +1,14 @@
 //! Ending sessions on request: one session (logout, `DELETE /auth/sessions/{id}`,
 //! OAuth revocation), every session of the user, or every other one.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Decision, decide, reuse};
+use super::{Decision, decide, feed, reuse};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::services::Services;
-use crate::store::{self, StoreError};
+use crate::store::user_revocations::UserRevocation;
+use crate::store::{self, StoreError, Tx};
 use crate::tokens::refresh::RefreshClaims;
 
 /// Why sessions end; stored with them.
@@ -16,6 +18,8 @@ pub mod reasons {
     pub const LOGOUT_OTHERS: &str = "logout_others";
     pub const REVOKED_BY_USER: &str = "revoked_by_user";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// The oldest live session, at a login beyond `refresh.max_sessions_per_user`.
+    pub const SESSION_LIMIT: &str = "session_limit";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 
@@ -67,13 +71,43 @@ pub async fn end_all(
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     store::users::lock(&mut tx, user).await?;
-    let revoked = store::sessions::revoke_all_of_user(&mut tx, user, keep, reason, now).await?;
+    let revoked = match keep {
+        None => revoke_every_session(&mut tx, user, reason, now).await?,
+        Some(keep) => {
+            store::sessions::revoke_all_of_user(&mut tx, user, Some(keep), reason, now, false)
+                .await?
+        }
+    };
     let event = AuditEvent::new(AuditKind::Logout, Some(user), Some(current), meta, now)
         .with_detail(reason);
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(user = %user, revoked, ?scope, "logout");
     svc.metrics.revoked(reason, revoked);
+    Ok(revoked)
+}
+
+/// Revokes every session of `user`, in `tx`, which must hold the user's lock
+/// (`store::users::lock`), and writes the one user revocation that covers
+/// them all, so the revocation feed lists one entry however many sessions
+/// end (the argument is in `sessions::feed`). Returns how many were revoked.
+pub(super) async fn revoke_every_session(
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let latest = store::sessions::latest_start(tx, user).await?;
+    let revoked = store::sessions::revoke_all_of_user(tx, user, None, reason, now, true).await?;
+    if revoked > 0 {
+        let revocation = UserRevocation {
+            id: Uuid::new_v4(),
+            user_id: user,
+            started_before: feed::started_before(now, latest),
+            revoked_at: now,
+        };
+        store::user_revocations::insert(tx, &revocation).await?;
+    }
     Ok(revoked)
 }
 

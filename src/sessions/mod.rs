@@ -1,7 +1,9 @@
 //! Sessions (refresh-token families) and everything that changes them: the
 //! rotation rule (`decide`), rotating a presented token (`rotate`, with the
 //! argument for why it is safe under concurrency), reuse handling (`reuse`),
-//! logout in its scopes (`logout`) and the revocation feed (`feed`).
+//! logout in its scopes (`logout`), the revocation feed (`feed`, with the
+//! argument for user entries), starting sessions under the per-user cap
+//! (`start`) and listing them by pages (`list`).
 //!
 //! A session row is the whole state of its family: the counter of the current
 //! token, when it was issued, and the limits. Token `n` of a session is derived
@@ -9,13 +11,15 @@
 
 mod decide;
 pub mod feed;
+pub mod list;
 pub mod logout;
 pub mod reuse;
 pub mod rotate;
 mod start;
 
 pub use decide::{Decision, decide};
-pub use start::{IssuedTokens, current_of, is_live, issue_tokens, list_live, start};
+pub use list::list_live;
+pub use start::{IssuedTokens, Started, current_of, is_live, issue_tokens, start};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -56,13 +60,15 @@ impl Session {
     }
 }
 
-/// The limits that rotation applies.
+/// The limits sessions live under: rotation's, and the per-user cap.
 #[derive(Debug, Clone, Copy)]
 pub struct RotationPolicy {
     pub idle: Duration,
     pub absolute: Duration,
     /// Grace for concurrent tabs and lost responses; zero disables it.
     pub reuse_interval: Duration,
+    /// Live sessions a user may have; a login beyond it ends the oldest.
+    pub max_sessions_per_user: u32,
 }
 
 impl RotationPolicy {
@@ -73,6 +79,7 @@ impl RotationPolicy {
             idle: secs(refresh.idle_ttl_secs),
             absolute: secs(refresh.absolute_ttl_secs),
             reuse_interval: secs(refresh.reuse_interval_secs),
+            max_sessions_per_user: refresh.max_sessions_per_user,
         }
     }
 

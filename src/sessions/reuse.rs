@@ -7,12 +7,14 @@ use uuid::Uuid;
 use super::Session;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::services::Services;
-use crate::store::{self, StoreError, Tx};
+use crate::store::{StoreError, Tx};
 
 /// Why sessions end this way; stored with them.
 pub const REASON: &str = "reuse_detected";
 
-/// Revokes every session of `session`'s user and records the detection, in
+/// Revokes every session of `session`'s user (with the one user revocation
+/// that tells the feed, see `logout::revoke_every_session`) and records the
+/// detection, in
 /// `tx`, which must hold the user's lock (`store::users::lock`) and have read
 /// `session` under it: the verdict, the revocation and the audit event commit
 /// as one. Returns how many sessions were revoked.
@@ -24,8 +26,7 @@ pub async fn revoke_every_session(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let revoked =
-        store::sessions::revoke_all_of_user(tx, session.user_id, None, REASON, now).await?;
+    let revoked = super::logout::revoke_every_session(tx, session.user_id, REASON, now).await?;
     let event = AuditEvent::new(
         AuditKind::RefreshReuseDetected,
         Some(session.user_id),

@@ -1,28 +1,63 @@
-//! Starting a session at sign-in, issuing its tokens, and checking that a
-//! session an access token names is still live.
+//! Starting a session at sign-in (under the per-user cap), issuing its
+//! tokens, and checking that a session an access token names is still live.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::logout::reasons;
 use super::{RotationPolicy, Session};
-use crate::audit::RequestMeta;
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store::{self, StoreError, Tx};
 use crate::tokens::refresh::RefreshClaims;
 
-/// Inserts a new session of `user`, starting at `now`, in `tx`.
+/// A new session, and how many older ones it ended (the per-user cap).
+pub struct Started {
+    pub session: Session,
+    pub evicted: u64,
+}
+
+/// Inserts a new session of `user`, starting at `now`, in `tx`, which it
+/// locks the user in (`store::users::lock`): starts queue with every change
+/// to several sessions of the user, so
+///
+/// - the cap holds: at most `policy.max_sessions_per_user` live sessions
+///   remain, the oldest ending first (revoked like a logout, so the feed lists
+///   it and its refresh token is refused, with a `session_evicted` event);
+/// - the session starts no earlier than the `started_before` of the user's
+///   stored user revocations, so no user entry of the revocation feed written
+///   before it covers it (`sessions::feed` gives the whole argument). That
+///   moves the start forward by less than a second plus the clock skew
+///   between instances, and only right after a revocation of every session.
 pub async fn start(
     tx: &mut Tx<'_>,
     policy: &RotationPolicy,
     user: Uuid,
     now: DateTime<Utc>,
     meta: &RequestMeta,
-) -> Result<Session, StoreError> {
-    let session = policy.new_session(user, now, meta.user_agent.clone(), meta.ip.clone());
+) -> Result<Started, StoreError> {
+    store::users::lock(tx, user).await?;
+    let floor = store::user_revocations::latest_started_before(tx, user).await?;
+    let starts = floor.map_or(now, |floor| now.max(floor));
+    let keep = i64::from(policy.max_sessions_per_user.saturating_sub(1));
+    let evicted =
+        store::sessions::revoke_beyond_newest(tx, user, keep, reasons::SESSION_LIMIT, now).await?;
+    for id in &evicted {
+        let event = AuditEvent::new(AuditKind::SessionEvicted, Some(user), Some(*id), meta, now)
+            .with_detail(format!(
+                "the oldest of more than {} live sessions, ended at a new login",
+                policy.max_sessions_per_user
+            ));
+        audit::record(tx, &event).await?;
+    }
+    let session = policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone());
     store::sessions::insert(tx, &session).await?;
-    Ok(session)
+    Ok(Started {
+        session,
+        evicted: u64::try_from(evicted.len()).unwrap_or(u64::MAX),
+    })
 }
 
 /// An access token for a session, and the session's current refresh token.
@@ -40,7 +75,7 @@ pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, S
     let now = svc.now();
     let access = svc
         .access
-        .issue(session.user_id, session.id, now)
+        .issue(session.user_id, session.id, session.created_at, now)
         .map_err(ServiceError::internal)?;
     let refresh_token = svc.refresh.encode(RefreshClaims {
         session: session.id,
@@ -61,12 +96,6 @@ pub async fn is_live(svc: &Services, sub: Uuid, sid: Uuid) -> Result<bool, Store
     Ok(store::sessions::find(&mut conn, sid)
         .await?
         .is_some_and(|s| s.user_id == sub && s.is_active(svc.now())))
-}
-
-/// The user's live sessions, newest first.
-pub async fn list_live(svc: &Services, user: Uuid) -> Result<Vec<Session>, StoreError> {
-    let mut conn = svc.store.conn().await?;
-    store::sessions::list_live(&mut conn, user, svc.now()).await
 }
 
 /// The session whose current token `claims` names, if it is live: what

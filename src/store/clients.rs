@@ -61,3 +61,16 @@ pub async fn delete(db: &mut impl AsDb, id: &str) -> Result<bool, StoreError> {
         .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Replaces the scopes of client `id`; false if there is none.
+#[tracing::instrument(skip_all)]
+pub async fn set_scopes(db: &mut impl AsDb, id: &str, scopes: &str) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE oauth_clients SET scopes = $2 WHERE id = $1";
+    let done = on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(scopes)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}

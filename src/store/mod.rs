@@ -24,6 +24,7 @@ mod postgres;
 pub mod sessions;
 mod sqlite;
 pub mod throttle;
+pub mod user_revocations;
 pub mod users;
 
 use std::time::Duration;

@@ -150,7 +150,9 @@ pub async fn revoke(
 }
 
 /// Revokes every unrevoked session of `user` but `keep`; returns how many.
-/// Take the user's lock first (`users::lock`).
+/// `with_user`: a `user_revocations` row written in the same transaction
+/// covers them, so the feed need not list them one by one (see
+/// `crate::sessions::feed`). Take the user's lock first (`users::lock`).
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn revoke_all_of_user(
     db: &mut impl AsDb,
@@ -158,18 +160,74 @@ pub async fn revoke_all_of_user(
     keep: Option<Uuid>,
     reason: &str,
     now: DateTime<Utc>,
+    with_user: bool,
 ) -> Result<u64, StoreError> {
     // `$4` is the session to keep, or the nil UUID to keep none.
-    const SQL: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
-         WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4";
+    const SQL: &str = "UPDATE sessions SET revoked_at = $2, revoked_reason = $3, \
+         revoked_with_user = $5 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4";
     Ok(on_db!(db, |c| sqlx::query(SQL)
         .bind(user)
         .bind(now)
         .bind(reason)
         .bind(keep.unwrap_or(Uuid::nil()))
+        .bind(with_user)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?)
+}
+
+/// When the user's latest session started, revoked or not. For a caller
+/// holding the user's lock.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn latest_start(
+    db: &mut impl AsDb,
+    user: Uuid,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    const SQL: &str =
+        "SELECT created_at FROM sessions WHERE user_id = $1 ORDER BY created_at DESC LIMIT 1";
+    Ok(on_db!(db, |c| sqlx::query_scalar::<_, DateTime<Utc>>(SQL)
+        .bind(user)
+        .fetch_optional(c)
+        .await)?)
+}
+
+/// Revokes the user's live sessions but the `keep` newest (by start, then
+/// id); returns the ids it revoked. For a caller holding the user's lock.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn revoke_beyond_newest(
+    db: &mut impl AsDb,
+    user: Uuid,
+    keep: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    // The same statement but for how "skip `keep`, take the rest" is said.
+    const PG: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id IN \
+         (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+         ORDER BY created_at DESC, id DESC OFFSET $2) RETURNING id";
+    const SQLITE: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id IN \
+         (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+         ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET $2) RETURNING id";
+    Ok(match db.db() {
+        Db::Postgres(c) => {
+            sqlx::query_scalar::<_, Uuid>(PG)
+                .bind(user)
+                .bind(keep)
+                .bind(now)
+                .bind(reason)
+                .fetch_all(c)
+                .await?
+        }
+        Db::Sqlite(c) => {
+            sqlx::query_scalar::<_, Uuid>(SQLITE)
+                .bind(user)
+                .bind(keep)
+                .bind(now)
+                .bind(reason)
+                .fetch_all(c)
+                .await?
+        }
+    })
 }
 
 /// The user's live sessions, newest first.
@@ -185,6 +243,65 @@ pub async fn list_live(
     Ok(on_db!(db, |c| sqlx::query_as::<_, Session>(SQL)
         .bind(user)
         .bind(now)
+        .fetch_all(c)
+        .await)?)
+}
+
+/// At most `limit` of the user's live sessions, newest first (by start, then
+/// id), from just after `after` (the start and id of the last one of the
+/// previous page) or from the newest.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn list_live_page(
+    db: &mut impl AsDb,
+    user: Uuid,
+    now: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<Session>, StoreError> {
+    const FIRST: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         ORDER BY created_at DESC, id DESC LIMIT $3";
+    const NEXT: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+         AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
+         ORDER BY created_at DESC, id DESC LIMIT $3";
+    Ok(match after {
+        None => on_db!(db, |c| sqlx::query_as::<_, Session>(FIRST)
+            .bind(user)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?,
+        Some((created_at, id)) => on_db!(db, |c| sqlx::query_as::<_, Session>(NEXT)
+            .bind(user)
+            .bind(now)
+            .bind(limit)
+            .bind(created_at)
+            .bind(id)
+            .fetch_all(c)
+            .await)?,
+    })
+}
+
+/// Like [`list_revoked_since`], without the sessions a user revocation
+/// covers (`revoked_with_user`): what the feed lists one by one to readers of
+/// user entries. Served by the partial index `sessions_revoked_alone_idx`.
+#[tracing::instrument(skip_all)]
+pub async fn list_revoked_alone_since(
+    db: &mut impl AsDb,
+    after: (DateTime<Utc>, Uuid),
+    limit: i64,
+) -> Result<Vec<Revocation>, StoreError> {
+    const SQL: &str = "SELECT id, user_id, revoked_at FROM sessions \
+         WHERE revoked_at IS NOT NULL AND revoked_with_user = FALSE \
+         AND (revoked_at > $1 OR (revoked_at = $1 AND id > $2)) \
+         ORDER BY revoked_at, id LIMIT $3";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, Revocation>(SQL)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
         .fetch_all(c)
         .await)?)
 }

@@ -14,12 +14,15 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-/// A user with the stored password hash, for checking a password only.
+/// A user with the stored password hash, for checking a password only, and
+/// the version of the credentials that hash belongs to (see
+/// [`set_new_password`]).
 #[derive(Clone, sqlx::FromRow)]
 pub struct Credentials {
     pub id: Uuid,
     pub email: String,
     pub password_hash: String,
+    pub credential_version: i64,
 }
 
 pub struct NewUser<'a> {
@@ -48,7 +51,8 @@ pub async fn find_credentials_by_email(
     db: &mut impl AsDb,
     email: &str,
 ) -> Result<Option<Credentials>, StoreError> {
-    const SQL: &str = "SELECT id, email, password_hash FROM users WHERE email = $1";
+    const SQL: &str =
+        "SELECT id, email, password_hash, credential_version FROM users WHERE email = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(email)
         .fetch_optional(c)
@@ -60,7 +64,8 @@ pub async fn find_credentials(
     db: &mut impl AsDb,
     id: Uuid,
 ) -> Result<Option<Credentials>, StoreError> {
-    const SQL: &str = "SELECT id, email, password_hash FROM users WHERE id = $1";
+    const SQL: &str =
+        "SELECT id, email, password_hash, credential_version FROM users WHERE id = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -97,6 +102,8 @@ pub async fn find_by_live_session(
         .await)?)
 }
 
+/// Stores a re-hash of the same password (new parameters): the credential
+/// version stays, so logins checked against the old hash still start sessions.
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn set_password_hash(
     db: &mut impl AsDb,
@@ -115,26 +122,43 @@ pub async fn set_password_hash(
     Ok(())
 }
 
-/// Locks the user's row until the transaction ends. Every change to several
-/// sessions of one user takes it first, so such changes queue on the user
-/// instead of locking session rows in different orders (a deadlock).
+/// Stores the hash of a new password and moves the credential version on:
+/// every password checked against an earlier version is stale from here on.
+/// For a caller holding the user's lock.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_new_password(
+    db: &mut impl AsDb,
+    id: Uuid,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET password_hash = $2, updated_at = $3, \
+         credential_version = credential_version + 1 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(hash)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Locks the user's row until the transaction ends, and reads its credential
+/// version as it stands under the lock (`None`: no such user). Every change
+/// to several sessions of one user takes it first, so such changes queue on
+/// the user instead of locking session rows in different orders (a deadlock);
+/// a login takes it to check, against a concurrent password change, that the
+/// password it verified is still the current one.
 /// SQLite: `BEGIN IMMEDIATE` already serializes every writer; the read keeps
 /// the statement sequence the same.
 #[tracing::instrument(skip_all, fields(user = %id))]
-pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<(), StoreError> {
-    match db.db() {
-        Db::Postgres(c) => {
-            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(c)
-                .await?;
-        }
-        Db::Sqlite(c) => {
-            sqlx::query("SELECT id FROM users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(c)
-                .await?;
-        }
-    }
-    Ok(())
+pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<Option<i64>, StoreError> {
+    const PG: &str = "SELECT credential_version FROM users WHERE id = $1 FOR UPDATE";
+    const SQLITE: &str = "SELECT credential_version FROM users WHERE id = $1";
+    let row: Option<(i64,)> = match db.db() {
+        Db::Postgres(c) => sqlx::query_as(PG).bind(id).fetch_optional(c).await?,
+        Db::Sqlite(c) => sqlx::query_as(SQLITE).bind(id).fetch_optional(c).await?,
+    };
+    Ok(row.map(|(version,)| version))
 }

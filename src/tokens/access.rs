@@ -29,9 +29,10 @@ pub const LEEWAY: Leeway = Leeway {
 /// keeps it, until no token of it can be accepted anywhere.
 pub const VERIFIER_SKEW_SECS: i64 = 60;
 
-/// The claims of an access token. A user's token has the user id as `sub`
-/// and its session as `sid`; a machine client's token (client credentials)
-/// has the client id as `sub` and `client_id`, a `scope`, and no `sid`.
+/// The claims of an access token. A user's token has the user id as `sub`,
+/// its session as `sid` and the session's start (the login) as `auth_time`
+/// (OpenID Connect's claim); a machine client's token (client credentials)
+/// has the client id as `sub` and `client_id`, a `scope`, and neither.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub iss: String,
@@ -44,6 +45,10 @@ pub struct AccessClaims {
     pub jti: Uuid,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// When the session started (Unix seconds); the same in every token of
+    /// the session, which is what the revocation feed's user entries compare.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
@@ -179,11 +184,12 @@ impl AccessTokens {
         self.ttl + chrono::Duration::seconds(VERIFIER_SKEW_SECS)
     }
 
-    /// A user's token for one of its sessions.
+    /// A user's token for one of its sessions, which started at `started`.
     pub fn issue(
         &self,
         user: Uuid,
         session: Uuid,
+        started: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
         self.sign(AccessClaims {
@@ -195,6 +201,7 @@ impl AccessTokens {
             nbf: None,
             jti: Uuid::new_v4(),
             sid: Some(session),
+            auth_time: Some(started.timestamp()),
             client_id: self.client_id.clone(),
             scope: None,
         })
@@ -217,6 +224,7 @@ impl AccessTokens {
             nbf: None,
             jti: Uuid::new_v4(),
             sid: None,
+            auth_time: None,
             client_id: client_id.to_owned(),
             scope,
         })
@@ -298,7 +306,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
             .unwrap()
             .token;
         let at = |secs: i64| {
@@ -318,7 +326,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
             .unwrap()
             .token;
         let mut claims = tokens.verify(&token, t).unwrap();
@@ -335,7 +343,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let good = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
             .unwrap()
             .token;
         let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();

@@ -162,7 +162,14 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
             String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     };
-    let (ok, out, err) = authd(&["clients", "create", "--name", "orders", "--scope", "a b a"]);
+    let (ok, out, err) = authd(&[
+        "clients",
+        "create",
+        "--name",
+        "orders",
+        "--scopes",
+        "a b a authd:introspect",
+    ]);
     assert!(ok, "{err}");
     let field = |name: &str| {
         out.lines()
@@ -172,7 +179,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
             .unwrap_or_else(|| panic!("{name} in {out}"))
     };
     let (id, secret) = (field("client_id"), field("client_secret"));
-    assert_eq!(field("scopes"), "a b");
+    assert_eq!(field("scopes"), "a b authd:introspect");
 
     // The printed secret authenticates against the database the CLI wrote.
     let settings = authd::config::DatabaseSettings {
@@ -205,6 +212,31 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
 
     let (ok, _, err) = authd(&["clients", "create", "--name", "bad", "--scope", "caf\u{e9}"]);
     assert!(!ok && err.contains("scopes"), "{err}");
+    let (ok, _, err) = authd(&[
+        "clients",
+        "create",
+        "--name",
+        "bad",
+        "--scopes",
+        "authd:admin",
+    ]);
+    assert!(!ok && err.contains("authd:admin"), "{err}");
+
+    // Permissions change without a new secret.
+    use authd::clients::permissions::{INTROSPECT, REVOCATIONS};
+    assert!(client.may(INTROSPECT) && !client.may(REVOCATIONS));
+    let (ok, out, err) = authd(&["clients", "update", &id, "--scopes", "a authd:revocations"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("a authd:revocations"), "{out}");
+    let updated = authd::clients::authenticate(&store, &id, &secret)
+        .await
+        .unwrap()
+        .expect("the same secret");
+    assert!(updated.may(REVOCATIONS) && !updated.may(INTROSPECT));
+    let (ok, _, err) = authd(&["clients", "update", &id, "--scopes", "authd:everything"]);
+    assert!(!ok && err.contains("authd:everything"), "{err}");
+    let (ok, _, err) = authd(&["clients", "update", "client_nope", "--scopes", "a"]);
+    assert!(!ok && err.contains("no client"), "{err}");
     let (ok, _, err) = authd(&["clients", "delete", &id]);
     assert!(ok, "{err}");
     let (ok, _, err) = authd(&["clients", "delete", &id]);
@@ -216,6 +248,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
 async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
+    let metrics_port = free_port();
     // Logs go to a file: a pipe nobody reads fills up and blocks the server.
     let log_path = dir.path().join("authd.log");
     let log = std::fs::File::create(&log_path).unwrap();
@@ -229,6 +262,10 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         )
         .env("AUTHD__PASSWORD__ARGON2_M_COST", "1024")
         .env("AUTHD__PASSWORD__ARGON2_T_COST", "1")
+        .env(
+            "AUTHD__METRICS__LISTEN",
+            format!("127.0.0.1:{metrics_port}"),
+        )
         .env("RUST_LOG", "trace")
         .env_remove("AUTHD_CONFIG")
         .stdout(Stdio::from(log.try_clone().unwrap()))
@@ -282,6 +319,18 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .send()
         .await
         .unwrap();
+    // The metrics are on their own address only; SIGTERM stops both servers.
+    let metrics = |base: String| {
+        let client = client.clone();
+        async move {
+            let reply = client.get(format!("{base}/metrics")).send().await.unwrap();
+            (reply.status().as_u16(), reply.text().await.unwrap())
+        }
+    };
+    let (status, text) = metrics(format!("http://127.0.0.1:{metrics_port}")).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("authd_logins_total"), "{text}");
+    assert_eq!(metrics(base.clone()).await.0, 404);
 
     let status = stop_with_sigterm(child).await;
     let logs = std::fs::read_to_string(&log_path).unwrap();

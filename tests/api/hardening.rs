@@ -113,7 +113,9 @@ async fn introspection_without_client_authentication_is_invalid_client_whatever_
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let (id, secret) = app.create_client("gateway", "gateway").await;
+    let (id, secret) = app
+        .create_client("gateway", "gateway authd:introspect")
+        .await;
     let wrong = Some((id.as_str(), "wrong"));
     type Form<'a> = &'a [(&'a str, &'a str)];
     let cases: [(Form, Option<(&str, &str)>); 5] = [

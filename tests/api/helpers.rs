@@ -24,6 +24,8 @@ pub enum Backend {
 
 pub struct TestApp {
     pub address: String,
+    /// `http://127.0.0.1:PORT` of `metrics.listen`, when the test set it.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub state: Arc<AppState>,
@@ -173,6 +175,9 @@ async fn launch(
     }
     .expect("authd starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let client = reqwest::Client::builder()
@@ -183,6 +188,7 @@ async fn launch(
         .expect("client");
     TestApp {
         address,
+        metrics_address,
         client,
         clock,
         state,
@@ -285,6 +291,12 @@ impl TestApp {
     /// The services of the server under test.
     pub fn services(&self) -> &Services {
         &self.state.services
+    }
+
+    /// The URL of the test's database, for a test that changes it behind
+    /// authd's back (a fault trigger, a lock held by the test).
+    pub fn database_url(&self) -> &str {
+        &self.database.url
     }
 
     /// The server's store.

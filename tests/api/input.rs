@@ -12,6 +12,7 @@ on_both_stores!(
     health_and_readiness_answer,
     a_full_hashing_queue_answers_503_at_once,
     deeply_nested_json_and_huge_headers_get_4xx,
+    a_null_body_is_no_body,
 );
 
 async fn malformed_bodies_get_clear_4xx_codes(backend: Backend) {
@@ -138,7 +139,53 @@ async fn invalid_emails_and_passwords_are_refused_at_registration(backend: Backe
             &json!({ "email": "ok@example.com", "password": max }),
         )
         .await;
-    assert_eq!(reply.status, 201, "1024 bytes is the maximum, inclusive");
+    assert_eq!(
+        reply.status, 201,
+        "1024 characters is the maximum, inclusive"
+    );
+    // Characters count, not bytes, as the document's maxLength does: 1024
+    // four-byte characters fit, 1025 do not.
+    for (n, status) in [(1025, 400), (1024, 201)] {
+        let password: String = std::iter::repeat_with(|| random(1))
+            .map(|c| char::from_u32(0x1F300 + u32::from_str_radix(&c, 16).unwrap()).unwrap())
+            .take(n)
+            .collect();
+        let reply = app
+            .post_json(
+                "/auth/register",
+                &json!({ "email": format!("wide{n}@example.com"), "password": password }),
+            )
+            .await;
+        assert_eq!(
+            reply.status, status,
+            "{n} four-byte characters: {}",
+            reply.text
+        );
+    }
+}
+
+/// A JSON `null` body is no body, as the document's `oneOf [null, ...]`
+/// says: the answer is the one for a missing token, not a malformed body.
+async fn a_null_body_is_no_body(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for path in ["/auth/refresh", "/auth/logout"] {
+        let reply = app
+            .send(
+                app.client
+                    .post(app.url(path))
+                    .header("content-type", "application/json")
+                    .body("null"),
+            )
+            .await;
+        let none = app.send(app.client.post(app.url(path))).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (none.status, none.error()),
+            "{path}: {}",
+            reply.text
+        );
+        assert_ne!(reply.status, 400, "{path}: {}", reply.text);
+    }
 }
 
 async fn unknown_paths_and_methods_get_json_errors(backend: Backend) {

@@ -245,6 +245,32 @@ fn a_short_hs256_secret_is_refused_with_a_message_naming_the_setting() {
 }
 
 #[test]
+fn a_key_file_over_64_kib_is_refused_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.pem");
+    std::fs::write(&big, vec![b'a'; 64 * 1024 + 1]).unwrap();
+    let mut settings = test_settings(dir.path());
+    for field in ["secret_file", "private_key_file", "public_key_file"] {
+        let mut key = private_key("big", "RS256", "");
+        key.private_key = None;
+        match field {
+            "secret_file" => key.secret_file = Some(big.clone()),
+            "private_key_file" => key.private_key_file = Some(big.clone()),
+            _ => key.public_key_file = Some(big.clone()),
+        }
+        settings.jwt.keys = vec![key];
+        let error = match authd::keys::KeySet::load(&settings) {
+            Ok(_) => panic!("a {field} over 64 KiB must be refused"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            error.contains(&format!("jwt.keys[0].{field}")) && error.contains("larger than 64 KiB"),
+            "{field}: {error}"
+        );
+    }
+}
+
+#[test]
 fn the_server_refuses_to_start_with_a_short_hs256_secret() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("authd.toml");

@@ -25,7 +25,9 @@ async fn introspect(app: &TestApp, token: &str, client: (&str, &str)) -> serde_j
 
 async fn introspection_needs_a_registered_client_and_reports_only_live_tokens(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, secret) = app.create_client("gateway", "gateway").await;
+    let (id, secret) = app
+        .create_client("gateway", "gateway authd:introspect")
+        .await;
     let client = (id.as_str(), secret.as_str());
     let (_, tokens) = app.user_with_tokens().await;
 
@@ -254,7 +256,7 @@ fn listed_sids(reply: &crate::helpers::Reply) -> Vec<String> {
 
 async fn the_revocation_feed_lists_revoked_sessions_to_registered_clients_only(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, secret) = app.create_client("orders", "").await;
+    let (id, secret) = app.create_client("orders", "authd:revocations:sub").await;
     let client = Some((id.as_str(), secret.as_str()));
     for auth in [None, Some((id.as_str(), "wrong"))] {
         let refused = feed(&app, None, auth).await;
@@ -351,7 +353,7 @@ async fn the_revocation_feed_lists_revoked_sessions_to_registered_clients_only(b
 
 async fn the_revocation_feed_pages_through_a_mass_revocation_without_losing_any(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (id, secret) = app.create_client("orders", "").await;
+    let (id, secret) = app.create_client("orders", "authd:revocations:sub").await;
     let client = Some((id.as_str(), secret.as_str()));
     let (email, tokens) = app.user_with_tokens().await;
     let user = app.user_id(&email).await;

@@ -58,7 +58,9 @@ async fn refresh_grant(app: &TestApp, token: &str) -> crate::helpers::Reply {
 async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
     let app = spawn_app(backend).await;
     let (client, secret) = app.create_client("orders", "orders:read").await;
-    let (reader, reader_secret) = app.create_client("feed reader", "").await;
+    let (reader, reader_secret) = app
+        .create_client("feed reader", "authd:revocations authd:introspect")
+        .await;
     let (_, tokens) = app.user_with_tokens().await;
     let refresh = tokens.refresh.as_str();
     let forged = "x".repeat(76);
@@ -143,7 +145,7 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
             "invalid_client",
         ),
         (
-            "client credentials for a client without scopes",
+            "client credentials for a client with only authd's permissions",
             vec![("grant_type", "client_credentials")],
             Some((&reader, &reader_secret)),
             400,
@@ -215,6 +217,32 @@ async fn token_endpoint_errors_follow_rfc_6749_section_5_2(backend: Backend) {
         )
         .await;
     assert_eq!((twice.status, twice.error()), (400, "invalid_request"));
+    // A parameter authd does not read is ignored, given twice or not (RFC
+    // 6749 section 3.1); the refusal above is for the ones it reads.
+    let (client, secret) = app.create_client("repeats", "orders:read").await;
+    let unknown = app
+        .send(
+            app.client
+                .post(app.url("/oauth/token"))
+                .basic_auth(&client, Some(&secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&extra=1&extra=2"),
+        )
+        .await;
+    assert_eq!(unknown.status, 200, "{}", unknown.text);
+    let scope_twice = app
+        .send(
+            app.client
+                .post(app.url("/oauth/token"))
+                .basic_auth(&client, Some(&secret))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("grant_type=client_credentials&scope=orders:read&scope=orders:read"),
+        )
+        .await;
+    assert_eq!(
+        (scope_twice.status, scope_twice.error()),
+        (400, "invalid_request")
+    );
     let huge = app
         .post_form(
             "/oauth/token",

@@ -1,9 +1,13 @@
-//! `/metrics` in Prometheus text format.
+//! `/metrics` in Prometheus text format, on the public listener or only on
+//! `metrics.listen`.
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
-on_both_stores!(metrics_count_requests_logins_refreshes_reuse_and_revocations);
+on_both_stores!(
+    metrics_count_requests_logins_refreshes_reuse_and_revocations,
+    with_metrics_listen_set_the_metrics_are_served_there_and_not_on_the_public_listener,
+);
 
 async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -55,4 +59,50 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: 
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
     assert!(!text.contains(&id), "raw paths never become labels");
+}
+
+async fn with_metrics_listen_set_the_metrics_are_served_there_and_not_on_the_public_listener(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.metrics.listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    app.user_with_tokens().await;
+
+    let public = app.get("/metrics").await;
+    assert_eq!(public.status, 404, "{}", public.text);
+    assert_eq!(public.error(), "not_found");
+    assert!(!public.text.contains("authd_"), "{}", public.text);
+
+    let metrics = app.metrics_address.clone().expect("a metrics address");
+    let get = |path: &str| app.send(app.client.get(format!("{metrics}{path}")));
+    let reply = get("/metrics").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    for line in [
+        r#"authd_logins_total{result="ok"} 1"#,
+        r#"authd_http_requests_total{method="GET",route="/metrics",status="404"} 1"#,
+    ] {
+        assert!(
+            reply.text.contains(line),
+            "missing {line:?} in\n{}",
+            reply.text
+        );
+    }
+    // The metrics address serves nothing else.
+    for path in ["/healthz", "/auth/me", "/.well-known/jwks.json"] {
+        let other = get(path).await;
+        assert_eq!(other.status, 404, "{path}: {}", other.text);
+        assert_eq!(other.error(), "not_found");
+    }
+    let post = app
+        .send(app.client.post(format!("{metrics}/metrics")))
+        .await;
+    assert_eq!(post.status, 405);
 }

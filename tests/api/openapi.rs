@@ -29,7 +29,6 @@ const NEVER_FAIL: &[(&str, &str)] = &[
     ("GET", "/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-    ("GET", "/metrics"),
 ];
 
 async fn served_document(app: &TestApp) -> Value {
@@ -138,7 +137,7 @@ async fn the_served_document_is_valid_openapi_3_1_for_this_deployment() {
         .expect("security schemes");
     assert_eq!(schemes["bearer"]["scheme"], "bearer");
     assert_eq!(schemes["refresh_cookie"]["in"], "cookie");
-    assert_eq!(schemes["refresh_cookie"]["name"], "custom_refresh");
+    assert_eq!(schemes["refresh_cookie"]["name"], "__Host-custom_refresh");
     let mut ids = HashSet::new();
     for (method, path) in operations(&doc) {
         let op = operation(&doc, &method, &path);
@@ -293,4 +292,61 @@ async fn every_operation_that_can_fail_documents_a_4xx_with_the_error_body() {
             assert!(errors > 0, "{method} {path} documents no 4xx response");
         }
     }
+}
+
+/// The schemas state the bounds the server enforces, from this deployment's
+/// settings, so that a request valid by the document is not refused for its
+/// length (Schemathesis, `scripts/schemathesis.sh`, checks the rest).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_schemas_state_the_configured_password_bounds_and_the_other_limits() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.password.min_length = 12;
+        s.password.max_length = 300;
+    })
+    .await;
+    let doc = served_document(&app).await;
+    let schemas = &doc["components"]["schemas"];
+    let bounds = |schema: &str, field: &str| {
+        let property = &schemas[schema]["properties"][field];
+        (
+            property["minLength"].as_u64(),
+            property["maxLength"].as_u64(),
+        )
+    };
+    assert_eq!(bounds("NewAccount", "password"), (Some(12), Some(300)));
+    assert_eq!(
+        bounds("PasswordChange", "new_password"),
+        (Some(12), Some(300))
+    );
+    assert_eq!(bounds("Credentials", "password"), (None, Some(300)));
+    assert_eq!(
+        bounds("PasswordChange", "current_password"),
+        (None, Some(300))
+    );
+    for schema in ["NewAccount", "Credentials"] {
+        assert_eq!(schemas[schema]["properties"]["email"]["format"], "email");
+        assert_eq!(bounds(schema, "email"), (None, Some(254)));
+    }
+    assert_eq!(bounds("TokenQuery", "token"), (Some(1), None));
+    let grants = schemas["TokenRequest"]["oneOf"].as_array().expect("oneOf");
+    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert_eq!(
+        bounds("RefreshTokenGrant", "refresh_token"),
+        (Some(1), None)
+    );
+    for (grant, required) in [
+        ("RefreshTokenGrant", vec!["grant_type", "refresh_token"]),
+        ("ClientCredentialsGrant", vec!["grant_type"]),
+    ] {
+        assert_eq!(
+            schemas[grant]["required"],
+            serde_json::json!(required),
+            "{grant}"
+        );
+    }
+    let since = operation(&doc, "get", "/auth/revocations")["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "since"))
+        .expect("since");
+    assert!(since["schema"]["pattern"].is_string(), "{since}");
 }

@@ -103,7 +103,7 @@ fn report(what: &str, backend: Backend, delays: &[(&str, Duration)]) {
 async fn every_kind_of_revocation_reaches_a_local_verifier_by_the_next_feed_poll(backend: Backend) {
     // No grace window, so presenting a rotated token is reuse at once.
     let app = spawn_app_with(backend, |s| s.refresh.reuse_interval_secs = 0).await;
-    let client = app.create_client("orders", "").await;
+    let client = app.create_client("orders", "authd:revocations").await;
     let verifier = verifier(&app, &client).await;
     let (email, _) = app.user_with_tokens().await;
     let mut delays = Vec::new();
@@ -229,7 +229,9 @@ async fn the_example_microservice_serves_users_and_scoped_clients_and_refuses_re
     backend: Backend,
 ) {
     let app = spawn_app_with(backend, |_| {}).await;
-    let client = app.create_client("reporting", "reports:read").await;
+    let client = app
+        .create_client("reporting", "reports:read authd:revocations")
+        .await;
     let service = Microservice::start(&app, &client);
     let get = |path: &str, token: Option<&str>| {
         let mut request = app.client.get(format!("{}{path}", service.base));

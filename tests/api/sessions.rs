@@ -144,7 +144,7 @@ async fn a_browser_logs_in_refreshes_and_logs_out_with_the_refresh_cookie_only(b
         .send(
             app.client
                 .post(app.url("/auth/logout"))
-                .header("cookie", format!("authd_refresh={next}")),
+                .header("cookie", format!("__Host-authd_refresh={next}")),
         )
         .await;
     assert_eq!(logout.status, 204);
@@ -484,7 +484,7 @@ async fn logout_without_a_token_or_with_a_dead_one_still_clears_the_cookie(backe
         .send(
             app.client
                 .post(app.url("/auth/logout"))
-                .header("cookie", "authd_refresh=garbage"),
+                .header("cookie", "__Host-authd_refresh=garbage"),
         )
         .await;
     assert_eq!(garbage.status, 204);

@@ -145,6 +145,15 @@ pub fn user_claims(issuer: &str, sid: &str) -> Value {
     })
 }
 
+/// The lowercase hex SHA-256 of `text`.
+pub fn sha256_hex(text: &str) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The claims of a client-credentials token: `sub` is the client, no `sid`.
 pub fn service_claims(issuer: &str, scope: &str) -> Value {
     let now = now();
@@ -171,6 +180,10 @@ pub struct State {
     pub jwks_fetches: AtomicUsize,
     pub discovery_fetches: AtomicUsize,
     pub revocations: Mutex<Vec<Value>>,
+    /// User entries (feed version 2), sent in every answer.
+    pub user_revocations: Mutex<Vec<Value>>,
+    /// The `version` of every authorised feed request, in order.
+    pub feed_versions: Mutex<Vec<Option<String>>>,
     pub page_size: AtomicUsize,
     pub feed_fails: AtomicBool,
     /// While set, feed requests are accepted and never answered.
@@ -215,6 +228,8 @@ impl FakeAuthd {
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
             revocations: Mutex::new(Vec::new()),
+            user_revocations: Mutex::new(Vec::new()),
+            feed_versions: Mutex::new(Vec::new()),
             page_size: AtomicUsize::new(100),
             feed_fails: AtomicBool::new(false),
             feed_hangs: AtomicBool::new(false),
@@ -295,6 +310,15 @@ impl FakeAuthd {
     pub fn revoke(&self, sid: &str, until: i64) {
         self.state.revocations.lock().unwrap().push(json!({
             "sid": sid, "sub": "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10",
+            "revoked_at": now(), "until": until,
+        }));
+    }
+
+    /// Revokes every session of user `sub` that started before
+    /// `started_before`, until `until`: a user entry, keyed as authd keys it.
+    pub fn revoke_user(&self, sub: &str, started_before: i64, until: i64) {
+        self.state.user_revocations.lock().unwrap().push(json!({
+            "sub_sha256": sha256_hex(sub), "started_before": started_before,
             "revoked_at": now(), "until": until,
         }));
     }
@@ -386,6 +410,11 @@ async fn feed(
     }
     let since = query.get("since").cloned();
     state.feed_cursors.lock().unwrap().push(since.clone());
+    state
+        .feed_versions
+        .lock()
+        .unwrap()
+        .push(query.get("version").cloned());
     let start: usize = match since.as_deref().map(str::parse) {
         None => 0,
         Some(Ok(n)) => n,
@@ -400,6 +429,7 @@ async fn feed(
         .insert_header(("Cache-Control", "no-store"))
         .json(json!({
             "revocations": &all[start..end],
+            "users": *state.user_revocations.lock().unwrap(),
             "cursor": end.to_string(),
             "more": end < all.len(),
         }))

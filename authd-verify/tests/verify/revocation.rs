@@ -1,4 +1,5 @@
-//! The revocation feed: polling, `more`, forgetting, failures.
+//! The revocation feed: polling, `more`, forgetting, failures, and user
+//! entries (every session of a user that started before a time).
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::helpers::{
 };
 
 const SID: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e40";
+/// The `sub` of `user_claims`.
+const SUB: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e10";
 const OTHER_SID: &str = "0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e41";
 
 async fn with_revocation(authd: &FakeAuthd, interval: Duration) -> Verifier {
@@ -187,4 +190,94 @@ async fn a_revoked_session_stays_refused_while_the_leeway_still_accepts_its_toke
     assert_eq!(verifier.verify(&token).await, Err(VerifyError::Revoked));
     assert!(verifier.verify(&unrevoked).await.is_ok());
     assert_eq!(verifier.revoked_sessions(), 1);
+}
+
+/// A token of `SUB` in session `sid`, which started at `auth_time` (none:
+/// a token of an authd older than the claim).
+fn user_token(key: &TestKey, issuer: &str, sid: &str, auth_time: Option<i64>) -> String {
+    let mut claims = user_claims(issuer, sid);
+    if let Some(t) = auth_time {
+        claims["auth_time"] = serde_json::json!(t);
+    }
+    key.token(&claims)
+}
+
+#[tokio::test]
+async fn a_user_entry_refuses_the_sessions_of_its_user_that_started_before_it_and_no_others() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    let t = now() - 100;
+    authd.revoke_user(SUB, t, now() + 900);
+    let verifier = with_revocation(&authd, Duration::from_secs(60)).await;
+    let issuer = &authd.issuer;
+
+    // Sessions that started before `started_before`, whatever their `iat`:
+    // a token refreshed after the revocation still carries its old start.
+    for auth_time in [t - 1, t - 3_600] {
+        let token = user_token(&key, issuer, SID, Some(auth_time));
+        assert_eq!(
+            verifier.verify(&token).await,
+            Err(VerifyError::Revoked),
+            "started at {auth_time}, before {t}"
+        );
+    }
+    // No start known: assume covered.
+    let legacy = user_token(&key, issuer, SID, None);
+    assert_eq!(verifier.verify(&legacy).await, Err(VerifyError::Revoked));
+    // Sessions started since: untouched, from the entry's second on.
+    for auth_time in [t, t + 1] {
+        let token = user_token(&key, issuer, OTHER_SID, Some(auth_time));
+        assert!(
+            verifier.verify(&token).await.is_ok(),
+            "started at {auth_time}"
+        );
+    }
+    // Another user, and a service token, are untouched.
+    let mut other = user_claims(issuer, SID);
+    other["sub"] = serde_json::json!("0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e99");
+    other["auth_time"] = serde_json::json!(t - 1);
+    assert!(verifier.verify(&key.token(&other)).await.is_ok());
+    let service = key.token(&service_claims(issuer, "a"));
+    assert!(verifier.verify(&service).await.is_ok());
+
+    assert_eq!(verifier.revoked_users(), 1);
+    assert_eq!(verifier.revoked_sessions(), 0);
+    // The verifier asked for the feed version that has user entries.
+    let versions = authd.state.feed_versions.lock().unwrap().clone();
+    assert!(!versions.is_empty());
+    assert!(
+        versions.iter().all(|v| v.as_deref() == Some("2")),
+        "{versions:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_later_user_entry_of_the_same_user_widens_what_is_refused() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    let t = now() - 100;
+    authd.revoke_user(SUB, t, now() + 900);
+    let verifier = with_revocation(&authd, Duration::from_millis(100)).await;
+    let between = user_token(&key, &authd.issuer, SID, Some(t + 10));
+    assert!(verifier.verify(&between).await.is_ok());
+
+    authd.revoke_user(SUB, t + 20, now() + 900);
+    authd.wait_for_polls(authd.feed_polls(), 2).await;
+    assert_eq!(verifier.verify(&between).await, Err(VerifyError::Revoked));
+    let after = user_token(&key, &authd.issuer, OTHER_SID, Some(t + 20));
+    assert!(verifier.verify(&after).await.is_ok());
+    assert_eq!(verifier.revoked_users(), 1, "one entry per user");
+}
+
+#[tokio::test]
+async fn user_entries_past_their_until_plus_the_leeway_are_forgotten() {
+    let key = TestKey::rs256("k1");
+    let authd = FakeAuthd::start(&[&key]).await;
+    // The default leeway is 30 s.
+    authd.revoke_user(SUB, now(), now() - 31);
+    authd.revoke_user("0190a0d4-7c1e-7b31-9a52-2f6f0c8d9e99", now(), now() + 900);
+    let verifier = with_revocation(&authd, Duration::from_secs(60)).await;
+    assert_eq!(verifier.revoked_users(), 1);
+    let token = user_token(&key, &authd.issuer, SID, Some(now() - 10));
+    assert!(verifier.verify(&token).await.is_ok());
 }

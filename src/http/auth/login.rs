@@ -23,11 +23,11 @@ use crate::http::tokens::{Delivery, TokenResponse, token_response};
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in", body = TokenResponse, headers(
-                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Set-Cookie" = String, description = "The refresh token when it travels by cookie: `__Host-authd_refresh` by default, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain (see the `refresh_cookie` security scheme)"),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
         (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which)", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which), or a password changed while this login was checking it", body = ErrorBody),
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
@@ -53,7 +53,7 @@ pub async fn login(
         ));
     }
     let email = Email::parse(&input.email)?;
-    let password = Password::parse_existing(input.password, svc.settings.password.max_bytes)?;
+    let password = Password::parse_existing(input.password, svc.settings.password.max_length)?;
     let session = accounts::login(svc, &email, &password, &caller.meta).await?;
     token_response(&state, &session, delivery)
 }

@@ -34,7 +34,7 @@ pub struct PasswordChange {
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
         (status = 400, description = "`invalid_request` (a malformed body, a new password too short or too long) or `weak_password`", body = ErrorBody),
-        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password)", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
@@ -51,8 +51,8 @@ pub async fn change_password(
 ) -> Result<HttpResponse, ApiError> {
     let svc = &state.services;
     let p = &svc.settings.password;
-    let current = Password::parse_existing(input.current_password, p.max_bytes)?;
-    let new = Password::parse_new(input.new_password, p.min_length, p.max_bytes)?;
+    let current = Password::parse_existing(input.current_password, p.max_length)?;
+    let new = Password::parse_new(input.new_password, p.min_length, p.max_length)?;
     accounts::change_password(svc, user.sub, user.sid, &current, &new, &caller.meta).await?;
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -22,7 +22,7 @@ use crate::sessions::rotate;
     request_body(content = Option<RefreshBody>, description = "Native clients: the refresh token. Browsers: no body, the cookie"),
     responses(
         (status = 200, description = "Rotated", body = TokenResponse, headers(
-                ("Set-Cookie" = String, description = "The refresh token (HttpOnly, Secure, SameSite) when it travels by cookie"),
+                ("Set-Cookie" = String, description = "The refresh token when it travels by cookie: `__Host-authd_refresh` by default, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain (see the `refresh_cookie` security scheme)"),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
         (status = 400, description = "`invalid_request`: a malformed body, the token both in the cookie and the body, or body delivery disabled", body = ErrorBody),

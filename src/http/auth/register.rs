@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
-use super::Credentials;
+use super::NewAccount;
 use crate::accounts;
 use crate::domain::{Email, Password};
 use crate::http::ApiError;
@@ -20,7 +20,7 @@ use crate::store::users::User;
     post,
     path = "/auth/register",
     tag = "auth",
-    request_body(content = Credentials, description = "`token_delivery` is ignored"),
+    request_body = NewAccount,
     responses(
         (status = 201, description = "The new user", body = User,
             headers(("Location" = String, description = "`/auth/me`"))),
@@ -37,7 +37,7 @@ use crate::store::users::User;
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
-    Json(input): Json<Credentials>,
+    Json(input): Json<NewAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let svc = &state.services;
     if let Err(retry_after_secs) = state.register_limit.check(caller.ip, svc.now()) {
@@ -45,7 +45,7 @@ pub async fn register(
     }
     let email = Email::parse(&input.email)?;
     let p = &svc.settings.password;
-    let password = Password::parse_new(input.password, p.min_length, p.max_bytes)?;
+    let password = Password::parse_new(input.password, p.min_length, p.max_length)?;
     let user = accounts::register(svc, &email, &password, &caller.meta).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, "/auth/me"))

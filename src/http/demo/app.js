@@ -3,8 +3,9 @@
 // The access token lives only in the `accessToken` variable of this closure:
 // never in localStorage, sessionStorage or a cookie, so a script that runs in
 // the page later finds nothing stored to steal, and a reload forgets it. The
-// refresh token is in an HttpOnly cookie (Path=/auth) that this script cannot
-// read; on page load, POST /auth/refresh with that cookie restores the session.
+// refresh token is in an HttpOnly `__Host-` cookie that this script cannot read
+// or overwrite, and no other host can set; on page load, POST /auth/refresh with
+// that cookie restores the session.
 'use strict';
 
 (() => {

@@ -6,9 +6,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::TokenQuery;
-use crate::clients;
+use crate::clients::{self, permissions};
 use crate::http::ApiError;
-use crate::http::client_auth::require_client;
+use crate::http::client_auth::require_permitted_client;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::OAuthForm;
 use crate::http::state::AppState;
@@ -49,7 +49,13 @@ pub struct Introspection {
     sid: Option<Uuid>,
 }
 
-/// OAuth 2.0 token introspection (RFC 7662), for registered clients.
+/// OAuth 2.0 token introspection (RFC 7662), for registered clients with `authd:introspect`.
+///
+/// The caller must be a registered client holding the permission
+/// `authd:introspect`. One that authenticates without it is refused with 403
+/// `insufficient_scope`, not answered `{"active": false}`: RFC 7662 section
+/// 2.2 keeps that answer for a properly authorized caller asking about a
+/// token, and a client that may not introspect at all is not one.
 ///
 /// An access token is active while it verifies and, for a user's token, while
 /// its session is live (for a machine client's token, while its client is
@@ -66,6 +72,7 @@ pub struct Introspection {
         (status = 400, description = "`invalid_request`: no token, or a malformed body", body = ErrorBody),
         (status = 401, description = "`invalid_client`: no or wrong client credentials", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`"))),
+        (status = 403, description = "`insufficient_scope`: the client lacks the permission `authd:introspect`", body = ErrorBody),
         (status = 413, description = "`payload_too_large`", body = ErrorBody),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
@@ -76,9 +83,9 @@ pub async fn introspect(
     state: web::Data<AppState>,
     OAuthForm { form, client }: OAuthForm,
 ) -> Result<HttpResponse, ApiError> {
-    // The client first: a caller that is not a registered client learns
-    // nothing about what its form lacks (RFC 7662 section 2.1).
-    let client = require_client(&state, client).await?;
+    // The client and its permission first: a caller that may not introspect
+    // learns nothing about what its form lacks (RFC 7662 section 2.1).
+    let client = require_permitted_client(&state, client, &[permissions::INTROSPECT]).await?;
     let input = TokenQuery::from_form(form)?;
     let svc = &state.services;
     let token = input.token.as_str();

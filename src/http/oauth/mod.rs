@@ -17,28 +17,23 @@ use crate::http::ApiError;
 use crate::http::body::Form;
 
 /// The parameters of `POST /oauth/revoke` (RFC 7009) and `POST
-/// /oauth/introspect` (RFC 7662), form-encoded.
+/// /oauth/introspect` (RFC 7662), form-encoded. The client authenticates with
+/// HTTP Basic or with `client_id` and `client_secret` form fields (see the
+/// `client_basic` security scheme), never both.
 #[derive(ToSchema)]
 pub struct TokenQuery {
     /// A refresh token or an access token.
+    #[schema(min_length = 1)]
     token: String,
     /// `access_token` or `refresh_token`; authd recognises the kind by itself.
     token_type_hint: Option<String>,
-    /// A registered client's id (with `client_secret`), when it does not use HTTP Basic.
-    #[allow(dead_code)] // documented here; `OAuthForm` takes it out of the form
-    client_id: Option<String>,
-    /// A registered client's secret, when it does not use HTTP Basic.
-    #[allow(dead_code)] // documented here; `OAuthForm` takes it out of the form
-    client_secret: Option<String>,
 }
 
 impl TokenQuery {
     fn from_form(mut form: Form) -> Result<Self, ApiError> {
         Ok(Self {
             token: form.require("token")?,
-            token_type_hint: form.take("token_type_hint"),
-            client_id: None,
-            client_secret: None,
+            token_type_hint: form.take("token_type_hint")?,
         })
     }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::web;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::clients;
@@ -15,23 +15,55 @@ use crate::http::tokens::{Delivery, TokenResponse, token_headers, token_response
 use crate::sessions::rotate;
 
 /// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 sections 4.4
-/// and 6). Client credentials may come by HTTP Basic instead of the form;
-/// unknown parameters are ignored, as RFC 6749 section 3.1 asks.
-#[derive(ToSchema)]
+/// and 6): one of the two grants. Client credentials may come by HTTP Basic
+/// instead of the form; an empty parameter counts as absent and unknown ones
+/// are ignored, as RFC 6749 section 3.1 asks.
+#[derive(Deserialize, ToSchema)]
+#[serde(untagged)]
 #[allow(dead_code)] // describes the document; the handler reads the form by name
-pub struct TokenRequest {
-    /// `refresh_token` or `client_credentials`.
-    grant_type: String,
-    /// The refresh token to exchange (`grant_type=refresh_token`).
-    refresh_token: Option<String>,
-    /// `client_credentials` only: space-separated scopes, each held by the
-    /// client; default all of its scopes.
-    scope: Option<String>,
-    /// A registered client's id (with `client_secret`), or authd's own public
-    /// client id on the refresh grant.
+enum TokenRequest {
+    RefreshToken(RefreshTokenGrant),
+    ClientCredentials(ClientCredentialsGrant),
+}
+
+/// `grant_type=refresh_token`: exchange a refresh token (RFC 6749 section 6).
+/// A `scope` or a client secret is refused on this grant: a user's tokens carry
+/// no scope, and registered clients have no refresh tokens.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // describes the document
+struct RefreshTokenGrant {
+    grant_type: RefreshTokenGrantType,
+    /// The refresh token to exchange.
+    #[schema(min_length = 1)]
+    refresh_token: String,
+    /// authd's own public client id, if the client names itself.
     client_id: Option<String>,
-    /// A registered client's secret, when it does not use HTTP Basic.
-    client_secret: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum RefreshTokenGrantType {
+    RefreshToken,
+}
+
+/// `grant_type=client_credentials`: a registered client's own token (RFC 6749
+/// section 4.4). The client authenticates with HTTP Basic or with `client_id`
+/// and `client_secret` form fields (see the `client_basic` security scheme).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)] // describes the document
+struct ClientCredentialsGrant {
+    grant_type: ClientCredentialsGrantType,
+    /// Space-separated scopes, each held by the client; default all of its
+    /// scopes. authd's `authd:*` permissions are never granted
+    /// (`invalid_scope`).
+    scope: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum ClientCredentialsGrantType {
+    ClientCredentials,
 }
 
 /// What `POST /oauth/token` answers: the refresh grant's `TokenResponse` (with
@@ -85,8 +117,8 @@ pub async fn token(
     OAuthForm { mut form, client }: OAuthForm,
 ) -> Result<HttpResponse, ApiError> {
     let grant_type = form.require("grant_type")?;
-    let refresh_token = form.take("refresh_token");
-    let scope = form.take("scope");
+    let refresh_token = form.take("refresh_token")?;
+    let scope = form.take("scope")?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
     match grant_type.as_str() {
         "refresh_token" => {
@@ -163,12 +195,13 @@ async fn client_credentials_grant(
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
-    if client.scopes.is_empty() {
-        // Such a client introspects and reads the revocation feed; a token
-        // of its own would be accepted wherever any valid token is.
+    if clients::grantable_scopes(&client).next().is_none() {
+        // Such a client holds at most authd's permissions (introspection,
+        // the revocation feed); a token of its own would be accepted wherever
+        // any valid token is. Permissions are never put in a token.
         return Err(ApiError::oauth(
             "unauthorized_client",
-            "this client has no scopes: it may introspect and read the revocation feed, not get tokens",
+            "this client has no scopes to grant (authd:* permissions are never granted in tokens)",
         ));
     }
     let scope = clients::granted_scope(&client, scope).map_err(|_| {

@@ -50,7 +50,7 @@ impl Reply {
     /// The value the refresh cookie is set to, if this response sets it.
     pub fn refresh_cookie(&self) -> Option<String> {
         self.set_cookies().iter().find_map(|c| {
-            c.strip_prefix("authd_refresh=")
+            c.strip_prefix("__Host-authd_refresh=")
                 .map(|rest| rest.split(';').next().unwrap_or("").to_owned())
         })
     }
@@ -163,7 +163,7 @@ impl TestApp {
         self.send(
             self.client
                 .post(self.url("/auth/refresh"))
-                .header("cookie", format!("authd_refresh={cookie}")),
+                .header("cookie", format!("__Host-authd_refresh={cookie}")),
         )
         .await
     }

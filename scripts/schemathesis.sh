@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Fuzzes authd against its own OpenAPI document with Schemathesis (PyPI):
+# requests generated from the schemas, every conformance check on, so that a
+# request valid by the document must not be refused and every answer must be
+# documented (status, headers, body, Allow on 405).
+#
+#   scripts/schemathesis.sh [--seed N] [--examples N] [--bin PATH]
+#
+# CI runs it with a fixed seed and a small --examples; a longer run is
+# `scripts/schemathesis.sh --seed $RANDOM --examples 200`. It builds authd
+# (debug) unless --bin names a binary, starts it on 127.0.0.1 with SQLite in a
+# temporary directory, registers one user (the Bearer token comes from logging
+# in as it) and one client (HTTP Basic), and exits non-zero on any failure.
+#
+# The server is configured for the run, never weaker in what it checks:
+# - the login and registration limits are raised, since the run sends
+#   thousands of requests from one address and fuzzes /auth/password with wrong
+#   current passwords, which count towards the account's lockout (the limits
+#   have their own tests in tests/api/lockout.rs and limits.rs);
+# - Argon2id is cheap, so a debug build hashes quickly;
+# - password.min_strength is 0: how guessable a password is cannot be said in
+#   a schema (the `weak_password` answer is documented, and tested elsewhere).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+seed=1
+examples=25
+bin=
+while [[ $# -gt 0 ]]; do
+    case $1 in
+    --seed) seed=$2; shift 2 ;;
+    --examples) examples=$2; shift 2 ;;
+    --bin) bin=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: scripts/schemathesis.sh [--seed N] [--examples N] [--bin PATH]" >&2; exit 2 ;;
+    esac
+done
+
+venv=${AUTHD_SCHEMATHESIS_VENV:-${TMPDIR:-/tmp}/authd-schemathesis-venv}
+if [[ ! -x ${venv}/bin/st ]]; then
+    if ! python3 -m venv "${venv}"; then
+        echo "schemathesis: installing python3-venv"
+        apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv
+        python3 -m venv "${venv}"
+    fi
+    "${venv}/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
+fi
+
+if [[ -z ${bin} ]]; then
+    cargo build --quiet --bin authd
+    bin=${PWD}/target/debug/authd
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+    if [[ -n ${server_pid} ]]; then kill "${server_pid}" 2>/dev/null || true; fi
+    rm -rf "${work}"
+}
+trap cleanup EXIT
+
+port=18300
+while (exec 3<>"/dev/tcp/127.0.0.1/${port}") 2>/dev/null; do
+    port=$((port + 1))
+done
+base=http://127.0.0.1:${port}
+
+# The environment of every authd command below: this run's data directory and
+# settings, none of the caller's configuration files.
+authd() {
+    env -u AUTHD_CONFIG -u AUTHD_ENV_FILE \
+        AUTHD__DATA_DIR="${work}/data" \
+        AUTHD__SERVER__PORT="${port}" \
+        AUTHD__SERVER__ISSUER="${base}" \
+        AUTHD__LOG__LEVEL=warn \
+        AUTHD__PASSWORD__MIN_STRENGTH=0 \
+        AUTHD__PASSWORD__ARGON2_M_COST=64 \
+        AUTHD__PASSWORD__ARGON2_T_COST=1 \
+        AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
+        AUTHD__LIMITS__LOGIN_IP_FAILURES=1000000 \
+        AUTHD__LIMITS__REGISTER_PER_IP=1000000 \
+        AUTHD__LIMITS__REFRESH_PER_IP=1000000 \
+        "${bin}" "$@"
+}
+
+authd serve >"${work}/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 60); do
+    curl -fsS "${base}/healthz" >/dev/null 2>&1 && break
+    kill -0 "${server_pid}" 2>/dev/null || { cat "${work}/server.log" >&2; exit 1; }
+    sleep 1
+done
+curl -fsS "${base}/healthz" >/dev/null
+
+# The user the Bearer token belongs to, and the client for HTTP Basic. Neither
+# secret is printed; Schemathesis filters Authorization from its output.
+email=schemathesis@example.com
+password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+curl -fsS -o /dev/null -X POST "${base}/auth/register" -H 'Content-Type: application/json' \
+    -d "{\"email\": \"${email}\", \"password\": \"${password}\"}"
+client=$(authd clients create --name schemathesis --scope "read write")
+client_id=$(sed -n 's/^client_id *= *//p' <<<"${client}")
+client_secret=$(sed -n 's/^client_secret *= *//p' <<<"${client}")
+[[ -n ${client_id} && -n ${client_secret} ]] || { echo "schemathesis: no client created" >&2; exit 1; }
+
+cat >"${work}/schemathesis.toml" <<EOF
+# The registration flow Schemathesis would bootstrap is ours to set up.
+[auth]
+auto-signup = false
+
+[auth.openapi.client_basic]
+username = "${client_id}"
+password = "${client_secret}"
+
+# Logged in again whenever a fuzzed logout or password change ends the session.
+[auth.dynamic.openapi.bearer]
+path = "/auth/login"
+payload = { email = "${email}", password = "${password}", token_delivery = "body" }
+extract_selector = "/access_token"
+
+# RFC 6749 section 5.2: the token endpoint answers 400 for a refresh token
+# that is not (or no longer) valid and for a scope the client does not hold,
+# which no schema can tell from a valid one.
+[[operations]]
+include-path = "/oauth/token"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 429]
+EOF
+
+echo "schemathesis: ${base}, seed ${seed}, ${examples} examples per operation"
+# From the temporary directory, where Schemathesis keeps its cache.
+cd "${work}"
+"${venv}/bin/st" --config-file "${work}/schemathesis.toml" run "${base}/openapi.json" \
+    --checks all --seed "${seed}" --max-examples "${examples}" \
+    --generation-database none --no-color

@@ -1,0 +1,336 @@
+//! The harness of the browser tests: chromedriver and a Chromium session, authd
+//! with the demo on the browser's origin, and what a test does with the page.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app_on};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long the page may take to reach a state before the test fails.
+const PAGE_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Whether Chromium and chromedriver are installed. Without them: a note on
+/// stderr and `false`, or a panic when `AUTHD_REQUIRE_BROWSER=1`.
+fn browser_installed() -> bool {
+    let missing: Vec<&str> = [CHROMIUM, CHROMEDRIVER]
+        .into_iter()
+        .filter(|path| !std::path::Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    if std::env::var("AUTHD_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
+        panic!(
+            "AUTHD_REQUIRE_BROWSER=1 but {} missing",
+            missing.join(" and ")
+        );
+    }
+    static NOTICE: std::sync::Once = std::sync::Once::new();
+    NOTICE.call_once(|| {
+        // Straight to stderr, past the harness's capture, so the skip is seen.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nnote: {} missing: the browser tests are SKIPPED (they pass without \
+             running). Install Debian's chromium and chromium-driver to run them.\n",
+            missing.join(" and ")
+        );
+    });
+    false
+}
+
+/// chromedriver on a port of its choosing, stopped with the test; the browser
+/// profile is a fresh directory, deleted with it.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: tempfile::TempDir,
+}
+
+impl Driver {
+    /// Starts chromedriver, trying three times: a driver that exits before it
+    /// listens is a fault of the machine, not of authd (its output is shown).
+    fn start() -> Self {
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Self::try_start() {
+                Ok(driver) => return driver,
+                Err(e) => {
+                    let _ = writeln!(std::io::stderr(), "note: {e}; trying again");
+                    failures.push(e);
+                }
+            }
+        }
+        panic!("chromedriver never started: {failures:#?}");
+    }
+
+    fn try_start() -> Result<Self, String> {
+        let mut child = Command::new(CHROMEDRIVER)
+            .arg("--port=0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("chromedriver starts");
+        // chromedriver prints "... started successfully on port N."; its output
+        // is drained to the end so it never blocks on a full pipe, and kept
+        // for the message should it never say so.
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let stdout = child.stdout.take().expect("chromedriver stdout");
+        let stderr = child.stderr.take().expect("chromedriver stderr");
+        let drain = |pipe: Box<dyn std::io::Read + Send>, tx: std::sync::mpsc::Sender<String>| {
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        };
+        drain(Box::new(stdout), tx.clone());
+        drain(Box::new(stderr), tx);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut output = Vec::new();
+        let port = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(line) = rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let status = child.wait();
+                return Err(format!(
+                    "chromedriver did not report its port ({status:?}); it said: {}",
+                    output.join(" | ")
+                ));
+            };
+            let port = line
+                .split("started successfully on port ")
+                .nth(1)
+                .and_then(|rest| rest.trim_end_matches('.').parse::<u16>().ok());
+            match port {
+                Some(port) => break port,
+                None => output.push(line),
+            }
+        };
+        // The rest of the output is read and dropped by the draining threads.
+        drop(rx);
+        Ok(Self {
+            child,
+            port,
+            profile: tempfile::tempdir().expect("profile dir"),
+        })
+    }
+
+    async fn connect(&self) -> Client {
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1000,800",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .chain([format!("--user-data-dir={}", self.profile.path().display())])
+        .collect::<Vec<_>>();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object")
+        };
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session through chromedriver")
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// authd with the demo, the browser, and the origin the browser uses.
+pub struct Page {
+    pub app: TestApp,
+    pub browser: Client,
+    /// `http://localhost:PORT`: authd's issuer, so the page's own requests pass
+    /// the Origin check of cookie requests. Chromium keeps `Secure` cookies on
+    /// http://localhost.
+    origin: String,
+}
+
+/// Runs `test` against authd with the demo enabled and a fresh browser. The
+/// browser session is closed and chromedriver stopped even when `test` panics.
+pub async fn in_browser<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<Page>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    in_browser_with(|_| {}, test).await;
+}
+
+/// [`in_browser`], with `configure` applied to authd's settings.
+pub async fn in_browser_with<F, Fut>(configure: impl FnOnce(&mut authd::config::Settings), test: F)
+where
+    F: FnOnce(Arc<Page>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    if !browser_installed() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = listener.local_addr().expect("bound address").port();
+    let origin = format!("http://localhost:{port}");
+    let app = spawn_app_on(Backend::Sqlite, listener, |s| {
+        s.server.issuer = origin.clone();
+        s.demo.enabled = true;
+        configure(s);
+    })
+    .await;
+    let driver = Driver::start();
+    let browser = driver.connect().await;
+    let page = Arc::new(Page {
+        app,
+        browser: browser.clone(),
+        origin,
+    });
+    let outcome = tokio::spawn(test(page)).await;
+    let _ = browser.close().await;
+    drop(driver);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+impl Page {
+    pub async fn goto(&self, path: &str) {
+        self.browser
+            .goto(&format!("{}{path}", self.origin))
+            .await
+            .unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    pub async fn reload(&self) {
+        self.browser.refresh().await.expect("reload");
+    }
+
+    pub async fn js(&self, script: &str) -> Value {
+        self.browser
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
+    }
+
+    /// Runs `script` (which calls the callback `done` with its result) and waits.
+    pub async fn js_async(&self, script: &str) -> Value {
+        let script = format!("const done = arguments[arguments.length - 1]; {script}");
+        self.browser
+            .execute_async(&script, vec![])
+            .await
+            .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
+    }
+
+    /// Waits until the page's `#status` is in `state` (`signed-in` or
+    /// `signed-out`) and returns its text.
+    pub async fn wait_for(&self, state: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let seen = self
+                .js("const s = document.getElementById('status');
+                     const e = document.getElementById('error');
+                     return s ? [s.dataset.state, s.textContent, e.textContent] : null;")
+                .await;
+            if seen[0] == state {
+                return seen[1].as_str().unwrap_or_default().to_owned();
+            }
+            assert!(
+                started.elapsed() < PAGE_TIMEOUT,
+                "the page did not reach {state:?}; it shows {seen}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Types the email and the test password into the form and clicks `button`.
+    pub async fn submit(&self, email: &str, button: &str) {
+        for (id, text) in [("email", email), ("password", PASSWORD)] {
+            let field = self.browser.find(Locator::Id(id)).await.expect(id);
+            field.clear().await.expect("clear");
+            field.send_keys(text).await.expect("type");
+        }
+        let button = self.browser.find(Locator::Id(button)).await.expect(button);
+        button.click().await.expect("click");
+    }
+
+    /// Opens the demo and signs in through its form as a user registered here.
+    pub async fn sign_in_new_user(&self) -> String {
+        let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+        self.app.register(&email).await;
+        self.goto("/demo/").await;
+        self.wait_for("signed-out").await;
+        self.submit(&email, "login").await;
+        assert_eq!(
+            self.wait_for("signed-in").await,
+            format!("signed in as {email}")
+        );
+        email
+    }
+
+    /// The refresh cookie as the browser holds it (`__Host-authd_refresh`).
+    /// WebDriver lists the cookies of the current page's URL, so the tab must
+    /// be on a page under the cookie's path.
+    pub async fn refresh_cookie(&self) -> Option<fantoccini::cookies::Cookie<'static>> {
+        self.cookie("__Host-authd_refresh").await
+    }
+
+    /// The cookie `name` as the browser holds it for the current page's URL.
+    pub async fn cookie(&self, name: &str) -> Option<fantoccini::cookies::Cookie<'static>> {
+        self.browser
+            .get_all_cookies()
+            .await
+            .expect("cookies")
+            .into_iter()
+            .find(|c| c.name() == name)
+    }
+
+    /// Opens a new window (a second tab of the same browser) and returns to the
+    /// current one; returns both handles, current first.
+    pub async fn second_window(
+        &self,
+    ) -> (fantoccini::wd::WindowHandle, fantoccini::wd::WindowHandle) {
+        let first = self.browser.window().await.expect("window");
+        let second = self.browser.new_window(false).await.expect("new window");
+        (first, second.handle)
+    }
+
+    pub async fn switch(&self, window: &fantoccini::wd::WindowHandle) {
+        self.browser
+            .switch_to_window(window.clone())
+            .await
+            .expect("switch window");
+    }
+
+    pub fn refreshes(&self, outcome: &str) -> u64 {
+        self.app
+            .services()
+            .metrics
+            .refreshes
+            .with_label_values(&[outcome])
+            .get()
+    }
+}
