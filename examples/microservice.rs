@@ -26,6 +26,10 @@
 //! - `AUTHD_JWKS_URL`, `AUTHD_REVOCATION_FEED_URL` (optional): fetch keys or
 //!   the feed from these URLs instead of the discovered ones (when the issuer
 //!   URL is not where authd can be reached from here).
+//! - `AUTHD_ALLOW_INSECURE_HTTP` (optional, `true` to set): accept `http://`
+//!   issuer and URLs to hosts other than loopback (`localhost`, `127.0.0.1`
+//!   and `[::1]` are always accepted). Only on a network you trust: over plain
+//!   http anyone on the path can swap the keys.
 //! - `MICROSERVICE_PORT` (default 8081): the port on 127.0.0.1; `0` picks a
 //!   free one. The service prints `listening on http://127.0.0.1:PORT`.
 
@@ -68,6 +72,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Verifier::builder(issuer).audience(env("AUTHD_AUDIENCE").unwrap_or("authd".into()));
     if let Some(url) = env("AUTHD_JWKS_URL") {
         builder = builder.jwks_url(url);
+    }
+    if env("AUTHD_ALLOW_INSECURE_HTTP").is_some_and(|v| v == "true") {
+        builder = builder.allow_insecure_http();
     }
     match (env("AUTHD_CLIENT_ID"), env("AUTHD_CLIENT_SECRET")) {
         (Some(id), Some(secret)) => {

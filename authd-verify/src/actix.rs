@@ -23,7 +23,9 @@ use crate::{Claims, Verifier};
 /// handler is not called and the client gets `401` with
 /// `WWW-Authenticate: Bearer error="invalid_token"` (or plain `Bearer` when no
 /// token was sent, RFC 6750 section 3.1) and a JSON body; the reason is logged
-/// at `info`, never sent.
+/// at `info`, never sent. When the verifier's keys or revocation list are
+/// past their staleness bound, the client gets `503` instead (the token may
+/// be good; it cannot be checked now), logged at `warn`.
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Claims);
 
@@ -113,6 +115,12 @@ pub enum AuthError {
     /// The token did not verify. 401 `invalid_token`.
     #[error("invalid token: {0}")]
     InvalidToken(crate::VerifyError),
+    /// The token could not be checked: the verifier's keys or revocation list
+    /// are past their staleness bound ([`VerifyError::is_unavailable`](crate::VerifyError::is_unavailable)).
+    /// 503 `temporarily_unavailable`, so that clients retry later rather than
+    /// drop a session that may be good.
+    #[error("token not checkable now: {0}")]
+    Unavailable(crate::VerifyError),
     /// The token verified but is of the other kind than the route accepts
     /// (a machine token on an [`AuthenticatedUser`] route, or a user token on
     /// an [`AuthenticatedClient`] route). 401 `invalid_token`, like any other
@@ -133,6 +141,7 @@ impl ResponseError for AuthError {
             Self::MissingToken | Self::InvalidToken(_) | Self::WrongTokenKind { .. } => {
                 StatusCode::UNAUTHORIZED
             }
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoVerifier => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -146,6 +155,10 @@ impl ResponseError for AuthError {
             Self::InvalidToken(_) | Self::WrongTokenKind { .. } => (
                 Some(r#"Bearer error="invalid_token""#),
                 r#"{"error":"invalid_token","error_description":"the access token is invalid"}"#,
+            ),
+            Self::Unavailable(_) => (
+                None,
+                r#"{"error":"temporarily_unavailable","error_description":"access tokens cannot be checked right now"}"#,
             ),
             Self::NoVerifier => (None, r#"{"error":"server_error"}"#),
         };
@@ -211,6 +224,10 @@ fn extract(
         let token = token.ok_or(AuthError::MissingToken)?;
         let claims = match verifier.verify(&token).await {
             Ok(claims) => claims,
+            Err(reason) if reason.is_unavailable() => {
+                tracing::warn!(%reason, "could not check a bearer token");
+                return Err(AuthError::Unavailable(reason));
+            }
             Err(reason) => {
                 tracing::info!(%reason, "refused a bearer token");
                 return Err(AuthError::InvalidToken(reason));

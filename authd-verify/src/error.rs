@@ -59,6 +59,32 @@ pub enum VerifyError {
     /// The token's session (`sid`) is in the revocation feed.
     #[error("session revoked")]
     Revoked,
+    /// The JWKS keys outlived their cache lifetime by more than
+    /// [`max_key_staleness`](crate::VerifierBuilder::max_key_staleness), every
+    /// refresh since having failed: no token is verified with them until a
+    /// refresh succeeds. Not the token's fault: the extractors answer 503.
+    #[error("the JWKS keys are stale: no refresh has succeeded within max_key_staleness")]
+    StaleKeys,
+    /// No poll of the revocation feed has succeeded for longer than
+    /// [`max_revocation_staleness`](crate::VerifierBuilder::max_revocation_staleness),
+    /// so revocations may be missing: user tokens are refused until a poll
+    /// succeeds. Not the token's fault: the extractors answer 503.
+    #[error(
+        "the revocation list is stale: no feed poll has succeeded within max_revocation_staleness"
+    )]
+    StaleRevocations,
+}
+
+impl VerifyError {
+    /// Whether the refusal says nothing about the token, only that this
+    /// verifier cannot vouch for tokens right now (its keys or its revocation
+    /// list are past their bound): [`StaleKeys`](Self::StaleKeys) and
+    /// [`StaleRevocations`](Self::StaleRevocations). Answer these like an
+    /// outage (503), not like a bad token (401), so clients do not drop a
+    /// good session over it.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::StaleKeys | Self::StaleRevocations)
+    }
 }
 
 impl From<ValidationError> for VerifyError {
@@ -96,6 +122,12 @@ pub enum BuildError {
     /// The settings contradict each other or are out of range.
     #[error("invalid verifier settings: {0}")]
     Config(String),
+    /// The issuer, or a URL to be fetched (configured or discovered), is not
+    /// `https` and not `http` to a loopback host, and
+    /// [`allow_insecure_http`](crate::VerifierBuilder::allow_insecure_http)
+    /// was not set.
+    #[error("insecure transport: {0}")]
+    InsecureTransport(String),
     /// The discovery document could not be fetched, parsed or trusted.
     #[error("discovery failed: {0}")]
     Discovery(String),

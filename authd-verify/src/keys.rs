@@ -1,5 +1,6 @@
 //! The JWKS cache: fetching, parsing keys pinned to one algorithm each,
-//! honouring Cache-Control, and the rate-limited refetch on an unknown `kid`.
+//! honouring Cache-Control, the rate-limited refetch on an unknown `kid`, and
+//! the bound on how long keys serve once every refresh fails.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -65,14 +66,27 @@ impl CacheBounds {
     }
 }
 
+/// The keys of the last successful fetch, and until when they may serve.
+#[derive(Default)]
+struct KeySet {
+    keys: HashMap<String, Arc<PinnedKey>>,
+    /// The end of the set's cache lifetime plus the staleness bound, on the
+    /// monotonic clock; `None` when that lies beyond what an `Instant` holds
+    /// (a bound of centuries: none in practice).
+    usable_until: Option<Instant>,
+}
+
 pub(crate) struct JwksCache {
     url: String,
     http: reqwest::Client,
     bounds: CacheBounds,
     refetch_interval: Duration,
+    /// How long past their cache lifetime the keys still serve while every
+    /// refresh fails.
+    max_staleness: Duration,
     /// The bound on one fetch, sending and reading included.
     request_timeout: Duration,
-    keys: RwLock<Arc<HashMap<String, Arc<PinnedKey>>>>,
+    keys: RwLock<Arc<KeySet>>,
     /// Held across each fetch and the store of its answer, so fetches run one
     /// at a time and complete in the order they started. Without it, a slow
     /// background refresh could store its older answer over the newer one of
@@ -90,6 +104,7 @@ impl JwksCache {
         http: reqwest::Client,
         bounds: CacheBounds,
         refetch_interval: Duration,
+        max_staleness: Duration,
         request_timeout: Duration,
     ) -> Self {
         Self {
@@ -97,8 +112,9 @@ impl JwksCache {
             http,
             bounds,
             refetch_interval,
+            max_staleness,
             request_timeout,
-            keys: RwLock::new(Arc::new(HashMap::new())),
+            keys: RwLock::new(Arc::new(KeySet::default())),
             fetching: tokio::sync::Mutex::new(()),
             last_forced: tokio::sync::Mutex::new(None),
         }
@@ -108,12 +124,24 @@ impl JwksCache {
         &self.url
     }
 
-    pub fn get(&self, kid: &str) -> Option<Arc<PinnedKey>> {
-        let keys = match self.keys.read() {
+    fn current(&self) -> Arc<KeySet> {
+        match self.keys.read() {
             Ok(keys) => Arc::clone(&keys),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
-        };
-        keys.get(kid).cloned()
+        }
+    }
+
+    pub fn get(&self, kid: &str) -> Option<Arc<PinnedKey>> {
+        self.current().keys.get(kid).cloned()
+    }
+
+    /// Whether the keys have outlived their cache lifetime by more than the
+    /// staleness bound, every refresh since having failed: then no token is
+    /// verified with them. Judged on the monotonic clock.
+    pub fn is_stale(&self) -> bool {
+        self.current()
+            .usable_until
+            .is_some_and(|until| Instant::now() > until)
     }
 
     /// The key named `kid`. An unknown `kid` triggers one refetch, unless one
@@ -140,8 +168,9 @@ impl JwksCache {
 
     /// Fetches the JWKS and replaces the cached keys. Returns how long the new
     /// set may be trusted. On failure (no answer within the request timeout,
-    /// an error status, a body over 256 KiB, not a JWK Set, or a set with no
-    /// key this crate can use) the previous keys stay in place.
+    /// an error status, a redirect away from the origin, a body over 256 KiB,
+    /// not a JWK Set, or a set with no key this crate can use) the previous
+    /// keys stay in place, until they go stale.
     pub async fn fetch(&self) -> Result<Duration, String> {
         // One fetch at a time, held until its answer is stored (see `fetching`).
         let _fetching = self.fetching.lock().await;
@@ -156,7 +185,10 @@ impl JwksCache {
             ));
         }
         let ttl = self.bounds.ttl(cache_control.as_deref());
-        let keys = Arc::new(keys);
+        let usable_until = Instant::now()
+            .checked_add(ttl)
+            .and_then(|end| end.checked_add(self.max_staleness));
+        let keys = Arc::new(KeySet { keys, usable_until });
         match self.keys.write() {
             Ok(mut slot) => *slot = keys,
             Err(poisoned) => *poisoned.into_inner() = keys,
@@ -173,6 +205,7 @@ impl JwksCache {
             .send()
             .await
             .map_err(|e| format!("GET {}: {e}", self.url))?;
+        http::check_origin(&response, &self.url).map_err(|e| format!("GET {}: {e}", self.url))?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("GET {}: status {status}", self.url));

@@ -8,7 +8,10 @@
 //! - **Keys** are cached for the `Cache-Control: max-age` authd sends (bounded
 //!   by [`VerifierBuilder::cache_bounds`]) and refreshed in the background at
 //!   three quarters of that; if a refresh fails (including an answer with no
-//!   usable key), the last good keys stay in use. Fetches run one at a time,
+//!   usable key), the last good keys stay in use, but only for
+//!   [`VerifierBuilder::max_key_staleness`] (24 h by default) past their cache
+//!   lifetime: then every token they would verify is refused with
+//!   [`VerifyError::StaleKeys`] until a refresh succeeds. Fetches run one at a time,
 //!   so an older answer never replaces a newer one. A token with an unknown
 //!   `kid` causes at most one refetch per
 //!   [`VerifierBuilder::unknown_kid_refetch_interval`] (30 s by default), shared
@@ -35,10 +38,21 @@
 //!   poll interval plus the duration of one feed request (5 s + a few ms by
 //!   default); polls start at a fixed cadence. A failed poll keeps the last
 //!   list, is logged and retried at the next tick;
-//!   [`Verifier::last_revocation_poll`] tells how fresh the list is. A
+//!   [`Verifier::last_revocation_poll`] tells how fresh the list is. Once no
+//!   poll has succeeded for [`VerifierBuilder::max_revocation_staleness`]
+//!   (60 s by default), user tokens are refused with
+//!   [`VerifyError::StaleRevocations`] until one does. A
 //!   revoked session is remembered until its `until` plus the leeway, as
 //!   long as its tokens could still be accepted here.
-//! - **Requests to authd** are bounded by this crate, whatever the HTTP
+//! - **Requests to authd** go over `https` only: the issuer and every URL
+//!   configured or discovered must be `https`, or `http` to a loopback host
+//!   (`localhost`, `127.0.0.0/8`, `[::1]`), unless
+//!   [`VerifierBuilder::allow_insecure_http`]; `build` refuses any other with
+//!   [`BuildError::InsecureTransport`]. Redirects are followed only within the
+//!   origin (scheme, host, port) of the request ([`redirect_policy`]), so never
+//!   to another host or port, nor from https to http, and an answer that comes
+//!   from another origin is refused whatever the client followed.
+//! - **Requests to authd** are also bounded by this crate, whatever the HTTP
 //!   client's own timeouts: each one (discovery, JWKS, one feed page) gets
 //!   [`VerifierBuilder::request_timeout`] (10 s by default) to complete, and
 //!   bodies are refused once they exceed a size limit (by `Content-Length`,
@@ -120,6 +134,7 @@
 #[cfg(feature = "actix")]
 mod actix;
 mod claims;
+mod discovery;
 mod error;
 mod http;
 mod keys;
@@ -133,9 +148,10 @@ pub use actix::{
 };
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
+pub use http::redirect_policy;
 pub use validation::MAX_TOKEN_BYTES;
 pub use verifier::{
-    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_REVOCATION_POLL, DEFAULT_UNKNOWN_KID_INTERVAL, MIN_HS256_SECRET_BYTES, Verifier,
-    VerifierBuilder,
+    DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MAX_KEY_STALENESS, DEFAULT_MAX_REVOCATION_STALENESS,
+    DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REVOCATION_POLL,
+    DEFAULT_UNKNOWN_KID_INTERVAL, MIN_HS256_SECRET_BYTES, Verifier, VerifierBuilder,
 };

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -40,6 +40,8 @@ struct State {
     users: HashMap<String, UserRevoked>,
     cursor: Option<String>,
     last_success: Option<SystemTime>,
+    /// The same moment on the monotonic clock, which staleness is judged by.
+    last_success_at: Option<Instant>,
 }
 
 pub(crate) struct Revocations {
@@ -150,6 +152,12 @@ impl Revocations {
         self.read(|s| s.last_success)
     }
 
+    /// Whether the last complete poll ended more than `max` ago (or none
+    /// has): then revocations may be missing, and user tokens are refused.
+    pub fn is_stale(&self, max: Duration) -> bool {
+        self.read(|s| s.last_success_at.is_none_or(|at| at.elapsed() > max))
+    }
+
     pub fn revoked_count(&self) -> usize {
         self.read(|s| s.revoked.len())
     }
@@ -201,6 +209,7 @@ impl Revocations {
                     s.users
                         .retain(|_, user| user.until.saturating_add(leeway) > now_secs);
                     s.last_success = Some(now);
+                    s.last_success_at = Some(Instant::now());
                 });
                 return Ok(());
             }
@@ -228,6 +237,7 @@ impl Revocations {
             .send()
             .await
             .map_err(|e| format!("GET {}: {e}", self.url))?;
+        http::check_origin(&response, &self.url).map_err(|e| format!("GET {}: {e}", self.url))?;
         let status = response.status();
         if status == reqwest::StatusCode::BAD_REQUEST && cursor.is_some() {
             // A cursor authd no longer understands: start over with the

@@ -5,15 +5,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, SystemTime};
 
-use jsonwebtoken::{Algorithm, DecodingKey};
-use serde::Deserialize;
-
 use crate::claims::Claims;
+use crate::discovery::discover;
 use crate::error::{BuildError, VerifyError};
 use crate::http;
 use crate::keys::{CacheBounds, JwksCache, PinnedKey};
 use crate::revocation::{FeedCredentials, Revocations, unix_seconds};
 use crate::validation::{Expected, Leeway, Unverified};
+use jsonwebtoken::{Algorithm, DecodingKey};
 /// Default tolerance for clock skew on `exp`, `nbf` and `iat`.
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(30);
 /// Default minimum time between two unknown-`kid` refetches of the JWKS.
@@ -27,6 +26,12 @@ pub const DEFAULT_REVOCATION_POLL: Duration = Duration::from_secs(5);
 /// Default bound on one request to authd (discovery, JWKS, one feed page),
 /// sending and reading the answer included.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time the JWKS keys keep serving past their cache lifetime while
+/// every refresh fails (24 h; see [`VerifierBuilder::max_key_staleness`]).
+pub const DEFAULT_MAX_KEY_STALENESS: Duration = Duration::from_secs(24 * 3600);
+/// Default age of the revocation list past which user tokens are refused
+/// (60 s; see [`VerifierBuilder::max_revocation_staleness`]).
+pub const DEFAULT_MAX_REVOCATION_STALENESS: Duration = Duration::from_secs(60);
 /// The smallest HS256 secret accepted (the same floor authd sets).
 pub const MIN_HS256_SECRET_BYTES: usize = 32;
 
@@ -45,6 +50,8 @@ struct Inner {
     jwks: Option<JwksCache>,
     shared: HashMap<String, Arc<PinnedKey>>,
     revocations: Option<Revocations>,
+    /// Past this age of the revocation list, user tokens are refused.
+    max_revocation_staleness: Duration,
     /// The background tasks, aborted when the last clone is dropped: they
     /// hold only a `Weak` to this struct, but would otherwise sleep until
     /// their next tick (up to 45 minutes for the JWKS refresh) before noticing.
@@ -95,22 +102,31 @@ impl Verifier {
 
     /// Verifies `token` as if the time were `now` (for tests; the revocation
     /// list still forgets entries by the real clock, at `until` plus the
-    /// leeway).
+    /// leeway, and the staleness of keys and list is judged by the real
+    /// monotonic clock).
     ///
     /// The checks are [`validation`](crate::validation)'s, in its order:
     /// size and shape; `typ` is `at+jwt`; `alg` is not `none`; no `crit`;
     /// the `kid` names a known key (refetching the JWKS at most once per
-    /// interval); the header `alg` is the key's algorithm; the signature;
-    /// `iss`; `aud`; the claims RFC 9068 requires; `exp`, `nbf` and `iat`
-    /// within the leeway. Then, with revocation on, that `sid` is not revoked,
-    /// and no revocation of every session of its `sub` covers its `auth_time`.
+    /// interval); the JWKS keys are not stale; the header `alg` is the key's
+    /// algorithm; the signature; `iss`; `aud`; the claims RFC 9068 requires;
+    /// `exp`, `nbf` and `iat` within the leeway. Then, with revocation on and
+    /// a user token, that the revocation list is not stale, that `sid` is not
+    /// revoked, and that no revocation of every session of its `sub` covers
+    /// its `auth_time`.
     pub async fn verify_at(&self, token: &str, now: SystemTime) -> Result<Claims, VerifyError> {
         let inner = &self.inner;
         let token = Unverified::parse(token)?;
         let key = match inner.shared.get(token.kid()) {
             Some(key) => Some(Arc::clone(key)),
             None => match &inner.jwks {
-                Some(jwks) => jwks.get_or_refetch(token.kid()).await,
+                Some(jwks) => {
+                    let key = jwks.get_or_refetch(token.kid()).await;
+                    if jwks.is_stale() {
+                        return Err(VerifyError::StaleKeys);
+                    }
+                    key
+                }
                 None => None,
             },
         };
@@ -121,6 +137,12 @@ impl Verifier {
         };
         let key = key.as_deref().map(PinnedKey::as_key);
         let claims: Claims = token.verify(key, &expected, unix_seconds(now))?;
+        if let Some(revocations) = &inner.revocations
+            && claims.is_user()
+            && revocations.is_stale(inner.max_revocation_staleness)
+        {
+            return Err(VerifyError::StaleRevocations);
+        }
         if let Some(revocations) = &inner.revocations
             && revocations.is_revoked(&claims)
         {
@@ -140,8 +162,9 @@ impl Verifier {
     }
 
     /// When the revocation feed was last read completely; `None` without
-    /// revocation. A caller may alert (or refuse user tokens) when this falls
-    /// far behind, since then revocations are no longer reaching it.
+    /// revocation. A caller may alert when this falls behind; past
+    /// [`VerifierBuilder::max_revocation_staleness`] the verifier refuses
+    /// user tokens itself.
     pub fn last_revocation_poll(&self) -> Option<SystemTime> {
         self.inner
             .revocations
@@ -184,7 +207,10 @@ pub struct VerifierBuilder {
     credentials: Option<FeedCredentials>,
     feed_url: Option<String>,
     poll_interval: Duration,
+    max_key_staleness: Duration,
+    max_revocation_staleness: Duration,
     request_timeout: Duration,
+    allow_insecure_http: bool,
     http: Option<reqwest::Client>,
 }
 
@@ -204,7 +230,10 @@ impl VerifierBuilder {
             credentials: None,
             feed_url: None,
             poll_interval: DEFAULT_REVOCATION_POLL,
+            max_key_staleness: DEFAULT_MAX_KEY_STALENESS,
+            max_revocation_staleness: DEFAULT_MAX_REVOCATION_STALENESS,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            allow_insecure_http: false,
             http: None,
         }
     }
@@ -293,9 +322,58 @@ impl VerifierBuilder {
         self
     }
 
+    /// How long the JWKS keys keep serving past their cache lifetime while
+    /// every refresh fails (default 24 h). Past it, every token whose key
+    /// comes from the JWKS is refused with [`VerifyError::StaleKeys`] until
+    /// a fetch succeeds again (refreshes keep being retried every 1 to 30 s).
+    /// Shared HS256 secrets are not affected.
+    ///
+    /// The default rides out a day-long outage of the JWKS (or of the path to
+    /// it) while authd keeps signing with the same key, yet a key authd has
+    /// withdrawn stops being accepted within a day even by a verifier kept
+    /// from reaching authd. With the default cache bounds, keys serve at most
+    /// 25 h after the last successful fetch.
+    pub fn max_key_staleness(mut self, bound: Duration) -> Self {
+        self.max_key_staleness = bound;
+        self
+    }
+
+    /// With revocation on, the age of the revocation list (time since a poll
+    /// last succeeded) past which user tokens are refused with
+    /// [`VerifyError::StaleRevocations`] until a poll succeeds again (default
+    /// 60 s; it must exceed the poll interval). Tokens without `sid` are not
+    /// affected: the feed never lists them.
+    ///
+    /// The default is twelve 5 s polls: a healthy list is at most one
+    /// interval plus one request (10 s) old, so some nine failed polls in a
+    /// row (an authd restart) refuse nobody. It is the minute the feed's
+    /// cursor reaches back, and far below the 15-minute token life: a
+    /// revocation made while the feed is unreachable is missed for at most
+    /// 60 s plus one poll; a bound near 15 minutes would bound nothing.
+    pub fn max_revocation_staleness(mut self, bound: Duration) -> Self {
+        self.max_revocation_staleness = bound;
+        self
+    }
+
+    /// Accept `http://` for the issuer and the URLs fetched (discovery, JWKS,
+    /// feed) to hosts other than loopback. Off by default: over plain http,
+    /// anyone on the path can swap the keys, and so forge any token, or read
+    /// the feed client's secret. `http://` to `localhost`, `127.0.0.0/8` or
+    /// `[::1]` is always accepted; other schemes never are.
+    pub fn allow_insecure_http(mut self) -> Self {
+        self.allow_insecure_http = true;
+        self
+    }
+
     /// The HTTP client for discovery, JWKS and feed (default: rustls, 5 s
-    /// connect and 10 s request timeouts). Whatever its own timeouts, each
-    /// request is also bounded by [`request_timeout`](Self::request_timeout).
+    /// connect and 10 s request timeouts, redirects followed only within the
+    /// origin of each request, see [`redirect_policy`](crate::redirect_policy)).
+    /// Whatever its own timeouts, each request is also bounded by
+    /// [`request_timeout`](Self::request_timeout), and an answer that is a
+    /// redirect or that comes from another origin than the one asked is
+    /// refused. Build it with [`redirect_policy`](crate::redirect_policy): a
+    /// client that follows redirects anywhere still sends each request where
+    /// it is redirected.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -330,6 +408,27 @@ impl VerifierBuilder {
                 "revocation_poll_interval must not be zero".into(),
             ));
         }
+        if self.credentials.is_some() && self.max_revocation_staleness <= self.poll_interval {
+            return Err(BuildError::Config(format!(
+                "max_revocation_staleness ({:?}) must exceed revocation_poll_interval ({:?}), \
+                 or user tokens would be refused between two polls",
+                self.max_revocation_staleness, self.poll_interval
+            )));
+        }
+        let allow_http = self.allow_insecure_http;
+        let transport = |what: &str, url: &str| {
+            http::check_transport(what, url, allow_http).map_err(BuildError::InsecureTransport)
+        };
+        transport("issuer", &self.issuer)?;
+        for (what, url) in [
+            ("discovery_url", &self.discovery_url),
+            ("jwks_url", &self.jwks_url),
+            ("revocation_feed_url", &self.feed_url),
+        ] {
+            if let Some(url) = url {
+                transport(what, url)?;
+            }
+        }
         if !self.use_jwks && self.shared.is_empty() {
             return Err(BuildError::Config(
                 "without_jwks needs an hs256_secret".into(),
@@ -354,6 +453,7 @@ impl VerifierBuilder {
             None => reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(5))
                 .timeout(Duration::from_secs(10))
+                .redirect(http::redirect_policy())
                 .build()
                 .map_err(|e| BuildError::Config(format!("HTTP client: {e}")))?,
         };
@@ -367,7 +467,8 @@ impl VerifierBuilder {
                     self.issuer.trim_end_matches('/')
                 )
             });
-            Some(discover(&http, &url, &self.issuer, self.request_timeout).await?)
+            transport("discovery URL", &url)?;
+            Some(discover(&http, &url, &self.issuer, self.request_timeout, allow_http).await?)
         } else {
             None
         };
@@ -387,6 +488,7 @@ impl VerifierBuilder {
                 http.clone(),
                 bounds,
                 self.unknown_kid_interval,
+                self.max_key_staleness,
                 self.request_timeout,
             ))
         } else {
@@ -430,6 +532,7 @@ impl VerifierBuilder {
             jwks,
             shared,
             revocations,
+            max_revocation_staleness: self.max_revocation_staleness,
             tasks: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
@@ -452,45 +555,6 @@ fn unreachable_config<T>(what: &str) -> Result<T, BuildError> {
     Err(BuildError::Config(format!(
         "no {what}: neither configured nor discovered"
     )))
-}
-
-/// A discovery document larger than this is refused.
-const MAX_DISCOVERY_BYTES: usize = 64 * 1024;
-
-#[derive(Deserialize)]
-struct Discovery {
-    issuer: String,
-    jwks_uri: String,
-    #[serde(default)]
-    revocation_feed_endpoint: Option<String>,
-}
-
-async fn discover(
-    http: &reqwest::Client,
-    url: &str,
-    issuer: &str,
-    timeout: Duration,
-) -> Result<Discovery, BuildError> {
-    let fail = |e: String| BuildError::Discovery(format!("GET {url}: {e}"));
-    let body = http::bounded(timeout, url, async {
-        let response = http.get(url).send().await.map_err(|e| e.to_string())?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("status {status}"));
-        }
-        http::read_capped(response, MAX_DISCOVERY_BYTES, url).await
-    })
-    .await
-    .map_err(fail)?;
-    let document: Discovery = serde_json::from_slice(&body).map_err(|e| fail(e.to_string()))?;
-    // RFC 8414 section 3.3: the document must name the issuer it was fetched for.
-    if document.issuer != issuer {
-        return Err(fail(format!(
-            "the document names issuer {:?}, not {issuer:?}",
-            document.issuer
-        )));
-    }
-    Ok(document)
 }
 
 /// Refreshes the JWKS at three quarters of its cache lifetime; after a failed

@@ -6,7 +6,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use authd_verify::{Verifier, VerifyError};
+use authd_verify::{DEFAULT_MAX_REVOCATION_STALENESS, Verifier, VerifyError};
 use serde_json::json;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, example_binary, spawn_app_with};
@@ -32,11 +32,15 @@ fn give_up() -> Duration {
 }
 
 async fn verifier(app: &TestApp, client: &(String, String)) -> Verifier {
+    // The test server's issuer, `http://authd.test`, is not loopback; the
+    // URLs fetched are.
     Verifier::builder("http://authd.test")
+        .allow_insecure_http()
         .jwks_url(app.url("/.well-known/jwks.json"))
         .revocation(client.0.clone(), client.1.clone())
         .revocation_feed_url(app.url("/auth/revocations"))
         .revocation_poll_interval(poll())
+        .max_revocation_staleness(DEFAULT_MAX_REVOCATION_STALENESS.max(poll() * 12))
         .build()
         .await
         .expect("the verifier starts against authd")
@@ -186,6 +190,7 @@ impl Microservice {
     fn start(app: &TestApp, client: &(String, String)) -> Self {
         let mut child = Command::new(example_binary("microservice"))
             .env("AUTHD_ISSUER", "http://authd.test")
+            .env("AUTHD_ALLOW_INSECURE_HTTP", "true")
             .env("AUTHD_JWKS_URL", app.url("/.well-known/jwks.json"))
             .env("AUTHD_REVOCATION_FEED_URL", app.url("/auth/revocations"))
             .env("AUTHD_CLIENT_ID", &client.0)

@@ -186,7 +186,10 @@ async fn feed_version_1_still_lists_every_session_a_user_revocation_ends(backend
 }
 
 async fn verifier(app: &TestApp, client: &(String, String)) -> Verifier {
+    // The test server's issuer, `http://authd.test`, is not loopback; the
+    // URLs fetched are.
     Verifier::builder("http://authd.test")
+        .allow_insecure_http()
         .jwks_url(app.url("/.well-known/jwks.json"))
         .revocation(client.0.clone(), client.1.clone())
         .revocation_feed_url(app.url("/auth/revocations"))

@@ -34,7 +34,7 @@ async fn a_jwks_server_that_never_answers_fails_the_build_after_the_request_time
     let silent = RawServer::start(RawBehaviour::Silent).await;
     let result = promptly(
         "build",
-        Verifier::builder("http://authd.test")
+        Verifier::builder("https://authd.test")
             .jwks_url(&silent.url)
             .http_client(bare_client())
             .request_timeout(Duration::from_millis(300))
@@ -110,7 +110,7 @@ async fn a_jwks_announcing_a_body_over_the_limit_is_refused_without_reading_it()
     let liar = RawServer::start(RawBehaviour::ClaimsLength(1 << 30)).await;
     let result = promptly(
         "build",
-        Verifier::builder("http://authd.test")
+        Verifier::builder("https://authd.test")
             .jwks_url(&liar.url)
             .http_client(bare_client())
             .build(),
@@ -150,7 +150,7 @@ async fn an_endless_jwks_body_is_cut_off_at_the_size_limit() {
     let endless = RawServer::start(RawBehaviour::Endless).await;
     let result = promptly(
         "build",
-        Verifier::builder("http://authd.test")
+        Verifier::builder("https://authd.test")
             .jwks_url(&endless.url)
             .http_client(bare_client())
             .build(),
@@ -250,6 +250,7 @@ async fn dropping_the_last_verifier_stops_its_background_tasks_at_once() {
         .builder()
         .revocation(CLIENT_ID, CLIENT_SECRET)
         .revocation_poll_interval(Duration::from_secs(3600))
+        .max_revocation_staleness(Duration::from_secs(7200))
         .build()
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 //! sign test tokens with.
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -193,10 +193,15 @@ pub struct State {
     pub feed_cursors: Mutex<Vec<Option<String>>>,
     /// Every URL path requested, for "was X ever fetched" checks.
     pub paths: Mutex<Vec<String>>,
+    /// The `jwks_uri` discovery names instead of this server's own.
+    pub advertised_jwks_uri: Mutex<Option<String>>,
+    /// Where `GET /redirect` sends the client (`302`).
+    pub redirect_to: Mutex<String>,
 }
 
 pub struct FakeAuthd {
     pub issuer: String,
+    pub addr: SocketAddr,
     pub state: web::Data<State>,
     handle: ServerHandle,
 }
@@ -210,7 +215,8 @@ impl Drop for FakeAuthd {
 impl FakeAuthd {
     pub async fn start(keys: &[&TestKey]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let issuer = format!("http://{addr}");
         let state = web::Data::new(State {
             base: issuer.clone(),
             issuer: Mutex::new(issuer.clone()),
@@ -230,6 +236,8 @@ impl FakeAuthd {
             feed_polls: AtomicUsize::new(0),
             feed_cursors: Mutex::new(Vec::new()),
             paths: Mutex::new(Vec::new()),
+            advertised_jwks_uri: Mutex::new(None),
+            redirect_to: Mutex::new(String::new()),
         });
         let data = state.clone();
         let server = HttpServer::new(move || {
@@ -241,6 +249,8 @@ impl FakeAuthd {
                 )
                 .route("/.well-known/jwks.json", web::get().to(jwks))
                 .route("/auth/revocations", web::get().to(feed))
+                .route("/redirect", web::get().to(redirect))
+                .route("/moved/jwks.json", web::get().to(moved_jwks))
                 .default_service(web::to(not_found))
         })
         .workers(1)
@@ -251,9 +261,25 @@ impl FakeAuthd {
         tokio::spawn(server);
         Self {
             issuer,
+            addr,
             state,
             handle,
         }
+    }
+
+    /// A client that reaches this server under the name `host` (no DNS
+    /// query is made), with the crate's redirect policy.
+    pub fn client_for_host(&self, host: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .resolve(host, self.addr)
+            .redirect(authd_verify::redirect_policy())
+            .build()
+            .unwrap()
+    }
+
+    /// This server's URL for `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
     }
 
     /// A builder for this issuer with the given defaults.
@@ -320,9 +346,15 @@ async fn discovery(state: web::Data<State>) -> HttpResponse {
     state.paths.lock().unwrap().push("discovery".into());
     let issuer = state.issuer.lock().unwrap().clone();
     let base = &state.base;
+    let jwks_uri = state
+        .advertised_jwks_uri
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| format!("{base}/.well-known/jwks.json"));
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
-        "jwks_uri": format!("{base}/.well-known/jwks.json"),
+        "jwks_uri": jwks_uri,
         "token_endpoint": format!("{base}/oauth/token"),
         "revocation_feed_endpoint": format!("{base}/auth/revocations"),
     }))
@@ -401,6 +433,21 @@ async fn feed(
             "cursor": end.to_string(),
             "more": end < all.len(),
         }))
+}
+
+async fn redirect(state: web::Data<State>) -> HttpResponse {
+    state.paths.lock().unwrap().push("redirect".into());
+    let location = state.redirect_to.lock().unwrap().clone();
+    HttpResponse::Found()
+        .insert_header(("Location", location))
+        .finish()
+}
+
+/// A redirect within this origin, to the JWKS.
+async fn moved_jwks() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header(("Location", "/.well-known/jwks.json"))
+        .finish()
 }
 
 async fn not_found(req: HttpRequest, state: web::Data<State>) -> HttpResponse {

@@ -9,4 +9,6 @@ mod failures;
 mod helpers;
 mod keys;
 mod revocation;
+mod staleness;
 mod tokens;
+mod transport;

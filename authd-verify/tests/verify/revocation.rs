@@ -20,6 +20,8 @@ async fn with_revocation(authd: &FakeAuthd, interval: Duration) -> Verifier {
         .builder()
         .revocation(CLIENT_ID, CLIENT_SECRET)
         .revocation_poll_interval(interval)
+        // Far beyond these tests: staleness has tests of its own.
+        .max_revocation_staleness(interval.max(Duration::from_secs(60)) * 2)
         .build()
         .await
         .unwrap()
@@ -175,6 +177,7 @@ async fn a_revoked_session_stays_refused_while_the_leeway_still_accepts_its_toke
         .leeway(Duration::from_secs(300))
         .revocation(CLIENT_ID, CLIENT_SECRET)
         .revocation_poll_interval(Duration::from_secs(60))
+        .max_revocation_staleness(Duration::from_secs(120))
         .build()
         .await
         .unwrap();
