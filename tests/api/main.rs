@@ -32,6 +32,7 @@ mod observability;
 mod openapi;
 mod refresh;
 mod refresh_cookie;
+mod refresh_keys;
 mod revocation;
 mod sessions;
 mod stress;
