@@ -220,7 +220,9 @@ mod tests {
     fn invalid_rings_stop_start_up_naming_the_setting_without_the_secret() {
         let two = format!(r#"[{{"id": 1, "secret": "{A}"}}, {{"id": 2, "secret": "{B}"}}]"#);
         let twice = format!(r#"[{{"id": 2, "secret": "{A}"}}, {{"id": 2, "secret": "{B}"}}]"#);
-        let cases: Vec<(Vec<(&str, String)>, &str, &str)> = vec![
+        // The environment, then what the error must name and say.
+        type Case = (Vec<(&'static str, String)>, &'static str, &'static str);
+        let cases: Vec<Case> = vec![
             (
                 vec![
                     ("AUTHD__REFRESH__KEYS", twice.clone()),

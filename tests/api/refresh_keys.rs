@@ -160,8 +160,10 @@ fn with_key_id(token: &str, id: u8) -> String {
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-#[test]
-fn the_server_refuses_to_start_with_an_invalid_key_ring_naming_the_setting() {
+/// Start-up from a configuration file, as `authd serve` does it (in process:
+/// a server that starts by mistake fails the test instead of running on).
+#[tokio::test]
+async fn the_server_refuses_to_start_with_an_invalid_key_ring_naming_the_setting() {
     let dir = tempfile::tempdir().unwrap();
     for (ring, expected) in [
         (
@@ -174,30 +176,35 @@ fn the_server_refuses_to_start_with_an_invalid_key_ring_naming_the_setting() {
             "refresh.keys: refresh-token key id 2 appears twice",
         ),
         (
+            "[[refresh.keys]]\nid = 2\nsecret = \"the refresh key that replaces it, 32+ bytes\"\n\
+             [[refresh.keys]]\nid = 1\nsecret = \"the refresh.secret of before the rotation\"\n",
+            "refresh.current: refresh.keys holds several keys",
+        ),
+        (
             "current = 2\n[[refresh.keys]]\nid = 2\nsecret = \"too short\"\n",
             "refresh.keys[0] (id 2): the key must be at least 32 bytes",
         ),
     ] {
         let config = dir.path().join("authd.toml");
         std::fs::write(&config, format!("[refresh]\n{ring}")).unwrap();
-        let serve = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-            .arg("--config")
-            .arg(&config)
-            .arg("serve")
-            .env("AUTHD__DATA_DIR", dir.path().join("data"))
-            .env("AUTHD__SERVER__PORT", "0")
-            .env(
-                "AUTHD__DATABASE__URL",
-                format!("sqlite://{}", dir.path().join("a.db").display()),
-            )
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&serve.stderr);
-        assert!(!serve.status.success(), "{stderr}");
-        assert!(stderr.contains(expected), "{expected}: {stderr}");
+        let mut settings = Settings::load(&authd::config::Sources {
+            file: Some(config),
+            env: vec![],
+        })
+        .unwrap();
+        let test = crate::helpers::test_settings(dir.path());
+        (settings.data_dir, settings.database, settings.server) =
+            (test.data_dir, test.database, test.server);
+        settings.jwt.keys = test.jwt.keys;
+        let clock = std::sync::Arc::new(authd::clock::ManualClock::new(chrono::Utc::now()));
+        let error = match authd::app::Application::build(settings, clock).await {
+            Ok(_) => panic!("started with {ring}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(error.contains(expected), "{expected}: {error}");
         assert!(
-            !stderr.contains("replaces it") && !stderr.contains("too short"),
-            "{stderr}"
+            !error.contains("replaces it") && !error.contains("too short"),
+            "{error}"
         );
     }
 }
