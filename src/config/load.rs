@@ -529,9 +529,12 @@ pub(super) mod tests {
             "{error}"
         );
     }
+
     #[test]
     fn refresh_keys_come_from_a_configuration_file_or_a_json_array_in_the_environment() {
-        let toml = "[refresh]\ncurrent = 2\n\n[[refresh.keys]]\nid = 2\nsecret = \"s3cr3t-two-0123456789abcdef012345\"\n\n[[refresh.keys]]\nid = 1\nsecret_file = \"/run/secrets/refresh\"\n";
+        let toml = "[refresh]\ncurrent = 2\n\
+            [[refresh.keys]]\nid = 2\nsecret = \"s3cr3t-two-0123456789abcdef012345\"\n\
+            [[refresh.keys]]\nid = 1\nsecret_file = \"/run/secrets/refresh\"\n";
         let json = r#"[{"id": 2, "secret": "s3cr3t-two-0123456789abcdef012345"}, {"id": 1, "secret_file": "/run/secrets/refresh"}]"#;
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("refresh-keys.json");
