@@ -10,7 +10,7 @@ mod support;
 use std::hint::black_box;
 
 use authd::sessions::{Decision, RotationPolicy, Session, decide};
-use authd::tokens::refresh::{RefreshClaims, RefreshTokens};
+use authd::tokens::refresh::{RefreshClaims, RefreshKey, RefreshTokens};
 use chrono::{Duration, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use secrecy::{ExposeSecret, SecretString};
@@ -43,8 +43,11 @@ fn access_tokens(c: &mut Criterion) {
 
 /// `refresh_token/encode` (every login and rotation) and
 /// `refresh_token/decode` (every refresh, before any query), plus a forged
-/// token, which must cost no more than a valid one; and
-/// `client_secret/hash` (every client-credentials request).
+/// token, which must cost no more than a valid one; `decode_retired`, the same
+/// token checked by a ring in which its key is one of four retired keys (a
+/// rotation under way), and `decode_unknown_key`, a token naming a key the
+/// ring does not hold; and `client_secret/hash` (every client-credentials
+/// request).
 fn refresh_tokens(c: &mut Criterion) {
     let codec = RefreshTokens::new(&SecretString::from(
         "a bench refresh key of at least 32 bytes".to_owned(),
@@ -70,6 +73,30 @@ fn refresh_tokens(c: &mut Criterion) {
     });
     group.bench_function("decode_forged", |b| {
         b.iter(|| codec.decode(black_box(&forged)))
+    });
+    let key = |id: u8, secret: &str| RefreshKey::new(id, &SecretString::from(secret.to_owned()));
+    let ring = RefreshTokens::ring(
+        key(5, "the current key of a ring, at least 32 bytes"),
+        [
+            key(1, "a bench refresh key of at least 32 bytes"),
+            key(2, "a retired key number two, 32 bytes or more"),
+            key(3, "a retired key number three, 32 bytes or more"),
+            key(4, "a retired key number four, 32 bytes or more"),
+        ],
+    )
+    .expect("distinct ids");
+    let mut unknown = token.expose_secret().to_owned().into_bytes();
+    unknown[0] = b'C'; // first byte 9, a key the ring does not hold
+    let unknown = String::from_utf8(unknown).expect("base64url is ASCII");
+    assert_eq!(ring.decode(&unknown), None, "an unknown key id is refused");
+    group.bench_function("decode_retired", |b| {
+        b.iter(|| {
+            ring.decode(black_box(token.expose_secret()))
+                .expect("valid under the retired key")
+        })
+    });
+    group.bench_function("decode_unknown_key", |b| {
+        b.iter(|| ring.decode(black_box(&unknown)))
     });
     group.finish();
 

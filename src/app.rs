@@ -24,7 +24,6 @@ use crate::sessions::RotationPolicy;
 use crate::store::Store;
 use crate::throttle::LoginThrottle;
 use crate::tokens::AccessTokens;
-use crate::tokens::refresh::RefreshTokens;
 
 /// A start-up failure, with the setting or resource to fix.
 #[derive(Debug, thiserror::Error)]
@@ -148,7 +147,7 @@ pub fn build_services(
         &settings.jwt.client_id,
         settings.jwt.access_ttl_secs,
     );
-    let refresh = RefreshTokens::new(&crate::keys::refresh_secret(&settings)?);
+    let refresh = crate::keys::refresh::load(&settings)?;
     Ok(Services {
         hasher: Hasher::new(&settings.password)?,
         policy: RotationPolicy::from_settings(&settings.refresh),

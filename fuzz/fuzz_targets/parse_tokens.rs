@@ -1,12 +1,14 @@
 //! Feeds arbitrary input to everything that parses what clients send: refresh
-//! tokens, access tokens (header, claims, signature), and Cookie headers. None
-//! of it may panic, and nothing but authd's own tokens may be accepted.
+//! tokens (against a ring of a current and a retired key, so the key id byte
+//! reaches both the keys the ring holds and those it does not), access tokens
+//! (header, claims, signature), and Cookie headers. None of it may panic, and
+//! nothing but authd's own tokens may be accepted.
 #![no_main]
 
 use std::sync::{Arc, OnceLock};
 
 use authd::keys::{KeyMaterial, KeySet, key_from_material};
-use authd::tokens::refresh::RefreshTokens;
+use authd::tokens::refresh::{RefreshKey, RefreshTokens};
 use authd::tokens::AccessTokens;
 use jsonwebtoken::Algorithm;
 use libfuzzer_sys::fuzz_target;
@@ -24,10 +26,14 @@ fn parsers() -> &'static Parsers {
         let key =
             key_from_material("k1", Algorithm::HS256, KeyMaterial::Secret(secret), "fuzz").unwrap();
         let keys = Arc::new(KeySet::new(vec![key], None).unwrap());
+        let refresh_key =
+            |id, secret: &str| RefreshKey::new(id, &SecretString::from(secret.to_owned()));
         Parsers {
-            refresh: RefreshTokens::new(&SecretString::from(
-                "fuzzing-refresh-key-fuzzing-refresh".to_owned(),
-            )),
+            refresh: RefreshTokens::ring(
+                refresh_key(2, "fuzzing-refresh-key-fuzzing-refresh-2"),
+                [refresh_key(1, "fuzzing-refresh-key-fuzzing-refresh")],
+            )
+            .unwrap(),
             access: AccessTokens::new(keys, "http://authd.test", "authd", "authd", 900),
         }
     })
@@ -42,6 +48,8 @@ fuzz_target!(|data: &[u8]| {
         p.refresh.decode(text).is_none(),
         "a refresh token was forged"
     );
+    // The key id is read without any check; it must not panic either.
+    let _ = authd::tokens::refresh::key_id_of(text);
     assert!(
         p.access.verify(text, chrono::Utc::now()).is_err(),
         "an access token was forged"

@@ -139,10 +139,10 @@ impl Settings {
             }
             // Strings go in as strings; `config` converts them to the numbers
             // and booleans the fields want ("9000" to a port), while a string
-            // field keeps its text exactly ("0123" stays "0123"). The keys, a
-            // list of tables, are the one setting given as JSON.
-            let value = if key == "jwt.keys" {
-                parse_keys(name, &value)?
+            // field keeps its text exactly ("0123" stays "0123"). The keys,
+            // lists of tables, are the settings given as JSON.
+            let value = if let Some(example) = key_list_example(&key) {
+                parse_keys(name, &value, example)?
             } else {
                 value.into()
             };
@@ -159,16 +159,27 @@ impl Settings {
 /// The file of the default SQLite database, inside `data_dir`.
 const DEFAULT_DATABASE_FILE: &str = "authd.db";
 
-/// `jwt.keys` from the environment: a JSON array of objects with the fields of
-/// a `[[jwt.keys]]` table, checked field by field with the rest of the settings.
-fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
-    const EXAMPLE: &str =
-        r#"[{"kid": "2026-11", "alg": "ES256", "private_key_file": "/run/secrets/es256.pem"}]"#;
+/// The settings that are lists of key tables, given as JSON from the
+/// environment, with an example of each for error messages.
+fn key_list_example(key: &str) -> Option<&'static str> {
+    match key {
+        "jwt.keys" => Some(
+            r#"[{"kid": "2026-11", "alg": "ES256", "private_key_file": "/run/secrets/es256.pem"}]"#,
+        ),
+        "refresh.keys" => Some(r#"[{"id": 2, "secret_file": "/run/secrets/refresh-2"}]"#),
+        _ => None,
+    }
+}
+
+/// `jwt.keys` or `refresh.keys` from the environment: a JSON array of objects
+/// with the fields of a `[[jwt.keys]]` (or `[[refresh.keys]]`) table, checked
+/// field by field with the rest of the settings.
+fn parse_keys(name: &str, json: &str, example: &str) -> Result<Value, ConfigError> {
     let keys: Value = serde_json::from_str(json).map_err(|e| {
         ConfigError::invalid(
             name,
             format!(
-                "not valid JSON ({}); expected an array such as {EXAMPLE}",
+                "not valid JSON ({}); expected an array such as {example}",
                 mask_quoted(&e.to_string())
             ),
         )
@@ -179,7 +190,7 @@ fn parse_keys(name: &str, json: &str) -> Result<Value, ConfigError> {
         }
         _ => Err(ConfigError::invalid(
             name,
-            format!("must be a JSON array of key objects such as {EXAMPLE}"),
+            format!("must be a JSON array of key objects such as {example}"),
         )),
     }
 }
@@ -561,5 +572,63 @@ pub(super) mod tests {
             error.contains("jwt.keys") && error.contains("both"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn refresh_keys_come_from_a_configuration_file_or_a_json_array_in_the_environment() {
+        let toml = "[refresh]\ncurrent = 2\n\
+            [[refresh.keys]]\nid = 2\nsecret = \"s3cr3t-two-0123456789abcdef012345\"\n\
+            [[refresh.keys]]\nid = 1\nsecret_file = \"/run/secrets/refresh\"\n";
+        let json = r#"[{"id": 2, "secret": "s3cr3t-two-0123456789abcdef012345"}, {"id": 1, "secret_file": "/run/secrets/refresh"}]"#;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refresh-keys.json");
+        std::fs::write(&file, format!("{json}\n")).unwrap();
+        for s in [
+            load_with_file(toml, &[]).unwrap(),
+            load(&[
+                ("AUTHD__REFRESH__KEYS", json),
+                ("AUTHD__REFRESH__CURRENT", "2"),
+            ])
+            .unwrap(),
+            load(&[
+                ("AUTHD__REFRESH__KEYS_FILE", file.to_str().unwrap()),
+                ("AUTHD__REFRESH__CURRENT", "2"),
+            ])
+            .unwrap(),
+        ] {
+            let r = &s.refresh;
+            assert_eq!(r.current, Some(2));
+            let ids: Vec<u32> = r.keys.iter().map(|k| k.id).collect();
+            assert_eq!(ids, [2, 1]);
+            assert_eq!(
+                r.keys[0].secret.as_ref().map(|s| s.expose_secret()),
+                Some("s3cr3t-two-0123456789abcdef012345")
+            );
+            assert_eq!(
+                r.keys[1].secret_file.as_deref(),
+                Some(Path::new("/run/secrets/refresh"))
+            );
+            assert!(!format!("{s:?}").contains("s3cr3t"), "keys print masked");
+        }
+        // Not an array of objects, a field keys do not have, an id that is
+        // not a number: refused, naming the variable or the field.
+        for (json, expected) in [
+            (
+                r#"{"id": 1, "secret": "s3cr3t-oops"}"#,
+                "AUTHD__REFRESH__KEYS",
+            ),
+            (r#"[{"id": 1, "secrte": "s3cr3t-oops"}]"#, "secrte"),
+            (
+                r#"[{"id": "2026-12", "secret": "s3cr3t-oops"}]"#,
+                "refresh.keys[0]",
+            ),
+        ] {
+            let error = load(&[("AUTHD__REFRESH__KEYS", json)])
+                .err()
+                .unwrap_or_else(|| panic!("{json} accepted"))
+                .to_string();
+            assert!(error.contains(expected), "{json}: {error}");
+            assert!(!error.contains("s3cr3t"), "{json}: {error}");
+        }
     }
 }

@@ -187,11 +187,19 @@ pub struct RefreshSettings {
     pub reuse_interval_secs: u64,
     /// Live sessions a user may have; a login beyond it ends the oldest (default 100).
     pub max_sessions_per_user: u32,
-    /// Server-side key from which refresh tokens are derived (at least 32 bytes).
-    /// Every instance sharing a database must share it. Unset: generated once into
-    /// `data_dir/refresh.key`. `refresh.secret_file` names a file holding it
-    /// instead; load reads that file into this field.
+    /// Server-side key from which refresh tokens are derived (at least 32 bytes):
+    /// key 1 of the ring, current. Every instance sharing a database must share
+    /// it. Unset, with `keys` empty: generated once into `data_dir/refresh.key`.
+    /// `refresh.secret_file` names a file holding it instead; load reads that
+    /// file into this field.
     pub secret: Option<SecretString>,
+    /// The key ring, instead of `secret`: every key verifies, `current` makes
+    /// new tokens. From the environment: `AUTHD__REFRESH__KEYS` (or `_FILE`), a
+    /// JSON array of objects with these fields.
+    pub keys: Vec<RefreshKeySettings>,
+    /// The id of the key of `keys` that makes new tokens; required when `keys`
+    /// holds more than one.
+    pub current: Option<u32>,
     /// Name of the refresh-token cookie, without a prefix: with
     /// `cookie_path = "/"` the cookie is `__Host-` and this name.
     pub cookie_name: String,
@@ -213,6 +221,8 @@ impl std::fmt::Debug for RefreshSettings {
             .field("reuse_interval_secs", &self.reuse_interval_secs)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
             .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("keys", &self.keys)
+            .field("current", &self.current)
             .field("cookie_name", &self.cookie_name)
             .field("cookie_path", &self.cookie_path)
             .field("allow_body_delivery", &self.allow_body_delivery)
@@ -246,6 +256,27 @@ impl RefreshSettings {
                 path: "/",
             }
         }
+    }
+}
+
+/// One refresh-token key: the id tokens name it by (1 to 255, the first byte
+/// of each token), and exactly one of `secret` or `secret_file` (at least 32
+/// bytes).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshKeySettings {
+    pub id: u32,
+    pub secret: Option<SecretString>,
+    pub secret_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for RefreshKeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshKeySettings")
+            .field("id", &self.id)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("secret_file", &self.secret_file)
+            .finish()
     }
 }
 

@@ -46,7 +46,7 @@ use super::{Decision, RotationPolicy, Session, decide, reuse};
 use crate::audit::RequestMeta;
 use crate::services::Services;
 use crate::store::{self, Store, StoreError};
-use crate::tokens::refresh::log_prefix;
+use crate::tokens::refresh::{key_id_of, log_prefix};
 
 /// The outcome of presenting refresh token `counter` of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +69,9 @@ pub enum Rotation {
 /// and the OAuth token endpoint alike: the session whose current token is to
 /// be delivered (rotated, or handed out again under the grace rule), or
 /// `None` when the token is refused (forged, expired, revoked, unknown or
-/// reused; reuse has revoked every session of the user by then).
+/// reused; reuse has revoked every session of the user by then). A token of a
+/// retired key is as good as one of the current key; the token delivered next
+/// is made by the current key.
 pub async fn exchange(
     svc: &Services,
     token: &str,
@@ -77,8 +79,10 @@ pub async fn exchange(
 ) -> Result<Option<Session>, StoreError> {
     let refreshes = &svc.metrics.refreshes;
     let Some(claims) = svc.refresh.decode(token) else {
+        // The key id shows an operator a token of a key no longer in the ring.
         tracing::info!(
             token = log_prefix(token),
+            key = ?key_id_of(token),
             "refresh with a token authd did not make"
         );
         refreshes.with_label_values(&["refused"]).inc();

@@ -37,6 +37,7 @@ mod openapi;
 mod permissions;
 mod refresh;
 mod refresh_cookie;
+mod refresh_keys;
 mod revocation;
 mod session_limits;
 mod sessions;

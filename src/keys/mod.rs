@@ -1,6 +1,11 @@
 //! JWT keys: loading them from configuration, generating new ones, and the
 //! published JWKS. One key signs; every configured key verifies; asymmetric
-//! keys are published, symmetric ones never.
+//! keys are published, symmetric ones never. The refresh-token key ring is
+//! loaded in `refresh`.
+
+pub mod refresh;
+
+pub use refresh::GENERATED_REFRESH_KEY_FILE;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -11,7 +16,7 @@ use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::config::file::{read_bounded, read_value};
+use crate::config::file::read_bounded;
 use crate::config::{KeySettings, Settings};
 
 /// The file, inside `data_dir`, of the generated development signing key.
@@ -30,45 +35,11 @@ pub enum KeyError {
     },
 }
 
-fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> KeyError {
+pub(crate) fn invalid(setting: impl Into<String>, reason: impl Into<String>) -> KeyError {
     KeyError::Invalid {
         setting: setting.into(),
         reason: reason.into(),
     }
-}
-
-/// The file, inside `data_dir`, of the generated refresh-token key.
-pub const GENERATED_REFRESH_KEY_FILE: &str = "refresh.key";
-
-/// The configured refresh-token key, or the generated one in `data_dir`
-/// (made there, mode 0600, on first start).
-pub fn refresh_secret(settings: &Settings) -> Result<SecretString, KeyError> {
-    if let Some(secret) = &settings.refresh.secret {
-        return Ok(secret.clone());
-    }
-    let path = settings.data_path(GENERATED_REFRESH_KEY_FILE);
-    let io = |source| KeyError::Io {
-        path: path.display().to_string(),
-        source,
-    };
-    if path.exists() {
-        let secret = read_value(&path).map_err(io)?;
-        let secret = secret.trim_end().to_owned();
-        if secret.len() < 32 {
-            return Err(invalid(
-                path.display().to_string(),
-                "the refresh-token key must be at least 32 bytes",
-            ));
-        }
-        return Ok(SecretString::from(secret));
-    }
-    let secret = generate(Algorithm::HS256)?;
-    write_private_file(&path, secret.expose_secret().as_bytes())?;
-    tracing::warn!(
-        path = %path.display(),
-        "no refresh.secret configured: generated one; instances sharing a database must share refresh.secret"
-    );
-    Ok(secret)
 }
 
 /// The algorithms authd signs and verifies with, by their JOSE names.
@@ -379,7 +350,7 @@ fn load_configured(index: usize, key: &KeySettings) -> Result<JwtKey, KeyError> 
     key_from_material(&key.kid, alg, material, &setting)
 }
 
-fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
+pub(crate) fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
     while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         bytes.pop();
     }
