@@ -97,7 +97,10 @@ email=schemathesis@example.com
 password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 curl -fsS -o /dev/null -X POST "${base}/auth/register" -H 'Content-Type: application/json' \
     -d "{\"email\": \"${email}\", \"password\": \"${password}\"}"
-client=$(authd clients create --name schemathesis --scope "read write")
+# Every permission, so introspection and the feed (with user ids) are fuzzed
+# past their 403.
+client=$(authd clients create --name schemathesis \
+    --scopes "read write authd:introspect authd:revocations:sub")
 client_id=$(sed -n 's/^client_id *= *//p' <<<"${client}")
 client_secret=$(sed -n 's/^client_secret *= *//p' <<<"${client}")
 [[ -n ${client_id} && -n ${client_secret} ]] || { echo "schemathesis: no client created" >&2; exit 1; }

@@ -20,7 +20,7 @@ use crate::sessions::feed::{self, Cursor, Version};
 pub struct FeedQuery {
     /// The `cursor` of the previous answer; without it, everything revoked
     /// within the last access-token lifetime.
-    #[param(pattern = r"^[0-9]{1,18}(\.[0-9a-f]{32})?$")]
+    #[param(pattern = r"^[0-9]{1,18}(\.u?[0-9a-f]{32})?$")]
     since: Option<String>,
     /// `2` for user entries (`users`); `1`, the default, lists every revoked
     /// session one by one, for readers that do not know user entries.

@@ -23,6 +23,7 @@ pub struct SessionsQuery {
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page; without it, the first page.
+    #[param(pattern = r"^[0-9]{1,18}\.[0-9a-f]{32}$")]
     cursor: Option<String>,
 }
 
