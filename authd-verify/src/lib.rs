@@ -133,6 +133,7 @@
 
 #[cfg(feature = "actix")]
 mod actix;
+mod builder;
 mod claims;
 mod discovery;
 mod error;
@@ -146,6 +147,7 @@ mod verifier;
 pub use actix::{
     AuthError, Authenticated, AuthenticatedClient, AuthenticatedUser, InsufficientScope, TokenKind,
 };
+pub use builder::VerifierBuilder;
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
 pub use http::redirect_policy;
@@ -153,5 +155,5 @@ pub use validation::MAX_TOKEN_BYTES;
 pub use verifier::{
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MAX_KEY_STALENESS, DEFAULT_MAX_REVOCATION_STALENESS,
     DEFAULT_MIN_CACHE, DEFAULT_REQUEST_TIMEOUT, DEFAULT_REVOCATION_POLL,
-    DEFAULT_UNKNOWN_KID_INTERVAL, MIN_HS256_SECRET_BYTES, Verifier, VerifierBuilder,
+    DEFAULT_UNKNOWN_KID_INTERVAL, MIN_HS256_SECRET_BYTES, Verifier,
 };
