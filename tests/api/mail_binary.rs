@@ -250,12 +250,18 @@ async fn a_kill_9_while_a_message_is_being_sent_loses_nothing_and_it_is_delivere
     assert_eq!(received.len(), 1, "delivered once");
     assert_eq!(received[0].meta["tls"], true);
     assert!(received[0].message.text.contains(TOKEN));
-    let log = second.log();
-    assert!(
+    // The row says "sent" before the sender logs it: wait for the line.
+    let names_it = |log: &str| {
         log.lines()
-            .any(|l| l.contains("mail sent") && l.contains(&id.to_string())),
-        "{log}"
-    );
+            .any(|l| l.contains("mail sent") && l.contains(&id.to_string()))
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut log = second.log();
+    while !names_it(&log) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = second.log();
+    }
+    assert!(names_it(&log), "{log}");
     assert!(!log.contains(TOKEN), "the token reached the log: {log}");
     assert!(!log.contains("heidi@"), "the address reached the log");
     drop(second);
