@@ -30,6 +30,25 @@ pub enum AuditKind {
     PasswordChanged,
     /// A message could not be delivered and was given up (`crate::mail`).
     MailGivenUp,
+    /// A verification link was sent (at registration or on request).
+    EmailVerificationSent,
+    /// The address was proven by its link.
+    EmailVerified,
+    /// A password-reset link and code were sent.
+    PasswordResetRequested,
+    /// The password was reset with a link or a code; every session ended.
+    PasswordReset,
+    /// A wrong code was tried (reset or login code); the detail says which.
+    CodeFailed,
+    /// An email change was asked for; the confirmation went to the new address.
+    EmailChangeRequested,
+    /// An email change was confirmed; the detail holds no address.
+    EmailChanged,
+    /// Someone tried to register an address that has an account
+    /// (enumeration-safe registration); its owner was told.
+    RegistrationAttempted,
+    /// A login code was sent by email.
+    OtpSent,
 }
 
 impl AuditKind {
@@ -44,6 +63,15 @@ impl AuditKind {
             Self::SessionEvicted => "session_evicted",
             Self::PasswordChanged => "password_changed",
             Self::MailGivenUp => "mail_given_up",
+            Self::EmailVerificationSent => "email_verification_sent",
+            Self::EmailVerified => "email_verified",
+            Self::PasswordResetRequested => "password_reset_requested",
+            Self::PasswordReset => "password_reset",
+            Self::CodeFailed => "code_failed",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChanged => "email_changed",
+            Self::RegistrationAttempted => "registration_attempted",
+            Self::OtpSent => "otp_sent",
         }
     }
 }

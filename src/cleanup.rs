@@ -16,6 +16,7 @@ pub struct Purged {
     pub throttle_counters: u64,
     pub mail_messages: u64,
     pub mail_send_counts: u64,
+    pub account_tokens: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -34,7 +35,9 @@ const BATCH: i64 = 1_000;
 /// - login-throttle counters whose window and lockout are over;
 /// - outbox rows sent or given up more than `email.retention_days` ago (their
 ///   address and text went when they were settled), and send counts whose
-///   window is over (`crate::mail`).
+///   window is over (`crate::mail`);
+/// - account tokens (emailed links and codes) that have expired, spent or not
+///   (`accounts::tokens`).
 ///
 /// Storage stays proportional to the sessions used within the idle limit.
 pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
@@ -105,6 +108,15 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::account_tokens::purge_expired(&mut tx, now, BATCH).await?;
+        tx.commit().await?;
+        purged.account_tokens += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     if purged != Purged::default() {
         tracing::info!(
             sessions = purged.sessions,
@@ -113,6 +125,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             throttle_counters = purged.throttle_counters,
             mail_messages = purged.mail_messages,
             mail_send_counts = purged.mail_send_counts,
+            account_tokens = purged.account_tokens,
             "cleanup"
         );
     }

@@ -23,6 +23,16 @@ pub enum ServiceError {
     /// for this recipient or from this client (`mail::check_send_limits`).
     #[error("too many messages requested; retry after {retry_after_secs} s")]
     SendLimited { retry_after_secs: i64 },
+    /// 400 `invalid_account_token`: an emailed link or code that is not
+    /// (or no longer) valid for what it was presented for (`accounts::tokens`).
+    #[error("the link or code is invalid, expired or already used")]
+    InvalidAccountToken,
+    /// 403 `email_not_verified`: sign-in is refused until the address is verified.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
+    /// 404 `not_enabled`: a feature switched off by a setting (named).
+    #[error("{0} is not enabled")]
+    NotEnabled(&'static str),
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,

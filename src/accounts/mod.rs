@@ -5,6 +5,7 @@
 mod login;
 mod password;
 mod register;
+pub mod tokens;
 
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;

@@ -5,11 +5,13 @@
 //! lives in `load`, the checks serde cannot make in `validate`, the bounded
 //! read of a setting's file in `file`.
 
+mod accounts;
 mod email;
 pub mod file;
 mod load;
 mod validate;
 
+pub use accounts::{AccountSettings, Verification};
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 
@@ -34,6 +36,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub demo: DemoSettings,
     pub email: EmailSettings,
+    pub accounts: AccountSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
 }

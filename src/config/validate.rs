@@ -230,6 +230,7 @@ impl Settings {
             ));
         }
         self.email.validate()?;
+        self.accounts.validate()?;
         Ok(())
     }
 }

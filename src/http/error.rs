@@ -52,6 +52,21 @@ pub enum ApiError {
     /// registered client without the permission this endpoint needs.
     #[error("this client lacks the permission {0}")]
     InsufficientScope(&'static str),
+    /// 400 `invalid_account_token`: an emailed link or code that is unknown,
+    /// expired, already used, replaced by a newer one, out of attempts, or no
+    /// longer matches the account (its password or address changed since).
+    #[error("the link or code is invalid, expired or already used")]
+    InvalidAccountToken,
+    /// 403 `email_not_verified`: sign-in waits until the address is verified
+    /// (`accounts.email_verification = "required"`); a new link can be asked
+    /// for at `POST /auth/email/verify/resend`.
+    #[error(
+        "the email address is not verified yet; follow the link sent to it, or ask for a new one"
+    )]
+    EmailNotVerified,
+    /// 404 `not_enabled`: the endpoint's feature is switched off here.
+    #[error("{0} is not enabled on this server")]
+    NotEnabled(&'static str),
     /// 403 `invalid_origin`: a cookie-authenticated request from an origin not
     /// in the allow-list.
     #[error("this origin may not use the refresh cookie")]
@@ -102,6 +117,9 @@ pub struct ErrorBody<'a> {
 pub const ERROR_CODES: &[&str] = &[
     "invalid_request",
     "weak_password",
+    "invalid_account_token",
+    "email_not_verified",
+    "not_enabled",
     "invalid_credentials",
     "invalid_grant",
     "invalid_token",
@@ -143,6 +161,9 @@ impl ApiError {
         match self {
             Self::InvalidRequest(_) => "invalid_request",
             Self::WeakPassword(_) => "weak_password",
+            Self::InvalidAccountToken => "invalid_account_token",
+            Self::EmailNotVerified => "email_not_verified",
+            Self::NotEnabled(_) => "not_enabled",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant { .. } => "invalid_grant",
             Self::InvalidToken | Self::MissingToken => "invalid_token",
@@ -178,16 +199,19 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            Self::InvalidRequest(_) | Self::WeakPassword(_) | Self::OAuth { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidRequest(_)
+            | Self::WeakPassword(_)
+            | Self::OAuth { .. }
+            | Self::InvalidAccountToken => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken
             | Self::InvalidClient
             | Self::MissingToken => StatusCode::UNAUTHORIZED,
-            Self::ForbiddenOrigin | Self::InsufficientScope(_) => StatusCode::FORBIDDEN,
-            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
+                StatusCode::FORBIDDEN
+            }
+            Self::NotFound | Self::NotEnabled(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -287,6 +311,9 @@ impl From<ServiceError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::SessionEnded => Self::InvalidToken,
+            ServiceError::InvalidAccountToken => Self::InvalidAccountToken,
+            ServiceError::EmailNotVerified => Self::EmailNotVerified,
+            ServiceError::NotEnabled(what) => Self::NotEnabled(what),
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
             ServiceError::Internal(e) => Self::Internal(e),
@@ -304,6 +331,9 @@ mod tests {
         let all = vec![
             ApiError::InvalidRequest(String::new()),
             ApiError::WeakPassword(String::new()),
+            ApiError::InvalidAccountToken,
+            ApiError::EmailNotVerified,
+            ApiError::NotEnabled(""),
             ApiError::InvalidCredentials,
             ApiError::InvalidGrant { clear_cookie: None },
             ApiError::InvalidToken,
@@ -331,6 +361,9 @@ mod tests {
             match e {
                 ApiError::InvalidRequest(_)
                 | ApiError::WeakPassword(_)
+                | ApiError::InvalidAccountToken
+                | ApiError::EmailNotVerified
+                | ApiError::NotEnabled(_)
                 | ApiError::InvalidCredentials
                 | ApiError::InvalidGrant { .. }
                 | ApiError::InvalidToken

@@ -85,9 +85,11 @@ pub enum Mail {
         token: SecretString,
         valid_for: Duration,
     },
-    /// A link to choose a new password.
+    /// A link to choose a new password, and the same as a code for apps
+    /// that cannot open links.
     PasswordReset {
         token: SecretString,
+        code: SecretString,
         valid_for: Duration,
     },
     /// Tells the owner that the password was changed.

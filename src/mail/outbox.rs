@@ -100,6 +100,12 @@ fn link(base: &str, action: &str, token: &str) -> String {
     format!("{base}{sep}{query}")
 }
 
+/// A link to one of the app's pages that needs no token.
+fn page(base: &str, action: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}action={action}")
+}
+
 fn minutes(d: &Duration) -> u64 {
     d.as_secs().div_ceil(60)
 }
@@ -109,12 +115,19 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
     let action = mail.kind().as_str();
     let base = &mailer.link_base;
     let extra = match mail {
-        Mail::VerifyEmail { token, valid_for } | Mail::PasswordReset { token, valid_for } => {
-            minijinja::context! {
-                link => link(base, action, token.expose_secret()),
-                valid_minutes => minutes(valid_for),
-            }
-        }
+        Mail::VerifyEmail { token, valid_for } => minijinja::context! {
+            link => link(base, action, token.expose_secret()),
+            valid_minutes => minutes(valid_for),
+        },
+        Mail::PasswordReset {
+            token,
+            code,
+            valid_for,
+        } => minijinja::context! {
+            link => link(base, action, token.expose_secret()),
+            code => code.expose_secret(),
+            valid_minutes => minutes(valid_for),
+        },
         Mail::PasswordChanged { at } => minijinja::context! {
             changed_at => at.format("%Y-%m-%d %H:%M UTC").to_string(),
         },
@@ -130,7 +143,9 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
         Mail::EmailChangeNotice { new_email } => minijinja::context! {
             new_email => new_email.as_str(),
         },
-        Mail::RegistrationAttempt => minijinja::context! {},
+        Mail::RegistrationAttempt => minijinja::context! {
+            link => page(base, "forgot_password"),
+        },
         Mail::OtpCode { code, valid_for } => minijinja::context! {
             code => code.expose_secret(),
             valid_minutes => minutes(valid_for),

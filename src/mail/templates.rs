@@ -9,11 +9,11 @@
 //! | kind | variables |
 //! |---|---|
 //! | `verify_email` | `link`, `valid_minutes` |
-//! | `password_reset` | `link`, `valid_minutes` |
+//! | `password_reset` | `link`, `code`, `valid_minutes` |
 //! | `password_changed` | `changed_at` |
 //! | `email_change_confirm` | `link`, `new_email`, `valid_minutes` |
 //! | `email_change_notice` | `new_email` |
-//! | `registration_attempt` | (none) |
+//! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes` |
 //!
 //! `layout.html` (the HTML frame every HTML part extends) and `button.html`
@@ -195,15 +195,16 @@ fn sample(kind: MailKind) -> Value {
     };
     let link = "https://app.example.com/?action=x&token=t";
     common(match kind {
-        MailKind::VerifyEmail | MailKind::PasswordReset => {
-            minijinja::context! { link => link, valid_minutes => 30 }
+        MailKind::VerifyEmail => minijinja::context! { link => link, valid_minutes => 30 },
+        MailKind::PasswordReset => {
+            minijinja::context! { link => link, code => "12345678", valid_minutes => 30 }
         }
         MailKind::PasswordChanged => minijinja::context! { changed_at => "2026-12-01 10:00 UTC" },
         MailKind::EmailChangeConfirm => minijinja::context! {
             link => link, new_email => "new@example.com", valid_minutes => 30
         },
         MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
-        MailKind::RegistrationAttempt => minijinja::context! {},
+        MailKind::RegistrationAttempt => minijinja::context! { link => link },
         MailKind::OtpCode => minijinja::context! { code => "123456", valid_minutes => 10 },
     })
 }

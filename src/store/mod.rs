@@ -17,6 +17,7 @@
 //! locks, how a transaction begins), both versions stand side by side in an
 //! explicit `match` on [`Db`].
 
+pub mod account_tokens;
 pub mod audit;
 pub mod clients;
 mod error;

@@ -11,7 +11,17 @@ use super::{AsDb, Db, StoreError, on_db};
 pub struct User {
     pub id: Uuid,
     pub email: String,
+    /// Whether the address was proven by a link sent to it (email
+    /// verification, or the confirmation of an email change).
+    pub email_verified: bool,
     pub created_at: DateTime<Utc>,
+}
+
+/// The columns of [`User`], for `SELECT` and `RETURNING`.
+macro_rules! user_columns {
+    () => {
+        "id, email, (email_verified_at IS NOT NULL) AS email_verified, created_at"
+    };
 }
 
 /// A user with the stored password hash, for checking a password only, and
@@ -23,6 +33,7 @@ pub struct Credentials {
     pub email: String,
     pub password_hash: String,
     pub credential_version: i64,
+    pub email_verified: bool,
 }
 
 pub struct NewUser<'a> {
@@ -35,8 +46,11 @@ pub struct NewUser<'a> {
 /// Fails with [`StoreError::EmailTaken`] when the email has an account.
 #[tracing::instrument(skip_all)]
 pub async fn insert(db: &mut impl AsDb, user: NewUser<'_>) -> Result<User, StoreError> {
-    const SQL: &str = "INSERT INTO users (id, email, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $4) RETURNING id, email, created_at";
+    const SQL: &str = concat!(
+        "INSERT INTO users (id, email, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $4) RETURNING ",
+        user_columns!()
+    );
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(user.id)
         .bind(user.email)
@@ -51,8 +65,8 @@ pub async fn find_credentials_by_email(
     db: &mut impl AsDb,
     email: &str,
 ) -> Result<Option<Credentials>, StoreError> {
-    const SQL: &str =
-        "SELECT id, email, password_hash, credential_version FROM users WHERE email = $1";
+    const SQL: &str = "SELECT id, email, password_hash, credential_version, \
+         (email_verified_at IS NOT NULL) AS email_verified FROM users WHERE email = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(email)
         .fetch_optional(c)
@@ -64,8 +78,8 @@ pub async fn find_credentials(
     db: &mut impl AsDb,
     id: Uuid,
 ) -> Result<Option<Credentials>, StoreError> {
-    const SQL: &str =
-        "SELECT id, email, password_hash, credential_version FROM users WHERE id = $1";
+    const SQL: &str = "SELECT id, email, password_hash, credential_version, \
+         (email_verified_at IS NOT NULL) AS email_verified FROM users WHERE id = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -74,7 +88,7 @@ pub async fn find_credentials(
 
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<User>, StoreError> {
-    const SQL: &str = "SELECT id, email, created_at FROM users WHERE id = $1";
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -91,8 +105,8 @@ pub async fn find_by_live_session(
     user: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<User>, StoreError> {
-    const SQL: &str = "SELECT u.id, u.email, u.created_at \
-         FROM sessions s JOIN users u ON u.id = s.user_id \
+    const SQL: &str = "SELECT u.id, u.email, (u.email_verified_at IS NOT NULL) AS email_verified, \
+         u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(session)
@@ -161,4 +175,57 @@ pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<Option<i64>, StoreErro
         Db::Sqlite(c) => sqlx::query_as(SQLITE).bind(id).fetch_optional(c).await?,
     };
     Ok(row.map(|(version,)| version))
+}
+
+/// The user with address `email`, if any.
+#[tracing::instrument(skip_all)]
+pub async fn find_by_email(db: &mut impl AsDb, email: &str) -> Result<Option<User>, StoreError> {
+    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+    Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
+        .bind(email)
+        .fetch_optional(c)
+        .await)?)
+}
+
+/// Marks the address of `id` verified at `now`, if it is still `email` (a
+/// link proves the address it was sent to, not whatever the account has since
+/// moved to). Returns whether it did.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_email_verified(
+    db: &mut impl AsDb,
+    id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE users SET email_verified_at = COALESCE(email_verified_at, $3), \
+         updated_at = $3 WHERE id = $1 AND email = $2";
+    Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(email)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected() == 1))?)
+}
+
+/// Moves the account to `email`, proven by a link sent to it (so it is
+/// verified). Fails with [`StoreError::EmailTaken`] when another account has
+/// the address.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_email(
+    db: &mut impl AsDb,
+    id: Uuid,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str =
+        "UPDATE users SET email = $2, email_verified_at = $3, updated_at = $3 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(email)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
 }

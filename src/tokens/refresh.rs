@@ -118,6 +118,18 @@ impl RefreshTokens {
         self.retired.keys().copied().collect()
     }
 
+    /// A key for another purpose derived from each key of the ring (HMAC of
+    /// `label` under the key), current first, with the id of the key it came
+    /// from: the keyed hashes of emailed codes (`accounts::tokens`) use them,
+    /// so they rotate with the ring.
+    pub fn derived_keys(&self, label: &[u8]) -> Vec<(u8, hmac::Key)> {
+        let derive =
+            |key: &hmac::Key| hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(key, label).as_ref());
+        std::iter::once((self.current.id, derive(&self.current.key)))
+            .chain(self.retired.iter().map(|(id, key)| (*id, derive(key))))
+            .collect()
+    }
+
     pub fn encode(&self, claims: RefreshClaims) -> SecretString {
         let mut raw = [0u8; TOKEN_LEN];
         raw[0] = self.current.id;

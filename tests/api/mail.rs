@@ -30,6 +30,7 @@ const TOKEN: &str = "tok-SECRET-0123456789abcdef";
 fn reset(token: &str) -> Mail {
     Mail::PasswordReset {
         token: SecretString::from(token.to_owned()),
+        code: SecretString::from("12345678".to_owned()),
         valid_for: Duration::from_secs(1800),
     }
 }

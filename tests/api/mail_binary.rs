@@ -115,6 +115,7 @@ async fn queuer(dir: &Path, url: &str) -> Services {
 async fn queue_reset(svc: &Services, to: &str) -> Uuid {
     let mail = Mail::PasswordReset {
         token: SecretString::from(TOKEN.to_owned()),
+        code: SecretString::from("12345678".to_owned()),
         valid_for: Duration::from_secs(1800),
     };
     let mut tx = svc.store.begin().await.unwrap();

@@ -15,6 +15,7 @@ mod helpers;
 
 mod access_tokens;
 mod account;
+mod account_tokens;
 mod atomicity;
 mod binary;
 mod browser;
