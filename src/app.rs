@@ -154,6 +154,7 @@ pub fn build_services(
         throttle: LoginThrottle::new(&settings.limits),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
         mail: crate::mail::Mailer::new(&settings)?,
+        background: crate::background::Background::default(),
         access,
         refresh,
         clock,

@@ -42,6 +42,10 @@ pub enum ServiceError {
     /// 503 when hashing is saturated, else 500.
     #[error(transparent)]
     Hash(#[from] HashError),
+    /// 503 `temporarily_unavailable`: too much work after answers is running
+    /// (`crate::background`); the same for every request, retry later.
+    #[error("too busy; retry later")]
+    Busy,
     /// 500: opaque to the client, logged with its cause chain.
     #[error("internal error: {0}")]
     Internal(anyhow::Error),

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod background;
 pub mod cleanup;
 pub mod cli;
 pub mod clients;

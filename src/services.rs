@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::background::Background;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::mail::Mailer;
@@ -32,6 +33,8 @@ pub struct Services {
     pub metrics: Metrics,
     /// Templates, delivery and limits of email (`crate::mail`).
     pub mail: Mailer,
+    /// Work done after the answer (`crate::background`).
+    pub background: Background,
 }
 
 impl Services {

@@ -316,6 +316,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotEnabled(what) => Self::NotEnabled(what),
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
+            ServiceError::Busy => Self::Unavailable {
+                retry_after_secs: 1,
+            },
             ServiceError::Internal(e) => Self::Internal(e),
         }
     }

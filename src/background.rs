@@ -1,0 +1,102 @@
+//! Work done after the answer: the part of a request whose cost would tell
+//! the caller something. `POST /auth/password/forgot` must answer the same,
+//! in the same time, whether or not the address has an account; looking the
+//! account up, issuing a token and queueing the message (a committed write)
+//! take milliseconds that an unknown address does not. So the endpoint counts
+//! the request against the send limits (the same work for every address),
+//! hands the rest to [`Background::spawn`], and answers 202.
+//!
+//! At most `MAX_IN_FLIGHT` such tasks run at once per instance; past that a
+//! request is refused with 503 (`ServiceError::Busy`), the same for every
+//! address, so a flood cannot grow memory without bound. A task that fails
+//! logs its error (never the address); the message it would have queued is
+//! not sent, as if the mail had been lost, and the user asks again. A task
+//! still running when the process stops is lost the same way: nothing was
+//! committed for it, so nothing is left half done.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::error::ServiceError;
+
+/// Tasks one instance runs at once before it refuses more.
+pub const MAX_IN_FLIGHT: usize = 512;
+
+pub struct Background {
+    permits: Arc<Semaphore>,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self::new(MAX_IN_FLIGHT)
+    }
+}
+
+impl Background {
+    pub fn new(max_in_flight: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(max_in_flight)),
+        }
+    }
+
+    /// Runs `work` on a task of its own; `what` names it in the log. Fails
+    /// with `Busy` when `max_in_flight` tasks are running.
+    pub fn spawn<F>(&self, what: &'static str, work: F) -> Result<(), ServiceError>
+    where
+        F: Future<Output = Result<(), ServiceError>> + Send + 'static,
+    {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            tracing::warn!(task = what, "background work saturated; request refused");
+            return Err(ServiceError::Busy);
+        };
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(task = what, error = %e, "background work failed");
+            }
+            drop(permit);
+        });
+        Ok(())
+    }
+
+    /// Tasks running now.
+    pub fn in_flight(&self, max_in_flight: usize) -> usize {
+        max_in_flight.saturating_sub(self.permits.available_permits())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_runner_refuses_until_a_task_ends() {
+        let background = Background::new(1);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        background
+            .spawn("test", async move {
+                let _ = rx.await;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(background.in_flight(1), 1);
+        assert!(matches!(
+            background.spawn("test", async { Ok(()) }),
+            Err(ServiceError::Busy)
+        ));
+        tx.send(()).unwrap();
+        for _ in 0..200 {
+            if background.in_flight(1) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            background.in_flight(1),
+            0,
+            "the ended task gave its place back"
+        );
+        background.spawn("test", async { Ok(()) }).unwrap();
+    }
+}
