@@ -19,8 +19,10 @@ pub use refresh::refresh;
 pub use register::register;
 pub use sessions::{list_sessions, revoke_session};
 
+use actix_web::HttpResponse;
+use actix_web::http::header;
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::tokens::Delivery;
@@ -51,4 +53,43 @@ pub struct NewAccount {
     email: String,
     #[schema(value_type = String, format = Password)]
     password: SecretString,
+}
+
+/// The answer of a request whose outcome must not say whether the address has
+/// an account (forgot-password, resending a link, a login code,
+/// enumeration-safe registration): always 202 with this body.
+#[allow(dead_code)] // TEMP: until the flows that use it are merged
+#[derive(Serialize, ToSchema)]
+pub struct Accepted {
+    /// Always `accepted`: if an account can use it, an email is on its way.
+    #[schema(example = "accepted")]
+    status: &'static str,
+}
+
+#[allow(dead_code)] // TEMP: until the flows that use it are merged
+impl Accepted {
+    /// `202 Accepted`, `Cache-Control: no-store`, `{"status": "accepted"}`.
+    pub fn response() -> HttpResponse {
+        HttpResponse::Accepted()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(Accepted { status: "accepted" })
+    }
+}
+
+/// An email address, for the requests that send a message to it.
+#[allow(dead_code)] // TEMP: until the flows that use it are merged
+#[derive(Deserialize, ToSchema)]
+pub struct EmailAddress {
+    /// An address with a dotted domain. Compared without regard to case.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    email: String,
+}
+
+/// The token of an emailed link (the `token` query parameter of the link).
+#[allow(dead_code)] // TEMP: until the flows that use it are merged
+#[derive(Deserialize, ToSchema)]
+pub struct LinkToken {
+    /// 43 characters, base64url.
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
+    token: SecretString,
 }
