@@ -170,7 +170,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
         n => n,
     };
     let shutdown = settings.server.shutdown_timeout_secs;
-    let demo = settings.demo.enabled;
+    let demo = settings.demo_served();
     // Browsers keep to https for a year once they have seen authd over https
     // (RFC 6797); an http issuer (development) gets no such promise.
     let hsts = settings.issuer().starts_with("https://");

@@ -380,3 +380,32 @@ fn refresh_keys_come_from_a_configuration_file_or_a_json_array_in_the_environmen
         assert!(!error.contains("s3cr3t"), "{json}: {error}");
     }
 }
+
+#[test]
+fn the_demo_is_served_by_default_only_to_an_http_issuer_on_this_machine() {
+    let s = load(&[]).unwrap();
+    assert_eq!(s.issuer(), "http://localhost:8080");
+    assert!(
+        s.demo_served(),
+        "cargo run serves the page its emailed links open"
+    );
+    for issuer in [
+        "https://localhost:8080",
+        "https://auth.example.com",
+        "http://auth.example.com",
+        "http://192.168.1.10:8080",
+    ] {
+        let s = load(&[("AUTHD__SERVER__ISSUER", issuer)]).unwrap();
+        assert!(!s.demo_served(), "{issuer} does not get the demo unasked");
+    }
+    let s = load(&[
+        ("AUTHD__SERVER__ISSUER", "https://auth.example.com"),
+        ("AUTHD__DEMO__ENABLED", "true"),
+    ])
+    .unwrap();
+    assert!(s.demo_served(), "demo.enabled serves it anywhere");
+    let s = load(&[("AUTHD__DEMO__ON_LOCAL_ISSUER", "false")]).unwrap();
+    assert!(!s.demo_served());
+    let s = load(&[("AUTHD__SERVER__ISSUER", "http://127.0.0.1:8080")]).unwrap();
+    assert!(s.demo_served());
+}

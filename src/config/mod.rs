@@ -57,6 +57,11 @@ pub struct DemoSettings {
     /// Serves the demo single-page app at `/demo/`. Development only: it is a
     /// login page on authd's own origin, which production does not need.
     pub enabled: bool,
+    /// Serves it as well when the issuer is `http://` on localhost or a
+    /// loopback address: a development setup, such as `cargo run` with the
+    /// defaults, whose emailed links (`email.link_base`) open the demo. An
+    /// https issuer never gets it this way.
+    pub on_local_issuer: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -371,6 +376,16 @@ impl Settings {
             || host
                 .parse::<std::net::Ipv4Addr>()
                 .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether `/demo/` is served: `demo.enabled`, or `demo.on_local_issuer`
+    /// with an `http://` issuer on this machine.
+    pub fn demo_served(&self) -> bool {
+        let d = &self.demo;
+        d.enabled
+            || (d.on_local_issuer
+                && self.issuer().starts_with("http://")
+                && self.issuer_is_secure_context())
     }
 
     pub fn is_sqlite(&self) -> bool {
