@@ -1,15 +1,17 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! and password change. Each function parses nothing (the values come in
+//! password change, and email verification. Each function parses nothing (the values come in
 //! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
 
 mod login;
 mod password;
 mod register;
 pub mod tokens;
+mod verify;
 
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
-pub use register::register;
+pub use register::{Registered, register};
+pub use verify::{resend_verification, verify_email};
 
 use uuid::Uuid;
 

@@ -26,6 +26,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::logout::logout,
         auth::me::me,
         auth::password::change_password,
+        auth::email_verify::verify_email,
+        auth::email_verify_resend::resend_verification,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
