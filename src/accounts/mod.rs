@@ -1,12 +1,15 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! and password change. Each function parses nothing (the values come in
-//! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
+//! password change, email change, and sign-in with a one-time code (`otp`).
+//! Each function parses nothing (the values come in parsed, see `domain`),
+//! owns its transaction, and leaves HTTP to `http`.
 
+mod email_change;
 mod login;
 mod password;
 mod register;
 pub mod tokens;
 
+pub use email_change::{confirm_email_change, request_email_change};
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::register;

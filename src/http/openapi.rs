@@ -26,6 +26,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::logout::logout,
         auth::me::me,
         auth::password::change_password,
+        auth::email_change::change_email,
+        auth::email_change_confirm::confirm_email_change,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
@@ -104,6 +106,7 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
         ("NewAccount", "password", Some(p.min_length), &new),
         ("PasswordChange", "current_password", None, &upper),
         ("PasswordChange", "new_password", Some(p.min_length), &new),
+        ("EmailChange", "current_password", None, &upper),
     ] {
         let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
             continue;

@@ -2,6 +2,8 @@
 //! calls one service function, and shapes the answer.
 
 pub mod audit;
+pub mod email_change;
+pub mod email_change_confirm;
 pub mod login;
 pub mod logout;
 pub mod me;
@@ -11,6 +13,8 @@ pub mod register;
 pub mod sessions;
 
 pub use audit::list_audit;
+pub use email_change::change_email;
+pub use email_change_confirm::confirm_email_change;
 pub use login::login;
 pub use logout::logout;
 pub use me::me;
@@ -58,7 +62,6 @@ pub struct NewAccount {
 /// The answer of a request whose outcome must not say whether the address has
 /// an account (forgot-password, resending a link, a login code,
 /// enumeration-safe registration): always 202 with this body.
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     /// Always `accepted`: if an account can use it, an email is on its way.
@@ -66,7 +69,6 @@ pub struct Accepted {
     status: &'static str,
 }
 
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 impl Accepted {
     /// `202 Accepted`, `Cache-Control: no-store`, `{"status": "accepted"}`.
     pub fn response() -> HttpResponse {
@@ -86,7 +88,6 @@ pub struct EmailAddress {
 }
 
 /// The token of an emailed link (the `token` query parameter of the link).
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Deserialize, ToSchema)]
 pub struct LinkToken {
     /// 43 characters, base64url.
