@@ -5,6 +5,7 @@
 
 mod email_change;
 mod login;
+pub mod otp;
 mod password;
 mod register;
 pub mod tokens;

@@ -28,6 +28,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::password::change_password,
         auth::email_change::change_email,
         auth::email_change_confirm::confirm_email_change,
+        auth::otp_start::otp_start,
+        auth::otp_verify::otp_verify,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,

@@ -7,6 +7,8 @@ pub mod email_change_confirm;
 pub mod login;
 pub mod logout;
 pub mod me;
+pub mod otp_start;
+pub mod otp_verify;
 pub mod password;
 pub mod refresh;
 pub mod register;
@@ -18,6 +20,8 @@ pub use email_change_confirm::confirm_email_change;
 pub use login::login;
 pub use logout::logout;
 pub use me::me;
+pub use otp_start::otp_start;
+pub use otp_verify::otp_verify;
 pub use password::change_password;
 pub use refresh::refresh;
 pub use register::register;
@@ -79,7 +83,6 @@ impl Accepted {
 }
 
 /// An email address, for the requests that send a message to it.
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Deserialize, ToSchema)]
 pub struct EmailAddress {
     /// An address with a dotted domain. Compared without regard to case.
