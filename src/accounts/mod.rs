@@ -1,13 +1,17 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! password change, and email verification. Each function parses nothing (the values come in
+//! password change, email verification, email change, and sign-in with a
+//! one-time code (`otp`). Each function parses nothing (the values come in
 //! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
 
+mod email_change;
 mod login;
+pub mod otp;
 mod password;
 mod register;
 pub mod tokens;
 mod verify;
 
+pub use email_change::{confirm_email_change, request_email_change};
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::{Registered, register};

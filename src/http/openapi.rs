@@ -28,6 +28,10 @@ use crate::config::{PasswordSettings, Settings};
         auth::password::change_password,
         auth::email_verify::verify_email,
         auth::email_verify_resend::resend_verification,
+        auth::email_change::change_email,
+        auth::email_change_confirm::confirm_email_change,
+        auth::otp_start::otp_start,
+        auth::otp_verify::otp_verify,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
@@ -106,6 +110,7 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
         ("NewAccount", "password", Some(p.min_length), &new),
         ("PasswordChange", "current_password", None, &upper),
         ("PasswordChange", "new_password", Some(p.min_length), &new),
+        ("EmailChange", "current_password", None, &upper),
     ] {
         let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
             continue;
