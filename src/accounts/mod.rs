@@ -1,6 +1,6 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! password change, email verification, email change, and sign-in with a
-//! one-time code (`otp`). Each function parses nothing (the values come in
+//! password change, password reset, email verification, email change, and
+//! sign-in with a one-time code (`otp`). Each function parses nothing (the values come in
 //! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
 
 mod email_change;
@@ -8,6 +8,7 @@ mod login;
 pub mod otp;
 mod password;
 mod register;
+mod reset;
 pub mod tokens;
 mod verify;
 
@@ -15,6 +16,7 @@ pub use email_change::{confirm_email_change, request_email_change};
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::{Registered, register};
+pub use reset::{ResetProof, forgot_password, reset_password};
 pub use verify::{resend_verification, verify_email};
 
 use uuid::Uuid;

@@ -32,6 +32,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::email_change_confirm::confirm_email_change,
         auth::otp_start::otp_start,
         auth::otp_verify::otp_verify,
+        auth::password_forgot::forgot_password,
+        auth::password_reset::reset_password,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
@@ -111,6 +113,18 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
         ("PasswordChange", "current_password", None, &upper),
         ("PasswordChange", "new_password", Some(p.min_length), &new),
         ("EmailChange", "current_password", None, &upper),
+        (
+            "PasswordResetByLink",
+            "new_password",
+            Some(p.min_length),
+            &new,
+        ),
+        (
+            "PasswordResetByCode",
+            "new_password",
+            Some(p.min_length),
+            &new,
+        ),
     ] {
         let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
             continue;

@@ -38,6 +38,7 @@ mod oauth_token;
 mod observability;
 mod openapi;
 mod otp;
+mod password_reset;
 mod permissions;
 mod refresh;
 mod refresh_cookie;
