@@ -15,8 +15,10 @@ pub enum Verification {
     Off,
     /// A verification link is sent at registration; login does not wait for it.
     Send,
-    /// The link is sent at registration, and login (password or code) is
-    /// refused with 403 `email_not_verified` until it is followed.
+    /// The link is sent at registration, and a password login is refused
+    /// with 403 `email_not_verified` until it is followed (401, like a wrong
+    /// password, in the enumeration-safe registration mode). A login code or
+    /// a password reset proves the address by itself, and verifies it.
     Required,
 }
 
