@@ -64,6 +64,7 @@ window.demoLinks = (() => {
       await ui.fail(response);
       return;
     }
+    $('email').value = email;
     leave('If an account exists for that address, an email is on its way.');
   }
 
