@@ -62,7 +62,7 @@ impl Metrics {
         let logins = IntCounterVec::new(
             Opts::new(
                 "authd_logins_total",
-                "Logins by result: ok, failed, locked_out",
+                "Logins by result: ok, failed, locked_out, email_not_verified",
             ),
             &["result"],
         )?;

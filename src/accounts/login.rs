@@ -4,6 +4,7 @@
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::config::Verification;
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -26,6 +27,18 @@ use crate::throttle::Keys;
 ///   (`refresh.max_sessions_per_user`; see `sessions::start`).
 /// - A password changed while this one was being checked makes the check
 ///   stale: refused like a wrong password (see [`sign_in`]).
+/// - With `accounts.email_verification = "required"`, a right password for
+///   an address not yet verified is refused with `EmailNotVerified` (403),
+///   and no session starts. Only a right password learns that: a wrong one
+///   is `InvalidCredentials` whatever the address's state. The attempt is
+///   settled as a right password (the account's failures are cleared: its
+///   owner, waiting for the link, is not guessing) and audited as
+///   `login_failed`.
+/// - Except with `accounts.enumeration_safe_registration`: there a 403
+///   would tell whoever just registered an address that the account is the
+///   one they created (an existing account answers their password 401), so
+///   the refusal is a wrong password in every way: `InvalidCredentials`,
+///   counted as a failure, audited with the same detail.
 pub async fn login(
     svc: &Services,
     email: &Email,
@@ -33,7 +46,45 @@ pub async fn login(
     meta: &RequestMeta,
 ) -> Result<Session, ServiceError> {
     let proof = authenticate(svc, email, password, meta).await?;
+    if !proof.email_verified && svc.settings.accounts.email_verification == Verification::Required {
+        return Err(unverified(svc, proof, meta).await?);
+    }
     sign_in(svc, proof, meta).await
+}
+
+/// The audit detail of a login refused because the address is not verified.
+const UNVERIFIED: &str = "the email address is not verified";
+
+/// Settles a right password for an unverified address: the account's
+/// failures cleared (in the enumeration-safe mode: counted, as for a wrong
+/// password), the refusal audited, in one transaction; returns the refusal.
+/// The address was read before the hash: it only ever goes from unverified
+/// to verified, so a stale read can only refuse a login that a retry lets in.
+async fn unverified(
+    svc: &Services,
+    proof: Authenticated,
+    meta: &RequestMeta,
+) -> Result<ServiceError, ServiceError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if svc.settings.accounts.enumeration_safe_registration {
+        let user = Some(proof.user);
+        refuse(svc, &mut tx, &proof.keys, user, Some(UNVERIFIED), meta).await?;
+        tx.commit().await?;
+        tracing::info!(user = %proof.user, "login refused as a wrong password: the email address is not verified");
+        return Ok(ServiceError::InvalidCredentials);
+    }
+    svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    let event = AuditEvent::new(AuditKind::LoginFailed, Some(proof.user), None, meta, now)
+        .with_detail(UNVERIFIED);
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.metrics
+        .logins
+        .with_label_values(&["email_not_verified"])
+        .inc();
+    tracing::info!(user = %proof.user, "login refused: the email address is not verified");
+    Ok(ServiceError::EmailNotVerified)
 }
 
 /// A password found right for a user, and which credentials it was right for:
@@ -43,6 +94,8 @@ pub struct Authenticated {
     /// The credential version read with the hash the password was checked
     /// against (`users.credential_version`).
     credential_version: i64,
+    /// Whether the address was verified, read with the hash.
+    email_verified: bool,
     rehash: Option<String>,
     keys: Keys,
 }
@@ -75,6 +128,7 @@ pub async fn authenticate(
         Some(c) if verified.ok => Ok(Authenticated {
             user: c.id,
             credential_version: c.credential_version,
+            email_verified: c.email_verified,
             rehash: verified.rehash,
             keys,
         }),

@@ -1,5 +1,5 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! password change, and password reset by email. Each function parses nothing (the values come in
+//! password change, password reset by email, and email verification. Each function parses nothing (the values come in
 //! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
 
 mod login;
@@ -7,11 +7,13 @@ mod password;
 mod register;
 mod reset;
 pub mod tokens;
+mod verify;
 
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
-pub use register::register;
+pub use register::{Registered, register};
 pub use reset::{ResetProof, forgot_password, reset_password};
+pub use verify::{resend_verification, verify_email};
 
 use uuid::Uuid;
 

@@ -86,6 +86,15 @@ impl AccountSettings {
                 "must be between 1 and 10",
             ));
         }
+        // Safe registration answers alike for new and taken addresses; if a
+        // new account could log in at once, logging in with the password just
+        // registered would tell the two apart.
+        if self.enumeration_safe_registration && self.email_verification != Verification::Required {
+            return Err(ConfigError::invalid(
+                "accounts.enumeration_safe_registration",
+                "requires accounts.email_verification = \"required\"",
+            ));
+        }
         Ok(())
     }
 }

@@ -306,4 +306,22 @@ mod tests {
             .to_string();
         assert!(error.contains("AUTHD__REFRESH__SECRET_FILE"), "{error}");
     }
+
+    #[test]
+    fn enumeration_safe_registration_requires_required_email_verification() {
+        let safe = ("AUTHD__ACCOUNTS__ENUMERATION_SAFE_REGISTRATION", "true");
+        for mode in ["off", "send"] {
+            let error = load(&[safe, ("AUTHD__ACCOUNTS__EMAIL_VERIFICATION", mode)])
+                .err()
+                .unwrap_or_else(|| panic!("safe registration with verification {mode} accepted"))
+                .to_string();
+            assert!(
+                error.contains("accounts.enumeration_safe_registration")
+                    && error.contains("accounts.email_verification"),
+                "{mode}: {error}"
+            );
+        }
+        let s = load(&[safe, ("AUTHD__ACCOUNTS__EMAIL_VERIFICATION", "required")]).unwrap();
+        assert!(s.accounts.enumeration_safe_registration);
+    }
 }

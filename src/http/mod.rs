@@ -105,6 +105,8 @@ route_table! {
     POST "/auth/password" => auth::change_password,
     POST "/auth/password/forgot" => auth::forgot_password,
     POST "/auth/password/reset" => auth::reset_password,
+    POST "/auth/email/verify" => auth::verify_email,
+    POST "/auth/email/verify/resend" => auth::resend_verification,
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,

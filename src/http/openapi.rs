@@ -28,6 +28,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::password::change_password,
         auth::password_forgot::forgot_password,
         auth::password_reset::reset_password,
+        auth::email_verify::verify_email,
+        auth::email_verify_resend::resend_verification,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,

@@ -28,7 +28,7 @@ use crate::http::tokens::{Delivery, TokenResponse, token_response};
             )),
         (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
         (status = 401, description = "`invalid_credentials`: wrong email or password (never says which), or a password changed while this login was checking it", body = ErrorBody),
-        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed; or `email_not_verified`: the password is right, but `accounts.email_verification` is `required` and the address is not verified yet (no session starts)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),

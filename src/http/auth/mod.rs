@@ -2,6 +2,8 @@
 //! calls one service function, and shapes the answer.
 
 pub mod audit;
+pub mod email_verify;
+pub mod email_verify_resend;
 pub mod login;
 pub mod logout;
 pub mod me;
@@ -13,6 +15,8 @@ pub mod register;
 pub mod sessions;
 
 pub use audit::list_audit;
+pub use email_verify::verify_email;
+pub use email_verify_resend::resend_verification;
 pub use login::login;
 pub use logout::logout;
 pub use me::me;
@@ -87,7 +91,6 @@ pub struct EmailAddress {
 }
 
 /// The token of an emailed link (the `token` query parameter of the link).
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Deserialize, ToSchema)]
 pub struct LinkToken {
     /// 43 characters, base64url.

@@ -6,7 +6,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::TokenQuery;
+use crate::accounts;
 use crate::clients::{self, permissions};
+use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::client_auth::require_permitted_client;
 use crate::http::error::ErrorBody;
@@ -47,6 +49,10 @@ pub struct Introspection {
     /// authd's extension: the session of a user's token.
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<Uuid>,
+    /// authd's extension, for a user's access token: whether the user's
+    /// address is verified now (read with the session's check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
 }
 
 /// OAuth 2.0 token introspection (RFC 7662), for registered clients with `authd:introspect`.
@@ -104,10 +110,15 @@ async fn introspect_access(
     svc: &Services,
     claims: AccessClaims,
 ) -> Result<Introspection, ApiError> {
-    let live = match claims.user_session() {
-        Some((user, session)) => sessions::is_live(svc, user, session).await?,
+    // A user's token: the session's check and the user in one query.
+    let (live, email_verified) = match claims.user_session() {
+        Some((user, session)) => match accounts::user_of_live_session(svc, user, session).await {
+            Ok(user) => (true, Some(user.email_verified)),
+            Err(ServiceError::SessionEnded) => (false, None),
+            Err(e) => return Err(e.into()),
+        },
         // A machine client's token lives while its client is registered.
-        None => clients::exists(&svc.store, &claims.client_id).await?,
+        None => (clients::exists(&svc.store, &claims.client_id).await?, None),
     };
     if !live {
         return Ok(Introspection::default());
@@ -125,6 +136,7 @@ async fn introspect_access(
         iss: Some(claims.iss),
         jti: Some(claims.jti.to_string()),
         sid: claims.sid,
+        email_verified,
     })
 }
 
