@@ -212,3 +212,102 @@ async fn a_link_without_its_token_or_of_an_unknown_action_opens_the_plain_page()
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_verification_required_a_refused_sign_in_offers_a_new_link_that_lets_it_in() {
+    in_browser_with(
+        |s| s.accounts.email_verification = authd::config::Verification::Required,
+        |page| async move {
+            let email = new_email();
+            page.app.register(&email).await;
+            page.goto("/demo/").await;
+            page.wait_for("signed-out").await;
+            assert!(!page.shown("resend-unverified").await);
+            page.submit(&email, "login").await;
+            let (code, _) = page.wait_for_error().await;
+            assert_eq!(code, "email_not_verified");
+            assert!(page.shown("resend-unverified").await);
+            page.click("resend-unverified").await;
+            let mails = page.app.wait_for_mail_to(&email, 2).await;
+            let link = mails.last().expect("two messages").link();
+
+            open_link(&page, &link, "verify").await;
+            page.click("verify-submit").await;
+            page.wait_for("signed-out").await;
+            assert_eq!(
+                page.text("notice").await,
+                format!("The address {email} is verified.")
+            );
+            page.submit(&email, "login").await;
+            page.wait_for("signed-in").await;
+            assert_eq!(page.text("verified").await, "verified");
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_reset_signs_in_the_reset_page_ends_signed_in_by_the_cookie_it_gets() {
+    in_browser_with(
+        |s| s.accounts.reset_signs_in = true,
+        |page| async move {
+            let email = new_email();
+            page.app.register(&email).await;
+            let asked = page
+                .app
+                .post_json("/auth/password/forgot", &json!({ "email": email }))
+                .await;
+            assert_eq!(asked.status, 202, "{}", asked.text);
+            let link = reset_link(&page.app, &email).await;
+            open_link(&page, &link, "reset").await;
+            page.fill("new-password", NEW_PASSWORD).await;
+            page.click("reset-submit").await;
+            assert_eq!(
+                page.wait_for("signed-in").await,
+                format!("signed in as {email}")
+            );
+            assert_eq!(
+                page.text("notice").await,
+                "Your password was changed, and you are signed in."
+            );
+            assert_eq!(
+                page.js("return [localStorage.length, sessionStorage.length];")
+                    .await,
+                json!([0, 0])
+            );
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_a_taken_address_mails_its_owner_a_link_to_the_forgot_form() {
+    in_browser_with(
+        |s| s.accounts.enumeration_safe_registration = true,
+        |page| async move {
+            let email = new_email();
+            let first = page
+                .app
+                .post_json(
+                    "/auth/register",
+                    &json!({ "email": email, "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(first.status, 202, "{}", first.text);
+            page.goto("/demo/").await;
+            page.wait_for("signed-out").await;
+            page.submit(&email, "register").await;
+            page.wait_for_notice(&format!("Check the mailbox of {email} to go on."))
+                .await;
+            let mails = page.app.wait_for_mail_to(&email, 1).await;
+            let link = mails
+                .iter()
+                .flat_map(|m| m.text.split_whitespace())
+                .find(|w| w.starts_with("http") && w.contains("action=forgot_password"))
+                .expect("a link to the forgot form")
+                .to_owned();
+            open_link(&page, &link, "forgot").await;
+        },
+    )
+    .await;
+}

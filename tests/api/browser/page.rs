@@ -314,6 +314,23 @@ impl Page {
         }
     }
 
+    /// Waits until the page's `#notice` (the outcome it keeps on screen) says
+    /// `text`.
+    pub async fn wait_for_notice(&self, text: &str) {
+        let started = Instant::now();
+        loop {
+            let seen = self.text("notice").await;
+            if seen == text {
+                return;
+            }
+            assert!(
+                started.elapsed() < PAGE_TIMEOUT,
+                "the page's notice is {seen:?}, not {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// The text of the element `id`.
     pub async fn text(&self, id: &str) -> String {
         let element = self.browser.find(Locator::Id(id)).await.expect(id);
