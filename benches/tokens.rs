@@ -29,11 +29,14 @@ fn access_tokens(c: &mut Criterion) {
         group.bench_function(format!("sign/{name}"), |b| {
             b.iter(|| {
                 tokens
-                    .issue(black_box(user), black_box(session), now, now)
+                    .issue(black_box(user), black_box(session), now, "pwd", now)
                     .expect("signs")
             })
         });
-        let token = tokens.issue(user, session, now, now).expect("signs").token;
+        let token = tokens
+            .issue(user, session, now, "pwd", now)
+            .expect("signs")
+            .token;
         group.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| tokens.verify(black_box(&token), now).expect("valid"))
         });
@@ -132,6 +135,7 @@ fn rotation_decision(c: &mut Criterion) {
         revoked_reason: None,
         user_agent: None,
         ip: None,
+        auth_method: authd::sessions::AuthMethod::Password,
     };
     let revoked = Session {
         revoked_at: Some(now - Duration::minutes(1)),

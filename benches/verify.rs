@@ -87,6 +87,7 @@ fn in_process_verify(c: &mut Criterion) {
                 Uuid::new_v4(),
                 Uuid::new_v4(),
                 chrono::Utc::now(),
+                "pwd",
                 chrono::Utc::now(),
             )
             .expect("signs")

@@ -12,6 +12,8 @@ pub enum InputError {
     PasswordTooShort(usize),
     #[error("password must be at most {0} characters")]
     PasswordTooLong(usize),
+    #[error("new_email is the account's address already")]
+    SameEmail,
 }
 
 /// A normalized email address: trimmed, lower-cased, structurally valid.

@@ -129,6 +129,7 @@ pub fn signing_rate(access: &AccessTokens, threads: usize, duration: Duration) -
             user,
             session,
             chrono::Utc::now(),
+            "pwd",
             chrono::Utc::now(),
         ));
     })
@@ -406,10 +407,17 @@ async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<
     let mut ids = Vec::new();
     for _ in 0..chains {
         ids.push(
-            authd::sessions::start(&mut tx, &policy, user.id, now, &meta)
-                .await?
-                .session
-                .id,
+            authd::sessions::start(
+                &mut tx,
+                &policy,
+                user.id,
+                now,
+                &meta,
+                authd::sessions::AuthMethod::Password,
+            )
+            .await?
+            .session
+            .id,
         );
     }
     tx.commit().await?;

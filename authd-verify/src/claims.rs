@@ -31,6 +31,11 @@ pub struct Claims {
     /// in every token of a session. authd puts it in users' tokens; `None`
     /// in service tokens (and in users' tokens of authd versions before it).
     pub auth_time: Option<i64>,
+    /// How the user signed in to the token's session (RFC 8176): `["pwd"]`
+    /// for a password, `["otp"]` for a one-time code sent by email; the same
+    /// in every token of a session. Empty in service tokens (and in users'
+    /// tokens of authd versions before it). See [`Claims::has_amr`].
+    pub amr: Vec<String>,
     /// The token's unique id.
     pub jti: String,
     /// Every claim of the token, including the ones above.
@@ -46,6 +51,12 @@ impl Claims {
     /// The items of `scope`, in order; empty when there is no `scope`.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.as_deref().unwrap_or("").split_ascii_whitespace()
+    }
+
+    /// Whether `amr` lists `method` (`"pwd"`, `"otp"`): a service that wants
+    /// a password sign-in for an action can ask.
+    pub fn has_amr(&self, method: &str) -> bool {
+        self.amr.iter().any(|m| m == method)
     }
 
     /// Whether the token was issued to a user session (it has a `sid`), as
@@ -97,8 +108,17 @@ impl TokenClaims for Claims {
             None | Some(Value::Null) => Ok(None),
             Some(v) => numeric_date(v).map(Some).ok_or(name),
         };
+        let strings = |name: &'static str| match raw.get(name) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned).ok_or(name))
+                .collect(),
+            Some(_) => Err(name),
+        };
         let nbf = optional_date("nbf")?;
         let auth_time = optional_date("auth_time")?;
+        let amr = strings("amr")?;
         Ok(Self {
             sub: string("sub")?,
             sid: optional_string("sid")?,
@@ -109,6 +129,7 @@ impl TokenClaims for Claims {
             iat: number("iat")?,
             nbf,
             auth_time,
+            amr,
             jti: string("jti")?,
             raw,
         })

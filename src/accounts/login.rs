@@ -182,7 +182,15 @@ pub async fn sign_in(
     if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }
-    let started = sessions::start(&mut tx, &svc.policy, user_id, now, meta).await?;
+    let started = sessions::start(
+        &mut tx,
+        &svc.policy,
+        user_id,
+        now,
+        meta,
+        sessions::AuthMethod::Password,
+    )
+    .await?;
     let session = started.session;
     let event = AuditEvent::new(
         AuditKind::LoginSucceeded,

@@ -1,7 +1,10 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! password change, password reset by email, and email verification. Each function parses nothing (the values come in
-//! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
+//! password change, password reset by email, email verification, email change,
+//! and sign-in with a one-time code (`otp`). Each function parses nothing (the
+//! values come in parsed, see `domain`), owns its transaction, and leaves HTTP
+//! to `http`.
 
+mod email_change;
 mod login;
 mod password;
 mod register;
@@ -9,6 +12,7 @@ mod reset;
 pub mod tokens;
 mod verify;
 
+pub use email_change::{confirm_email_change, request_email_change};
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::{Registered, register};

@@ -188,7 +188,17 @@ pub async fn reset_password(
     )
     .await?;
     let session = if svc.settings.accounts.reset_signs_in {
-        let started = sessions::start(&mut tx, &svc.policy, user, now, meta).await?;
+        // The proof is the emailed link or code, a one-time secret sent by
+        // email, not knowledge of the password it replaces: `otp`.
+        let started = sessions::start(
+            &mut tx,
+            &svc.policy,
+            user,
+            now,
+            meta,
+            sessions::AuthMethod::Otp,
+        )
+        .await?;
         let session = started.session;
         let event = AuditEvent::new(
             AuditKind::LoginSucceeded,

@@ -107,6 +107,8 @@ route_table! {
     POST "/auth/password/reset" => auth::reset_password,
     POST "/auth/email/verify" => auth::verify_email,
     POST "/auth/email/verify/resend" => auth::resend_verification,
+    POST "/auth/email/change" => auth::change_email,
+    POST "/auth/email/change/confirm" => auth::confirm_email_change,
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,

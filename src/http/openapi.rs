@@ -30,6 +30,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::password_reset::reset_password,
         auth::email_verify::verify_email,
         auth::email_verify_resend::resend_verification,
+        auth::email_change::change_email,
+        auth::email_change_confirm::confirm_email_change,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
@@ -120,6 +122,7 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
             Some(p.min_length),
             &new,
         ),
+        ("EmailChange", "current_password", None, &upper),
     ] {
         let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
             continue;

@@ -44,6 +44,45 @@ pub struct Session {
     pub revoked_reason: Option<String>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// How the user signed in; every access token of the session says so.
+    #[sqlx(try_from = "String")]
+    pub auth_method: AuthMethod,
+}
+
+/// How the user of a session proved who they are at sign-in, kept on the
+/// session so that every access token it issues, at login and at each
+/// refresh, carries it as `amr` (RFC 8176 section 2). Stored as the RFC's
+/// value. A method added later must be known to every instance sharing the
+/// database before any of them starts a session with it: an instance reading
+/// a value it does not know fails the request rather than guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `pwd`: a password.
+    Password,
+    /// `otp`: a one-time code sent by email.
+    Otp,
+}
+
+impl AuthMethod {
+    /// The RFC 8176 value, as stored and as put in `amr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::Otp => "otp",
+        }
+    }
+}
+
+impl TryFrom<String> for AuthMethod {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, String> {
+        match stored.as_str() {
+            "pwd" => Ok(Self::Password),
+            "otp" => Ok(Self::Otp),
+            other => Err(format!("unknown session auth method {other:?}")),
+        }
+    }
 }
 
 impl Session {
@@ -84,7 +123,8 @@ impl RotationPolicy {
     }
 
     /// A new session of `user_id` starting at `now` (a login): token 0 is
-    /// current, with the idle and absolute limits of this policy.
+    /// current, with the idle and absolute limits of this policy. Its method
+    /// is a password unless the caller sets another (`sessions::start` does).
     pub fn new_session(
         &self,
         user_id: Uuid,
@@ -105,6 +145,7 @@ impl RotationPolicy {
             revoked_reason: None,
             user_agent,
             ip,
+            auth_method: AuthMethod::Password,
         }
     }
 

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::logout::reasons;
-use super::{RotationPolicy, Session};
+use super::{AuthMethod, RotationPolicy, Session};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -19,9 +19,9 @@ pub struct Started {
     pub evicted: u64,
 }
 
-/// Inserts a new session of `user`, starting at `now`, in `tx`, which it
-/// locks the user in (`store::users::lock`): starts queue with every change
-/// to several sessions of the user, so
+/// Inserts a new session of `user`, signed in by `method`, starting at `now`,
+/// in `tx`, which it locks the user in (`store::users::lock`): starts queue
+/// with every change to several sessions of the user, so
 ///
 /// - the cap holds: at most `policy.max_sessions_per_user` live sessions
 ///   remain, the oldest ending first (revoked like a logout, so the feed lists
@@ -37,6 +37,7 @@ pub async fn start(
     user: Uuid,
     now: DateTime<Utc>,
     meta: &RequestMeta,
+    method: AuthMethod,
 ) -> Result<Started, StoreError> {
     store::users::lock(tx, user).await?;
     let floor = store::user_revocations::latest_started_before(tx, user).await?;
@@ -52,7 +53,10 @@ pub async fn start(
             ));
         audit::record(tx, &event).await?;
     }
-    let session = policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone());
+    let session = Session {
+        auth_method: method,
+        ..policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone())
+    };
     store::sessions::insert(tx, &session).await?;
     Ok(Started {
         session,
@@ -71,11 +75,19 @@ pub struct IssuedTokens {
 }
 
 /// Signs an access token for `session` and derives its current refresh token.
+/// The token's `amr` is the session's sign-in method, whichever refresh
+/// issues it.
 pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, ServiceError> {
     let now = svc.now();
     let access = svc
         .access
-        .issue(session.user_id, session.id, session.created_at, now)
+        .issue(
+            session.user_id,
+            session.id,
+            session.created_at,
+            session.auth_method.as_str(),
+            now,
+        )
         .map_err(ServiceError::internal)?;
     let refresh_token = svc.refresh.encode(RefreshClaims {
         session: session.id,

@@ -30,9 +30,10 @@ pub const LEEWAY: Leeway = Leeway {
 pub const VERIFIER_SKEW_SECS: i64 = 60;
 
 /// The claims of an access token. A user's token has the user id as `sub`,
-/// its session as `sid` and the session's start (the login) as `auth_time`
-/// (OpenID Connect's claim); a machine client's token (client credentials)
-/// has the client id as `sub` and `client_id`, a `scope`, and neither.
+/// its session as `sid`, the session's start (the login) as `auth_time`
+/// (OpenID Connect's claim) and how the user signed in as `amr` (RFC 8176:
+/// `["pwd"]` or `["otp"]`); a machine client's token (client credentials)
+/// has the client id as `sub` and `client_id`, a `scope`, and none of them.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub iss: String,
@@ -52,6 +53,10 @@ pub struct AccessClaims {
     pub client_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// Authentication methods (RFC 8176): the session's sign-in method, the
+    /// same in every token of the session; empty (absent) in a client's token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl AccessClaims {
@@ -62,7 +67,7 @@ impl AccessClaims {
 }
 
 /// The payload is parsed once, straight into `AccessClaims`: every claim but
-/// `nbf`, `sid` and `scope` is required, and `aud` is one string. Unknown
+/// `nbf`, `sid`, `auth_time`, `scope` and `amr` is required, and `aud` is one string. Unknown
 /// claims are ignored: a newer authd sharing the keys during a rolling upgrade
 /// may add one, and its tokens must still verify here.
 impl TokenClaims for AccessClaims {
@@ -184,12 +189,14 @@ impl AccessTokens {
         self.ttl + chrono::Duration::seconds(VERIFIER_SKEW_SECS)
     }
 
-    /// A user's token for one of its sessions, which started at `started`.
+    /// A user's token for one of its sessions, which started at `started`
+    /// with a sign-in by `method` (an RFC 8176 value: `pwd`, `otp`).
     pub fn issue(
         &self,
         user: Uuid,
         session: Uuid,
         started: DateTime<Utc>,
+        method: &str,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
         self.sign(AccessClaims {
@@ -204,6 +211,7 @@ impl AccessTokens {
             auth_time: Some(started.timestamp()),
             client_id: self.client_id.clone(),
             scope: None,
+            amr: vec![method.to_owned()],
         })
     }
 
@@ -227,6 +235,7 @@ impl AccessTokens {
             auth_time: None,
             client_id: client_id.to_owned(),
             scope,
+            amr: Vec::new(),
         })
     }
 
@@ -306,7 +315,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
             .unwrap()
             .token;
         let at = |secs: i64| {
@@ -326,7 +335,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
             .unwrap()
             .token;
         let mut claims = tokens.verify(&token, t).unwrap();
@@ -343,7 +352,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let good = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
             .unwrap()
             .token;
         let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();

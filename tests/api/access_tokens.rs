@@ -12,6 +12,7 @@ use crate::on_both_stores;
 on_both_stores!(
     an_access_token_follows_rfc_9068,
     forged_and_invalid_access_tokens_are_refused,
+    a_password_login_says_amr_pwd_in_every_token_of_its_session_and_a_client_token_has_no_amr,
 );
 
 pub(crate) fn payload(token: &str) -> Value {
@@ -89,6 +90,46 @@ async fn an_access_token_follows_rfc_9068(backend: Backend) {
     assert!(app.access_works(&tokens.access).await);
     app.advance(1);
     assert!(!app.access_works(&tokens.access).await);
+}
+
+async fn a_password_login_says_amr_pwd_in_every_token_of_its_session_and_a_client_token_has_no_amr(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (email, tokens) = app.user_with_tokens().await;
+    assert_eq!(payload(&tokens.access)["amr"], json!(["pwd"]));
+    // Refreshes (twice: the second reads the row the first wrote), by body
+    // and by cookie, keep it.
+    let first = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let second = app.refresh_body(&first.refresh_token()).await;
+    assert_eq!(payload(&second.access_token())["amr"], json!(["pwd"]));
+    let cookie = app.login_cookie(&email).await;
+    assert_eq!(payload(&cookie.access_token())["amr"], json!(["pwd"]));
+    let refreshed = app
+        .refresh_cookie(&cookie.refresh_cookie().expect("a refresh cookie"))
+        .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(payload(&refreshed.access_token())["amr"], json!(["pwd"]));
+    // authd's own check reads it too.
+    let verified = app
+        .services()
+        .access
+        .verify(&second.access_token(), app.now())
+        .unwrap();
+    assert_eq!(verified.amr, ["pwd"]);
+
+    let (client, secret) = app.create_client("reports", "reports:read").await;
+    let reply = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&client, &secret)),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let claims = payload(&reply.access_token());
+    assert!(claims.get("amr").is_none(), "{claims}");
 }
 
 async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {

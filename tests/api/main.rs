@@ -22,6 +22,7 @@ mod browser;
 mod client_ip;
 mod crash;
 mod credentials;
+mod email_change;
 mod email_verification;
 mod faults;
 mod hardening;

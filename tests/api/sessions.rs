@@ -372,9 +372,11 @@ fn bearer_calls() -> Vec<BearerCall> {
     };
     let new_password =
         json!({ "current_password": PASSWORD, "new_password": "a new passphrase, long enough" });
+    let new_email = json!({ "new_email": "elsewhere@example.org", "current_password": PASSWORD });
     vec![
         call("GET", "/auth/me", "", None),
         call("POST", "/auth/password", "", Some(new_password)),
+        call("POST", "/auth/email/change", "", Some(new_email)),
         call("GET", "/auth/audit", "", None),
         call("GET", "/auth/sessions", "", None),
         call("DELETE", "/auth/sessions/{id}", "", None),

@@ -33,6 +33,30 @@ async fn a_good_user_token_is_accepted_with_its_claims_typed() {
     assert_eq!(verified.scope, None);
     assert!(verified.is_user());
     assert_eq!(verified.raw["future_claim"], json!({"nested": true}));
+    assert!(verified.amr.is_empty(), "no amr: an empty list");
+}
+
+#[tokio::test]
+async fn amr_is_read_as_a_list_of_methods_and_refused_in_any_other_shape() {
+    let (key, authd, verifier) = rs256_setup().await;
+    let mut claims = user_claims(&authd.issuer, SID);
+    claims["amr"] = json!(["otp"]);
+
+    let verified = verifier.verify(&key.token(&claims)).await.unwrap();
+    assert_eq!(verified.amr, ["otp"]);
+    assert!(verified.has_amr("otp"));
+    assert!(!verified.has_amr("pwd"));
+
+    for bad in [json!("otp"), json!([1]), json!({"otp": true})] {
+        claims["amr"] = bad.clone();
+        assert!(
+            matches!(
+                verifier.verify(&key.token(&claims)).await,
+                Err(VerifyError::InvalidClaim("amr"))
+            ),
+            "amr {bad} must be refused"
+        );
+    }
 }
 
 #[tokio::test]

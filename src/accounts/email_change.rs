@@ -1,0 +1,246 @@
+//! Changing the email address: asked for with the current password, and
+//! applied only when the link sent to the new address is followed.
+//!
+//! - The request ([`request_email_change`]) checks the current password as a
+//!   password change does (the login throttle's counters, the credential
+//!   version under the user's lock), then issues an email-change token bound
+//!   to the new address and to that version, queues the confirmation to the
+//!   new address and a notice to the old one, in one transaction. The account
+//!   keeps its address until the confirmation.
+//! - The confirmation ([`confirm_email_change`]) spends the token, moves the
+//!   account to the address it was sent to (verified: the link proved it) and
+//!   ends every live link and code sent to the old address, in one
+//!   transaction. A password changed since the request kills the link (the
+//!   version moved on); an address another account took since is a 409 and
+//!   changes nothing.
+//!
+//! The login throttle's account counters are keyed by the address. None are
+//! moved at the change: they count wrong passwords, the password is the same,
+//! and the counters of the old address lapse with their window.
+
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::{Email, InputError, Password};
+use crate::error::ServiceError;
+use crate::mail::{self, Mail};
+use crate::services::Services;
+use crate::store::{self, StoreError, Tx, users::User};
+use crate::throttle::Keys;
+
+use super::login::{checked, reserve};
+use super::tokens::{self, Issue, Purpose};
+
+/// Asks for the address of `user` (signed in on session `current`) to become
+/// `new_email`, given the current password. Sends the confirmation link to
+/// the new address and a notice to the old one; changes nothing else.
+///
+/// - 400 (`InputError::SameEmail`) when `new_email` is the current address;
+/// - 401 `InvalidCredentials` for a wrong current password, counted on the
+///   login throttle and audited as a failed login, as at a password change;
+///   a locked-out account is refused (429) before its password is checked;
+/// - 409 `EmailTaken` when another account has `new_email` now;
+/// - 429 `SendLimited` over the send limits of the new address.
+pub async fn request_email_change(
+    svc: &Services,
+    user: Uuid,
+    current: Uuid,
+    new_email: &Email,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let stored = store::users::find_credentials(&mut conn, user)
+        .await?
+        .ok_or(ServiceError::SessionEnded)?;
+    drop(conn);
+    if stored.email == new_email.as_str() {
+        return Err(InputError::SameEmail.into());
+    }
+    // Counted on the login counters of the account and the client, before
+    // the hash: a stolen access token gives no more guesses than login does.
+    let keys = Keys::new(&stored.email, meta.ip.as_deref());
+    let reserved = reserve(svc, &keys).await?;
+    let hash = Some(stored.password_hash.as_str());
+    let verified = checked(
+        svc,
+        &keys,
+        reserved,
+        svc.hasher.verify(password, hash).await,
+    )
+    .await?;
+    if !verified.ok {
+        tracing::info!(user = %user, "email change with a wrong current password");
+        let mut tx = svc.store.begin().await?;
+        refuse(svc, &mut tx, &keys, user, current, WRONG, meta).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    // The password was right: whatever is refused below, the account's
+    // failures are forgotten, as at a login.
+    if let Err(e) = ready_to_send(svc, new_email, meta).await {
+        let mut tx = svc.store.begin().await?;
+        svc.throttle.succeeded(&mut tx, &keys).await?;
+        tx.commit().await?;
+        return Err(e);
+    }
+    let Ok(old_email) = Email::parse(&stored.email) else {
+        return Err(ServiceError::internal(anyhow::anyhow!(
+            "a stored address does not parse"
+        )));
+    };
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    // The user's lock first, then its throttle counters, as at sign-in. A
+    // password changed since it was checked makes the check stale.
+    if store::users::lock(&mut tx, user).await? != Some(stored.credential_version) {
+        tracing::info!(user = %user, "email change refused: the password changed while it was checked");
+        refuse(svc, &mut tx, &keys, user, current, STALE, meta).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    svc.throttle.succeeded(&mut tx, &keys).await?;
+    let valid_for = std::time::Duration::from_secs(svc.settings.accounts.email_change_ttl_secs);
+    let issued = tokens::issue(
+        svc,
+        &mut tx,
+        &Issue {
+            purpose: Purpose::EmailChange,
+            user,
+            email: new_email.as_str(),
+            credential_version: stored.credential_version,
+            valid_for,
+            link: true,
+            code_digits: None,
+        },
+    )
+    .await?;
+    let Some(token) = issued.link else {
+        return Err(ServiceError::internal(anyhow::anyhow!(
+            "an email-change token was issued without a link"
+        )));
+    };
+    let confirm = Mail::EmailChangeConfirm {
+        token,
+        new_email: new_email.clone(),
+        valid_for,
+    };
+    mail::queue(svc, &mut tx, Some(user), new_email, &confirm).await?;
+    let notice = Mail::EmailChangeNotice {
+        new_email: new_email.clone(),
+    };
+    mail::queue(svc, &mut tx, Some(user), &old_email, &notice).await?;
+    let event = AuditEvent::new(
+        AuditKind::EmailChangeRequested,
+        Some(user),
+        Some(current),
+        meta,
+        now,
+    );
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    tracing::info!(user = %user, "email change requested; confirmation sent to the new address");
+    Ok(())
+}
+
+/// Whether a confirmation may go to `new_email` now: the address has no
+/// account, and the send limits allow a message to it.
+async fn ready_to_send(
+    svc: &Services,
+    new_email: &Email,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let taken = store::users::find_by_email(&mut conn, new_email.as_str())
+        .await?
+        .is_some();
+    drop(conn);
+    if taken {
+        return Err(StoreError::EmailTaken.into());
+    }
+    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
+    mail::check_send_limits(svc, new_email, ip).await
+}
+
+/// Confirms an email change with the token of its link: the account moves to
+/// the address the link was sent to, verified, and every live link and code
+/// sent to the old address ends. Returns the user as it is now.
+///
+/// `InvalidAccountToken` for a token that is unknown, spent, replaced,
+/// expired, or issued before a password change; `EmailTaken` (409) when
+/// another account took the address since the request, and then nothing
+/// changes (the token stays live until it expires or is replaced).
+pub async fn confirm_email_change(
+    svc: &Services,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<User, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let found = tokens::find_link(svc, &mut conn, Purpose::EmailChange, token).await?;
+    drop(conn);
+    let Some(found) = found else {
+        return Err(ServiceError::InvalidAccountToken);
+    };
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    // Under the user's lock: a password change holds it while it moves the
+    // version on, so a link issued before one is refused here.
+    if store::users::lock(&mut tx, found.user).await? != Some(found.credential_version) {
+        tracing::info!(user = %found.user, "email change link refused: the password changed since it was sent");
+        return Err(ServiceError::InvalidAccountToken);
+    }
+    if !tokens::spend(svc, &mut tx, found.id).await? {
+        return Err(ServiceError::InvalidAccountToken);
+    }
+    match store::users::set_email(&mut tx, found.user, &found.email, now).await {
+        Ok(()) => {}
+        Err(StoreError::EmailTaken) => {
+            // Dropping `tx` rolls the spend back with everything else.
+            tracing::info!(user = %found.user, "email change refused: the address was taken since the request");
+            return Err(StoreError::EmailTaken.into());
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // The links and codes sent to the old address stop working.
+    for purpose in [
+        Purpose::PasswordReset,
+        Purpose::VerifyEmail,
+        Purpose::EmailChange,
+        Purpose::OtpLogin,
+    ] {
+        tokens::end_all(svc, &mut tx, found.user, purpose).await?;
+    }
+    let event = AuditEvent::new(AuditKind::EmailChanged, Some(found.user), None, meta, now)
+        .with_detail("confirmed by the link sent to the new address");
+    audit::record(&mut tx, &event).await?;
+    let user = store::users::find(&mut tx, found.user)
+        .await?
+        .ok_or(ServiceError::InvalidAccountToken)?;
+    tx.commit().await?;
+    tracing::info!(user = %found.user, "email changed");
+    Ok(user)
+}
+
+/// Audit details of a refused email change.
+const WRONG: &str = "wrong current password at email change";
+const STALE: &str = "the password changed while this email change was checked";
+
+/// Settles a refused email change in `tx`: a failed login on the throttle's
+/// counters, and its audit event.
+async fn refuse(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    user: Uuid,
+    current: Uuid,
+    detail: &str,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    svc.throttle.failed(tx, keys, now).await?;
+    let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
+        .with_detail(detail);
+    audit::record(tx, &event).await?;
+    Ok(())
+}
