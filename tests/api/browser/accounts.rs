@@ -311,3 +311,52 @@ async fn registering_a_taken_address_mails_its_owner_a_link_to_the_forgot_form()
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_change_asked_for_in_the_signed_in_view_is_applied_by_its_link_page() {
+    in_browser(|page| async move {
+        let old = page.sign_in_new_user().await;
+        let new = new_email();
+        page.fill("new-email", &new).await;
+        page.fill("change-password", "not my password at all").await;
+        page.click("change-submit").await;
+        let (code, _) = page.wait_for_error().await;
+        assert_eq!(code, "invalid_credentials");
+        page.fill("change-password", PASSWORD).await;
+        page.click("change-submit").await;
+        page.wait_for_notice(&format!("A confirmation link is on its way to {new}."))
+            .await;
+
+        let mail = page.app.wait_for_action(&new, "email_change_confirm").await;
+        open_link(&page, &mail.link(), "change-confirm").await;
+        assert_eq!(
+            page.app.try_login(&old, PASSWORD).await.status,
+            200,
+            "opening the link changed the address"
+        );
+        page.click("change-confirm-submit").await;
+        // The session survives the change: the cookie signs the page in again,
+        // under the new address, which the link proved.
+        assert_eq!(
+            page.wait_for("signed-in").await,
+            format!("signed in as {new}")
+        );
+        assert_eq!(
+            page.text("notice").await,
+            format!("Your account's address is now {new}.")
+        );
+        assert_eq!(page.text("verified").await, "verified");
+        assert_eq!(page.app.try_login(&old, PASSWORD).await.status, 401);
+        assert_eq!(page.app.try_login(&new, PASSWORD).await.status, 200);
+
+        open_link(&page, &mail.link(), "change-confirm").await;
+        page.click("change-confirm-submit").await;
+        let (code, text) = page.wait_for_error().await;
+        assert_eq!(code, "invalid_account_token");
+        assert_eq!(
+            text,
+            "This link is invalid, expired or already used; ask for a new one."
+        );
+    })
+    .await;
+}
