@@ -59,15 +59,15 @@ async fn app_css() -> HttpResponse {
     asset("text/css; charset=utf-8", APP_CSS)
 }
 
-/// Every answer says `no-store` and `Referrer-Policy: no-referrer`: the page
-/// is opened from links whose query carries a token, and the browser would
-/// otherwise send that whole URL as the Referer of the page's own requests
-/// (its files, its API calls) before the script takes it out of the address bar.
+/// `no-store` for every file. The page is opened from links whose query
+/// carries a token: the `Referrer-Policy: no-referrer` authd sends with every
+/// answer (and the page's own meta tag) keeps the browser from sending that URL
+/// as the Referer of the page's requests before the script takes it out of the
+/// address bar.
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(body)
 }
