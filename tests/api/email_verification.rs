@@ -24,6 +24,7 @@ on_both_stores!(
     a_link_to_an_address_the_account_no_longer_has_does_not_verify,
     a_password_change_ends_the_links_sent_before_it,
     malformed_tokens_are_refused_as_invalid_account_tokens,
+    introspection_of_a_users_access_token_says_whether_the_address_is_verified,
 );
 
 fn new_email() -> String {
@@ -328,4 +329,54 @@ async fn malformed_tokens_are_refused_as_invalid_account_tokens(backend: Backend
     let reply = app.post_json("/auth/email/verify", &json!({})).await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.error(), "invalid_request");
+}
+
+async fn introspection_of_a_users_access_token_says_whether_the_address_is_verified(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (id, secret) = app.create_client("gateway", "authd:introspect").await;
+    let email = new_email();
+    app.register(&email).await;
+    let tokens = app.login_body(&email).await;
+    let introspect = || async {
+        let reply = app
+            .post_form(
+                "/oauth/introspect",
+                &[("token", tokens.access.as_str())],
+                Some((id.as_str(), secret.as_str())),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.body
+    };
+    let before = introspect().await;
+    assert_eq!(before["active"], true, "{before}");
+    assert_eq!(before["email_verified"], false, "{before}");
+    let token = verify_mail(&app, &email).await.link_token();
+    assert_eq!(verify(&app, &token).await.status, 200);
+    // The same token: the answer is read now, not when the token was made.
+    assert_eq!(introspect().await["email_verified"], true);
+    let (machine, machine_secret) = app.create_client("batch", "jobs").await;
+    let machine_token = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((machine.as_str(), machine_secret.as_str())),
+        )
+        .await
+        .access_token();
+    let answer = app
+        .post_form(
+            "/oauth/introspect",
+            &[("token", machine_token.as_str())],
+            Some((id.as_str(), secret.as_str())),
+        )
+        .await
+        .body;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert!(
+        answer.get("email_verified").is_none(),
+        "a machine has no address"
+    );
 }
