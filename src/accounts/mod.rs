@@ -6,6 +6,7 @@
 
 mod email_change;
 mod login;
+pub mod otp;
 mod password;
 mod register;
 mod reset;

@@ -109,6 +109,8 @@ route_table! {
     POST "/auth/email/verify/resend" => auth::resend_verification,
     POST "/auth/email/change" => auth::change_email,
     POST "/auth/email/change/confirm" => auth::confirm_email_change,
+    POST "/auth/otp/start" => auth::otp_start,
+    POST "/auth/otp/verify" => auth::otp_verify,
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,

@@ -32,6 +32,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::email_verify_resend::resend_verification,
         auth::email_change::change_email,
         auth::email_change_confirm::confirm_email_change,
+        auth::otp_start::otp_start,
+        auth::otp_verify::otp_verify,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,

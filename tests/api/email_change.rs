@@ -11,7 +11,7 @@ use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use crate::helpers::inbox::Delivered;
-use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app};
+use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -26,6 +26,7 @@ on_both_stores!(
     a_get_spends_nothing,
     a_password_change_kills_the_pending_link,
     links_and_codes_sent_to_the_old_address_die_with_the_change,
+    requests_over_the_send_limits_of_the_new_address_are_refused,
 );
 
 const ACTION: &str = "email_change_confirm";
@@ -275,12 +276,12 @@ async fn two_confirmations_at_once_change_the_address_once(backend: Backend) {
     let app = spawn_app(backend).await;
     for _ in 0..3 {
         let (email, access) = signed_in(&app).await;
+        let user = app.user_id(&email).await;
         let token = requested(&app, &access, &fresh("new")).await;
         let (a, b) = tokio::join!(confirm(&app, &token), confirm(&app, &token));
         let mut statuses = [a.status, b.status];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 400], "{} / {}", a.text, b.text);
-        let user = app.user_id(&email).await;
         let changes = app.audit_kinds(user).await;
         assert_eq!(changes.iter().filter(|k| *k == "email_changed").count(), 1);
     }
@@ -397,4 +398,23 @@ async fn links_and_codes_sent_to_the_old_address_die_with_the_change(backend: Ba
         code.is_none(),
         "the login code sent to the old address died"
     );
+}
+
+async fn requests_over_the_send_limits_of_the_new_address_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.email.per_recipient_limit = 1).await;
+    let (email, access) = signed_in(&app).await;
+    let new_email = fresh("new");
+    requested(&app, &access, &new_email).await;
+    let reply = request_change(&app, &access, &new_email, PASSWORD).await;
+    assert_eq!(reply.status, 429, "{}", reply.text);
+    assert_eq!(reply.error(), "too_many_requests");
+    assert!(reply.header("retry-after").is_some());
+    assert_eq!(
+        queued(&app, ACTION),
+        1,
+        "the refused request queued nothing"
+    );
+    // The password was right: no failure counted against the account.
+    let user = app.user_id(&email).await;
+    assert_eq!(app.audit_kinds(user).await[0], "email_change_requested");
 }

@@ -37,6 +37,7 @@ mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
 mod openapi;
+mod otp;
 mod password_reset;
 mod permissions;
 mod refresh;

@@ -1,0 +1,218 @@
+//! Sign-in with a one-time code sent by email (`accounts.otp_enabled`; off,
+//! both steps are refused with `NotEnabled`).
+//!
+//! - [`start`] answers the same whether or not the address has an account:
+//!   it counts the request against the send limits (the same work for every
+//!   address), and hands the lookup, the code and the message to
+//!   `svc.background`, after the answer. An account gets a code of
+//!   `accounts.otp_digits` digits, valid `accounts.otp_ttl_secs`; a newer
+//!   code replaces the older one. An unknown address gets nothing.
+//! - [`verify`] is a login whose proof is the code instead of a password: the
+//!   attempt is reserved on the login throttle first (a locked-out account or
+//!   client is refused before the code is looked at), a wrong code counts as
+//!   a failed login, and a code also allows only `accounts.code_attempts`
+//!   tries of its own (`tokens::check_code`). An address without an account
+//!   goes through the same statements as an account without a live code, and
+//!   is answered the same (`InvalidCredentials`). The right code starts a
+//!   session whose access tokens say `amr: ["otp"]`, and marks the address
+//!   verified: the code proved the mailbox.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::Email;
+use crate::error::ServiceError;
+use crate::mail::{self, Mail};
+use crate::services::Services;
+use crate::sessions::{self, AuthMethod, Session};
+use crate::store::{self, Tx};
+use crate::throttle::Keys;
+
+use super::login::reserve;
+use super::tokens::{self, Issue, Purpose};
+
+/// What `NotEnabled` names when `accounts.otp_enabled` is off.
+const FEATURE: &str = "sign-in with a one-time code";
+
+fn enabled(svc: &Services) -> Result<(), ServiceError> {
+    if svc.settings.accounts.otp_enabled {
+        Ok(())
+    } else {
+        Err(ServiceError::NotEnabled(FEATURE))
+    }
+}
+
+/// Asks for a login code for `email`. `Ok` means only that the request was
+/// taken: whether a code is sent is decided after the answer, so the answer
+/// and its time say nothing about which addresses have accounts. 429
+/// (`SendLimited`) over the send limits, 503 (`Busy`) when too much work
+/// after answers is running; both the same for every address.
+pub async fn start(
+    svc: &Arc<Services>,
+    email: &Email,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    enabled(svc)?;
+    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
+    mail::check_send_limits(svc, email, ip).await?;
+    let (svc_for_task, email, meta) = (Arc::clone(svc), email.clone(), meta.clone());
+    svc.background.spawn("otp_start", async move {
+        send_code(&svc_for_task, &email, &meta).await
+    })
+}
+
+/// The work of [`start`] after the answer: a code and its message for the
+/// account of `email`, if there is one.
+async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<(), ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let user = store::users::find_by_email(&mut conn, email.as_str()).await?;
+    drop(conn);
+    let Some(user) = user else {
+        return Ok(());
+    };
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    // The version as it stands under the user's lock: a password changed
+    // after this code was issued kills it (checked again in `verify`).
+    let Some(version) = store::users::lock(&mut tx, user.id).await? else {
+        return Ok(());
+    };
+    let accounts = &svc.settings.accounts;
+    let valid_for = std::time::Duration::from_secs(accounts.otp_ttl_secs);
+    let issued = tokens::issue(
+        svc,
+        &mut tx,
+        &Issue {
+            purpose: Purpose::OtpLogin,
+            user: user.id,
+            email: email.as_str(),
+            credential_version: version,
+            valid_for,
+            link: false,
+            code_digits: Some(accounts.otp_digits),
+        },
+    )
+    .await?;
+    let Some(code) = issued.code else {
+        return Err(ServiceError::internal(anyhow::anyhow!(
+            "a login code was issued without its code"
+        )));
+    };
+    mail::queue(
+        svc,
+        &mut tx,
+        Some(user.id),
+        email,
+        &Mail::OtpCode { code, valid_for },
+    )
+    .await?;
+    let event = AuditEvent::new(AuditKind::OtpSent, Some(user.id), None, meta, now);
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    tracing::info!(user = %user.id, "login code sent");
+    Ok(())
+}
+
+/// Signs in with the code sent to `email`: a new session, signed in by
+/// [`AuthMethod::Otp`]. Every refusal is `InvalidCredentials` (401), counted
+/// as a failed login: a wrong code, an unknown address, a code out of tries,
+/// expired, replaced or already used, or one sent before a password change.
+/// A locked-out account or client is refused with `LockedOut` (429) first.
+pub async fn verify(
+    svc: &Services,
+    email: &Email,
+    code: &str,
+    meta: &RequestMeta,
+) -> Result<Session, ServiceError> {
+    enabled(svc)?;
+    let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    // Counted against the account and the client before the code is tried,
+    // as a password is (`login::authenticate`).
+    reserve(svc, &keys).await?;
+    let mut conn = svc.store.conn().await?;
+    let user = store::users::find_by_email(&mut conn, email.as_str())
+        .await?
+        .map(|u| u.id);
+    drop(conn);
+    // An address without an account tries its code against no user: the
+    // statements of an account without a live code, and the same answer.
+    let found = tokens::check_code(svc, user.unwrap_or(Uuid::nil()), Purpose::OtpLogin, code)
+        .await?
+        .filter(|t| Some(t.user) == user && t.email == email.as_str());
+    let Some(found) = found else {
+        tracing::info!(
+            known_user = user.is_some(),
+            "login with a wrong one-time code"
+        );
+        let mut tx = svc.store.begin().await?;
+        refuse(svc, &mut tx, &keys, user, WRONG, meta).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    };
+    let user = found.user;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    // Under the user's lock, as at a password login: a password change (or
+    // a reset) since the code was sent kills it; of two requests with the
+    // same right code, one spends it and the other is refused.
+    let current = store::users::lock(&mut tx, user).await? == Some(found.credential_version);
+    if !current || !tokens::spend(svc, &mut tx, found.id).await? {
+        tracing::info!(user = %user, "login code refused: spent, or the password changed since it was sent");
+        refuse(svc, &mut tx, &keys, Some(user), STALE, meta).await?;
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    svc.throttle.succeeded(&mut tx, &keys).await?;
+    store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
+    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, AuthMethod::Otp).await?;
+    let session = started.session;
+    let event = AuditEvent::new(
+        AuditKind::LoginSucceeded,
+        Some(user),
+        Some(session.id),
+        meta,
+        now,
+    )
+    .with_detail("one-time code");
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    if started.evicted > 0 {
+        tracing::info!(user = %user, evicted = started.evicted, "session cap reached: the oldest sessions ended");
+        svc.metrics
+            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
+    }
+    tracing::info!(user = %user, session = %session.id, "login with a one-time code");
+    Ok(session)
+}
+
+/// Audit details of a refused code login.
+const WRONG: &str = "wrong one-time login code";
+const STALE: &str = "one-time login code already used, or sent before a password change";
+
+/// Settles a refused code login in `tx`: a failed login on the throttle's
+/// counters (the reservation stays, the client's failure is counted), and
+/// its audit event: `code_failed` for an account, `login_failed` without a
+/// user for an address that has none.
+async fn refuse(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    keys: &Keys,
+    user: Option<Uuid>,
+    detail: &str,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    svc.metrics.logins.with_label_values(&["failed"]).inc();
+    svc.throttle.failed(tx, keys, now).await?;
+    let kind = match user {
+        Some(_) => AuditKind::CodeFailed,
+        None => AuditKind::LoginFailed,
+    };
+    let event = AuditEvent::new(kind, user, None, meta, now).with_detail(detail);
+    audit::record(tx, &event).await?;
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! `POST /auth/otp/verify`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::accounts;
+use crate::domain::Email;
+use crate::http::ApiError;
+use crate::http::cookies::check_origin;
+use crate::http::error::ErrorBody;
+use crate::http::extractors::{Caller, Json};
+use crate::http::state::AppState;
+use crate::http::tokens::{Delivery, TokenResponse, token_response};
+
+/// An address and the code sent to it.
+#[derive(Deserialize, ToSchema)]
+pub struct OtpLogin {
+    /// The address the code was sent to. Compared without regard to case.
+    #[schema(example = "ada@example.com", format = Email, max_length = 254)]
+    email: String,
+    /// The digits of the emailed code.
+    #[schema(value_type = String, example = "042317", max_length = 64)]
+    code: SecretString,
+    /// `cookie` (default, browsers) or `body` (native clients).
+    #[serde(default)]
+    token_delivery: Delivery,
+}
+
+/// Signs in with a one-time code.
+///
+/// With the code sent by `POST /auth/otp/start`, answers exactly as
+/// `POST /auth/login` does: an access token, and a session whose refresh
+/// token comes in the cookie (default) or in the body
+/// (`"token_delivery": "body"`). Its access tokens carry `amr: ["otp"]`.
+/// Counts against the same throttle as a password login; a code allows
+/// `accounts.code_attempts` tries. Only when `accounts.otp_enabled` is on.
+#[utoipa::path(
+    post,
+    path = "/auth/otp/verify",
+    tag = "auth",
+    request_body = OtpLogin,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse, headers(
+                ("Set-Cookie" = String, description = "The refresh token when it travels by cookie: `__Host-authd_refresh` by default, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain (see the `refresh_cookie` security scheme)"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: a wrong code or an address without an account (never says which), or a code expired, out of tries, replaced, already used, or sent before a password change", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
+        (status = 404, description = "`not_enabled`: sign-in with a code is off (`accounts.otp_enabled`)", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[tracing::instrument(skip_all)]
+pub async fn otp_verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    Json(input): Json<OtpLogin>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = &state.services;
+    let delivery = input.token_delivery;
+    if delivery == Delivery::Cookie {
+        check_origin(&state, &req)?;
+    } else if !svc.settings.refresh.allow_body_delivery {
+        return Err(ApiError::InvalidRequest(
+            "token_delivery \"body\" is disabled on this server".into(),
+        ));
+    }
+    let email = Email::parse(&input.email)?;
+    let session =
+        accounts::otp::verify(svc, &email, input.code.expose_secret(), &caller.meta).await?;
+    token_response(&state, &session, delivery)
+}

@@ -1,0 +1,446 @@
+//! Sign-in with a one-time code by email (`POST /auth/otp/start`, then
+//! `/auth/otp/verify`), on both stores: off by default, the same answer for
+//! every address, the login answer in both deliveries with `amr: ["otp"]`
+//! kept across refreshes, and every refusal a code login must make: a wrong
+//! code, too many tries, expiry, reuse, another account's code, a password
+//! changed since, the login throttle, the send limits.
+
+use std::time::Duration;
+
+use authd::background::MAX_IN_FLIGHT;
+use authd::config::Settings;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, PASSWORD, Reply, TestApp, jwt_claims, spawn_app, spawn_app_with};
+use crate::on_both_stores;
+
+on_both_stores!(
+    codes_are_off_by_default_and_both_endpoints_say_not_enabled,
+    start_answers_alike_for_known_and_unknown_addresses_and_only_an_account_gets_a_code,
+    verify_answers_exactly_like_login_in_both_deliveries,
+    a_code_login_says_amr_otp_in_every_token_of_its_session_and_verifies_the_address,
+    after_code_attempts_wrong_codes_the_right_code_is_refused,
+    a_code_expires_after_otp_ttl_secs,
+    a_code_works_once_and_a_newer_code_replaces_it,
+    another_accounts_code_and_an_unknown_address_are_refused_like_a_wrong_code,
+    a_password_change_kills_a_code_sent_before_it,
+    wrong_codes_lock_the_account_out_like_wrong_passwords,
+    start_is_refused_over_the_send_limits_alike_for_every_address,
+);
+
+fn enabled(s: &mut Settings) {
+    s.accounts.otp_enabled = true;
+}
+
+async fn app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_app_with(backend, |s| {
+        enabled(s);
+        configure(s);
+    })
+    .await
+}
+
+async fn registered(app: &TestApp) -> String {
+    let email = format!("otp-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.register(&email).await;
+    email
+}
+
+async fn start(app: &TestApp, email: &str) -> Reply {
+    app.post_json("/auth/otp/start", &json!({ "email": email }))
+        .await
+}
+
+async fn verify(app: &TestApp, email: &str, code: &str, delivery: &str) -> Reply {
+    app.post_json(
+        "/auth/otp/verify",
+        &json!({ "email": email, "code": code, "token_delivery": delivery }),
+    )
+    .await
+}
+
+/// Waits until the work after the answers is done.
+async fn settled(app: &TestApp) {
+    for _ in 0..800 {
+        if app.services().background.in_flight(MAX_IN_FLIGHT) == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("background work did not finish");
+}
+
+/// The codes delivered to `to`, oldest first.
+fn codes(app: &TestApp, to: &str) -> Vec<String> {
+    let digits = app.services().settings.accounts.otp_digits as usize;
+    app.mail_to(to)
+        .into_iter()
+        .filter(|m| m.subject.ends_with(" code"))
+        .map(|m| m.code(digits))
+        .collect()
+}
+
+/// Asks for a code for `email` and returns it once delivered (the `n`th).
+async fn code_for(app: &TestApp, email: &str) -> String {
+    let before = codes(app, email).len();
+    let reply = start(app, email).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    for _ in 0..800 {
+        if let Some(code) = codes(app, email).get(before) {
+            return code.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("no code reached {email}");
+}
+
+/// A code of the same length that is not `code`.
+fn other_than(code: &str) -> String {
+    code.chars()
+        .map(|c| if c == '0' { '1' } else { '0' })
+        .collect()
+}
+
+fn queued_codes(app: &TestApp) -> u64 {
+    app.services()
+        .metrics
+        .mail
+        .queued
+        .with_label_values(&["otp_code"])
+        .get()
+}
+
+/// The attributes of a `Set-Cookie` line, without its value or `Max-Age`.
+fn cookie_attributes(set_cookie: &str) -> Vec<String> {
+    let mut parts: Vec<String> = set_cookie
+        .split(';')
+        .skip(1)
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.starts_with("max-age"))
+        .collect();
+    parts.sort();
+    parts
+}
+
+fn keys_of(body: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = body.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+async fn codes_are_off_by_default_and_both_endpoints_say_not_enabled(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let email = registered(&app).await;
+    let reply = start(&app, &email).await;
+    assert_eq!(reply.status, 404, "{}", reply.text);
+    assert_eq!(reply.error(), "not_enabled");
+    for delivery in ["cookie", "body"] {
+        let reply = verify(&app, &email, "123456", delivery).await;
+        assert_eq!(reply.status, 404, "{}", reply.text);
+        assert_eq!(reply.error(), "not_enabled");
+    }
+    settled(&app).await;
+    assert_eq!(queued_codes(&app), 0);
+}
+
+async fn start_answers_alike_for_known_and_unknown_addresses_and_only_an_account_gets_a_code(
+    backend: Backend,
+) {
+    let app = app_with(backend, |_| {}).await;
+    let known = registered(&app).await;
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let a = start(&app, &unknown).await;
+    let b = start(&app, &known).await;
+    for reply in [&a, &b] {
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        assert_eq!(reply.body, json!({ "status": "accepted" }));
+        assert_eq!(reply.header("cache-control"), Some("no-store"));
+    }
+    assert_eq!(a.text, b.text);
+    assert_eq!(
+        a.header("content-type"),
+        b.header("content-type"),
+        "the same answer"
+    );
+    settled(&app).await;
+    assert_eq!(queued_codes(&app), 1, "one code, for the account");
+    let code = loop {
+        if let Some(code) = codes(&app, &known).pop() {
+            break code;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(code.len(), 6);
+    assert!(app.mail_to(&unknown).is_empty());
+    let user = app.user_id(&known).await;
+    assert_eq!(app.audit_kinds(user).await[0], "otp_sent");
+}
+
+async fn verify_answers_exactly_like_login_in_both_deliveries(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+
+    // Body delivery: the login answer's fields, and tokens that refresh.
+    let login = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }),
+        )
+        .await;
+    let code = code_for(&app, &email).await;
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(keys_of(&reply.body), keys_of(&login.body));
+    assert_eq!(reply.body["token_type"], "Bearer");
+    for header in ["cache-control", "pragma", "content-type"] {
+        assert_eq!(reply.header(header), login.header(header), "{header}");
+    }
+    assert!(
+        reply.set_cookies().is_empty(),
+        "no cookie for body delivery"
+    );
+    assert!(app.access_works(&reply.access_token()).await);
+    let refreshed = app.refresh_body(&reply.refresh_token()).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+
+    // Cookie delivery: the same cookie as a login's.
+    let login = app.login_cookie(&email).await;
+    let code = code_for(&app, &email).await;
+    let reply = app
+        .send(
+            app.client
+                .post(app.url("/auth/otp/verify"))
+                .header("origin", "https://app.example.com")
+                .json(&json!({ "email": email, "code": code })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(keys_of(&reply.body), keys_of(&login.body));
+    assert!(reply.body.get("refresh_token").is_none());
+    let (ours, theirs) = (reply.set_cookies(), login.set_cookies());
+    assert_eq!(ours.len(), 1);
+    assert_eq!(cookie_attributes(&ours[0]), cookie_attributes(&theirs[0]));
+    let attributes = cookie_attributes(&ours[0]).join("; ");
+    for wanted in ["httponly", "secure", "samesite=strict", "path=/"] {
+        assert!(attributes.contains(wanted), "{attributes}");
+    }
+    let cookie = reply.refresh_cookie().unwrap();
+    assert_eq!(app.refresh_cookie(&cookie).await.status, 200);
+
+    // A foreign origin gets no cookie, and the code is not spent.
+    let code = code_for(&app, &email).await;
+    let foreign = app
+        .send(
+            app.client
+                .post(app.url("/auth/otp/verify"))
+                .header("origin", "https://evil.example")
+                .json(&json!({ "email": email, "code": code })),
+        )
+        .await;
+    assert_eq!(foreign.status, 403, "{}", foreign.text);
+    assert_eq!(foreign.error(), "invalid_origin");
+    assert_eq!(verify(&app, &email, &code, "body").await.status, 200);
+}
+
+async fn a_code_login_says_amr_otp_in_every_token_of_its_session_and_verifies_the_address(
+    backend: Backend,
+) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+    let before = app.login_body(&email).await;
+    assert_eq!(jwt_claims(&before.access)["amr"], json!(["pwd"]));
+    let me = app.get_bearer("/auth/me", &before.access).await;
+    assert_eq!(me.body["email_verified"], false);
+
+    let code = code_for(&app, &email).await;
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(jwt_claims(&reply.access_token())["amr"], json!(["otp"]));
+    let mut refresh = reply.refresh_token();
+    for _ in 0..2 {
+        let next = app.refresh_body(&refresh).await;
+        assert_eq!(next.status, 200, "{}", next.text);
+        assert_eq!(jwt_claims(&next.access_token())["amr"], json!(["otp"]));
+        refresh = next.refresh_token();
+    }
+    // The password session keeps its own.
+    let again = app.refresh_body(&before.refresh).await;
+    assert_eq!(jwt_claims(&again.access_token())["amr"], json!(["pwd"]));
+
+    let me = app.get_bearer("/auth/me", &reply.access_token()).await;
+    assert_eq!(
+        me.body["email_verified"], true,
+        "the code proved the mailbox"
+    );
+    let user = app.user_id(&email).await;
+    let events = app.audit_events(user).await;
+    assert_eq!(events[0].kind, "login_succeeded");
+    assert_eq!(events[0].detail.as_deref(), Some("one-time code"));
+}
+
+async fn after_code_attempts_wrong_codes_the_right_code_is_refused(backend: Backend) {
+    let app = app_with(backend, |s| {
+        s.accounts.code_attempts = 3;
+        s.limits.login_account_failures = 100;
+    })
+    .await;
+    let email = registered(&app).await;
+    let code = code_for(&app, &email).await;
+    for _ in 0..3 {
+        let reply = verify(&app, &email, &other_than(&code), "body").await;
+        assert_eq!(reply.status, 401, "{}", reply.text);
+        assert_eq!(reply.error(), "invalid_credentials");
+    }
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 401, "the code is dead: {}", reply.text);
+    let user = app.user_id(&email).await;
+    let kinds = app.audit_kinds(user).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "code_failed").count(), 4);
+
+    // Two wrong tries of a fresh code leave it working.
+    let code = code_for(&app, &email).await;
+    for _ in 0..2 {
+        assert_eq!(
+            verify(&app, &email, &other_than(&code), "body")
+                .await
+                .status,
+            401
+        );
+    }
+    assert_eq!(verify(&app, &email, &code, "body").await.status, 200);
+}
+
+async fn a_code_expires_after_otp_ttl_secs(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let ttl = i64::try_from(app.services().settings.accounts.otp_ttl_secs).unwrap();
+    let email = registered(&app).await;
+    let code = code_for(&app, &email).await;
+    app.advance(ttl);
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+
+    let code = code_for(&app, &email).await;
+    app.advance(ttl - 1);
+    assert_eq!(verify(&app, &email, &code, "body").await.status, 200);
+}
+
+async fn a_code_works_once_and_a_newer_code_replaces_it(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+    let old = code_for(&app, &email).await;
+    let code = code_for(&app, &email).await;
+    if old != code {
+        let reply = verify(&app, &email, &old, "body").await;
+        assert_eq!(reply.status, 401, "replaced: {}", reply.text);
+    }
+    assert_eq!(verify(&app, &email, &code, "body").await.status, 200);
+    let again = verify(&app, &email, &code, "body").await;
+    assert_eq!(again.status, 401, "{}", again.text);
+    assert_eq!(again.error(), "invalid_credentials");
+
+    // Two requests at once with one code: one session.
+    let code = code_for(&app, &email).await;
+    let (a, b) = tokio::join!(
+        verify(&app, &email, &code, "body"),
+        verify(&app, &email, &code, "body")
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{} / {}", a.text, b.text);
+}
+
+async fn another_accounts_code_and_an_unknown_address_are_refused_like_a_wrong_code(
+    backend: Backend,
+) {
+    let app = app_with(backend, |_| {}).await;
+    let (alice, bob) = (registered(&app).await, registered(&app).await);
+    let alices = code_for(&app, &alice).await;
+    let bobs = code_for(&app, &bob).await;
+    let wrong = verify(&app, &alice, &other_than(&alices), "body").await;
+    assert_eq!(wrong.status, 401);
+    if bobs != alices {
+        let crossed = verify(&app, &alice, &bobs, "body").await;
+        assert_eq!(crossed.status, 401, "{}", crossed.text);
+        assert_eq!(crossed.body, wrong.body);
+    }
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let reply = verify(&app, &unknown, &bobs, "body").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.body, wrong.body, "the same answer as a wrong code");
+    assert_eq!(
+        reply.header("www-authenticate"),
+        wrong.header("www-authenticate")
+    );
+    // Both codes still work for their own accounts.
+    assert_eq!(verify(&app, &alice, &alices, "body").await.status, 200);
+    assert_eq!(verify(&app, &bob, &bobs, "body").await.status, 200);
+}
+
+async fn a_password_change_kills_a_code_sent_before_it(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+    let tokens = app.login_body(&email).await;
+    let code = code_for(&app, &email).await;
+    let changed = app
+        .send(
+            app.client
+                .post(app.url("/auth/password"))
+                .bearer_auth(&tokens.access)
+                .json(&json!({
+                    "current_password": PASSWORD,
+                    "new_password": "another passphrase, long enough",
+                })),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.text);
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+}
+
+async fn wrong_codes_lock_the_account_out_like_wrong_passwords(backend: Backend) {
+    let app = app_with(backend, |s| s.accounts.code_attempts = 10).await;
+    let failures = app.services().settings.limits.login_account_failures;
+    let email = registered(&app).await;
+    let code = code_for(&app, &email).await;
+    for _ in 0..failures {
+        assert_eq!(
+            verify(&app, &email, &other_than(&code), "body")
+                .await
+                .status,
+            401
+        );
+    }
+    // The code has tries left, but the account is locked out: refused
+    // before the code is looked at, and password logins with it.
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 429, "{}", reply.text);
+    assert!(reply.header("retry-after").is_some());
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 429);
+    app.advance(i64::try_from(app.services().settings.limits.login_lockout_secs).unwrap());
+    let reply = verify(&app, &email, &code, "body").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    // And wrong passwords lock code logins out.
+    let code = code_for(&app, &email).await;
+    for _ in 0..failures {
+        assert_eq!(app.try_login(&email, "not the password").await.status, 401);
+    }
+    assert_eq!(verify(&app, &email, &code, "body").await.status, 429);
+}
+
+async fn start_is_refused_over_the_send_limits_alike_for_every_address(backend: Backend) {
+    let app = app_with(backend, |s| s.email.per_recipient_limit = 2).await;
+    let known = registered(&app).await;
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    for email in [&known, &unknown] {
+        for _ in 0..2 {
+            assert_eq!(start(&app, email).await.status, 202);
+        }
+        let reply = start(&app, email).await;
+        assert_eq!(reply.status, 429, "{}", reply.text);
+        assert_eq!(reply.error(), "too_many_requests");
+        assert!(reply.header("retry-after").is_some());
+    }
+    settled(&app).await;
+    assert_eq!(queued_codes(&app), 2, "the refused request queued nothing");
+}
