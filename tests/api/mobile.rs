@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 
+mod reset;
+
 /// The client's exit code for "signed out: log in again".
 const SIGNED_OUT: i32 = 3;
 
@@ -567,63 +569,8 @@ async fn logging_out_ends_the_session_and_leaves_the_client_signed_out(backend: 
     assert!(!client.state.exists());
 }
 
-async fn a_forgotten_password_is_reset_with_the_emailed_code_and_the_new_one_signs_in(
-    backend: Backend,
-) {
-    let (app, proxy, client, email, _dir) = setup(backend).await;
-    client.login(&email).await;
-    let old_refresh = client.stored_refresh();
-    let forgot = client.run(&["forgot", "--email", &email]).await;
-    assert_success(&forgot);
-    let code = app
-        .wait_for_action(&email, "password_reset")
-        .await
-        .code(app.services().settings.accounts.reset_code_digits as usize);
-    let new_password = "a new passphrase for the phone";
-    let reset = client
-        .run_with(
-            &["reset", "--email", &email, "--code", &code],
-            &[("AUTHD_NEW_PASSWORD", new_password)],
-        )
-        .await;
-    assert_success(&reset);
-    assert!(
-        !client.state.exists(),
-        "the ended session's tokens are deleted"
-    );
-    assert_eq!(app.refresh_body(&old_refresh).await.status, 401);
-    let login = client
-        .run_with(
-            &["login", "--email", &email],
-            &[("AUTHD_PASSWORD", new_password)],
-        )
-        .await;
-    assert_success(&login);
-    assert_success(&client.run(&["call"]).await);
-    assert_eq!(
-        summary(&proxy.take()),
-        [
-            "POST /auth/login 200",
-            "POST /auth/password/forgot 202",
-            "POST /auth/password/reset 204",
-            "POST /auth/login 200",
-            "GET /auth/me 200",
-        ]
-    );
-    for out in [&reset, &login] {
-        let (stdout, stderr) = text(out);
-        for secret in [new_password, code.as_str()] {
-            assert!(
-                !stdout.contains(secret) && !stderr.contains(secret),
-                "a secret is printed:\n{stdout}\n{stderr}"
-            );
-        }
-    }
-}
-
 crate::on_both_stores!(
     the_client_logs_in_keeps_its_tokens_in_a_private_file_and_calls_as_the_user,
-    a_forgotten_password_is_reset_with_the_emailed_code_and_the_new_one_signs_in,
     the_client_refreshes_before_the_access_token_expires_and_when_authd_refuses_it,
     a_refresh_whose_answer_is_lost_is_retried_with_the_same_token_and_the_client_stays_signed_in,
     a_lost_refresh_retried_after_the_grace_window_signs_the_client_out,
