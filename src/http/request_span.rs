@@ -1,13 +1,14 @@
 //! The request log's root span: tracing-actix-web's default fields, with
 //! `http.client_ip` chosen by the trusted-proxy rule that limits, sessions and
-//! audit events use, instead of believing `X-Forwarded-For` from any peer.
+//! audit events use, instead of believing `X-Forwarded-For` from any peer, and
+//! `http.target` without the secret of an emailed link.
 
 use std::net::{IpAddr, SocketAddr};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Version;
 use actix_web::http::header::{HeaderMap, USER_AGENT};
+use actix_web::http::{Uri, Version};
 use actix_web::{Error, HttpMessage, web};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
@@ -49,7 +50,7 @@ impl RootSpanBuilder for RequestSpan {
             http.host = %connection.host(),
             http.client_ip = %client_ip,
             http.user_agent = %user_agent,
-            http.target = %request.uri().path_and_query().map(|p| p.as_str()).unwrap_or(""),
+            http.target = %logged_target(request.uri()),
             http.status_code = tracing::field::Empty,
             otel.name = %format!("{method} {route}"),
             otel.kind = "server",
@@ -78,6 +79,36 @@ fn flavor(version: Version) -> &'static str {
     }
 }
 
+/// Query parameters whose value the log never shows: an emailed link is
+/// `email.link_base?action=<kind>&token=<token>`, and its page may be authd's
+/// own demo (`/demo/`), so opening the link sends the token here.
+const SECRET_PARAMS: [&str; 2] = ["token", "code"];
+
+/// The request's path and query as the log shows them, the value of each
+/// [`SECRET_PARAMS`] parameter replaced by `[redacted]`.
+fn logged_target(uri: &Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else {
+        return path.to_owned();
+    };
+    let query = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+            let decoded: String = form_urlencoded::parse(name.as_bytes())
+                .map(|(k, _)| k.into_owned())
+                .collect();
+            if SECRET_PARAMS.contains(&decoded.as_str()) {
+                format!("{name}=[redacted]")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&");
+    format!("{path}?{query}")
+}
+
 /// The client as the log names it: the rule of [`client_ip`]; when a trusted
 /// proxy's header does not parse (the request is refused with 400), the peer.
 fn logged_client_ip(peer: Option<SocketAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> String {
@@ -99,6 +130,26 @@ mod tests {
             map.append(X_FORWARDED_FOR, HeaderValue::from_static(line));
         }
         map
+    }
+
+    #[test]
+    fn the_logged_target_hides_the_token_and_code_of_a_link() {
+        let target = |s: &str| logged_target(&s.parse::<Uri>().unwrap());
+        assert_eq!(
+            target("/demo/?action=password_reset&token=s3cr3t"),
+            "/demo/?action=password_reset&token=[redacted]"
+        );
+        assert_eq!(
+            target("/demo/?tok%65n=s3cr3t&code=123456"),
+            "/demo/?tok%65n=[redacted]&code=[redacted]"
+        );
+        assert_eq!(target("/demo/?token"), "/demo/?token=[redacted]");
+        assert_eq!(
+            target("/auth/revocations?after=5&limit=2"),
+            "/auth/revocations?after=5&limit=2"
+        );
+        assert_eq!(target("/demo/"), "/demo/");
+        assert_eq!(target("/demo/?"), "/demo/?");
     }
 
     #[test]

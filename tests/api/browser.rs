@@ -10,6 +10,7 @@
 //! the rotation and grace rules they lean on are tested on both stores in
 //! `refresh`, and a browser start costs seconds.
 
+mod accounts;
 mod page;
 
 use fantoccini::Locator;
@@ -301,7 +302,7 @@ async fn logging_out_of_the_demo_signs_out_every_tab_and_the_old_cookie_no_longe
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_scripts() {
     let off = spawn_app(Backend::Sqlite).await;
-    for path in ["/demo", "/demo/", "/demo/app.js"] {
+    for path in ["/demo", "/demo/", "/demo/app.js", "/demo/links.js"] {
         assert_eq!(
             off.get(path).await.status,
             404,
@@ -316,6 +317,8 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
     for (path, content_type) in [
         ("/demo/", "text/html"),
         ("/demo/app.js", "text/javascript"),
+        ("/demo/links.js", "text/javascript"),
+        ("/demo/ui.js", "text/javascript"),
         ("/demo/app.css", "text/css"),
     ] {
         let reply = on.get(path).await;
@@ -323,6 +326,11 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         let served = reply.header("content-type").unwrap_or_default();
         assert!(served.starts_with(content_type), "{path}: {served}");
         assert_eq!(reply.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            reply.header("referrer-policy"),
+            Some("no-referrer"),
+            "{path}: the token of a link would leave in a Referer"
+        );
         let csp = reply.header("content-security-policy").unwrap_or_default();
         for directive in [
             "default-src 'none'",
@@ -334,6 +342,11 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
     let html = on.get("/demo/").await.text;
-    assert_eq!(html.matches("<script").count(), 1, "{html}");
-    assert!(html.contains(r#"<script src="app.js" defer></script>"#));
+    let scripts = ["ui.js", "links.js", "app.js"];
+    assert_eq!(html.matches("<script").count(), scripts.len(), "{html}");
+    for script in scripts {
+        let tag = format!(r#"<script src="{script}" defer></script>"#);
+        assert!(html.contains(&tag), "{tag} is missing");
+    }
+    assert!(html.contains(r#"<meta name="referrer" content="no-referrer">"#));
 }

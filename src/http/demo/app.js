@@ -5,10 +5,13 @@
 // the page later finds nothing stored to steal, and a reload forgets it. The
 // refresh token is in an HttpOnly `__Host-` cookie that this script cannot read
 // or overwrite, and no other host can set; on page load, POST /auth/refresh with
-// that cookie restores the session.
+// that cookie restores the session (unless the page was opened from an emailed
+// link: links.js shows that link's form first).
 'use strict';
 
 (() => {
+  const ui = window.demoUi;
+  const { $, showError } = ui;
   let accessToken = null;
   let expiresAt = 0; // milliseconds since the epoch
   let renewTimer = null;
@@ -17,38 +20,24 @@
   // authd's grace rule hands both the same new token.
   let refreshing = null;
 
-  const $ = (id) => document.getElementById(id);
+  // The address of the signed-in user, for the resend button.
+  let email = null;
 
-  function show(state, text) {
-    const status = $('status');
-    status.dataset.state = state;
-    status.textContent = text;
-    $('login-form').hidden = state !== 'signed-out';
-    $('account').hidden = state !== 'signed-in';
-  }
-
-  function signedIn(email) {
-    show('signed-in', `signed in as ${email}`);
+  function signedIn(me) {
+    email = me.email;
+    ui.show('signed-in', `signed in as ${me.email}`);
     $('expires').textContent = new Date(expiresAt).toLocaleTimeString();
+    $('verified').dataset.verified = String(me.email_verified);
+    $('verified').textContent = me.email_verified ? 'verified' : 'not verified yet';
+    $('resend').hidden = me.email_verified;
   }
 
   function signedOut() {
     forget();
+    email = null;
     $('me').textContent = '';
-    show('signed-out', 'signed out');
-  }
-
-  function showError(text) {
-    $('error').textContent = text;
-  }
-
-  async function describe(response) {
-    try {
-      const body = await response.json();
-      return `${response.status} ${body.error}: ${body.error_description}`;
-    } catch {
-      return `${response.status} ${response.statusText}`;
-    }
+    $('resend-unverified').hidden = true;
+    ui.show('signed-out', 'signed out');
   }
 
   // Keeps a token response and schedules the next refresh a minute before the
@@ -88,7 +77,7 @@
           });
           if (!response.ok) {
             forget();
-            if (response.status !== 401) showError(await describe(response));
+            if (response.status !== 401) await ui.fail(response);
             return false;
           }
           keep(await response.json());
@@ -104,14 +93,18 @@
     return refreshing;
   }
 
-  // A call to an API with the Bearer token; on a 401 (an expired or revoked
-  // access token) one refresh and one retry. The cookie is not sent: APIs
-  // need only the access token.
-  async function api(path) {
+  // A call to an API with the Bearer token (a GET, or with `body` a JSON
+  // POST); on a 401 (an expired or revoked access token) one refresh and one
+  // retry. The cookie is not sent: APIs need only the access token.
+  async function api(path, body) {
     if (!accessToken && !(await refresh())) return null;
     const call = () => fetch(path, {
       credentials: 'omit',
-      headers: { authorization: `Bearer ${accessToken}` },
+      ...(body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) }),
+      headers: {
+        authorization: `Bearer ${accessToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
     });
     let response = await call();
     if (response.status === 401) {
@@ -129,48 +122,72 @@
       return false;
     }
     if (!response.ok) {
-      showError(await describe(response));
+      await ui.fail(response);
       return false;
     }
     const me = await response.json();
     $('me').textContent = JSON.stringify(me, null, 2);
-    signedIn(me.email);
+    signedIn(me);
     return true;
   }
 
-  async function post(path, body) {
-    return fetch(path, {
-      method: 'POST',
-      credentials: 'include',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
+  // The session from the cookie, if there is one; else the sign-in form.
+  async function restore() {
+    return (await refresh()) ? loadMe() : (signedOut(), false);
   }
 
-  async function login(email, password) {
-    const response = await post('/auth/login', { email, password });
+  // A refused sign-in for an address not yet verified (with
+  // accounts.email_verification = "required") offers a new link.
+  async function login(address, password) {
+    const response = await ui.post('/auth/login', { email: address, password });
     if (!response.ok) {
-      showError(await describe(response));
+      const code = await ui.fail(response);
+      $('resend-unverified').hidden = code !== 'email_not_verified';
       return false;
     }
     keep(await response.json());
     return loadMe();
   }
 
-  async function register(email, password) {
-    const response = await post('/auth/register', { email, password });
-    if (!response.ok) {
-      showError(await describe(response));
+  // 201 and signed in; 202 (accounts.enumeration_safe_registration) says only
+  // that a mail is on its way, so the page cannot sign in yet.
+  async function register(address, password) {
+    const response = await ui.post('/auth/register', { email: address, password });
+    if (response.status === 202) {
+      ui.notice(`Check the mailbox of ${address} to go on.`);
       return false;
     }
-    return login(email, password);
+    if (!response.ok) {
+      await ui.fail(response);
+      return false;
+    }
+    return login(address, password);
+  }
+
+  // POST /auth/email/change (Bearer): a link goes to the new address, which
+  // replaces the old one once the link's page confirms it.
+  async function changeEmail(newEmail, currentPassword) {
+    const response = await api('/auth/email/change', {
+      new_email: newEmail,
+      current_password: currentPassword,
+    });
+    if (response === null) {
+      signedOut();
+      return;
+    }
+    if (response.status !== 202) {
+      await ui.fail(response);
+      return;
+    }
+    $('change-password').value = '';
+    ui.notice(`A confirmation link is on its way to ${newEmail}.`);
   }
 
   // POST /auth/logout with the cookie: authd revokes the session and clears it.
   async function logout() {
     try {
       const response = await fetch('/auth/logout', { method: 'POST', credentials: 'include' });
-      if (!response.ok) showError(await describe(response));
+      if (!response.ok) await ui.fail(response);
     } catch (e) {
       showError(`logout failed: ${e.message}`);
     }
@@ -178,7 +195,7 @@
   }
 
   function credentials() {
-    showError('');
+    ui.clear();
     return [$('email').value, $('password').value];
   }
 
@@ -189,15 +206,26 @@
   $('register').addEventListener('click', () => {
     if ($('login-form').reportValidity()) register(...credentials());
   });
-  $('call-me').addEventListener('click', () => { showError(''); loadMe(); });
-  $('refresh').addEventListener('click', () => { showError(''); renew(); });
-  $('logout').addEventListener('click', () => { showError(''); logout(); });
+  $('call-me').addEventListener('click', () => { ui.clear(); loadMe(); });
+  $('refresh').addEventListener('click', () => { ui.clear(); renew(); });
+  $('logout').addEventListener('click', () => { ui.clear(); logout(); });
+  $('resend').addEventListener('click', () => window.demoLinks.resend(email));
+  $('resend-unverified').addEventListener('click', () => {
+    if ($('email').reportValidity()) window.demoLinks.resend($('email').value);
+  });
+  $('change-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.clear();
+    changeEmail($('new-email').value, $('change-password').value);
+  });
 
-  // For the console and the end-to-end test; none of these returns a token.
+  // For links.js, the console and the end-to-end test; none of these returns
+  // a token.
   window.demo = Object.freeze({
     refresh: () => refresh(),
     loadMe: () => loadMe(),
+    restore: () => restore(),
   });
 
-  refresh().then((ok) => (ok ? loadMe() : signedOut()));
+  if (!window.demoLinks.open()) restore();
 })();

@@ -1,13 +1,17 @@
 //! The demo single-page app at `/demo/` (development only, `demo.enabled`):
 //! the browser pattern of the README as a page to click through, and the page
-//! the browser end-to-end test drives. Plain HTML, CSS and JavaScript compiled
-//! into the binary; no build step.
+//! the browser end-to-end tests drive. Plain HTML, CSS and JavaScript compiled
+//! into the binary; no build step. `app.js` holds the session, `links.js` the
+//! pages an emailed link opens (reset, verify, email change) and the
+//! forgot-password form, `ui.js` what both share.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 
 const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
+const LINKS_JS: &str = include_str!("links.js");
+const UI_JS: &str = include_str!("ui.js");
 const APP_CSS: &str = include_str!("app.css");
 
 /// Scripts and styles from the page's own origin only, as files (no inline
@@ -22,6 +26,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/demo", web::get().to(to_index))
         .route("/demo/", web::get().to(index))
         .route("/demo/app.js", web::get().to(app_js))
+        .route("/demo/links.js", web::get().to(links_js))
+        .route("/demo/ui.js", web::get().to(ui_js))
         .route("/demo/app.css", web::get().to(app_css));
 }
 
@@ -41,10 +47,23 @@ async fn app_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+async fn links_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", LINKS_JS)
+}
+
+async fn ui_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", UI_JS)
+}
+
 async fn app_css() -> HttpResponse {
     asset("text/css; charset=utf-8", APP_CSS)
 }
 
+/// `no-store` for every file. The page is opened from links whose query
+/// carries a token: the `Referrer-Policy: no-referrer` authd sends with every
+/// answer (and the page's own meta tag) keeps the browser from sending that URL
+/// as the Referer of the page's requests before the script takes it out of the
+/// address bar.
 fn asset(content_type: &'static str, body: &'static str) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)

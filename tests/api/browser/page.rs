@@ -1,5 +1,6 @@
 //! The harness of the browser tests: chromedriver and a Chromium session, authd
-//! with the demo on the browser's origin, and what a test does with the page.
+//! with the demo on the browser's origin (the links of its mail lead to the
+//! demo there), and what a test does with the page.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -199,6 +200,7 @@ where
     let app = spawn_app_on(Backend::Sqlite, listener, |s| {
         s.server.issuer = origin.clone();
         s.demo.enabled = true;
+        s.email.link_base = format!("{origin}/demo/");
         configure(s);
     })
     .await;
@@ -225,6 +227,28 @@ impl Page {
             .unwrap_or_else(|e| panic!("open {path}: {e}"));
     }
 
+    /// Opens `url` whole, as a click on a link in a mail would.
+    pub async fn open(&self, url: &str) {
+        self.browser
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("open {url}: {e}"));
+    }
+
+    /// The address bar: the current page's whole URL.
+    pub async fn href(&self) -> String {
+        self.js("return location.href;")
+            .await
+            .as_str()
+            .expect("a string")
+            .to_owned()
+    }
+
+    /// `http://localhost:PORT/demo/`: the page the mail's links lead to.
+    pub fn demo_url(&self) -> String {
+        format!("{}/demo/", self.origin)
+    }
+
     pub async fn reload(&self) {
         self.browser.refresh().await.expect("reload");
     }
@@ -245,8 +269,9 @@ impl Page {
             .unwrap_or_else(|e| panic!("script {script:?}: {e}"))
     }
 
-    /// Waits until the page's `#status` is in `state` (`signed-in` or
-    /// `signed-out`) and returns its text.
+    /// Waits until the page's `#status` is in `state` (`signed-in`,
+    /// `signed-out`, or the view of a link: `forgot`, `reset`, `verify`,
+    /// `change-confirm`) and returns its text.
     pub async fn wait_for(&self, state: &str) -> String {
         let started = Instant::now();
         loop {
@@ -266,15 +291,80 @@ impl Page {
         }
     }
 
+    /// Waits until the page shows an error (`#error`) and returns its code
+    /// and its text.
+    pub async fn wait_for_error(&self) -> (String, String) {
+        let started = Instant::now();
+        loop {
+            let seen = self
+                .js("const e = document.getElementById('error');
+                     return [e.dataset.code || '', e.textContent];")
+                .await;
+            if seen[1] != "" {
+                let text = |i: usize| seen[i].as_str().unwrap_or_default().to_owned();
+                return (text(0), text(1));
+            }
+            assert!(
+                started.elapsed() < PAGE_TIMEOUT,
+                "the page shows no error; it shows {}",
+                self.js("return document.getElementById('status').textContent;")
+                    .await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the page's `#notice` (the outcome it keeps on screen) says
+    /// `text`.
+    pub async fn wait_for_notice(&self, text: &str) {
+        let started = Instant::now();
+        loop {
+            let seen = self.text("notice").await;
+            if seen == text {
+                return;
+            }
+            assert!(
+                started.elapsed() < PAGE_TIMEOUT,
+                "the page's notice is {seen:?}, not {text:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The text of the element `id`.
+    pub async fn text(&self, id: &str) -> String {
+        let element = self.browser.find(Locator::Id(id)).await.expect(id);
+        element.text().await.expect("text")
+    }
+
+    /// Whether the element `id` is shown.
+    pub async fn shown(&self, id: &str) -> bool {
+        let element = self.browser.find(Locator::Id(id)).await.expect(id);
+        element.is_displayed().await.expect("is displayed")
+    }
+
+    /// Types `text` into the field `id`, replacing what it held.
+    pub async fn fill(&self, id: &str, text: &str) {
+        let field = self.browser.find(Locator::Id(id)).await.expect(id);
+        field.clear().await.expect("clear");
+        field.send_keys(text).await.expect("type");
+    }
+
+    pub async fn click(&self, id: &str) {
+        let element = self.browser.find(Locator::Id(id)).await.expect(id);
+        element.click().await.expect("click");
+    }
+
     /// Types the email and the test password into the form and clicks `button`.
     pub async fn submit(&self, email: &str, button: &str) {
-        for (id, text) in [("email", email), ("password", PASSWORD)] {
-            let field = self.browser.find(Locator::Id(id)).await.expect(id);
-            field.clear().await.expect("clear");
-            field.send_keys(text).await.expect("type");
-        }
-        let button = self.browser.find(Locator::Id(button)).await.expect(button);
-        button.click().await.expect("click");
+        self.submit_with(email, PASSWORD, button).await;
+    }
+
+    /// Types the email and `password` into the sign-in form and clicks `button`.
+    pub async fn submit_with(&self, email: &str, password: &str, button: &str) {
+        self.fill("email", email).await;
+        self.fill("password", password).await;
+        self.click(button).await;
     }
 
     /// Opens the demo and signs in through its form as a user registered here.
