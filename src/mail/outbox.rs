@@ -106,6 +106,23 @@ fn page(base: &str, action: &str) -> String {
     format!("{base}{sep}action={action}")
 }
 
+/// A lifetime as a reader says it: "30 minutes", "1 hour", "24 hours", "7 days".
+fn human(d: &Duration) -> String {
+    let minutes = minutes(d);
+    let (n, unit) = if minutes.is_multiple_of(24 * 60) && minutes >= 48 * 60 {
+        (minutes / (24 * 60), "day")
+    } else if minutes.is_multiple_of(60) && minutes >= 60 {
+        (minutes / 60, "hour")
+    } else {
+        (minutes, "minute")
+    };
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
 fn minutes(d: &Duration) -> u64 {
     d.as_secs().div_ceil(60)
 }
@@ -118,6 +135,7 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
         Mail::VerifyEmail { token, valid_for } => minijinja::context! {
             link => link(base, action, token.expose_secret()),
             valid_minutes => minutes(valid_for),
+            valid_for => human(valid_for),
         },
         Mail::PasswordReset {
             token,
@@ -127,6 +145,7 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             link => link(base, action, token.expose_secret()),
             code => code.expose_secret(),
             valid_minutes => minutes(valid_for),
+            valid_for => human(valid_for),
         },
         Mail::PasswordChanged { at } => minijinja::context! {
             changed_at => at.format("%Y-%m-%d %H:%M UTC").to_string(),
@@ -139,6 +158,7 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             link => link(base, action, token.expose_secret()),
             new_email => new_email.as_str(),
             valid_minutes => minutes(valid_for),
+            valid_for => human(valid_for),
         },
         Mail::EmailChangeNotice { new_email } => minijinja::context! {
             new_email => new_email.as_str(),
@@ -149,6 +169,7 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
         Mail::OtpCode { code, valid_for } => minijinja::context! {
             code => code.expose_secret(),
             valid_minutes => minutes(valid_for),
+            valid_for => human(valid_for),
         },
     };
     minijinja::context! {
@@ -161,6 +182,19 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lifetimes_read_as_people_say_them() {
+        let secs = |s| human(&Duration::from_secs(s));
+        assert_eq!(secs(600), "10 minutes");
+        assert_eq!(secs(1800), "30 minutes");
+        assert_eq!(secs(60), "1 minute");
+        assert_eq!(secs(3600), "1 hour");
+        assert_eq!(secs(5400), "90 minutes");
+        assert_eq!(secs(86_400), "24 hours");
+        assert_eq!(secs(7 * 86_400), "7 days");
+        assert_eq!(secs(30), "1 minute");
+    }
 
     #[test]
     fn links_add_action_and_token_to_the_base() {

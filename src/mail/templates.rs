@@ -8,13 +8,13 @@
 //!
 //! | kind | variables |
 //! |---|---|
-//! | `verify_email` | `link`, `valid_minutes` |
-//! | `password_reset` | `link`, `code`, `valid_minutes` |
+//! | `verify_email` | `link`, `valid_minutes`, `valid_for` |
+//! | `password_reset` | `link`, `code`, `valid_minutes`, `valid_for` |
 //! | `password_changed` | `changed_at` |
-//! | `email_change_confirm` | `link`, `new_email`, `valid_minutes` |
+//! | `email_change_confirm` | `link`, `new_email`, `valid_minutes`, `valid_for` |
 //! | `email_change_notice` | `new_email` |
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
-//! | `otp_code` | `code`, `valid_minutes` |
+//! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
 //!
 //! `layout.html` (the HTML frame every HTML part extends) and `button.html`
 //! (a link as a button, with `link` and `label`) can be overridden too.
@@ -195,17 +195,21 @@ fn sample(kind: MailKind) -> Value {
     };
     let link = "https://app.example.com/?action=x&token=t";
     common(match kind {
-        MailKind::VerifyEmail => minijinja::context! { link => link, valid_minutes => 30 },
+        MailKind::VerifyEmail => {
+            minijinja::context! { link => link, valid_minutes => 30, valid_for => "30 minutes" }
+        }
         MailKind::PasswordReset => {
-            minijinja::context! { link => link, code => "12345678", valid_minutes => 30 }
+            minijinja::context! { link => link, code => "12345678", valid_minutes => 30, valid_for => "30 minutes" }
         }
         MailKind::PasswordChanged => minijinja::context! { changed_at => "2026-12-01 10:00 UTC" },
         MailKind::EmailChangeConfirm => minijinja::context! {
-            link => link, new_email => "new@example.com", valid_minutes => 30
+            link => link, new_email => "new@example.com", valid_minutes => 30, valid_for => "30 minutes"
         },
         MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
         MailKind::RegistrationAttempt => minijinja::context! { link => link },
-        MailKind::OtpCode => minijinja::context! { code => "123456", valid_minutes => 10 },
+        MailKind::OtpCode => {
+            minijinja::context! { code => "123456", valid_minutes => 10, valid_for => "10 minutes" }
+        }
     })
 }
 

@@ -2,10 +2,10 @@
 //! calls one service function, and shapes the answer.
 
 pub mod audit;
-pub mod email_verify;
-pub mod email_verify_resend;
 pub mod email_change;
 pub mod email_change_confirm;
+pub mod email_verify;
+pub mod email_verify_resend;
 pub mod login;
 pub mod logout;
 pub mod me;
@@ -19,10 +19,10 @@ pub mod register;
 pub mod sessions;
 
 pub use audit::list_audit;
-pub use email_verify::verify_email;
-pub use email_verify_resend::resend_verification;
 pub use email_change::change_email;
 pub use email_change_confirm::confirm_email_change;
+pub use email_verify::verify_email;
+pub use email_verify_resend::resend_verification;
 pub use login::login;
 pub use logout::logout;
 pub use me::me;
