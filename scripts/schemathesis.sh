@@ -21,7 +21,9 @@
 #   tests/api/password_reset.rs);
 # - Argon2id is cheap, so a debug build hashes quickly;
 # - password.min_strength is 0: how guessable a password is cannot be said in
-#   a schema (the `weak_password` answer is documented, and tested elsewhere).
+#   a schema (the `weak_password` answer is documented, and tested elsewhere);
+# - sign-in with a one-time code is switched on, so /auth/otp/* are fuzzed past
+#   their 404 `not_enabled`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -83,6 +85,7 @@ authd() {
         AUTHD__LIMITS__REFRESH_PER_IP=1000000 \
         AUTHD__EMAIL__PER_IP_LIMIT=1000000 \
         AUTHD__EMAIL__PER_RECIPIENT_LIMIT=1000000 \
+        AUTHD__ACCOUNTS__OTP_ENABLED=true \
         "${bin}" "$@"
 }
 
@@ -131,11 +134,19 @@ extract_selector = "/access_token"
 include-path = "/oauth/token"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 429]
 
-# A reset link's token or code that is not (or no longer) valid is a 400
+# An emailed link's token or code that is not (or no longer) valid is a 400
 # invalid_account_token, which no schema can tell from a valid one.
 [[operations]]
 include-path = "/auth/password/reset"
 checks.positive_data_acceptance.expected-statuses = [200, 204, 400]
+
+[[operations]]
+include-path = "/auth/email/verify"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 429]
+
+[[operations]]
+include-path = "/auth/email/change/confirm"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 409, 429]
 EOF
 
 echo "schemathesis: ${base}, seed ${seed}, ${examples} examples per operation"
