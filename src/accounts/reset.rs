@@ -24,7 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
+use uuid::Uuid;
 
+use super::login::reserve;
 use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
@@ -124,9 +126,12 @@ pub enum ResetProof {
 ///
 /// - An unknown, spent, replaced or expired link, a wrong code, a code out of
 ///   tries, and an address without an account all fail alike with
-///   `InvalidAccountToken`; a wrong code counts a try and is audited
-///   (`code_failed`) for the account it was tried against.
-/// - A weak new password fails with `WeakPassword` and spends nothing.
+///   `InvalidAccountToken`; a wrong code counts a try of the code and a
+///   failure on the reset-code throttle (`Keys::for_reset_code`: per address,
+///   known or not, and per client), and is audited (`code_failed`). Past the
+///   throttle's limits a code is not tried: `LockedOut` (429).
+/// - A weak new password fails with `WeakPassword` and spends nothing (with a
+///   code, it is refused before the code is tried, so it uses no try).
 /// - The token must still match the account under the user's lock: issued at
 ///   the current credential version (no password change or reset since) and
 ///   to the current address (no email change since). Of two requests with one
@@ -137,8 +142,15 @@ pub async fn reset_password(
     new: &Password,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, ServiceError> {
-    let (found, by) = find_token(svc, &proof, meta).await?;
     let min_strength = svc.settings.password.min_strength;
+    // With a code, the address is known before the code is tried: a weak
+    // password is refused first, so it does not use up one of the code's tries.
+    if let ResetProof::Code { email, .. } = &proof
+        && let Some(why) = weakness(new.expose(), email.as_str(), min_strength)
+    {
+        return Err(ServiceError::WeakPassword(why));
+    }
+    let (found, by) = find_token(svc, &proof, meta).await?;
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
     }
@@ -170,6 +182,12 @@ pub async fn reset_password(
     // and a lockout they caused ends (the client's count stays).
     svc.throttle
         .succeeded(&mut tx, &Keys::new(&current.email, meta.ip.as_deref()))
+        .await?;
+    svc.throttle
+        .succeeded(
+            &mut tx,
+            &Keys::for_reset_code(&current.email, meta.ip.as_deref()),
+        )
         .await?;
     let revoked =
         sessions::logout::revoke_every_session(&mut tx, user, reasons::PASSWORD_RESET, now).await?;
@@ -246,32 +264,42 @@ async fn find_token(
                 .ok_or(ServiceError::InvalidAccountToken)
         }
         ResetProof::Code { email, code } => {
+            // Tries are counted before the code is looked at, per address
+            // and per client (`Keys::for_reset_code`): past the limits, 429,
+            // for known and unknown addresses alike.
+            let keys = Keys::for_reset_code(email.as_str(), meta.ip.as_deref());
+            reserve(svc, &keys).await?;
             let mut conn = svc.store.conn().await?;
-            let user = store::users::find_by_email(&mut conn, email.as_str()).await?;
+            let user = store::users::find_by_email(&mut conn, email.as_str())
+                .await?
+                .map(|u| u.id);
             drop(conn);
-            // An address without an account fails as a wrong code does.
-            let Some(user) = user else {
-                return Err(ServiceError::InvalidAccountToken);
-            };
-            let checked =
-                tokens::check_code(svc, user.id, Purpose::PasswordReset, code.expose_secret())
-                    .await?;
-            match checked {
-                // A code is checked against its own account's tokens only;
-                // the user is compared anyway.
-                Some(found) if found.user == user.id => Ok((found, "by code")),
-                _ => {
-                    tracing::info!(user = %user.id, "password reset with a wrong code");
-                    let now = svc.now();
-                    let mut tx = svc.store.begin().await?;
-                    let event =
-                        AuditEvent::new(AuditKind::CodeFailed, Some(user.id), None, meta, now)
-                            .with_detail("password reset code");
-                    audit::record(&mut tx, &event).await?;
-                    tx.commit().await?;
-                    Err(ServiceError::InvalidAccountToken)
-                }
+            // An address without an account tries its code against no user:
+            // the statements of an account without a live code, the same
+            // answer, and the same writes below.
+            let checked = tokens::check_code(
+                svc,
+                user.unwrap_or(Uuid::nil()),
+                Purpose::PasswordReset,
+                code.expose_secret(),
+            )
+            .await?
+            .filter(|t| Some(t.user) == user);
+            if let Some(found) = checked {
+                return Ok((found, "by code"));
             }
+            tracing::info!(
+                known_user = user.is_some(),
+                "password reset with a wrong code"
+            );
+            let now = svc.now();
+            let mut tx = svc.store.begin().await?;
+            svc.throttle.failed(&mut tx, &keys, now).await?;
+            let event = AuditEvent::new(AuditKind::CodeFailed, user, None, meta, now)
+                .with_detail("password reset code");
+            audit::record(&mut tx, &event).await?;
+            tx.commit().await?;
+            Err(ServiceError::InvalidAccountToken)
         }
     }
 }

@@ -47,6 +47,18 @@ impl Keys {
             ip: format!("ip:{ip}"),
         }
     }
+
+    /// The counters of reset-code tries: the client's count is the login's
+    /// (guesses across many accounts from one client add up with its failed
+    /// logins), the account's is a count of its own, so a login lockout, the
+    /// moment a user most needs a reset, does not also refuse the reset.
+    pub fn for_reset_code(email: &str, ip: Option<&str>) -> Self {
+        let login = Self::new(email, ip);
+        Self {
+            account: login.account.replacen("account:", "reset-code:", 1),
+            ip: login.ip,
+        }
+    }
 }
 
 /// An attempt counted before its password is checked (see `reserve`): a
