@@ -22,6 +22,9 @@ pub mod reasons {
     pub const PASSWORD_RESET: &str = "password_reset";
     /// The oldest live session, at a login beyond `refresh.max_sessions_per_user`.
     pub const SESSION_LIMIT: &str = "session_limit";
+    /// A code sign-in proved an address nobody had proven: the sessions of
+    /// whoever registered it without proving it end (`accounts::otp`).
+    pub const UNPROVEN_REGISTRATION: &str = "unproven_registration";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

@@ -18,7 +18,8 @@ on_both_stores!(
     codes_are_off_by_default_and_both_endpoints_say_not_enabled,
     start_answers_alike_for_known_and_unknown_addresses_and_only_an_account_gets_a_code,
     verify_answers_exactly_like_login_in_both_deliveries,
-    a_code_login_says_amr_otp_in_every_token_of_its_session_and_verifies_the_address,
+    a_code_login_says_amr_otp_in_every_token_of_its_session,
+    a_code_sign_in_that_first_proves_an_address_ends_the_password_and_sessions_of_its_registration,
     after_code_attempts_wrong_codes_the_right_code_is_refused,
     a_code_expires_after_otp_ttl_secs,
     a_code_works_once_and_a_newer_code_replaces_it,
@@ -179,6 +180,8 @@ async fn start_answers_alike_for_known_and_unknown_addresses_and_only_an_account
 async fn verify_answers_exactly_like_login_in_both_deliveries(backend: Backend) {
     let app = app_with(backend, |_| {}).await;
     let email = registered(&app).await;
+    // Proven first, so the code sign-in leaves the password as it is.
+    prove(&app, &email).await;
 
     // Body delivery: the login answer's fields, and tokens that refresh.
     let login = app
@@ -242,15 +245,21 @@ async fn verify_answers_exactly_like_login_in_both_deliveries(backend: Backend) 
     assert_eq!(verify(&app, &email, &code, "body").await.status, 200);
 }
 
-async fn a_code_login_says_amr_otp_in_every_token_of_its_session_and_verifies_the_address(
-    backend: Backend,
-) {
+/// `email`'s address proven by the link its registration sent.
+async fn prove(app: &TestApp, email: &str) {
+    let link = app.wait_for_action(email, "verify_email").await;
+    let reply = app
+        .post_json("/auth/email/verify", &json!({ "token": link.link_token() }))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn a_code_login_says_amr_otp_in_every_token_of_its_session(backend: Backend) {
     let app = app_with(backend, |_| {}).await;
     let email = registered(&app).await;
+    prove(&app, &email).await;
     let before = app.login_body(&email).await;
     assert_eq!(jwt_claims(&before.access)["amr"], json!(["pwd"]));
-    let me = app.get_bearer("/auth/me", &before.access).await;
-    assert_eq!(me.body["email_verified"], false);
 
     let code = code_for(&app, &email).await;
     let reply = verify(&app, &email, &code, "body").await;
@@ -263,19 +272,64 @@ async fn a_code_login_says_amr_otp_in_every_token_of_its_session_and_verifies_th
         assert_eq!(jwt_claims(&next.access_token())["amr"], json!(["otp"]));
         refresh = next.refresh_token();
     }
-    // The password session keeps its own.
+    // The password session of a proven address keeps its own, and the
+    // password still signs in.
     let again = app.refresh_body(&before.refresh).await;
+    assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(jwt_claims(&again.access_token())["amr"], json!(["pwd"]));
+    assert_eq!(app.try_login(&email, PASSWORD).await.status, 200);
+    let user = app.user_id(&email).await;
+    let events = app.audit_events(user).await;
+    assert_eq!(events[1].kind, "login_succeeded");
+    assert_eq!(events[1].detail.as_deref(), Some("one-time code"));
+}
 
-    let me = app.get_bearer("/auth/me", &reply.access_token()).await;
+/// Account pre-hijacking: someone registers an address that is not theirs,
+/// with a password of their choosing, and waits for the mailbox's owner to
+/// sign in with a code. The code is the first proof of the address: the
+/// password chosen at registration and every session made with it end, so
+/// the registrant keeps nothing.
+async fn a_code_sign_in_that_first_proves_an_address_ends_the_password_and_sessions_of_its_registration(
+    backend: Backend,
+) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+    let registrant = app.login_body(&email).await;
+    let me = app.get_bearer("/auth/me", &registrant.access).await;
+    assert_eq!(me.body["email_verified"], false);
+
+    let code = code_for(&app, &email).await;
+    let owner = verify(&app, &email, &code, "body").await;
+    assert_eq!(owner.status, 200, "{}", owner.text);
+    let me = app.get_bearer("/auth/me", &owner.access_token()).await;
     assert_eq!(
         me.body["email_verified"], true,
         "the code proved the mailbox"
     );
+
+    assert_eq!(
+        app.refresh_body(&registrant.refresh).await.status,
+        401,
+        "the registrant's session ended"
+    );
+    assert_eq!(
+        app.get_bearer("/auth/me", &registrant.access).await.status,
+        401
+    );
+    assert_eq!(
+        app.try_login(&email, PASSWORD).await.status,
+        401,
+        "the registration's password no longer signs in"
+    );
     let user = app.user_id(&email).await;
-    let events = app.audit_events(user).await;
-    assert_eq!(events[0].kind, "login_succeeded");
-    assert_eq!(events[0].detail.as_deref(), Some("one-time code"));
+    let kinds = app.audit_kinds(user).await;
+    // Newest first: the refused password login above, then the code sign-in.
+    assert_eq!(
+        &kinds[..3],
+        ["login_failed", "login_succeeded", "password_reset"]
+    );
+    // The owner's own session goes on.
+    assert_eq!(app.refresh_body(&owner.refresh_token()).await.status, 200);
 }
 
 async fn after_code_attempts_wrong_codes_the_right_code_is_refused(backend: Backend) {
