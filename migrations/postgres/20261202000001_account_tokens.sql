@@ -19,7 +19,8 @@ CREATE TABLE account_tokens (
     credential_version BIGINT NOT NULL,
     token_hash         BYTEA,
     code_hash          BYTEA,
-    -- Wrong codes tried against this row; at the limit the row is dead.
+    -- Wrong codes tried against this row; at the limit its code is dead (the
+    -- link, a 256-bit secret, still works until it expires or is spent).
     code_attempts      INTEGER NOT NULL DEFAULT 0,
     created_at         TIMESTAMPTZ NOT NULL,
     expires_at         TIMESTAMPTZ NOT NULL,

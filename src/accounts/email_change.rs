@@ -39,8 +39,11 @@ use super::tokens::{self, Issue, Purpose};
 /// - 401 `InvalidCredentials` for a wrong current password, counted on the
 ///   login throttle and audited as a failed login, as at a password change;
 ///   a locked-out account is refused (429) before its password is checked;
-/// - 409 `EmailTaken` when another account has `new_email` now;
-/// - 429 `SendLimited` over the send limits of the new address.
+/// - 429 `SendLimited` over the send limits of the new address, counted
+///   before anything is said about it;
+/// - 409 `EmailTaken` when another account has `new_email` now, except in the
+///   enumeration-safe mode, where the answer is the same as for a free
+///   address and nothing is sent.
 pub async fn request_email_change(
     svc: &Services,
     user: Uuid,
@@ -78,11 +81,23 @@ pub async fn request_email_change(
     }
     // The password was right: whatever is refused below, the account's
     // failures are forgotten, as at a login.
-    if let Err(e) = ready_to_send(svc, new_email, meta).await {
+    let send = ready_to_send(svc, new_email, meta).await;
+    if !matches!(send, Ok(true)) {
         let mut tx = svc.store.begin().await?;
         svc.throttle.succeeded(&mut tx, &keys).await?;
+        if let Ok(false) = send {
+            let event = AuditEvent::new(
+                AuditKind::EmailChangeRequested,
+                Some(user),
+                Some(current),
+                meta,
+                svc.now(),
+            )
+            .with_detail("the new address has an account: nothing sent");
+            audit::record(&mut tx, &event).await?;
+        }
         tx.commit().await?;
-        return Err(e);
+        return send.map(|_| ());
     }
     let Ok(old_email) = Email::parse(&stored.email) else {
         return Err(ServiceError::internal(anyhow::anyhow!(
@@ -144,23 +159,29 @@ pub async fn request_email_change(
     Ok(())
 }
 
-/// Whether a confirmation may go to `new_email` now: the address has no
-/// account, and the send limits allow a message to it.
+/// Whether a confirmation goes to `new_email`: the send limits are counted
+/// first, for every address alike (`SendLimited` past them); then an address
+/// with an account is `EmailTaken` (409), or, in the enumeration-safe mode
+/// (`accounts.enumeration_safe_registration`), `Ok(false)`: the request is
+/// answered as any other and nothing is sent, so a signed-in user cannot
+/// tell taken addresses from free ones here either. `Ok(true)`: send.
 async fn ready_to_send(
     svc: &Services,
     new_email: &Email,
     meta: &RequestMeta,
-) -> Result<(), ServiceError> {
+) -> Result<bool, ServiceError> {
+    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
+    mail::check_send_limits(svc, new_email, ip).await?;
     let mut conn = svc.store.conn().await?;
     let taken = store::users::find_by_email(&mut conn, new_email.as_str())
         .await?
         .is_some();
     drop(conn);
-    if taken {
-        return Err(StoreError::EmailTaken.into());
+    match (taken, svc.settings.accounts.enumeration_safe_registration) {
+        (false, _) => Ok(true),
+        (true, true) => Ok(false),
+        (true, false) => Err(StoreError::EmailTaken.into()),
     }
-    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
-    mail::check_send_limits(svc, new_email, ip).await
 }
 
 /// Confirms an email change with the token of its link: the account moves to

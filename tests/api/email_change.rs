@@ -27,6 +27,8 @@ on_both_stores!(
     a_password_change_kills_the_pending_link,
     links_and_codes_sent_to_the_old_address_die_with_the_change,
     requests_over_the_send_limits_of_the_new_address_are_refused,
+    in_the_enumeration_safe_mode_a_taken_address_is_answered_like_a_free_one,
+    the_send_limits_are_counted_before_a_taken_address_is_refused,
 );
 
 const ACTION: &str = "email_change_confirm";
@@ -417,4 +419,69 @@ async fn requests_over_the_send_limits_of_the_new_address_are_refused(backend: B
     // The password was right: no failure counted against the account.
     let user = app.user_id(&email).await;
     assert_eq!(app.audit_kinds(user).await[0], "email_change_requested");
+}
+
+async fn in_the_enumeration_safe_mode_a_taken_address_is_answered_like_a_free_one(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.accounts.email_verification = authd::config::Verification::Required;
+        s.accounts.enumeration_safe_registration = true;
+    })
+    .await;
+    let register = |email: String| {
+        let app = &app;
+        async move {
+            let reply = app
+                .post_json(
+                    "/auth/register",
+                    &json!({ "email": email, "password": PASSWORD }),
+                )
+                .await;
+            assert_eq!(reply.status, 202, "{}", reply.text);
+        }
+    };
+    let email = fresh("safe");
+    register(email.clone()).await;
+    let link = app.wait_for_action(&email, "verify_email").await;
+    let verified = app
+        .post_json("/auth/email/verify", &json!({ "token": link.link_token() }))
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    let access = app.login_body(&email).await.access;
+    let taken = fresh("taken");
+    register(taken.clone()).await;
+    let free = fresh("free");
+
+    let to_taken = request_change(&app, &access, &taken, PASSWORD).await;
+    let to_free = request_change(&app, &access, &free, PASSWORD).await;
+    assert_eq!(to_free.status, 202, "{}", to_free.text);
+    assert_eq!(
+        (to_taken.status, &to_taken.body),
+        (to_free.status, &to_free.body),
+        "a taken address is not told apart"
+    );
+    app.wait_for_action(&free, ACTION).await;
+    assert!(
+        app.mail_to(&taken)
+            .iter()
+            .all(|m| m.action().as_deref() != Some(ACTION)),
+        "nothing is sent to the owner of the taken address"
+    );
+}
+
+async fn the_send_limits_are_counted_before_a_taken_address_is_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.email.per_recipient_limit = 2).await;
+    let (_, access) = signed_in(&app).await;
+    let taken = fresh("taken");
+    // Its registration's verification mail counts one request to it.
+    app.register(&taken).await;
+    let first = request_change(&app, &access, &taken, PASSWORD).await;
+    assert_eq!(first.status, 409, "{}", first.text);
+    let second = request_change(&app, &access, &taken, PASSWORD).await;
+    assert_eq!(
+        second.status, 429,
+        "probing one address is limited like sending to it: {}",
+        second.text
+    );
 }
