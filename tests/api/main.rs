@@ -32,6 +32,7 @@ mod limits;
 mod lockout;
 mod mail;
 mod mail_binary;
+mod mail_flows;
 mod mobile;
 mod oauth_revoke_introspect;
 mod oauth_token;
