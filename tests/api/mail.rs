@@ -2,7 +2,8 @@
 //! server (`helpers::smtp`, STARTTLS and AUTH required), with the test's clock
 //! driving the backoff; queueing inside a transaction; the send limits.
 //! The binary's side (the `.eml` default and its log, a `kill -9`) is in
-//! `mail_binary`.
+//! `mail_binary`; implicit TLS and the refusals of plaintext and of an
+//! untrusted certificate are in `mail_tls`.
 
 use std::time::Duration;
 
@@ -25,9 +26,9 @@ on_both_stores!(
     send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry_after,
 );
 
-const TOKEN: &str = "tok-SECRET-0123456789abcdef";
+pub(crate) const TOKEN: &str = "tok-SECRET-0123456789abcdef";
 
-fn reset(token: &str) -> Mail {
+pub(crate) fn reset(token: &str) -> Mail {
     Mail::PasswordReset {
         token: SecretString::from(token.to_owned()),
         code: SecretString::from("12345678".to_owned()),
@@ -36,7 +37,7 @@ fn reset(token: &str) -> Mail {
 }
 
 /// Queues `mail` for `to` in a transaction of its own, commits, wakes the sender.
-async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid {
+pub(crate) async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid {
     let svc = app.services();
     let mut tx = svc.store.begin().await.unwrap();
     let id = authd::mail::queue(svc, &mut tx, user, &Email::parse(to).unwrap(), &mail)
@@ -47,13 +48,13 @@ async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid 
     id
 }
 
-async fn record(app: &TestApp, id: Uuid) -> Option<OutboxRecord> {
+pub(crate) async fn record(app: &TestApp, id: Uuid) -> Option<OutboxRecord> {
     let mut conn = app.store().conn().await.unwrap();
     authd::store::outbox::find(&mut conn, id).await.unwrap()
 }
 
 /// Waits (up to 30 s) until message `id` satisfies `done`.
-async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> bool) -> OutboxRecord {
+pub(crate) async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> bool) -> OutboxRecord {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r = record(app, id).await.expect("the message is in the outbox");
@@ -69,7 +70,7 @@ async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> boo
 }
 
 /// A message rescheduled after `attempts` failed attempts.
-fn waiting_after(attempts: i32) -> impl Fn(&OutboxRecord) -> bool {
+pub(crate) fn waiting_after(attempts: i32) -> impl Fn(&OutboxRecord) -> bool {
     move |r| r.attempts == attempts && r.claimed_until.is_none() && r.last_error.is_some()
 }
 

@@ -30,6 +30,7 @@ mod limits;
 mod lockout;
 mod mail;
 mod mail_binary;
+mod mail_tls;
 mod mobile;
 mod oauth_revoke_introspect;
 mod oauth_token;
