@@ -1,15 +1,17 @@
 //! Accounts: registration, the credentials check at login with its throttle,
-//! and password change. Each function parses nothing (the values come in
+//! password change, and password reset by email. Each function parses nothing (the values come in
 //! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
 
 mod login;
 mod password;
 mod register;
+mod reset;
 pub mod tokens;
 
 pub use login::{Authenticated, authenticate, login, sign_in};
 pub use password::change_password;
 pub use register::register;
+pub use reset::{ResetProof, forgot_password, reset_password};
 
 use uuid::Uuid;
 

@@ -103,6 +103,8 @@ route_table! {
     POST "/auth/logout" => auth::logout,
     GET "/auth/me" => auth::me,
     POST "/auth/password" => auth::change_password,
+    POST "/auth/password/forgot" => auth::forgot_password,
+    POST "/auth/password/reset" => auth::reset_password,
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,

@@ -26,6 +26,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::logout::logout,
         auth::me::me,
         auth::password::change_password,
+        auth::password_forgot::forgot_password,
+        auth::password_reset::reset_password,
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
@@ -104,6 +106,18 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
         ("NewAccount", "password", Some(p.min_length), &new),
         ("PasswordChange", "current_password", None, &upper),
         ("PasswordChange", "new_password", Some(p.min_length), &new),
+        (
+            "PasswordResetByLink",
+            "new_password",
+            Some(p.min_length),
+            &new,
+        ),
+        (
+            "PasswordResetByCode",
+            "new_password",
+            Some(p.min_length),
+            &new,
+        ),
     ] {
         let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
             continue;

@@ -18,6 +18,8 @@ pub mod reasons {
     pub const LOGOUT_OTHERS: &str = "logout_others";
     pub const REVOKED_BY_USER: &str = "revoked_by_user";
     pub const PASSWORD_CHANGED: &str = "password_changed";
+    /// Every session, at a password reset by an emailed link or code.
+    pub const PASSWORD_RESET: &str = "password_reset";
     /// The oldest live session, at a login beyond `refresh.max_sessions_per_user`.
     pub const SESSION_LIMIT: &str = "session_limit";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
@@ -91,7 +93,8 @@ pub async fn end_all(
 /// (`store::users::lock`), and writes the one user revocation that covers
 /// them all, so the revocation feed lists one entry however many sessions
 /// end (the argument is in `sessions::feed`). Returns how many were revoked.
-pub(super) async fn revoke_every_session(
+/// A global logout and a password reset (`accounts::reset`) end sessions this way.
+pub async fn revoke_every_session(
     tx: &mut Tx<'_>,
     user: Uuid,
     reason: &str,

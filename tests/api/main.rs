@@ -36,6 +36,7 @@ mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
 mod openapi;
+mod password_reset;
 mod permissions;
 mod refresh;
 mod refresh_cookie;

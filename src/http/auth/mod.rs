@@ -6,6 +6,8 @@ pub mod login;
 pub mod logout;
 pub mod me;
 pub mod password;
+pub mod password_forgot;
+pub mod password_reset;
 pub mod refresh;
 pub mod register;
 pub mod sessions;
@@ -15,6 +17,8 @@ pub use login::login;
 pub use logout::logout;
 pub use me::me;
 pub use password::change_password;
+pub use password_forgot::forgot_password;
+pub use password_reset::reset_password;
 pub use refresh::refresh;
 pub use register::register;
 pub use sessions::{list_sessions, revoke_session};
@@ -58,7 +62,6 @@ pub struct NewAccount {
 /// The answer of a request whose outcome must not say whether the address has
 /// an account (forgot-password, resending a link, a login code,
 /// enumeration-safe registration): always 202 with this body.
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Serialize, ToSchema)]
 pub struct Accepted {
     /// Always `accepted`: if an account can use it, an email is on its way.
@@ -66,7 +69,6 @@ pub struct Accepted {
     status: &'static str,
 }
 
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 impl Accepted {
     /// `202 Accepted`, `Cache-Control: no-store`, `{"status": "accepted"}`.
     pub fn response() -> HttpResponse {
@@ -77,7 +79,6 @@ impl Accepted {
 }
 
 /// An email address, for the requests that send a message to it.
-#[allow(dead_code)] // TEMP: until the flows that use it are merged
 #[derive(Deserialize, ToSchema)]
 pub struct EmailAddress {
     /// An address with a dotted domain. Compared without regard to case.

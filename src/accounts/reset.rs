@@ -1,0 +1,296 @@
+//! Password reset by email (OWASP Forgot Password Cheat Sheet): asking for a
+//! link and a code ([`forgot_password`]), and choosing a new password with
+//! either ([`reset_password`]).
+//!
+//! - Asking answers the same whether or not the address has an account: the
+//!   send limits are counted for every address first (the same work for all),
+//!   and the lookup, the token and the message run after the answer
+//!   (`crate::background`), so neither the answer nor its timing says which
+//!   addresses are registered.
+//! - The link and the code are one token (`accounts::tokens`): bound to the
+//!   address it was sent to and to the credential version at issue, so a
+//!   password change, another reset or an email change ends it; a newer
+//!   request ends the older link and code; a code allows
+//!   `accounts.code_attempts` tries. Finding a link spends nothing.
+//! - A reset commits as one: the token spent, the new password (credential
+//!   version moved on), every session of the user revoked with the one user
+//!   revocation the feed lists, the other reset tokens ended, the address
+//!   marked verified (the token proved the mailbox), the account's failed-login
+//!   count cleared, the audit event, the `password_changed` notice, and, with
+//!   `accounts.reset_signs_in`, the new session.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::tokens::{self, Issue, Purpose, Redeemed};
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::{Email, Password};
+use crate::error::ServiceError;
+use crate::mail::{self, Mail};
+use crate::passwords::weakness;
+use crate::services::Services;
+use crate::sessions::{self, Session, logout::reasons};
+use crate::store;
+use crate::throttle::Keys;
+
+/// Asks for a reset link and code for `email`. Counts the request against
+/// the send limits (`SendLimited` past them, for every address alike), then
+/// hands the rest to the background runner (`Busy` when it is full) and
+/// returns: the caller answers 202 whether or not the address has an account.
+pub async fn forgot_password(
+    svc: &Arc<Services>,
+    email: &Email,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    mail::check_send_limits(svc, email, ip_of(meta)).await?;
+    let task = send_reset(svc.clone(), email.clone(), meta.clone());
+    svc.background.spawn("password_forgot", task)
+}
+
+/// The part of a forgot-password request done after the answer: the account
+/// of `email`, if any, gets a new link and code (ending the older ones), in
+/// one transaction with the message and the audit event.
+async fn send_reset(
+    svc: Arc<Services>,
+    email: Email,
+    meta: RequestMeta,
+) -> Result<(), ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let user = store::users::find_by_email(&mut conn, email.as_str()).await?;
+    drop(conn);
+    let Some(user) = user else {
+        tracing::debug!("password reset asked for an address without an account");
+        return Ok(());
+    };
+    let now = svc.now();
+    let accounts = &svc.settings.accounts;
+    let valid_for = Duration::from_secs(accounts.reset_ttl_secs);
+    let mut tx = svc.store.begin().await?;
+    let Some(version) = store::users::lock(&mut tx, user.id).await? else {
+        return Ok(());
+    };
+    let issued = tokens::issue(
+        &svc,
+        &mut tx,
+        &Issue {
+            purpose: Purpose::PasswordReset,
+            user: user.id,
+            email: &user.email,
+            credential_version: version,
+            valid_for,
+            link: true,
+            code_digits: Some(accounts.reset_code_digits),
+        },
+    )
+    .await?;
+    let (Some(token), Some(code)) = (issued.link, issued.code) else {
+        return Err(missing("a reset token without its link or code"));
+    };
+    let to = stored_address(&user.email)?;
+    let message = Mail::PasswordReset {
+        token,
+        code,
+        valid_for,
+    };
+    mail::queue(&svc, &mut tx, Some(user.id), &to, &message).await?;
+    let event = AuditEvent::new(
+        AuditKind::PasswordResetRequested,
+        Some(user.id),
+        None,
+        &meta,
+        now,
+    );
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    tracing::info!(user = %user.id, "password reset link and code sent");
+    Ok(())
+}
+
+/// What proves the reader of the reset message.
+pub enum ResetProof {
+    /// The token of the emailed link.
+    Link(SecretString),
+    /// The emailed code, with the address it was sent to.
+    Code { email: Email, code: SecretString },
+}
+
+/// Sets a new password for the account a reset link or code was sent to,
+/// and ends every session of it. Returns the new session when
+/// `accounts.reset_signs_in` is on.
+///
+/// - An unknown, spent, replaced or expired link, a wrong code, a code out of
+///   tries, and an address without an account all fail alike with
+///   `InvalidAccountToken`; a wrong code counts a try and is audited
+///   (`code_failed`) for the account it was tried against.
+/// - A weak new password fails with `WeakPassword` and spends nothing.
+/// - The token must still match the account under the user's lock: issued at
+///   the current credential version (no password change or reset since) and
+///   to the current address (no email change since). Of two requests with one
+///   token, one spends it (`tokens::spend`); the other fails as invalid.
+pub async fn reset_password(
+    svc: &Services,
+    proof: ResetProof,
+    new: &Password,
+    meta: &RequestMeta,
+) -> Result<Option<Session>, ServiceError> {
+    let (found, by) = find_token(svc, &proof, meta).await?;
+    let min_strength = svc.settings.password.min_strength;
+    if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
+        return Err(ServiceError::WeakPassword(why));
+    }
+    // No transaction is held while hashing.
+    let hash = svc.hasher.hash(new).await?;
+    let user = found.user;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let version = store::users::lock(&mut tx, user).await?;
+    let account = store::users::find(&mut tx, user).await?;
+    let current = match (version, account) {
+        (Some(version), Some(account))
+            if version == found.credential_version && account.email == found.email =>
+        {
+            account
+        }
+        _ => {
+            tracing::info!(user = %user, "password reset refused: the password or address changed since the token was issued");
+            return Err(ServiceError::InvalidAccountToken);
+        }
+    };
+    if !tokens::spend(svc, &mut tx, found.id).await? {
+        tracing::info!(user = %user, "password reset refused: the token was spent meanwhile");
+        return Err(ServiceError::InvalidAccountToken);
+    }
+    store::users::set_new_password(&mut tx, user, &hash, now).await?;
+    // Lock order: the user's row (held), its throttle counters, its sessions.
+    // The reset proved the mailbox: the account's failed logins are forgotten
+    // and a lockout they caused ends (the client's count stays).
+    svc.throttle
+        .succeeded(&mut tx, &Keys::new(&current.email, meta.ip.as_deref()))
+        .await?;
+    let revoked =
+        sessions::logout::revoke_every_session(&mut tx, user, reasons::PASSWORD_RESET, now).await?;
+    tokens::end_all(svc, &mut tx, user, Purpose::PasswordReset).await?;
+    store::users::set_email_verified(&mut tx, user, &current.email, now).await?;
+    let event =
+        AuditEvent::new(AuditKind::PasswordReset, Some(user), None, meta, now).with_detail(by);
+    audit::record(&mut tx, &event).await?;
+    let to = stored_address(&current.email)?;
+    mail::queue(
+        svc,
+        &mut tx,
+        Some(user),
+        &to,
+        &Mail::PasswordChanged { at: now },
+    )
+    .await?;
+    let session = if svc.settings.accounts.reset_signs_in {
+        let started = sessions::start(&mut tx, &svc.policy, user, now, meta).await?;
+        let session = started.session;
+        let event = AuditEvent::new(
+            AuditKind::LoginSucceeded,
+            Some(user),
+            Some(session.id),
+            meta,
+            now,
+        )
+        .with_detail("signed in by a password reset");
+        audit::record(&mut tx, &event).await?;
+        Some(session)
+    } else {
+        None
+    };
+    tx.commit().await?;
+    svc.mail.wake();
+    svc.metrics.revoked(reasons::PASSWORD_RESET, revoked);
+    if session.is_some() {
+        svc.metrics.logins.with_label_values(&["ok"]).inc();
+    }
+    tracing::info!(user = %user, revoked, by, "password reset; every session revoked");
+    Ok(session)
+}
+
+/// The live reset token `proof` names, and how it was presented (the audit
+/// detail), or `InvalidAccountToken`.
+async fn find_token(
+    svc: &Services,
+    proof: &ResetProof,
+    meta: &RequestMeta,
+) -> Result<(Redeemed, &'static str), ServiceError> {
+    use secrecy::ExposeSecret;
+    match proof {
+        ResetProof::Link(token) => {
+            let mut conn = svc.store.conn().await?;
+            let found = tokens::find_link(
+                svc,
+                &mut conn,
+                Purpose::PasswordReset,
+                token.expose_secret(),
+            )
+            .await?;
+            found
+                .map(|t| (t, "by link"))
+                .ok_or(ServiceError::InvalidAccountToken)
+        }
+        ResetProof::Code { email, code } => {
+            let mut conn = svc.store.conn().await?;
+            let user = store::users::find_by_email(&mut conn, email.as_str()).await?;
+            drop(conn);
+            // An address without an account fails as a wrong code does.
+            let Some(user) = user else {
+                return Err(ServiceError::InvalidAccountToken);
+            };
+            let checked =
+                tokens::check_code(svc, user.id, Purpose::PasswordReset, code.expose_secret())
+                    .await?;
+            match checked {
+                // A code is checked against its own account's tokens only;
+                // the user is compared anyway.
+                Some(found) if found.user == user.id => Ok((found, "by code")),
+                _ => {
+                    tracing::info!(user = %user.id, "password reset with a wrong code");
+                    let now = svc.now();
+                    let mut tx = svc.store.begin().await?;
+                    let event =
+                        AuditEvent::new(AuditKind::CodeFailed, Some(user.id), None, meta, now)
+                            .with_detail("password reset code");
+                    audit::record(&mut tx, &event).await?;
+                    tx.commit().await?;
+                    Err(ServiceError::InvalidAccountToken)
+                }
+            }
+        }
+    }
+}
+
+/// The caller's address as `RequestMeta` records it.
+fn ip_of(meta: &RequestMeta) -> Option<IpAddr> {
+    meta.ip.as_deref().and_then(|ip| ip.parse().ok())
+}
+
+/// An account's stored address as an `Email` (it was parsed when stored).
+fn stored_address(address: &str) -> Result<Email, ServiceError> {
+    Email::parse(address).map_err(|_| missing("a stored address that does not parse"))
+}
+
+fn missing(what: &'static str) -> ServiceError {
+    ServiceError::internal(anyhow::anyhow!(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callers_address_is_read_back_from_the_request_meta() {
+        let meta = RequestMeta {
+            ip: Some("2001:db8::1".into()),
+            user_agent: None,
+        };
+        assert_eq!(ip_of(&meta), "2001:db8::1".parse().ok());
+        assert_eq!(ip_of(&RequestMeta::default()), None);
+    }
+}
