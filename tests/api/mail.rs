@@ -24,6 +24,7 @@ on_both_stores!(
     two_instances_on_one_database_send_each_message_exactly_once,
     queueing_inside_a_transaction_that_rolls_back_queues_nothing,
     send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry_after,
+    a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll,
 );
 
 pub(crate) const TOKEN: &str = "tok-SECRET-0123456789abcdef";
@@ -417,4 +418,32 @@ async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry
     let response = authd::http::error::ApiError::from(error).error_response();
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers().get("retry-after").unwrap(), "3000");
+}
+
+async fn a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll(
+    backend: Backend,
+) {
+    // No SMTP: files. A poll longer than the test may wait: only the wake-up
+    // and the sender's own going on can send the backlog.
+    let app = spawn_app_with(backend, |s| {
+        s.email.batch_size = 2;
+        s.email.poll_interval_ms = 60_000;
+    })
+    .await;
+    let svc = app.services();
+    let mut tx = svc.store.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let to = Email::parse(&format!("backlog{i}@example.com")).unwrap();
+        ids.push(
+            authd::mail::queue(svc, &mut tx, None, &to, &reset(&format!("t{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    svc.mail.wake(); // once, as a flow does after its commit
+    for id in ids {
+        wait_until(&app, id, |r| r.state == "sent").await;
+    }
 }
