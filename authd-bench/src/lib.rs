@@ -3,7 +3,10 @@
 //!
 //! - [`target`]: the URL under load, loopback only.
 //! - [`load`]: users and sessions, the scenarios, closed and open loop.
-//! - [`flood`]: the login-flood scenario (refresh alone and under a flood).
+//! - [`flood`]: the login-flood scenario (refresh alone and under a flood),
+//!   and the open-loop offer both floods use.
+//! - [`forgot`]: the forgot-flood scenario (refresh alone and under a flood of
+//!   `POST /auth/password/forgot`, with the outbox's depth).
 //! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
@@ -13,6 +16,7 @@
 
 pub mod chart;
 pub mod flood;
+pub mod forgot;
 pub mod limits;
 pub mod load;
 pub mod mix;

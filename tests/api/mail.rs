@@ -55,7 +55,11 @@ pub(crate) async fn record(app: &TestApp, id: Uuid) -> Option<OutboxRecord> {
 }
 
 /// Waits (up to 30 s) until message `id` satisfies `done`.
-pub(crate) async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> bool) -> OutboxRecord {
+pub(crate) async fn wait_until(
+    app: &TestApp,
+    id: Uuid,
+    done: impl Fn(&OutboxRecord) -> bool,
+) -> OutboxRecord {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r = record(app, id).await.expect("the message is in the outbox");
@@ -420,9 +424,7 @@ async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry
     assert_eq!(response.headers().get("retry-after").unwrap(), "3000");
 }
 
-async fn a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll(
-    backend: Backend,
-) {
+async fn a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll(backend: Backend) {
     // No SMTP: files. A poll longer than the test may wait: only the wake-up
     // and the sender's own going on can send the backlog.
     let app = spawn_app_with(backend, |s| {

@@ -73,7 +73,10 @@ async fn a_server_without_starttls_gets_nothing_in_plaintext_and_the_message_is_
 
     assert_eq!(smtp.received().len(), 0, "no message sent in plaintext");
     let attempts = smtp.auth_attempts();
-    assert!(attempts.is_empty(), "no AUTH sent in plaintext: {attempts:?}");
+    assert!(
+        attempts.is_empty(),
+        "no AUTH sent in plaintext: {attempts:?}"
+    );
 }
 
 async fn a_server_whose_certificate_is_not_trusted_gets_nothing(backend: Backend) {
@@ -93,7 +96,10 @@ async fn a_server_whose_certificate_is_not_trusted_gets_nothing(backend: Backend
 
         let waiting = wait_until(&app, id, waiting_after(1)).await;
         assert_eq!(waiting.state, "pending", "{tls:?}");
-        assert!(waiting.message.is_some(), "{tls:?}: the message waits whole");
+        assert!(
+            waiting.message.is_some(),
+            "{tls:?}: the message waits whole"
+        );
         let error = waiting.last_error.as_deref().unwrap();
         assert!(error.contains("certificate"), "{tls:?}: {error}");
         assert_eq!(smtp.received().len(), 0, "{tls:?}: nothing delivered");
