@@ -75,8 +75,8 @@ pub struct OutboxFigures {
     pub depth_at_flood_end: i64,
     /// The depth when the drain wait ended.
     pub depth_final: i64,
-    /// Seconds from the flood's end until every message queued was sent;
-    /// `None`: not within `--drain-timeout`.
+    /// Seconds from the flood's end until every message queued was sent (0:
+    /// it already had been); `None`: not within `--drain-timeout`.
     pub drained_after_secs: Option<f64>,
     /// Messages queued and sent from just before the flood until the end of
     /// the drain wait.
@@ -143,17 +143,43 @@ impl ForgotFloodReport {
         );
         let _ = writeln!(
             out,
-            "  {:<28} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  errors",
-            "", "requests", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
+            "  {:<28} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
+            "",
+            "requests",
+            "ok/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "max ms",
+            "cores authd/bench/pg/other"
         );
-        for (name, st) in [
-            ("refresh alone", &self.refresh_alone.total),
-            ("forgot (open loop, ok=202)", &self.forgot),
-            ("refresh under the flood", &self.refresh_under_flood.total),
+        let cores = |run: &ScenarioReport| {
+            run.cpu.as_ref().map_or("?".into(), |c| {
+                format!(
+                    "{}/{:.2}/{:.2}/{:.2}",
+                    c.authd.map_or("?".into(), |a| format!("{a:.2}")),
+                    c.bench,
+                    c.postgres,
+                    c.other
+                )
+            })
+        };
+        for (name, st, cpu) in [
+            (
+                "refresh alone",
+                &self.refresh_alone.total,
+                cores(&self.refresh_alone),
+            ),
+            ("forgot (open loop, ok=202)", &self.forgot, String::new()),
+            (
+                "refresh under the flood",
+                &self.refresh_under_flood.total,
+                cores(&self.refresh_under_flood),
+            ),
         ] {
             let _ = writeln!(
                 out,
-                "  {name:<28} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {}",
+                "  {name:<28} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {cpu:<26} {}",
                 st.requests,
                 st.throughput,
                 st.latency_ms.p50,
@@ -449,8 +475,9 @@ pub async fn run(
         by_status(&forgot_stats)
     );
 
+    let flood_end = stopped_at.saturating_duration_since(started).as_secs_f64();
     let drained_after_secs =
-        drain(&sampled, &before, stopped_at, forgot_options.drain_timeout).await;
+        drain(&sampled, &before, flood_end, forgot_options.drain_timeout).await;
     let _ = stop_sampling.send(true);
     let _ = sampler.await;
     let sampled = sampled
@@ -501,38 +528,39 @@ pub async fn run(
     })
 }
 
-/// Waits until every message queued since `before` was sent, nothing more
-/// was queued for a second (the background work after the last answers is
-/// done) and the sender has counted the outbox empty; or until `timeout`.
-/// Returns the seconds from `flood_end` until then, or `None` at the timeout.
+/// When the outbox drained, in the samples' seconds: the first sample from
+/// which on every message queued since `before` had been sent and nothing
+/// more was queued; `None` until that has held for a second (the background
+/// work after the last answers may still queue). The counters decide, not
+/// the depth gauge, which the sender refreshes only at each of its rounds
+/// (up to `email.poll_interval_ms` late once it idles).
+pub fn drained_at(samples: &[MailSample], before: &MailSample) -> Option<f64> {
+    let last = samples.last()?;
+    let settled = |x: &MailSample| {
+        x.sent.saturating_sub(before.sent) >= x.queued.saturating_sub(before.queued)
+            && x.queued == last.queued
+    };
+    let since = samples.iter().rev().take_while(|x| settled(x)).last()?;
+    (last.secs - since.secs >= 1.0).then_some(since.secs)
+}
+
+/// Waits until the outbox has drained ([`drained_at`]) or `timeout` has
+/// passed. Returns the seconds from `flood_end` (in the samples' seconds)
+/// until it drained, or `None`.
 async fn drain(
     sampled: &Mutex<Sampled>,
     before: &MailSample,
-    flood_end: Instant,
+    flood_end: f64,
     timeout: Duration,
 ) -> Option<f64> {
     let deadline = Instant::now() + timeout;
     loop {
-        let done = sampled.lock().ok().and_then(|s| {
-            let last = s.samples.last()?;
-            let settled = last.sent.saturating_sub(before.sent)
-                >= last.queued.saturating_sub(before.queued)
-                && last.depth <= before.depth.max(0);
-            let quiet_since = s
-                .samples
-                .iter()
-                .rev()
-                .take_while(|x| x.queued == last.queued)
-                .last()?;
-            let quiet = last.secs - quiet_since.secs >= 1.0;
-            (settled && quiet).then_some(last.secs)
-        });
-        if done.is_some() {
-            return Some(
-                Instant::now()
-                    .saturating_duration_since(flood_end)
-                    .as_secs_f64(),
-            );
+        let at = sampled
+            .lock()
+            .ok()
+            .and_then(|s| drained_at(&s.samples, before));
+        if let Some(at) = at {
+            return Some((at - flood_end).max(0.0));
         }
         if Instant::now() >= deadline {
             return None;
@@ -564,6 +592,32 @@ mod tests {
             }
         );
         assert!(parse_mail_metrics("authd_mail_sent_total 1\n", 0.0).is_none());
+    }
+
+    #[test]
+    fn the_outbox_drained_when_every_message_was_sent_and_nothing_more_came() {
+        let at = |secs, depth, queued, sent| MailSample {
+            secs,
+            depth,
+            queued,
+            sent,
+        };
+        let before = at(0.0, 0, 10, 10);
+        let mut samples = vec![
+            at(0.5, 40, 50, 20),
+            at(1.0, 20, 60, 45),
+            at(1.5, 3, 60, 60), // the gauge, counted before the last round
+            at(2.0, 0, 60, 60),
+        ];
+        assert_eq!(drained_at(&samples, &before), None, "not quiet for 1 s yet");
+        samples.push(at(2.5, 0, 60, 60));
+        assert_eq!(drained_at(&samples, &before), Some(1.5));
+        // One more queued late: the drain starts again.
+        samples.push(at(3.0, 1, 61, 60));
+        samples.push(at(3.5, 0, 61, 61));
+        samples.push(at(4.5, 0, 61, 61));
+        assert_eq!(drained_at(&samples, &before), Some(3.5));
+        assert_eq!(drained_at(&[], &before), None);
     }
 
     #[test]
