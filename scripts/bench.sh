@@ -45,7 +45,9 @@
 # otherwise; the log goes to <results>/authd-<store>.log. The mail send limits
 # stay at their defaults unless --raise-send-limits; with no SMTP server set,
 # messages are written as .eml files into the server's data_dir/mail, which
-# the forgot-flood scenario counts. Nothing else differs from the defaults
+# the forgot-flood scenario counts. Any other AUTHD__* variable set when this
+# script is called reaches the server too (e.g. AUTHD__EMAIL__BATCH_SIZE=50).
+# Nothing else differs from the defaults
 # (Argon2id m=19456 t=2 p=1, one worker per core), except in --smoke, where
 # cheap Argon2id parameters keep a debug build quick.
 set -euo pipefail
