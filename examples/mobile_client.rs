@@ -3,12 +3,16 @@
 //! It logs in with body delivery, keeps its tokens in a state file only its user
 //! can read (the stand-in for the platform's secure storage), refreshes shortly
 //! before the access token expires, retries a refresh whose answer was lost with
-//! the same refresh token, and logs out.
+//! the same refresh token, and logs out. A forgotten password is reset with
+//! the code the reset email carries (an app cannot rely on opening the link).
 //!
 //!   cargo run --example mobile_client -- --state app.json login --email ada@example.com
 //!       (the password from `--password` or, kept out of shell history, `AUTHD_PASSWORD`)
 //!   cargo run --example mobile_client -- --state app.json call [/auth/me]
 //!   cargo run --example mobile_client -- --state app.json logout
+//!   cargo run --example mobile_client -- forgot --email ada@example.com
+//!   cargo run --example mobile_client -- --state app.json reset --email ada@example.com --code 12345678
+//!       (the new password from `--new-password` or `AUTHD_NEW_PASSWORD`)
 //!
 //! `--base-url` (or `AUTHD_URL`) names the server, http://127.0.0.1:8080 by default.
 //!
@@ -86,6 +90,23 @@ enum Command {
     },
     /// End the session and delete the stored tokens.
     Logout,
+    /// Ask for a password-reset email (the answer is the same for every address).
+    Forgot {
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password with the code of the reset email. Every session of
+    /// the account ends: the stored tokens are deleted (or replaced, when the
+    /// server signs in on reset).
+    Reset {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        code: String,
+        /// Better given as AUTHD_NEW_PASSWORD, so it stays out of shell history.
+        #[arg(long, env = "AUTHD_NEW_PASSWORD", hide_env_values = true)]
+        new_password: String,
+    },
 }
 
 /// What the state file holds. No `Debug`: it would print the tokens.
@@ -143,6 +164,12 @@ async fn main() -> ExitCode {
             refresh_margin_secs,
         } => client.call(&path, refresh_margin_secs).await,
         Command::Logout => client.logout().await,
+        Command::Forgot { email } => client.forgot(&email).await,
+        Command::Reset {
+            email,
+            code,
+            new_password,
+        } => client.reset(&email, &code, &new_password).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -266,6 +293,48 @@ impl Client {
                 Ok(())
             }
             _ => Err(Failure::Other(format!("logout: {}", reply.describe()))),
+        }
+    }
+
+    async fn forgot(&self, email: &str) -> Outcome<()> {
+        let reply = exchange(
+            self.http
+                .post(self.url("/auth/password/forgot"))
+                .json(&json!({ "email": email })),
+        )
+        .await
+        .map_err(|e| Failure::Other(format!("forgot: {e}")))?;
+        if reply.status != StatusCode::ACCEPTED {
+            return Err(Failure::Other(format!("forgot: {}", reply.describe())));
+        }
+        println!("if {email} has an account, a reset code is on its way to it");
+        Ok(())
+    }
+
+    async fn reset(&self, email: &str, code: &str, new_password: &str) -> Outcome<()> {
+        let sent_at = unix_now();
+        let reply = exchange(self.http.post(self.url("/auth/password/reset")).json(&json!({
+            "email": email, "code": code, "new_password": new_password, "token_delivery": "body",
+        })))
+        .await
+        .map_err(|e| Failure::Other(format!("reset: {e}")))?;
+        match reply.status {
+            // Every session of the account ended, this device's too.
+            StatusCode::NO_CONTENT => {
+                self.forget()?;
+                println!("password reset; log in with the new password");
+                Ok(())
+            }
+            // The server signs in on reset (`accounts.reset_signs_in`).
+            StatusCode::OK => {
+                self.store(&reply.tokens()?, sent_at)?;
+                println!("password reset; signed in as {email}");
+                Ok(())
+            }
+            _ => Err(Failure::Other(format!(
+                "reset refused: {}",
+                reply.describe()
+            ))),
         }
     }
 

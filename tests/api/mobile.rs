@@ -16,6 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 
+mod reset;
+
 /// The client's exit code for "signed out: log in again".
 const SIGNED_OUT: i32 = 3;
 
@@ -46,6 +48,7 @@ impl Client {
             .arg(&self.state)
             .args(args)
             .env_remove("AUTHD_PASSWORD")
+            .env_remove("AUTHD_NEW_PASSWORD")
             .env_remove("AUTHD_URL")
             .env_remove("AUTHD_STATE");
         for (k, v) in env {
