@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks authd with authd-bench on this machine: builds the binaries,
 # starts authd on a fresh SQLite file and on a fresh PostgreSQL database, runs
-# every scenario against each (login, refresh, verify, mixed, login-flood) with
+# every scenario against each (login, refresh, verify, mixed, login-flood,
+# forgot-flood) with
 # the machine's limits measured alongside (Argon2id, the raw rotation SQL, raw
 # signing, bare JWT decode), and writes the JSON reports, the printed tables
 # and the latency charts into a results directory.
@@ -10,6 +11,8 @@
 #   scripts/bench.sh --alg ES256 --seconds 10 --store postgres
 #   scripts/bench.sh --smoke              # CI: debug build, ~1 s per scenario, figures not asserted
 #   scripts/bench.sh --store sqlite -- --scenario login-flood   # refresh alone and under a login flood
+#   scripts/bench.sh --store sqlite --raise-send-limits -- --scenario forgot-flood --forgot-rate 500
+#                                         # refresh under a forgot flood that queues a message per known address
 #   scripts/bench.sh --store postgres -- --scenario refresh --rate 1000   # open loop at 1,000/s
 #   scripts/bench.sh --bin-dir old/release --out before   # before/after: binaries of another build
 #
@@ -20,6 +23,10 @@
 #                                   note when no admin URL is set, unless asked for)
 #   --out DIR                       results directory (default bench-results/<UTC time>)
 #   --smoke                         short debug run for CI
+#   --raise-send-limits             lift email.per_ip_limit and per_recipient_limit
+#                                   too, so that every forgot request of the
+#                                   forgot-flood scenario is accepted (by default
+#                                   all but the first 20 are refused with 429)
 #   --bin-dir DIR                   run DIR/authd and DIR/authd-bench, built before,
 #                                   instead of building (to compare two builds of a
 #                                   change: the raw rotation SQL is authd-bench's, so
@@ -35,8 +42,12 @@
 # 100 failed logins) would stop a load generator on 127.0.0.1 at once: the
 # server started here has them lifted. Its log level is authd's default, info
 # (a request span each, a JSON line per login), unless BENCH_LOG_LEVEL says
-# otherwise; the log goes to <results>/authd-<store>.log. Nothing else differs
-# from the defaults
+# otherwise; the log goes to <results>/authd-<store>.log. The mail send limits
+# stay at their defaults unless --raise-send-limits; with no SMTP server set,
+# messages are written as .eml files into the server's data_dir/mail, which
+# the forgot-flood scenario counts. Any other AUTHD__* variable set when this
+# script is called reaches the server too (e.g. AUTHD__EMAIL__BATCH_SIZE=50).
+# Nothing else differs from the defaults
 # (Argon2id m=19456 t=2 p=1, one worker per core), except in --smoke, where
 # cheap Argon2id parameters keep a debug build quick.
 set -euo pipefail
@@ -47,6 +58,7 @@ seconds=5
 store=both
 out=""
 smoke=0
+raise_send_limits=0
 bin_dir=""
 extra=()
 while [[ $# -gt 0 ]]; do
@@ -56,6 +68,7 @@ while [[ $# -gt 0 ]]; do
         --store) store=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         --smoke) smoke=1; shift ;;
+        --raise-send-limits) raise_send_limits=1; shift ;;
         --bin-dir) bin_dir=$2; shift 2 ;;
         --) shift; extra=("$@"); break ;;
         *) echo "bench: unknown option $1 (see the head of $0)" >&2; exit 2 ;;
@@ -123,6 +136,12 @@ bench_store() {
     local label=$1 url=$2 port
     port=$(free_port)
     rm -rf "${work}/data"
+    local send_limits=() label_note=""
+    if [[ ${raise_send_limits} -eq 1 ]]; then
+        send_limits=(AUTHD__EMAIL__PER_IP_LIMIT=1000000000 AUTHD__EMAIL__PER_RECIPIENT_LIMIT=1000000000)
+        label_note=", send limits raised"
+    fi
+    env "${send_limits[@]}" \
     AUTHD_CONFIG=${work}/authd.toml \
     AUTHD__SERVER__HOST=127.0.0.1 \
     AUTHD__SERVER__PORT=${port} \
@@ -155,7 +174,8 @@ bench_store() {
         --config "${work}/authd.toml" \
         --database-url "${url}" \
         --server-pid "${server_pid}" \
-        --label "${label}" \
+        --label "${label}${label_note}" \
+        --mail-dir "${work}/data/mail" \
         --shared-with "${shared}" \
         --json-out "${out}/${label}.json" \
         --chart "${out}/${label}.svg" \

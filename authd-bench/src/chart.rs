@@ -49,7 +49,13 @@ fn series(reports: &[&Report]) -> Vec<Series> {
                 ("refresh under login flood", &f.refresh_under_flood),
             ]
         });
-        for (scenario, run) in runs.chain(flood) {
+        let forgot = report.forgot_flood.iter().flat_map(|f| {
+            [
+                ("refresh before forgot flood", &f.refresh_alone),
+                ("refresh under forgot flood", &f.refresh_under_flood),
+            ]
+        });
+        for (scenario, run) in runs.chain(flood).chain(forgot) {
             for (op, stats) in &run.operations {
                 if stats.curve.is_empty() {
                     continue;

@@ -116,7 +116,7 @@ impl FloodReport {
     }
 }
 
-fn errors(stats: &Stats) -> String {
+pub(crate) fn errors(stats: &Stats) -> String {
     if stats.errors.is_empty() {
         return "0".into();
     }
@@ -160,12 +160,11 @@ pub async fn run(
     // The flood's warm-up is the refresh run's: both start now.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let measure_from = Instant::now() + options.warmup;
-    let flood = tokio::spawn(offer_logins(
-        fixture.clone(),
-        flood_rate,
-        measure_from,
-        stopped,
-    ));
+    let logins = fixture.clone();
+    let flood = tokio::spawn(offer(flood_rate, measure_from, stopped, move |slot| {
+        let fixture = logins.clone();
+        async move { fixture.login(slot).await }
+    }));
     let refresh_under_flood = load::run(fixture, Scenario::Refresh, &options).await;
     let stopped_at = Instant::now();
     let _ = stop.send(true);
@@ -196,15 +195,21 @@ pub async fn run(
     })
 }
 
-/// Sends a login every `1 / rate` seconds until told to stop, each in a task
-/// of its own whatever the earlier ones are doing (open loop), and records
-/// those due from `measure_from` on, latency counted from when each was due.
-async fn offer_logins(
-    fixture: Arc<Fixture>,
+/// Sends `send(slot)` every `1 / rate` seconds until told to stop, each in a
+/// task of its own whatever the earlier ones are doing (open loop), and
+/// records those due from `measure_from` on, latency counted from when each
+/// was due. At most [`MAX_IN_FLIGHT`] are unanswered at once; one due past
+/// that is not sent, and counted as such.
+pub async fn offer<F, Fut>(
     rate: f64,
     measure_from: Instant,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> OpRecorder {
+    send: F,
+) -> OpRecorder
+where
+    F: Fn(u64) -> Fut + Send,
+    Fut: std::future::Future<Output = crate::record::Outcome> + Send + 'static,
+{
     let start = Instant::now();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
     let mut recorder = OpRecorder::default();
@@ -218,9 +223,9 @@ async fn offer_logins(
         let counted = due >= measure_from;
         match in_flight.clone().try_acquire_owned() {
             Ok(permit) => {
-                let fixture = fixture.clone();
+                let request = send(slot);
                 tasks.spawn(async move {
-                    let outcome = fixture.login(slot).await;
+                    let outcome = request.await;
                     drop(permit);
                     (counted, due.elapsed(), outcome)
                 });
@@ -246,6 +251,6 @@ fn record(recorder: &mut OpRecorder, done: Answered) {
     match done {
         Ok((true, latency, outcome)) => recorder.record(latency, outcome),
         Ok((false, ..)) => {}
-        Err(_) => recorder.count_unsent("internal: a login task panicked".into()),
+        Err(_) => recorder.count_unsent("internal: a request task panicked".into()),
     }
 }

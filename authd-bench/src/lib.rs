@@ -3,7 +3,12 @@
 //!
 //! - [`target`]: the URL under load, loopback only.
 //! - [`load`]: users and sessions, the scenarios, closed and open loop.
-//! - [`flood`]: the login-flood scenario (refresh alone and under a flood).
+//! - [`flood`]: the login-flood scenario (refresh alone and under a flood),
+//!   and the open-loop offer both floods use.
+//! - [`forgot`]: the forgot-flood scenario (refresh alone and under a flood of
+//!   `POST /auth/password/forgot`, with the outbox's depth).
+//! - [`mail_metrics`]: the mail metrics read from `/metrics`, and when the
+//!   outbox has drained.
 //! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
@@ -13,8 +18,10 @@
 
 pub mod chart;
 pub mod flood;
+pub mod forgot;
 pub mod limits;
 pub mod load;
+pub mod mail_metrics;
 pub mod mix;
 pub mod record;
 pub mod report;

@@ -37,6 +37,9 @@ pub enum Scenario {
     /// Refresh alone, then under logins offered at `--flood-multiple` times
     /// the measured login capacity, with authd's memory.
     LoginFlood,
+    /// Refresh alone, then under `POST /auth/password/forgot` offered at
+    /// `--forgot-rate`, with the outbox's depth and authd's memory.
+    ForgotFlood,
 }
 
 impl Scenario {
@@ -47,6 +50,7 @@ impl Scenario {
             Self::Verify => "verify",
             Self::Mixed => "mixed",
             Self::LoginFlood => "login-flood",
+            Self::ForgotFlood => "forgot-flood",
         }
     }
 }
@@ -212,6 +216,16 @@ impl Fixture {
         &self.target
     }
 
+    /// The HTTP client every request of the run goes through.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// The `slot`-th registered address (round robin).
+    pub fn email(&self, slot: u64) -> &str {
+        &self.emails[(slot % self.emails.len() as u64) as usize]
+    }
+
     async fn send(&self, op: Op, slot: u64) -> Outcome {
         match op {
             Op::Login => self.login(slot).await,
@@ -294,7 +308,7 @@ impl Fixture {
 }
 
 /// `<status> <error code>` of an error response, e.g. `401 invalid_grant`.
-async fn error_kind(response: reqwest::Response) -> String {
+pub(crate) async fn error_kind(response: reqwest::Response) -> String {
     let status = response.status().as_u16();
     let code = response
         .bytes()
@@ -309,7 +323,7 @@ async fn error_kind(response: reqwest::Response) -> String {
 }
 
 /// The kind of a failure below HTTP.
-fn transport_kind(e: &reqwest::Error) -> String {
+pub(crate) fn transport_kind(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         return "timeout".into();
     }
@@ -375,6 +389,7 @@ pub async fn run(
         Scenario::Verify => vec![Op::Verify],
         Scenario::Mixed => Op::ALL.to_vec(),
         Scenario::LoginFlood => bail!("login-flood is run by flood::run, not load::run"),
+        Scenario::ForgotFlood => bail!("forgot-flood is run by forgot::run, not load::run"),
     };
     let only = ops[0];
     let start = Instant::now();

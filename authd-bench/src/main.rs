@@ -1,6 +1,7 @@
 //! `authd-bench`: load a running authd (on this machine only) with login,
-//! refresh, verify, mixed and login-flood scenarios, measure the machine's own
-//! limits in the same run, and report authd's figures as ratios of them.
+//! refresh, verify, mixed, login-flood and forgot-flood scenarios, measure the
+//! machine's own limits in the same run, and report authd's figures as ratios
+//! of them.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use authd::config::{Settings, Sources};
 use authd_bench::flood;
+use authd_bench::forgot::{self, ForgotOptions};
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario};
 use authd_bench::report::{Limits, Memory, Report, RunSettings};
@@ -31,18 +33,38 @@ struct Cli {
     /// Scenarios to run, in order (comma-separated). login-flood: refresh
     /// alone, the login capacity, then refresh while logins are offered at
     /// --flood-multiple times that capacity (closed loop; --rate and
-    /// --capacity-fraction do not apply to it).
+    /// --capacity-fraction do not apply to it). forgot-flood: refresh alone,
+    /// then refresh while POST /auth/password/forgot is offered at
+    /// --forgot-rate, with the outbox's depth read from --metrics-url.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "login,refresh,verify,mixed,login-flood"
+        default_value = "login,refresh,verify,mixed,login-flood,forgot-flood"
     )]
     scenario: Vec<Scenario>,
     /// The login-flood scenario's login rate, as a multiple of the login
     /// capacity it measures.
     #[arg(long, default_value_t = 10.0)]
     flood_multiple: f64,
+    /// The forgot-flood scenario's rate: forgot requests offered per second.
+    #[arg(long, default_value_t = 500.0)]
+    forgot_rate: f64,
+    /// The share of the forgot flood's requests for registered addresses (0
+    /// to 1); the others are for addresses nobody registered.
+    #[arg(long, default_value_t = 0.5)]
+    forgot_known: f64,
+    /// authd's metrics page, read during the forgot flood (default: the
+    /// target's /metrics; give metrics.listen's when it is set).
+    #[arg(long)]
+    metrics_url: Option<String>,
+    /// authd's data_dir/mail, where it writes .eml files when no SMTP server
+    /// is set: the forgot flood counts the files written.
+    #[arg(long)]
+    mail_dir: Option<PathBuf>,
+    /// Seconds to wait after the forgot flood for the outbox to drain.
+    #[arg(long, default_value_t = 60.0)]
+    drain_timeout: f64,
     /// Requests in flight at most.
     #[arg(short, long, default_value_t = 16)]
     concurrency: usize,
@@ -140,12 +162,18 @@ async fn main() -> anyhow::Result<()> {
         return chart_only(&cli);
     }
     let target = Target::parse(&cli.target)?;
-    // The report has room for one: the flood's three windows are its own.
-    let floods = cli.scenario.iter().filter(|s| **s == Scenario::LoginFlood);
-    anyhow::ensure!(
-        floods.count() <= 1,
-        "login-flood is listed more than once in --scenario"
-    );
+    // The report has room for one of each: the floods' windows are their own.
+    for flood in [Scenario::LoginFlood, Scenario::ForgotFlood] {
+        let listed = cli.scenario.iter().filter(|s| **s == flood).count();
+        anyhow::ensure!(
+            listed <= 1,
+            "{} is listed more than once in --scenario",
+            flood.name()
+        );
+    }
+    if let Some(url) = &cli.metrics_url {
+        Target::parse(url).context("--metrics-url")?;
+    }
     if let Some(url) = &cli.database_url {
         check_database_url(url)?;
     }
@@ -258,10 +286,25 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
     };
     let mut scenarios = Vec::new();
     let mut login_flood = None;
+    let mut forgot_flood = None;
+    let forgot_options = ForgotOptions {
+        rate: cli.forgot_rate,
+        known_fraction: cli.forgot_known,
+        metrics_url: cli
+            .metrics_url
+            .clone()
+            .unwrap_or_else(|| target.url("/metrics")),
+        mail_dir: cli.mail_dir.clone(),
+        drain_timeout: secs(cli.drain_timeout, "--drain-timeout")?,
+    };
     for &scenario in &cli.scenario {
         options.rate = cli.rate;
         if scenario == Scenario::LoginFlood {
             login_flood = Some(flood::run(fixture.clone(), &options, cli.flood_multiple).await?);
+            continue;
+        }
+        if scenario == Scenario::ForgotFlood {
+            forgot_flood = Some(forgot::run(fixture.clone(), &options, &forgot_options).await?);
             continue;
         }
         let report = load::run(fixture.clone(), scenario, &options).await?;
@@ -339,6 +382,7 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
         memory,
         scenarios,
         login_flood,
+        forgot_flood,
         limits,
         ratios: Vec::new(),
         notes,

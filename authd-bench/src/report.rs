@@ -7,6 +7,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::flood::FloodReport;
+use crate::forgot::ForgotFloodReport;
 use crate::limits::{Argon2Params, Rate, RotationRate};
 use crate::load::{Mix, Scenario, ScenarioReport};
 use crate::system::Machine;
@@ -27,6 +28,9 @@ pub struct Report {
     /// The login-flood scenario, when it ran (absent from older reports).
     #[serde(default)]
     pub login_flood: Option<FloodReport>,
+    /// The forgot-flood scenario, when it ran (absent from older reports).
+    #[serde(default)]
+    pub forgot_flood: Option<ForgotFloodReport>,
     pub limits: Limits,
     pub ratios: Vec<Ratio>,
     /// What could not be measured, and why.
@@ -303,6 +307,10 @@ impl Report {
             }
         }
         if let Some(flood) = &self.login_flood {
+            let _ = writeln!(out);
+            out.push_str(&flood.table());
+        }
+        if let Some(flood) = &self.forgot_flood {
             let _ = writeln!(out);
             out.push_str(&flood.table());
         }

@@ -1,6 +1,6 @@
 //! The background sender: every `email.poll_interval_ms` (or at once when
-//! woken), claims due messages from the outbox, delivers them, and settles
-//! each: sent, retried later, or given up.
+//! woken, and straight after a full batch), claims due messages from the
+//! outbox, delivers them, and settles each: sent, retried later, or given up.
 //!
 //! - A claim is a lease (`email.lease_secs`) in one statement
 //!   (`store::outbox::claim`): instances sharing a PostgreSQL database never
@@ -41,10 +41,24 @@ pub struct SenderHandle {
 pub fn spawn(svc: Arc<Services>) -> SenderHandle {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let poll = Duration::from_millis(svc.settings.email.poll_interval_ms.max(1));
+    let batch = usize::try_from(svc.settings.email.batch_size).unwrap_or(usize::MAX);
     let task = tokio::spawn(async move {
         loop {
-            if let Err(e) = run_once(&svc).await {
-                tracing::warn!(error = %e, "mail sender: the outbox could not be read; will retry");
+            match run_once(&svc).await {
+                // A full batch: more may be due. Go on at once rather than at
+                // the next poll or wake-up, or a backlog (the wake-ups of a
+                // burst are one) would drain at one batch per poll.
+                Ok(attempted) if attempted >= batch => {
+                    if *stopped.borrow() {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "mail sender: the outbox could not be read; will retry");
+                }
             }
             tokio::select! {
                 _ = stopped.changed() => break,

@@ -2,7 +2,8 @@
 //! server (`helpers::smtp`, STARTTLS and AUTH required), with the test's clock
 //! driving the backoff; queueing inside a transaction; the send limits.
 //! The binary's side (the `.eml` default and its log, a `kill -9`) is in
-//! `mail_binary`.
+//! `mail_binary`; implicit TLS and the refusals of plaintext and of an
+//! untrusted certificate are in `mail_tls`.
 
 use std::time::Duration;
 
@@ -23,11 +24,12 @@ on_both_stores!(
     two_instances_on_one_database_send_each_message_exactly_once,
     queueing_inside_a_transaction_that_rolls_back_queues_nothing,
     send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry_after,
+    a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll,
 );
 
-const TOKEN: &str = "tok-SECRET-0123456789abcdef";
+pub(crate) const TOKEN: &str = "tok-SECRET-0123456789abcdef";
 
-fn reset(token: &str) -> Mail {
+pub(crate) fn reset(token: &str) -> Mail {
     Mail::PasswordReset {
         token: SecretString::from(token.to_owned()),
         code: SecretString::from("12345678".to_owned()),
@@ -36,7 +38,7 @@ fn reset(token: &str) -> Mail {
 }
 
 /// Queues `mail` for `to` in a transaction of its own, commits, wakes the sender.
-async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid {
+pub(crate) async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid {
     let svc = app.services();
     let mut tx = svc.store.begin().await.unwrap();
     let id = authd::mail::queue(svc, &mut tx, user, &Email::parse(to).unwrap(), &mail)
@@ -47,13 +49,17 @@ async fn queue(app: &TestApp, user: Option<Uuid>, to: &str, mail: Mail) -> Uuid 
     id
 }
 
-async fn record(app: &TestApp, id: Uuid) -> Option<OutboxRecord> {
+pub(crate) async fn record(app: &TestApp, id: Uuid) -> Option<OutboxRecord> {
     let mut conn = app.store().conn().await.unwrap();
     authd::store::outbox::find(&mut conn, id).await.unwrap()
 }
 
 /// Waits (up to 30 s) until message `id` satisfies `done`.
-async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> bool) -> OutboxRecord {
+pub(crate) async fn wait_until(
+    app: &TestApp,
+    id: Uuid,
+    done: impl Fn(&OutboxRecord) -> bool,
+) -> OutboxRecord {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let r = record(app, id).await.expect("the message is in the outbox");
@@ -69,7 +75,7 @@ async fn wait_until(app: &TestApp, id: Uuid, done: impl Fn(&OutboxRecord) -> boo
 }
 
 /// A message rescheduled after `attempts` failed attempts.
-fn waiting_after(attempts: i32) -> impl Fn(&OutboxRecord) -> bool {
+pub(crate) fn waiting_after(attempts: i32) -> impl Fn(&OutboxRecord) -> bool {
     move |r| r.attempts == attempts && r.claimed_until.is_none() && r.last_error.is_some()
 }
 
@@ -418,4 +424,30 @@ async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry
     let response = authd::http::error::ApiError::from(error).error_response();
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers().get("retry-after").unwrap(), "3000");
+}
+
+async fn a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll(backend: Backend) {
+    // No SMTP: files. A poll longer than the test may wait: only the wake-up
+    // and the sender's own going on can send the backlog.
+    let app = spawn_app_with(backend, |s| {
+        s.email.batch_size = 2;
+        s.email.poll_interval_ms = 60_000;
+    })
+    .await;
+    let svc = app.services();
+    let mut tx = svc.store.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let to = Email::parse(&format!("backlog{i}@example.com")).unwrap();
+        ids.push(
+            authd::mail::queue(svc, &mut tx, None, &to, &reset(&format!("t{i}")))
+                .await
+                .unwrap(),
+        );
+    }
+    tx.commit().await.unwrap();
+    svc.mail.wake(); // once, as a flow does after its commit
+    for id in ids {
+        wait_until(&app, id, |r| r.state == "sent").await;
+    }
 }

@@ -33,6 +33,7 @@ mod lockout;
 mod mail;
 mod mail_binary;
 mod mail_flows;
+mod mail_tls;
 mod mobile;
 mod oauth_revoke_introspect;
 mod oauth_token;

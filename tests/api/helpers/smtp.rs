@@ -1,6 +1,7 @@
 //! A real SMTP server for the mail tests: `tests/smtp/capture.py` (Debian's
-//! `python3-aiosmtpd`), STARTTLS required with a certificate from a CA made
-//! for the test (`openssl`), AUTH required, each received message kept in a
+//! `python3-aiosmtpd`), STARTTLS required (or implicit TLS, or no TLS at all:
+//! [`ServerTls`]) with a certificate from a CA made for the test (`openssl`),
+//! AUTH required, each received message and AUTH attempt kept in a
 //! directory. Without python3-aiosmtpd or openssl the tests that need it
 //! pass without running and say so on stderr, unless `AUTHD_REQUIRE_SMTP=1`
 //! (CI), which makes them fail.
@@ -53,19 +54,56 @@ pub fn smtp_available() -> bool {
     false
 }
 
+/// How the capturing server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerTls {
+    /// STARTTLS offered, and required before AUTH and mail (port 587 style).
+    Starttls,
+    /// TLS from the first byte (port 465 style).
+    Implicit,
+    /// No TLS: STARTTLS not offered, AUTH and mail taken in plaintext.
+    None,
+}
+
+impl ServerTls {
+    /// capture.py's `--tls` value.
+    fn arg(self) -> &'static str {
+        match self {
+            Self::Starttls => "starttls",
+            Self::Implicit => "implicit",
+            Self::None => "none",
+        }
+    }
+
+    /// The client setting that speaks the same.
+    pub fn client(self) -> SmtpTls {
+        match self {
+            Self::Starttls => SmtpTls::Starttls,
+            Self::Implicit => SmtpTls::Implicit,
+            Self::None => SmtpTls::None,
+        }
+    }
+}
+
 /// The capturing server: its port, its CA, the messages it received.
 pub struct SmtpServer {
     pub port: u16,
     pub ca: PathBuf,
     pub out: PathBuf,
+    pub tls: ServerTls,
     dir: tempfile::TempDir,
     child: Option<Child>,
 }
 
 impl SmtpServer {
-    /// A server with its certificates and a free port, not yet listening
-    /// (`run` starts it): SMTP down until then.
+    /// A STARTTLS server with its certificates and a free port, not yet
+    /// listening (`run` starts it): SMTP down until then.
     pub fn prepare() -> Self {
+        Self::prepare_with(ServerTls::Starttls)
+    }
+
+    /// The same, speaking `tls`.
+    pub fn prepare_with(tls: ServerTls) -> Self {
         let dir = tempfile::tempdir().unwrap();
         make_certificates(dir.path());
         let out = dir.path().join("received");
@@ -79,14 +117,20 @@ impl SmtpServer {
             port,
             ca: dir.path().join("ca.pem"),
             out,
+            tls,
             dir,
             child: None,
         }
     }
 
-    /// A server already listening.
+    /// A STARTTLS server already listening.
     pub fn start() -> Self {
-        let mut server = Self::prepare();
+        Self::start_with(ServerTls::Starttls)
+    }
+
+    /// A server speaking `tls`, already listening.
+    pub fn start_with(tls: ServerTls) -> Self {
+        let mut server = Self::prepare_with(tls);
         server.run();
         server
     }
@@ -103,6 +147,7 @@ impl SmtpServer {
             .args(["--key".as_ref(), d.join("server.key").as_os_str()])
             .args(["--port", &self.port.to_string()])
             .args(["--user", USER, "--password", PASSWORD])
+            .args(["--tls", self.tls.arg()])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -124,12 +169,12 @@ impl SmtpServer {
         }
     }
 
-    /// authd's settings for this server: STARTTLS, its CA, its user.
+    /// authd's settings for this server: the TLS it speaks, its CA, its user.
     pub fn configure(&self, settings: &mut Settings) {
         let smtp = &mut settings.email.smtp;
         smtp.host = "127.0.0.1".into();
         smtp.port = self.port;
-        smtp.tls = SmtpTls::Starttls;
+        smtp.tls = self.tls.client();
         smtp.ca_file = Some(self.ca.clone());
         smtp.username = Some(USER.into());
         smtp.password = Some(PASSWORD.to_owned().into());
@@ -146,7 +191,7 @@ impl SmtpServer {
         [
             ("AUTHD__EMAIL__SMTP__HOST", "127.0.0.1".to_owned()),
             ("AUTHD__EMAIL__SMTP__PORT", self.port.to_string()),
-            ("AUTHD__EMAIL__SMTP__TLS", "starttls".to_owned()),
+            ("AUTHD__EMAIL__SMTP__TLS", self.tls.arg().to_owned()),
             ("AUTHD__EMAIL__SMTP__CA_FILE", self.ca.display().to_string()),
             ("AUTHD__EMAIL__SMTP__USERNAME", USER.to_owned()),
             (
@@ -180,6 +225,18 @@ impl SmtpServer {
             .collect()
     }
 
+    /// Every AUTH attempt so far, right or wrong: whether it came over TLS.
+    pub fn auth_attempts(&self) -> Vec<AuthAttempt> {
+        match std::fs::read_to_string(self.out.join("auth.jsonl")) {
+            Ok(text) => text
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => panic!("auth.jsonl: {e}"),
+        }
+    }
+
     /// Waits (up to 30 s) until at least `n` messages were received.
     pub async fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -209,6 +266,13 @@ impl Drop for SmtpServer {
 pub struct Received {
     pub message: super::mime::Parsed,
     pub meta: serde_json::Value,
+}
+
+/// An AUTH command the server answered.
+#[derive(Debug, serde::Deserialize)]
+pub struct AuthAttempt {
+    pub tls: bool,
+    pub ok: bool,
 }
 
 /// A CA (`ca.pem`) and a certificate it signed for 127.0.0.1 and localhost
