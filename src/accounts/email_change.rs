@@ -25,10 +25,11 @@ use crate::domain::{Email, InputError, Password};
 use crate::error::ServiceError;
 use crate::mail::{self, Mail};
 use crate::services::Services;
-use crate::store::{self, StoreError, Tx, users::User};
+use crate::store::{self, StoreError, users::User};
 use crate::throttle::Keys;
 
 use super::login::{checked, reserve};
+use super::password::refuse;
 use super::tokens::{self, Issue, Purpose};
 
 /// Asks for the address of `user` (signed in on session `current`) to become
@@ -246,22 +247,3 @@ pub async fn confirm_email_change(
 /// Audit details of a refused email change.
 const WRONG: &str = "wrong current password at email change";
 const STALE: &str = "the password changed while this email change was checked";
-
-/// Settles a refused email change in `tx`: a failed login on the throttle's
-/// counters, and its audit event.
-async fn refuse(
-    svc: &Services,
-    tx: &mut Tx<'_>,
-    keys: &Keys,
-    user: Uuid,
-    current: Uuid,
-    detail: &str,
-    meta: &RequestMeta,
-) -> Result<(), ServiceError> {
-    let now = svc.now();
-    svc.throttle.failed(tx, keys, now).await?;
-    let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), Some(current), meta, now)
-        .with_detail(detail);
-    audit::record(tx, &event).await?;
-    Ok(())
-}

@@ -102,9 +102,10 @@ pub async fn change_password(
 const WRONG: &str = "wrong current password at password change";
 const STALE: &str = "the password changed while this password change was checked";
 
-/// Settles a refused password change in `tx`: a failed login on the
-/// throttle's counters, and its audit event.
-async fn refuse(
+/// Settles a refused check of a signed-in user's current password (a
+/// password change, an email change) in `tx`: a failed login on the
+/// throttle's counters, and its audit event with `detail`.
+pub(super) async fn refuse(
     svc: &Services,
     tx: &mut Tx<'_>,
     keys: &Keys,

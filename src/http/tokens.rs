@@ -1,14 +1,14 @@
 //! The token answer `/auth/login`, `/auth/refresh` and `/oauth/token` give
 //! (RFC 6749 section 5.1), and how the refresh token travels in it.
 
-use actix_web::HttpResponse;
 use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiError;
-use super::cookies::set_refresh_cookie;
+use super::cookies::{check_origin, set_refresh_cookie};
 use super::state::AppState;
 use crate::sessions::{self, Session};
 
@@ -21,6 +21,26 @@ pub enum Delivery {
     #[default]
     Cookie,
     Body,
+}
+
+/// Whether a sign-in may answer with `delivery`, checked before anything is
+/// spent: a cookie only for an allowed `Origin` (403 `invalid_origin`), the
+/// body only while `refresh.allow_body_delivery` is on (400). Every endpoint
+/// that starts a session calls it (login, a code sign-in, a reset that signs in).
+pub fn check_delivery(
+    state: &AppState,
+    req: &HttpRequest,
+    delivery: Delivery,
+) -> Result<(), ApiError> {
+    if delivery == Delivery::Cookie {
+        check_origin(state, req)
+    } else if state.settings().refresh.allow_body_delivery {
+        Ok(())
+    } else {
+        Err(ApiError::InvalidRequest(
+            "token_delivery \"body\" is disabled on this server".into(),
+        ))
+    }
 }
 
 /// RFC 6749 section 5.1.

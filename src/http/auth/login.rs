@@ -6,11 +6,10 @@ use super::Credentials;
 use crate::accounts;
 use crate::domain::{Email, Password};
 use crate::http::ApiError;
-use crate::http::cookies::check_origin;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, token_response};
+use crate::http::tokens::{TokenResponse, check_delivery, token_response};
 
 /// Logs in with an email and password.
 ///
@@ -45,13 +44,7 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let svc = &state.services;
     let delivery = input.token_delivery;
-    if delivery == Delivery::Cookie {
-        check_origin(&state, &req)?;
-    } else if !svc.settings.refresh.allow_body_delivery {
-        return Err(ApiError::InvalidRequest(
-            "token_delivery \"body\" is disabled on this server".into(),
-        ));
-    }
+    check_delivery(&state, &req, delivery)?;
     let email = Email::parse(&input.email)?;
     let password = Password::parse_existing(input.password, svc.settings.password.max_length)?;
     let session = accounts::login(svc, &email, &password, &caller.meta).await?;

@@ -8,11 +8,10 @@ use utoipa::ToSchema;
 use crate::accounts;
 use crate::domain::Email;
 use crate::http::ApiError;
-use crate::http::cookies::check_origin;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, token_response};
+use crate::http::tokens::{Delivery, TokenResponse, check_delivery, token_response};
 
 /// An address and the code sent to it.
 #[derive(Deserialize, ToSchema)]
@@ -66,13 +65,7 @@ pub async fn otp_verify(
 ) -> Result<HttpResponse, ApiError> {
     let svc = &state.services;
     let delivery = input.token_delivery;
-    if delivery == Delivery::Cookie {
-        check_origin(&state, &req)?;
-    } else if !svc.settings.refresh.allow_body_delivery {
-        return Err(ApiError::InvalidRequest(
-            "token_delivery \"body\" is disabled on this server".into(),
-        ));
-    }
+    check_delivery(&state, &req, delivery)?;
     let email = Email::parse(&input.email)?;
     let session =
         accounts::otp::verify(svc, &email, input.code.expose_secret(), &caller.meta).await?;

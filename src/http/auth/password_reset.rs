@@ -9,11 +9,10 @@ use utoipa::ToSchema;
 use crate::accounts::{self, ResetProof};
 use crate::domain::{Email, Password};
 use crate::http::ApiError;
-use crate::http::cookies::check_origin;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, token_response};
+use crate::http::tokens::{Delivery, TokenResponse, check_delivery, token_response};
 
 /// The body of `POST /auth/password/reset`: the link's token, or the address
 /// and the code, with the new password. The handler reads [`ResetInput`],
@@ -117,13 +116,7 @@ pub async fn reset_password(
     let svc = &state.services;
     let delivery = input.token_delivery;
     if svc.settings.accounts.reset_signs_in {
-        if delivery == Delivery::Cookie {
-            check_origin(&state, &req)?;
-        } else if !svc.settings.refresh.allow_body_delivery {
-            return Err(ApiError::InvalidRequest(
-                "token_delivery \"body\" is disabled on this server".into(),
-            ));
-        }
+        check_delivery(&state, &req, delivery)?;
     }
     let proof = match (input.token, input.email, input.code) {
         (Some(token), None, None) => {
