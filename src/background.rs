@@ -26,6 +26,7 @@ pub const MAX_IN_FLIGHT: usize = 512;
 
 pub struct Background {
     permits: Arc<Semaphore>,
+    max_in_flight: usize,
 }
 
 impl Default for Background {
@@ -38,6 +39,7 @@ impl Background {
     pub fn new(max_in_flight: usize) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_in_flight)),
+            max_in_flight,
         }
     }
 
@@ -61,8 +63,9 @@ impl Background {
     }
 
     /// Tasks running now.
-    pub fn in_flight(&self, max_in_flight: usize) -> usize {
-        max_in_flight.saturating_sub(self.permits.available_permits())
+    pub fn in_flight(&self) -> usize {
+        self.max_in_flight
+            .saturating_sub(self.permits.available_permits())
     }
 }
 
@@ -80,20 +83,20 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(background.in_flight(1), 1);
+        assert_eq!(background.in_flight(), 1);
         assert!(matches!(
             background.spawn("test", async { Ok(()) }),
             Err(ServiceError::Busy)
         ));
         tx.send(()).unwrap();
         for _ in 0..200 {
-            if background.in_flight(1) == 0 {
+            if background.in_flight() == 0 {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert_eq!(
-            background.in_flight(1),
+            background.in_flight(),
             0,
             "the ended task gave its place back"
         );

@@ -51,25 +51,6 @@ async fn me_verified(app: &TestApp, email: &str) -> Value {
     app.get_bearer("/auth/me", &tokens.access).await.body["email_verified"].clone()
 }
 
-/// Waits until the work after answers is done and the outbox is delivered,
-/// so that a test can say what was not sent.
-async fn settled(app: &TestApp) {
-    let svc = app.services();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let running = svc.background.in_flight(authd::background::MAX_IN_FLIGHT);
-        let mut conn = svc.store.conn().await.unwrap();
-        let (pending, _) = authd::store::outbox::pending(&mut conn, app.now())
-            .await
-            .unwrap();
-        if running == 0 && pending == 0 {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "work still running");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 async fn registration_sends_a_link_and_following_it_verifies_the_address(backend: Backend) {
     let app = spawn_app(backend).await;
     let email = new_email();
@@ -109,7 +90,7 @@ async fn in_off_mode_registration_sends_nothing_and_resend_is_not_enabled(backen
     .await;
     let email = new_email();
     app.register(&email).await;
-    settled(&app).await;
+    app.settled().await;
     assert!(app.mail_to(&email).is_empty(), "no message in off mode");
     assert!(
         !app.audit_kinds(app.user_id(&email).await)
@@ -119,7 +100,7 @@ async fn in_off_mode_registration_sends_nothing_and_resend_is_not_enabled(backen
     let reply = resend(&app, &email).await;
     assert_eq!(reply.status, 404, "{}", reply.text);
     assert_eq!(reply.error(), "not_enabled");
-    settled(&app).await;
+    app.settled().await;
     assert!(app.mail_to(&email).is_empty());
 }
 
@@ -213,7 +194,7 @@ async fn resend_answers_alike_and_sends_nothing_to_unknown_or_verified_addresses
         );
         assert_eq!(reply.header("cache-control"), Some("no-store"));
     }
-    settled(&app).await;
+    app.settled().await;
     assert!(
         app.mail_to(&unknown).is_empty(),
         "nothing to an unknown address"

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use authd::background::MAX_IN_FLIGHT;
 use authd::config::Settings;
 use serde_json::{Value, json};
 
@@ -58,17 +57,6 @@ async fn verify(app: &TestApp, email: &str, code: &str, delivery: &str) -> Reply
         &json!({ "email": email, "code": code, "token_delivery": delivery }),
     )
     .await
-}
-
-/// Waits until the work after the answers is done.
-async fn settled(app: &TestApp) {
-    for _ in 0..800 {
-        if app.services().background.in_flight(MAX_IN_FLIGHT) == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("background work did not finish");
 }
 
 /// The codes delivered to `to`, oldest first.
@@ -140,7 +128,7 @@ async fn codes_are_off_by_default_and_both_endpoints_say_not_enabled(backend: Ba
         assert_eq!(reply.status, 404, "{}", reply.text);
         assert_eq!(reply.error(), "not_enabled");
     }
-    settled(&app).await;
+    app.settled().await;
     assert_eq!(queued_codes(&app), 0);
 }
 
@@ -163,7 +151,7 @@ async fn start_answers_alike_for_known_and_unknown_addresses_and_only_an_account
         b.header("content-type"),
         "the same answer"
     );
-    settled(&app).await;
+    app.settled().await;
     assert_eq!(queued_codes(&app), 1, "one code, for the account");
     let code = loop {
         if let Some(code) = codes(&app, &known).pop() {
@@ -500,6 +488,6 @@ async fn start_is_refused_over_the_send_limits_alike_for_every_address(backend: 
         assert_eq!(reply.error(), "too_many_requests");
         assert!(reply.header("retry-after").is_some());
     }
-    settled(&app).await;
+    app.settled().await;
     assert_eq!(queued_codes(&app), 2, "the refused request queued nothing");
 }

@@ -34,28 +34,6 @@ fn new_email() -> String {
     format!("reset-{}@example.com", uuid::Uuid::new_v4().simple())
 }
 
-/// Waits until no forgot-password task runs and no message waits in the
-/// outbox: whatever the requests so far would send has been delivered.
-async fn settle(app: &TestApp) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let running = app
-            .services()
-            .background
-            .in_flight(authd::background::MAX_IN_FLIGHT);
-        let mut conn = app.store().conn().await.unwrap();
-        let (waiting, _) = authd::store::outbox::pending(&mut conn, app.now())
-            .await
-            .unwrap();
-        drop(conn);
-        if running == 0 && waiting == 0 {
-            return;
-        }
-        assert!(std::time::Instant::now() < deadline, "mail never settled");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
-
 async fn forgot(app: &TestApp, email: &str) -> Reply {
     app.post_json("/auth/password/forgot", &json!({ "email": email }))
         .await
@@ -156,7 +134,7 @@ async fn forgot_answers_alike_for_known_and_unknown_addresses_and_mails_only_the
         visible(&for_known)
     );
 
-    settle(&app).await;
+    app.settled().await;
     let mails = reset_mails(&app, &known);
     assert_eq!(mails.len(), 2, "one message per request");
     let mail = &mails[1];
@@ -203,7 +181,7 @@ async fn send_limits_answer_429_with_retry_after_alike_for_known_and_unknown(bac
     );
     assert!(a.header("retry-after").is_some());
     assert_eq!(visible(&a), visible(&b));
-    settle(&app).await;
+    app.settled().await;
     assert_eq!(
         reset_mails(&app, &known).len(),
         2,

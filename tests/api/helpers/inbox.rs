@@ -115,6 +115,27 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits (up to 20 s) until no work after an answer runs
+    /// (`crate::background`) and no message waits in the outbox: whatever the
+    /// requests so far would send has been delivered, so a test can also say
+    /// what was not sent.
+    pub async fn settled(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let running = self.services().background.in_flight();
+            let mut conn = self.store().conn().await.expect("a connection");
+            let (waiting, _) = authd::store::outbox::pending(&mut conn, self.now())
+                .await
+                .expect("the outbox's pending count");
+            drop(conn);
+            if running == 0 && waiting == 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "mail never settled");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The messages delivered to `to`, oldest first.
     pub fn mail_to(&self, to: &str) -> Vec<Delivered> {
         self.mailbox()
