@@ -15,6 +15,13 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
 }
 
+impl RequestMeta {
+    /// The client's address as an `IpAddr` (it is recorded as text).
+    pub fn ip_addr(&self) -> Option<std::net::IpAddr> {
+        self.ip.as_deref().and_then(|ip| ip.parse().ok())
+    }
+}
+
 /// Kinds of audit events; the strings are stored and are part of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditKind {
@@ -124,4 +131,19 @@ pub async fn list(
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let mut conn = store.conn().await?;
     store::audit::list_of_user(&mut conn, user, limit).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callers_address_is_read_back_from_the_request_meta() {
+        let meta = RequestMeta {
+            ip: Some("2001:db8::1".into()),
+            user_agent: None,
+        };
+        assert_eq!(meta.ip_addr(), "2001:db8::1".parse().ok());
+        assert_eq!(RequestMeta::default().ip_addr(), None);
+    }
 }

@@ -100,11 +100,7 @@ pub async fn request_email_change(
         tx.commit().await?;
         return send.map(|_| ());
     }
-    let Ok(old_email) = Email::parse(&stored.email) else {
-        return Err(ServiceError::internal(anyhow::anyhow!(
-            "a stored address does not parse"
-        )));
-    };
+    let old_email = super::stored_email(&stored.email)?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     // The user's lock first, then its throttle counters, as at sign-in. A
@@ -171,8 +167,7 @@ async fn ready_to_send(
     new_email: &Email,
     meta: &RequestMeta,
 ) -> Result<bool, ServiceError> {
-    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
-    mail::check_send_limits(svc, new_email, ip).await?;
+    mail::check_send_limits(svc, new_email, meta).await?;
     let mut conn = svc.store.conn().await?;
     let taken = store::users::find_by_email(&mut conn, new_email.as_str())
         .await?

@@ -21,6 +21,7 @@ pub use verify::{resend_verification, verify_email};
 
 use uuid::Uuid;
 
+use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store::{self, users::User};
@@ -36,4 +37,11 @@ pub async fn user_of_live_session(
     store::users::find_by_live_session(&mut conn, session, user, svc.now())
         .await?
         .ok_or(ServiceError::SessionEnded)
+}
+
+/// An account's stored address as an `Email`: it was parsed before it was
+/// stored, so a failure here is a bug (500), never the caller's input.
+fn stored_email(address: &str) -> Result<Email, ServiceError> {
+    Email::parse(address)
+        .map_err(|_| ServiceError::internal(anyhow::anyhow!("a stored address does not parse")))
 }

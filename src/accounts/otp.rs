@@ -59,8 +59,7 @@ pub async fn start(
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
     enabled(svc)?;
-    let ip = meta.ip.as_deref().and_then(|ip| ip.parse().ok());
-    mail::check_send_limits(svc, email, ip).await?;
+    mail::check_send_limits(svc, email, meta).await?;
     let (svc_for_task, email, meta) = (Arc::clone(svc), email.clone(), meta.clone());
     svc.background.spawn("otp_start", async move {
         send_code(&svc_for_task, &email, &meta).await

@@ -21,8 +21,6 @@
 //! mailbox, the new account behaves like an existing one with another
 //! password.
 
-use std::net::IpAddr;
-
 use uuid::Uuid;
 
 use super::verify::{send_link, sends_links};
@@ -50,7 +48,6 @@ pub async fn register(
     svc: &Services,
     email: &Email,
     password: &Password,
-    ip: Option<IpAddr>,
     meta: &RequestMeta,
 ) -> Result<Registered, ServiceError> {
     let min_strength = svc.settings.password.min_strength;
@@ -59,7 +56,7 @@ pub async fn register(
     }
     let safe = svc.settings.accounts.enumeration_safe_registration;
     if safe || sends_links(svc) {
-        mail::check_send_limits(svc, email, ip).await?;
+        mail::check_send_limits(svc, email, meta).await?;
     }
     // In the safe mode an existing address is hashed too: the same cost.
     let hash = svc.hasher.hash(password).await?;

@@ -19,7 +19,6 @@
 //!   count cleared, the audit event, the `password_changed` notice, and, with
 //!   `accounts.reset_signs_in`, the new session.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,7 +46,7 @@ pub async fn forgot_password(
     email: &Email,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    mail::check_send_limits(svc, email, ip_of(meta)).await?;
+    mail::check_send_limits(svc, email, meta).await?;
     let task = send_reset(svc.clone(), email.clone(), meta.clone());
     svc.background.spawn("password_forgot", task)
 }
@@ -91,7 +90,7 @@ async fn send_reset(
     let (Some(token), Some(code)) = (issued.link, issued.code) else {
         return Err(missing("a reset token without its link or code"));
     };
-    let to = stored_address(&user.email)?;
+    let to = super::stored_email(&user.email)?;
     let message = Mail::PasswordReset {
         token,
         code,
@@ -196,7 +195,7 @@ pub async fn reset_password(
     let event =
         AuditEvent::new(AuditKind::PasswordReset, Some(user), None, meta, now).with_detail(by);
     audit::record(&mut tx, &event).await?;
-    let to = stored_address(&current.email)?;
+    let to = super::stored_email(&current.email)?;
     mail::queue(
         svc,
         &mut tx,
@@ -304,31 +303,6 @@ async fn find_token(
     }
 }
 
-/// The caller's address as `RequestMeta` records it.
-fn ip_of(meta: &RequestMeta) -> Option<IpAddr> {
-    meta.ip.as_deref().and_then(|ip| ip.parse().ok())
-}
-
-/// An account's stored address as an `Email` (it was parsed when stored).
-fn stored_address(address: &str) -> Result<Email, ServiceError> {
-    Email::parse(address).map_err(|_| missing("a stored address that does not parse"))
-}
-
 fn missing(what: &'static str) -> ServiceError {
     ServiceError::internal(anyhow::anyhow!(what))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_callers_address_is_read_back_from_the_request_meta() {
-        let meta = RequestMeta {
-            ip: Some("2001:db8::1".into()),
-            user_agent: None,
-        };
-        assert_eq!(ip_of(&meta), "2001:db8::1".parse().ok());
-        assert_eq!(ip_of(&RequestMeta::default()), None);
-    }
 }

@@ -18,7 +18,6 @@
 //! - With `required`, login refuses an unverified address once the password
 //!   was found right (`accounts::login`).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,13 +135,12 @@ pub async fn verify_email(
 pub async fn resend_verification(
     svc: &Arc<Services>,
     email: &Email,
-    ip: Option<IpAddr>,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
     if !sends_links(svc) {
         return Err(ServiceError::NotEnabled("email verification"));
     }
-    mail::check_send_limits(svc, email, ip).await?;
+    mail::check_send_limits(svc, email, meta).await?;
     let task = {
         let svc = Arc::clone(svc);
         let email = email.clone();

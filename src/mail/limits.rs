@@ -14,25 +14,25 @@
 //!
 //! Over either, [`ServiceError::SendLimited`] (429 with `Retry-After`).
 
-use std::net::IpAddr;
-
 use chrono::Duration;
 
 use super::recipient_hash;
+use crate::audit::RequestMeta;
 use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store;
 
-/// `Ok` when a message to `to`, asked for from `ip`, is within the limits;
+/// `Ok` when a message to `to`, asked for by the client of `meta`, is within the limits;
 /// counts the request. Not inside a transaction: the count stands whatever
 /// the caller does next (and on SQLite the caller's transaction would hold
 /// the write turn this needs).
 pub async fn check_send_limits(
     svc: &Services,
     to: &Email,
-    ip: Option<IpAddr>,
+    meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    let ip = meta.ip_addr();
     let now = svc.now();
     let settings = &svc.settings.email;
     if let Err(retry_after_secs) = svc.mail.ip_limit.check(ip, now) {

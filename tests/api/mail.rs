@@ -374,8 +374,11 @@ async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry
         to: &Email,
         ip: Option<&str>,
     ) -> Result<(), authd::error::ServiceError> {
-        let ip = ip.map(|ip| ip.parse().unwrap());
-        authd::mail::check_send_limits(app.services(), to, ip).await
+        let meta = authd::audit::RequestMeta {
+            ip: ip.map(str::to_owned),
+            user_agent: None,
+        };
+        authd::mail::check_send_limits(app.services(), to, &meta).await
     }
     for on in [&app, &sibling, &app] {
         check(on, &erin, None).await.unwrap();

@@ -40,6 +40,6 @@ pub async fn resend_verification(
     Json(input): Json<EmailAddress>,
 ) -> Result<HttpResponse, ApiError> {
     let email = Email::parse(&input.email)?;
-    accounts::resend_verification(&state.services, &email, caller.ip, &caller.meta).await?;
+    accounts::resend_verification(&state.services, &email, &caller.meta).await?;
     Ok(Accepted::response())
 }

@@ -56,7 +56,7 @@ pub async fn register(
     let email = Email::parse(&input.email)?;
     let p = &svc.settings.password;
     let password = Password::parse_new(input.password, p.min_length, p.max_length)?;
-    match accounts::register(svc, &email, &password, caller.ip, &caller.meta).await? {
+    match accounts::register(svc, &email, &password, &caller.meta).await? {
         Registered::Created(user) => Ok(HttpResponse::Created()
             .insert_header((header::LOCATION, "/auth/me"))
             .json(user)),
