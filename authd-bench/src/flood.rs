@@ -52,13 +52,7 @@ pub struct FloodReport {
 impl FloodReport {
     /// Refresh under the flood over refresh alone: (p50, p99, throughput).
     pub fn ratios(&self) -> (f64, f64, f64) {
-        let (alone, flooded) = (&self.refresh_alone.total, &self.refresh_under_flood.total);
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-        (
-            ratio(flooded.latency_ms.p50, alone.latency_ms.p50),
-            ratio(flooded.latency_ms.p99, alone.latency_ms.p99),
-            ratio(flooded.throughput, alone.throughput),
-        )
+        refresh_ratios(&self.refresh_alone, &self.refresh_under_flood)
     }
 
     /// The scenario's part of the printed report.
@@ -114,6 +108,18 @@ impl FloodReport {
         );
         out
     }
+}
+
+/// Refresh under a flood over refresh alone: (p50, p99, throughput); NaN
+/// where the run alone has nothing to divide by.
+pub(crate) fn refresh_ratios(alone: &ScenarioReport, flooded: &ScenarioReport) -> (f64, f64, f64) {
+    let (alone, flooded) = (&alone.total, &flooded.total);
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
+    (
+        ratio(flooded.latency_ms.p50, alone.latency_ms.p50),
+        ratio(flooded.latency_ms.p99, alone.latency_ms.p99),
+        ratio(flooded.throughput, alone.throughput),
+    )
 }
 
 pub(crate) fn errors(stats: &Stats) -> String {

@@ -22,7 +22,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::flood::{errors, offer};
+use crate::flood::{errors, offer, refresh_ratios};
 use crate::load::{
     self, Fixture, LoadOptions, Scenario, ScenarioReport, error_kind, transport_kind,
 };
@@ -110,13 +110,7 @@ pub struct ForgotFloodReport {
 impl ForgotFloodReport {
     /// Refresh under the flood over refresh alone: (p50, p99, throughput).
     pub fn ratios(&self) -> (f64, f64, f64) {
-        let (alone, flooded) = (&self.refresh_alone.total, &self.refresh_under_flood.total);
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
-        (
-            ratio(flooded.latency_ms.p50, alone.latency_ms.p50),
-            ratio(flooded.latency_ms.p99, alone.latency_ms.p99),
-            ratio(flooded.throughput, alone.throughput),
-        )
+        refresh_ratios(&self.refresh_alone, &self.refresh_under_flood)
     }
 
     /// The scenario's part of the printed report.
