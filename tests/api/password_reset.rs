@@ -26,6 +26,7 @@ on_both_stores!(
     a_password_change_kills_an_older_link,
     an_address_change_kills_an_older_link,
     a_newer_request_kills_the_older_link_and_code,
+    a_full_background_runner_answers_503_alike_and_takes_requests_again_once_it_drains,
 );
 
 const NEW_PASSWORD: &str = "a brand new and long passphrase";
@@ -432,4 +433,39 @@ async fn a_newer_request_kills_the_older_link_and_code(backend: Backend) {
         by_link(&app, &new.link_token(), NEW_PASSWORD).await.status,
         204
     );
+}
+
+async fn a_full_background_runner_answers_503_alike_and_takes_requests_again_once_it_drains(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.email.per_ip_limit = 1_000_000;
+    })
+    .await;
+    let known = new_email();
+    app.register(&known).await;
+    app.settled().await;
+    // Every place of the runner held by a task waiting on the test.
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let runner = &app.services().background;
+    for _ in 0..authd::background::MAX_IN_FLIGHT {
+        let mut hold = hold.clone();
+        runner
+            .spawn("test", async move {
+                let _ = hold.wait_for(|released| *released).await;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let known_reply = forgot(&app, &known).await;
+    let unknown_reply = forgot(&app, &new_email()).await;
+    assert_eq!(known_reply.status, 503, "{}", known_reply.text);
+    assert_eq!(known_reply.error(), "temporarily_unavailable");
+    assert!(known_reply.header("retry-after").is_some());
+    assert_eq!(visible(&known_reply), visible(&unknown_reply));
+
+    release.send(true).unwrap();
+    app.settled().await;
+    assert_eq!(forgot(&app, &known).await.status, 202);
+    app.wait_for_action(&known, "password_reset").await;
 }
