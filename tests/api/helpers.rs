@@ -73,6 +73,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.database.url = format!("sqlite://{}", dir.join("authd.db").display()).into();
     settings.log.format = "pretty".into();
     settings.jwt.keys = vec![shared_rs256_key()];
+    // Every metric, for the tests that read them (`TestApp::metrics`): the
+    // public listener serves none by default.
+    settings.metrics.listen = Some("127.0.0.1:0".into());
     settings
 }
 
