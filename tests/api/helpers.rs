@@ -10,7 +10,6 @@ use authd::http::state::AppState;
 use authd::services::Services;
 use sqlx::Connection;
 
-#[allow(dead_code)] // used by the account-flow tests being written alongside
 pub mod inbox;
 pub mod mime;
 mod requests;
