@@ -159,7 +159,10 @@ fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTree
 
 /// A forgot request for `address`, its background work and its mail done:
 /// what moved on the public listener and on `metrics.listen`.
-async fn forgot_moves(app: &TestApp, address: &str) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+async fn forgot_moves(
+    app: &TestApp,
+    address: &str,
+) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
     let public_before = series(&app.get("/metrics").await.text);
     let all_before = series(&app.metrics().await.text);
     let forgot = app
