@@ -74,8 +74,8 @@ ENV AUTHD__SERVER__HOST=0.0.0.0 \
     AUTHD__DATABASE__URL=sqlite:///var/lib/authd/authd.db
 
 EXPOSE 8080
-# With AUTHD__METRICS__LISTEN=0.0.0.0:9100, /metrics moves to that port only;
-# publish it to the monitoring network, not to the public.
+# /metrics is not on the public port: with AUTHD__METRICS__LISTEN=0.0.0.0:9100
+# it is served on that port only; publish it to the monitoring network.
 USER nonroot
 
 # No curl in distroless: `authd healthcheck` GETs http://127.0.0.1:<port>/healthz

@@ -133,8 +133,10 @@ free_port() {
 
 # Starts authd on database URL $2 (label $1), runs every scenario, stops it.
 bench_store() {
-    local label=$1 url=$2 port
+    local label=$1 url=$2 port metrics_port
     port=$(free_port)
+    # Every metric (the forgot flood reads the outbox's) is on metrics.listen.
+    metrics_port=$(free_port)
     rm -rf "${work}/data"
     local send_limits=() label_note=""
     if [[ ${raise_send_limits} -eq 1 ]]; then
@@ -147,6 +149,7 @@ bench_store() {
     AUTHD__SERVER__PORT=${port} \
     AUTHD__SERVER__ISSUER=http://127.0.0.1:${port} \
     AUTHD__DATA_DIR=${work}/data \
+    AUTHD__METRICS__LISTEN=127.0.0.1:${metrics_port} \
     AUTHD__DATABASE__URL=${url} \
     AUTHD__LIMITS__REGISTER_PER_IP=1000000 \
     AUTHD__ACCOUNTS__EMAIL_VERIFICATION=off \
@@ -176,6 +179,7 @@ bench_store() {
         --server-pid "${server_pid}" \
         --label "${label}${label_note}" \
         --mail-dir "${work}/data/mail" \
+        --metrics-url "http://127.0.0.1:${metrics_port}/metrics" \
         --shared-with "${shared}" \
         --json-out "${out}/${label}.json" \
         --chart "${out}/${label}.svg" \

@@ -35,6 +35,23 @@ pub struct Metrics {
     pub mail: crate::mail::metrics::MailMetrics,
 }
 
+/// Who a rendering is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exposure {
+    /// The `metrics.listen` address: every family.
+    All,
+    /// The public listener (`metrics.public`): anyone can read it.
+    Public,
+}
+
+/// The families left out of the public listener's `/metrics`: they move only
+/// when work is done for an address that has an account (a message queued,
+/// sent or given up, the outbox's depth, background work that failed), so
+/// one read before and one after `POST /auth/password/forgot` would tell a
+/// known address from an unknown one and undo every answer-alike flow. They
+/// are served on `metrics.listen` only.
+pub const PRIVATE_FAMILIES: &[&str] = &["authd_mail_", "authd_background_"];
+
 /// Latency buckets from 1 ms to 5 s: refreshes sit at the low end, logins
 /// (Argon2id) around 30-100 ms.
 const BUCKETS: &[f64] = &[
@@ -126,9 +143,11 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges and the hasher's run count
-    /// (`Hasher::runs`) read now.
+    /// (`Hasher::runs`) read now; with [`Exposure::Public`], without the
+    /// [`PRIVATE_FAMILIES`].
     pub fn render(
         &self,
+        exposure: Exposure,
         hash_queue: usize,
         hash_runs: u64,
         pool_size: u32,
@@ -150,7 +169,11 @@ impl Metrics {
             .set(i64::from(pool_size) - idle);
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let mut families = self.registry.gather();
+        if exposure == Exposure::Public {
+            families.retain(|f| !PRIVATE_FAMILIES.iter().any(|p| f.name().starts_with(p)));
+        }
+        let _ = TextEncoder::new().encode(&families, &mut out);
         String::from_utf8(out).unwrap_or_default()
     }
 }

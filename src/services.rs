@@ -1,9 +1,14 @@
-//! The parts every service works with, built once at start-up and shared by
-//! all workers: settings, the store, the clock, the password hasher, the token
-//! makers, the rotation policy, the login throttle, the metrics and the mailer.
+//! The parts every service works with, built once at start-up
+//! (`app::build_services`) and shared by all workers: settings, the store, the
+//! clock, the password hasher, the token makers, the rotation policy, the
+//! login throttle, the metrics, the mailer and the runner of work after the
+//! answer.
 //!
-//! Services are plain functions in `accounts`, `sessions` and `clients` that
-//! take `&Services`; `http` holds one inside its `AppState`.
+//! Services are plain functions in `accounts`, `sessions`, `mail` and
+//! `cleanup` that take `&Services` (those of `clients` and `audit` need only
+//! the store or the caller's transaction). One `Arc<Services>` is shared by
+//! `http`'s `AppState`, the mail sender, the cleanup sweep and the tasks that
+//! run after the answer.
 
 use std::sync::Arc;
 

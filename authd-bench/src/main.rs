@@ -54,8 +54,9 @@ struct Cli {
     /// to 1); the others are for addresses nobody registered.
     #[arg(long, default_value_t = 0.5)]
     forgot_known: f64,
-    /// authd's metrics page, read during the forgot flood (default: the
-    /// target's /metrics; give metrics.listen's when it is set).
+    /// authd's metrics page, read during the forgot flood: metrics.listen's
+    /// (default: the target's /metrics, served only with metrics.public, and
+    /// then without the mail families this reads).
     #[arg(long)]
     metrics_url: Option<String>,
     /// authd's data_dir/mail, where it writes .eml files when no SMTP server

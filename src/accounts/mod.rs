@@ -1,7 +1,13 @@
-//! Accounts: registration, the credentials check at login with its throttle,
-//! password change, password reset, email verification, email change, and
-//! sign-in with a one-time code (`otp`). Each function parses nothing (the values come in
-//! parsed, see `domain`), owns its transaction, and leaves HTTP to `http`.
+//! Accounts: registration (with its enumeration-safe mode), the credentials
+//! check at login with its throttle, password change, password reset, email
+//! verification, email change, sign-in with a one-time code (`otp`), and the
+//! user of a live session. `tokens` holds the rules every emailed link and
+//! code shares. Each flow takes its input parsed (see `domain`), owns its
+//! transactions, and leaves HTTP to `http`; `tokens`' functions take the
+//! flow's connection or transaction, but for `check_code`, which counts a
+//! try on a write connection of its own. The requests whose work would tell
+//! whether an address has an account (forgot-password, resending a link, a
+//! login code) do that work after the answer, through `svc.background`.
 
 mod email_change;
 mod login;
@@ -27,7 +33,8 @@ use crate::services::Services;
 use crate::store::{self, users::User};
 
 /// The user of a live session (not revoked, not expired): the session check
-/// and the user in one query, for the hottest Bearer route (`GET /auth/me`).
+/// and the user in one query, for the hottest Bearer route (`GET /auth/me`)
+/// and for introspection of a user's access token.
 pub async fn user_of_live_session(
     svc: &Services,
     user: Uuid,

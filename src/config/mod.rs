@@ -44,11 +44,16 @@ pub struct Settings {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsSettings {
-    /// A second address (`IP:port`) that serves `GET /metrics` and nothing
-    /// else, for the monitoring network. When set, the public listener answers
-    /// `/metrics` with 404. Unset (default): `/metrics` is on the public
-    /// listener, to be blocked at the proxy in front of authd.
+    /// A second address (`IP:port`, say `127.0.0.1:9100`) that serves every
+    /// metric at `GET /metrics` and nothing else, for the monitoring network.
+    /// Unset (default): no such address.
     pub listen: Option<String>,
+    /// Serves `/metrics` on the public listener too, without the families
+    /// that move only for an address that has an account (the mail and
+    /// background work: see `Metrics::render_public`). Off (default): the
+    /// public listener answers `/metrics` with 404, whatever `listen` says.
+    #[serde(default)]
+    pub public: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

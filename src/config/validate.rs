@@ -220,7 +220,7 @@ impl Settings {
         {
             return Err(ConfigError::invalid(
                 "metrics.listen",
-                "must be an IP address and port such as 127.0.0.1:9100 (unset: /metrics on the public listener)",
+                "must be an IP address and port such as 127.0.0.1:9100",
             ));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {

@@ -70,6 +70,21 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// OpenID Connect discovery / RFC 8414 metadata.
+///
+/// `response_types_supported` is REQUIRED (RFC 8414 section 2, OpenID Connect
+/// Discovery section 3) and lists the `response_type` values of the
+/// authorization endpoint (RFC 6749 section 3.1.1). authd has no
+/// authorization endpoint: both its grants go to the token endpoint alone, so
+/// `authorization_endpoint` is left out, as RFC 8414 allows when no grant
+/// uses it, and the honest list is empty. (`token` named the implicit grant,
+/// which authd never served.) Stock clients take an empty list: Nimbus parses
+/// the member value by value, go-oidc and authd-verify do not read it. Only
+/// authlib's server-side check, `AuthorizationServerMetadata.validate()`,
+/// refuses an empty list (as it refuses an http issuer). An authorization
+/// endpoint, when authd has one, adds `code` here.
+///
+/// `claims_supported` names every claim an access token can carry: `sid`,
+/// `auth_time` and `amr` in a user's, `scope` in a client's.
 fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.settings().issuer();
     HttpResponse::Ok()
@@ -85,13 +100,15 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "revocation_feed_endpoint": format!("{issuer}/auth/revocations"),
             "grant_types_supported": ["refresh_token", "client_credentials"],
-            "response_types_supported": ["token"],
+            "response_types_supported": [],
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "id_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
-            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "jti", "sid", "client_id", "scope"],
+            "claims_supported": [
+                "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "client_id", "scope"
+            ],
         }))
 }

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::ApiError;
 use super::error::ErrorBody;
 use super::state::AppState;
+use crate::metrics::Exposure;
 
 /// The `method` label of a request: one of the methods HTTP defines for
 /// resources like authd's, or `other`. The method is the client's to choose
@@ -54,36 +55,45 @@ pub async fn measure(
     Ok(response)
 }
 
-/// Prometheus metrics.
+/// Prometheus metrics, on the public listener.
 ///
-/// Served here only when `metrics.listen` is unset: block `/metrics` at the
-/// proxy in front of authd then. With `metrics.listen` set, that address
-/// alone serves them and this path answers 404.
+/// Served only with `metrics.public = true`, and then without the families
+/// that would tell which addresses have accounts
+/// (`metrics::PRIVATE_FAMILIES`). Otherwise 404: the metrics are served on
+/// `metrics.listen`, when it is set.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
     responses(
-        (status = 200, description = "Prometheus text exposition format", body = String,
+        (status = 200, description = "Prometheus text exposition format, without the mail and background families (`metrics.public = true`)", body = String,
             content_type = "text/plain; version=0.0.4"),
-        (status = 404, description = "`not_found`: `metrics.listen` is set, and the metrics are served there only", body = ErrorBody),
+        (status = 404, description = "`not_found`: `metrics.public` is off (the default); the metrics are served on `metrics.listen`", body = ErrorBody),
     ),
     security(())
 )]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    if state.settings().metrics.listen.is_some() {
+    if !state.settings().metrics.public {
         return Err(ApiError::NotFound);
     }
-    Ok(render_metrics(state).await)
+    Ok(render(&state, Exposure::Public))
 }
 
-/// `GET /metrics` of the `metrics.listen` address.
+/// `GET /metrics` of the `metrics.listen` address: every family.
 pub async fn render_metrics(state: web::Data<AppState>) -> HttpResponse {
+    render(&state, Exposure::All)
+}
+
+fn render(state: &AppState, exposure: Exposure) -> HttpResponse {
     let svc = &state.services;
     let (size, idle) = svc.store.pool_stats();
-    let body = svc
-        .metrics
-        .render(svc.hasher.queue_depth(), svc.hasher.runs(), size, idle);
+    let body = svc.metrics.render(
+        exposure,
+        svc.hasher.queue_depth(),
+        svc.hasher.runs(),
+        size,
+        idle,
+    );
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(body)

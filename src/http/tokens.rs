@@ -1,5 +1,8 @@
-//! The token answer `/auth/login`, `/auth/refresh` and `/oauth/token` give
-//! (RFC 6749 section 5.1), and how the refresh token travels in it.
+//! The token answer (RFC 6749 section 5.1) of every endpoint that starts or
+//! rotates a session: `/auth/login`, `/auth/otp/verify`,
+//! `/auth/password/reset` with `accounts.reset_signs_in`, `/auth/refresh` and
+//! `/oauth/token`'s refresh grant; how the refresh token travels in it, and
+//! whether a sign-in may answer that way ([`check_delivery`]).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -13,8 +16,9 @@ use super::state::AppState;
 use crate::sessions::{self, Session};
 
 /// How the refresh token travels. Browsers get it only in an HttpOnly cookie;
-/// native clients ask for it in the body with `"token_delivery": "body"` at login,
-/// and present it in the body afterwards (which keeps body delivery).
+/// native clients ask for it in the body with `"token_delivery": "body"` when
+/// they sign in, and present it in the body afterwards (which keeps body
+/// delivery; `/oauth/token` always answers in the body).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Delivery {
@@ -59,7 +63,9 @@ pub struct TokenResponse {
     refresh_expires_in: i64,
 }
 
-/// The headers of every answer carrying tokens (RFC 6749 section 5.1).
+/// `Cache-Control: no-store` and `Pragma: no-cache`, which RFC 6749 section
+/// 5.1 asks of every answer carrying tokens; the answers of revocation,
+/// introspection and the revocation feed carry them too.
 pub fn token_headers(
     mut response: actix_web::HttpResponseBuilder,
 ) -> actix_web::HttpResponseBuilder {

@@ -1,4 +1,5 @@
-//! The rotation rule, pure so it is tested exhaustively: which presented
+//! The rotation rule, pure so it is tested without a database, by example
+//! and by a property over random sequences of presentations: which presented
 //! token rotates, which falls under the grace rule, which is reuse.
 
 use chrono::{DateTime, Duration, Utc};
@@ -20,15 +21,23 @@ pub enum Decision {
     Reuse,
     /// The session ended by its idle or absolute limit.
     Expired,
-    /// The session was revoked (logout, reuse, administrator).
+    /// The session was revoked: by its user (a logout, an OAuth revocation,
+    /// `DELETE /auth/sessions/{id}`), by reuse, by a password change or
+    /// reset, by the per-user cap, by a first proof of its address (every
+    /// reason is in `sessions::logout::reasons`).
     Revoked,
-    /// A counter ahead of the session's (a restored backup, say): refused,
-    /// without treating it as theft.
+    /// A counter ahead of the session's (a restored backup, say) or below
+    /// zero: refused, without treating it as theft. `rotate` answers it too
+    /// for a session that does not exist.
     Unknown,
 }
 
-/// The rotation rule. `rotate` calls it on an unlocked read and again, when
-/// that read's verdict cannot be applied, under the session's row lock.
+/// The rotation rule. `rotate` calls it on an unlocked read, again under the
+/// session's row lock when that read's verdict cannot be applied, and a third
+/// time under the user's lock too before it punishes reuse. A logout by
+/// refresh token (`logout::end_by_refresh_token`) judges the token by it the
+/// same way, and introspection (`current_of`) calls a token active only when
+/// it says `Rotate`.
 pub fn decide(
     session: &Session,
     presented: i64,

@@ -20,8 +20,9 @@
 //!    row (`FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` holds the
 //!    database's write lock), reads it again and lets `decide` rule on the
 //!    row as it is then. Presentations of one session queue on that lock,
-//!    each seeing what the previous one committed; other sessions of the
-//!    same user do not wait.
+//!    each seeing what the previous one committed; on PostgreSQL other
+//!    sessions of the same user do not wait (on SQLite every writer waits
+//!    its turn anyway).
 //! 3. **Reuse is judged again, and punished, in one transaction.** Every
 //!    change to several sessions of a user locks the user's row first, so a
 //!    reuse detection, a global logout and a password change on one user
@@ -36,8 +37,19 @@
 //!    for a lock only makes the verdict stricter (a grace window can close,
 //!    never reopen).
 //!
-//! `tests/api/refresh.rs` races presentations on both stores; the crash and
-//! fault tests cut the connection between the statements.
+//! The races are tested on both stores. `tests/api/stress.rs`
+//! (`racing_refreshes_never_spend_a_token_twice_and_leave_one_current_token_per_family`)
+//! presents each of twenty sessions' current token ten times at once, round
+//! after round, and checks each was spent into exactly one token. In
+//! `tests/api/refresh.rs`,
+//! `the_grace_window_returns_the_same_token_to_twenty_concurrent_requests`
+//! sees one rotation for twenty presentations at once, and
+//! `many_devices_replaying_old_tokens_at_once_revoke_everything_without_errors`
+//! races reuse against logouts. `tests/api/atomicity.rs` fails the reuse's
+//! audit event and finds nothing revoked (point 3). No test stops a request
+//! between the two statements of point 1: `tests/api/crash.rs` kills authd
+//! under refresh load (both stores) and `tests/api/faults.rs` breaks its
+//! PostgreSQL connections under load, wherever the requests are.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

@@ -1,6 +1,12 @@
 //! The `user_revocations` table: one row per revocation of every session of a
-//! user at once (global logout, refresh-token reuse), listed by the revocation
-//! feed as one entry. The rule is in `crate::sessions::feed`.
+//! user at once that ended at least one, written only by
+//! `sessions::logout::revoke_every_session` (a global logout, refresh-token
+//! reuse, a password reset, the first proof of an address; a password change
+//! keeps the current session and writes none). The revocation feed lists each
+//! row as one user entry, a new session starts no earlier than the latest
+//! `started_before` (`sessions::start`), and the cleanup sweep purges rows
+//! older than twice `AccessTokens::max_acceptance`. Why an entry covers
+//! exactly the sessions it ended is argued in `crate::sessions::feed`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;

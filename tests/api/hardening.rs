@@ -22,7 +22,7 @@ on_both_stores!(
 
 /// The number of series of `authd_http_requests_total` in `/metrics`.
 async fn request_series(app: &TestApp) -> usize {
-    let metrics = app.get("/metrics").await;
+    let metrics = app.metrics().await;
     assert_eq!(metrics.status, 200);
     metrics
         .text
@@ -65,7 +65,7 @@ async fn made_up_methods_and_paths_do_not_add_metric_series() {
         "20 made-up methods on made-up paths added {} series",
         after_paths - after_methods
     );
-    let metrics = app.get("/metrics").await.text;
+    let metrics = app.metrics().await.text;
     assert!(
         metrics.contains(
             r#"authd_http_requests_total{method="other",route="/auth/login",status="405"} 50"#

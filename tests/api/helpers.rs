@@ -10,7 +10,6 @@ use authd::http::state::AppState;
 use authd::services::Services;
 use sqlx::Connection;
 
-#[allow(dead_code)] // used by the account-flow tests being written alongside
 pub mod inbox;
 pub mod mime;
 mod requests;
@@ -73,6 +72,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.database.url = format!("sqlite://{}", dir.join("authd.db").display()).into();
     settings.log.format = "pretty".into();
     settings.jwt.keys = vec![shared_rs256_key()];
+    // Every metric, for the tests that read them (`TestApp::metrics`): the
+    // public listener serves none by default.
+    settings.metrics.listen = Some("127.0.0.1:0".into());
     settings
 }
 

@@ -80,7 +80,7 @@ pub(crate) fn waiting_after(attempts: i32) -> impl Fn(&OutboxRecord) -> bool {
 }
 
 async fn metric(app: &TestApp, line_start: &str) -> String {
-    let text = app.get("/metrics").await.text;
+    let text = app.metrics().await.text;
     text.lines()
         .find(|l| l.starts_with(line_start))
         .unwrap_or_else(|| panic!("no {line_start} in /metrics"))
@@ -321,7 +321,10 @@ async fn two_instances_on_one_database_send_each_message_exactly_once(backend: B
     assert_eq!(received.len(), MESSAGES, "no message sent twice");
     assert_eq!(message_ids.len(), MESSAGES);
     let sent = |app: &TestApp| {
-        let text = app.services().metrics.render(0, 0, 0, 0);
+        let text = app
+            .services()
+            .metrics
+            .render(authd::metrics::Exposure::All, 0, 0, 0, 0);
         text.lines()
             .find_map(|l| l.strip_prefix("authd_mail_sent_total{kind=\"password_reset\"} "))
             .map_or(0, |n| n.parse::<usize>().unwrap())

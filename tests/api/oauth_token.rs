@@ -11,6 +11,7 @@ on_both_stores!(
     token_endpoint_errors_follow_rfc_6749_section_5_2,
     client_credentials_give_a_scoped_token_without_a_refresh_token_or_session,
     discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods,
+    discovery_offers_no_response_type_and_lists_exactly_the_claims_of_access_tokens,
     the_refresh_grant_obeys_body_delivery_being_off_and_the_refresh_rate_limit,
 );
 
@@ -356,6 +357,46 @@ async fn discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods(back
                 .as_array()
                 .unwrap()
                 .contains(&json!("none"))
+        );
+    }
+}
+
+async fn discovery_offers_no_response_type_and_lists_exactly_the_claims_of_access_tokens(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (_, user) = app.user_with_tokens().await;
+    let (client, secret) = app.create_client("billing", "orders:read").await;
+    let machine = app
+        .post_form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials")],
+            Some((&client, &secret)),
+        )
+        .await
+        .access_token();
+    let mut carried = std::collections::BTreeSet::new();
+    for token in [&user.access, &machine] {
+        carried.extend(jwt_claims(token).as_object().unwrap().keys().cloned());
+    }
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let d = app.get(path).await.body;
+        // No authorization endpoint, so no response type (`token` would be
+        // the implicit grant).
+        assert!(d.get("authorization_endpoint").is_none(), "{path}");
+        assert_eq!(d["response_types_supported"], json!([]), "{path}");
+        let listed: std::collections::BTreeSet<String> = d["claims_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            listed, carried,
+            "{path}: claims_supported against what a user's and a client's access tokens carry"
         );
     }
 }

@@ -1,12 +1,19 @@
-//! `/metrics` in Prometheus text format, on the public listener or only on
-//! `metrics.listen`.
+//! `/metrics` in Prometheus text format: on `metrics.listen`; on the public
+//! listener only with `metrics.public`, and then without the families that
+//! tell which addresses have accounts.
 
-use crate::helpers::{Backend, spawn_app, spawn_app_with};
+use std::collections::BTreeMap;
+
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
 on_both_stores!(
     metrics_count_requests_logins_refreshes_reuse_and_revocations,
     with_metrics_listen_set_the_metrics_are_served_there_and_not_on_the_public_listener,
+    by_default_the_public_listener_serves_no_metrics,
+    public_metrics_move_alike_for_a_known_and_an_unknown_address,
 );
 
 async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: Backend) {
@@ -31,7 +38,7 @@ async fn metrics_count_requests_logins_refreshes_reuse_and_revocations(backend: 
     )
     .await;
 
-    let reply = app.get("/metrics").await;
+    let reply = app.metrics().await;
     assert_eq!(reply.status, 200);
     assert!(
         reply
@@ -105,4 +112,89 @@ async fn with_metrics_listen_set_the_metrics_are_served_there_and_not_on_the_pub
         .send(app.client.post(format!("{metrics}/metrics")))
         .await;
     assert_eq!(post.status, 405);
+}
+
+/// The defaults: no `metrics.listen`, no `metrics.public`. The public
+/// listener serves no metric at all, so a scrape before and after a forgot
+/// request (the mail counters move only for an address that has an account)
+/// has nothing to compare.
+async fn by_default_the_public_listener_serves_no_metrics(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.metrics = Default::default()).await;
+    assert!(app.metrics_address.is_none());
+    let (email, _) = app.user_with_tokens().await;
+    for address in [email.as_str(), "nobody@example.com"] {
+        let forgot = app
+            .post_json("/auth/password/forgot", &json!({ "email": address }))
+            .await;
+        assert_eq!(forgot.status, 202, "{}", forgot.text);
+        app.settled().await;
+        let reply = app.get("/metrics").await;
+        assert_eq!(reply.status, 404, "{}", reply.text);
+        assert_eq!(reply.error(), "not_found");
+        assert!(!reply.text.contains("authd_"), "{}", reply.text);
+    }
+}
+
+/// The counters and gauges of a scrape, by series, without the latency
+/// histogram (timings are not what this compares) and the pool's gauges
+/// (connections come and go).
+fn series(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| !l.starts_with("authd_http_request_duration_seconds"))
+        .filter(|l| !l.starts_with("authd_db_pool_connections"))
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(name, value)| (name.to_owned(), value.parse().expect("a number")))
+        .collect()
+}
+
+/// What moved between two scrapes.
+fn moved(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, f64> {
+    after
+        .iter()
+        .map(|(name, v)| (name.clone(), v - before.get(name).copied().unwrap_or(0.0)))
+        .filter(|(_, delta)| *delta != 0.0)
+        .collect()
+}
+
+/// A forgot request for `address`, its background work and its mail done:
+/// what moved on the public listener and on `metrics.listen`.
+async fn forgot_moves(
+    app: &TestApp,
+    address: &str,
+) -> (BTreeMap<String, f64>, BTreeMap<String, f64>) {
+    let public_before = series(&app.get("/metrics").await.text);
+    let all_before = series(&app.metrics().await.text);
+    let forgot = app
+        .post_json("/auth/password/forgot", &json!({ "email": address }))
+        .await;
+    assert_eq!(forgot.status, 202, "{}", forgot.text);
+    app.settled().await;
+    let public = series(&app.get("/metrics").await.text);
+    let all = series(&app.metrics().await.text);
+    (moved(&public_before, &public), moved(&all_before, &all))
+}
+
+/// `metrics.public = true`: the public listener's metrics move the same for
+/// a forgot request for a registered address and for an unknown one, though
+/// the first queues and sends a message (seen on `metrics.listen`).
+async fn public_metrics_move_alike_for_a_known_and_an_unknown_address(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.metrics.public = true).await;
+    let (email, _) = app.user_with_tokens().await;
+    app.settled().await;
+    // A first scrape of each, so that the scrapes compared below count alike.
+    assert_eq!(app.get("/metrics").await.status, 200);
+    app.metrics().await;
+
+    let (public_unknown, all_unknown) = forgot_moves(&app, "nobody@example.com").await;
+    let (public_known, all_known) = forgot_moves(&app, &email).await;
+
+    let queued = "authd_mail_queued_total{kind=\"password_reset\"}";
+    assert_eq!(all_known.get(queued), Some(&1.0), "{all_known:#?}");
+    assert_eq!(all_unknown.get(queued), None, "{all_unknown:#?}");
+    assert_eq!(public_known, public_unknown);
+    let public = app.get("/metrics").await.text;
+    for family in authd::metrics::PRIVATE_FAMILIES {
+        assert!(!public.contains(family), "{family} in\n{public}");
+    }
 }

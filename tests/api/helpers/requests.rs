@@ -94,6 +94,18 @@ impl TestApp {
         self.send(self.client.get(self.url(path))).await
     }
 
+    /// `GET /metrics` of the `metrics.listen` address (every test app has
+    /// one: see `test_settings`): the public listener serves no metrics by
+    /// default.
+    pub async fn metrics(&self) -> Reply {
+        let address = self
+            .metrics_address
+            .as_deref()
+            .expect("metrics.listen is set (test_settings sets it)");
+        self.send(self.client.get(format!("{address}/metrics")))
+            .await
+    }
+
     pub async fn get_bearer(&self, path: &str, token: &str) -> Reply {
         self.send(self.client.get(self.url(path)).bearer_auth(token))
             .await
