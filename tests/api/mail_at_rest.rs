@@ -3,7 +3,8 @@
 //! any table, nor, on SQLite, in the database file or its WAL; no address is
 //! kept in the outbox, and no unkeyed SHA-256 of one anywhere. A message
 //! sealed under a key that has left the refresh-key ring is given up, with
-//! its reason, and never sent.
+//! its reason, and never sent; one queued in clear by the version before
+//! sealing is still delivered, then deleted.
 
 use authd::config::{RefreshKeySettings, Verification};
 use authd::domain::Email;
@@ -16,6 +17,7 @@ use crate::on_both_stores;
 on_both_stores!(
     a_reset_waiting_in_the_outbox_leaves_no_link_code_or_address_in_the_database,
     a_message_sealed_under_a_key_that_left_the_ring_is_given_up_not_sent,
+    a_message_queued_in_clear_before_the_upgrade_is_still_delivered_then_deleted,
 );
 
 /// Every row of every table of the app's database, as text: on PostgreSQL
@@ -298,4 +300,67 @@ async fn a_message_sealed_under_a_key_that_left_the_ring_is_given_up_not_sent(ba
     let delivered = app.mail_to(email);
     assert_eq!(delivered.len(), 1);
     assert!(delivered[0].text.contains(TOKEN));
+}
+
+async fn a_message_queued_in_clear_before_the_upgrade_is_still_delivered_then_deleted(
+    backend: Backend,
+) {
+    use sqlx::Connection;
+    // No SMTP: files. A poll longer than the test: only the wake-up sends.
+    let app = spawn_app_with(backend, |s| s.email.poll_interval_ms = 600_000).await;
+    let email = "heidi@example.com";
+    // Queued without waking the sender, then rewritten as the version before
+    // sealing stored it: address and text in clear, nothing sealed.
+    let svc = app.services();
+    let mut tx = svc.store.begin().await.unwrap();
+    let id = authd::mail::queue(
+        svc,
+        &mut tx,
+        None,
+        &Email::parse(email).unwrap(),
+        &reset(TOKEN),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let record = crate::mail::record(&app, id).await.unwrap();
+    let opened = authd::mail::seal::open_record(&svc.refresh, &record).unwrap();
+    const SQL: &str = "UPDATE mail_outbox SET recipient = $2, message = $3, sealed_key_id = NULL, \
+         sealed_nonce = NULL, sealed = NULL WHERE id = $1";
+    match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            sqlx::query(SQL)
+                .bind(id)
+                .bind(&opened.recipient)
+                .bind(&opened.message)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            sqlx::query(SQL)
+                .bind(id)
+                .bind(&opened.recipient)
+                .bind(&opened.message)
+                .execute(&mut c)
+                .await
+                .unwrap();
+        }
+    }
+    assert!(dump(&app, backend).await.iter().any(|r| r.contains(TOKEN)));
+    svc.mail.wake();
+    let sent = wait_until(&app, id, |r| r.state == "sent").await;
+    assert!(!sent.holds_text());
+    let delivered = app.mail_to(email);
+    assert_eq!(delivered.len(), 1);
+    assert!(delivered[0].text.contains(TOKEN));
+    // Sent, its clear text is gone from the row as well.
+    let rows = dump(&app, backend).await;
+    assert!(!rows.iter().any(|r| r.contains(TOKEN)), "{rows:#?}");
 }
