@@ -110,7 +110,7 @@ pub async fn authenticate(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Authenticated, ServiceError> {
-    let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials_by_email(&mut conn, email.as_str()).await?;

@@ -131,7 +131,7 @@ pub async fn verify(
     meta: &RequestMeta,
 ) -> Result<Session, ServiceError> {
     enabled(svc)?;
-    let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
     // Counted against the account and the client before the code is tried,
     // as a password is (`login::authenticate`).
     reserve(svc, &keys).await?;

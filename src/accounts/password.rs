@@ -40,7 +40,7 @@ pub async fn change_password(
     drop(conn);
     // Counted on the login counters of the account and the client, before
     // the hash: a stolen access token gives no more guesses than login does.
-    let keys = Keys::new(&stored.email, meta.ip.as_deref());
+    let keys = Keys::new(&svc.refresh, &stored.email, meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let hash = Some(stored.password_hash.as_str());
     let verified = checked(svc, &keys, reserved, svc.hasher.verify(old, hash).await).await?;

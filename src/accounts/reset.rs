@@ -180,12 +180,15 @@ pub async fn reset_password(
     // The reset proved the mailbox: the account's failed logins are forgotten
     // and a lockout they caused ends (the client's count stays).
     svc.throttle
-        .succeeded(&mut tx, &Keys::new(&current.email, meta.ip.as_deref()))
+        .succeeded(
+            &mut tx,
+            &Keys::new(&svc.refresh, &current.email, meta.ip.as_deref()),
+        )
         .await?;
     svc.throttle
         .succeeded(
             &mut tx,
-            &Keys::for_reset_code(&current.email, meta.ip.as_deref()),
+            &Keys::for_reset_code(&svc.refresh, &current.email, meta.ip.as_deref()),
         )
         .await?;
     let revoked =
@@ -266,7 +269,7 @@ async fn find_token(
             // Tries are counted before the code is looked at, per address
             // and per client (`Keys::for_reset_code`): past the limits, 429,
             // for known and unknown addresses alike.
-            let keys = Keys::for_reset_code(email.as_str(), meta.ip.as_deref());
+            let keys = Keys::for_reset_code(&svc.refresh, email.as_str(), meta.ip.as_deref());
             reserve(svc, &keys).await?;
             let mut conn = svc.store.conn().await?;
             let user = store::users::find_by_email(&mut conn, email.as_str())

@@ -8,7 +8,7 @@
 //!   instance. The request is counted, not the message: an endpoint that
 //!   sends nothing to an address without an account counts the same, so a
 //!   refusal reveals nothing about which addresses have accounts. The key is
-//!   a hash of the address.
+//!   the keyed hash of the address (`tokens::address`).
 //! - Per client IP (`email.per_ip_limit` per `email.per_ip_window_secs`): in
 //!   each instance's memory, like the registration limit.
 //!
@@ -16,12 +16,12 @@
 
 use chrono::Duration;
 
-use super::recipient_hash;
 use crate::audit::RequestMeta;
 use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store;
+use crate::tokens::address::address_hash;
 
 /// `Ok` when a message to `to`, asked for by the client of `meta`, is within the limits;
 /// counts the request. Not inside a transaction: the count stands whatever
@@ -41,7 +41,7 @@ pub async fn check_send_limits(
     }
     let window =
         Duration::seconds(i64::try_from(settings.per_recipient_window_secs).unwrap_or(86_400));
-    let key = format!("to:{}", recipient_hash(to));
+    let key = format!("to:{}", address_hash(&svc.refresh, to.as_str()));
     let mut conn = svc.store.write_conn().await?;
     let (count, started) = store::outbox::count_send(&mut conn, &key, now, now - window).await?;
     if count > i64::from(settings.per_recipient_limit) {

@@ -14,6 +14,9 @@ pub struct MailMetrics {
     pub failed: IntCounterVec,
     /// Messages waiting in the outbox, as the sender last counted them.
     pub outbox_depth: IntGauge,
+    /// Messages given up because their sealed text could not be opened, by
+    /// reason (`mail::seal::Unreadable`: `key_gone`, `bad_seal`, `missing`).
+    pub unreadable: IntCounterVec,
 }
 
 impl MailMetrics {
@@ -34,12 +37,21 @@ impl MailMetrics {
                 "authd_mail_outbox_depth",
                 "Email messages waiting in the outbox",
             )?,
+            unreadable: IntCounterVec::new(
+                Opts::new(
+                    "authd_mail_unreadable_total",
+                    "Email messages given up because their sealed text could not be opened \
+                     (key_gone: its refresh key left the ring), by reason",
+                ),
+                &["reason"],
+            )?,
         };
         registry.register(Box::new(metrics.queued.clone()))?;
         registry.register(Box::new(metrics.sent.clone()))?;
         registry.register(Box::new(metrics.attempt_errors.clone()))?;
         registry.register(Box::new(metrics.failed.clone()))?;
         registry.register(Box::new(metrics.outbox_depth.clone()))?;
+        registry.register(Box::new(metrics.unreadable.clone()))?;
         Ok(metrics)
     }
 }

@@ -7,12 +7,14 @@
 //!
 //! A message's link or code is a secret: no log line carries a body, a link,
 //! a code or an address, only the message's id, its kind and the recipient's
-//! domain. The stored text is deleted once the message is sent or given up.
+//! domain. The address and the text are stored only sealed (`seal`), and
+//! deleted once the message is sent or given up.
 
 pub mod files;
 pub mod limits;
 pub mod metrics;
 pub mod outbox;
+pub mod seal;
 pub mod sender;
 pub mod smtp;
 pub mod templates;
@@ -194,12 +196,6 @@ fn hello_name(issuer: &str) -> String {
     host.trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned()
-}
-
-/// A stable reference to an address that does not reveal it: SHA-256, hex.
-pub fn recipient_hash(email: &Email) -> String {
-    let hash = ring::digest::digest(&ring::digest::SHA256, email.as_str().as_bytes());
-    hash.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The part of an address after the `@`, for logs.

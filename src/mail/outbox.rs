@@ -1,6 +1,7 @@
-//! Queueing: a message is rendered, composed and stored in the outbox inside
-//! the caller's transaction, so it exists exactly when the change it belongs
-//! to (the token it carries) does. The sender delivers it after the commit.
+//! Queueing: a message is rendered, composed, sealed (`seal`: the database
+//! never holds its link or code in clear) and stored in the outbox inside the
+//! caller's transaction, so it exists exactly when the change it belongs to
+//! (the token it carries) does. The sender delivers it after the commit.
 
 use std::time::Duration;
 
@@ -11,11 +12,12 @@ use minijinja::Value;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::{Mail, Mailer, recipient_hash};
+use super::{Mail, Mailer};
 use crate::domain::{Email, InputError};
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store::{self, AsDb};
+use crate::tokens::address::address_hash;
 
 /// Queues `mail` for `to` on `db`, the caller's transaction: a rollback
 /// queues nothing. `user` is the account it concerns, if any (an audit event
@@ -63,15 +65,18 @@ pub async fn queue(
         )
         .map_err(ServiceError::internal)?;
     let text = String::from_utf8(message.formatted()).map_err(ServiceError::internal)?;
+    let sealed =
+        super::seal::seal(&svc.refresh, id, to.as_str(), &text).map_err(ServiceError::internal)?;
     store::outbox::insert(
         db,
         &store::outbox::NewMessage {
             id,
             kind: kind.as_str(),
             user_id: user,
-            recipient_hash: &recipient_hash(to),
-            recipient: to.as_str(),
-            message: &text,
+            recipient_hash: &address_hash(&svc.refresh, to.as_str()),
+            sealed_key_id: i32::from(sealed.key_id),
+            sealed_nonce: &sealed.nonce,
+            sealed: &sealed.text,
             created_at: now,
         },
     )

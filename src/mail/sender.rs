@@ -13,8 +13,14 @@
 //! - A failed attempt waits `email.retry_base_ms`, doubled per failure up to
 //!   `email.retry_max_secs`; after `email.max_attempts` the message is given
 //!   up, with an audit event (`mail_given_up`) and a metric.
-//! - Sent or given up, its address and text are deleted at once; the cleanup
-//!   sweep deletes the row after `email.retention_days`.
+//! - A message is opened (`seal::open`) just before its delivery. One that
+//!   cannot be opened is given up at once, whatever its attempts: sealed
+//!   under a key that has left the refresh-key ring (`key_gone`), or whose
+//!   sealed text does not open (`bad_seal`). Its reason is stored in
+//!   `last_error`, named in the audit event and counted in
+//!   `authd_mail_unreadable_total{reason}`; no retry could change it.
+//! - Sent or given up, its sealed address and text are deleted at once; the
+//!   cleanup sweep deletes the row after `email.retention_days`.
 //!
 //! The sender stops between batches on shutdown: a batch in flight finishes
 //! (each SMTP step is bounded by `email.smtp.timeout_secs`).
@@ -25,6 +31,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::seal::{self, Opened, Unreadable};
 use super::{Delivery, MailKind, domain_of};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::services::Services;
@@ -127,12 +134,14 @@ pub async fn run_once(svc: &Services) -> Result<usize, StoreError> {
 async fn attempt(svc: &Services, m: &Claimed, claim: Uuid) -> Result<(), StoreError> {
     let kind = MailKind::label(&m.kind);
     let max = i32::try_from(svc.settings.email.max_attempts).unwrap_or(i32::MAX);
-    let to_domain = m.recipient.as_deref().map_or("", domain_of);
-    let outcome = if m.attempts > max {
+    let opened = open(svc, m);
+    let to_domain = opened.as_ref().map_or("", |o| domain_of(&o.recipient));
+    let unreadable = opened.as_ref().err().copied();
+    let outcome = match &opened {
+        Err(unreadable) => Err(unreadable.reason()),
         // Claimed past its last attempt: the sender died during that one.
-        Err("the sender stopped during every attempt".to_owned())
-    } else {
-        deliver(svc, m).await
+        Ok(_) if m.attempts > max => Err("the sender stopped during every attempt".to_owned()),
+        Ok(opened) => deliver(svc, m, opened).await,
     };
     let now = svc.now();
     match outcome {
@@ -149,10 +158,14 @@ async fn attempt(svc: &Services, m: &Claimed, claim: Uuid) -> Result<(), StoreEr
                 );
             }
         }
-        Err(error) if m.attempts >= max => {
+        Err(error) if unreadable.is_some() || m.attempts >= max => {
             let mut tx = svc.store.begin().await?;
             if store::outbox::mark_given_up(&mut tx, m.id, claim, now, &error).await? {
-                let detail = format!("kind={kind} id={} attempts={}", m.id, m.attempts);
+                let mut detail = format!("kind={kind} id={} attempts={}", m.id, m.attempts);
+                if let Some(unreadable) = unreadable {
+                    detail.push_str(" reason=");
+                    detail.push_str(unreadable.label());
+                }
                 let event = AuditEvent::new(
                     AuditKind::MailGivenUp,
                     m.user_id,
@@ -164,6 +177,13 @@ async fn attempt(svc: &Services, m: &Claimed, claim: Uuid) -> Result<(), StoreEr
                 audit::record(&mut tx, &event).await?;
                 tx.commit().await?;
                 svc.metrics.mail.failed.with_label_values(&[kind]).inc();
+                if let Some(unreadable) = unreadable {
+                    svc.metrics
+                        .mail
+                        .unreadable
+                        .with_label_values(&[unreadable.label()])
+                        .inc();
+                }
                 tracing::error!(
                     mail.id = %m.id,
                     mail.kind = kind,
@@ -198,12 +218,27 @@ async fn attempt(svc: &Services, m: &Claimed, claim: Uuid) -> Result<(), StoreEr
     Ok(())
 }
 
+/// The claimed message's address and text: opened from their seal, or, for
+/// a row queued before the outbox was sealed, as stored.
+fn open(svc: &Services, m: &Claimed) -> Result<Opened, Unreadable> {
+    match (&m.sealed_key_id, &m.sealed_nonce, &m.sealed) {
+        (Some(key_id), Some(nonce), Some(text)) => {
+            seal::open(&svc.refresh, m.id, *key_id, nonce, text)
+        }
+        _ => match (&m.recipient, &m.message) {
+            (Some(recipient), Some(message)) => Ok(Opened {
+                recipient: recipient.clone(),
+                message: message.clone(),
+            }),
+            _ => Err(Unreadable::Missing),
+        },
+    }
+}
+
 /// One delivery: SMTP, or a file. The error is a description without the
 /// message's text.
-async fn deliver(svc: &Services, m: &Claimed) -> Result<(), String> {
-    let (Some(to), Some(message)) = (&m.recipient, &m.message) else {
-        return Err("the message's text is gone".to_owned());
-    };
+async fn deliver(svc: &Services, m: &Claimed, opened: &Opened) -> Result<(), String> {
+    let (to, message) = (&opened.recipient, &opened.message);
     match &svc.mail.delivery {
         Delivery::Smtp(smtp) => smtp.send(&svc.mail.from.email, to, message).await,
         Delivery::Files(files) => {

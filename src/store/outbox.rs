@@ -8,14 +8,17 @@ use uuid::Uuid;
 
 use super::{AsDb, Db, StoreError, on_db};
 
-/// A message to queue: the whole RFC 5322 text, and who it goes to.
+/// A message to queue: who it goes to and its whole RFC 5322 text, sealed
+/// together (`mail::seal`), with the id of the ring key and the nonce they
+/// were sealed with.
 pub struct NewMessage<'a> {
     pub id: Uuid,
     pub kind: &'a str,
     pub user_id: Option<Uuid>,
     pub recipient_hash: &'a str,
-    pub recipient: &'a str,
-    pub message: &'a str,
+    pub sealed_key_id: i32,
+    pub sealed_nonce: &'a [u8],
+    pub sealed: &'a [u8],
     pub created_at: DateTime<Utc>,
 }
 
@@ -26,6 +29,12 @@ pub struct Claimed {
     pub kind: String,
     pub user_id: Option<Uuid>,
     pub recipient_hash: String,
+    /// The sealed address and text (`mail::seal`), while they are kept.
+    pub sealed_key_id: Option<i32>,
+    pub sealed_nonce: Option<Vec<u8>>,
+    pub sealed: Option<Vec<u8>>,
+    /// The address and text in clear, only in a row queued before the outbox
+    /// was sealed (never written since).
     pub recipient: Option<String>,
     pub message: Option<String>,
     /// Attempts so far, this one included.
@@ -33,7 +42,7 @@ pub struct Claimed {
 }
 
 /// What the outbox knows about one message (for operators and tests).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct OutboxRecord {
     pub id: Uuid,
     pub kind: String,
@@ -45,22 +54,52 @@ pub struct OutboxRecord {
     pub claimed_until: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
-    /// Whether the address and the text are still kept.
-    pub recipient: Option<String>,
-    pub message: Option<String>,
+    /// The sealed address and text, while they are kept (`mail::seal::open_record`
+    /// opens them).
+    pub sealed_key_id: Option<i32>,
+    pub sealed_nonce: Option<Vec<u8>>,
+    pub sealed: Option<Vec<u8>>,
+}
+
+impl OutboxRecord {
+    /// Whether the address and the text are still kept (sealed).
+    pub fn holds_text(&self) -> bool {
+        self.sealed.is_some()
+    }
+}
+
+/// The record without its ciphertext's bytes.
+impl std::fmt::Debug for OutboxRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRecord")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("state", &self.state)
+            .field("attempts", &self.attempts)
+            .field("created_at", &self.created_at)
+            .field("next_attempt_at", &self.next_attempt_at)
+            .field("claimed_until", &self.claimed_until)
+            .field("finished_at", &self.finished_at)
+            .field("last_error", &self.last_error)
+            .field("sealed_key_id", &self.sealed_key_id)
+            .field("sealed_bytes", &self.sealed.as_ref().map(Vec::len))
+            .finish()
+    }
 }
 
 #[tracing::instrument(skip_all, fields(id = %m.id, kind = m.kind))]
 pub async fn insert(db: &mut impl AsDb, m: &NewMessage<'_>) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO mail_outbox (id, kind, user_id, recipient_hash, recipient, message, \
-         state, attempts, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)";
+    const SQL: &str = "INSERT INTO mail_outbox (id, kind, user_id, recipient_hash, sealed_key_id, \
+         sealed_nonce, sealed, state, attempts, created_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, $8, $8)";
     on_db!(db, |c| sqlx::query(SQL)
         .bind(m.id)
         .bind(m.kind)
         .bind(m.user_id)
         .bind(m.recipient_hash)
-        .bind(m.recipient)
-        .bind(m.message)
+        .bind(m.sealed_key_id)
+        .bind(m.sealed_nonce)
+        .bind(m.sealed)
         .bind(m.created_at)
         .execute(c)
         .await
@@ -93,12 +132,14 @@ pub async fn claim(
          FROM picked WHERE mail_outbox.id = picked.id AND mail_outbox.state = 'pending' \
          AND (mail_outbox.claimed_until IS NULL OR mail_outbox.claimed_until <= $1) \
          RETURNING mail_outbox.id, mail_outbox.kind, mail_outbox.user_id, mail_outbox.recipient_hash, \
+         mail_outbox.sealed_key_id, mail_outbox.sealed_nonce, mail_outbox.sealed, \
          mail_outbox.recipient, mail_outbox.message, mail_outbox.attempts";
     const SQLITE: &str = "UPDATE mail_outbox SET claimed_until = $2, claim = $3, attempts = attempts + 1 \
          WHERE state = 'pending' AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until <= $1) \
          AND id IN (SELECT id FROM mail_outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
          AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at LIMIT $4) \
-         RETURNING id, kind, user_id, recipient_hash, recipient, message, attempts";
+         RETURNING id, kind, user_id, recipient_hash, sealed_key_id, sealed_nonce, sealed, \
+         recipient, message, attempts";
     let rows = match db.db() {
         Db::Postgres(c) => {
             sqlx::query_as(POSTGRES)
@@ -122,8 +163,14 @@ pub async fn claim(
     Ok(rows)
 }
 
-/// Marks a claimed message sent and deletes its address and text. False when
-/// the claim was lost (its lease ended and another sender took it).
+/// Marks a claimed message sent and deletes its address and text (sealed, or
+/// in clear from before sealing). False when the claim was lost (its lease
+/// ended and another sender took it).
+///
+/// An overwrite, not a delete: the row is the record of the message for
+/// `email.retention_days` (`purge_finished` deletes it). The bytes it held
+/// may linger in old row versions, the WAL or free pages, but they are
+/// ciphertext under a key that is not in the database.
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn mark_sent(
     db: &mut impl AsDb,
@@ -131,8 +178,9 @@ pub async fn mark_sent(
     claim: Uuid,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    const SQL: &str = "UPDATE mail_outbox SET state = 'sent', finished_at = $3, recipient = NULL, \
-         message = NULL, claimed_until = NULL, last_error = NULL WHERE id = $1 AND claim = $2";
+    const SQL: &str = "UPDATE mail_outbox SET state = 'sent', finished_at = $3, sealed_key_id = NULL, \
+         sealed_nonce = NULL, sealed = NULL, recipient = NULL, message = NULL, claimed_until = NULL, \
+         last_error = NULL WHERE id = $1 AND claim = $2";
     Ok(on_db!(db, |c| sqlx::query(SQL)
         .bind(id)
         .bind(claim)
@@ -152,8 +200,9 @@ pub async fn mark_given_up(
     now: DateTime<Utc>,
     error: &str,
 ) -> Result<bool, StoreError> {
-    const SQL: &str = "UPDATE mail_outbox SET state = 'given_up', finished_at = $3, recipient = NULL, \
-         message = NULL, claimed_until = NULL, last_error = $4 WHERE id = $1 AND claim = $2";
+    const SQL: &str = "UPDATE mail_outbox SET state = 'given_up', finished_at = $3, sealed_key_id = NULL, \
+         sealed_nonce = NULL, sealed = NULL, recipient = NULL, message = NULL, claimed_until = NULL, \
+         last_error = $4 WHERE id = $1 AND claim = $2";
     Ok(on_db!(db, |c| sqlx::query(SQL)
         .bind(id)
         .bind(claim)
@@ -201,7 +250,7 @@ pub async fn pending(db: &mut impl AsDb, now: DateTime<Utc>) -> Result<(i64, i64
 #[tracing::instrument(skip_all, fields(id = %id))]
 pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<OutboxRecord>, StoreError> {
     const SQL: &str = "SELECT id, kind, state, attempts, created_at, next_attempt_at, claimed_until, \
-         finished_at, last_error, recipient, message FROM mail_outbox WHERE id = $1";
+         finished_at, last_error, sealed_key_id, sealed_nonce, sealed FROM mail_outbox WHERE id = $1";
     Ok(on_db!(db, |c| sqlx::query_as(SQL)
         .bind(id)
         .fetch_optional(c)

@@ -45,6 +45,11 @@ impl SqlitePool {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten content (a sent message's sealed text,
+            // a spent token's row) is zeroed in the database file rather
+            // than left in free space; what the WAL still holds until a
+            // checkpoint is ciphertext or hashes.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {

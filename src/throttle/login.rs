@@ -6,18 +6,20 @@
 //! guess per cap (four an hour with the defaults).
 //!
 //! Counters live in the database, so every instance behind a load balancer
-//! sees the same counts. The account key is a hash of the normalized email,
-//! whether or not the account exists: throttling reveals nothing about which
-//! emails are registered.
+//! sees the same counts. The account key is the keyed hash of the normalized
+//! email (`tokens::address`), whether or not the account exists: throttling
+//! reveals nothing about which emails are registered, and a copy of the table
+//! cannot confirm a list of candidate addresses.
 
 use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
-use ring::digest;
 
 use super::client_ip::client_key;
 use crate::config::LimitSettings;
 use crate::store::{self, AsDb, StoreError};
+use crate::tokens::address::address_hash;
+use crate::tokens::refresh::RefreshTokens;
 
 /// The throttle's keys for one login attempt.
 pub struct Keys {
@@ -30,9 +32,9 @@ impl Keys {
     /// under its /64 (`ip:2001:db8:1:2::/64`), like the in-memory limits, so
     /// addresses rotated inside one /64 share one count; an IPv4-mapped
     /// address is counted as the IPv4 address.
-    pub fn new(email: &str, ip: Option<&str>) -> Self {
-        let hash = digest::digest(&digest::SHA256, email.as_bytes());
-        let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    /// The account's key is `ring`'s keyed hash of `email`.
+    pub fn new(ring: &RefreshTokens, email: &str, ip: Option<&str>) -> Self {
+        let hex = address_hash(ring, email);
         let ip = match ip {
             None => "unknown".to_string(),
             Some(text) => match text.parse::<IpAddr>().map(client_key) {
@@ -52,8 +54,8 @@ impl Keys {
     /// (guesses across many accounts from one client add up with its failed
     /// logins), the account's is a count of its own, so a login lockout, the
     /// moment a user most needs a reset, does not also refuse the reset.
-    pub fn for_reset_code(email: &str, ip: Option<&str>) -> Self {
-        let login = Self::new(email, ip);
+    pub fn for_reset_code(ring: &RefreshTokens, email: &str, ip: Option<&str>) -> Self {
+        let login = Self::new(ring, email, ip);
         Self {
             account: login.account.replacen("account:", "reset-code:", 1),
             ip: login.ip,
@@ -232,25 +234,40 @@ mod tests {
         assert_eq!(lockout(10_000, 5, base, cap), Some(cap));
     }
 
+    fn ring() -> RefreshTokens {
+        RefreshTokens::new(&secrecy::SecretString::from(
+            "0123456789abcdef0123456789abcdef".to_owned(),
+        ))
+    }
+
     #[test]
     fn account_keys_do_not_hold_the_email() {
-        let keys = Keys::new("alice@example.com", Some("10.0.0.1"));
+        let ring = ring();
+        let keys = Keys::new(&ring, "alice@example.com", Some("10.0.0.1"));
         assert!(!keys.account.contains("alice"));
         assert_eq!(keys.account.len(), "account:".len() + 64);
         assert_eq!(keys.ip, "ip:10.0.0.1");
+        assert_eq!(
+            keys.account,
+            format!("account:{}", address_hash(&ring, "alice@example.com"))
+        );
     }
 
     #[test]
     fn ipv6_clients_share_the_key_of_their_64() {
-        let a = Keys::new("a@example.com", Some("2001:db8:1:2::1"));
-        let b = Keys::new("b@example.com", Some("2001:db8:1:2:ffff:1:2:3"));
+        let ring = ring();
+        let a = Keys::new(&ring, "a@example.com", Some("2001:db8:1:2::1"));
+        let b = Keys::new(&ring, "b@example.com", Some("2001:db8:1:2:ffff:1:2:3"));
         assert_eq!(a.ip, "ip:2001:db8:1:2::/64");
         assert_eq!(a.ip, b.ip);
-        assert_ne!(a.ip, Keys::new("a@example.com", Some("2001:db8:1:3::1")).ip);
+        assert_ne!(
+            a.ip,
+            Keys::new(&ring, "a@example.com", Some("2001:db8:1:3::1")).ip
+        );
         assert_eq!(
-            Keys::new("a@example.com", Some("::ffff:10.0.0.1")).ip,
+            Keys::new(&ring, "a@example.com", Some("::ffff:10.0.0.1")).ip,
             "ip:10.0.0.1"
         );
-        assert_eq!(Keys::new("a@example.com", None).ip, "ip:unknown");
+        assert_eq!(Keys::new(&ring, "a@example.com", None).ip, "ip:unknown");
     }
 }

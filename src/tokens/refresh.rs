@@ -120,14 +120,23 @@ impl RefreshTokens {
 
     /// A key for another purpose derived from each key of the ring (HMAC of
     /// `label` under the key), current first, with the id of the key it came
-    /// from: the keyed hashes of emailed codes (`accounts::tokens`) use them,
-    /// so they rotate with the ring.
+    /// from: the keyed hashes of emailed codes (`accounts::tokens`) and the
+    /// sealed outbox (`mail::seal`) use them, so they rotate with the ring.
     pub fn derived_keys(&self, label: &[u8]) -> Vec<(u8, hmac::Key)> {
-        let derive =
-            |key: &hmac::Key| hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(key, label).as_ref());
-        std::iter::once((self.current.id, derive(&self.current.key)))
-            .chain(self.retired.iter().map(|(id, key)| (*id, derive(key))))
+        std::iter::once((self.current.id, derive(&self.current.key, label)))
+            .chain(
+                self.retired
+                    .iter()
+                    .map(|(id, key)| (*id, derive(key, label))),
+            )
             .collect()
+    }
+
+    /// The key [`derived_keys`](Self::derived_keys) derives from the current
+    /// key alone, with its id: for what is made new and never checked against
+    /// an older key (the keyed hash of an address, `tokens::address`).
+    pub fn current_derived_key(&self, label: &[u8]) -> (u8, hmac::Key) {
+        (self.current.id, derive(&self.current.key, label))
     }
 
     pub fn encode(&self, claims: RefreshClaims) -> SecretString {
@@ -173,6 +182,11 @@ fn raw(token: &str) -> Option<[u8; TOKEN_LEN]> {
     let mut raw = [0u8; TOKEN_LEN];
     let n = URL_SAFE_NO_PAD.decode_slice(token, &mut raw).ok()?;
     (n == TOKEN_LEN).then_some(raw)
+}
+
+/// A key for `label`'s purpose: the HMAC of `label` under a ring key.
+fn derive(key: &hmac::Key, label: &[u8]) -> hmac::Key {
+    hmac::Key::new(hmac::HMAC_SHA256, hmac::sign(key, label).as_ref())
 }
 
 fn tag(key: &hmac::Key, body: &[u8]) -> hmac::Tag {

@@ -267,6 +267,11 @@ impl TestApp {
     /// Postgres database), with a data directory of its own and `configure`
     /// applied to fresh test settings: two deployments sharing one store. The
     /// database lives until every app on it is dropped.
+    ///
+    /// Like instances behind one load balancer, it holds this app's generated
+    /// refresh-token key (a copy of `data_dir/refresh.key`), unless `configure`
+    /// gives it a ring of its own: the keyed address hashes of the shared
+    /// counters and the sealed outbox are made with keys derived from it.
     pub async fn spawn_sibling(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
         let own = self
             .dir
@@ -274,6 +279,12 @@ impl TestApp {
             .join(format!("sibling-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir(&own).expect("sibling directory");
         let settings = test_settings(&own);
+        let key = authd::keys::refresh::GENERATED_REFRESH_KEY_FILE;
+        let generated = self.services().settings.data_path(key);
+        if generated.exists() {
+            std::fs::create_dir_all(&settings.data_dir).expect("sibling data directory");
+            std::fs::copy(&generated, settings.data_path(key)).expect("refresh key copied");
+        }
         launch(
             settings,
             self.dir.clone(),

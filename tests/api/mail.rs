@@ -140,7 +140,7 @@ async fn a_queued_message_is_delivered_over_starttls_with_both_parts_and_its_tex
     let sent = wait_until(&app, id, |r| r.state == "sent").await;
     assert_eq!(sent.attempts, 1);
     assert!(
-        sent.message.is_none() && sent.recipient.is_none(),
+        !sent.holds_text(),
         "the text with the link and the address are deleted once sent"
     );
     assert_eq!(
@@ -179,7 +179,11 @@ async fn while_smtp_is_down_a_message_waits_with_backoff_and_is_delivered_once_w
         chrono::Duration::seconds(30),
         "the first retry waits email.retry_base_ms"
     );
-    assert!(first.message.is_some(), "the message waits whole");
+    let waiting = authd::mail::seal::open_record(&svc.refresh, &first).unwrap();
+    assert!(
+        waiting.message.contains(TOKEN) && waiting.recipient == "bob@example.com",
+        "the message waits whole, sealed"
+    );
     // Not due before its time: a round of the sender attempts nothing.
     app.advance(29);
     assert_eq!(sender::run_once(svc).await.unwrap(), 0);
@@ -254,7 +258,7 @@ async fn a_message_is_given_up_after_max_attempts_with_an_audit_event_and_a_metr
     app.advance(30);
     let given_up = wait_until(&app, id, |r| r.state == "given_up").await;
     assert_eq!(given_up.attempts, 2, "given up after email.max_attempts");
-    assert!(given_up.message.is_none() && given_up.recipient.is_none());
+    assert!(!given_up.holds_text());
     let events = app.audit_events(user).await;
     let event = events
         .iter()

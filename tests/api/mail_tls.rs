@@ -63,7 +63,8 @@ async fn a_server_without_starttls_gets_nothing_in_plaintext_and_the_message_is_
 
     let first = wait_until(&app, id, waiting_after(1)).await;
     assert_eq!(first.state, "pending");
-    assert!(first.message.is_some(), "the message waits whole");
+    let sealed = authd::mail::seal::open_record(&app.services().refresh, &first).unwrap();
+    assert!(sealed.message.contains(TOKEN), "the message waits whole");
     let error = first.last_error.as_deref().unwrap();
     assert!(error.contains("STARTTLS"), "{error}");
     // Retried when due, and refused the same way.
@@ -97,7 +98,8 @@ async fn a_server_whose_certificate_is_not_trusted_gets_nothing(backend: Backend
         let waiting = wait_until(&app, id, waiting_after(1)).await;
         assert_eq!(waiting.state, "pending", "{tls:?}");
         assert!(
-            waiting.message.is_some(),
+            authd::mail::seal::open_record(&app.services().refresh, &waiting)
+                .is_ok_and(|m| m.message.contains(TOKEN)),
             "{tls:?}: the message waits whole"
         );
         let error = waiting.last_error.as_deref().unwrap();

@@ -31,6 +31,7 @@ mod keys;
 mod limits;
 mod lockout;
 mod mail;
+mod mail_at_rest;
 mod mail_binary;
 mod mail_flows;
 mod mail_tls;
