@@ -112,7 +112,7 @@ async fn wait_for_a_failed_attempt(app: &TestApp) {
         if app
             .services()
             .metrics
-            .render(0, 0, 0, 0)
+            .render(authd::metrics::Exposure::All, 0, 0, 0, 0)
             .lines()
             .any(|l| l.starts_with("authd_mail_attempt_errors_total{kind=\"password_reset\"} "))
         {
@@ -270,7 +270,10 @@ async fn a_message_sealed_under_a_key_that_left_the_ring_is_given_up_not_sent(ba
     );
     assert!(!given_up.holds_text(), "the sealed text is deleted");
     assert!(app.mail_to(email).is_empty(), "nothing was sent");
-    let metrics = app.services().metrics.render(0, 0, 0, 0);
+    let metrics = app
+        .services()
+        .metrics
+        .render(authd::metrics::Exposure::All, 0, 0, 0, 0);
     assert!(
         metrics
             .lines()
