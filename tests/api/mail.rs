@@ -375,7 +375,12 @@ async fn send_budgets_per_recipient_hold_across_instances_and_per_ip_answers_ret
         user_agent: None,
     };
     /// Counts one message in a transaction of its own, as a flow does.
-    async fn admit(app: &TestApp, kind: MailKind, to: &str, meta: &authd::audit::RequestMeta) -> bool {
+    async fn admit(
+        app: &TestApp,
+        kind: MailKind,
+        to: &str,
+        meta: &authd::audit::RequestMeta,
+    ) -> bool {
         let svc = app.services();
         let mut tx = svc.store.begin().await.unwrap();
         let to = Email::parse(to).unwrap();
@@ -391,7 +396,10 @@ async fn send_budgets_per_recipient_hold_across_instances_and_per_ip_answers_ret
     // One client's budget for a recipient, on either instance.
     assert!(admit(&app, reset, erin, &a).await);
     assert!(admit(&sibling, reset, erin, &a).await);
-    assert!(!admit(&app, reset, erin, &a).await, "client a's budget is spent");
+    assert!(
+        !admit(&app, reset, erin, &a).await,
+        "client a's budget is spent"
+    );
     // Another client still has its own, up to the total for the recipient.
     assert!(admit(&sibling, reset, erin, &b).await);
     assert!(!admit(&app, reset, erin, &c).await, "the total is spent");
@@ -419,7 +427,10 @@ async fn send_budgets_per_recipient_hold_across_instances_and_per_ip_answers_ret
     assert!(!admit(&app, reset, dan, &c).await, "the total is spent");
     app.advance(1800);
     assert!(admit(&app, reset, dan, &c).await);
-    assert!(admit(&app, reset, dan, &c).await, "c's refusal was not counted");
+    assert!(
+        admit(&app, reset, dan, &c).await,
+        "c's refusal was not counted"
+    );
     assert!(!admit(&app, reset, dan, &c).await);
     // And a window that ended starts again.
     app.advance(3600);
