@@ -67,16 +67,15 @@ pub async fn admit(
     let total = i64::from(settings.per_recipient_total_limit);
     // The client's count first: a stranger past their own budget does not
     // also spend the total the owner's requests need.
-    let dropped_by = if !store::outbox::count_send_within(db, &from_client, now, since, per_client)
-        .await?
-    {
-        "recipient_client"
-    } else if !store::outbox::count_send_within(db, &recipient, now, since, total).await? {
-        store::outbox::uncount_send(db, &from_client).await?;
-        "recipient"
-    } else {
-        return Ok(true);
-    };
+    let dropped_by =
+        if !store::outbox::count_send_within(db, &from_client, now, since, per_client).await? {
+            "recipient_client"
+        } else if !store::outbox::count_send_within(db, &recipient, now, since, total).await? {
+            store::outbox::uncount_send(db, &from_client).await?;
+            "recipient"
+        } else {
+            return Ok(true);
+        };
     svc.metrics
         .mail
         .dropped

@@ -262,8 +262,7 @@ pub async fn count_send_within(
 /// the same transaction (the message was not sent after all).
 #[tracing::instrument(skip_all)]
 pub async fn uncount_send(db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
-    const SQL: &str =
-        "UPDATE mail_send_counts SET count = count - 1 WHERE key = $1 AND count > 0";
+    const SQL: &str = "UPDATE mail_send_counts SET count = count - 1 WHERE key = $1 AND count > 0";
     on_db!(db, |c| sqlx::query(SQL)
         .bind(key)
         .execute(c)
