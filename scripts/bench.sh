@@ -23,7 +23,7 @@
 #                                   note when no admin URL is set, unless asked for)
 #   --out DIR                       results directory (default bench-results/<UTC time>)
 #   --smoke                         short debug run for CI
-#   --raise-send-limits             lift email.per_ip_limit and per_recipient_limit
+#   --raise-send-limits             lift email.per_ip_limit and the per-recipient budgets
 #                                   too, so that every forgot request of the
 #                                   forgot-flood scenario is accepted (by default
 #                                   all but the first 20 are refused with 429)
@@ -140,7 +140,8 @@ bench_store() {
     rm -rf "${work}/data"
     local send_limits=() label_note=""
     if [[ ${raise_send_limits} -eq 1 ]]; then
-        send_limits=(AUTHD__EMAIL__PER_IP_LIMIT=1000000000 AUTHD__EMAIL__PER_RECIPIENT_LIMIT=1000000000)
+        send_limits=(AUTHD__EMAIL__PER_IP_LIMIT=1000000000 AUTHD__EMAIL__PER_RECIPIENT_LIMIT=1000000000
+            AUTHD__EMAIL__PER_RECIPIENT_TOTAL_LIMIT=1000000000)
         label_note=", send limits raised"
     fi
     env "${send_limits[@]}" \

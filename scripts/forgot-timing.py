@@ -9,13 +9,16 @@ the answer's time must not tell which addresses exist.
 
     scripts/forgot-timing.py [BASE_URL] [ROUNDS] [ACCOUNTS]
 
-The send limits would stop the run (429), so start the server with them raised,
-and the registration limit too, e.g.:
+The per-client send limit would stop the run (429), and the per-recipient
+budgets would drop most messages, so start the server with them raised, and
+the registration limit too, e.g.:
 
     AUTHD__EMAIL__PER_IP_LIMIT=100000 AUTHD__EMAIL__PER_RECIPIENT_LIMIT=100000 \\
+    AUTHD__EMAIL__PER_RECIPIENT_TOTAL_LIMIT=100000 \\
     AUTHD__LIMITS__REGISTER_PER_IP=100000 target/release/authd serve
 
-(`email.per_ip_limit`, `email.per_recipient_limit`, `limits.register_per_ip`).
+(`email.per_ip_limit`, `email.per_recipient_limit`,
+`email.per_recipient_total_limit`, `limits.register_per_ip`).
 Each request for a known address mails its account: with no SMTP configured the
 messages are .eml files under data_dir/mail, so point data_dir at a temporary
 directory (AUTHD__DATA_DIR).
@@ -71,8 +74,7 @@ sequence += [("unknown", unknown[i % accounts]) for i in range(rounds)]
 random.Random(20261202).shuffle(sequence)
 for kind, email in sequence:
     status, data, t = post("/auth/password/forgot", {"email": email})
-    assert status == 202, (f"{kind}: {status} {data!r} (raise AUTHD__EMAIL__PER_IP_LIMIT and "
-                           "AUTHD__EMAIL__PER_RECIPIENT_LIMIT)")
+    assert status == 202, f"{kind}: {status} {data!r} (raise AUTHD__EMAIL__PER_IP_LIMIT)"
     answers[kind].add(data)
     samples[kind].append(t)
     time.sleep(PAUSE)

@@ -9,7 +9,7 @@ which addresses have accounts. Prints the medians and their ratio.
 
 Start the server for it with the safe mode on (which needs required
 verification) and the per-client limits raised: every round registers from
-the same address, and the send limits count each registration.
+the same address, and the per-client send limit counts each registration.
 
     AUTHD__ACCOUNTS__ENUMERATION_SAFE_REGISTRATION=true \\
     AUTHD__ACCOUNTS__EMAIL_VERIFICATION=required \\
@@ -18,8 +18,8 @@ the same address, and the send limits count each registration.
     AUTHD__DATA_DIR=$(mktemp -d) AUTHD__SERVER__PORT=8080 authd serve
 
 Each existing address is registered once before the timed rounds and once in
-them, so the per-recipient limit (`email.per_recipient_limit`, 5) holds at
-its default. Messages go to data_dir/mail unless SMTP is configured.
+them, so its owner's `registration_attempt` budget
+(`email.per_recipient_limit`, 5) holds at its default. Messages go to data_dir/mail unless SMTP is configured.
 """
 import json
 import statistics

@@ -2,9 +2,13 @@
 //! the caller something. `POST /auth/password/forgot` must answer the same,
 //! in the same time, whether or not the address has an account; looking the
 //! account up, issuing a token and queueing the message (a committed write)
-//! take milliseconds that an unknown address does not. So the endpoint counts
-//! the request against the send limits (the same work for every address),
-//! hands the rest to [`Background::spawn`], and answers 202.
+//! take milliseconds that an unknown address does not. So the endpoint takes a
+//! place on the runner ([`Background::reserve`]), counts the request against
+//! the per-client send limit (in memory, the same work for every address),
+//! hands the rest to [`Reserved::spawn`], and answers 202. The place is taken
+//! first so that a request refused for want of one has spent nothing: not
+//! the client's send limit, nor (counted in the task, when a message is
+//! queued) the recipient's budget.
 //!
 //! At most `MAX_IN_FLIGHT` such tasks run at once per instance; past that a
 //! request is refused with 503 (`ServiceError::Busy`), the same for every
@@ -17,7 +21,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ServiceError;
 
@@ -49,23 +53,47 @@ impl Background {
     where
         F: Future<Output = Result<(), ServiceError>> + Send + 'static,
     {
+        self.reserve(what)?.spawn(what, work);
+        Ok(())
+    }
+
+    /// Takes a place for a task to be spawned with [`Reserved::spawn`]; fails
+    /// with `Busy` when `max_in_flight` tasks are running. A place dropped
+    /// unused is given back.
+    pub fn reserve(&self, what: &'static str) -> Result<Reserved, ServiceError> {
         let Ok(permit) = self.permits.clone().try_acquire_owned() else {
             tracing::warn!(task = what, "background work saturated; request refused");
             return Err(ServiceError::Busy);
         };
-        tokio::spawn(async move {
-            if let Err(e) = work.await {
-                tracing::warn!(task = what, error = %e, "background work failed");
-            }
-            drop(permit);
-        });
-        Ok(())
+        Ok(Reserved { permit })
     }
 
     /// Tasks running now.
     pub fn in_flight(&self) -> usize {
         self.max_in_flight
             .saturating_sub(self.permits.available_permits())
+    }
+}
+
+/// A place on the runner, taken by [`Background::reserve`].
+pub struct Reserved {
+    permit: OwnedSemaphorePermit,
+}
+
+impl Reserved {
+    /// Runs `work` on a task of its own, in this place; `what` names it in the
+    /// log.
+    pub fn spawn<F>(self, what: &'static str, work: F)
+    where
+        F: Future<Output = Result<(), ServiceError>> + Send + 'static,
+    {
+        let permit = self.permit;
+        tokio::spawn(async move {
+            if let Err(e) = work.await {
+                tracing::warn!(task = what, error = %e, "background work failed");
+            }
+            drop(permit);
+        });
     }
 }
 

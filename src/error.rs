@@ -20,7 +20,7 @@ pub enum ServiceError {
     #[error("locked out for {retry_after_secs} s")]
     LockedOut { retry_after_secs: i64 },
     /// 429 `too_many_requests` with `Retry-After`: too many messages asked
-    /// for this recipient or from this client (`mail::check_send_limits`).
+    /// from this client (`mail::check_client_limit`).
     #[error("too many messages requested; retry after {retry_after_secs} s")]
     SendLimited { retry_after_secs: i64 },
     /// 400 `invalid_account_token`: an emailed link or code that is not

@@ -9,8 +9,9 @@
 //! What the answers should be depends on the server's send limits: with the
 //! defaults (`email.per_ip_limit` 20 an hour, and every request of the flood
 //! comes from one address) nearly all are 429, answered before any database
-//! work; with the limits raised every request is accepted (202), and each
-//! one for a registered address queues a message.
+//! work; with the limits raised (the per-recipient budgets too:
+//! `scripts/bench.sh --raise-send-limits`) every request is accepted (202),
+//! and each one for a registered address queues a message.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -428,6 +428,7 @@ async fn the_forgot_flood_times_refresh_alone_and_under_forgot_requests_and_the_
     let server = start_authd(|s| {
         s.email.per_ip_limit = 1_000_000;
         s.email.per_recipient_limit = 1_000_000;
+        s.email.per_recipient_total_limit = 1_000_000;
     })
     .await;
     let fixture = Arc::new(

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, InputError, Password};
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
 use crate::store::{self, StoreError, users::User};
 use crate::throttle::Keys;
@@ -40,8 +40,10 @@ use super::tokens::{self, Issue, Purpose};
 /// - 401 `InvalidCredentials` for a wrong current password, counted on the
 ///   login throttle and audited as a failed login, as at a password change;
 ///   a locked-out account is refused (429) before its password is checked;
-/// - 429 `SendLimited` over the send limits of the new address, counted
-///   before anything is said about it;
+/// - 429 `SendLimited` over the per-client send limit, counted before
+///   anything is said about the new address; past the new address's budget
+///   of confirmations (`mail::admit`), nothing is sent and the answer is the
+///   same as for a request that sent;
 /// - 409 `EmailTaken` when another account has `new_email` now, except in the
 ///   enumeration-safe mode, where the answer is the same as for a free
 ///   address and nothing is sent.
@@ -112,6 +114,19 @@ pub async fn request_email_change(
         return Err(ServiceError::InvalidCredentials);
     }
     svc.throttle.succeeded(&mut tx, &keys).await?;
+    if !mail::admit(svc, &mut tx, MailKind::EmailChangeConfirm, new_email, meta).await? {
+        let event = AuditEvent::new(
+            AuditKind::EmailChangeRequested,
+            Some(user),
+            Some(current),
+            meta,
+            now,
+        )
+        .with_detail("the new address's send budget was spent: nothing sent");
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        return Ok(());
+    }
     let valid_for = std::time::Duration::from_secs(svc.settings.accounts.email_change_ttl_secs);
     let issued = tokens::issue(
         svc,
@@ -156,8 +171,9 @@ pub async fn request_email_change(
     Ok(())
 }
 
-/// Whether a confirmation goes to `new_email`: the send limits are counted
-/// first, for every address alike (`SendLimited` past them); then an address
+/// Whether a confirmation goes to `new_email`: the per-client send limit is
+/// counted first, for every address alike (`SendLimited` past it); then an
+/// address
 /// with an account is `EmailTaken` (409), or, in the enumeration-safe mode
 /// (`accounts.enumeration_safe_registration`), `Ok(false)`: the request is
 /// answered as any other and nothing is sent, so a signed-in user cannot
@@ -167,7 +183,7 @@ async fn ready_to_send(
     new_email: &Email,
     meta: &RequestMeta,
 ) -> Result<bool, ServiceError> {
-    mail::check_send_limits(svc, new_email, meta).await?;
+    mail::check_client_limit(svc, meta)?;
     let mut conn = svc.store.conn().await?;
     let taken = store::users::find_by_email(&mut conn, new_email.as_str())
         .await?

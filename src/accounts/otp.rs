@@ -2,11 +2,13 @@
 //! both steps are refused with `NotEnabled`).
 //!
 //! - [`start`] answers the same whether or not the address has an account:
-//!   it counts the request against the send limits (the same work for every
-//!   address), and hands the lookup, the code and the message to
-//!   `svc.background`, after the answer. An account gets a code of
-//!   `accounts.otp_digits` digits, valid `accounts.otp_ttl_secs`; a newer
-//!   code replaces the older one. An unknown address gets nothing.
+//!   it counts the request against the per-client send limit (the same work
+//!   for every address), and hands the lookup, the recipient's send budget,
+//!   the code and the message to `svc.background`, after the answer. An
+//!   account within its budget gets a code of `accounts.otp_digits` digits,
+//!   valid `accounts.otp_ttl_secs`; a newer code leaves the older one
+//!   `accounts.replaced_token_grace_secs` at most, and a code login ends
+//!   every other. An unknown address gets nothing.
 //! - [`verify`] is a login whose proof is the code instead of a password: the
 //!   attempt is reserved on the login throttle first (a locked-out account or
 //!   client is refused before the code is looked at), a wrong code counts as
@@ -28,7 +30,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Email;
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
 use crate::sessions::{self, AuthMethod, Session};
 use crate::store::{self, Tx};
@@ -50,24 +52,28 @@ fn enabled(svc: &Services) -> Result<(), ServiceError> {
 
 /// Asks for a login code for `email`. `Ok` means only that the request was
 /// taken: whether a code is sent is decided after the answer, so the answer
-/// and its time say nothing about which addresses have accounts. 429
-/// (`SendLimited`) over the send limits, 503 (`Busy`) when too much work
-/// after answers is running; both the same for every address.
+/// and its time say nothing about which addresses have accounts. 503
+/// (`Busy`) when too much work after answers is running, 429 (`SendLimited`)
+/// over the per-client send limit; both the same for every address, and a
+/// 503 spends nothing.
 pub async fn start(
     svc: &Arc<Services>,
     email: &Email,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    const TASK: &str = "otp_start";
     enabled(svc)?;
-    mail::check_send_limits(svc, email, meta).await?;
+    let place = svc.background.reserve(TASK)?;
+    mail::check_client_limit(svc, meta)?;
     let (svc_for_task, email, meta) = (Arc::clone(svc), email.clone(), meta.clone());
-    svc.background.spawn("otp_start", async move {
+    place.spawn(TASK, async move {
         send_code(&svc_for_task, &email, &meta).await
-    })
+    });
+    Ok(())
 }
 
 /// The work of [`start`] after the answer: a code and its message for the
-/// account of `email`, if there is one.
+/// account of `email`, if there is one and its budget allows.
 async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<(), ServiceError> {
     let mut conn = svc.store.conn().await?;
     let user = store::users::find_by_email(&mut conn, email.as_str()).await?;
@@ -82,6 +88,9 @@ async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<
     let Some(version) = store::users::lock(&mut tx, user.id).await? else {
         return Ok(());
     };
+    if !mail::admit(svc, &mut tx, MailKind::OtpCode, email, meta).await? {
+        return Ok(());
+    }
     let accounts = &svc.settings.accounts;
     let valid_for = std::time::Duration::from_secs(accounts.otp_ttl_secs);
     let issued = tokens::issue(
@@ -177,6 +186,8 @@ pub async fn verify(
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
+    // The codes sent before or after this one (kept by the grace) end with it.
+    tokens::end_all(svc, &mut tx, user, Purpose::OtpLogin).await?;
     svc.throttle.succeeded(&mut tx, &keys).await?;
     let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)

@@ -5,9 +5,10 @@
 //! registering a new one.
 //!
 //! In the safe mode both cases do the same work in the same order: the
-//! strength check, the send limits (counted for every address), one Argon2id
-//! hash, then one transaction that writes a message to the outbox and an
-//! audit event. A new address gets its account and its verification link;
+//! strength check, the per-client send limit (counted for every address), one
+//! Argon2id hash, then one transaction that counts a message against the
+//! recipient's send budget, writes it to the outbox and an audit event (a
+//! message over its budget is not written, on both paths alike). A new address gets its account and its verification link;
 //! an existing one gets nothing created, and its owner a
 //! `registration_attempt` message that links to the app's forgot-password
 //! page. The caller is told 202 either way.
@@ -27,7 +28,7 @@ use super::verify::{send_link, sends_links};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::store::{self, StoreError, users::NewUser, users::User};
@@ -41,8 +42,8 @@ pub enum Registered {
     Accepted,
 }
 
-/// Creates an account, or fails with `WeakPassword`, `SendLimited` when it
-/// would send mail over the limits, or (default mode) `EmailTaken` (a store
+/// Creates an account, or fails with `WeakPassword`, `SendLimited` when its
+/// client is over the per-client send limit, or (default mode) `EmailTaken` (a store
 /// error) when the email has one. The new user is not logged in.
 pub async fn register(
     svc: &Services,
@@ -56,7 +57,7 @@ pub async fn register(
     }
     let safe = svc.settings.accounts.enumeration_safe_registration;
     if safe || sends_links(svc) {
-        mail::check_send_limits(svc, email, meta).await?;
+        mail::check_client_limit(svc, meta)?;
     }
     // In the safe mode an existing address is hashed too: the same cost.
     let hash = svc.hasher.hash(password).await?;
@@ -104,11 +105,8 @@ async fn create(
     .await?;
     let event = AuditEvent::new(AuditKind::Registered, Some(user.id), None, meta, now);
     audit::record(&mut tx, &event).await?;
-    let sent = sends_links(svc);
-    if sent {
-        // A new account's credentials are at their first version.
-        send_link(svc, &mut tx, user.id, email, 0, meta).await?;
-    }
+    // A new account's credentials are at their first version.
+    let sent = sends_links(svc) && send_link(svc, &mut tx, user.id, email, 0, meta).await?;
     tx.commit().await?;
     if sent {
         svc.mail.wake();
@@ -130,8 +128,8 @@ async fn tell_owner(svc: &Services, email: &Email, meta: &RequestMeta) -> Result
     Ok(())
 }
 
-/// The `registration_attempt` message to the owner and its audit event, in
-/// `tx`.
+/// The `registration_attempt` message to the owner, within its budget, and
+/// the audit event, in `tx`.
 async fn attempted(
     svc: &Services,
     tx: &mut store::Tx<'_>,
@@ -139,14 +137,18 @@ async fn attempted(
     email: &Email,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    mail::queue(svc, tx, Some(owner), email, &Mail::RegistrationAttempt).await?;
-    let event = AuditEvent::new(
+    let mut event = AuditEvent::new(
         AuditKind::RegistrationAttempted,
         Some(owner),
         None,
         meta,
         svc.now(),
     );
+    if mail::admit(svc, tx, MailKind::RegistrationAttempt, email, meta).await? {
+        mail::queue(svc, tx, Some(owner), email, &Mail::RegistrationAttempt).await?;
+    } else {
+        event = event.with_detail("the owner's send budget was spent: nothing sent");
+    }
     audit::record(tx, &event).await?;
     Ok(())
 }

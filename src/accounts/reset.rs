@@ -3,14 +3,15 @@
 //! either ([`reset_password`]).
 //!
 //! - Asking answers the same whether or not the address has an account: the
-//!   send limits are counted for every address first (the same work for all),
-//!   and the lookup, the token and the message run after the answer
-//!   (`crate::background`), so neither the answer nor its timing says which
-//!   addresses are registered.
+//!   per-client send limit is counted for every address first (in memory, the
+//!   same work for all), and the lookup, the recipient's send budget, the
+//!   token and the message run after the answer (`crate::background`), so
+//!   neither the answer nor its timing says which addresses are registered.
 //! - The link and the code are one token (`accounts::tokens`): bound to the
 //!   address it was sent to and to the credential version at issue, so a
 //!   password change, another reset or an email change ends it; a newer
-//!   request ends the older link and code; a code allows
+//!   request leaves the older link and code
+//!   `accounts.replaced_token_grace_secs` more at most; a code allows
 //!   `accounts.code_attempts` tries. Finding a link spends nothing.
 //! - A reset commits as one: the token spent, the new password (credential
 //!   version moved on), every session of the user revoked with the one user
@@ -30,30 +31,34 @@ use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::{self, Session, logout::reasons};
 use crate::store;
 use crate::throttle::Keys;
 
-/// Asks for a reset link and code for `email`. Counts the request against
-/// the send limits (`SendLimited` past them, for every address alike), then
-/// hands the rest to the background runner (`Busy` when it is full) and
-/// returns: the caller answers 202 whether or not the address has an account.
+/// Asks for a reset link and code for `email`. Takes a place on the
+/// background runner (`Busy` when it is full), counts the request against the
+/// per-client send limit (`SendLimited` past it), both alike for every
+/// address, then hands the rest to the runner and returns: the caller answers
+/// 202 whether or not the address has an account.
 pub async fn forgot_password(
     svc: &Arc<Services>,
     email: &Email,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    mail::check_send_limits(svc, email, meta).await?;
-    let task = send_reset(svc.clone(), email.clone(), meta.clone());
-    svc.background.spawn("password_forgot", task)
+    const TASK: &str = "password_forgot";
+    let place = svc.background.reserve(TASK)?;
+    mail::check_client_limit(svc, meta)?;
+    place.spawn(TASK, send_reset(svc.clone(), email.clone(), meta.clone()));
+    Ok(())
 }
 
 /// The part of a forgot-password request done after the answer: the account
-/// of `email`, if any, gets a new link and code (ending the older ones), in
-/// one transaction with the message and the audit event.
+/// of `email`, if any and if its reset budget allows (`mail::admit`), gets a
+/// new link and code (the older ones cut to the grace), in one transaction
+/// with the message, its count and the audit event.
 async fn send_reset(
     svc: Arc<Services>,
     email: Email,
@@ -73,6 +78,10 @@ async fn send_reset(
     let Some(version) = store::users::lock(&mut tx, user.id).await? else {
         return Ok(());
     };
+    let to = super::stored_email(&user.email)?;
+    if !mail::admit(&svc, &mut tx, MailKind::PasswordReset, &to, &meta).await? {
+        return Ok(());
+    }
     let issued = tokens::issue(
         &svc,
         &mut tx,
@@ -90,7 +99,6 @@ async fn send_reset(
     let (Some(token), Some(code)) = (issued.link, issued.code) else {
         return Err(missing("a reset token without its link or code"));
     };
-    let to = super::stored_email(&user.email)?;
     let message = Mail::PasswordReset {
         token,
         code,

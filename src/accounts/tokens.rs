@@ -13,8 +13,16 @@
 //!   the user's credential version when it was issued: a password change, a
 //!   reset or an email change ends every link issued before it ([`Redeemed`]
 //!   is checked under the user's lock by the flow).
-//! - Issuing a token ends the live ones of the same user and purpose: one link
-//!   (and one code) works at a time.
+//! - Issuing a token cuts the live ones of the same user and purpose short:
+//!   for the purposes anyone can ask for (a reset, a verification link, a
+//!   login code: [`Purpose::keeps_replaced`]) they stay valid
+//!   `accounts.replaced_token_grace_secs` (10 minutes) more at most, so a
+//!   stranger's request cannot end the link or code its owner is about to use;
+//!   an email-change link, asked for only by the signed-in owner (maybe
+//!   correcting the address), ends at once. Using one ends the others (the
+//!   flows call [`end_all`]). A code is tried against every live code of its
+//!   user and purpose, each try counted on each of them; how many can be live
+//!   at once is bounded by the send budgets (`mail::limits`) over the grace.
 //! - Looking a token up spends nothing ([`find_link`]); only [`spend`], in the
 //!   flow's transaction, does, and exactly once under concurrency (one
 //!   conditional `UPDATE`). No `GET` endpoint takes a token: a mail scanner
@@ -47,6 +55,13 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Whether a newer token leaves this purpose's older ones live for the
+    /// grace (`accounts.replaced_token_grace_secs`): the purposes whose
+    /// messages anyone can ask for.
+    pub fn keeps_replaced(self) -> bool {
+        !matches!(self, Self::EmailChange)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::VerifyEmail => "verify_email",
@@ -103,7 +118,9 @@ impl From<store::account_tokens::LiveToken> for Redeemed {
 const CODE_KEY_LABEL: &[u8] = b"authd account code v1";
 
 /// Issues a token in `db`, the flow's transaction (with the message that
-/// carries it), ending the user's live tokens of the same purpose.
+/// carries it). The user's live tokens of the same purpose expire at the end
+/// of the grace at the latest (at once for a purpose that does not
+/// [`Purpose::keeps_replaced`]).
 pub async fn issue(
     svc: &Services,
     db: &mut impl AsDb,
@@ -119,7 +136,12 @@ pub async fn issue(
     let code_hash = code
         .as_ref()
         .map(|code| code_hash(svc, id, code.expose_secret()));
-    store::account_tokens::end_live(db, issue.user, issue.purpose.as_str(), now).await?;
+    let grace = match issue.purpose.keeps_replaced() {
+        true => svc.settings.accounts.replaced_token_grace_secs,
+        false => 0,
+    };
+    let cut_to = now + chrono::Duration::seconds(i64::try_from(grace).unwrap_or(0));
+    store::account_tokens::expire_live_by(db, issue.user, issue.purpose.as_str(), cut_to).await?;
     store::account_tokens::insert(
         db,
         &store::account_tokens::NewToken {
@@ -162,10 +184,11 @@ pub async fn find_link(
     Ok(found.map(Redeemed::from))
 }
 
-/// Tries `code` against the newest live code of `user` for `purpose`. The
-/// attempt is counted first, on a write connection of its own and committed
-/// whatever happens next; `None` when there is no live code with attempts
-/// left, or the code is wrong. Call outside any transaction.
+/// Tries `code` against the live codes of `user` for `purpose` (the newest
+/// and those a newer one left live for the grace). The attempt is counted on
+/// each of them first, in one statement on a write connection of its own,
+/// committed whatever happens next; `None` when there is no live code with
+/// attempts left, or the code is none of them. Call outside any transaction.
 pub async fn check_code(
     svc: &Services,
     user: Uuid,
@@ -175,20 +198,22 @@ pub async fn check_code(
     let now = svc.now();
     let max = i32::try_from(svc.settings.accounts.code_attempts).unwrap_or(5);
     let mut conn = svc.store.write_conn().await?;
-    let Some(found) =
-        store::account_tokens::find_live_code(&mut conn, user, purpose.as_str(), max, now).await?
-    else {
-        return Ok(None);
-    };
-    if !store::account_tokens::count_code_attempt(&mut conn, found.id, max, now).await? {
-        return Ok(None);
-    }
+    let tried =
+        store::account_tokens::count_code_attempts(&mut conn, user, purpose.as_str(), max, now)
+            .await?;
     drop(conn);
-    let matches = found
-        .code_hash
-        .as_deref()
-        .is_some_and(|stored| code_matches(svc, stored, found.id, code.trim()));
-    Ok(matches.then(|| found.into()))
+    // Every candidate is compared, so the time does not say which matched.
+    let mut matched = None;
+    for candidate in tried {
+        let ok = candidate
+            .code_hash
+            .as_deref()
+            .is_some_and(|stored| code_matches(svc, stored, candidate.id, code.trim()));
+        if ok && matched.is_none() {
+            matched = Some(candidate);
+        }
+    }
+    Ok(matched.map(Redeemed::from))
 }
 
 /// Spends token `id` in `db`, the flow's transaction: `false` when it was

@@ -10,11 +10,12 @@
 //!   those it was issued under (the rule of every account token: a password
 //!   change or reset ends the links issued before it). A new link is one
 //!   request away.
-//! - [`resend_verification`] answers the same whatever the address: the send
-//!   limits are counted first, for every address alike, and the lookup, the
-//!   new link (which ends the old one) and its message run after the answer
-//!   (`crate::background`), so neither the answer nor its time says whether
-//!   the address has an account, or whether it is verified.
+//! - [`resend_verification`] answers the same whatever the address: the
+//!   per-client send limit is counted first, for every address alike, and the
+//!   lookup, the recipient's send budget, the new link (which leaves the old
+//!   one `accounts.replaced_token_grace_secs` at most) and its message run
+//!   after the answer (`crate::background`), so neither the answer nor its
+//!   time says whether the address has an account, or whether it is verified.
 //! - With `required`, login refuses an unverified address once the password
 //!   was found right (`accounts::login`).
 
@@ -28,7 +29,7 @@ use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::config::Verification;
 use crate::domain::Email;
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
 use crate::store::{self, Tx, users::User};
 
@@ -38,8 +39,10 @@ pub(super) fn sends_links(svc: &Services) -> bool {
 }
 
 /// Issues a verification link for `user` at `email` in `tx`, the caller's
-/// transaction, queues the message that carries it and audits it. The caller
-/// commits, then calls `svc.mail.wake()`.
+/// transaction, queues the message that carries it and audits it, if the
+/// address's verification budget allows (`mail::admit`); `false` when it did
+/// not, and then nothing was issued or queued. The caller commits, then calls
+/// `svc.mail.wake()`.
 pub(super) async fn send_link(
     svc: &Services,
     tx: &mut Tx<'_>,
@@ -47,7 +50,10 @@ pub(super) async fn send_link(
     email: &Email,
     credential_version: i64,
     meta: &RequestMeta,
-) -> Result<(), ServiceError> {
+) -> Result<bool, ServiceError> {
+    if !mail::admit(svc, tx, MailKind::VerifyEmail, email, meta).await? {
+        return Ok(false);
+    }
     let valid_for = Duration::from_secs(svc.settings.accounts.verify_ttl_secs);
     let issued = tokens::issue(
         svc,
@@ -82,7 +88,7 @@ pub(super) async fn send_link(
         svc.now(),
     );
     audit::record(tx, &event).await?;
-    Ok(())
+    Ok(true)
 }
 
 /// Follows a verification link: marks the address it was sent to verified
@@ -128,10 +134,12 @@ pub async fn verify_email(
 }
 
 /// Asks for a new verification link for `email`: `Ok` (answer 202) whatever
-/// the address. The send limits are counted here, alike for every address;
-/// the lookup and the message run after the answer. An existing, unverified
-/// account gets a new link, which ends the old one; any other address gets
-/// nothing. `NotEnabled` with `accounts.email_verification = "off"`.
+/// the address. A place on the background runner (`Busy`) and the per-client
+/// send limit (`SendLimited`) are taken here, alike for every address; the
+/// lookup, the budget and the message run after the answer. An existing,
+/// unverified account gets a new link within its budget; any other address
+/// gets nothing, and spends no budget. `NotEnabled` with
+/// `accounts.email_verification = "off"`.
 pub async fn resend_verification(
     svc: &Arc<Services>,
     email: &Email,
@@ -140,14 +148,17 @@ pub async fn resend_verification(
     if !sends_links(svc) {
         return Err(ServiceError::NotEnabled("email verification"));
     }
-    mail::check_send_limits(svc, email, meta).await?;
+    const TASK: &str = "resend_verification";
+    let place = svc.background.reserve(TASK)?;
+    mail::check_client_limit(svc, meta)?;
     let task = {
         let svc = Arc::clone(svc);
         let email = email.clone();
         let meta = meta.clone();
         async move { resend(&svc, &email, &meta).await }
     };
-    svc.background.spawn("resend_verification", task)
+    place.spawn(TASK, task);
+    Ok(())
 }
 
 /// The part of [`resend_verification`] after the answer.
@@ -167,7 +178,9 @@ async fn resend(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<(),
         Some(now) if !now.email_verified && now.email == email.as_str() => {}
         _ => return Ok(()),
     }
-    send_link(svc, &mut tx, user.id, email, version, meta).await?;
+    if !send_link(svc, &mut tx, user.id, email, version, meta).await? {
+        return Ok(());
+    }
     tx.commit().await?;
     svc.mail.wake();
     tracing::info!(user = %user.id, "verification link sent again");

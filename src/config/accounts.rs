@@ -49,6 +49,11 @@ pub struct AccountSettings {
     /// Digits of a login code (6 to 8), and seconds it stays valid.
     pub otp_digits: u32,
     pub otp_ttl_secs: u64,
+    /// Seconds a reset link or code, a verification link or a login code
+    /// stays valid once a newer one of its kind was sent (its own expiry
+    /// permitting): a request anyone can make does not end the link its
+    /// owner is about to use (`accounts::tokens`). 0: a newer one ends it.
+    pub replaced_token_grace_secs: u64,
 }
 
 /// Ten years bounds every lifetime here, as elsewhere.
@@ -80,6 +85,12 @@ impl AccountSettings {
             return Err(ConfigError::invalid(
                 "accounts.otp_digits",
                 "must be between 6 and 8",
+            ));
+        }
+        if self.replaced_token_grace_secs > 3600 {
+            return Err(ConfigError::invalid(
+                "accounts.replaced_token_grace_secs",
+                "must be between 0 and 3600",
             ));
         }
         if !(1..=10).contains(&self.code_attempts) {

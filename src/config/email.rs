@@ -39,11 +39,18 @@ pub struct EmailSettings {
     pub lease_secs: u64,
     /// Days a sent or given-up message's row (without its text) is kept.
     pub retention_days: u32,
-    /// Send requests per recipient per window, counted in the database
-    /// (shared by every instance).
+    /// Messages of one kind to one recipient asked for from one client (an
+    /// IPv4 address or an IPv6 /64) per window, counted in the database
+    /// (shared by every instance) when a message is queued
+    /// (`mail::limits`). Past it the message is not sent; the request is
+    /// answered as any other.
     pub per_recipient_limit: u32,
+    /// Messages of one kind to one recipient per window from all clients
+    /// together: the looser cap over `per_recipient_limit`.
+    pub per_recipient_total_limit: u32,
     pub per_recipient_window_secs: u64,
-    /// Send requests per client IP per window (in each instance's memory).
+    /// Requests that may send mail per client IP per window (in each
+    /// instance's memory), answered 429 past it.
     pub per_ip_limit: u32,
     pub per_ip_window_secs: u64,
     pub smtp: SmtpSettings,
@@ -189,9 +196,12 @@ impl EmailSettings {
                 "must be between 1 and 3650",
             ));
         }
-        if self.per_recipient_limit == 0 || self.per_ip_limit == 0 {
+        if self.per_recipient_limit == 0
+            || self.per_recipient_total_limit == 0
+            || self.per_ip_limit == 0
+        {
             return Err(ConfigError::invalid(
-                "email.per_recipient_limit/per_ip_limit",
+                "email.per_recipient_limit/per_recipient_total_limit/per_ip_limit",
                 "must be at least 1",
             ));
         }

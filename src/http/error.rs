@@ -88,7 +88,7 @@ pub enum ApiError {
     UnsupportedMediaType,
     /// 429 `too_many_requests` with `Retry-After`: too many failed logins for
     /// this account or client, too many registrations or refreshes from it,
-    /// or too many messages asked for one recipient or from one client.
+    /// or too many requests that may send mail from it.
     #[error("too many requests; retry after {retry_after_secs} seconds")]
     TooManyRequests { retry_after_secs: i64 },
     /// 503 `temporarily_unavailable` with `Retry-After`: overloaded or the

@@ -1,59 +1,106 @@
-//! Send limits: how many messages a request may ask for, per recipient and
-//! per client IP. Every endpoint that sends mail calls [`check_send_limits`]
-//! first, before its transaction, whether or not it will end up sending.
+//! Send limits: who may make authd send how much mail, to whom.
 //!
-//! - Per recipient (`email.per_recipient_limit` per
-//!   `email.per_recipient_window_secs`): counted in the database
-//!   (`mail_send_counts`, one atomic upsert), so the limit holds across every
-//!   instance. The request is counted, not the message: an endpoint that
-//!   sends nothing to an address without an account counts the same, so a
-//!   refusal reveals nothing about which addresses have accounts. The key is
-//!   the keyed hash of the address (`tokens::address`).
-//! - Per client IP (`email.per_ip_limit` per `email.per_ip_window_secs`): in
-//!   each instance's memory, like the registration limit.
-//!
-//! Over either, [`ServiceError::SendLimited`] (429 with `Retry-After`).
+//! - Per client IP ([`check_client_limit`]; `email.per_ip_limit` requests per
+//!   `email.per_ip_window_secs`): every endpoint that may send mail checks it
+//!   before the answer, in each instance's memory, alike for every address,
+//!   and answers 429 with `Retry-After` past it ([`ServiceError::SendLimited`]).
+//! - Per recipient, a budget per kind of message ([`admit`]): counted in the
+//!   database (`mail_send_counts`) where the message is decided, in the
+//!   transaction that queues it, so only messages really queued count, and a
+//!   rolled-back change takes its count back with it. A request that sends
+//!   nothing (a resend for a verified address, a reset for an address without
+//!   an account, a registration answered 409) spends nothing, and one kind's
+//!   budget never blocks another (verification resends do not block a reset).
+//!   The recipient in a key is the keyed hash of the address (`tokens::address`).
+//!   Two counts per message: to this recipient from this client (an IPv4
+//!   address, or an IPv6 /64: `email.per_recipient_limit`), and to this
+//!   recipient from every client (`email.per_recipient_total_limit`, the
+//!   looser cap), both per `email.per_recipient_window_secs`. So a stranger
+//!   spends only their own client's budget for an address, and the owner,
+//!   asking from another network, is still served until the total is spent.
+//! - A message over its budget is not sent, silently: the flow goes on as if
+//!   it had nothing to send, the request's answer does not change (it could
+//!   otherwise tell an address with an account, which has something to send,
+//!   from one without), and the drop is logged (kind, recipient's domain,
+//!   which count) and counted in `authd_mail_dropped_total`.
 
 use chrono::Duration;
 
+use super::MailKind;
 use crate::audit::RequestMeta;
 use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::services::Services;
-use crate::store;
+use crate::store::{self, AsDb};
+use crate::throttle::client_key;
 use crate::tokens::address::address_hash;
 
-/// `Ok` when a message to `to`, asked for by the client of `meta`, is within the limits;
-/// counts the request. Not inside a transaction: the count stands whatever
-/// the caller does next (and on SQLite the caller's transaction would hold
-/// the write turn this needs).
-pub async fn check_send_limits(
-    svc: &Services,
-    to: &Email,
-    meta: &RequestMeta,
-) -> Result<(), ServiceError> {
-    let ip = meta.ip_addr();
-    let now = svc.now();
-    let settings = &svc.settings.email;
-    if let Err(retry_after_secs) = svc.mail.ip_limit.check(ip, now) {
+/// `Ok` when the client of `meta` is within `email.per_ip_limit`, and counts
+/// the request; `SendLimited` (429 with `Retry-After`) past it. In memory
+/// only: the same work for every address.
+pub fn check_client_limit(svc: &Services, meta: &RequestMeta) -> Result<(), ServiceError> {
+    if let Err(retry_after_secs) = svc.mail.ip_limit.check(meta.ip_addr(), svc.now()) {
         tracing::warn!(limit = "ip", retry_after_secs, "mail send limit reached");
         return Err(ServiceError::SendLimited { retry_after_secs });
     }
+    Ok(())
+}
+
+/// Counts a message of `kind` to `to`, asked for by the client of `meta`,
+/// against its budgets in `db`, the transaction that will queue it. `true`:
+/// counted, send it. `false`: a budget is spent, nothing is counted, and the
+/// caller sends nothing (and issues no token: a newer link would shorten the
+/// older one for nothing) and answers as if it had sent.
+pub async fn admit(
+    svc: &Services,
+    db: &mut impl AsDb,
+    kind: MailKind,
+    to: &Email,
+    meta: &RequestMeta,
+) -> Result<bool, ServiceError> {
+    let settings = &svc.settings.email;
+    let now = svc.now();
     let window =
         Duration::seconds(i64::try_from(settings.per_recipient_window_secs).unwrap_or(86_400));
-    let key = format!("to:{}", address_hash(&svc.refresh, to.as_str()));
-    let mut conn = svc.store.write_conn().await?;
-    let (count, started) = store::outbox::count_send(&mut conn, &key, now, now - window).await?;
-    if count > i64::from(settings.per_recipient_limit) {
-        let left = started + window - now;
-        let retry_after_secs = ((left.num_milliseconds() + 999) / 1000).max(1);
-        tracing::warn!(
-            limit = "recipient",
-            mail.to_domain = super::domain_of(to.as_str()),
-            retry_after_secs,
-            "mail send limit reached"
-        );
-        return Err(ServiceError::SendLimited { retry_after_secs });
+    let since = now - window;
+    let recipient = format!(
+        "send:{}:{}",
+        kind.as_str(),
+        address_hash(&svc.refresh, to.as_str())
+    );
+    let from_client = format!("{recipient}:{}", client_of(meta));
+    let per_client = i64::from(settings.per_recipient_limit);
+    let total = i64::from(settings.per_recipient_total_limit);
+    // The client's count first: a stranger past their own budget does not
+    // also spend the total the owner's requests need.
+    let dropped_by =
+        if !store::outbox::count_send_within(db, &from_client, now, since, per_client).await? {
+            "recipient_client"
+        } else if !store::outbox::count_send_within(db, &recipient, now, since, total).await? {
+            store::outbox::uncount_send(db, &from_client).await?;
+            "recipient"
+        } else {
+            return Ok(true);
+        };
+    svc.metrics
+        .mail
+        .dropped
+        .with_label_values(&[kind.as_str()])
+        .inc();
+    tracing::warn!(
+        limit = dropped_by,
+        mail.kind = kind.as_str(),
+        mail.to_domain = super::domain_of(to.as_str()),
+        "mail send budget spent: message not sent"
+    );
+    Ok(false)
+}
+
+/// The client a budget is counted for: its IPv4 address, or its IPv6 /64.
+fn client_of(meta: &RequestMeta) -> String {
+    match meta.ip_addr().map(client_key) {
+        Some(ip @ std::net::IpAddr::V6(_)) => format!("{ip}/64"),
+        Some(ip) => ip.to_string(),
+        None => "unknown".to_owned(),
     }
-    Ok(())
 }

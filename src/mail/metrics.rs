@@ -12,6 +12,9 @@ pub struct MailMetrics {
     pub attempt_errors: IntCounterVec,
     /// Messages given up after their last attempt.
     pub failed: IntCounterVec,
+    /// Messages not sent because a send budget of their recipient was spent
+    /// (`mail::limits::admit`).
+    pub dropped: IntCounterVec,
     /// Messages waiting in the outbox, as the sender last counted them.
     pub outbox_depth: IntGauge,
     /// Messages given up because their sealed text could not be opened, by
@@ -33,6 +36,10 @@ impl MailMetrics {
                 "authd_mail_failed_total",
                 "Email messages given up after their last attempt, by kind",
             )?,
+            dropped: counter(
+                "authd_mail_dropped_total",
+                "Email messages not sent because their recipient's send budget was spent, by kind",
+            )?,
             outbox_depth: IntGauge::new(
                 "authd_mail_outbox_depth",
                 "Email messages waiting in the outbox",
@@ -50,6 +57,7 @@ impl MailMetrics {
         registry.register(Box::new(metrics.sent.clone()))?;
         registry.register(Box::new(metrics.attempt_errors.clone()))?;
         registry.register(Box::new(metrics.failed.clone()))?;
+        registry.register(Box::new(metrics.dropped.clone()))?;
         registry.register(Box::new(metrics.outbox_depth.clone()))?;
         registry.register(Box::new(metrics.unreadable.clone()))?;
         Ok(metrics)

@@ -1,6 +1,7 @@
 //! Email delivery: the kinds of messages authd sends and what each carries
 //! (`Mail`), queueing one in the caller's transaction (`outbox::queue`), the
-//! send limits the endpoints check first (`limits`), the background sender
+//! send limits (`limits`: per client before the answer, per recipient and
+//! kind where a message is queued), the background sender
 //! that delivers the outbox with retries (`sender`), over SMTP (`smtp`) or,
 //! with no SMTP configured, as `.eml` files under `data_dir/mail` (`files`),
 //! and the templates (`templates`).
@@ -29,7 +30,7 @@ use crate::config::{ConfigError, Settings};
 use crate::domain::Email;
 use crate::throttle::RateLimiter;
 
-pub use limits::check_send_limits;
+pub use limits::{admit, check_client_limit};
 pub use outbox::queue;
 
 /// Kinds of messages; the strings are stored, name the templates and label

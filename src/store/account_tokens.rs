@@ -61,8 +61,8 @@ pub async fn insert(db: &mut impl AsDb, t: &NewToken<'_>) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Ends every live token of `user` for `purpose` (a newer one replaces them).
-/// Returns how many it ended.
+/// Ends every live token of `user` for `purpose` (one was used, or the
+/// address changed). Returns how many it ended.
 #[tracing::instrument(skip_all, fields(user = %user, purpose))]
 pub async fn end_live(
     db: &mut impl AsDb,
@@ -76,6 +76,27 @@ pub async fn end_live(
         .bind(user)
         .bind(purpose)
         .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+/// Makes every live token of `user` for `purpose` that would outlive `by`
+/// expire at `by` (a newer one was issued: they keep a grace, or with `by`
+/// now, end). Returns how many it cut short.
+#[tracing::instrument(skip_all, fields(user = %user, purpose))]
+pub async fn expire_live_by(
+    db: &mut impl AsDb,
+    user: Uuid,
+    purpose: &str,
+    by: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    const SQL: &str = "UPDATE account_tokens SET expires_at = $3 \
+         WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3";
+    Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(user)
+        .bind(purpose)
+        .bind(by)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?)
@@ -101,49 +122,31 @@ pub async fn find_live_by_hash(
         .await)?)
 }
 
-/// The newest live token of `user` for `purpose` that carries a code and has
-/// attempts left below `max_attempts`.
+/// Counts one attempt on every live token of `user` for `purpose` that
+/// carries a code and has attempts left below `max_attempts`, and returns
+/// them. One statement, so concurrent guesses cannot share an attempt: each
+/// row is counted only while its count is below the limit, checked again on
+/// the row as it stands once its lock is taken (PostgreSQL) or in the one
+/// write turn (SQLite).
 #[tracing::instrument(skip_all, fields(user = %user, purpose))]
-pub async fn find_live_code(
+pub async fn count_code_attempts(
     db: &mut impl AsDb,
     user: Uuid,
     purpose: &str,
     max_attempts: i32,
     now: DateTime<Utc>,
-) -> Result<Option<LiveToken>, StoreError> {
-    const SQL: &str = concat!(
-        live_columns!(),
-        "WHERE user_id = $1 AND purpose = $2 AND code_hash IS NOT NULL AND code_attempts < $3 \
-         AND used_at IS NULL AND expires_at > $4 ORDER BY created_at DESC, id DESC LIMIT 1"
-    );
+) -> Result<Vec<LiveToken>, StoreError> {
+    const SQL: &str = "UPDATE account_tokens SET code_attempts = code_attempts + 1 \
+         WHERE user_id = $1 AND purpose = $2 AND code_hash IS NOT NULL AND code_attempts < $3 \
+         AND used_at IS NULL AND expires_at > $4 \
+         RETURNING id, user_id, email, credential_version, code_hash, code_attempts, expires_at";
     Ok(on_db!(db, |c| sqlx::query_as::<_, LiveToken>(SQL)
         .bind(user)
         .bind(purpose)
         .bind(max_attempts)
         .bind(now)
-        .fetch_optional(c)
+        .fetch_all(c)
         .await)?)
-}
-
-/// Counts one attempt of a code against token `id`, if it has attempts left
-/// below `max_attempts`; one statement, so concurrent guesses cannot share an
-/// attempt. Returns whether an attempt was left (and is now counted).
-#[tracing::instrument(skip_all, fields(id = %id))]
-pub async fn count_code_attempt(
-    db: &mut impl AsDb,
-    id: Uuid,
-    max_attempts: i32,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    const SQL: &str = "UPDATE account_tokens SET code_attempts = code_attempts + 1 \
-         WHERE id = $1 AND code_attempts < $2 AND used_at IS NULL AND expires_at > $3";
-    Ok(on_db!(db, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(max_attempts)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected() == 1))?)
 }
 
 /// Spends token `id`: `true` if it was live and is now used, `false` if it

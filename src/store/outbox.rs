@@ -1,7 +1,7 @@
 //! The `mail_outbox` table (messages waiting for delivery, and for a while the
-//! record of those sent or given up) and `mail_send_counts` (send requests per
-//! recipient). What is queued, claimed and retried, and when, is decided in
-//! `crate::mail`.
+//! record of those sent or given up) and `mail_send_counts` (messages per
+//! recipient, kind and client). What is queued, claimed and retried, and
+//! when, is decided in `crate::mail`.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -274,27 +274,50 @@ pub async fn purge_finished(
         .map(|r| r.rows_affected()))?)
 }
 
-/// Counts one send request against `key` in one atomic upsert; a window that
-/// began at or before `window_since` starts again at `now`. Returns the count
-/// and the start of its window.
+/// Counts one message against `key` if it is within `limit`, in one atomic
+/// upsert; a window that began at or before `window_since` starts again at
+/// `now`. `true` when counted; `false` when the window's count had reached
+/// `limit`, and then nothing changes (the `WHERE` of `DO UPDATE` leaves the
+/// row as it was and `RETURNING` gives no row, on both databases).
+///
+/// Concurrency: the upsert locks the row (PostgreSQL) or runs in the one
+/// write turn (SQLite) until the caller's transaction ends, so two messages
+/// cannot both take the last place.
 #[tracing::instrument(skip_all)]
-pub async fn count_send(
+pub async fn count_send_within(
     db: &mut impl AsDb,
     key: &str,
     now: DateTime<Utc>,
     window_since: DateTime<Utc>,
-) -> Result<(i64, DateTime<Utc>), StoreError> {
+    limit: i64,
+) -> Result<bool, StoreError> {
     const SQL: &str = "INSERT INTO mail_send_counts (key, window_start, count) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
          count = CASE WHEN mail_send_counts.window_start <= $3 THEN 1 ELSE mail_send_counts.count + 1 END, \
          window_start = CASE WHEN mail_send_counts.window_start <= $3 THEN $2 ELSE mail_send_counts.window_start END \
-         RETURNING count, window_start";
-    Ok(on_db!(db, |c| sqlx::query_as(SQL)
+         WHERE mail_send_counts.window_start <= $3 OR mail_send_counts.count < $4 \
+         RETURNING count";
+    let counted: Option<(i64,)> = on_db!(db, |c| sqlx::query_as(SQL)
         .bind(key)
         .bind(now)
         .bind(window_since)
-        .fetch_one(c)
-        .await)?)
+        .bind(limit)
+        .fetch_optional(c)
+        .await)?;
+    Ok(counted.is_some())
+}
+
+/// Takes back one message counted against `key` by [`count_send_within`] in
+/// the same transaction (the message was not sent after all).
+#[tracing::instrument(skip_all)]
+pub async fn uncount_send(db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE mail_send_counts SET count = count - 1 WHERE key = $1 AND count > 0";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(key)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
 }
 
 /// Deletes at most `batch` send counts whose window began before `before`.

@@ -1,7 +1,7 @@
 //! The account-token rules every emailed link and code follows
 //! (`accounts::tokens`), checked on the primitive itself, on both stores: a
 //! lookup spends nothing, a token is spent once (also when two requests race),
-//! it expires, a newer one replaces it, a code allows a bounded number of
+//! it expires, a newer one leaves it live only for the grace, a code allows a bounded number of
 //! tries, and the store keeps hashes, never the secrets. Each flow's own tests
 //! check that its endpoints keep these rules.
 
@@ -18,7 +18,7 @@ on_both_stores!(
     finding_a_link_spends_nothing_and_spending_works_exactly_once,
     two_concurrent_spends_of_one_token_give_one_success,
     a_token_dies_at_its_expiry,
-    a_newer_token_of_the_same_purpose_replaces_the_older_one,
+    a_newer_token_of_the_same_purpose_leaves_the_older_one_live_for_the_grace_only,
     a_code_allows_the_set_number_of_tries_then_is_dead_even_for_the_right_code,
     the_store_holds_hashes_and_never_the_link_token_or_the_code,
 );
@@ -123,23 +123,28 @@ async fn two_concurrent_spends_of_one_token_give_one_success(backend: Backend) {
 
 async fn a_token_dies_at_its_expiry(backend: Backend) {
     let app = spawn_app(backend).await;
+    // A purpose the registration issued nothing for: its verification link,
+    // cut short by this one, would be swept with it.
     let user = user(&app).await;
-    let issued = issue(&app, user, Purpose::VerifyEmail, 600).await;
+    let issued = issue(&app, user, Purpose::PasswordReset, 600).await;
     app.advance(599);
     assert!(
-        find(&app, Purpose::VerifyEmail, &link(&issued))
+        find(&app, Purpose::PasswordReset, &link(&issued))
             .await
             .is_some()
     );
     app.advance(1);
-    assert_eq!(find(&app, Purpose::VerifyEmail, &link(&issued)).await, None);
+    assert_eq!(
+        find(&app, Purpose::PasswordReset, &link(&issued)).await,
+        None
+    );
     assert!(
         !spend(&app, issued.id).await,
         "an expired token cannot be spent"
     );
     let svc = app.services();
     assert!(
-        tokens::check_code(svc, user, Purpose::VerifyEmail, &code(&issued))
+        tokens::check_code(svc, user, Purpose::PasswordReset, &code(&issued))
             .await
             .unwrap()
             .is_none()
@@ -149,35 +154,77 @@ async fn a_token_dies_at_its_expiry(backend: Backend) {
     assert_eq!(purged.account_tokens, 1, "the sweep deletes expired tokens");
 }
 
-async fn a_newer_token_of_the_same_purpose_replaces_the_older_one(backend: Backend) {
+async fn a_newer_token_of_the_same_purpose_leaves_the_older_one_live_for_the_grace_only(
+    backend: Backend,
+) {
     let app = spawn_app(backend).await;
+    let svc = app.services();
+    let grace = i64::try_from(svc.settings.accounts.replaced_token_grace_secs).unwrap();
+    assert!(grace >= 300, "the default grace is some minutes");
     let user = user(&app).await;
+    let check = |purpose, code: String| async move {
+        tokens::check_code(svc, user, purpose, &code)
+            .await
+            .unwrap()
+            .map(|r| r.id)
+    };
     let old = issue(&app, user, Purpose::PasswordReset, 1800).await;
     let other_purpose = issue(&app, user, Purpose::VerifyEmail, 1800).await;
     let new = issue(&app, user, Purpose::PasswordReset, 1800).await;
+    // Within the grace both links and both codes work.
+    assert_eq!(
+        find(&app, Purpose::PasswordReset, &link(&old)).await,
+        Some(old.id)
+    );
+    assert_eq!(
+        check(Purpose::PasswordReset, code(&old)).await,
+        Some(old.id),
+        "the older code is tried too"
+    );
+    assert_eq!(
+        check(Purpose::PasswordReset, code(&new)).await,
+        Some(new.id)
+    );
+    // A third token half-way through does not lengthen the first one's grace.
+    app.advance(grace / 2);
+    let newest = issue(&app, user, Purpose::PasswordReset, 1800).await;
+    app.advance(grace - grace / 2 - 1);
+    assert_eq!(
+        find(&app, Purpose::PasswordReset, &link(&old)).await,
+        Some(old.id)
+    );
+    app.advance(1);
     assert_eq!(find(&app, Purpose::PasswordReset, &link(&old)).await, None);
     assert_eq!(
+        check(Purpose::PasswordReset, code(&old)).await,
+        None,
+        "the replaced code is dead once its grace ends"
+    );
+    assert_eq!(
         find(&app, Purpose::PasswordReset, &link(&new)).await,
-        Some(new.id)
+        Some(new.id),
+        "the second one's grace began with the third"
+    );
+    app.advance(grace / 2);
+    assert_eq!(find(&app, Purpose::PasswordReset, &link(&new)).await, None);
+    assert_eq!(
+        find(&app, Purpose::PasswordReset, &link(&newest)).await,
+        Some(newest.id)
     );
     assert_eq!(
         find(&app, Purpose::VerifyEmail, &link(&other_purpose)).await,
         Some(other_purpose.id),
         "a token of another purpose stays"
     );
-    let svc = app.services();
-    assert!(
-        tokens::check_code(svc, user, Purpose::PasswordReset, &code(&old))
-            .await
-            .unwrap()
-            .is_none(),
-        "the replaced code is dead"
-    );
-    assert!(
-        tokens::check_code(svc, user, Purpose::PasswordReset, &code(&new))
-            .await
-            .unwrap()
-            .is_some()
+
+    // An email-change link, asked for only by the signed-in owner, is
+    // replaced at once.
+    let old = issue(&app, user, Purpose::EmailChange, 1800).await;
+    let new = issue(&app, user, Purpose::EmailChange, 1800).await;
+    assert_eq!(find(&app, Purpose::EmailChange, &link(&old)).await, None);
+    assert_eq!(
+        find(&app, Purpose::EmailChange, &link(&new)).await,
+        Some(new.id)
     );
 }
 

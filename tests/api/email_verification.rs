@@ -1,7 +1,8 @@
 //! Email verification (`accounts::verify`), on both stores, read back from the
 //! mail the app delivered: registration sends the link (not in `off` mode),
 //! following it verifies, once, before it expires, only for the address it
-//! was sent to; opening it spends nothing; a new link ends the old one, and
+//! was sent to; opening it spends nothing; a new link leaves the old one
+//! working for a grace only, and
 //! asking for one answers alike for every address; `required` holds login
 //! back (after the password was found right) until the link is followed.
 
@@ -18,7 +19,7 @@ on_both_stores!(
     a_link_works_once,
     a_link_expires_after_verify_ttl_secs,
     opening_the_link_spends_nothing,
-    a_new_link_ends_the_old_one,
+    a_new_link_leaves_the_old_one_for_the_grace_only,
     resend_answers_alike_and_sends_nothing_to_unknown_or_verified_addresses,
     required_mode_refuses_login_until_verified_only_with_the_right_password,
     a_link_to_an_address_the_account_no_longer_has_does_not_verify,
@@ -154,8 +155,10 @@ async fn opening_the_link_spends_nothing(backend: Backend) {
     assert_eq!(verify(&app, &token).await.status, 200, "still live");
 }
 
-async fn a_new_link_ends_the_old_one(backend: Backend) {
+async fn a_new_link_leaves_the_old_one_for_the_grace_only(backend: Backend) {
     let app = spawn_app(backend).await;
+    let grace = app.services().settings.accounts.replaced_token_grace_secs;
+    // Within the grace the old link works, and following it ends the new one.
     let email = new_email();
     app.register(&email).await;
     let old = verify_mail(&app, &email).await.link_token();
@@ -164,6 +167,21 @@ async fn a_new_link_ends_the_old_one(backend: Backend) {
     let mails = app.wait_for_mail_to(&email, 2).await;
     let new = mails[1].link_token();
     assert_ne!(old, new);
+    assert_eq!(verify(&app, &old).await.status, 200);
+    let refused = verify(&app, &new).await;
+    assert_eq!(
+        refused.status, 400,
+        "ended with the old one: {}",
+        refused.text
+    );
+
+    // Past the grace the old link is dead, the new one works.
+    let email = new_email();
+    app.register(&email).await;
+    let old = verify_mail(&app, &email).await.link_token();
+    assert_eq!(resend(&app, &email).await.status, 202);
+    let new = app.wait_for_mail_to(&email, 2).await[1].link_token();
+    app.advance(i64::try_from(grace).unwrap());
     let refused = verify(&app, &old).await;
     assert_eq!(refused.status, 400, "the old link died: {}", refused.text);
     assert_eq!(refused.error(), "invalid_account_token");

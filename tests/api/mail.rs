@@ -1,6 +1,6 @@
 //! Email delivery, in process: the outbox and its sender against a real SMTP
 //! server (`helpers::smtp`, STARTTLS and AUTH required), with the test's clock
-//! driving the backoff; queueing inside a transaction; the send limits.
+//! driving the backoff; queueing inside a transaction; the send limits and budgets.
 //! The binary's side (the `.eml` default and its log, a `kill -9`) is in
 //! `mail_binary`; implicit TLS and the refusals of plaintext and of an
 //! untrusted certificate are in `mail_tls`.
@@ -23,7 +23,7 @@ on_both_stores!(
     a_message_is_given_up_after_max_attempts_with_an_audit_event_and_a_metric,
     two_instances_on_one_database_send_each_message_exactly_once,
     queueing_inside_a_transaction_that_rolls_back_queues_nothing,
-    send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry_after,
+    send_budgets_per_recipient_hold_across_instances_and_per_ip_answers_retry_after,
     a_backlog_of_several_batches_is_sent_without_waiting_for_the_next_poll,
 );
 
@@ -364,56 +364,93 @@ async fn queueing_inside_a_transaction_that_rolls_back_queues_nothing(backend: B
     assert_eq!(std::fs::read_dir(&mail_dir).unwrap().count(), 1);
 }
 
-async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry_after(
+async fn send_budgets_per_recipient_hold_across_instances_and_per_ip_answers_retry_after(
     backend: Backend,
 ) {
     use actix_web::ResponseError;
+    use authd::mail::MailKind;
     let configure = |s: &mut authd::config::Settings| {
-        s.email.per_recipient_limit = 3;
+        s.email.per_recipient_limit = 2;
+        s.email.per_recipient_total_limit = 3;
         s.email.per_ip_limit = 2;
     };
     let app = spawn_app_with(backend, configure).await;
     let sibling = app.spawn_sibling(configure).await;
     sibling.clock.set(app.now());
-    let erin = Email::parse("erin@example.com").unwrap();
-    async fn check(
+    let meta = |ip: &str| authd::audit::RequestMeta {
+        ip: Some(ip.to_owned()),
+        user_agent: None,
+    };
+    /// Counts one message in a transaction of its own, as a flow does.
+    async fn admit(
         app: &TestApp,
-        to: &Email,
-        ip: Option<&str>,
-    ) -> Result<(), authd::error::ServiceError> {
-        let meta = authd::audit::RequestMeta {
-            ip: ip.map(str::to_owned),
-            user_agent: None,
-        };
-        authd::mail::check_send_limits(app.services(), to, &meta).await
+        kind: MailKind,
+        to: &str,
+        meta: &authd::audit::RequestMeta,
+    ) -> bool {
+        let svc = app.services();
+        let mut tx = svc.store.begin().await.unwrap();
+        let to = Email::parse(to).unwrap();
+        let admitted = authd::mail::admit(svc, &mut tx, kind, &to, meta)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        admitted
     }
-    for on in [&app, &sibling, &app] {
-        check(on, &erin, None).await.unwrap();
-    }
-    // The fourth, on either instance, is refused until the window ends.
-    for on in [&sibling, &app] {
-        match check(on, &erin, None).await {
-            Err(authd::error::ServiceError::SendLimited { retry_after_secs }) => {
-                assert_eq!(retry_after_secs, 3600)
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    let other = Email::parse("frank@example.com").unwrap();
-    check(&app, &other, None).await.unwrap();
-    app.advance(3600);
-    check(&app, &erin, None).await.unwrap();
+    let reset = MailKind::PasswordReset;
+    let (a, b, c) = (meta("203.0.113.7"), meta("198.51.100.1"), meta("192.0.2.9"));
+    let erin = "erin@example.com";
+    // One client's budget for a recipient, on either instance.
+    assert!(admit(&app, reset, erin, &a).await);
+    assert!(admit(&sibling, reset, erin, &a).await);
+    assert!(
+        !admit(&app, reset, erin, &a).await,
+        "client a's budget is spent"
+    );
+    // Another client still has its own, up to the total for the recipient.
+    assert!(admit(&sibling, reset, erin, &b).await);
+    assert!(!admit(&app, reset, erin, &c).await, "the total is spent");
+    // Another kind, another recipient: budgets of their own.
+    assert!(admit(&app, MailKind::OtpCode, erin, &a).await);
+    assert!(admit(&app, reset, "frank@example.com", &a).await);
+    let dropped = app
+        .services()
+        .metrics
+        .mail
+        .dropped
+        .with_label_values(&[reset.as_str()])
+        .get();
+    assert_eq!(dropped, 2, "each drop is counted");
 
-    // Per client IP, in this instance's memory.
-    let ip = Some("203.0.113.7");
-    for i in 0..2 {
-        let to = Email::parse(&format!("ip{i}@example.com")).unwrap();
-        check(&app, &to, ip).await.unwrap();
+    // A message refused by the total is not counted for its client: once
+    // the total's window ends, c has its whole budget (its own window,
+    // begun at its refusal, has not ended).
+    app.advance(1800);
+    let dan = "dan@example.com";
+    assert!(admit(&app, reset, dan, &a).await);
+    assert!(admit(&app, reset, dan, &b).await);
+    assert!(admit(&app, reset, dan, &a).await);
+    app.advance(1800);
+    assert!(!admit(&app, reset, dan, &c).await, "the total is spent");
+    app.advance(1800);
+    assert!(admit(&app, reset, dan, &c).await);
+    assert!(
+        admit(&app, reset, dan, &c).await,
+        "c's refusal was not counted"
+    );
+    assert!(!admit(&app, reset, dan, &c).await);
+    // And a window that ended starts again.
+    app.advance(3600);
+    assert!(admit(&app, reset, erin, &a).await);
+
+    // Per client IP, in this instance's memory, before the answer.
+    let ip = meta("203.0.113.70");
+    let svc = app.services();
+    for _ in 0..2 {
+        authd::mail::check_client_limit(svc, &ip).unwrap();
     }
     app.advance(600);
-    let error = check(&app, &Email::parse("ip9@example.com").unwrap(), ip)
-        .await
-        .unwrap_err();
+    let error = authd::mail::check_client_limit(svc, &ip).unwrap_err();
     assert!(
         matches!(
             error,
@@ -423,13 +460,7 @@ async fn send_limits_per_recipient_hold_across_instances_and_per_ip_answer_retry
         ),
         "{error:?}"
     );
-    check(
-        &app,
-        &Email::parse("ip9@example.com").unwrap(),
-        Some("203.0.113.8"),
-    )
-    .await
-    .unwrap();
+    authd::mail::check_client_limit(svc, &meta("203.0.113.71")).unwrap();
     // What an endpoint answers with it: 429 too_many_requests, Retry-After.
     let response = authd::http::error::ApiError::from(error).error_response();
     assert_eq!(response.status(), 429);

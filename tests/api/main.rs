@@ -48,6 +48,7 @@ mod refresh_cookie;
 mod refresh_keys;
 mod revocation;
 mod safe_registration;
+mod send_budget;
 mod session_limits;
 mod sessions;
 mod stress;

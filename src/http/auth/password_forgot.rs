@@ -27,7 +27,7 @@ use crate::http::state::AppState;
         (status = 400, description = "`invalid_request`: a malformed body or email", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many messages asked for this address or from this client (for any address, with an account or not)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many requests that may send mail from this client (`email.per_ip_limit`, for any address, with an account or not; past an address's send budget the answer is still 202, and nothing is sent)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

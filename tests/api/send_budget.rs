@@ -1,0 +1,193 @@
+//! The send budgets (`mail::limits`), through the real endpoints and the
+//! real mail: a budget per kind of message, per recipient and client, spent
+//! only by messages really sent, and over it the message dropped while the
+//! answer stays that of any other request; a request refused for a full
+//! background runner spends nothing.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, Reply, TestApp, spawn_app_with};
+use crate::on_both_stores;
+
+on_both_stores!(
+    resends_for_a_verified_address_spend_nothing_and_its_reset_is_still_delivered,
+    a_kinds_spent_budget_blocks_neither_another_kind_nor_the_answer,
+    a_strangers_requests_from_one_network_spend_only_that_networks_budget,
+    a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget,
+);
+
+fn new_email() -> String {
+    format!("budget-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// Budgets of 2 for every recipient: 2 from one client, 2 in all.
+fn budget_of_two(s: &mut authd::config::Settings) {
+    s.email.per_recipient_limit = 2;
+    s.email.per_recipient_total_limit = 2;
+    s.server.trusted_proxies = vec!["127.0.0.1".into()];
+    s.accounts.otp_enabled = true;
+}
+
+/// `POST path {email}` from client `ip` (through the trusted proxy).
+async fn ask(app: &TestApp, path: &str, email: &str, ip: &str) -> Reply {
+    app.send(
+        app.client
+            .post(app.url(path))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "email": email })),
+    )
+    .await
+}
+
+/// What a caller can compare between two answers.
+fn visible(reply: &Reply) -> (u16, String) {
+    (reply.status, reply.text.clone())
+}
+
+fn of_kind(app: &TestApp, to: &str, kind: &str) -> usize {
+    app.mail_to(to)
+        .iter()
+        .filter(|m| m.action().as_deref() == Some(kind))
+        .count()
+}
+
+fn otp_codes(app: &TestApp, to: &str) -> usize {
+    app.mail_to(to)
+        .iter()
+        .filter(|m| m.subject.contains("code"))
+        .count()
+}
+
+const FORGOT: &str = "/auth/password/forgot";
+const RESEND: &str = "/auth/email/verify/resend";
+const OTP: &str = "/auth/otp/start";
+const HOME: &str = "198.51.100.7";
+
+async fn resends_for_a_verified_address_spend_nothing_and_its_reset_is_still_delivered(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, budget_of_two).await;
+    let email = new_email();
+    app.register(&email).await;
+    let link = app.wait_for_action(&email, "verify_email").await;
+    let verified = app
+        .post_json("/auth/email/verify", &json!({ "token": link.link_token() }))
+        .await;
+    assert_eq!(verified.status, 200, "{}", verified.text);
+    for _ in 0..3 {
+        let reply = ask(&app, RESEND, &email, HOME).await;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+    }
+    let reply = ask(&app, FORGOT, &email, HOME).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    app.wait_for_action(&email, "password_reset").await;
+    app.settled().await;
+    assert_eq!(of_kind(&app, &email, "verify_email"), 1, "nothing resent");
+}
+
+async fn a_kinds_spent_budget_blocks_neither_another_kind_nor_the_answer(backend: Backend) {
+    let app = spawn_app_with(backend, budget_of_two).await;
+    let (email, unknown) = (new_email(), new_email());
+    app.register(&email).await; // its verification link: one of two
+    for _ in 0..3 {
+        let known = ask(&app, RESEND, &email, HOME).await;
+        let other = ask(&app, RESEND, &unknown, HOME).await;
+        assert_eq!(known.status, 202, "{}", known.text);
+        assert_eq!(visible(&known), visible(&other), "answered alike");
+    }
+    app.settled().await;
+    assert_eq!(
+        of_kind(&app, &email, "verify_email"),
+        2,
+        "the link at registration and one resend; the rest dropped"
+    );
+    let dropped = app
+        .services()
+        .metrics
+        .mail
+        .dropped
+        .with_label_values(&["verify_email"])
+        .get();
+    assert_eq!(dropped, 2, "each dropped message is counted");
+    // The verification budget is spent; a reset and a login code are not.
+    assert_eq!(ask(&app, FORGOT, &email, HOME).await.status, 202);
+    assert_eq!(ask(&app, OTP, &email, HOME).await.status, 202);
+    app.wait_for_action(&email, "password_reset").await;
+    app.settled().await;
+    assert_eq!(otp_codes(&app, &email), 1, "the login code was sent");
+}
+
+async fn a_strangers_requests_from_one_network_spend_only_that_networks_budget(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        budget_of_two(s);
+        s.email.per_recipient_total_limit = 3;
+        s.accounts.email_verification = authd::config::Verification::Off;
+    })
+    .await;
+    let (email, unknown) = (new_email(), new_email());
+    app.register(&email).await;
+    // A stranger rotating addresses inside one /64: that /64's budget of 2.
+    for ip in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2::beef",
+        "2001:db8:1:2:ffff::7",
+    ] {
+        let known = ask(&app, FORGOT, &email, ip).await;
+        let other = ask(&app, FORGOT, &unknown, ip).await;
+        assert_eq!(known.status, 202, "{}", known.text);
+        assert_eq!(visible(&known), visible(&other), "answered alike");
+    }
+    app.settled().await;
+    assert_eq!(of_kind(&app, &email, "password_reset"), 2);
+    // The owner, from home: their own budget, within the total of 3.
+    assert_eq!(ask(&app, FORGOT, &email, HOME).await.status, 202);
+    app.settled().await;
+    assert_eq!(
+        of_kind(&app, &email, "password_reset"),
+        3,
+        "the owner's reset"
+    );
+    // The total is the looser cap: from another /64, nothing more is sent.
+    let known = ask(&app, FORGOT, &email, "2001:db8:1:3::1").await;
+    assert_eq!(
+        visible(&known),
+        visible(&ask(&app, FORGOT, &unknown, "2001:db8:1:3::1").await)
+    );
+    app.settled().await;
+    assert_eq!(of_kind(&app, &email, "password_reset"), 3);
+}
+
+async fn a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        budget_of_two(s);
+        s.email.per_recipient_limit = 1;
+        s.email.per_recipient_total_limit = 1;
+        s.email.per_ip_limit = 1;
+        s.accounts.email_verification = authd::config::Verification::Off;
+    })
+    .await;
+    let email = new_email();
+    app.register(&email).await;
+    // Every place of the runner held by a task waiting on the test.
+    let (release, hold) = tokio::sync::watch::channel(false);
+    let runner = &app.services().background;
+    for _ in 0..authd::background::MAX_IN_FLIGHT {
+        let mut hold = hold.clone();
+        runner
+            .spawn("test", async move {
+                let _ = hold.wait_for(|released| *released).await;
+                Ok(())
+            })
+            .unwrap();
+    }
+    for path in [FORGOT, OTP] {
+        let reply = ask(&app, path, &email, HOME).await;
+        assert_eq!(reply.status, 503, "{path}: {}", reply.text);
+    }
+    release.send(true).unwrap();
+    app.settled().await;
+    // The client's one request, and the recipient's one reset, are whole.
+    let reply = ask(&app, FORGOT, &email, HOME).await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    app.wait_for_action(&email, "password_reset").await;
+}
