@@ -110,6 +110,9 @@ pub async fn authenticate(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Authenticated, ServiceError> {
+    // The client's hashing limit (successful logins too), before any
+    // database work.
+    super::limit_hashing(svc, meta)?;
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;

@@ -45,3 +45,33 @@ fn stored_email(address: &str) -> Result<Email, ServiceError> {
     Email::parse(address)
         .map_err(|_| ServiceError::internal(anyhow::anyhow!("a stored address does not parse")))
 }
+
+/// Counts a try of an emailed link or code from the client of `meta` against
+/// `limits.code_per_ip`, in memory: called first, before any database work.
+/// Past it, `TooManyRequests` (429), and nothing is looked up or counted.
+pub(crate) fn limit_codes(
+    svc: &Services,
+    meta: &crate::audit::RequestMeta,
+) -> Result<(), ServiceError> {
+    svc.client_limits
+        .code_try(meta.ip_addr(), svc.now())
+        .map_err(|retry_after_secs| {
+            tracing::info!(retry_after_secs, "refused: too many code tries from this client");
+            ServiceError::TooManyRequests { retry_after_secs }
+        })
+}
+
+/// Counts a request that hashes a password (successful or not) from the
+/// client of `meta` against `limits.hash_per_ip`, in memory: called first,
+/// before any database work. Past it, `TooManyRequests` (429).
+pub(crate) fn limit_hashing(
+    svc: &Services,
+    meta: &crate::audit::RequestMeta,
+) -> Result<(), ServiceError> {
+    svc.client_limits
+        .hashing(meta.ip_addr(), svc.now())
+        .map_err(|retry_after_secs| {
+            tracing::info!(retry_after_secs, "refused: too many password hashes for this client");
+            ServiceError::TooManyRequests { retry_after_secs }
+        })
+}

@@ -7,15 +7,20 @@
 //!   `svc.background`, after the answer. An account gets a code of
 //!   `accounts.otp_digits` digits, valid `accounts.otp_ttl_secs`; a newer
 //!   code replaces the older one. An unknown address gets nothing.
-//! - [`verify`] is a login whose proof is the code instead of a password: the
-//!   attempt is reserved on the login throttle first (a locked-out account or
-//!   client is refused before the code is looked at), a wrong code counts as
-//!   a failed login, and a code also allows only `accounts.code_attempts`
-//!   tries of its own (`tokens::check_code`). An address without an account
-//!   goes through the same statements as an account without a live code, and
-//!   is answered the same (`InvalidCredentials`). The right code starts a
-//!   session whose access tokens say `amr: ["otp"]`, and marks the address
-//!   verified: the code proved the mailbox.
+//! - [`verify`] is a login whose proof is the code instead of a password.
+//!   Its limits are a code's own, not the password's, so that a stranger's
+//!   wrong codes never lock the owner's password login out, and a code out
+//!   of tries is answered as dead, not as a lockout: the client's tries in
+//!   memory first (`limits.code_per_ip`), the client's lockout (its failed
+//!   logins and codes across accounts, `limits.login_ip_failures`), the
+//!   address's tries of the day (`limits.login_code_tries_per_day`, which a
+//!   password login does not clear), and `accounts.code_attempts` tries per
+//!   code (`tokens::check_code`). A wrong code counts as a failure of the
+//!   client. An address without an account goes through the same statements
+//!   as an account without a live code, and is answered the same
+//!   (`InvalidCredentials`). The right code starts a session whose access
+//!   tokens say `amr: ["otp"]`, clears the address's counts as a login does,
+//!   and marks the address verified: the code proved the mailbox.
 //! - When that is the address's first proof, the password chosen at
 //!   registration and its sessions end in the same transaction: the
 //!   registrant never proved the address, and may be someone other than the
@@ -34,7 +39,6 @@ use crate::sessions::{self, AuthMethod, Session};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
-use super::login::reserve;
 use super::tokens::{self, Issue, Purpose};
 
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
@@ -121,9 +125,11 @@ async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<
 
 /// Signs in with the code sent to `email`: a new session, signed in by
 /// [`AuthMethod::Otp`]. Every refusal is `InvalidCredentials` (401), counted
-/// as a failed login: a wrong code, an unknown address, a code out of tries,
-/// expired, replaced or already used, or one sent before a password change.
-/// A locked-out account or client is refused with `LockedOut` (429) first.
+/// as a failure of the client: a wrong code, an unknown address, a code out
+/// of tries, expired, replaced or already used, or one sent before a password
+/// change. Refused before the code is looked at: `TooManyRequests` (429) past
+/// the client's tries in memory, `LockedOut` (429) for a locked-out client or
+/// an address whose tries of the day are spent.
 pub async fn verify(
     svc: &Services,
     email: &Email,
@@ -131,10 +137,9 @@ pub async fn verify(
     meta: &RequestMeta,
 ) -> Result<Session, ServiceError> {
     enabled(svc)?;
+    super::limit_codes(svc, meta)?;
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
-    // Counted against the account and the client before the code is tried,
-    // as a password is (`login::authenticate`).
-    reserve(svc, &keys).await?;
+    count_try(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;
     let account = store::users::find_by_email(&mut conn, email.as_str()).await?;
     drop(conn);
@@ -178,6 +183,7 @@ pub async fn verify(
         return Err(ServiceError::InvalidCredentials);
     }
     svc.throttle.succeeded(&mut tx, &keys).await?;
+    svc.throttle.code_succeeded(&mut tx, &keys).await?;
     let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)
         .await?
@@ -226,6 +232,24 @@ pub async fn verify(
     Ok(session)
 }
 
+/// Refuses a code try from a locked-out client, or past the address's tries
+/// of the day; otherwise counts it against the address, in a transaction of
+/// its own committed whatever the try does next.
+async fn count_try(svc: &Services, keys: &Keys) -> Result<(), ServiceError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let mut verdict = svc.throttle.check_client(&mut tx, keys, now).await?;
+    if verdict.is_ok() {
+        verdict = svc.throttle.count_code_try(&mut tx, keys, now).await?;
+    }
+    tx.commit().await?;
+    verdict.map_err(|retry_after_secs| {
+        tracing::info!(retry_after_secs, "code refused before it was tried");
+        svc.metrics.logins.with_label_values(&["locked_out"]).inc();
+        ServiceError::LockedOut { retry_after_secs }
+    })
+}
+
 /// The hash of a random password nobody knows: an account whose registration
 /// password is withdrawn gets it, so the password column stays a real hash
 /// (a login with any password costs one Argon2id run, as for every account)
@@ -244,8 +268,8 @@ async fn unusable_password_hash(svc: &Services) -> Result<String, ServiceError> 
 const WRONG: &str = "wrong one-time login code";
 const STALE: &str = "one-time login code already used, or sent before a password change";
 
-/// Settles a refused code login in `tx`: a failed login on the throttle's
-/// counters (the reservation stays, the client's failure is counted), and
+/// Settles a refused code login in `tx`: the client's failure counted on
+/// the login throttle (the account's password counts are not touched), and
 /// its audit event: `code_failed` for an account, `login_failed` without a
 /// user for an address that has none.
 async fn refuse(

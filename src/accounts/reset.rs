@@ -131,16 +131,23 @@ pub enum ResetProof {
 ///   throttle's limits a code is not tried: `LockedOut` (429).
 /// - A weak new password fails with `WeakPassword` and spends nothing (with a
 ///   code, it is refused before the code is tried, so it uses no try).
-/// - The token must still match the account under the user's lock: issued at
-///   the current credential version (no password change or reset since) and
-///   to the current address (no email change since). Of two requests with one
-///   token, one spends it (`tokens::spend`); the other fails as invalid.
+/// - The client's tries and hashes are limited in memory first
+///   (`limits.code_per_ip`, `limits.hash_per_ip`): past either,
+///   `TooManyRequests` (429) before any database work.
+/// - The token must match the account: issued at the current credential
+///   version (no password change or reset since) and to the current address
+///   (no email change since). Checked before the new password is hashed, so a
+///   stale link costs no Argon2id run, and again under the user's lock after
+///   it. Of two requests with one token, one spends it (`tokens::spend`); the
+///   other fails as invalid.
 pub async fn reset_password(
     svc: &Services,
     proof: ResetProof,
     new: &Password,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, ServiceError> {
+    super::limit_codes(svc, meta)?;
+    super::limit_hashing(svc, meta)?;
     let min_strength = svc.settings.password.min_strength;
     // With a code, the address is known before the code is tried: a weak
     // password is refused first, so it does not use up one of the code's tries.
@@ -152,6 +159,17 @@ pub async fn reset_password(
     let (found, by) = find_token(svc, &proof, meta).await?;
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
+    }
+    // A token issued before a password change, a reset or an email change is
+    // refused here, before the hash (checked again under the lock below).
+    let mut conn = svc.store.conn().await?;
+    let account = store::users::find_credentials(&mut conn, found.user).await?;
+    drop(conn);
+    if !account.is_some_and(|a| {
+        a.credential_version == found.credential_version && a.email == found.email
+    }) {
+        tracing::info!(user = %found.user, "password reset refused before hashing: the password or address changed since the token was issued");
+        return Err(ServiceError::InvalidAccountToken);
     }
     // No transaction is held while hashing.
     let hash = svc.hasher.hash(new).await?;

@@ -21,6 +21,7 @@ pub mod account_tokens;
 pub mod audit;
 pub mod clients;
 mod error;
+pub mod login_codes;
 pub mod outbox;
 mod postgres;
 pub mod sessions;

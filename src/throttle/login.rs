@@ -1,9 +1,21 @@
-//! Login throttling: failed logins counted per account and per client IP, then
-//! refusals (429 with `Retry-After`) for a lockout that doubles with each
-//! further failure, up to a cap. Never permanent: a lockout ends after the cap
-//! at most, a window without failures forgets the count, and a successful
-//! login clears the account's count. A persistent guesser is slowed to one
-//! guess per cap (four an hour with the defaults).
+//! Login throttling: failed logins counted per account and client, per
+//! account, and per client IP, then refusals (429 with `Retry-After`) for a
+//! lockout that doubles with each further failure, up to a cap. Never
+//! permanent: a lockout ends after the cap at most, a window without failures
+//! forgets the count, and a successful login clears the account's counts. A
+//! persistent guesser is slowed to one guess per cap (four an hour with the
+//! defaults).
+//!
+//! The strict count (`limits.login_account_failures`) is per account and
+//! client (an IPv6 client's /64): a stranger's failures from one network lock
+//! that network out of the account, not the owner signing in from another.
+//! The account-wide count (`limits.login_account_wide_failures`) is looser,
+//! and stops a guesser spread over many networks.
+//!
+//! Emailed login codes are counted apart (`count_code_try`): tries per
+//! address per day, up to `limits.login_code_tries_per_day`, a count that a
+//! password login does not clear. A wrong code counts as a failure of the
+//! client, not of the account's password.
 //!
 //! Counters live in the database, so every instance behind a load balancer
 //! sees the same counts. The account key is a hash of the normalized email,
@@ -23,6 +35,8 @@ use crate::store::{self, AsDb, StoreError};
 pub struct Keys {
     pub account: String,
     pub ip: String,
+    /// The account and the client together: the strict count.
+    pub pair: String,
 }
 
 impl Keys {
@@ -42,9 +56,11 @@ impl Keys {
                 Err(_) => text.to_string(),
             },
         };
+        let (account, ip) = (format!("account:{hex}"), format!("ip:{ip}"));
         Self {
-            account: format!("account:{hex}"),
-            ip: format!("ip:{ip}"),
+            pair: pair_key(&account, &ip),
+            account,
+            ip,
         }
     }
 
@@ -54,11 +70,27 @@ impl Keys {
     /// moment a user most needs a reset, does not also refuse the reset.
     pub fn for_reset_code(email: &str, ip: Option<&str>) -> Self {
         let login = Self::new(email, ip);
+        let account = login.account.replacen("account:", "reset-code:", 1);
         Self {
-            account: login.account.replacen("account:", "reset-code:", 1),
+            pair: pair_key(&account, &login.ip),
+            account,
             ip: login.ip,
         }
     }
+
+    /// The key of the account's login-code tries (`count_code_try`).
+    pub fn login_code(&self) -> String {
+        self.account.replacen("account:", "login-code:", 1)
+    }
+}
+
+/// The key of an account key and a client key together: the account key's
+/// kind with `-ip`, then the SHA-256 of both (the address stays out of it).
+fn pair_key(account: &str, ip: &str) -> String {
+    let kind = account.split(':').next().unwrap_or("account");
+    let hash = digest::digest(&digest::SHA256, format!("{account}\n{ip}").as_bytes());
+    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{kind}-ip:{hex}")
 }
 
 /// An attempt counted before its password is checked (see `reserve`): a
@@ -66,13 +98,18 @@ impl Keys {
 /// unchecked one gives it back.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Reservation {
-    /// This attempt reached the account's limit and locked it out.
+    /// This attempt reached the limit of the account and client, and locked
+    /// them out.
+    blocked_pair: bool,
+    /// This attempt reached the account-wide limit and locked it out.
     blocked_account: bool,
 }
 
 pub struct LoginThrottle {
     account_failures: i64,
+    account_wide_failures: i64,
     ip_failures: i64,
+    code_tries_per_day: i64,
     window: Duration,
     lockout: Duration,
     max_lockout: Duration,
@@ -83,25 +120,65 @@ impl LoginThrottle {
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
             account_failures: i64::from(limits.login_account_failures),
+            account_wide_failures: i64::from(limits.login_account_wide_failures),
             ip_failures: i64::from(limits.login_ip_failures),
+            code_tries_per_day: i64::from(limits.login_code_tries_per_day),
             window: secs(limits.login_window_secs),
             lockout: secs(limits.login_lockout_secs),
             max_lockout: secs(limits.login_max_lockout_secs),
         }
     }
 
-    /// `Err(seconds to wait)` while either key is locked out.
+    /// `Err(seconds to wait)` while any key is locked out.
     pub async fn check(
         &self,
         db: &mut impl AsDb,
         keys: &Keys,
         now: DateTime<Utc>,
     ) -> Result<Result<(), i64>, StoreError> {
-        let until = store::throttle::blocked_until(db, [&keys.account, &keys.ip], now).await?;
-        Ok(match until {
-            Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
-            _ => Ok(()),
-        })
+        let keys = [keys.pair.as_str(), &keys.account, &keys.ip];
+        let until = store::throttle::blocked_until(db, keys, now).await?;
+        Ok(wait(until, now))
+    }
+
+    /// `Err(seconds to wait)` while the client is locked out (whatever the
+    /// account's counts).
+    pub async fn check_client(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let ip = keys.ip.as_str();
+        let until = store::throttle::blocked_until(db, [ip, ip, ip], now).await?;
+        Ok(wait(until, now))
+    }
+
+    /// Counts a try of an emailed login code against its address, before the
+    /// code is compared, in one atomic upsert (concurrent tries cannot share
+    /// a count). Past `limits.login_code_tries_per_day` tries in the day
+    /// since the first, `Err(seconds until the day is over)`: no code is
+    /// tried. Only a code sign-in starts the count again
+    /// ([`code_succeeded`](Self::code_succeeded)); a password login does not.
+    pub async fn count_code_try(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let day = Duration::days(1);
+        let (tries, started) =
+            store::login_codes::count_try(db, &keys.login_code(), now, now - day).await?;
+        if tries <= self.code_tries_per_day {
+            return Ok(Ok(()));
+        }
+        tracing::warn!(tries, "login codes refused: the day's tries are spent");
+        Ok(Err(wait(Some(started + day), now).err().unwrap_or(1)))
+    }
+
+    /// A code sign-in: the address's code tries are forgotten.
+    pub async fn code_succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
+        store::login_codes::clear(db, &keys.login_code()).await
     }
 
     /// Counts this attempt against the account before its password is
@@ -129,16 +206,30 @@ impl LoginThrottle {
             return Ok(Err(wait));
         }
         let quiet_since = now - self.window;
+        // Lock order: the pair's counter, then the account's (as everywhere).
+        let (pair_count, blocked) =
+            store::throttle::count_attempt(db, &keys.pair, now, quiet_since).await?;
+        if let Err(wait) = wait(blocked, now) {
+            store::throttle::release(db, &keys.pair).await?;
+            return Ok(Err(wait));
+        }
         let (count, blocked) =
             store::throttle::count_attempt(db, &keys.account, now, quiet_since).await?;
-        if let Some(until) = blocked.filter(|until| *until > now) {
+        if let Err(wait) = wait(blocked, now) {
+            store::throttle::release(db, &keys.pair).await?;
             store::throttle::release(db, &keys.account).await?;
-            return Ok(Err(((until - now).num_milliseconds() + 999) / 1000));
+            return Ok(Err(wait));
         }
-        let blocked_account = self
-            .lock_if_over(db, &keys.account, count, self.account_failures, now)
+        let blocked_pair = self
+            .lock_if_over(db, &keys.pair, pair_count, self.account_failures, now)
             .await?;
-        Ok(Ok(Reservation { blocked_account }))
+        let blocked_account = self
+            .lock_if_over(db, &keys.account, count, self.account_wide_failures, now)
+            .await?;
+        Ok(Ok(Reservation {
+            blocked_pair,
+            blocked_account,
+        }))
     }
 
     /// Settles a reserved attempt whose password was wrong: the account's
@@ -165,16 +256,22 @@ impl LoginThrottle {
         keys: &Keys,
         reserved: Reservation,
     ) -> Result<(), StoreError> {
+        store::throttle::release(db, &keys.pair).await?;
         store::throttle::release(db, &keys.account).await?;
+        if reserved.blocked_pair {
+            store::throttle::unblock(db, &keys.pair).await?;
+        }
         if reserved.blocked_account {
             store::throttle::unblock(db, &keys.account).await?;
         }
         Ok(())
     }
 
-    /// Settles a reserved attempt whose password was right: the account's
-    /// failures (and a lockout this attempt started) are forgotten.
+    /// Settles a reserved attempt whose password was right: the failures of
+    /// the account from this client and account-wide (and a lockout this
+    /// attempt started) are forgotten. Other clients' counts stay.
     pub async fn succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
+        store::throttle::clear(db, &keys.pair).await?;
         store::throttle::clear(db, &keys.account).await
     }
 
@@ -203,6 +300,19 @@ impl LoginThrottle {
     /// Counters whose last failure was before this can go, once unblocked.
     pub fn expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - self.window - self.max_lockout
+    }
+
+    /// Counts of login-code tries whose day began at or before this can go.
+    pub fn code_tries_expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::days(1)
+    }
+}
+
+/// `Err(whole seconds until `until`)` while it is ahead of `now`.
+fn wait(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), i64> {
+    match until {
+        Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
+        _ => Ok(()),
     }
 }
 
@@ -238,6 +348,20 @@ mod tests {
         assert!(!keys.account.contains("alice"));
         assert_eq!(keys.account.len(), "account:".len() + 64);
         assert_eq!(keys.ip, "ip:10.0.0.1");
+        assert!(keys.pair.starts_with("account-ip:"));
+        assert!(!keys.pair.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn the_pair_key_is_per_account_and_client_and_per_kind() {
+        let a = Keys::new("a@example.com", Some("10.0.0.1"));
+        assert_eq!(a.pair, Keys::new("a@example.com", Some("10.0.0.1")).pair);
+        assert_ne!(a.pair, Keys::new("a@example.com", Some("10.0.0.2")).pair);
+        assert_ne!(a.pair, Keys::new("b@example.com", Some("10.0.0.1")).pair);
+        let reset = Keys::for_reset_code("a@example.com", Some("10.0.0.1"));
+        assert!(reset.pair.starts_with("reset-code-ip:"));
+        assert_ne!(reset.pair[reset.pair.len() - 64..], a.pair[a.pair.len() - 64..]);
+        assert!(a.login_code().starts_with("login-code:"));
     }
 
     #[test]
