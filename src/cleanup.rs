@@ -14,7 +14,7 @@ pub struct Purged {
     pub user_revocations: u64,
     pub audit_events: u64,
     pub throttle_counters: u64,
-    pub login_code_counts: u64,
+    pub code_try_counts: u64,
     pub mail_messages: u64,
     pub mail_send_counts: u64,
     pub account_tokens: u64,
@@ -88,9 +88,9 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
     let code_cutoff = svc.throttle.code_tries_expired_before(now);
     loop {
         let mut tx = svc.store.begin().await?;
-        let n = store::login_codes::purge(&mut tx, code_cutoff, BATCH).await?;
+        let n = store::code_tries::purge(&mut tx, code_cutoff, BATCH).await?;
         tx.commit().await?;
-        purged.login_code_counts += n;
+        purged.code_try_counts += n;
         if n < BATCH as u64 {
             break;
         }
@@ -135,7 +135,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             user_revocations = purged.user_revocations,
             audit_events = purged.audit_events,
             throttle_counters = purged.throttle_counters,
-            login_code_counts = purged.login_code_counts,
+            code_try_counts = purged.code_try_counts,
             mail_messages = purged.mail_messages,
             mail_send_counts = purged.mail_send_counts,
             account_tokens = purged.account_tokens,

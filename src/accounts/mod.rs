@@ -75,3 +75,26 @@ pub(crate) fn limit_hashing(
             ServiceError::TooManyRequests { retry_after_secs }
         })
 }
+
+/// Refuses a try of an emailed code from a locked-out client
+/// (`LoginThrottle::check_client`), or past the address's tries of the day
+/// for `key` (`Keys::login_code`, `Keys::reset_code`); otherwise counts it,
+/// in a transaction of its own committed whatever the try does next. Past
+/// either, `LockedOut` (429) and no code is tried.
+pub(crate) async fn count_code_try(
+    svc: &Services,
+    keys: &crate::throttle::Keys,
+    key: &str,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let mut verdict = svc.throttle.check_client(&mut tx, keys, now).await?;
+    if verdict.is_ok() {
+        verdict = svc.throttle.count_code_try(&mut tx, key, now).await?;
+    }
+    tx.commit().await?;
+    verdict.map_err(|retry_after_secs| {
+        tracing::info!(retry_after_secs, "code refused before it was tried");
+        ServiceError::LockedOut { retry_after_secs }
+    })
+}

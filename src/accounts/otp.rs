@@ -13,7 +13,7 @@
 //!   of tries is answered as dead, not as a lockout: the client's tries in
 //!   memory first (`limits.code_per_ip`), the client's lockout (its failed
 //!   logins and codes across accounts, `limits.login_ip_failures`), the
-//!   address's tries of the day (`limits.login_code_tries_per_day`, which a
+//!   address's tries of the day (`limits.code_tries_per_day`, which a
 //!   password login does not clear), and `accounts.code_attempts` tries per
 //!   code (`tokens::check_code`). A wrong code counts as a failure of the
 //!   client. An address without an account goes through the same statements
@@ -139,7 +139,7 @@ pub async fn verify(
     enabled(svc)?;
     super::limit_codes(svc, meta)?;
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
-    count_try(svc, &keys).await?;
+    super::count_code_try(svc, &keys, &keys.login_code()).await?;
     let mut conn = svc.store.conn().await?;
     let account = store::users::find_by_email(&mut conn, email.as_str()).await?;
     drop(conn);
@@ -183,7 +183,7 @@ pub async fn verify(
         return Err(ServiceError::InvalidCredentials);
     }
     svc.throttle.succeeded(&mut tx, &keys).await?;
-    svc.throttle.code_succeeded(&mut tx, &keys).await?;
+    svc.throttle.code_succeeded(&mut tx, &keys.login_code()).await?;
     let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)
         .await?
@@ -230,24 +230,6 @@ pub async fn verify(
     }
     tracing::info!(user = %user, session = %session.id, "login with a one-time code");
     Ok(session)
-}
-
-/// Refuses a code try from a locked-out client, or past the address's tries
-/// of the day; otherwise counts it against the address, in a transaction of
-/// its own committed whatever the try does next.
-async fn count_try(svc: &Services, keys: &Keys) -> Result<(), ServiceError> {
-    let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    let mut verdict = svc.throttle.check_client(&mut tx, keys, now).await?;
-    if verdict.is_ok() {
-        verdict = svc.throttle.count_code_try(&mut tx, keys, now).await?;
-    }
-    tx.commit().await?;
-    verdict.map_err(|retry_after_secs| {
-        tracing::info!(retry_after_secs, "code refused before it was tried");
-        svc.metrics.logins.with_label_values(&["locked_out"]).inc();
-        ServiceError::LockedOut { retry_after_secs }
-    })
 }
 
 /// The hash of a random password nobody knows: an account whose registration

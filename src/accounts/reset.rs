@@ -25,7 +25,6 @@ use std::time::Duration;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::login::reserve;
 use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
@@ -125,10 +124,12 @@ pub enum ResetProof {
 ///
 /// - An unknown, spent, replaced or expired link, a wrong code, a code out of
 ///   tries, and an address without an account all fail alike with
-///   `InvalidAccountToken`; a wrong code counts a try of the code and a
-///   failure on the reset-code throttle (`Keys::for_reset_code`: per address,
-///   known or not, and per client), and is audited (`code_failed`). Past the
-///   throttle's limits a code is not tried: `LockedOut` (429).
+///   `InvalidAccountToken`; a code try counts against the address's
+///   reset-code tries of the day (`limits.code_tries_per_day`, known address
+///   or not), a wrong one as a failure of the client too, and is audited
+///   (`code_failed`). Past those limits a code is not tried: `LockedOut`
+///   (429). So after a code's own tries the right code is refused as dead
+///   (400), not as a lockout.
 /// - A weak new password fails with `WeakPassword` and spends nothing (with a
 ///   code, it is refused before the code is tried, so it uses no try).
 /// - The client's tries and hashes are limited in memory first
@@ -197,14 +198,10 @@ pub async fn reset_password(
     // Lock order: the user's row (held), its throttle counters, its sessions.
     // The reset proved the mailbox: the account's failed logins are forgotten
     // and a lockout they caused ends (the client's count stays).
+    let keys = Keys::new(&current.email, meta.ip.as_deref());
+    svc.throttle.succeeded(&mut tx, &keys).await?;
     svc.throttle
-        .succeeded(&mut tx, &Keys::new(&current.email, meta.ip.as_deref()))
-        .await?;
-    svc.throttle
-        .succeeded(
-            &mut tx,
-            &Keys::for_reset_code(&current.email, meta.ip.as_deref()),
-        )
+        .code_succeeded(&mut tx, &keys.reset_code())
         .await?;
     let revoked =
         sessions::logout::revoke_every_session(&mut tx, user, reasons::PASSWORD_RESET, now).await?;
@@ -282,10 +279,13 @@ async fn find_token(
         }
         ResetProof::Code { email, code } => {
             // Tries are counted before the code is looked at, per address
-            // and per client (`Keys::for_reset_code`): past the limits, 429,
-            // for known and unknown addresses alike.
-            let keys = Keys::for_reset_code(email.as_str(), meta.ip.as_deref());
-            reserve(svc, &keys).await?;
+            // (its reset-code tries of the day) and per client (its
+            // lockout): past the limits, 429, for known and unknown
+            // addresses alike. The account's password counts are not
+            // touched: a login lockout does not refuse a reset by code, nor
+            // do wrong codes lock password login.
+            let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+            super::count_code_try(svc, &keys, &keys.reset_code()).await?;
             let mut conn = svc.store.conn().await?;
             let user = store::users::find_by_email(&mut conn, email.as_str())
                 .await?

@@ -91,7 +91,7 @@ pub struct LimitSettings {
     /// Tries of an emailed login code for one email per day, from every
     /// client together (NIST SP 800-63B: at most 100). A code sign-in starts
     /// the count again; a password login does not.
-    pub login_code_tries_per_day: u32,
+    pub code_tries_per_day: u32,
     /// Requests to `/auth/password/reset` and `/auth/otp/verify` per client IP
     /// per `code_window_secs` (per instance), checked before any database work.
     pub code_per_ip: u32,

@@ -169,10 +169,10 @@ impl Settings {
         if l.login_account_failures == 0
             || l.login_account_wide_failures == 0
             || l.login_ip_failures == 0
-            || l.login_code_tries_per_day == 0
+            || l.code_tries_per_day == 0
         {
             return Err(ConfigError::invalid(
-                "limits.login_account_failures/login_account_wide_failures/login_ip_failures/login_code_tries_per_day",
+                "limits.login_account_failures/login_account_wide_failures/login_ip_failures/code_tries_per_day",
                 "must be at least 1",
             ));
         }

@@ -20,8 +20,8 @@
 pub mod account_tokens;
 pub mod audit;
 pub mod clients;
+pub mod code_tries;
 mod error;
-pub mod login_codes;
 pub mod outbox;
 mod postgres;
 pub mod sessions;

@@ -12,10 +12,12 @@
 //! The account-wide count (`limits.login_account_wide_failures`) is looser,
 //! and stops a guesser spread over many networks.
 //!
-//! Emailed login codes are counted apart (`count_code_try`): tries per
-//! address per day, up to `limits.login_code_tries_per_day`, a count that a
-//! password login does not clear. A wrong code counts as a failure of the
-//! client, not of the account's password.
+//! Emailed codes (login and reset codes) are counted apart
+//! (`count_code_try`): tries per address and kind per day, up to
+//! `limits.code_tries_per_day`, a count that a password login does not
+//! clear. A wrong code counts as a failure of the client, never of the
+//! account's password, so the code's own limit (`accounts.code_attempts`)
+//! is what a user who mistypes meets, not a lockout.
 //!
 //! Counters live in the database, so every instance behind a load balancer
 //! sees the same counts. The account key is a hash of the normalized email,
@@ -64,33 +66,25 @@ impl Keys {
         }
     }
 
-    /// The counters of reset-code tries: the client's count is the login's
-    /// (guesses across many accounts from one client add up with its failed
-    /// logins), the account's is a count of its own, so a login lockout, the
-    /// moment a user most needs a reset, does not also refuse the reset.
-    pub fn for_reset_code(email: &str, ip: Option<&str>) -> Self {
-        let login = Self::new(email, ip);
-        let account = login.account.replacen("account:", "reset-code:", 1);
-        Self {
-            pair: pair_key(&account, &login.ip),
-            account,
-            ip: login.ip,
-        }
-    }
-
     /// The key of the account's login-code tries (`count_code_try`).
     pub fn login_code(&self) -> String {
         self.account.replacen("account:", "login-code:", 1)
     }
+
+    /// The key of the account's reset-code tries (`count_code_try`): a count
+    /// of its own, so guessed login codes do not refuse a reset, the moment
+    /// a user most needs one.
+    pub fn reset_code(&self) -> String {
+        self.account.replacen("account:", "reset-code:", 1)
+    }
 }
 
-/// The key of an account key and a client key together: the account key's
-/// kind with `-ip`, then the SHA-256 of both (the address stays out of it).
+/// The key of an account key and a client key together: `account-ip:` and
+/// the SHA-256 of both (the client's address stays out of it).
 fn pair_key(account: &str, ip: &str) -> String {
-    let kind = account.split(':').next().unwrap_or("account");
     let hash = digest::digest(&digest::SHA256, format!("{account}\n{ip}").as_bytes());
     let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
-    format!("{kind}-ip:{hex}")
+    format!("account-ip:{hex}")
 }
 
 /// An attempt counted before its password is checked (see `reserve`): a
@@ -122,7 +116,7 @@ impl LoginThrottle {
             account_failures: i64::from(limits.login_account_failures),
             account_wide_failures: i64::from(limits.login_account_wide_failures),
             ip_failures: i64::from(limits.login_ip_failures),
-            code_tries_per_day: i64::from(limits.login_code_tries_per_day),
+            code_tries_per_day: i64::from(limits.code_tries_per_day),
             window: secs(limits.login_window_secs),
             lockout: secs(limits.login_lockout_secs),
             max_lockout: secs(limits.login_max_lockout_secs),
@@ -154,31 +148,35 @@ impl LoginThrottle {
         Ok(wait(until, now))
     }
 
-    /// Counts a try of an emailed login code against its address, before the
-    /// code is compared, in one atomic upsert (concurrent tries cannot share
-    /// a count). Past `limits.login_code_tries_per_day` tries in the day
-    /// since the first, `Err(seconds until the day is over)`: no code is
-    /// tried. Only a code sign-in starts the count again
-    /// ([`code_succeeded`](Self::code_succeeded)); a password login does not.
+    /// Counts a try of an emailed code against `key` (`Keys::login_code`,
+    /// `Keys::reset_code`), before the code is compared, in one atomic upsert
+    /// (concurrent tries cannot share a count). Past
+    /// `limits.code_tries_per_day` tries in the day since the first,
+    /// `Err(seconds until the day is over)`: no code is tried. Only the right
+    /// code starts the count again ([`code_succeeded`](Self::code_succeeded));
+    /// a password login does not.
     pub async fn count_code_try(
         &self,
         db: &mut impl AsDb,
-        keys: &Keys,
+        key: &str,
         now: DateTime<Utc>,
     ) -> Result<Result<(), i64>, StoreError> {
         let day = Duration::days(1);
-        let (tries, started) =
-            store::login_codes::count_try(db, &keys.login_code(), now, now - day).await?;
+        let (tries, started) = store::code_tries::count_try(db, key, now, now - day).await?;
         if tries <= self.code_tries_per_day {
             return Ok(Ok(()));
         }
-        tracing::warn!(tries, "login codes refused: the day's tries are spent");
+        tracing::warn!(
+            key = key.split(':').next().unwrap_or(""),
+            tries,
+            "code refused: the day's tries are spent"
+        );
         Ok(Err(wait(Some(started + day), now).err().unwrap_or(1)))
     }
 
-    /// A code sign-in: the address's code tries are forgotten.
-    pub async fn code_succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
-        store::login_codes::clear(db, &keys.login_code()).await
+    /// The right code: the tries counted against `key` are forgotten.
+    pub async fn code_succeeded(&self, db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
+        store::code_tries::clear(db, key).await
     }
 
     /// Counts this attempt against the account before its password is
@@ -358,10 +356,9 @@ mod tests {
         assert_eq!(a.pair, Keys::new("a@example.com", Some("10.0.0.1")).pair);
         assert_ne!(a.pair, Keys::new("a@example.com", Some("10.0.0.2")).pair);
         assert_ne!(a.pair, Keys::new("b@example.com", Some("10.0.0.1")).pair);
-        let reset = Keys::for_reset_code("a@example.com", Some("10.0.0.1"));
-        assert!(reset.pair.starts_with("reset-code-ip:"));
-        assert_ne!(reset.pair[reset.pair.len() - 64..], a.pair[a.pair.len() - 64..]);
         assert!(a.login_code().starts_with("login-code:"));
+        assert!(a.reset_code().starts_with("reset-code:"));
+        assert!(!a.reset_code().contains("a@example.com"));
     }
 
     #[test]

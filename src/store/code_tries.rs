@@ -1,5 +1,5 @@
-//! The `login_code_failures` table: tries of emailed login codes per address,
-//! in a window of a day, shared by every instance. The policy is in
+//! The `code_tries` table: tries of emailed codes per address and kind, in
+//! a window of a day, shared by every instance. The policy is in
 //! `crate::throttle` (`LoginThrottle::count_code_try`).
 
 use chrono::{DateTime, Utc};
@@ -17,11 +17,11 @@ pub async fn count_try(
     now: DateTime<Utc>,
     window_since: DateTime<Utc>,
 ) -> Result<(i64, DateTime<Utc>), StoreError> {
-    const SQL: &str = "INSERT INTO login_code_failures (key, window_start, failures) VALUES ($1, $2, 1) \
+    const SQL: &str = "INSERT INTO code_tries (key, window_start, tries) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
-         failures = CASE WHEN login_code_failures.window_start <= $3 THEN 1 ELSE login_code_failures.failures + 1 END, \
-         window_start = CASE WHEN login_code_failures.window_start <= $3 THEN $2 ELSE login_code_failures.window_start END \
-         RETURNING failures, window_start";
+         tries = CASE WHEN code_tries.window_start <= $3 THEN 1 ELSE code_tries.tries + 1 END, \
+         window_start = CASE WHEN code_tries.window_start <= $3 THEN $2 ELSE code_tries.window_start END \
+         RETURNING tries, window_start";
     Ok(on_db!(db, |c| sqlx::query_as(SQL)
         .bind(key)
         .bind(now)
@@ -33,7 +33,7 @@ pub async fn count_try(
 /// Forgets a key's tries (after a code sign-in).
 #[tracing::instrument(skip_all)]
 pub async fn clear(db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
-    const SQL: &str = "DELETE FROM login_code_failures WHERE key = $1";
+    const SQL: &str = "DELETE FROM code_tries WHERE key = $1";
     on_db!(db, |c| sqlx::query(SQL)
         .bind(key)
         .execute(c)
@@ -49,7 +49,7 @@ pub async fn purge(
     before: DateTime<Utc>,
     batch: i64,
 ) -> Result<u64, StoreError> {
-    const SQL: &str = "DELETE FROM login_code_failures WHERE key IN (SELECT key FROM login_code_failures \
+    const SQL: &str = "DELETE FROM code_tries WHERE key IN (SELECT key FROM code_tries \
          WHERE window_start <= $1 LIMIT $2)";
     Ok(on_db!(db, |c| sqlx::query(SQL)
         .bind(before)
