@@ -56,7 +56,10 @@ pub(crate) fn limit_codes(
     svc.client_limits
         .code_try(meta.ip_addr(), svc.now())
         .map_err(|retry_after_secs| {
-            tracing::info!(retry_after_secs, "refused: too many code tries from this client");
+            tracing::info!(
+                retry_after_secs,
+                "refused: too many code tries from this client"
+            );
             ServiceError::TooManyRequests { retry_after_secs }
         })
 }
@@ -71,7 +74,10 @@ pub(crate) fn limit_hashing(
     svc.client_limits
         .hashing(meta.ip_addr(), svc.now())
         .map_err(|retry_after_secs| {
-            tracing::info!(retry_after_secs, "refused: too many password hashes for this client");
+            tracing::info!(
+                retry_after_secs,
+                "refused: too many password hashes for this client"
+            );
             ServiceError::TooManyRequests { retry_after_secs }
         })
 }

@@ -183,7 +183,9 @@ pub async fn verify(
         return Err(ServiceError::InvalidCredentials);
     }
     svc.throttle.succeeded(&mut tx, &keys).await?;
-    svc.throttle.code_succeeded(&mut tx, &keys.login_code()).await?;
+    svc.throttle
+        .code_succeeded(&mut tx, &keys.login_code())
+        .await?;
     let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)
         .await?

@@ -166,9 +166,9 @@ pub async fn reset_password(
     let mut conn = svc.store.conn().await?;
     let account = store::users::find_credentials(&mut conn, found.user).await?;
     drop(conn);
-    if !account.is_some_and(|a| {
-        a.credential_version == found.credential_version && a.email == found.email
-    }) {
+    if !account
+        .is_some_and(|a| a.credential_version == found.credential_version && a.email == found.email)
+    {
         tracing::info!(user = %found.user, "password reset refused before hashing: the password or address changed since the token was issued");
         return Err(ServiceError::InvalidAccountToken);
     }

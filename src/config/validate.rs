@@ -182,7 +182,10 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
-        if l.register_per_ip == 0 || l.refresh_per_ip == 0 || l.code_per_ip == 0 || l.hash_per_ip == 0
+        if l.register_per_ip == 0
+            || l.refresh_per_ip == 0
+            || l.code_per_ip == 0
+            || l.hash_per_ip == 0
         {
             return Err(ConfigError::invalid(
                 "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",

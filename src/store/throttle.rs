@@ -12,7 +12,8 @@ pub async fn blocked_until(
     keys: [&str; 3],
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    const SQL: &str = "SELECT blocked_until FROM login_throttle WHERE key IN ($1, $2, $3) AND blocked_until > $4";
+    const SQL: &str =
+        "SELECT blocked_until FROM login_throttle WHERE key IN ($1, $2, $3) AND blocked_until > $4";
     let rows: Vec<(DateTime<Utc>,)> = on_db!(db, |c| sqlx::query_as(SQL)
         .bind(keys[0])
         .bind(keys[1])
