@@ -279,6 +279,26 @@ mod tests {
                 "0",
                 "limits.login_account_failures",
             ),
+            (
+                "AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES",
+                "0",
+                "limits.login_account_failures/login_account_wide_failures",
+            ),
+            (
+                "AUTHD__LIMITS__CODE_TRIES_PER_DAY",
+                "0",
+                "limits.login_account_failures/login_account_wide_failures/login_ip_failures/code_tries_per_day",
+            ),
+            (
+                "AUTHD__LIMITS__HASH_PER_IP",
+                "0",
+                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",
+            ),
+            (
+                "AUTHD__LIMITS__CODE_WINDOW_SECS",
+                "0",
+                "limits.register_window_secs/refresh_window_secs/code_window_secs",
+            ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
             (
                 "AUTHD__REFRESH__COOKIE_NAME",

@@ -13,6 +13,7 @@ on_both_stores!(
     after_a_codes_tries_the_right_code_is_refused_as_dead_and_nothing_is_locked,
     past_the_days_code_tries_codes_are_refused_and_a_password_login_does_not_clear_them,
     past_the_clients_limit_verify_answers_429_and_changes_nothing,
+    the_cleanup_forgets_a_days_code_tries_only_once_the_day_is_over,
 );
 
 async fn a_login_code_has_eight_digits_by_default(backend: Backend) {
@@ -123,4 +124,15 @@ async fn past_the_clients_limit_verify_answers_429_and_changes_nothing(backend: 
     app.advance(60);
     let reply = verify(&app, &email, &code, "body").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn the_cleanup_forgets_a_days_code_tries_only_once_the_day_is_over(backend: Backend) {
+    let app = app_with(backend, |_| {}).await;
+    let email = registered(&app).await;
+    assert_eq!(verify(&app, &email, "12345678", "body").await.status, 401);
+    let purged = authd::cleanup::purge_once(app.services()).await.unwrap();
+    assert_eq!(purged.code_try_counts, 0, "the day is not over");
+    app.advance(86_400);
+    let purged = authd::cleanup::purge_once(app.services()).await.unwrap();
+    assert_eq!(purged.code_try_counts, 1);
 }
