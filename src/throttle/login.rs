@@ -132,7 +132,7 @@ impl LoginThrottle {
     ) -> Result<Result<(), i64>, StoreError> {
         let keys = [keys.pair.as_str(), &keys.account, &keys.ip];
         let until = store::throttle::blocked_until(db, keys, now).await?;
-        Ok(wait(until, now))
+        Ok(seconds_left(until, now))
     }
 
     /// `Err(seconds to wait)` while the client is locked out (whatever the
@@ -143,9 +143,10 @@ impl LoginThrottle {
         keys: &Keys,
         now: DateTime<Utc>,
     ) -> Result<Result<(), i64>, StoreError> {
+        // The one key, in each of the statement's three places.
         let ip = keys.ip.as_str();
         let until = store::throttle::blocked_until(db, [ip, ip, ip], now).await?;
-        Ok(wait(until, now))
+        Ok(seconds_left(until, now))
     }
 
     /// Counts a try of an emailed code against `key` (`Keys::login_code`,
@@ -171,7 +172,9 @@ impl LoginThrottle {
             tries,
             "code refused: the day's tries are spent"
         );
-        Ok(Err(wait(Some(started + day), now).err().unwrap_or(1)))
+        Ok(Err(seconds_left(Some(started + day), now)
+            .err()
+            .unwrap_or(1)))
     }
 
     /// The right code: the tries counted against `key` are forgotten.
@@ -207,13 +210,13 @@ impl LoginThrottle {
         // Lock order: the pair's counter, then the account's (as everywhere).
         let (pair_count, blocked) =
             store::throttle::count_attempt(db, &keys.pair, now, quiet_since).await?;
-        if let Err(wait) = wait(blocked, now) {
+        if let Err(wait) = seconds_left(blocked, now) {
             store::throttle::release(db, &keys.pair).await?;
             return Ok(Err(wait));
         }
         let (count, blocked) =
             store::throttle::count_attempt(db, &keys.account, now, quiet_since).await?;
-        if let Err(wait) = wait(blocked, now) {
+        if let Err(wait) = seconds_left(blocked, now) {
             store::throttle::release(db, &keys.pair).await?;
             store::throttle::release(db, &keys.account).await?;
             return Ok(Err(wait));
@@ -300,14 +303,14 @@ impl LoginThrottle {
         now - self.window - self.max_lockout
     }
 
-    /// Counts of login-code tries whose day began at or before this can go.
+    /// Counts of code tries whose day began at or before this can go.
     pub fn code_tries_expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - Duration::days(1)
     }
 }
 
 /// `Err(whole seconds until `until`)` while it is ahead of `now`.
-fn wait(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), i64> {
+fn seconds_left(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), i64> {
     match until {
         Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
         _ => Ok(()),
@@ -351,7 +354,7 @@ mod tests {
     }
 
     #[test]
-    fn the_pair_key_is_per_account_and_client_and_per_kind() {
+    fn the_pair_key_is_per_account_and_client_and_codes_have_keys_of_their_own() {
         let a = Keys::new("a@example.com", Some("10.0.0.1"));
         assert_eq!(a.pair, Keys::new("a@example.com", Some("10.0.0.1")).pair);
         assert_ne!(a.pair, Keys::new("a@example.com", Some("10.0.0.2")).pair);
