@@ -18,8 +18,8 @@ use super::tokens::Purpose;
 /// other session of the user (ASVS 7.4.3); session `current` stays; the
 /// pending reset, verification, email-change and login-code tokens end. The
 /// new hash, the move of the credential version, the revocation, the end of
-/// the tokens and the audit event commit as one: no answer can leave the new password set and the old
-/// sessions alive. A wrong current password counts against the same throttle
+/// the tokens and the audit event commit as one: no answer can leave the new
+/// password set and the old sessions alive. A wrong current password counts against the same throttle
 /// as a failed login, and a locked-out account is refused before its password
 /// is checked. Returns how many sessions were revoked.
 ///

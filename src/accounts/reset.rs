@@ -196,8 +196,10 @@ pub async fn reset_password(
     }
     store::users::set_new_password(&mut tx, user, &hash, now).await?;
     // Lock order: the user's row (held), its throttle counters, its sessions.
-    // The reset proved the mailbox: the account's failed logins are forgotten
-    // and a lockout they caused ends (the client's count stays).
+    // The reset proved the mailbox: the account's failed logins (from this
+    // client and account-wide) and its reset-code tries are forgotten, and a
+    // lockout they caused ends (other clients' counts, and the client's own
+    // count across accounts, stay).
     let keys = Keys::new(&current.email, meta.ip.as_deref());
     svc.throttle.succeeded(&mut tx, &keys).await?;
     svc.throttle
