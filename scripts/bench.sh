@@ -39,7 +39,7 @@
 # a database may be created; the script creates one and drops it afterwards.
 #
 # The per-IP abuse limits (20 registrations an hour, 600 refreshes a minute,
-# 100 failed logins) would stop a load generator on 127.0.0.1 at once: the
+# 100 failed logins, 60 password hashes a minute) would stop a load generator on 127.0.0.1 at once: the
 # server started here has them lifted. Its log level is authd's default, info
 # (a request span each, a JSON line per login), unless BENCH_LOG_LEVEL says
 # otherwise; the log goes to <results>/authd-<store>.log. The mail send limits
@@ -157,6 +157,8 @@ bench_store() {
     AUTHD__LIMITS__REFRESH_PER_IP=1000000000 \
     AUTHD__LIMITS__LOGIN_IP_FAILURES=1000000 \
     AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
+    AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES=1000000 \
+    AUTHD__LIMITS__HASH_PER_IP=1000000000 \
     AUTHD__LOG__LEVEL=${BENCH_LOG_LEVEL:-info} \
         "${authd_bin}" serve >"${out}/authd-${label}.log" 2>&1 &
     server_pid=$!

@@ -5,6 +5,10 @@ refresh rotations. Prints medians and the ratio of the two failure kinds; the
 two must be close, or the time would tell an attacker which emails exist.
 
     scripts/login-timing.py [BASE_URL] [ROUNDS]
+
+Every login hashes, and the rounds come from one address: start authd with the
+per-client hashing limit raised (AUTHD__LIMITS__HASH_PER_IP=1000000), or the
+rounds past `limits.hash_per_ip` (60 a minute) time a 429.
 """
 import json
 import statistics

@@ -14,6 +14,7 @@ the same address, and the per-client send limit counts each registration.
     AUTHD__ACCOUNTS__ENUMERATION_SAFE_REGISTRATION=true \\
     AUTHD__ACCOUNTS__EMAIL_VERIFICATION=required \\
     AUTHD__LIMITS__REGISTER_PER_IP=1000000 \\
+    AUTHD__LIMITS__HASH_PER_IP=1000000 \\
     AUTHD__EMAIL__PER_IP_LIMIT=1000000 \\
     AUTHD__DATA_DIR=$(mktemp -d) AUTHD__SERVER__PORT=8080 authd serve
 

@@ -13,7 +13,7 @@
 # in as it) and one client (HTTP Basic), and exits non-zero on any failure.
 #
 # The server is configured for the run, never weaker in what it checks:
-# - the login and registration limits are raised, since the run sends
+# - the login, registration, hashing and code-try limits are raised, since the run sends
 #   thousands of requests from one address and fuzzes /auth/password with wrong
 #   current passwords, which count towards the account's lockout (the limits
 #   have their own tests in tests/api/lockout.rs and limits.rs); so are the
@@ -80,6 +80,10 @@ authd() {
         AUTHD__PASSWORD__ARGON2_M_COST=64 \
         AUTHD__PASSWORD__ARGON2_T_COST=1 \
         AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
+        AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES=1000000 \
+        AUTHD__LIMITS__HASH_PER_IP=1000000 \
+        AUTHD__LIMITS__CODE_PER_IP=1000000 \
+        AUTHD__LIMITS__CODE_TRIES_PER_DAY=1000000 \
         AUTHD__LIMITS__LOGIN_IP_FAILURES=1000000 \
         AUTHD__LIMITS__REGISTER_PER_IP=1000000 \
         AUTHD__LIMITS__REFRESH_PER_IP=1000000 \

@@ -152,6 +152,7 @@ pub fn build_services(
         hasher: Hasher::new(&settings.password)?,
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),
+        client_limits: crate::throttle::ClientLimits::new(&settings.limits),
         metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
         mail: crate::mail::Mailer::new(&settings)?,
         background: crate::background::Background::default(),

@@ -14,6 +14,7 @@ pub struct Purged {
     pub user_revocations: u64,
     pub audit_events: u64,
     pub throttle_counters: u64,
+    pub code_try_counts: u64,
     pub mail_messages: u64,
     pub mail_send_counts: u64,
     pub account_tokens: u64,
@@ -32,7 +33,8 @@ const BATCH: i64 = 1_000;
 ///   instance whose clock is behind, still starts after it (`sessions::start`)
 ///   while verifiers with a generous leeway still hold it;
 /// - audit events older than `database.audit_retention_days`;
-/// - login-throttle counters whose window and lockout are over;
+/// - login-throttle counters whose window and lockout are over, and counts
+///   of login-code tries whose day is over;
 /// - outbox rows sent or given up more than `email.retention_days` ago (their
 ///   address and text went when they were settled), and send counts whose
 ///   window is over (`crate::mail`);
@@ -83,6 +85,16 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    let code_cutoff = svc.throttle.code_tries_expired_before(now);
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::code_tries::purge(&mut tx, code_cutoff, BATCH).await?;
+        tx.commit().await?;
+        purged.code_try_counts += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     let mail_cutoff = now - chrono::Duration::days(i64::from(svc.settings.email.retention_days));
     loop {
         let mut tx = svc.store.begin().await?;
@@ -123,6 +135,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             user_revocations = purged.user_revocations,
             audit_events = purged.audit_events,
             throttle_counters = purged.throttle_counters,
+            code_try_counts = purged.code_try_counts,
             mail_messages = purged.mail_messages,
             mail_send_counts = purged.mail_send_counts,
             account_tokens = purged.account_tokens,

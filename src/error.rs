@@ -23,6 +23,11 @@ pub enum ServiceError {
     /// from this client (`mail::check_client_limit`).
     #[error("too many messages requested; retry after {retry_after_secs} s")]
     SendLimited { retry_after_secs: i64 },
+    /// 429 `too_many_requests` with `Retry-After`: too many requests of a
+    /// kind from this client (an in-memory limit checked before any database
+    /// work: `accounts::limit_codes`, `accounts::limit_hashing`).
+    #[error("too many requests; retry after {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: i64 },
     /// 400 `invalid_account_token`: an emailed link or code that is not
     /// (or no longer) valid for what it was presented for (`accounts::tokens`).
     #[error("the link or code is invalid, expired or already used")]

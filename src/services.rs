@@ -22,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::passwords::Hasher;
 use crate::sessions::RotationPolicy;
 use crate::store::Store;
-use crate::throttle::LoginThrottle;
+use crate::throttle::{ClientLimits, LoginThrottle};
 use crate::tokens::AccessTokens;
 use crate::tokens::refresh::RefreshTokens;
 
@@ -35,6 +35,8 @@ pub struct Services {
     pub refresh: RefreshTokens,
     pub policy: RotationPolicy,
     pub throttle: LoginThrottle,
+    /// The in-memory per-client limits of the code and hashing endpoints.
+    pub client_limits: ClientLimits,
     pub metrics: Metrics,
     /// Templates, delivery and limits of email (`crate::mail`).
     pub mail: Mailer,

@@ -53,6 +53,8 @@ async fn start_authd(adjust: impl FnOnce(&mut Settings)) -> Server {
     // from one address, many at once, and the lockout counts every login in
     // flight against its account before the hash.
     settings.limits.login_account_failures = 1_000_000;
+    settings.limits.login_account_wide_failures = 1_000_000;
+    settings.limits.hash_per_ip = 1_000_000_000;
     settings.limits.login_ip_failures = 1_000_000;
     settings.jwt.keys = vec![KeySettings {
         kid: "bench-hs256".into(),

@@ -55,6 +55,8 @@ pub async fn request_email_change(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    // It will hash: the client's hashing limit, before any database work.
+    super::limit_hashing(svc, meta)?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials(&mut conn, user)
         .await?

@@ -15,9 +15,15 @@ use crate::throttle::Keys;
 /// Checks the credentials and starts a session: [`authenticate`], then
 /// [`sign_in`].
 ///
-/// - The attempt is counted against the account and the client before any
-///   hashing (`LoginThrottle::reserve`): a locked-out account or client, and
-///   guesses sent at once past the limit, are refused without an Argon2id run.
+/// - The client's requests that hash (successful logins too) are limited in
+///   memory first (`limits.hash_per_ip`): past it, 429 before any database
+///   work.
+/// - The attempt is counted against the account from this client (the
+///   strict count), the account from everywhere (the looser one) and the
+///   client before any hashing (`LoginThrottle::reserve`): a locked-out
+///   account or client, and guesses sent at once past the limit, are refused
+///   without an Argon2id run. A stranger's failures from one network lock
+///   that network out of the account, not its owner on another.
 /// - An unknown email costs one Argon2id run, like a wrong password (a dummy
 ///   hash is verified), and counts against the same throttle keys: the answer
 ///   and its timing say nothing about which emails have accounts.
@@ -110,6 +116,9 @@ pub async fn authenticate(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Authenticated, ServiceError> {
+    // The client's hashing limit (successful logins too), before any
+    // database work.
+    super::limit_hashing(svc, meta)?;
     let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;

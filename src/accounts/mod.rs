@@ -52,3 +52,62 @@ fn stored_email(address: &str) -> Result<Email, ServiceError> {
     Email::parse(address)
         .map_err(|_| ServiceError::internal(anyhow::anyhow!("a stored address does not parse")))
 }
+
+/// Counts a try of an emailed link or code from the client of `meta` against
+/// `limits.code_per_ip`, in memory: called first, before any database work.
+/// Past it, `TooManyRequests` (429), and nothing is looked up or counted.
+pub(crate) fn limit_codes(
+    svc: &Services,
+    meta: &crate::audit::RequestMeta,
+) -> Result<(), ServiceError> {
+    svc.client_limits
+        .code_try(meta.ip_addr(), svc.now())
+        .map_err(|retry_after_secs| {
+            tracing::info!(
+                retry_after_secs,
+                "refused: too many code tries from this client"
+            );
+            ServiceError::TooManyRequests { retry_after_secs }
+        })
+}
+
+/// Counts a request that hashes a password (successful or not) from the
+/// client of `meta` against `limits.hash_per_ip`, in memory: called first,
+/// before any database work. Past it, `TooManyRequests` (429).
+pub(crate) fn limit_hashing(
+    svc: &Services,
+    meta: &crate::audit::RequestMeta,
+) -> Result<(), ServiceError> {
+    svc.client_limits
+        .hashing(meta.ip_addr(), svc.now())
+        .map_err(|retry_after_secs| {
+            tracing::info!(
+                retry_after_secs,
+                "refused: too many password hashes for this client"
+            );
+            ServiceError::TooManyRequests { retry_after_secs }
+        })
+}
+
+/// Refuses a try of an emailed code from a locked-out client
+/// (`LoginThrottle::check_client`), or past the address's tries of the day
+/// for `key` (`Keys::login_code`, `Keys::reset_code`); otherwise counts it,
+/// in a transaction of its own committed whatever the try does next. Past
+/// either, `LockedOut` (429) and no code is tried.
+pub(crate) async fn count_code_try(
+    svc: &Services,
+    keys: &crate::throttle::Keys,
+    key: &str,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let mut verdict = svc.throttle.check_client(&mut tx, keys, now).await?;
+    if verdict.is_ok() {
+        verdict = svc.throttle.count_code_try(&mut tx, key, now).await?;
+    }
+    tx.commit().await?;
+    verdict.map_err(|retry_after_secs| {
+        tracing::info!(retry_after_secs, "code refused before it was tried");
+        ServiceError::LockedOut { retry_after_secs }
+    })
+}

@@ -9,15 +9,20 @@
 //!   valid `accounts.otp_ttl_secs`; a newer code leaves the older one
 //!   `accounts.replaced_token_grace_secs` at most, and a code login ends
 //!   every other. An unknown address gets nothing.
-//! - [`verify`] is a login whose proof is the code instead of a password: the
-//!   attempt is reserved on the login throttle first (a locked-out account or
-//!   client is refused before the code is looked at), a wrong code counts as
-//!   a failed login, and a code also allows only `accounts.code_attempts`
-//!   tries of its own (`tokens::check_code`). An address without an account
-//!   goes through the same statements as an account without a live code, and
-//!   is answered the same (`InvalidCredentials`). The right code starts a
-//!   session whose access tokens say `amr: ["otp"]`, and marks the address
-//!   verified: the code proved the mailbox.
+//! - [`verify`] is a login whose proof is the code instead of a password.
+//!   Its limits are a code's own, not the password's, so that a stranger's
+//!   wrong codes never lock the owner's password login out, and a code out
+//!   of tries is answered as dead, not as a lockout: the client's tries in
+//!   memory first (`limits.code_per_ip`), the client's lockout (its failed
+//!   logins and codes across accounts, `limits.login_ip_failures`), the
+//!   address's tries of the day (`limits.code_tries_per_day`, which a
+//!   password login does not clear), and `accounts.code_attempts` tries per
+//!   code (`tokens::check_code`). A wrong code counts as a failure of the
+//!   client. An address without an account goes through the same statements
+//!   as an account without a live code, and is answered the same
+//!   (`InvalidCredentials`). The right code starts a session whose access
+//!   tokens say `amr: ["otp"]`, clears the address's counts as a login does,
+//!   and marks the address verified: the code proved the mailbox.
 //! - When that is the address's first proof, the password chosen at
 //!   registration and its sessions end in the same transaction: the
 //!   registrant never proved the address, and may be someone other than the
@@ -36,7 +41,6 @@ use crate::sessions::{self, AuthMethod, Session};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
-use super::login::reserve;
 use super::tokens::{self, Issue, Purpose};
 
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
@@ -130,9 +134,11 @@ async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<
 
 /// Signs in with the code sent to `email`: a new session, signed in by
 /// [`AuthMethod::Otp`]. Every refusal is `InvalidCredentials` (401), counted
-/// as a failed login: a wrong code, an unknown address, a code out of tries,
-/// expired, replaced or already used, or one sent before a password change.
-/// A locked-out account or client is refused with `LockedOut` (429) first.
+/// as a failure of the client: a wrong code, an unknown address, a code out
+/// of tries, expired, replaced or already used, or one sent before a password
+/// change. Refused before the code is looked at: `TooManyRequests` (429) past
+/// the client's tries in memory, `LockedOut` (429) for a locked-out client or
+/// an address whose tries of the day are spent.
 pub async fn verify(
     svc: &Services,
     email: &Email,
@@ -140,10 +146,9 @@ pub async fn verify(
     meta: &RequestMeta,
 ) -> Result<Session, ServiceError> {
     enabled(svc)?;
+    super::limit_codes(svc, meta)?;
     let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
-    // Counted against the account and the client before the code is tried,
-    // as a password is (`login::authenticate`).
-    reserve(svc, &keys).await?;
+    super::count_code_try(svc, &keys, &keys.login_code()).await?;
     let mut conn = svc.store.conn().await?;
     let account = store::users::find_by_email(&mut conn, email.as_str()).await?;
     drop(conn);
@@ -189,6 +194,9 @@ pub async fn verify(
     // The codes sent before or after this one (kept by the grace) end with it.
     tokens::end_all(svc, &mut tx, user, Purpose::OtpLogin).await?;
     svc.throttle.succeeded(&mut tx, &keys).await?;
+    svc.throttle
+        .code_succeeded(&mut tx, &keys.login_code())
+        .await?;
     let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)
         .await?
@@ -255,8 +263,8 @@ async fn unusable_password_hash(svc: &Services) -> Result<String, ServiceError> 
 const WRONG: &str = "wrong one-time login code";
 const STALE: &str = "one-time login code already used, or sent before a password change";
 
-/// Settles a refused code login in `tx`: a failed login on the throttle's
-/// counters (the reservation stays, the client's failure is counted), and
+/// Settles a refused code login in `tx`: the client's failure counted on
+/// the login throttle (the account's password counts are not touched), and
 /// its audit event: `code_failed` for an account, `login_failed` without a
 /// user for an address that has none.
 async fn refuse(

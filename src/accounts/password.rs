@@ -12,12 +12,14 @@ use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
 use super::login::{checked, reserve};
+use super::tokens::Purpose;
 
 /// Changes the password of `user`, given the current one, and revokes every
-/// other session of the user (ASVS 7.4.3); session `current` stays. The new
-/// hash, the move of the credential version, the revocation and the audit
-/// event commit as one: no answer can leave the new password set and the old
-/// sessions alive. A wrong current password counts against the same throttle
+/// other session of the user (ASVS 7.4.3); session `current` stays; the
+/// pending reset, verification, email-change and login-code tokens end. The
+/// new hash, the move of the credential version, the revocation, the end of
+/// the tokens and the audit event commit as one: no answer can leave the new
+/// password set and the old sessions alive. A wrong current password counts against the same throttle
 /// as a failed login, and a locked-out account is refused before its password
 /// is checked. Returns how many sessions were revoked.
 ///
@@ -33,6 +35,8 @@ pub async fn change_password(
     new: &Password,
     meta: &RequestMeta,
 ) -> Result<u64, ServiceError> {
+    // It will hash: the client's hashing limit, before any database work.
+    super::limit_hashing(svc, meta)?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials(&mut conn, user)
         .await?
@@ -84,6 +88,12 @@ pub async fn change_password(
         false,
     )
     .await?;
+    // The credential version moved on, which kills every emailed link and
+    // code issued before it; they are ended too, so none is found live any
+    // more (a reset by such a link is refused before it hashes anything).
+    for purpose in PENDING {
+        super::tokens::end_all(svc, &mut tx, user, purpose).await?;
+    }
     let event = AuditEvent::new(
         AuditKind::PasswordChanged,
         Some(user),
@@ -97,6 +107,14 @@ pub async fn change_password(
     svc.metrics.revoked(reasons::PASSWORD_CHANGED, revoked);
     Ok(revoked)
 }
+
+/// The emailed links and codes a password change ends.
+const PENDING: [Purpose; 4] = [
+    Purpose::PasswordReset,
+    Purpose::VerifyEmail,
+    Purpose::EmailChange,
+    Purpose::OtpLogin,
+];
 
 /// Audit details of a refused password change.
 const WRONG: &str = "wrong current password at password change";

@@ -55,6 +55,8 @@ pub async fn register(
     if let Some(why) = weakness(password.expose(), email.as_str(), min_strength) {
         return Err(ServiceError::WeakPassword(why));
     }
+    // It will hash: the client's hashing limit, before any database work.
+    super::limit_hashing(svc, meta)?;
     let safe = svc.settings.accounts.enumeration_safe_registration;
     if safe || sends_links(svc) {
         mail::check_client_limit(svc, meta)?;

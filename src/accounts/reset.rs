@@ -26,7 +26,6 @@ use std::time::Duration;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::login::reserve;
 use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
@@ -133,22 +132,31 @@ pub enum ResetProof {
 ///
 /// - An unknown, spent, replaced or expired link, a wrong code, a code out of
 ///   tries, and an address without an account all fail alike with
-///   `InvalidAccountToken`; a wrong code counts a try of the code and a
-///   failure on the reset-code throttle (`Keys::for_reset_code`: per address,
-///   known or not, and per client), and is audited (`code_failed`). Past the
-///   throttle's limits a code is not tried: `LockedOut` (429).
+///   `InvalidAccountToken`; a code try counts against the address's
+///   reset-code tries of the day (`limits.code_tries_per_day`, known address
+///   or not), a wrong one as a failure of the client too, and is audited
+///   (`code_failed`). Past those limits a code is not tried: `LockedOut`
+///   (429). So after a code's own tries the right code is refused as dead
+///   (400), not as a lockout.
 /// - A weak new password fails with `WeakPassword` and spends nothing (with a
 ///   code, it is refused before the code is tried, so it uses no try).
-/// - The token must still match the account under the user's lock: issued at
-///   the current credential version (no password change or reset since) and
-///   to the current address (no email change since). Of two requests with one
-///   token, one spends it (`tokens::spend`); the other fails as invalid.
+/// - The client's tries and hashes are limited in memory first
+///   (`limits.code_per_ip`, `limits.hash_per_ip`): past either,
+///   `TooManyRequests` (429) before any database work.
+/// - The token must match the account: issued at the current credential
+///   version (no password change or reset since) and to the current address
+///   (no email change since). Checked before the new password is hashed, so a
+///   stale link costs no Argon2id run, and again under the user's lock after
+///   it. Of two requests with one token, one spends it (`tokens::spend`); the
+///   other fails as invalid.
 pub async fn reset_password(
     svc: &Services,
     proof: ResetProof,
     new: &Password,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, ServiceError> {
+    super::limit_codes(svc, meta)?;
+    super::limit_hashing(svc, meta)?;
     let min_strength = svc.settings.password.min_strength;
     // With a code, the address is known before the code is tried: a weak
     // password is refused first, so it does not use up one of the code's tries.
@@ -160,6 +168,17 @@ pub async fn reset_password(
     let (found, by) = find_token(svc, &proof, meta).await?;
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
+    }
+    // A token issued before a password change, a reset or an email change is
+    // refused here, before the hash (checked again under the lock below).
+    let mut conn = svc.store.conn().await?;
+    let account = store::users::find_credentials(&mut conn, found.user).await?;
+    drop(conn);
+    if !account
+        .is_some_and(|a| a.credential_version == found.credential_version && a.email == found.email)
+    {
+        tracing::info!(user = %found.user, "password reset refused before hashing: the password or address changed since the token was issued");
+        return Err(ServiceError::InvalidAccountToken);
     }
     // No transaction is held while hashing.
     let hash = svc.hasher.hash(new).await?;
@@ -185,19 +204,14 @@ pub async fn reset_password(
     }
     store::users::set_new_password(&mut tx, user, &hash, now).await?;
     // Lock order: the user's row (held), its throttle counters, its sessions.
-    // The reset proved the mailbox: the account's failed logins are forgotten
-    // and a lockout they caused ends (the client's count stays).
+    // The reset proved the mailbox: the account's failed logins (from this
+    // client and account-wide) and its reset-code tries are forgotten, and a
+    // lockout they caused ends (other clients' counts, and the client's own
+    // count across accounts, stay).
+    let keys = Keys::new(&svc.refresh, &current.email, meta.ip.as_deref());
+    svc.throttle.succeeded(&mut tx, &keys).await?;
     svc.throttle
-        .succeeded(
-            &mut tx,
-            &Keys::new(&svc.refresh, &current.email, meta.ip.as_deref()),
-        )
-        .await?;
-    svc.throttle
-        .succeeded(
-            &mut tx,
-            &Keys::for_reset_code(&svc.refresh, &current.email, meta.ip.as_deref()),
-        )
+        .code_succeeded(&mut tx, &keys.reset_code())
         .await?;
     let revoked =
         sessions::logout::revoke_every_session(&mut tx, user, reasons::PASSWORD_RESET, now).await?;
@@ -275,10 +289,13 @@ async fn find_token(
         }
         ResetProof::Code { email, code } => {
             // Tries are counted before the code is looked at, per address
-            // and per client (`Keys::for_reset_code`): past the limits, 429,
-            // for known and unknown addresses alike.
-            let keys = Keys::for_reset_code(&svc.refresh, email.as_str(), meta.ip.as_deref());
-            reserve(svc, &keys).await?;
+            // (its reset-code tries of the day) and per client (its
+            // lockout): past the limits, 429, for known and unknown
+            // addresses alike. The account's password counts are not
+            // touched: a login lockout does not refuse a reset by code, nor
+            // do wrong codes lock password login.
+            let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
+            super::count_code_try(svc, &keys, &keys.reset_code()).await?;
             let mut conn = svc.store.conn().await?;
             let user = store::users::find_by_email(&mut conn, email.as_str())
                 .await?

@@ -72,8 +72,13 @@ pub struct DemoSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
-    /// Failed logins for one email within the window before a lockout.
+    /// Failed logins for one email from one client (an IPv6 client's /64)
+    /// within the window before a lockout of that email from that client.
     pub login_account_failures: u32,
+    /// Failed logins for one email from every client together within the
+    /// window before a lockout of the email from everywhere: the looser cap
+    /// that stops a guesser spread over many networks.
+    pub login_account_wide_failures: u32,
     /// Failed logins from one client IP within the window before a lockout.
     pub login_ip_failures: u32,
     /// Seconds without a failure after which a count starts again.
@@ -88,6 +93,19 @@ pub struct LimitSettings {
     /// Refreshes per client IP per `refresh_window_secs` (per instance).
     pub refresh_per_ip: u32,
     pub refresh_window_secs: u64,
+    /// Tries of an emailed login code for one email per day, from every
+    /// client together (NIST SP 800-63B: at most 100). A code sign-in starts
+    /// the count again; a password login does not.
+    pub code_tries_per_day: u32,
+    /// Requests to `/auth/password/reset` and `/auth/otp/verify` per client IP
+    /// per `code_window_secs` (per instance), checked before any database work.
+    pub code_per_ip: u32,
+    pub code_window_secs: u64,
+    /// Requests that hash a password (login, registration, password change,
+    /// reset, email change, successful or not) per client IP per
+    /// `hash_window_secs` (per instance), checked before any database work.
+    pub hash_per_ip: u32,
+    pub hash_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -166,9 +166,13 @@ impl Settings {
             |e| ConfigError::invalid("password.argon2_m_cost/t_cost/p_cost", e.to_string()),
         )?;
         let l = &self.limits;
-        if l.login_account_failures == 0 || l.login_ip_failures == 0 {
+        if l.login_account_failures == 0
+            || l.login_account_wide_failures == 0
+            || l.login_ip_failures == 0
+            || l.code_tries_per_day == 0
+        {
             return Err(ConfigError::invalid(
-                "limits.login_account_failures/login_ip_failures",
+                "limits.login_account_failures/login_account_wide_failures/login_ip_failures/code_tries_per_day",
                 "must be at least 1",
             ));
         }
@@ -178,17 +182,27 @@ impl Settings {
                 "must be between 1 and 86400",
             ));
         }
-        if l.register_per_ip == 0 || l.refresh_per_ip == 0 {
+        if l.register_per_ip == 0
+            || l.refresh_per_ip == 0
+            || l.code_per_ip == 0
+            || l.hash_per_ip == 0
+        {
             return Err(ConfigError::invalid(
-                "limits.register_per_ip/refresh_per_ip",
+                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",
                 "must be at least 1",
             ));
         }
-        if !(1..=86_400).contains(&l.register_window_secs)
-            || !(1..=86_400).contains(&l.refresh_window_secs)
+        if [
+            l.register_window_secs,
+            l.refresh_window_secs,
+            l.code_window_secs,
+            l.hash_window_secs,
+        ]
+        .iter()
+        .any(|w| !(1..=86_400).contains(w))
         {
             return Err(ConfigError::invalid(
-                "limits.register_window_secs/refresh_window_secs",
+                "limits.register_window_secs/refresh_window_secs/code_window_secs/hash_window_secs",
                 "must be between 1 and 86400",
             ));
         }
@@ -264,6 +278,26 @@ mod tests {
                 "AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES",
                 "0",
                 "limits.login_account_failures",
+            ),
+            (
+                "AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES",
+                "0",
+                "limits.login_account_failures/login_account_wide_failures",
+            ),
+            (
+                "AUTHD__LIMITS__CODE_TRIES_PER_DAY",
+                "0",
+                "limits.login_account_failures/login_account_wide_failures/login_ip_failures/code_tries_per_day",
+            ),
+            (
+                "AUTHD__LIMITS__HASH_PER_IP",
+                "0",
+                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",
+            ),
+            (
+                "AUTHD__LIMITS__CODE_WINDOW_SECS",
+                "0",
+                "limits.register_window_secs/refresh_window_secs/code_window_secs",
             ),
             ("AUTHD__REFRESH__COOKIE_NAME", "a b", "refresh.cookie_name"),
             (

@@ -307,7 +307,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::WeakPassword(why) => Self::WeakPassword(why),
             ServiceError::InvalidCredentials => Self::InvalidCredentials,
             ServiceError::LockedOut { retry_after_secs }
-            | ServiceError::SendLimited { retry_after_secs } => {
+            | ServiceError::SendLimited { retry_after_secs }
+            | ServiceError::TooManyRequests { retry_after_secs } => {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::SessionEnded => Self::InvalidToken,

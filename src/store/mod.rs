@@ -20,6 +20,7 @@
 pub mod account_tokens;
 pub mod audit;
 pub mod clients;
+pub mod code_tries;
 mod error;
 pub mod outbox;
 mod postgres;

@@ -1,5 +1,5 @@
-//! The `login_throttle` table: failed-login counters per account and per
-//! client IP, shared by every instance. The policy is in `crate::throttle`.
+//! The `login_throttle` table: failed-login counters per account and client,
+//! per account and per client IP, shared by every instance. The policy is in `crate::throttle`.
 
 use chrono::{DateTime, Utc};
 
@@ -9,13 +9,15 @@ use super::{AsDb, StoreError, on_db};
 #[tracing::instrument(skip_all)]
 pub async fn blocked_until(
     db: &mut impl AsDb,
-    keys: [&str; 2],
+    keys: [&str; 3],
     now: DateTime<Utc>,
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
-    const SQL: &str = "SELECT blocked_until FROM login_throttle WHERE (key = $1 OR key = $2) AND blocked_until > $3";
+    const SQL: &str =
+        "SELECT blocked_until FROM login_throttle WHERE key IN ($1, $2, $3) AND blocked_until > $4";
     let rows: Vec<(DateTime<Utc>,)> = on_db!(db, |c| sqlx::query_as(SQL)
         .bind(keys[0])
         .bind(keys[1])
+        .bind(keys[2])
         .bind(now)
         .fetch_all(c)
         .await)?;

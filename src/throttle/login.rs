@@ -1,9 +1,23 @@
-//! Login throttling: failed logins counted per account and per client IP, then
-//! refusals (429 with `Retry-After`) for a lockout that doubles with each
-//! further failure, up to a cap. Never permanent: a lockout ends after the cap
-//! at most, a window without failures forgets the count, and a successful
-//! login clears the account's count. A persistent guesser is slowed to one
-//! guess per cap (four an hour with the defaults).
+//! Login throttling: failed logins counted per account and client, per
+//! account, and per client IP, then refusals (429 with `Retry-After`) for a
+//! lockout that doubles with each further failure, up to a cap. Never
+//! permanent: a lockout ends after the cap at most, a window without failures
+//! forgets the count, and a successful login clears the account's counts. A
+//! persistent guesser is slowed to one guess per cap (four an hour with the
+//! defaults).
+//!
+//! The strict count (`limits.login_account_failures`) is per account and
+//! client (an IPv6 client's /64): a stranger's failures from one network lock
+//! that network out of the account, not the owner signing in from another.
+//! The account-wide count (`limits.login_account_wide_failures`) is looser,
+//! and stops a guesser spread over many networks.
+//!
+//! Emailed codes (login and reset codes) are counted apart
+//! (`count_code_try`): tries per address and kind per day, up to
+//! `limits.code_tries_per_day`, a count that a password login does not
+//! clear. A wrong code counts as a failure of the client, never of the
+//! account's password, so the code's own limit (`accounts.code_attempts`)
+//! is what a user who mistypes meets, not a lockout.
 //!
 //! Counters live in the database, so every instance behind a load balancer
 //! sees the same counts. The account key is the keyed hash of the normalized
@@ -25,6 +39,8 @@ use crate::tokens::refresh::RefreshTokens;
 pub struct Keys {
     pub account: String,
     pub ip: String,
+    /// The account and the client together: the strict count.
+    pub pair: String,
 }
 
 impl Keys {
@@ -44,23 +60,33 @@ impl Keys {
                 Err(_) => text.to_string(),
             },
         };
+        let (account, ip) = (format!("account:{hex}"), format!("ip:{ip}"));
         Self {
-            account: format!("account:{hex}"),
-            ip: format!("ip:{ip}"),
+            pair: pair_key(&account, &ip),
+            account,
+            ip,
         }
     }
 
-    /// The counters of reset-code tries: the client's count is the login's
-    /// (guesses across many accounts from one client add up with its failed
-    /// logins), the account's is a count of its own, so a login lockout, the
-    /// moment a user most needs a reset, does not also refuse the reset.
-    pub fn for_reset_code(ring: &RefreshTokens, email: &str, ip: Option<&str>) -> Self {
-        let login = Self::new(ring, email, ip);
-        Self {
-            account: login.account.replacen("account:", "reset-code:", 1),
-            ip: login.ip,
-        }
+    /// The key of the account's login-code tries (`count_code_try`).
+    pub fn login_code(&self) -> String {
+        self.account.replacen("account:", "login-code:", 1)
     }
+
+    /// The key of the account's reset-code tries (`count_code_try`): a count
+    /// of its own, so guessed login codes do not refuse a reset, the moment
+    /// a user most needs one.
+    pub fn reset_code(&self) -> String {
+        self.account.replacen("account:", "reset-code:", 1)
+    }
+}
+
+/// The key of an account key and a client key together: `account-ip:` and
+/// the SHA-256 of both (the client's address stays out of it).
+fn pair_key(account: &str, ip: &str) -> String {
+    let hash = ring::digest::digest(&ring::digest::SHA256, format!("{account}\n{ip}").as_bytes());
+    let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    format!("account-ip:{hex}")
 }
 
 /// An attempt counted before its password is checked (see `reserve`): a
@@ -68,13 +94,18 @@ impl Keys {
 /// unchecked one gives it back.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Reservation {
-    /// This attempt reached the account's limit and locked it out.
+    /// This attempt reached the limit of the account and client, and locked
+    /// them out.
+    blocked_pair: bool,
+    /// This attempt reached the account-wide limit and locked it out.
     blocked_account: bool,
 }
 
 pub struct LoginThrottle {
     account_failures: i64,
+    account_wide_failures: i64,
     ip_failures: i64,
+    code_tries_per_day: i64,
     window: Duration,
     lockout: Duration,
     max_lockout: Duration,
@@ -85,25 +116,72 @@ impl LoginThrottle {
         let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
         Self {
             account_failures: i64::from(limits.login_account_failures),
+            account_wide_failures: i64::from(limits.login_account_wide_failures),
             ip_failures: i64::from(limits.login_ip_failures),
+            code_tries_per_day: i64::from(limits.code_tries_per_day),
             window: secs(limits.login_window_secs),
             lockout: secs(limits.login_lockout_secs),
             max_lockout: secs(limits.login_max_lockout_secs),
         }
     }
 
-    /// `Err(seconds to wait)` while either key is locked out.
+    /// `Err(seconds to wait)` while any key is locked out.
     pub async fn check(
         &self,
         db: &mut impl AsDb,
         keys: &Keys,
         now: DateTime<Utc>,
     ) -> Result<Result<(), i64>, StoreError> {
-        let until = store::throttle::blocked_until(db, [&keys.account, &keys.ip], now).await?;
-        Ok(match until {
-            Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
-            _ => Ok(()),
-        })
+        let keys = [keys.pair.as_str(), &keys.account, &keys.ip];
+        let until = store::throttle::blocked_until(db, keys, now).await?;
+        Ok(seconds_left(until, now))
+    }
+
+    /// `Err(seconds to wait)` while the client is locked out (whatever the
+    /// account's counts).
+    pub async fn check_client(
+        &self,
+        db: &mut impl AsDb,
+        keys: &Keys,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        // The one key, in each of the statement's three places.
+        let ip = keys.ip.as_str();
+        let until = store::throttle::blocked_until(db, [ip, ip, ip], now).await?;
+        Ok(seconds_left(until, now))
+    }
+
+    /// Counts a try of an emailed code against `key` (`Keys::login_code`,
+    /// `Keys::reset_code`), before the code is compared, in one atomic upsert
+    /// (concurrent tries cannot share a count). Past
+    /// `limits.code_tries_per_day` tries in the day since the first,
+    /// `Err(seconds until the day is over)`: no code is tried. Only the right
+    /// code starts the count again ([`code_succeeded`](Self::code_succeeded));
+    /// a password login does not.
+    pub async fn count_code_try(
+        &self,
+        db: &mut impl AsDb,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Result<(), i64>, StoreError> {
+        let day = Duration::days(1);
+        let (tries, started) = store::code_tries::count_try(db, key, now, now - day).await?;
+        if tries <= self.code_tries_per_day {
+            return Ok(Ok(()));
+        }
+        tracing::warn!(
+            key = key.split(':').next().unwrap_or(""),
+            tries,
+            "code refused: the day's tries are spent"
+        );
+        Ok(Err(seconds_left(Some(started + day), now)
+            .err()
+            .unwrap_or(1)))
+    }
+
+    /// The right code: the tries counted against `key` are forgotten.
+    pub async fn code_succeeded(&self, db: &mut impl AsDb, key: &str) -> Result<(), StoreError> {
+        store::code_tries::clear(db, key).await
     }
 
     /// Counts this attempt against the account before its password is
@@ -131,16 +209,30 @@ impl LoginThrottle {
             return Ok(Err(wait));
         }
         let quiet_since = now - self.window;
+        // Lock order: the pair's counter, then the account's (as everywhere).
+        let (pair_count, blocked) =
+            store::throttle::count_attempt(db, &keys.pair, now, quiet_since).await?;
+        if let Err(wait) = seconds_left(blocked, now) {
+            store::throttle::release(db, &keys.pair).await?;
+            return Ok(Err(wait));
+        }
         let (count, blocked) =
             store::throttle::count_attempt(db, &keys.account, now, quiet_since).await?;
-        if let Some(until) = blocked.filter(|until| *until > now) {
+        if let Err(wait) = seconds_left(blocked, now) {
+            store::throttle::release(db, &keys.pair).await?;
             store::throttle::release(db, &keys.account).await?;
-            return Ok(Err(((until - now).num_milliseconds() + 999) / 1000));
+            return Ok(Err(wait));
         }
-        let blocked_account = self
-            .lock_if_over(db, &keys.account, count, self.account_failures, now)
+        let blocked_pair = self
+            .lock_if_over(db, &keys.pair, pair_count, self.account_failures, now)
             .await?;
-        Ok(Ok(Reservation { blocked_account }))
+        let blocked_account = self
+            .lock_if_over(db, &keys.account, count, self.account_wide_failures, now)
+            .await?;
+        Ok(Ok(Reservation {
+            blocked_pair,
+            blocked_account,
+        }))
     }
 
     /// Settles a reserved attempt whose password was wrong: the account's
@@ -167,16 +259,22 @@ impl LoginThrottle {
         keys: &Keys,
         reserved: Reservation,
     ) -> Result<(), StoreError> {
+        store::throttle::release(db, &keys.pair).await?;
         store::throttle::release(db, &keys.account).await?;
+        if reserved.blocked_pair {
+            store::throttle::unblock(db, &keys.pair).await?;
+        }
         if reserved.blocked_account {
             store::throttle::unblock(db, &keys.account).await?;
         }
         Ok(())
     }
 
-    /// Settles a reserved attempt whose password was right: the account's
-    /// failures (and a lockout this attempt started) are forgotten.
+    /// Settles a reserved attempt whose password was right: the failures of
+    /// the account from this client and account-wide (and a lockout this
+    /// attempt started) are forgotten. Other clients' counts stay.
     pub async fn succeeded(&self, db: &mut impl AsDb, keys: &Keys) -> Result<(), StoreError> {
+        store::throttle::clear(db, &keys.pair).await?;
         store::throttle::clear(db, &keys.account).await
     }
 
@@ -205,6 +303,19 @@ impl LoginThrottle {
     /// Counters whose last failure was before this can go, once unblocked.
     pub fn expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
         now - self.window - self.max_lockout
+    }
+
+    /// Counts of code tries whose day began at or before this can go.
+    pub fn code_tries_expired_before(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - Duration::days(1)
+    }
+}
+
+/// `Err(whole seconds until `until`)` while it is ahead of `now`.
+fn seconds_left(until: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Result<(), i64> {
+    match until {
+        Some(until) if until > now => Err(((until - now).num_milliseconds() + 999) / 1000),
+        _ => Ok(()),
     }
 }
 
@@ -251,6 +362,29 @@ mod tests {
             keys.account,
             format!("account:{}", address_hash(&ring, "alice@example.com"))
         );
+        assert!(keys.pair.starts_with("account-ip:"));
+        assert!(!keys.pair.contains("10.0.0.1"));
+    }
+
+    #[test]
+    fn the_pair_key_is_per_account_and_client_and_codes_have_keys_of_their_own() {
+        let ring = ring();
+        let a = Keys::new(&ring, "a@example.com", Some("10.0.0.1"));
+        assert_eq!(
+            a.pair,
+            Keys::new(&ring, "a@example.com", Some("10.0.0.1")).pair
+        );
+        assert_ne!(
+            a.pair,
+            Keys::new(&ring, "a@example.com", Some("10.0.0.2")).pair
+        );
+        assert_ne!(
+            a.pair,
+            Keys::new(&ring, "b@example.com", Some("10.0.0.1")).pair
+        );
+        assert!(a.login_code().starts_with("login-code:"));
+        assert!(a.reset_code().starts_with("reset-code:"));
+        assert!(!a.reset_code().contains("a@example.com"));
     }
 
     #[test]

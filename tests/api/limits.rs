@@ -1,4 +1,6 @@
-//! Abuse limits: login throttling per account and per client IP.
+//! Abuse limits: login throttling per account and per client IP; the
+//! in-memory limits per client (registrations, refreshes, requests that hash
+//! a password).
 
 use serde_json::json;
 
@@ -12,6 +14,7 @@ on_both_stores!(
     instances_sharing_a_database_share_the_counts,
     registrations_and_refreshes_are_limited_per_client_ip,
     forwarded_for_is_believed_only_from_a_trusted_proxy,
+    every_request_that_hashes_counts_on_the_clients_hashing_limit,
 );
 
 async fn five_failed_logins_lock_the_account_out_for_a_minute_and_unknown_emails_alike(
@@ -240,4 +243,93 @@ async fn forwarded_for_is_believed_only_from_a_trusted_proxy(backend: Backend) {
             .status,
         200
     );
+}
+
+async fn every_request_that_hashes_counts_on_the_clients_hashing_limit(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+        s.limits.hash_per_ip = 4;
+        s.limits.hash_window_secs = 60;
+    })
+    .await;
+    let from = |ip: &'static str, path: &str, body: serde_json::Value| {
+        app.client
+            .post(app.url(path))
+            .header("x-forwarded-for", ip)
+            .json(&body)
+    };
+    let client = "203.0.113.9";
+    let email = "hasher@example.com";
+    let login = json!({ "email": email, "password": PASSWORD, "token_delivery": "body" });
+    let registered = app
+        .send(from(
+            client,
+            "/auth/register",
+            json!({ "email": email, "password": PASSWORD }),
+        ))
+        .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
+    // Successful logins count too.
+    let mut access = String::new();
+    for _ in 0..3 {
+        let reply = app.send(from(client, "/auth/login", login.clone())).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        access = reply.access_token();
+    }
+    let user = app.user_id(email).await;
+    let audited = app.audit_kinds(user).await;
+    let runs = app.services().hasher.runs();
+    let limited = app.send(from(client, "/auth/login", login.clone())).await;
+    assert_eq!(
+        (limited.status, limited.error()),
+        (429, "too_many_requests"),
+        "{}",
+        limited.text
+    );
+    assert_eq!(limited.header("retry-after"), Some("60"));
+    // Every endpoint that hashes shares the count.
+    let change = app
+        .send(
+            from(
+                client,
+                "/auth/password",
+                json!({ "current_password": PASSWORD, "new_password": "another long passphrase" }),
+            )
+            .bearer_auth(&access),
+        )
+        .await;
+    assert_eq!(change.status, 429, "{}", change.text);
+    let email_change = app
+        .send(
+            from(
+                client,
+                "/auth/email/change",
+                json!({ "new_email": "elsewhere@example.com", "current_password": PASSWORD }),
+            )
+            .bearer_auth(&access),
+        )
+        .await;
+    assert_eq!(email_change.status, 429, "{}", email_change.text);
+    let register = app
+        .send(from(
+            client,
+            "/auth/register",
+            json!({ "email": "another@example.com", "password": PASSWORD }),
+        ))
+        .await;
+    assert_eq!(register.status, 429, "{}", register.text);
+    assert_eq!(app.services().hasher.runs(), runs, "nothing was hashed");
+    assert_eq!(
+        app.audit_kinds(user).await,
+        audited,
+        "nothing was recorded: refused before any database work"
+    );
+    // Another client is not limited; this one is again once the window ends.
+    let other = app
+        .send(from("198.51.100.1", "/auth/login", login.clone()))
+        .await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    app.advance(60);
+    let again = app.send(from(client, "/auth/login", login)).await;
+    assert_eq!(again.status, 200, "{}", again.text);
 }

@@ -13,6 +13,7 @@ use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app, spawn_app_wit
 use crate::on_both_stores;
 
 mod code;
+mod stale;
 mod submit;
 
 on_both_stores!(

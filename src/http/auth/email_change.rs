@@ -42,7 +42,7 @@ pub struct EmailChange {
         (status = 409, description = "`email_taken`: another account has the new address", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters), or too many requests that may send mail from this client (past the new address's send budget the answer is still 202, and nothing is sent)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters), too many password hashes from this client (`limits.hash_per_ip`), or too many requests that may send mail from this client (past the new address's send budget the answer is still 202, and nothing is sent)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -30,7 +30,7 @@ use crate::http::tokens::{TokenResponse, check_delivery, token_response};
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed; or `email_not_verified`: the password is right, but `accounts.email_verification` is `required` and the address is not verified yet (no session starts)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many failed logins for this account from this client, for this account from everywhere, or from this client; or too many password hashes from this client (`limits.hash_per_ip`, successful logins too)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

@@ -33,8 +33,10 @@ pub struct OtpLogin {
 /// `POST /auth/login` does: an access token, and a session whose refresh
 /// token comes in the cookie (default) or in the body
 /// (`"token_delivery": "body"`). Its access tokens carry `amr: ["otp"]`.
-/// Counts against the same throttle as a password login; a code allows
-/// `accounts.code_attempts` tries. Only when `accounts.otp_enabled` is on.
+/// A code allows `accounts.code_attempts` tries; wrong codes count as
+/// failures of the client, never of the account's password, and an
+/// address's codes allow `limits.code_tries_per_day` tries a day. Only when
+/// `accounts.otp_enabled` is on.
 #[utoipa::path(
     post,
     path = "/auth/otp/verify",
@@ -51,7 +53,7 @@ pub struct OtpLogin {
         (status = 404, description = "`not_enabled`: sign-in with a code is off (`accounts.otp_enabled`)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many failed logins for this account or client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many code tries from this client (`limits.code_per_ip`), too many wrong codes or logins from it (`limits.login_ip_failures`), or too many code tries for this address today (`limits.code_tries_per_day`; a password login does not clear it). A code out of its own tries is 401, not 429", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

@@ -37,7 +37,7 @@ pub struct PasswordChange {
         (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters), or too many password hashes from this client (`limits.hash_per_ip`)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(("bearer" = []))

@@ -101,7 +101,7 @@ const MAX_CODE_CHARS: usize = 32;
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed (only with `accounts.reset_signs_in`)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many wrong codes for this address or from this client (`limits.login_account_failures`, `limits.login_ip_failures`); known and unknown addresses alike", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many link and code tries or password hashes from this client (`limits.code_per_ip`, `limits.hash_per_ip`), too many wrong codes or logins from it (`limits.login_ip_failures`), or too many code tries for this address today (`limits.code_tries_per_day`); known and unknown addresses alike. A code out of its own tries is 400, not 429", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

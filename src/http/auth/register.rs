@@ -38,7 +38,7 @@ use crate::store::users::User;
         (status = 409, description = "`email_taken` (the default mode only)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many registrations from this client, or (when a message may be sent) too many requests that may send mail from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many registrations or password hashes from this client (`limits.hash_per_ip`), or (when a message may be sent) too many requests that may send mail from this client", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

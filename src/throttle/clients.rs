@@ -1,0 +1,39 @@
+//! The per-client limits the account services check first, in memory and
+//! before any database work, so that a client sending many requests costs
+//! little more than the refusals.
+
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
+use super::RateLimiter;
+use crate::config::LimitSettings;
+
+pub struct ClientLimits {
+    /// Tries of emailed links and codes: `/auth/password/reset` and
+    /// `/auth/otp/verify` (`limits.code_per_ip`).
+    codes: RateLimiter,
+    /// Requests that hash a password, successful or not
+    /// (`limits.hash_per_ip`).
+    hashing: RateLimiter,
+}
+
+impl ClientLimits {
+    pub fn new(limits: &LimitSettings) -> Self {
+        Self {
+            codes: RateLimiter::new(limits.code_per_ip, limits.code_window_secs),
+            hashing: RateLimiter::new(limits.hash_per_ip, limits.hash_window_secs),
+        }
+    }
+
+    /// Counts a try of a link or code; `Err(seconds to wait)` past the limit.
+    pub fn code_try(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
+        self.codes.check(client, now)
+    }
+
+    /// Counts a request that hashes a password; `Err(seconds to wait)` past
+    /// the limit.
+    pub fn hashing(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
+        self.hashing.check(client, now)
+    }
+}
