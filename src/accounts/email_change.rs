@@ -40,6 +40,8 @@ use super::tokens::{self, Issue, Purpose};
 /// - 401 `InvalidCredentials` for a wrong current password, counted on the
 ///   login throttle and audited as a failed login, as at a password change;
 ///   a locked-out account is refused (429) before its password is checked;
+/// - 503 with no place among the hashes (`Hasher::admit`), before any
+///   database work;
 /// - 429 `SendLimited` over the send limits of the new address, counted
 ///   before anything is said about it;
 /// - 409 `EmailTaken` when another account has `new_email` now, except in the
@@ -53,6 +55,8 @@ pub async fn request_email_change(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    // A place for the password's check before anything touches the database.
+    let admission = svc.hasher.admit()?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials(&mut conn, user)
         .await?
@@ -66,13 +70,9 @@ pub async fn request_email_change(
     let keys = Keys::new(&stored.email, meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let hash = Some(stored.password_hash.as_str());
-    let verified = checked(
-        svc,
-        &keys,
-        reserved,
-        svc.hasher.verify(password, hash).await,
-    )
-    .await?;
+    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    drop(admission);
+    let verified = checked(svc, &keys, reserved, verified).await?;
     if !verified.ok {
         tracing::info!(user = %user, "email change with a wrong current password");
         let mut tx = svc.store.begin().await?;

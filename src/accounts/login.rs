@@ -15,6 +15,9 @@ use crate::throttle::Keys;
 /// Checks the credentials and starts a session: [`authenticate`], then
 /// [`sign_in`].
 ///
+/// - A place among the hashes is taken first (`Hasher::admit`): a login
+///   that cannot be hashed now is refused (503 with `Retry-After`) before it
+///   touches the database, and counts and records nothing.
 /// - The attempt is counted against the account and the client before any
 ///   hashing (`LoginThrottle::reserve`): a locked-out account or client, and
 ///   guesses sent at once past the limit, are refused without an Argon2id run.
@@ -100,10 +103,11 @@ pub struct Authenticated {
     keys: Keys,
 }
 
-/// The first half of a login: the throttle, the credentials read and the
-/// Argon2id check, with no connection or transaction held while hashing. A
-/// wrong password (or an unknown email) is counted and audited here and
-/// fails with `InvalidCredentials`.
+/// The first half of a login: a place among the hashes, the throttle, the
+/// credentials read and the Argon2id check, with no connection or
+/// transaction held while hashing. No place: `Hash(Overloaded)` (503) before
+/// any database work. A wrong password (or an unknown email) is counted and
+/// audited here and fails with `InvalidCredentials`.
 pub async fn authenticate(
     svc: &Services,
     email: &Email,
@@ -111,19 +115,17 @@ pub async fn authenticate(
     meta: &RequestMeta,
 ) -> Result<Authenticated, ServiceError> {
     let keys = Keys::new(email.as_str(), meta.ip.as_deref());
+    let admission = svc.hasher.admit()?;
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials_by_email(&mut conn, email.as_str()).await?;
     // No connection is held while hashing.
     drop(conn);
     let hash = stored.as_ref().map(|c| c.password_hash.as_str());
-    let verified = checked(
-        svc,
-        &keys,
-        reserved,
-        svc.hasher.verify(password, hash).await,
-    )
-    .await?;
+    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    // The place goes back before the settling transaction.
+    drop(admission);
+    let verified = checked(svc, &keys, reserved, verified).await?;
     match stored {
         Some(c) if verified.ok => Ok(Authenticated {
             user: c.id,
@@ -256,7 +258,7 @@ pub(super) async fn reserve(
 }
 
 /// The result of a password check made under a reservation; when hashing
-/// failed (saturated), the reservation is given back before the error goes on.
+/// failed, the reservation is given back before the error goes on.
 pub(super) async fn checked<T>(
     svc: &Services,
     keys: &Keys,

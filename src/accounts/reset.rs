@@ -131,6 +131,9 @@ pub enum ResetProof {
 ///   throttle's limits a code is not tried: `LockedOut` (429).
 /// - A weak new password fails with `WeakPassword` and spends nothing (with a
 ///   code, it is refused before the code is tried, so it uses no try).
+/// - With no place among the hashes (`Hasher::admit`), the request is
+///   refused at once (503) before the link or code is looked at: it spends
+///   no try and counts nothing.
 /// - The token must still match the account under the user's lock: issued at
 ///   the current credential version (no password change or reset since) and
 ///   to the current address (no email change since). Of two requests with one
@@ -149,12 +152,17 @@ pub async fn reset_password(
     {
         return Err(ServiceError::WeakPassword(why));
     }
+    // A place for the new password's hash before anything touches the
+    // database: a reset that cannot be hashed now is refused before its code
+    // is tried or counted.
+    let admission = svc.hasher.admit()?;
     let (found, by) = find_token(svc, &proof, meta).await?;
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
     }
     // No transaction is held while hashing.
-    let hash = svc.hasher.hash(new).await?;
+    let hash = svc.hasher.hash_admitted(&admission, new).await?;
+    drop(admission);
     let user = found.user;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
