@@ -14,6 +14,12 @@
 //! was mapped and page-faulted anew every time: that cost about 45% of the
 //! hashing rate. Reused, it is faulted in once per burst of logins, and idle
 //! memory still goes back to the system.
+//!
+//! A request that will hash takes its place first ([`Hasher::admit`]): a
+//! place is a slot or a seat in the queue, and when there is none the request
+//! is refused (503) before it does any other work. A login flood then costs
+//! the database only the logins that will be hashed: the others never count
+//! their attempt, read the account or write an audit event.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -23,7 +29,7 @@ use std::time::Duration;
 use argon2::password_hash::phc::{Output, ParamsString, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use secrecy::ExposeSecret;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::Span;
 
 use crate::config::PasswordSettings;
@@ -47,14 +53,25 @@ pub struct Verified {
     pub rehash: Option<String>,
 }
 
+/// A place taken among the hashes a [`Hasher`] has taken on (running, or
+/// waiting for a slot): see [`Hasher::admit`]. It goes back when the last
+/// clone is dropped; a hash it runs holds a clone until the hash ends, so a
+/// client that disconnects does not free the place while its hash still runs.
+#[derive(Clone)]
+pub struct Admission {
+    _place: Arc<OwnedSemaphorePermit>,
+}
+
 /// Hashes and verifies passwords on authd's own hashing threads (see the
 /// module comment for why not tokio's blocking pool).
 pub struct Hasher {
     params: Params,
     slots: Arc<Semaphore>,
+    /// Places: the slots and the queue in front of them
+    /// (`password.max_queued_hashes`).
+    places: Arc<Semaphore>,
     pool: flume::Sender<Job>,
     waiting: AtomicUsize,
-    max_waiting: usize,
     /// Argon2id runs done for callers (hashes, verifications and rehashes).
     runs: Arc<AtomicU64>,
     /// A hash of a random password with the configured parameters, verified when
@@ -86,20 +103,42 @@ impl Hasher {
             &mut fresh_memory(&params),
             &AtomicU64::new(0),
         )?;
+        let places = slots
+            .saturating_add(settings.max_queued_hashes)
+            .min(Semaphore::MAX_PERMITS);
         Ok(Self {
             params,
             slots: Arc::new(Semaphore::new(slots)),
+            places: Arc::new(Semaphore::new(places)),
             pool: start_pool(slots)?,
             waiting: AtomicUsize::new(0),
-            max_waiting: settings.max_queued_hashes,
             runs: Arc::new(AtomicU64::new(0)),
             dummy,
         })
     }
 
-    /// Hash requests waiting for a slot right now.
+    /// Hash requests waiting for a slot right now (admitted requests still
+    /// doing their work before the hash are not counted).
     pub fn queue_depth(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Takes a place for the hashes of one request, or refuses it at once
+    /// with `Overloaded` when every slot is busy and the queue is full.
+    ///
+    /// Taken before the request's other work (the throttle's count, the
+    /// account's read), so that what cannot be hashed now is refused before it
+    /// touches the database; then [`Self::verify_admitted`] and
+    /// [`Self::hash_admitted`] run under the place. The place is held until
+    /// the admission is dropped: drop it once the hashing is done.
+    pub fn admit(&self) -> Result<Admission, HashError> {
+        self.places
+            .clone()
+            .try_acquire_owned()
+            .map(|place| Admission {
+                _place: Arc::new(place),
+            })
+            .map_err(|_| HashError::Overloaded)
     }
 
     /// Argon2id runs done so far for callers: one per hash, one per
@@ -109,11 +148,23 @@ impl Hasher {
         self.runs.load(Ordering::Relaxed)
     }
 
+    /// Hashes `password` under a place of its own: `Overloaded` at once when
+    /// there is none.
     pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let admission = self.admit()?;
+        self.hash_admitted(&admission, password).await
+    }
+
+    /// Hashes `password` under `admission`'s place.
+    pub async fn hash_admitted(
+        &self,
+        admission: &Admission,
+        password: &Password,
+    ) -> Result<String, HashError> {
         let params = self.params.clone();
         let password = zeroizing(password.expose());
         let runs = self.runs.clone();
-        self.run(move || {
+        self.run(admission, move || {
             with_thread_memory(&params, |memory| {
                 hash_password(&params, password.expose_secret(), memory, &runs)
             })
@@ -123,8 +174,20 @@ impl Hasher {
 
     /// Verifies `password` against `stored`, or against the dummy hash when there
     /// is no stored hash (unknown user), so both cases cost one Argon2id run.
+    /// Under a place of its own: `Overloaded` at once when there is none.
     pub async fn verify(
         &self,
+        password: &Password,
+        stored: Option<&str>,
+    ) -> Result<Verified, HashError> {
+        let admission = self.admit()?;
+        self.verify_admitted(&admission, password, stored).await
+    }
+
+    /// [`Self::verify`] under `admission`'s place.
+    pub async fn verify_admitted(
+        &self,
+        admission: &Admission,
         password: &Password,
         stored: Option<&str>,
     ) -> Result<Verified, HashError> {
@@ -133,7 +196,7 @@ impl Hasher {
         let params = self.params.clone();
         let password = zeroizing(password.expose());
         let runs = self.runs.clone();
-        self.run(move || {
+        self.run(admission, move || {
             let Ok(parsed) = PasswordHash::new(&stored) else {
                 // A corrupt stored hash must not crash the request; it fails closed.
                 return Ok(Verified {
@@ -160,20 +223,20 @@ impl Hasher {
         .await
     }
 
-    /// Runs `work` on a hashing thread once a slot is free; refuses at once when
-    /// the queue in front of the slots is full.
+    /// Runs `work` on a hashing thread once a slot is free. The admitted
+    /// requests are at most the slots and the queue, so this waits for at
+    /// most the queue's hashes ahead of it.
     async fn run<T: Send + 'static>(
         &self,
+        admission: &Admission,
         work: impl FnOnce() -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let permit = match self.slots.clone().try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                // The guard counts this request as waiting until it has a slot,
-                // and stops counting it even if the request is dropped meanwhile.
-                let Some(_waiting) = WaitingGuard::enter(&self.waiting, self.max_waiting) else {
-                    return Err(HashError::Overloaded);
-                };
+                // Counted as waiting until it has a slot, even if the
+                // request is dropped meanwhile.
+                let _waiting = WaitingGuard::enter(&self.waiting);
                 self.slots
                     .clone()
                     .acquire_owned()
@@ -183,12 +246,17 @@ impl Hasher {
         };
         let span = Span::current();
         let (done, result) = tokio::sync::oneshot::channel();
-        // The permit moves into the job: a client that disconnects does not free
-        // a slot while its hash is still running. Holding a permit means one of
-        // the pool's threads is free, so the job does not wait in the channel.
+        // The slot and the place move into the job: a client that
+        // disconnects does not free either while its hash is still running.
+        // Holding a slot means one of the pool's threads is free, so the job
+        // does not wait in the channel. Both go back before the result is
+        // sent, so the caller's next request finds them free.
+        let place = admission.clone();
         let job: Job = Box::new(move || {
-            let _permit = permit;
-            let _ = done.send(span.in_scope(work));
+            let result = span.in_scope(work);
+            drop(permit);
+            drop(place);
+            let _ = done.send(result);
         });
         self.pool
             .send(job)
@@ -269,13 +337,9 @@ fn lower_priority() {
 struct WaitingGuard<'a>(&'a AtomicUsize);
 
 impl<'a> WaitingGuard<'a> {
-    /// `None` when `max` requests already wait.
-    fn enter(waiting: &'a AtomicUsize, max: usize) -> Option<Self> {
-        if waiting.fetch_add(1, Ordering::AcqRel) >= max {
-            waiting.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Self(waiting))
+    fn enter(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::AcqRel);
+        Self(waiting)
     }
 }
 

@@ -36,6 +36,10 @@ pub struct FloodReport {
     /// The flood's logins due in its measured window, by outcome: `503
     /// temporarily_unavailable` is authd shedding what it cannot hash.
     pub flood_logins: Stats,
+    /// Those of `flood_logins` answered 503: how long a shed login waits for
+    /// its answer. Absent from reports made before it was measured.
+    #[serde(default)]
+    pub flood_unavailable: Option<Stats>,
     /// The flood's measured window: from the end of the warm-up until the
     /// refresh run under it ended.
     pub flood_secs: f64,
@@ -69,12 +73,16 @@ impl FloodReport {
             "", "requests", "ok/s", "p50 ms", "p90 ms", "p99 ms", "max ms"
         );
         let capacity = &self.login_capacity.total;
-        for (name, st) in [
+        let mut rows = vec![
             ("refresh alone", &self.refresh_alone.total),
             ("login capacity (closed loop)", capacity),
             ("flood logins (open loop)", &self.flood_logins),
-            ("refresh under the flood", &self.refresh_under_flood.total),
-        ] {
+        ];
+        if let Some(unavailable) = &self.flood_unavailable {
+            rows.push(("  of which answered 503", unavailable));
+        }
+        rows.push(("refresh under the flood", &self.refresh_under_flood.total));
+        for (name, st) in rows {
             let _ = writeln!(
                 out,
                 "  {name:<28} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {}",
@@ -174,11 +182,12 @@ pub async fn run(
     let refresh_under_flood = load::run(fixture, Scenario::Refresh, &options).await;
     let stopped_at = Instant::now();
     let _ = stop.send(true);
-    let flood_recorder = flood.await.context("the login flood panicked")?;
+    let offered = flood.await.context("the login flood panicked")?;
     let refresh_under_flood = refresh_under_flood?;
     let hwm_after_kb = options.server_pid.and_then(|pid| memory_kb(pid, "VmHWM"));
     let flood_window = stopped_at.saturating_duration_since(measure_from);
-    let flood_logins = flood_recorder.stats(flood_window);
+    let flood_logins = offered.answers.stats(flood_window);
+    let flood_unavailable = Some(offered.unavailable.stats(flood_window));
     eprintln!(
         "login-flood: refresh under the flood {:.1}/s, p50 {:.2} ms, p99 {:.2} ms; {} logins answered, {} refused or failed",
         refresh_under_flood.total.throughput,
@@ -194,11 +203,21 @@ pub async fn run(
         multiple,
         flood_rate,
         flood_logins,
+        flood_unavailable,
         flood_secs: flood_window.as_secs_f64(),
         refresh_under_flood,
         rss_before_kb,
         hwm_after_kb,
     })
+}
+
+/// What an open-loop offer recorded.
+#[derive(Default)]
+pub struct Offered {
+    /// Every request due in the measured window, by outcome.
+    pub answers: OpRecorder,
+    /// Those answered 503 (`temporarily_unavailable`): authd shedding load.
+    pub unavailable: OpRecorder,
 }
 
 /// Sends `send(slot)` every `1 / rate` seconds until told to stop, each in a
@@ -211,14 +230,14 @@ pub async fn offer<F, Fut>(
     measure_from: Instant,
     mut stop: tokio::sync::watch::Receiver<bool>,
     send: F,
-) -> OpRecorder
+) -> Offered
 where
     F: Fn(u64) -> Fut + Send,
     Fut: std::future::Future<Output = crate::record::Outcome> + Send + 'static,
 {
     let start = Instant::now();
     let in_flight = Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT));
-    let mut recorder = OpRecorder::default();
+    let mut recorder = Offered::default();
     let mut tasks = tokio::task::JoinSet::new();
     for slot in 0u64.. {
         let due = start + Duration::from_secs_f64(slot as f64 / rate);
@@ -237,7 +256,9 @@ where
                 });
             }
             Err(_) if counted => {
-                recorder.count_unsent(format!("not sent: {MAX_IN_FLIGHT} in flight"));
+                recorder
+                    .answers
+                    .count_unsent(format!("not sent: {MAX_IN_FLIGHT} in flight"));
             }
             Err(_) => {}
         }
@@ -253,10 +274,17 @@ where
 
 type Answered = Result<(bool, Duration, crate::record::Outcome), tokio::task::JoinError>;
 
-fn record(recorder: &mut OpRecorder, done: Answered) {
+fn record(recorder: &mut Offered, done: Answered) {
     match done {
-        Ok((true, latency, outcome)) => recorder.record(latency, outcome),
+        Ok((true, latency, outcome)) => {
+            if matches!(&outcome, Err(kind) if kind.starts_with("503 ")) {
+                recorder.unavailable.record(latency, outcome.clone());
+            }
+            recorder.answers.record(latency, outcome);
+        }
         Ok((false, ..)) => {}
-        Err(_) => recorder.count_unsent("internal: a request task panicked".into()),
+        Err(_) => recorder
+            .answers
+            .count_unsent("internal: a request task panicked".into()),
     }
 }

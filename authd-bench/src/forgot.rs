@@ -385,7 +385,7 @@ pub async fn run(
     let refresh_under_flood = load::run(fixture, Scenario::Refresh, &options).await;
     let stopped_at = Instant::now();
     let _ = stop.send(true);
-    let recorder = flood.await.context("the forgot flood panicked")?;
+    let recorder = flood.await.context("the forgot flood panicked")?.answers;
     let refresh_under_flood = refresh_under_flood?;
     let flood_window = stopped_at.saturating_duration_since(measure_from);
     let forgot_stats = recorder.stats(flood_window);

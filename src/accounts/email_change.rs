@@ -40,6 +40,8 @@ use super::tokens::{self, Issue, Purpose};
 /// - 401 `InvalidCredentials` for a wrong current password, counted on the
 ///   login throttle and audited as a failed login, as at a password change;
 ///   a locked-out account is refused (429) before its password is checked;
+/// - 503 with no place among the hashes (`Hasher::admit`), before any
+///   database work;
 /// - 429 `SendLimited` over the per-client send limit, counted before
 ///   anything is said about the new address; past the new address's budget
 ///   of confirmations (`mail::admit`), nothing is sent and the answer is the
@@ -57,6 +59,8 @@ pub async fn request_email_change(
 ) -> Result<(), ServiceError> {
     // It will hash: the client's hashing limit, before any database work.
     super::limit_hashing(svc, meta)?;
+    // A place for the password's check before anything touches the database.
+    let admission = svc.hasher.admit()?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials(&mut conn, user)
         .await?
@@ -70,13 +74,9 @@ pub async fn request_email_change(
     let keys = Keys::new(&svc.refresh, &stored.email, meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let hash = Some(stored.password_hash.as_str());
-    let verified = checked(
-        svc,
-        &keys,
-        reserved,
-        svc.hasher.verify(password, hash).await,
-    )
-    .await?;
+    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    drop(admission);
+    let verified = checked(svc, &keys, reserved, verified).await?;
     if !verified.ok {
         tracing::info!(user = %user, "email change with a wrong current password");
         let mut tx = svc.store.begin().await?;

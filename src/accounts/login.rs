@@ -18,6 +18,9 @@ use crate::throttle::Keys;
 /// - The client's requests that hash (successful logins too) are limited in
 ///   memory first (`limits.hash_per_ip`): past it, 429 before any database
 ///   work.
+/// - A place among the hashes is taken next (`Hasher::admit`): a login
+///   that cannot be hashed now is refused (503 with `Retry-After`) before it
+///   touches the database, and counts and records nothing.
 /// - The attempt is counted against the account from this client (the
 ///   strict count), the account from everywhere (the looser one) and the
 ///   client before any hashing (`LoginThrottle::reserve`): a locked-out
@@ -106,10 +109,11 @@ pub struct Authenticated {
     keys: Keys,
 }
 
-/// The first half of a login: the throttle, the credentials read and the
-/// Argon2id check, with no connection or transaction held while hashing. A
-/// wrong password (or an unknown email) is counted and audited here and
-/// fails with `InvalidCredentials`.
+/// The first half of a login: a place among the hashes, the throttle, the
+/// credentials read and the Argon2id check, with no connection or
+/// transaction held while hashing. No place: `Hash(Overloaded)` (503) before
+/// any database work. A wrong password (or an unknown email) is counted and
+/// audited here and fails with `InvalidCredentials`.
 pub async fn authenticate(
     svc: &Services,
     email: &Email,
@@ -120,19 +124,17 @@ pub async fn authenticate(
     // database work.
     super::limit_hashing(svc, meta)?;
     let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
+    let admission = svc.hasher.admit()?;
     let reserved = reserve(svc, &keys).await?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials_by_email(&mut conn, email.as_str()).await?;
     // No connection is held while hashing.
     drop(conn);
     let hash = stored.as_ref().map(|c| c.password_hash.as_str());
-    let verified = checked(
-        svc,
-        &keys,
-        reserved,
-        svc.hasher.verify(password, hash).await,
-    )
-    .await?;
+    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    // The place goes back before the settling transaction.
+    drop(admission);
+    let verified = checked(svc, &keys, reserved, verified).await?;
     match stored {
         Some(c) if verified.ok => Ok(Authenticated {
             user: c.id,
@@ -265,7 +267,7 @@ pub(super) async fn reserve(
 }
 
 /// The result of a password check made under a reservation; when hashing
-/// failed (saturated), the reservation is given back before the error goes on.
+/// failed, the reservation is given back before the error goes on.
 pub(super) async fn checked<T>(
     svc: &Services,
     keys: &Keys,

@@ -21,7 +21,9 @@ use super::tokens::Purpose;
 /// the tokens and the audit event commit as one: no answer can leave the new
 /// password set and the old sessions alive. A wrong current password counts against the same throttle
 /// as a failed login, and a locked-out account is refused before its password
-/// is checked. Returns how many sessions were revoked.
+/// is checked. With no place among the hashes (`Hasher::admit`), it is
+/// refused at once (503) before any database work. Returns how many sessions
+/// were revoked.
 ///
 /// Like a login (`login::sign_in`), the change applies only if the password
 /// it verified is still the current one, checked under the user's lock: of
@@ -37,6 +39,9 @@ pub async fn change_password(
 ) -> Result<u64, ServiceError> {
     // It will hash: the client's hashing limit, before any database work.
     super::limit_hashing(svc, meta)?;
+    // A place for both hashes (the current password's check, the new one's
+    // hash) before anything touches the database.
+    let admission = svc.hasher.admit()?;
     let mut conn = svc.store.conn().await?;
     let stored = store::users::find_credentials(&mut conn, user)
         .await?
@@ -47,8 +52,10 @@ pub async fn change_password(
     let keys = Keys::new(&svc.refresh, &stored.email, meta.ip.as_deref());
     let reserved = reserve(svc, &keys).await?;
     let hash = Some(stored.password_hash.as_str());
-    let verified = checked(svc, &keys, reserved, svc.hasher.verify(old, hash).await).await?;
+    let verified = svc.hasher.verify_admitted(&admission, old, hash).await;
+    let verified = checked(svc, &keys, reserved, verified).await?;
     if !verified.ok {
+        drop(admission);
         tracing::info!(user = %user, "password change with a wrong current password");
         let mut tx = svc.store.begin().await?;
         refuse(svc, &mut tx, &keys, user, current, WRONG, meta).await?;
@@ -59,8 +66,12 @@ pub async fn change_password(
     let weak = weakness(new.expose(), &stored.email, min_strength);
     let new_hash = match weak {
         Some(_) => None,
-        None => Some(checked(svc, &keys, reserved, svc.hasher.hash(new).await).await?),
+        None => {
+            let hashed = svc.hasher.hash_admitted(&admission, new).await;
+            Some(checked(svc, &keys, reserved, hashed).await?)
+        }
     };
+    drop(admission);
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     let Some(hash) = new_hash else {

@@ -143,6 +143,9 @@ pub enum ResetProof {
 /// - The client's tries and hashes are limited in memory first
 ///   (`limits.code_per_ip`, `limits.hash_per_ip`): past either,
 ///   `TooManyRequests` (429) before any database work.
+/// - With no place among the hashes (`Hasher::admit`), the request is
+///   refused at once (503) before the link or code is looked at: it spends
+///   no try and counts nothing.
 /// - The token must match the account: issued at the current credential
 ///   version (no password change or reset since) and to the current address
 ///   (no email change since). Checked before the new password is hashed, so a
@@ -165,6 +168,10 @@ pub async fn reset_password(
     {
         return Err(ServiceError::WeakPassword(why));
     }
+    // A place for the new password's hash before anything touches the
+    // database: a reset that cannot be hashed now is refused before its code
+    // is tried or counted.
+    let admission = svc.hasher.admit()?;
     let (found, by) = find_token(svc, &proof, meta).await?;
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
@@ -181,7 +188,8 @@ pub async fn reset_password(
         return Err(ServiceError::InvalidAccountToken);
     }
     // No transaction is held while hashing.
-    let hash = svc.hasher.hash(new).await?;
+    let hash = svc.hasher.hash_admitted(&admission, new).await?;
+    drop(admission);
     let user = found.user;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;

@@ -13,6 +13,7 @@ use actix_web::{Error, HttpMessage, web};
 use tracing::Span;
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
+use super::ApiError;
 use super::extractors::client_ip;
 use super::state::AppState;
 
@@ -64,6 +65,34 @@ impl RootSpanBuilder for RequestSpan {
 
     fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, Error>) {
         DefaultRootSpanBuilder::on_request_end(span, outcome);
+        log_error_answer(outcome);
+    }
+}
+
+/// The event tracing-actix-web emits for an error answer (its
+/// `emit_event_on_error`, turned off in Cargo.toml): a warning for a 4xx, an
+/// error for a 5xx, in the request's span. Except for a 503
+/// `temporarily_unavailable`: shed load, which under a login flood is
+/// hundreds of answers a second that must cost as little as possible. Its
+/// cause is logged where it is known (a database outage as a warning, in
+/// `From<StoreError> for ApiError`); a full hashing queue is not an error of
+/// the request, and is logged at debug only.
+fn log_error_answer<B>(outcome: &Result<ServiceResponse<B>, Error>) {
+    let (error, status) = match outcome {
+        Ok(response) => match response.response().error() {
+            Some(error) => (error, response.status()),
+            None => return,
+        },
+        Err(error) => (error, error.as_response_error().status_code()),
+    };
+    const PREFIX: &str = "Error encountered while processing the incoming HTTP request";
+    let error_debug = error.as_response_error();
+    if let Some(ApiError::Unavailable { .. }) = error.as_error::<ApiError>() {
+        tracing::debug!("{PREFIX}: {error_debug:?}");
+    } else if status.is_client_error() {
+        tracing::warn!("{PREFIX}: {error_debug:?}");
+    } else {
+        tracing::error!("{PREFIX}: {error_debug:?}");
     }
 }
 

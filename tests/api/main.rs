@@ -26,6 +26,7 @@ mod email_change;
 mod email_verification;
 mod faults;
 mod hardening;
+mod hashing_places;
 mod input;
 mod keys;
 mod limits;
