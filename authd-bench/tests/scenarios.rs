@@ -26,6 +26,8 @@ const SECRET: &str = "an HS256 secret of the bench test, 32+ bytes";
 
 struct Server {
     target: Target,
+    /// `metrics.listen`'s `/metrics`: every metric, the mail's included.
+    metrics_url: String,
     database_url: String,
     data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
@@ -66,15 +68,19 @@ async fn start_authd(adjust: impl FnOnce(&mut Settings)) -> Server {
         public_key: None,
         public_key_file: None,
     }];
+    settings.metrics.listen = Some("127.0.0.1:0".into());
     adjust(&mut settings);
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings, Arc::new(SystemClock))
         .await
         .expect("authd starts");
     let target = Target::parse(&format!("http://127.0.0.1:{}", app.port())).expect("loopback");
+    let metrics_port = app.metrics_port().expect("metrics.listen is set");
+    let metrics_url = format!("http://127.0.0.1:{metrics_port}/metrics");
     tokio::spawn(app.run_until_stopped());
     Server {
         target,
+        metrics_url,
         database_url,
         data_dir,
         _dir: dir,
@@ -417,7 +423,7 @@ fn forgot_options(server: &Server) -> ForgotOptions {
     ForgotOptions {
         rate: 50.0,
         known_fraction: 0.5,
-        metrics_url: server.target.url("/metrics"),
+        metrics_url: server.metrics_url.clone(),
         mail_dir: Some(server.data_dir.join("mail")),
         drain_timeout: Duration::from_secs(60),
     }
