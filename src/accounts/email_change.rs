@@ -10,7 +10,10 @@
 //! - The confirmation ([`confirm_email_change`]) spends the token, moves the
 //!   account to the address it was sent to (verified: the link proved it) and
 //!   ends every live link and code sent to the old address, in one
-//!   transaction. A password changed since the request kills the link (the
+//!   transaction. It is the new address's first proof on the account
+//!   (`accounts::proof`): every session ends, and the password is withdrawn
+//!   unless it is given with the confirmation (someone may have moved their
+//!   own account to another person's address, and wait for them to confirm). A password changed since the request kills the link (the
 //!   version moved on); an address another account took since is a 409 and
 //!   changes nothing.
 //!
@@ -25,11 +28,13 @@ use crate::domain::{Email, InputError, Password};
 use crate::error::ServiceError;
 use crate::mail::{self, Mail};
 use crate::services::Services;
+use crate::sessions::logout::reasons::EMAIL_CHANGED;
 use crate::store::{self, StoreError, users::User};
 use crate::throttle::Keys;
 
 use super::login::{checked, reserve};
 use super::password::refuse;
+use super::proof;
 use super::tokens::{self, Issue, Purpose};
 
 /// Asks for the address of `user` (signed in on session `current`) to become
@@ -182,15 +187,21 @@ async fn ready_to_send(
 
 /// Confirms an email change with the token of its link: the account moves to
 /// the address the link was sent to, verified, and every live link and code
-/// sent to the old address ends. Returns the user as it is now.
+/// sent to the old address ends. The new address is the account's for the
+/// first time, so the confirmation is its first proof (`proof`): every
+/// session ends, and the password is withdrawn unless `password` is given and
+/// right. Returns the user as it is now.
 ///
 /// `InvalidAccountToken` for a token that is unknown, spent, replaced,
-/// expired, or issued before a password change; `EmailTaken` (409) when
-/// another account took the address since the request, and then nothing
-/// changes (the token stays live until it expires or is replaced).
+/// expired, or issued before a password change; `InvalidCredentials` (401)
+/// for a wrong `password`, counted as a failed login, and then nothing is
+/// spent; `EmailTaken` (409) when another account took the address since the
+/// request, and then nothing changes (the token stays live until it expires
+/// or is replaced).
 pub async fn confirm_email_change(
     svc: &Services,
     token: &str,
+    password: Option<&Password>,
     meta: &RequestMeta,
 ) -> Result<User, ServiceError> {
     let mut conn = svc.store.conn().await?;
@@ -199,6 +210,15 @@ pub async fn confirm_email_change(
     let Some(found) = found else {
         return Err(ServiceError::InvalidAccountToken);
     };
+    let given = proof::given(
+        svc,
+        found.user,
+        found.credential_version,
+        password,
+        true,
+        meta,
+    )
+    .await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     // Under the user's lock: a password change holds it while it moves the
@@ -231,10 +251,22 @@ pub async fn confirm_email_change(
     let event = AuditEvent::new(AuditKind::EmailChanged, Some(found.user), None, meta, now)
         .with_detail("confirmed by the link sent to the new address");
     audit::record(&mut tx, &event).await?;
+    let ended = proof::end_before_proof(
+        &mut tx,
+        found.user,
+        found.credential_version,
+        &given,
+        EMAIL_CHANGED,
+        "the confirmation of an email change",
+        meta,
+        now,
+    )
+    .await?;
     let user = store::users::find(&mut tx, found.user)
         .await?
         .ok_or(ServiceError::InvalidAccountToken)?;
     tx.commit().await?;
+    proof::report(svc, found.user, EMAIL_CHANGED, ended);
     tracing::info!(user = %found.user, "email changed");
     Ok(user)
 }

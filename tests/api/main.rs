@@ -25,6 +25,7 @@ mod credentials;
 mod email_change;
 mod email_verification;
 mod faults;
+mod first_proof;
 mod hardening;
 mod input;
 mod keys;
