@@ -16,6 +16,10 @@
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
 //!
+//! The filter `with_article` puts "a" or "an" before a name as its first
+//! letter asks (`{{ product_name | with_article }} account`: "an authd
+//! account").
+//!
 //! `layout.html` (the HTML frame every HTML part extends) and `button.html`
 //! (a link as a button, with `link` and `label`) can be overridden too.
 
@@ -128,6 +132,7 @@ impl Templates {
     pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("with_article", with_article);
         let invalid = |name: &str, e: &dyn std::fmt::Display| {
             ConfigError::invalid("email.templates_dir", format!("{name}: {e}"))
         };
@@ -184,6 +189,17 @@ impl Templates {
     }
 }
 
+/// `name` after "a" or "an": "an" before a vowel letter ("an authd", "a
+/// Example"). Spelling, not sound: a name such as "Uber" may want its own
+/// wording in an override.
+fn with_article(name: String) -> String {
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
+}
+
 /// Values of the right shape for each kind, for the check at start-up.
 fn sample(kind: MailKind) -> Value {
     let common = |extra: Value| {
@@ -236,6 +252,35 @@ mod tests {
         assert!(r.html.contains("x&quot;&gt;&lt;script&gt;"), "{}", r.html);
         assert!(r.text.contains("<b>Acme & Co</b>"), "{}", r.text);
         assert!(r.subject.contains("<b>Acme & Co</b>"), "{}", r.subject);
+    }
+
+    #[test]
+    fn the_registration_attempt_says_an_authd_account_and_a_name_with_a_consonant_gets_a() {
+        let t = Templates::load(None).unwrap();
+        let vars = |name: &str| {
+            minijinja::context! {
+                product_name => name,
+                app_url => "https://app.example.com/",
+                link => "https://app.example.com/?action=forgot_password",
+            }
+        };
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("authd"))
+            .unwrap();
+        assert_eq!(
+            r.subject,
+            "Someone tried to create an authd account with your address"
+        );
+        assert!(r.text.contains("create an authd account"), "{}", r.text);
+        assert!(r.html.contains("create an authd account"), "{}", r.html);
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("Acme"))
+            .unwrap();
+        assert!(r.subject.contains("an Acme account"), "{}", r.subject);
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("Zed"))
+            .unwrap();
+        assert!(r.subject.contains("create a Zed account"), "{}", r.subject);
     }
 
     #[test]
