@@ -13,6 +13,7 @@
 //! | `password_changed` | `changed_at` |
 //! | `email_change_confirm` | `link`, `new_email`, `valid_minutes`, `valid_for` |
 //! | `email_change_notice` | `new_email` |
+//! | `email_changed` | `new_email` |
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
 //!
@@ -93,6 +94,18 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "email_change_notice.html",
         include_str!("templates/email_change_notice.html"),
+    ),
+    (
+        "email_changed.subject.txt",
+        include_str!("templates/email_changed.subject.txt"),
+    ),
+    (
+        "email_changed.txt",
+        include_str!("templates/email_changed.txt"),
+    ),
+    (
+        "email_changed.html",
+        include_str!("templates/email_changed.html"),
     ),
     (
         "registration_attempt.subject.txt",
@@ -221,7 +234,9 @@ fn sample(kind: MailKind) -> Value {
         MailKind::EmailChangeConfirm => minijinja::context! {
             link => link, new_email => "new@example.com", valid_minutes => 30, valid_for => "30 minutes"
         },
-        MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
+        MailKind::EmailChangeNotice | MailKind::EmailChanged => {
+            minijinja::context! { new_email => "new@example.com" }
+        }
         MailKind::RegistrationAttempt => minijinja::context! { link => link },
         MailKind::OtpCode => {
             minijinja::context! { code => "123456", valid_minutes => 10, valid_for => "10 minutes" }

@@ -36,6 +36,7 @@ mod mail_binary;
 mod mail_flows;
 mod mail_tls;
 mod mobile;
+mod notices;
 mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
