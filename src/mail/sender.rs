@@ -199,7 +199,8 @@ async fn attempt(svc: &Services, m: &Claimed, claim: Uuid) -> Result<(), StoreEr
 }
 
 /// One delivery: SMTP, or a file. The error is a description without the
-/// message's text.
+/// message's text, and without an SMTP server's words (`smtp::describe`):
+/// it is logged and kept as the outbox's `last_error`.
 async fn deliver(svc: &Services, m: &Claimed) -> Result<(), String> {
     let (Some(to), Some(message)) = (&m.recipient, &m.message) else {
         return Err("the message's text is gone".to_owned());
