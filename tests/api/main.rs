@@ -33,6 +33,7 @@ mod limits;
 mod lockout;
 mod mail;
 mod mail_binary;
+mod mail_files;
 mod mail_flows;
 mod mail_tls;
 mod mobile;
