@@ -148,13 +148,18 @@ pub fn build_services(
         settings.jwt.access_ttl_secs,
     );
     let refresh = crate::keys::refresh::load(&settings)?;
+    let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    let background = crate::background::Background::new(
+        crate::background::MAX_IN_FLIGHT,
+        metrics.background_failed.clone(),
+    );
     Ok(Services {
         hasher: Hasher::new(&settings.password)?,
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),
-        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        metrics,
         mail: crate::mail::Mailer::new(&settings)?,
-        background: crate::background::Background::default(),
+        background,
         access,
         refresh,
         clock,

@@ -9,7 +9,8 @@
 //! At most `MAX_IN_FLIGHT` such tasks run at once per instance; past that a
 //! request is refused with 503 (`ServiceError::Busy`), the same for every
 //! address, so a flood cannot grow memory without bound. A task that fails
-//! logs its error (never the address); the message it would have queued is
+//! logs its error (never the address) and counts in
+//! `authd_background_failed_total{task}`; the message it would have queued is
 //! not sent, as if the mail had been lost, and the user asks again. A task
 //! still running when the process stops is lost the same way: nothing was
 //! committed for it, so nothing is left half done.
@@ -17,6 +18,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use prometheus::IntCounterVec;
 use tokio::sync::Semaphore;
 
 use crate::error::ServiceError;
@@ -27,19 +29,19 @@ pub const MAX_IN_FLIGHT: usize = 512;
 pub struct Background {
     permits: Arc<Semaphore>,
     max_in_flight: usize,
-}
-
-impl Default for Background {
-    fn default() -> Self {
-        Self::new(MAX_IN_FLIGHT)
-    }
+    /// Tasks that ended in an error, by the name given to `spawn`
+    /// (`Metrics::background_failed`).
+    failed: IntCounterVec,
 }
 
 impl Background {
-    pub fn new(max_in_flight: usize) -> Self {
+    /// A runner of at most `max_in_flight` tasks, counting failures in
+    /// `failed` (label `task`).
+    pub fn new(max_in_flight: usize, failed: IntCounterVec) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
+            failed,
         }
     }
 
@@ -53,8 +55,10 @@ impl Background {
             tracing::warn!(task = what, "background work saturated; request refused");
             return Err(ServiceError::Busy);
         };
+        let failed = self.failed.with_label_values(&[what]);
         tokio::spawn(async move {
             if let Err(e) = work.await {
+                failed.inc();
                 tracing::warn!(task = what, error = %e, "background work failed");
             }
             drop(permit);
@@ -73,9 +77,14 @@ impl Background {
 mod tests {
     use super::*;
 
+    fn counter() -> IntCounterVec {
+        let opts = prometheus::Opts::new("failed", "failed tasks");
+        IntCounterVec::new(opts, &["task"]).unwrap()
+    }
+
     #[tokio::test]
     async fn a_full_runner_refuses_until_a_task_ends() {
-        let background = Background::new(1);
+        let background = Background::new(1, counter());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         background
             .spawn("test", async move {
