@@ -290,8 +290,7 @@ async fn a_refusal_that_names_the_recipient_is_logged_and_kept_by_its_codes_only
     let record = state(&svc, id).await;
     assert_eq!(
         record.last_error.as_deref(),
-        Some("permanent SMTP reply 550 5.1.1"),
-        "{record:?}"
+        Some("permanent SMTP reply 550 5.1.1")
     );
     binary.wait_for_log("mail delivery failed");
     let log = binary.log();

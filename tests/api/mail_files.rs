@@ -4,7 +4,8 @@
 //! refuses to start with an https issuer and no SMTP host, or with a
 //! `link_base` of plain http to another host.
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::helpers::{Backend, spawn_app};
 use crate::on_both_stores;
@@ -66,10 +67,14 @@ async fn eml_files_are_purged_after_the_retention_period(backend: Backend) {
     assert!(dir.join("notes.eml").exists(), "a file not authd's stays");
 }
 
-/// `authd serve` with `env` on a fresh SQLite file: its exit and its output.
+/// `authd serve` with `env` on a fresh SQLite file: whether it exited with
+/// success, and what it wrote. A server that starts instead of refusing is
+/// stopped after 30 s and counts as started (`true`).
 fn serve(env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(BIN)
+    let out = dir.path().join("out.log");
+    let file = std::fs::File::create(&out).unwrap();
+    let mut child = Command::new(BIN)
         .arg("serve")
         .env("AUTHD__SERVER__PORT", "0")
         .env("AUTHD__DATA_DIR", dir.path().join("data"))
@@ -79,14 +84,23 @@ fn serve(env: &[(&str, &str)]) -> (bool, String) {
         )
         .env_remove("RUST_LOG")
         .envs(env.iter().copied())
-        .output()
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
+        .spawn()
         .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.success(), text)
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exited = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    (exited, std::fs::read_to_string(&out).unwrap())
 }
 
 #[test]
