@@ -148,14 +148,19 @@ pub fn build_services(
         settings.jwt.access_ttl_secs,
     );
     let refresh = crate::keys::refresh::load(&settings)?;
+    let metrics = Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?;
+    let background = crate::background::Background::new(
+        crate::background::MAX_IN_FLIGHT,
+        metrics.background_failed.clone(),
+    );
     Ok(Services {
         hasher: Hasher::new(&settings.password)?,
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),
         client_limits: crate::throttle::ClientLimits::new(&settings.limits),
-        metrics: Metrics::new().map_err(|e| StartError::Metrics(e.to_string()))?,
+        metrics,
         mail: crate::mail::Mailer::new(&settings)?,
-        background: crate::background::Background::default(),
+        background,
         access,
         refresh,
         clock,
@@ -180,6 +185,14 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             issuer = settings.issuer(),
             "server.issuer is plain http to a host other than localhost: browsers drop the \
              Secure refresh cookie there, so only body delivery works; serve authd over https"
+        );
+    }
+    if settings.link_base_is_the_demo() && !demo {
+        tracing::warn!(
+            link_base = %settings.link_base(),
+            "email.link_base is unset, so emailed links open the demo's page under the issuer, \
+             which this deployment does not serve (demo.enabled is off): set email.link_base \
+             to the page of your app that handles them"
         );
     }
     let server = HttpServer::new(move || {

@@ -13,7 +13,8 @@
 //! At most `MAX_IN_FLIGHT` such tasks run at once per instance; past that a
 //! request is refused with 503 (`ServiceError::Busy`), the same for every
 //! address, so a flood cannot grow memory without bound. A task that fails
-//! logs its error (never the address); the message it would have queued is
+//! logs its error (never the address) and counts in
+//! `authd_background_failed_total{task}`; the message it would have queued is
 //! not sent, as if the mail had been lost, and the user asks again. A task
 //! still running when the process stops is lost the same way: nothing was
 //! committed for it, so nothing is left half done.
@@ -21,6 +22,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use prometheus::IntCounterVec;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::ServiceError;
@@ -31,19 +33,19 @@ pub const MAX_IN_FLIGHT: usize = 512;
 pub struct Background {
     permits: Arc<Semaphore>,
     max_in_flight: usize,
-}
-
-impl Default for Background {
-    fn default() -> Self {
-        Self::new(MAX_IN_FLIGHT)
-    }
+    /// Tasks that ended in an error, by the name given to `spawn`
+    /// (`Metrics::background_failed`).
+    failed: IntCounterVec,
 }
 
 impl Background {
-    pub fn new(max_in_flight: usize) -> Self {
+    /// A runner of at most `max_in_flight` tasks, counting failures in
+    /// `failed` (label `task`).
+    pub fn new(max_in_flight: usize, failed: IntCounterVec) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(max_in_flight)),
             max_in_flight,
+            failed,
         }
     }
 
@@ -65,7 +67,10 @@ impl Background {
             tracing::warn!(task = what, "background work saturated; request refused");
             return Err(ServiceError::Busy);
         };
-        Ok(Reserved { permit })
+        Ok(Reserved {
+            permit,
+            failed: self.failed.clone(),
+        })
     }
 
     /// Tasks running now.
@@ -78,6 +83,8 @@ impl Background {
 /// A place on the runner, taken by [`Background::reserve`].
 pub struct Reserved {
     permit: OwnedSemaphorePermit,
+    /// The runner's count of failed tasks.
+    failed: IntCounterVec,
 }
 
 impl Reserved {
@@ -88,8 +95,10 @@ impl Reserved {
         F: Future<Output = Result<(), ServiceError>> + Send + 'static,
     {
         let permit = self.permit;
+        let failed = self.failed.with_label_values(&[what]);
         tokio::spawn(async move {
             if let Err(e) = work.await {
+                failed.inc();
                 tracing::warn!(task = what, error = %e, "background work failed");
             }
             drop(permit);
@@ -101,9 +110,14 @@ impl Reserved {
 mod tests {
     use super::*;
 
+    fn counter() -> IntCounterVec {
+        let opts = prometheus::Opts::new("failed", "failed tasks");
+        IntCounterVec::new(opts, &["task"]).unwrap()
+    }
+
     #[tokio::test]
     async fn a_full_runner_refuses_until_a_task_ends() {
-        let background = Background::new(1);
+        let background = Background::new(1, counter());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         background
             .spawn("test", async move {

@@ -18,6 +18,8 @@ pub struct Purged {
     pub mail_messages: u64,
     pub mail_send_counts: u64,
     pub account_tokens: u64,
+    /// `.eml` files under `data_dir/mail` (`mail::files`).
+    pub mail_files: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -39,7 +41,10 @@ const BATCH: i64 = 1_000;
 ///   address and text went when they were settled), and send counts whose
 ///   window is over (`crate::mail`);
 /// - account tokens (emailed links and codes) that have expired, spent or not
-///   (`accounts::tokens`).
+///   (`accounts::tokens`);
+/// - `.eml` files under `data_dir/mail` (delivery without SMTP) older than
+///   `email.retention_days`, whatever the delivery is now: they hold live
+///   links and codes.
 ///
 /// Storage stays proportional to the sessions used within the idle limit.
 pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
@@ -129,6 +134,14 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    let files = crate::mail::files::Files::new(svc.settings.data_path("mail"));
+    match files.purge_older_than(mail_cutoff).await {
+        Ok(n) => purged.mail_files = n,
+        Err(e) => tracing::warn!(
+            error = %e,
+            "cleanup: the .eml files under data_dir/mail could not be purged; will retry"
+        ),
+    }
     if purged != Purged::default() {
         tracing::info!(
             sessions = purged.sessions,
@@ -139,6 +152,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             mail_messages = purged.mail_messages,
             mail_send_counts = purged.mail_send_counts,
             account_tokens = purged.account_tokens,
+            mail_files = purged.mail_files,
             "cleanup"
         );
     }

@@ -33,6 +33,9 @@ pub struct Metrics {
     pool: IntGaugeVec,
     /// The outbox: messages queued, sent, given up, and waiting.
     pub mail: crate::mail::metrics::MailMetrics,
+    /// Work after an answer that failed (`crate::background`); `task`: the
+    /// name the service gave it (`password_forgot`, `otp_start`, ...).
+    pub background_failed: IntCounterVec,
 }
 
 /// Who a rendering is for.
@@ -119,7 +122,15 @@ impl Metrics {
         registry.register(Box::new(revocations.clone()))?;
         registry.register(Box::new(hash_queue.clone()))?;
         registry.register(Box::new(hash_runs.clone()))?;
+        let background_failed = IntCounterVec::new(
+            Opts::new(
+                "authd_background_failed_total",
+                "Work done after an answer (a reset, a code, a verification link) that failed, by task",
+            ),
+            &["task"],
+        )?;
         registry.register(Box::new(pool.clone()))?;
+        registry.register(Box::new(background_failed.clone()))?;
         let mail = crate::mail::metrics::MailMetrics::register(&registry)?;
         Ok(Self {
             registry,
@@ -133,6 +144,7 @@ impl Metrics {
             hash_runs_seen: AtomicU64::new(0),
             pool,
             mail,
+            background_failed,
         })
     }
 

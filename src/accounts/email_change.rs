@@ -10,9 +10,18 @@
 //! - The confirmation ([`confirm_email_change`]) spends the token, moves the
 //!   account to the address it was sent to (verified: the link proved it) and
 //!   ends every live link and code sent to the old address, in one
-//!   transaction. A password changed since the request kills the link (the
-//!   version moved on); an address another account took since is a 409 and
-//!   changes nothing.
+//!   transaction. It is the new address's first proof on the account
+//!   (`accounts::proof`): every session ends, and the password is withdrawn
+//!   unless it is given with the confirmation (someone may have moved their
+//!   own account to another person's address, and wait for them to confirm).
+//!   The old address is told (`email_changed`). A password changed since the
+//!   request kills the link (the version moved on); an address another
+//!   account took since is a 409 and changes nothing.
+//! - In the enumeration-safe mode, a request for an address another account
+//!   has does exactly what a request for a free one does (the same token, the
+//!   same two messages, the same statements): neither the answer nor the
+//!   requester's own mailbox says whether the address is taken. Its
+//!   confirmation is then refused (409), as for an address taken since.
 //!
 //! The login throttle's account counters are keyed by the address. None are
 //! moved at the change: they count wrong passwords, the password is the same,
@@ -25,11 +34,13 @@ use crate::domain::{Email, InputError, Password};
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
+use crate::sessions::logout::reasons::EMAIL_CHANGED;
 use crate::store::{self, StoreError, users::User};
 use crate::throttle::Keys;
 
 use super::login::{checked, reserve};
 use super::password::refuse;
+use super::proof;
 use super::tokens::{self, Issue, Purpose};
 
 /// Asks for the address of `user` (signed in on session `current`) to become
@@ -47,8 +58,8 @@ use super::tokens::{self, Issue, Purpose};
 ///   of confirmations (`mail::admit`), nothing is sent and the answer is the
 ///   same as for a request that sent;
 /// - 409 `EmailTaken` when another account has `new_email` now, except in the
-///   enumeration-safe mode, where the answer is the same as for a free
-///   address and nothing is sent.
+///   enumeration-safe mode, where the request goes on as for a free address
+///   (its confirmation will be refused).
 pub async fn request_email_change(
     svc: &Services,
     user: Uuid,
@@ -86,24 +97,15 @@ pub async fn request_email_change(
     }
     // The password was right: whatever is refused below, the account's
     // failures are forgotten, as at a login.
-    let send = ready_to_send(svc, new_email, meta).await;
-    if !matches!(send, Ok(true)) {
-        let mut tx = svc.store.begin().await?;
-        svc.throttle.succeeded(&mut tx, &keys).await?;
-        if let Ok(false) = send {
-            let event = AuditEvent::new(
-                AuditKind::EmailChangeRequested,
-                Some(user),
-                Some(current),
-                meta,
-                svc.now(),
-            )
-            .with_detail("the new address has an account: nothing sent");
-            audit::record(&mut tx, &event).await?;
+    let taken = match ready_to_send(svc, new_email, meta).await {
+        Ok(taken) => taken,
+        Err(refused) => {
+            let mut tx = svc.store.begin().await?;
+            svc.throttle.succeeded(&mut tx, &keys).await?;
+            tx.commit().await?;
+            return Err(refused);
         }
-        tx.commit().await?;
-        return send.map(|_| ());
-    }
+    };
     let old_email = super::stored_email(&stored.email)?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
@@ -159,13 +161,17 @@ pub async fn request_email_change(
         new_email: new_email.clone(),
     };
     mail::queue(svc, &mut tx, Some(user), &old_email, &notice).await?;
-    let event = AuditEvent::new(
+    let mut event = AuditEvent::new(
         AuditKind::EmailChangeRequested,
         Some(user),
         Some(current),
         meta,
         now,
     );
+    if taken {
+        event =
+            event.with_detail("the new address has an account: its confirmation will be refused");
+    }
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     svc.mail.wake();
@@ -173,13 +179,13 @@ pub async fn request_email_change(
     Ok(())
 }
 
-/// Whether a confirmation goes to `new_email`: the per-client send limit is
-/// counted first, for every address alike (`SendLimited` past it); then an
-/// address
-/// with an account is `EmailTaken` (409), or, in the enumeration-safe mode
-/// (`accounts.enumeration_safe_registration`), `Ok(false)`: the request is
-/// answered as any other and nothing is sent, so a signed-in user cannot
-/// tell taken addresses from free ones here either. `Ok(true)`: send.
+/// Whether the request goes on, and whether `new_email` is taken: the
+/// per-client send limit is counted first, for every address alike
+/// (`SendLimited` past it); then an address with an account is `EmailTaken`
+/// (409), or, in the enumeration-safe mode
+/// (`accounts.enumeration_safe_registration`), `Ok(true)`: the request goes
+/// on exactly as for a free address (`Ok(false)`), so a signed-in user cannot
+/// tell taken addresses from free ones here, by the answer or by the mail.
 async fn ready_to_send(
     svc: &Services,
     new_email: &Email,
@@ -192,23 +198,28 @@ async fn ready_to_send(
         .is_some();
     drop(conn);
     match (taken, svc.settings.accounts.enumeration_safe_registration) {
-        (false, _) => Ok(true),
-        (true, true) => Ok(false),
         (true, false) => Err(StoreError::EmailTaken.into()),
+        (taken, _) => Ok(taken),
     }
 }
 
 /// Confirms an email change with the token of its link: the account moves to
 /// the address the link was sent to, verified, and every live link and code
-/// sent to the old address ends. Returns the user as it is now.
+/// sent to the old address ends. The new address is the account's for the
+/// first time, so the confirmation is its first proof (`proof`): every
+/// session ends, and the password is withdrawn unless `password` is given and
+/// right. Returns the user as it is now.
 ///
 /// `InvalidAccountToken` for a token that is unknown, spent, replaced,
-/// expired, or issued before a password change; `EmailTaken` (409) when
-/// another account took the address since the request, and then nothing
-/// changes (the token stays live until it expires or is replaced).
+/// expired, or issued before a password change; `InvalidCredentials` (401)
+/// for a wrong `password`, counted as a failed login, and then nothing is
+/// spent; `EmailTaken` (409) when another account took the address since the
+/// request, and then nothing changes (the token stays live until it expires
+/// or is replaced).
 pub async fn confirm_email_change(
     svc: &Services,
     token: &str,
+    password: Option<&Password>,
     meta: &RequestMeta,
 ) -> Result<User, ServiceError> {
     let mut conn = svc.store.conn().await?;
@@ -217,6 +228,15 @@ pub async fn confirm_email_change(
     let Some(found) = found else {
         return Err(ServiceError::InvalidAccountToken);
     };
+    let given = proof::given(
+        svc,
+        found.user,
+        found.credential_version,
+        password,
+        true,
+        meta,
+    )
+    .await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     // Under the user's lock: a password change holds it while it moves the
@@ -228,6 +248,10 @@ pub async fn confirm_email_change(
     if !tokens::spend(svc, &mut tx, found.id).await? {
         return Err(ServiceError::InvalidAccountToken);
     }
+    let old_email = match store::users::find(&mut tx, found.user).await? {
+        Some(u) => super::stored_email(&u.email)?,
+        None => return Err(ServiceError::InvalidAccountToken),
+    };
     match store::users::set_email(&mut tx, found.user, &found.email, now).await {
         Ok(()) => {}
         Err(StoreError::EmailTaken) => {
@@ -249,10 +273,27 @@ pub async fn confirm_email_change(
     let event = AuditEvent::new(AuditKind::EmailChanged, Some(found.user), None, meta, now)
         .with_detail("confirmed by the link sent to the new address");
     audit::record(&mut tx, &event).await?;
+    let ended = proof::end_before_proof(
+        &mut tx,
+        found.user,
+        found.credential_version,
+        &given,
+        EMAIL_CHANGED,
+        "the confirmation of an email change",
+        meta,
+        now,
+    )
+    .await?;
+    // The old address is told: the change is done and every session ended.
+    let new_email = super::stored_email(&found.email)?;
+    let notice = Mail::EmailChanged { new_email };
+    mail::queue(svc, &mut tx, Some(found.user), &old_email, &notice).await?;
     let user = store::users::find(&mut tx, found.user)
         .await?
         .ok_or(ServiceError::InvalidAccountToken)?;
     tx.commit().await?;
+    svc.mail.wake();
+    proof::report(svc, found.user, EMAIL_CHANGED, ended);
     tracing::info!(user = %found.user, "email changed");
     Ok(user)
 }

@@ -13,6 +13,7 @@ mod email_change;
 mod login;
 pub mod otp;
 mod password;
+mod proof;
 mod register;
 mod reset;
 pub mod tokens;

@@ -24,9 +24,10 @@
 //!   tokens say `amr: ["otp"]`, clears the address's counts as a login does,
 //!   and marks the address verified: the code proved the mailbox.
 //! - When that is the address's first proof, the password chosen at
-//!   registration and its sessions end in the same transaction: the
-//!   registrant never proved the address, and may be someone other than the
-//!   mailbox's owner signing in now (account pre-hijacking).
+//!   registration and its sessions end in the same transaction
+//!   (`accounts::proof`): the registrant never proved the address, and may be
+//!   someone other than the mailbox's owner signing in now (account
+//!   pre-hijacking).
 
 use std::sync::Arc;
 
@@ -37,10 +38,12 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
+use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
 use crate::sessions::{self, AuthMethod, Session};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
+use super::proof;
 use super::tokens::{self, Issue, Purpose};
 
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
@@ -171,14 +174,11 @@ pub async fn verify(
     let user = found.user;
     // An address nobody has proven: the password set at its registration was
     // chosen by whoever registered it, who may not be the mailbox's owner
-    // signing in now (account pre-hijacking). Its replacement is hashed here,
-    // outside the transaction; it is used only if the address is still
-    // unproven under the lock.
+    // signing in now (account pre-hijacking, `proof`). Its replacement is
+    // hashed here, outside the transaction; it is used only if the address is
+    // still unproven under the lock.
     let unproven = account.is_some_and(|a| !a.email_verified);
-    let replacement = match unproven {
-        true => Some(unusable_password_hash(svc).await?),
-        false => None,
-    };
+    let given = proof::given(svc, user, found.credential_version, None, unproven, meta).await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     // Under the user's lock, as at a password login: a password change (or
@@ -197,26 +197,25 @@ pub async fn verify(
     svc.throttle
         .code_succeeded(&mut tx, &keys.login_code())
         .await?;
-    let mut ended = 0;
     let still_unproven = !store::users::find(&mut tx, user)
         .await?
         .is_some_and(|u| u.email_verified);
-    if let (true, Some(hash)) = (still_unproven, &replacement) {
-        store::users::set_new_password(&mut tx, user, hash, now).await?;
-        ended = sessions::logout::revoke_every_session(
-            &mut tx,
-            user,
-            sessions::logout::reasons::UNPROVEN_REGISTRATION,
-            now,
-        )
-        .await?;
-        let event = AuditEvent::new(AuditKind::PasswordReset, Some(user), None, meta, now)
-            .with_detail(
-                "the first proof of the address was a code sign-in: the password chosen at \
-                 registration and its sessions ended",
-            );
-        audit::record(&mut tx, &event).await?;
-    }
+    let ended = match still_unproven && unproven {
+        true => Some(
+            proof::end_before_proof(
+                &mut tx,
+                user,
+                found.credential_version,
+                &given,
+                UNPROVEN_REGISTRATION,
+                "a code sign-in",
+                meta,
+                now,
+            )
+            .await?,
+        ),
+        false => None,
+    };
     store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
     let started = sessions::start(&mut tx, &svc.policy, user, now, meta, AuthMethod::Otp).await?;
     let session = started.session;
@@ -231,10 +230,8 @@ pub async fn verify(
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     svc.metrics.logins.with_label_values(&["ok"]).inc();
-    if still_unproven && replacement.is_some() {
-        tracing::info!(user = %user, ended, "a code sign-in proved the address first: the registration's password and sessions ended");
-        svc.metrics
-            .revoked(sessions::logout::reasons::UNPROVEN_REGISTRATION, ended);
+    if let Some(ended) = ended {
+        proof::report(svc, user, UNPROVEN_REGISTRATION, ended);
     }
     if started.evicted > 0 {
         tracing::info!(user = %user, evicted = started.evicted, "session cap reached: the oldest sessions ended");
@@ -243,20 +240,6 @@ pub async fn verify(
     }
     tracing::info!(user = %user, session = %session.id, "login with a one-time code");
     Ok(session)
-}
-
-/// The hash of a random password nobody knows: an account whose registration
-/// password is withdrawn gets it, so the password column stays a real hash
-/// (a login with any password costs one Argon2id run, as for every account)
-/// and no password logs in until the owner sets one by a reset.
-async fn unusable_password_hash(svc: &Services) -> Result<String, ServiceError> {
-    use base64::Engine as _;
-    let mut random = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-        .map_err(|_| ServiceError::internal(anyhow::anyhow!("the system's CSPRNG failed")))?;
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
-    let password = crate::domain::Password::parse_existing(text.into(), usize::MAX)?;
-    Ok(svc.hasher.hash(&password).await?)
 }
 
 /// Audit details of a refused code login.

@@ -1,10 +1,12 @@
-//! Changing a password, and ending the other sessions it must end.
+//! Changing a password, ending the other sessions it must end, and telling
+//! the owner (`password_changed`).
 
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Password;
 use crate::error::ServiceError;
+use crate::mail::{self, Mail};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::logout::reasons;
@@ -22,8 +24,9 @@ use super::tokens::Purpose;
 /// password set and the old sessions alive. A wrong current password counts against the same throttle
 /// as a failed login, and a locked-out account is refused before its password
 /// is checked. With no place among the hashes (`Hasher::admit`), it is
-/// refused at once (503) before any database work. Returns how many sessions
-/// were revoked.
+/// refused at once (503) before any database work. The `password_changed`
+/// notice goes to the account's address in the same transaction. Returns how
+/// many sessions were revoked.
 ///
 /// Like a login (`login::sign_in`), the change applies only if the password
 /// it verified is still the current one, checked under the user's lock: of
@@ -113,7 +116,19 @@ pub async fn change_password(
         now,
     );
     audit::record(&mut tx, &event).await?;
+    // The owner is told, in the same transaction: a change they did not make
+    // is a stolen session or password.
+    let to = super::stored_email(&stored.email)?;
+    mail::queue(
+        svc,
+        &mut tx,
+        Some(user),
+        &to,
+        &Mail::PasswordChanged { at: now },
+    )
+    .await?;
     tx.commit().await?;
+    svc.mail.wake();
     tracing::info!(user = %user, revoked, "password changed; other sessions revoked");
     svc.metrics.revoked(reasons::PASSWORD_CHANGED, revoked);
     Ok(revoked)

@@ -10,6 +10,9 @@
 //!   those it was issued under (the rule of every account token: a password
 //!   change or reset ends the links issued before it). A new link is one
 //!   request away.
+//! - A link that is the address's first proof ends every session begun
+//!   before it and withdraws the password set before it, unless the password
+//!   is given with the link (`accounts::proof`: account pre-hijacking).
 //! - [`resend_verification`] answers the same whatever the address: the
 //!   per-client send limit is counted first, for every address alike, and the
 //!   lookup, the recipient's send budget, the new link (which leaves the old
@@ -24,13 +27,15 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use super::proof;
 use super::tokens::{self, Issue, Purpose};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::config::Verification;
-use crate::domain::Email;
+use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
+use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
 use crate::store::{self, Tx, users::User};
 
 /// Whether registration sends a verification link.
@@ -95,17 +100,35 @@ pub(super) async fn send_link(
 /// and returns the user. `InvalidAccountToken` for a link that is unknown,
 /// spent, replaced or expired, issued under credentials since changed, or
 /// sent to an address the account no longer has; then nothing changes.
+///
+/// When the link is the address's first proof, every session ends and the
+/// password is withdrawn, unless `password` is given and right (`proof`); a
+/// wrong one is `InvalidCredentials` (401, counted as a failed login) and
+/// spends nothing.
 pub async fn verify_email(
     svc: &Services,
     token: &str,
+    password: Option<&Password>,
     meta: &RequestMeta,
 ) -> Result<User, ServiceError> {
     let mut conn = svc.store.conn().await?;
     let found = tokens::find_link(svc, &mut conn, Purpose::VerifyEmail, token)
         .await?
         .ok_or(ServiceError::InvalidAccountToken)?;
+    let unproven = store::users::find(&mut conn, found.user)
+        .await?
+        .is_some_and(|u| !u.email_verified);
     drop(conn);
     let user_id = found.user;
+    let given = proof::given(
+        svc,
+        user_id,
+        found.credential_version,
+        password,
+        unproven,
+        meta,
+    )
+    .await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     let version = store::users::lock(&mut tx, user_id).await?;
@@ -116,6 +139,9 @@ pub async fn verify_email(
     if !tokens::spend(svc, &mut tx, found.id).await? {
         return Err(ServiceError::InvalidAccountToken);
     }
+    let first = !store::users::find(&mut tx, user_id)
+        .await?
+        .is_some_and(|u| u.email_verified);
     // Dropping `tx` rolls the spend back: a link to an old address stays
     // unspent, and still proves nothing.
     if !store::users::set_email_verified(&mut tx, user_id, &found.email, now).await? {
@@ -125,10 +151,29 @@ pub async fn verify_email(
     tokens::end_all(svc, &mut tx, user_id, Purpose::VerifyEmail).await?;
     let event = AuditEvent::new(AuditKind::EmailVerified, Some(user_id), None, meta, now);
     audit::record(&mut tx, &event).await?;
+    let ended = match first {
+        true => Some(
+            proof::end_before_proof(
+                &mut tx,
+                user_id,
+                found.credential_version,
+                &given,
+                UNPROVEN_REGISTRATION,
+                "a verification link",
+                meta,
+                now,
+            )
+            .await?,
+        ),
+        false => None,
+    };
     let user = store::users::find(&mut tx, user_id)
         .await?
         .ok_or(ServiceError::InvalidAccountToken)?;
     tx.commit().await?;
+    if let Some(ended) = ended {
+        proof::report(svc, user_id, UNPROVEN_REGISTRATION, ended);
+    }
     tracing::info!(user = %user_id, "email verified");
     Ok(user)
 }

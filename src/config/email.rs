@@ -15,7 +15,9 @@ pub struct EmailSettings {
     /// The product's name, in every subject and greeting.
     pub product_name: String,
     /// The app page that handles the links in messages: a link is this URL
-    /// with `action` and `token` query parameters added.
+    /// with `action` and `token` query parameters added. Empty (the default):
+    /// the demo's page under the issuer, `{server.issuer}/demo/`
+    /// (`Settings::link_base`).
     pub link_base: String,
     /// The sender's address (`From` and the SMTP envelope).
     pub from_address: String,
@@ -137,7 +139,9 @@ impl EmailSettings {
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"));
-        if rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) || url.contains('#') {
+        if !url.is_empty()
+            && (rest.is_none_or(|r| r.is_empty() || r.starts_with('/')) || url.contains('#'))
+        {
             return Err(ConfigError::invalid(
                 "email.link_base",
                 "must be an absolute http(s) URL without a fragment, such as https://app.example.com/account",

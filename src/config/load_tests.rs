@@ -395,11 +395,14 @@ fn the_demo_is_served_by_default_only_to_an_http_issuer_on_this_machine() {
         "http://auth.example.com",
         "http://192.168.1.10:8080",
     ] {
-        let s = load(&[("AUTHD__SERVER__ISSUER", issuer)]).unwrap();
+        // An https issuer needs an SMTP host (`validate_mail_for_https`).
+        let smtp = ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com");
+        let s = load(&[("AUTHD__SERVER__ISSUER", issuer), smtp]).unwrap();
         assert!(!s.demo_served(), "{issuer} does not get the demo unasked");
     }
     let s = load(&[
         ("AUTHD__SERVER__ISSUER", "https://auth.example.com"),
+        ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com"),
         ("AUTHD__DEMO__ENABLED", "true"),
     ])
     .unwrap();

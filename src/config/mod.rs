@@ -411,6 +411,21 @@ impl Settings {
                 && self.issuer_is_secure_context())
     }
 
+    /// The page the links in messages open (`email.link_base`); unset, the
+    /// demo's page under the issuer, `{issuer}/demo/`, which the demo serves
+    /// (`demo_served`).
+    pub fn link_base(&self) -> String {
+        match self.email.link_base.trim() {
+            "" => format!("{}/demo/", self.issuer()),
+            set => set.to_owned(),
+        }
+    }
+
+    /// Whether `email.link_base` was left to follow the issuer.
+    pub fn link_base_is_the_demo(&self) -> bool {
+        self.email.link_base.trim().is_empty()
+    }
+
     pub fn is_sqlite(&self) -> bool {
         self.database.url.expose_secret().starts_with("sqlite:")
     }
@@ -489,7 +504,9 @@ mod tests {
             ("http://10.0.0.1:8080", false),
             ("http://localhost.example.com", false),
         ] {
-            let s = load(&[("AUTHD__SERVER__ISSUER", issuer)]).unwrap();
+            // An https issuer needs an SMTP host (`validate_mail_for_https`).
+            let smtp = ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com");
+            let s = load(&[("AUTHD__SERVER__ISSUER", issuer), smtp]).unwrap();
             assert_eq!(s.issuer_is_secure_context(), secure, "{issuer}");
         }
     }

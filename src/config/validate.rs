@@ -245,13 +245,106 @@ impl Settings {
         }
         self.email.validate()?;
         self.accounts.validate()?;
+        self.validate_mail_for_https()?;
         Ok(())
     }
+
+    /// An https issuer is a deployment, not a developer's machine: its mail
+    /// must leave it, and its links must not travel in clear. Without an SMTP
+    /// host every message (live reset links and codes included) would become
+    /// an `.eml` file under `data_dir/mail` and reach nobody; a `link_base`
+    /// of plain http to another host would send those tokens in clear. Both
+    /// stop start-up rather than warn: a warning is read after the first
+    /// user asked for a reset.
+    fn validate_mail_for_https(&self) -> Result<(), ConfigError> {
+        if !self.issuer().starts_with("https://") {
+            return Ok(());
+        }
+        if !self.email.smtp.enabled() {
+            return Err(ConfigError::invalid(
+                "email.smtp.host",
+                "must be set when server.issuer is https: without it every message, live \
+                 reset links and codes included, is written to data_dir/mail instead of \
+                 being sent",
+            ));
+        }
+        let link_base = self.link_base();
+        if let Some(rest) = link_base.strip_prefix("http://")
+            && !host_is_loopback(rest)
+        {
+            return Err(ConfigError::invalid(
+                "email.link_base",
+                "must be https (or http to localhost) when server.issuer is https: the links \
+                 carry live tokens",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether the authority at the start of `rest` (a URL after its scheme)
+/// names this machine: localhost, a `.localhost` name, a loopback address.
+fn host_is_loopback(rest: &str) -> bool {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.to_ascii_lowercase().ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
 mod tests {
     use crate::config::load::tests::load;
+
+    #[test]
+    fn an_https_issuer_needs_an_smtp_host_and_a_link_base_that_is_not_plain_http_elsewhere() {
+        let https = ("AUTHD__SERVER__ISSUER", "https://auth.example.com");
+        let smtp = ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com");
+        let error = load(&[https]).err().unwrap().to_string();
+        assert!(error.contains("email.smtp.host"), "{error}");
+        for link_base in ["http://app.example.com/", "http://192.168.1.10/account"] {
+            let error = load(&[https, smtp, ("AUTHD__EMAIL__LINK_BASE", link_base)])
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(error.contains("email.link_base"), "{link_base}: {error}");
+        }
+        for link_base in [
+            "",
+            "https://app.example.com/",
+            "http://localhost:3000/",
+            "http://127.0.0.1:3000/x",
+            "http://[::1]/",
+        ] {
+            let s = load(&[https, smtp, ("AUTHD__EMAIL__LINK_BASE", link_base)]);
+            assert!(s.is_ok(), "{link_base}: {:?}", s.err());
+        }
+        // An http issuer (development) keeps .eml files and any link_base.
+        let s = load(&[("AUTHD__EMAIL__LINK_BASE", "http://app.example.com/")]).unwrap();
+        assert!(!s.email.smtp.enabled());
+    }
+
+    #[test]
+    fn link_base_follows_the_issuer_to_the_demos_page_unless_set() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.link_base(), "http://localhost:8080/demo/");
+        let s = load(&[
+            ("AUTHD__SERVER__ISSUER", "https://auth.example.com/"),
+            ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(s.link_base(), "https://auth.example.com/demo/");
+        assert!(s.link_base_is_the_demo());
+        let s = load(&[("AUTHD__EMAIL__LINK_BASE", "https://app.example.com/account")]).unwrap();
+        assert_eq!(s.link_base(), "https://app.example.com/account");
+    }
 
     #[test]
     fn invalid_settings_stop_start_up_naming_the_setting() {

@@ -42,17 +42,19 @@ pub enum MailKind {
     PasswordChanged,
     EmailChangeConfirm,
     EmailChangeNotice,
+    EmailChanged,
     RegistrationAttempt,
     OtpCode,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
         Self::EmailChangeConfirm,
         Self::EmailChangeNotice,
+        Self::EmailChanged,
         Self::RegistrationAttempt,
         Self::OtpCode,
     ];
@@ -64,6 +66,7 @@ impl MailKind {
             Self::PasswordChanged => "password_changed",
             Self::EmailChangeConfirm => "email_change_confirm",
             Self::EmailChangeNotice => "email_change_notice",
+            Self::EmailChanged => "email_changed",
             Self::RegistrationAttempt => "registration_attempt",
             Self::OtpCode => "otp_code",
         }
@@ -105,6 +108,9 @@ pub enum Mail {
     },
     /// Sent to the old address: the change was asked for.
     EmailChangeNotice { new_email: Email },
+    /// Sent to the old address: the change was confirmed, and every session
+    /// ended.
+    EmailChanged { new_email: Email },
     /// Someone tried to register with an address that has an account.
     RegistrationAttempt,
     /// A one-time code.
@@ -122,6 +128,7 @@ impl Mail {
             Self::PasswordChanged { .. } => MailKind::PasswordChanged,
             Self::EmailChangeConfirm { .. } => MailKind::EmailChangeConfirm,
             Self::EmailChangeNotice { .. } => MailKind::EmailChangeNotice,
+            Self::EmailChanged { .. } => MailKind::EmailChanged,
             Self::RegistrationAttempt => MailKind::RegistrationAttempt,
             Self::OtpCode { .. } => MailKind::OtpCode,
         }
@@ -170,7 +177,7 @@ impl Mailer {
             ip_limit: RateLimiter::new(email.per_ip_limit, email.per_ip_window_secs),
             from: Mailbox::new(name, address),
             product_name: email.product_name.clone(),
-            link_base: email.link_base.trim().to_owned(),
+            link_base: settings.link_base(),
             wake: tokio::sync::Notify::new(),
         })
     }

@@ -165,9 +165,9 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             valid_minutes => minutes(valid_for),
             valid_for => human(valid_for),
         },
-        Mail::EmailChangeNotice { new_email } => minijinja::context! {
-            new_email => new_email.as_str(),
-        },
+        Mail::EmailChangeNotice { new_email } | Mail::EmailChanged { new_email } => {
+            minijinja::context! { new_email => new_email.as_str() }
+        }
         Mail::RegistrationAttempt => minijinja::context! {
             link => page(base, "forgot_password"),
         },

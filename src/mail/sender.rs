@@ -236,7 +236,8 @@ fn open(svc: &Services, m: &Claimed) -> Result<Opened, Unreadable> {
 }
 
 /// One delivery: SMTP, or a file. The error is a description without the
-/// message's text.
+/// message's text, and without an SMTP server's words (`smtp::describe`):
+/// it is logged and kept as the outbox's `last_error`.
 async fn deliver(svc: &Services, m: &Claimed, opened: &Opened) -> Result<(), String> {
     let (to, message) = (&opened.recipient, &opened.message);
     match &svc.mail.delivery {

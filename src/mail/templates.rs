@@ -13,8 +13,13 @@
 //! | `password_changed` | `changed_at` |
 //! | `email_change_confirm` | `link`, `new_email`, `valid_minutes`, `valid_for` |
 //! | `email_change_notice` | `new_email` |
+//! | `email_changed` | `new_email` |
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
+//!
+//! The filter `with_article` puts "a" or "an" before a name as its first
+//! letter asks (`{{ product_name | with_article }} account`: "an authd
+//! account").
 //!
 //! `layout.html` (the HTML frame every HTML part extends) and `button.html`
 //! (a link as a button, with `link` and `label`) can be overridden too.
@@ -91,6 +96,18 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("templates/email_change_notice.html"),
     ),
     (
+        "email_changed.subject.txt",
+        include_str!("templates/email_changed.subject.txt"),
+    ),
+    (
+        "email_changed.txt",
+        include_str!("templates/email_changed.txt"),
+    ),
+    (
+        "email_changed.html",
+        include_str!("templates/email_changed.html"),
+    ),
+    (
         "registration_attempt.subject.txt",
         include_str!("templates/registration_attempt.subject.txt"),
     ),
@@ -128,6 +145,7 @@ impl Templates {
     pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.add_filter("with_article", with_article);
         let invalid = |name: &str, e: &dyn std::fmt::Display| {
             ConfigError::invalid("email.templates_dir", format!("{name}: {e}"))
         };
@@ -184,6 +202,17 @@ impl Templates {
     }
 }
 
+/// `name` after "a" or "an": "an" before a vowel letter ("an authd", "a
+/// Example"). Spelling, not sound: a name such as "Uber" may want its own
+/// wording in an override.
+fn with_article(name: String) -> String {
+    let vowel = name
+        .chars()
+        .next()
+        .is_some_and(|c| "aeiouAEIOU".contains(c));
+    format!("{} {name}", if vowel { "an" } else { "a" })
+}
+
 /// Values of the right shape for each kind, for the check at start-up.
 fn sample(kind: MailKind) -> Value {
     let common = |extra: Value| {
@@ -205,7 +234,9 @@ fn sample(kind: MailKind) -> Value {
         MailKind::EmailChangeConfirm => minijinja::context! {
             link => link, new_email => "new@example.com", valid_minutes => 30, valid_for => "30 minutes"
         },
-        MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
+        MailKind::EmailChangeNotice | MailKind::EmailChanged => {
+            minijinja::context! { new_email => "new@example.com" }
+        }
         MailKind::RegistrationAttempt => minijinja::context! { link => link },
         MailKind::OtpCode => {
             minijinja::context! { code => "123456", valid_minutes => 10, valid_for => "10 minutes" }
@@ -236,6 +267,35 @@ mod tests {
         assert!(r.html.contains("x&quot;&gt;&lt;script&gt;"), "{}", r.html);
         assert!(r.text.contains("<b>Acme & Co</b>"), "{}", r.text);
         assert!(r.subject.contains("<b>Acme & Co</b>"), "{}", r.subject);
+    }
+
+    #[test]
+    fn the_registration_attempt_says_an_authd_account_and_a_name_with_a_consonant_gets_a() {
+        let t = Templates::load(None).unwrap();
+        let vars = |name: &str| {
+            minijinja::context! {
+                product_name => name,
+                app_url => "https://app.example.com/",
+                link => "https://app.example.com/?action=forgot_password",
+            }
+        };
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("authd"))
+            .unwrap();
+        assert_eq!(
+            r.subject,
+            "Someone tried to create an authd account with your address"
+        );
+        assert!(r.text.contains("create an authd account"), "{}", r.text);
+        assert!(r.html.contains("create an authd account"), "{}", r.html);
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("Acme"))
+            .unwrap();
+        assert!(r.subject.contains("an Acme account"), "{}", r.subject);
+        let r = t
+            .render(MailKind::RegistrationAttempt, vars("Zed"))
+            .unwrap();
+        assert!(r.subject.contains("create a Zed account"), "{}", r.subject);
     }
 
     #[test]

@@ -22,9 +22,13 @@ pub mod reasons {
     pub const PASSWORD_RESET: &str = "password_reset";
     /// The oldest live session, at a login beyond `refresh.max_sessions_per_user`.
     pub const SESSION_LIMIT: &str = "session_limit";
-    /// A code sign-in proved an address nobody had proven: the sessions of
-    /// whoever registered it without proving it end (`accounts::otp`).
+    /// A code sign-in or a verification link proved an address nobody had
+    /// proven: the sessions of whoever registered it without proving it end
+    /// (`accounts::proof`).
     pub const UNPROVEN_REGISTRATION: &str = "unproven_registration";
+    /// An email change was confirmed: the new address's first proof ends
+    /// every session begun before it (`accounts::proof`).
+    pub const EMAIL_CHANGED: &str = "email_changed";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

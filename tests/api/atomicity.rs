@@ -2,7 +2,8 @@
 //! change fail inside the database (a trigger the test installs on its own
 //! test database: nothing in authd knows of it) and checks that nothing of
 //! the change was committed, then that the same request, once the fault is
-//! gone, makes the whole change.
+//! gone, makes the whole change. Work done after an answer that fails this
+//! way is counted (`authd_background_failed_total`).
 
 use serde_json::json;
 use sqlx::Connection;
@@ -15,6 +16,7 @@ on_both_stores!(
     a_reuse_at_logout_whose_audit_event_fails_revokes_nothing_and_is_caught_again,
     a_password_change_whose_revocation_fails_changes_nothing,
     a_password_change_whose_audit_event_fails_changes_nothing,
+    a_reset_request_whose_background_work_fails_is_counted_as_failed,
 );
 
 const NEW_PASSWORD: &str = "tangerine submarine velvet 42";
@@ -224,4 +226,43 @@ async fn a_password_change_whose_revocation_fails_changes_nothing(backend: Backe
 async fn a_password_change_whose_audit_event_fails_changes_nothing(backend: Backend) {
     let audit = ("INSERT", "audit_events", "NEW.kind = 'password_changed'");
     a_password_change_failing_at(backend, audit).await;
+}
+
+/// `POST /auth/password/forgot` answers 202 before its work (the token and
+/// the message) runs; a fault in that work leaves the answer as it was, and
+/// is counted by task, the next request's success not.
+async fn a_reset_request_whose_background_work_fails_is_counted_as_failed(backend: Backend) {
+    let app = app(backend).await;
+    let (email, _) = app.user_with_tokens().await;
+    let failed = || {
+        app.services()
+            .metrics
+            .background_failed
+            .with_label_values(&["password_forgot"])
+            .get()
+    };
+    let body = json!({ "email": email });
+    let forgot = || app.post_json("/auth/password/forgot", &body);
+    let fault = Fault::install(
+        &app,
+        "fail_reset_token",
+        "INSERT",
+        "account_tokens",
+        "NEW.purpose = 'password_reset'",
+    )
+    .await;
+    assert_eq!(forgot().await.status, 202);
+    app.settled().await;
+    assert_eq!(failed(), 1, "the failed work is counted");
+    let metrics = app.get("/metrics").await.text;
+    assert!(
+        metrics.contains("authd_background_failed_total{task=\"password_forgot\"} 1"),
+        "{metrics}"
+    );
+
+    fault.remove(&app).await;
+    assert_eq!(forgot().await.status, 202);
+    app.wait_for_action(&email, "password_reset").await;
+    app.settled().await;
+    assert_eq!(failed(), 1, "a success is not");
 }

@@ -154,6 +154,8 @@ async fn introspection_without_client_authentication_is_invalid_client_whatever_
 async fn an_https_issuer_gets_strict_transport_security_and_an_http_one_does_not() {
     let https = spawn_app_with(Backend::Sqlite, |s| {
         s.server.issuer = "https://authd.test".into();
+        // An https issuer needs an SMTP host (nothing is sent here).
+        s.email.smtp.host = "smtp.authd.test".into();
     })
     .await;
     for path in ["/healthz", "/.well-known/jwks.json", "/no-such-path"] {

@@ -64,6 +64,9 @@ pub fn test_settings(dir: &std::path::Path) -> Settings {
     settings.server.port = 0;
     settings.server.workers = 1;
     settings.server.issuer = "http://authd.test".into();
+    // The page links open, as the tests read them; by default it would
+    // follow the issuer (`http://authd.test/demo/`).
+    settings.email.link_base = "http://localhost:8080/demo/".into();
     settings.server.allowed_origins = vec!["https://app.example.com".into()];
     settings.data_dir = dir.join("data");
     settings.password.argon2_m_cost = 1024;

@@ -2,7 +2,8 @@
 //! no SMTP configured a message becomes an `.eml` under `data_dir/mail`, and
 //! the log names the file but never the link; a `kill -9` while a message is
 //! being sent loses nothing, and the restarted server delivers it once over
-//! STARTTLS without logging its secret. Messages are queued into the
+//! STARTTLS without logging its secret; a server's refusal that names the
+//! recipient is logged and kept by its codes only. Messages are queued into the
 //! binary's database by this process, through `authd::mail::queue`, as the
 //! flows will.
 
@@ -25,6 +26,7 @@ use crate::on_both_stores;
 on_both_stores!(
     without_smtp_a_message_becomes_an_eml_file_and_the_log_names_the_file_not_the_link,
     a_kill_9_while_a_message_is_being_sent_loses_nothing_and_it_is_delivered_once,
+    a_refusal_that_names_the_recipient_is_logged_and_kept_by_its_codes_only,
 );
 
 const TOKEN: &str = "tok-SECRET-binary-9876543210";
@@ -273,4 +275,36 @@ async fn a_kill_9_while_a_message_is_being_sent_loses_nothing_and_it_is_delivere
     assert!(!log.contains("heidi@"), "the address reached the log");
     drop(second);
     drop(held);
+}
+
+/// The capturing server refuses a recipient whose local part begins with
+/// "refused", its reply naming the address ("550 5.1.1 <refused-…@…>: …"):
+/// the outbox keeps, and the log says, only the reply code and the enhanced
+/// status code.
+async fn a_refusal_that_names_the_recipient_is_logged_and_kept_by_its_codes_only(backend: Backend) {
+    if !smtp_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = test_database(backend, dir.path()).await;
+    let smtp = SmtpServer::start();
+    let local = format!("refused-{}", Uuid::new_v4().simple());
+    let binary = Binary::start(dir.path(), &db.url, &smtp.env(dir.path()));
+    let svc = queuer(dir.path(), &db.url).await;
+    let id = queue_reset(&svc, &format!("{local}@example.com")).await;
+    wait_state(&svc, id, |r| r.last_error.is_some()).await;
+    let record = state(&svc, id).await;
+    assert_eq!(
+        record.last_error.as_deref(),
+        Some("permanent SMTP reply 550 5.1.1")
+    );
+    binary.wait_for_log("mail delivery failed");
+    let log = binary.log();
+    assert!(
+        log.contains("permanent SMTP reply 550 5.1.1"),
+        "the codes are logged: {log}"
+    );
+    assert!(!log.contains(&local), "the address reached the log: {log}");
+    assert!(!log.contains("Recipient address rejected"), "{log}");
+    assert_eq!(smtp.received().len(), 0);
 }

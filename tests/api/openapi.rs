@@ -98,6 +98,8 @@ async fn the_served_document_is_valid_openapi_3_1_for_this_deployment() {
     let issuer = "https://login.example.test";
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.server.issuer = issuer.into();
+        // An https issuer needs an SMTP host (nothing is sent here).
+        s.email.smtp.host = "smtp.example.test".into();
         s.refresh.cookie_name = "custom_refresh".into();
     })
     .await;

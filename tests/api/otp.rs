@@ -239,7 +239,10 @@ async fn verify_answers_exactly_like_login_in_both_deliveries(backend: Backend) 
 async fn prove(app: &TestApp, email: &str) {
     let link = app.wait_for_action(email, "verify_email").await;
     let reply = app
-        .post_json("/auth/email/verify", &json!({ "token": link.link_token() }))
+        .post_json(
+            "/auth/email/verify",
+            &json!({ "token": link.link_token(), "password": PASSWORD }),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }

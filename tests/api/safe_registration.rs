@@ -59,7 +59,10 @@ async fn verified_account(app: &TestApp) -> String {
         .await
         .link_token();
     let reply = app
-        .post_json("/auth/email/verify", &json!({ "token": token }))
+        .post_json(
+            "/auth/email/verify",
+            &json!({ "token": token, "password": PASSWORD }),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     email
@@ -140,7 +143,10 @@ async fn a_new_unverified_account_answers_its_password_as_an_existing_one_does(b
     app.advance(3600);
     let token = app.wait_for_action(&new, "verify_email").await.link_token();
     let reply = app
-        .post_json("/auth/email/verify", &json!({ "token": token }))
+        .post_json(
+            "/auth/email/verify",
+            &json!({ "token": token, "password": OTHER_PASSWORD }),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(app.try_login(&new, OTHER_PASSWORD).await.status, 200);

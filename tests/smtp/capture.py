@@ -10,7 +10,9 @@
 
 It optionally requires AUTH as one user, and writes each message it accepts
 to OUT as NAME.eml (the bytes received) beside NAME.json (the envelope,
-whether TLS was on, who authenticated). Every AUTH attempt, right or wrong,
+whether TLS was on, who authenticated). A recipient whose local part begins
+with "refused" is refused at RCPT with "550 5.1.1 <address>: ...", the
+address in the text as many servers write it. Every AUTH attempt, right or wrong,
 adds a line to OUT/auth.jsonl saying whether it came over TLS. It prints
 "ready PORT" once listening, and exits when its standard input closes, so a
 test that dies takes its server with it.
@@ -67,6 +69,12 @@ class Capture:
         self.out = out
         self.user = user
         self.count = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.split("@")[0].startswith("refused"):
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown in virtual mailbox table"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.count += 1

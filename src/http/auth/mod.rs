@@ -98,10 +98,30 @@ pub struct EmailAddress {
     email: String,
 }
 
-/// The token of an emailed link (the `token` query parameter of the link).
+/// The token of a link that proves an address, and optionally the account's
+/// password: when the link is the address's first proof, a password not given
+/// here is withdrawn (account pre-hijacking).
 #[derive(Deserialize, ToSchema)]
-pub struct LinkToken {
+pub struct LinkProof {
     /// 43 characters, base64url.
     #[schema(value_type = String, min_length = 1, max_length = 256)]
     token: SecretString,
+    /// The account's current password, to keep it. Checked like a login's
+    /// (a wrong one is 401 and counts as a failed login).
+    #[schema(value_type = Option<String>, format = Password)]
+    #[serde(default)]
+    password: Option<SecretString>,
+}
+
+impl LinkProof {
+    /// The password, parsed as an existing one (`password.max_length`).
+    fn password(
+        &mut self,
+        svc: &crate::services::Services,
+    ) -> Result<Option<crate::domain::Password>, crate::domain::InputError> {
+        self.password
+            .take()
+            .map(|p| crate::domain::Password::parse_existing(p, svc.settings.password.max_length))
+            .transpose()
+    }
 }

@@ -84,13 +84,17 @@ window.demoLinks = (() => {
   }
 
   // POST /auth/email/verify or /auth/email/change/confirm with the link's
-  // token: 200 and the user, its address now proven.
-  async function confirm(path, done) {
-    const response = await ui.post(path, { token });
+  // token, and the password if one was typed (the account keeps it; without
+  // it, a first proof of the address withdraws it): 200 and the user, its
+  // address now proven.
+  async function confirm(path, passwordField, done) {
+    const password = $(passwordField).value;
+    const response = await ui.post(path, password ? { token, password } : { token });
     if (!response.ok) {
       await ui.fail(response);
       return;
     }
+    $(passwordField).value = '';
     const user = await response.json();
     leave(done(user.email));
   }
@@ -117,10 +121,10 @@ window.demoLinks = (() => {
 
   onSubmit('forgot-form', () => forgot($('forgot-email').value));
   onSubmit('reset-form', () => reset($('new-password').value));
-  onSubmit('verify-form', () => confirm('/auth/email/verify',
+  onSubmit('verify-form', () => confirm('/auth/email/verify', 'verify-password',
     (email) => `The address ${email} is verified.`));
   onSubmit('change-confirm-form', () => confirm('/auth/email/change/confirm',
-    (email) => `Your account's address is now ${email}.`));
+    'change-confirm-password', (email) => `Your account's address is now ${email}.`));
   $('forgot-link').addEventListener('click', (event) => {
     event.preventDefault();
     showForgot($('email').value);
