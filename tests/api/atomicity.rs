@@ -254,7 +254,7 @@ async fn a_reset_request_whose_background_work_fails_is_counted_as_failed(backen
     assert_eq!(forgot().await.status, 202);
     app.settled().await;
     assert_eq!(failed(), 1, "the failed work is counted");
-    let metrics = app.get("/metrics").await.text;
+    let metrics = app.metrics().await.text;
     assert!(
         metrics.contains("authd_background_failed_total{task=\"password_forgot\"} 1"),
         "{metrics}"
