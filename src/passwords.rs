@@ -172,6 +172,14 @@ impl Hasher {
         .await
     }
 
+    /// A hash no password is known for (the dummy's: a random password hashed
+    /// at start-up and never kept), for an account whose password is
+    /// withdrawn: a login with it costs one Argon2id run, like any other, and
+    /// no password matches. Costs nothing now.
+    pub fn unusable_hash(&self) -> String {
+        self.dummy.clone()
+    }
+
     /// Verifies `password` against `stored`, or against the dummy hash when there
     /// is no stored hash (unknown user), so both cases cost one Argon2id run.
     /// Under a place of its own: `Overloaded` at once when there is none.

@@ -231,7 +231,7 @@ const STALE: &str = "the password changed while this login was checked";
 
 /// Settles a refused login in `tx`: counted as a failure (the reservation
 /// stays, the client's failure is counted) and audited.
-async fn refuse(
+pub(super) async fn refuse(
     svc: &Services,
     tx: &mut Tx<'_>,
     keys: &Keys,

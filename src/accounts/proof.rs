@@ -62,7 +62,7 @@ pub(super) async fn given(
 ) -> Result<Given, ServiceError> {
     let Some(password) = password else {
         let replacement = match may_withdraw {
-            true => Some(unusable_password_hash(svc).await?),
+            true => Some(svc.hasher.unusable_hash()),
             false => None,
         };
         return Ok(Given {
@@ -86,15 +86,11 @@ pub(super) async fn given(
     let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
     drop(admission);
     let verified = checked(svc, &keys, reserved, verified).await?;
-    let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if !verified.ok {
         tracing::info!(user = %user, "a link followed with a wrong password");
-        svc.metrics.logins.with_label_values(&["failed"]).inc();
-        svc.throttle.failed(&mut tx, &keys, now).await?;
-        let event = AuditEvent::new(AuditKind::LoginFailed, Some(user), None, meta, now)
-            .with_detail("wrong password given with an emailed link");
-        audit::record(&mut tx, &event).await?;
+        let detail = Some("wrong password given with an emailed link");
+        super::login::refuse(svc, &mut tx, &keys, Some(user), detail, meta).await?;
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
@@ -166,18 +162,4 @@ pub(super) fn report(svc: &Services, user: Uuid, reason: &str, ended: Ended) {
         );
     }
     svc.metrics.revoked(reason, ended.sessions);
-}
-
-/// The hash of a random password nobody knows: an account whose password is
-/// withdrawn gets it, so the password column stays a real hash (a login with
-/// any password costs one Argon2id run, as for every account) and no password
-/// logs in until the owner sets one by a reset.
-async fn unusable_password_hash(svc: &Services) -> Result<String, ServiceError> {
-    use base64::Engine as _;
-    let mut random = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut random)
-        .map_err(|_| ServiceError::internal(anyhow::anyhow!("the system's CSPRNG failed")))?;
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random);
-    let password = Password::parse_existing(text.into(), usize::MAX)?;
-    Ok(svc.hasher.hash(&password).await?)
 }
