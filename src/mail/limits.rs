@@ -32,7 +32,7 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::store::{self, AsDb};
-use crate::throttle::client_key;
+use crate::throttle::client_bucket;
 use crate::tokens::address::address_hash;
 
 /// `Ok` when the client of `meta` is within `email.per_ip_limit`, and counts
@@ -98,9 +98,6 @@ pub async fn admit(
 
 /// The client a budget is counted for: its IPv4 address, or its IPv6 /64.
 fn client_of(meta: &RequestMeta) -> String {
-    match meta.ip_addr().map(client_key) {
-        Some(ip @ std::net::IpAddr::V6(_)) => format!("{ip}/64"),
-        Some(ip) => ip.to_string(),
-        None => "unknown".to_owned(),
-    }
+    meta.ip_addr()
+        .map_or_else(|| "unknown".to_owned(), client_bucket)
 }

@@ -91,6 +91,15 @@ pub fn client_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The client's key as text, for counts kept in the database: the IPv4
+/// address, or the IPv6 /64 (`2001:db8:1:2::/64`).
+pub fn client_bucket(ip: IpAddr) -> String {
+    match client_key(ip) {
+        key @ IpAddr::V6(_) => format!("{key}/64"),
+        key => key.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

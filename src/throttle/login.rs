@@ -29,7 +29,7 @@ use std::net::IpAddr;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::client_ip::client_key;
+use super::client_ip::client_bucket;
 use crate::config::LimitSettings;
 use crate::store::{self, AsDb, StoreError};
 use crate::tokens::address::address_hash;
@@ -53,9 +53,8 @@ impl Keys {
         let hex = address_hash(ring, email);
         let ip = match ip {
             None => "unknown".to_string(),
-            Some(text) => match text.parse::<IpAddr>().map(client_key) {
-                Ok(key @ IpAddr::V6(_)) => format!("{key}/64"),
-                Ok(key) => key.to_string(),
+            Some(text) => match text.parse::<IpAddr>().map(client_bucket) {
+                Ok(bucket) => bucket,
                 // Not an address (callers pass only parsed ones): as given.
                 Err(_) => text.to_string(),
             },

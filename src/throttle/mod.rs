@@ -7,7 +7,7 @@ mod clients;
 mod limiter;
 mod login;
 
-pub use client_ip::{InvalidForwardedFor, client_ip, client_key};
+pub use client_ip::{InvalidForwardedFor, client_bucket, client_ip, client_key};
 pub use clients::ClientLimits;
 pub use limiter::RateLimiter;
 pub use login::{Keys, LoginThrottle, Reservation, lockout};
