@@ -174,7 +174,8 @@ async fn a_new_link_leaves_the_old_one_for_the_grace_only(backend: Backend) {
     assert_eq!(verify(&app, &old).await.status, 200);
     let refused = verify(&app, &new).await;
     assert_eq!(
-        refused.status, 400,
+        (refused.status, refused.error()),
+        (400, "invalid_account_token"),
         "ended with the old one: {}",
         refused.text
     );

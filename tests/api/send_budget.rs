@@ -28,6 +28,37 @@ fn budget_of_two(s: &mut authd::config::Settings) {
     s.accounts.otp_enabled = true;
 }
 
+/// The sends of `kind` counted in `mail_send_counts`, every recipient and
+/// client together, read from the database itself.
+async fn counted(app: &TestApp, backend: Backend, kind: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = "SELECT CAST(COALESCE(SUM(count), 0) AS BIGINT) FROM mail_send_counts \
+               WHERE key LIKE $1";
+    let pattern = format!("send:{kind}:%");
+    match backend {
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql)
+                .bind(pattern)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(app.database_url())
+                .await
+                .unwrap();
+            sqlx::query_scalar(sql)
+                .bind(pattern)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+    }
+}
+
 /// `POST path {email}` from client `ip` (through the trusted proxy).
 async fn ask(app: &TestApp, path: &str, email: &str, ip: &str) -> Reply {
     app.send(
@@ -74,10 +105,19 @@ async fn resends_for_a_verified_address_spend_nothing_and_its_reset_is_still_del
         .post_json("/auth/email/verify", &json!({ "token": link.link_token() }))
         .await;
     assert_eq!(verified.status, 200, "{}", verified.text);
+    app.settled().await;
+    let before = counted(&app, backend, "verify_email").await;
+    assert!(before > 0, "the registration's link was counted");
     for _ in 0..3 {
         let reply = ask(&app, RESEND, &email, HOME).await;
         assert_eq!(reply.status, 202, "{}", reply.text);
     }
+    app.settled().await;
+    assert_eq!(
+        counted(&app, backend, "verify_email").await,
+        before,
+        "resends that send nothing spend nothing"
+    );
     let reply = ask(&app, FORGOT, &email, HOME).await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     app.wait_for_action(&email, "password_reset").await;
@@ -183,6 +223,7 @@ async fn a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget
     for path in [FORGOT, OTP] {
         let reply = ask(&app, path, &email, HOME).await;
         assert_eq!(reply.status, 503, "{path}: {}", reply.text);
+        assert_eq!(reply.error(), "temporarily_unavailable", "{path}");
     }
     release.send(true).unwrap();
     app.settled().await;
@@ -190,4 +231,10 @@ async fn a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget
     let reply = ask(&app, FORGOT, &email, HOME).await;
     assert_eq!(reply.status, 202, "{}", reply.text);
     app.wait_for_action(&email, "password_reset").await;
+    // And the recipient's one login code (its total of 1 is not spent), asked
+    // from another client, whose own limit is whole too.
+    let reply = ask(&app, OTP, &email, "198.51.100.8").await;
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    app.settled().await;
+    assert_eq!(otp_codes(&app, &email), 1, "the login code was sent");
 }
