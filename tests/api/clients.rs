@@ -338,3 +338,151 @@ async fn web_origins_of_every_client_are_allowed_and_no_other(backend: Backend) 
         );
     }
 }
+
+/// `authd clients ...` with every kind's flags: a public client gets no
+/// secret, a confidential one gets its secret once and a warning for a PKCE
+/// exemption, and registration errors say what is wrong.
+#[tokio::test]
+async fn the_cli_registers_each_kind_with_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("authd.db").display());
+    let authd = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(args)
+            .env("AUTHD__DATA_DIR", dir.path().join("data"))
+            .env("AUTHD__DATABASE__URL", &db)
+            .env_remove("AUTHD_CONFIG")
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let field = |out: &str, name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .map(|v| v.trim().to_owned())
+    };
+
+    let (ok, out, err) = authd(&[
+        "clients",
+        "create",
+        "--kind",
+        "public",
+        "--name",
+        "Phone app",
+        "--scope",
+        "openid",
+        "--scope",
+        "offline_access",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+        "--redirect-uri",
+        "com.example.app:/oauth",
+        "--web-origin",
+        "https://spa.example.com",
+        "--first-party",
+        "--id-token-alg",
+        "ES256",
+        "--access-token-ttl",
+        "300",
+        "--require-par",
+    ]);
+    assert!(ok, "{err}");
+    let public = field(&out, "client_id").unwrap();
+    assert_eq!(field(&out, "client_secret"), None, "{out}");
+    assert_eq!(field(&out, "scopes").unwrap(), "openid offline_access");
+    assert_eq!(field(&out, "token_endpoint_auth_method").unwrap(), "none");
+
+    let (ok, _, err) = authd(&[
+        "clients",
+        "create",
+        "--kind",
+        "public",
+        "--name",
+        "x",
+        "--redirect-uri",
+        "https://spa.example.com/cb",
+        "--allow-no-pkce",
+    ]);
+    assert!(!ok && err.contains("PKCE"), "{err}");
+    let (ok, _, err) = authd(&[
+        "clients",
+        "create",
+        "--kind",
+        "confidential",
+        "--name",
+        "x",
+        "--redirect-uri",
+        "https://app.example.com/cb#done",
+    ]);
+    assert!(!ok && err.contains("fragment"), "{err}");
+    let (ok, _, err) = authd(&[
+        "clients",
+        "create",
+        "--kind",
+        "machine",
+        "--name",
+        "x",
+        "--redirect-uri",
+        "https://app.example.com/cb",
+    ]);
+    assert!(!ok && err.contains("machine"), "{err}");
+
+    let (ok, out, err) = authd(&[
+        "clients",
+        "create",
+        "--kind",
+        "confidential",
+        "--name",
+        "Web shop",
+        "--token-auth-method",
+        "client_secret_post",
+        "--redirect-uri",
+        "https://shop.example.com/callback",
+        "--post-logout-redirect-uri",
+        "https://shop.example.com/",
+        "--allow-no-pkce",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("exempt from PKCE"), "{err}");
+    let web = field(&out, "client_id").unwrap();
+    let secret = field(&out, "client_secret").unwrap();
+    assert_eq!(field(&out, "require_pkce").unwrap(), "false");
+
+    let (ok, out, err) = authd(&[
+        "clients",
+        "update",
+        &web,
+        "--redirect-uri",
+        "https://shop.example.com/oidc",
+        "--clear-post-logout-redirect-uris",
+        "--allow-no-pkce",
+        "false",
+        "--access-token-ttl",
+        "default",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        field(&out, "redirect_uri").unwrap(),
+        "https://shop.example.com/oidc"
+    );
+    assert_eq!(field(&out, "post_logout_redirect_uri"), None, "{out}");
+    assert_eq!(field(&out, "require_pkce").unwrap(), "true");
+    assert!(!err.contains("exempt"), "{err}");
+    let (ok, _, err) = authd(&["clients", "update", &web, "--access-token-ttl", "soon"]);
+    assert!(!ok && err.contains("access-token-ttl"), "{err}");
+
+    let (ok, listed, _) = authd(&["clients", "list"]);
+    assert!(ok);
+    assert!(!listed.contains(&secret));
+    let kinds: Vec<&str> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').nth(4))
+        .collect();
+    assert_eq!(kinds, ["public", "confidential"], "{listed}");
+    assert!(listed.contains(&public));
+}
