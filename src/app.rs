@@ -63,6 +63,7 @@ impl Application {
         let listener =
             TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?;
         let store = Store::connect(&settings.database).await?;
+        crate::clients::warn_pkce_exemptions(&store).await?;
         Self::build_with(settings, clock, store, listener)
     }
 

@@ -20,6 +20,7 @@ mod atomicity;
 mod binary;
 mod browser;
 mod client_ip;
+mod clients;
 mod crash;
 mod credentials;
 mod email_change;

@@ -257,6 +257,20 @@ async fn clients_registered_before_permissions_keep_the_rights_they_had(backend:
             .await
             .unwrap()
             .expect("the client and its secret survive");
+        // It became a machine client, by Basic or form as before.
+        assert_eq!(migrated.kind, authd::clients::ClientKind::Machine);
+        assert!(migrated.may_use_client_credentials());
+        assert!(migrated.redirect_uris.is_empty() && migrated.require_pkce);
+        assert!(
+            authd::clients::authenticate_client(
+                &store,
+                &c.id,
+                authd::clients::Presented::Post(secret.expose_secret()),
+            )
+            .await
+            .unwrap()
+            .is_ok()
+        );
         for permission in [INTROSPECT, REVOCATIONS, REVOCATIONS_SUB] {
             assert!(migrated.may(permission), "{}: {permission}", c.name);
         }

@@ -195,6 +195,12 @@ async fn client_credentials_grant(
     credentials: ClientCredentials,
 ) -> Result<HttpResponse, ApiError> {
     let client = require_client(state, credentials).await?;
+    if !client.may_use_client_credentials() {
+        return Err(ApiError::oauth(
+            "unauthorized_client",
+            "only machine clients may use the client credentials grant",
+        ));
+    }
     if clients::grantable_scopes(&client).next().is_none() {
         // Such a client holds at most authd's permissions (introspection,
         // the revocation feed); a token of its own would be accepted wherever

@@ -1,23 +1,32 @@
-//! Registered machine clients: their ids and secrets (generated here, stored
-//! only as hashes), their scopes (what they may be granted in tokens, and the
-//! `authd:*` permissions of what they may do at authd), and how a request
-//! proves to be one of them.
+//! Registered clients: public (an SPA or a native app, no secret, PKCE
+//! always), confidential (a web server with a secret) and machine (client
+//! credentials only). This module owns their scopes (what they may be
+//! granted in tokens, and the `authd:*` permissions of what they may do at
+//! authd), their registration and changes (`registration`), how a presented
+//! redirect URI or origin is matched (`redirect`) and how a request proves to
+//! be one of them (`auth`).
 //!
 //! A client secret is 256 random bits, so a plain SHA-256 of it is as strong as
 //! a slow password hash (there is nothing to guess) and costs no Argon2id run
 //! per request.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
-use secrecy::{ExposeSecret, SecretString};
+mod auth;
+pub mod redirect;
+pub mod registration;
 
-pub use crate::store::clients::Client;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+pub use self::auth::{AuthRefusal, Presented, authenticate, authenticate_client};
+pub use self::redirect::{
+    post_logout_redirect_uri_matches, redirect_uri_matches, web_origin_matches,
+};
+pub use self::registration::{ClientChanges, ClientSpec, Policy, pkce_exemption_warning};
+pub use crate::store::clients::{AuthMethod, Client, ClientKind};
 use crate::store::{self, Store, StoreError};
 
 /// Client ids start with this, so they never look like user ids (UUIDs) in `sub`.
 pub const ID_PREFIX: &str = "client_";
-const MAX_NAME: usize = 100;
 const MAX_SCOPES_BYTES: usize = 1024;
 
 /// What a client may do at authd, held as scopes with the reserved prefix
@@ -44,7 +53,7 @@ pub mod permissions {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
-    #[error("the client name must be 1 to {MAX_NAME} printable characters")]
+    #[error("the client name must be 1 to 100 printable characters")]
     Name,
     #[error(
         "scopes are space-separated tokens of printable ASCII without quotes or backslashes (RFC 6749 section 3.3), {MAX_SCOPES_BYTES} bytes at most"
@@ -54,6 +63,40 @@ pub enum ClientError {
         "{0:?} is not one of authd's permissions (authd:introspect, authd:revocations, authd:revocations:sub)"
     )]
     UnknownPermission(String),
+    #[error("a public client holds no authd:* permission: it has no secret to prove itself with")]
+    PublicPermission,
+    #[error("the redirect URI {uri:?} {reason}")]
+    RedirectUri { uri: String, reason: &'static str },
+    #[error("the web origin {origin:?} {reason}")]
+    WebOrigin {
+        origin: String,
+        reason: &'static str,
+    },
+    #[error("a {} client needs at least one redirect URI", .0.as_str())]
+    NoRedirectUri(ClientKind),
+    #[error("at most {0} URIs or origins in one list")]
+    TooMany(usize),
+    #[error(
+        "a machine client uses client credentials only and takes no {0} (register a confidential or public client for sign-in)"
+    )]
+    NotForMachine(&'static str),
+    #[error(
+        "a {} client cannot use that token endpoint auth method (public: none; confidential and machine: client_secret_basic or client_secret_post)",
+        .0.as_str()
+    )]
+    AuthMethod(ClientKind),
+    #[error("a public client always uses PKCE; only a confidential client may be exempted")]
+    PublicWithoutPkce,
+    #[error("{0:?} is not an ID token algorithm authd signs with (RS256, ES256, EdDSA)")]
+    IdTokenAlg(String),
+    #[error("{what} must be {min} to {max} seconds")]
+    Lifetime {
+        what: &'static str,
+        min: i64,
+        max: i64,
+    },
+    #[error("the refresh idle lifetime cannot exceed the absolute one")]
+    IdleAboveAbsolute,
     #[error("no randomness available")]
     Random,
 }
@@ -62,6 +105,12 @@ impl Client {
     /// Whether the client holds `permission` (one of [`permissions::ALL`]).
     pub fn may(&self, permission: &str) -> bool {
         stored_scopes(&self.scopes).any(|s| s == permission)
+    }
+
+    /// Whether the client may get tokens of its own by the client
+    /// credentials grant: machine clients only.
+    pub fn may_use_client_credentials(&self) -> bool {
+        self.kind == ClientKind::Machine
     }
 }
 
@@ -105,34 +154,20 @@ pub fn parse_scopes(list: &str) -> Result<Vec<&str>, ClientError> {
     Ok(scopes)
 }
 
-/// A new client and its secret. The secret is shown to the operator once and
-/// only its hash is stored.
+/// A new machine client and its secret. The secret is shown to the operator
+/// once and only its hash is stored.
 pub fn generate(
     name: &str,
     scopes: &str,
     now: DateTime<Utc>,
 ) -> Result<(Client, SecretString), ClientError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME || name.chars().any(char::is_control) {
-        return Err(ClientError::Name);
-    }
-    let scopes = normalize_scopes(scopes)?;
-    let mut id = [0u8; 16];
-    let mut secret = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut id).map_err(|_| ClientError::Random)?;
-    aws_lc_rs::rand::fill(&mut secret).map_err(|_| ClientError::Random)?;
-    let secret = SecretString::from(URL_SAFE_NO_PAD.encode(secret));
-    let client = Client {
-        id: format!("{ID_PREFIX}{}", hex(&id)),
-        name: name.to_owned(),
-        secret_hash: hash_secret(secret.expose_secret()),
-        scopes,
-        created_at: now,
-    };
-    Ok((client, secret))
+    let (client, secret) =
+        registration::generate(ClientSpec::machine(name, scopes), Policy::default(), now)?;
+    // A machine client always has a secret.
+    Ok((client, secret.ok_or(ClientError::Random)?))
 }
 
-/// Registers a new client in `store`; returns it with its secret.
+/// Registers a new machine client in `store`; returns it with its secret.
 pub async fn create(
     store: &Store,
     name: &str,
@@ -146,15 +181,60 @@ pub async fn create(
     Ok((client, secret))
 }
 
+/// Registers a new client of any kind; returns it with its secret (none for a
+/// public client). A PKCE exemption is logged as a warning.
+pub async fn register(
+    store: &Store,
+    spec: ClientSpec,
+    policy: Policy,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Client, Option<SecretString>)> {
+    let (client, secret) = registration::generate(spec, policy, now)?;
+    let mut tx = store.begin().await?;
+    store::clients::insert(&mut tx, &client).await?;
+    tx.commit().await?;
+    if let Some(warning) = pkce_exemption_warning(&client) {
+        tracing::warn!("{warning}");
+    }
+    tracing::info!(client = %client.id, kind = client.kind.as_str(), "client registered");
+    Ok((client, secret))
+}
+
+/// Changes client `id`'s settings (never its kind or secret); returns it as
+/// stored, or `None` if there is no such client. Tokens it already holds
+/// keep what they were issued with until they expire.
+pub async fn update(
+    store: &Store,
+    id: &str,
+    changes: ClientChanges,
+    policy: Policy,
+) -> anyhow::Result<Option<Client>> {
+    let mut tx = store.begin().await?;
+    let Some(client) = store::clients::find(&mut tx, id).await? else {
+        return Ok(None);
+    };
+    let client = registration::apply(client, changes, policy)?;
+    if !store::clients::update(&mut tx, &client).await? {
+        return Ok(None);
+    }
+    tx.commit().await?;
+    if let Some(warning) = pkce_exemption_warning(&client) {
+        tracing::warn!("{warning}");
+    }
+    Ok(Some(client))
+}
+
 /// Replaces the scopes (and so the permissions) of client `id`; returns them
 /// as stored, or `None` if there is no such client. Tokens it already holds
 /// keep their scopes until they expire.
 pub async fn set_scopes(store: &Store, id: &str, scopes: &str) -> anyhow::Result<Option<String>> {
-    let scopes = normalize_scopes(scopes)?;
-    let mut tx = store.begin().await?;
-    let updated = store::clients::set_scopes(&mut tx, id, &scopes).await?;
-    tx.commit().await?;
-    Ok(updated.then_some(scopes))
+    let changes = ClientChanges {
+        scopes: Some(scopes.to_owned()),
+        ..ClientChanges::default()
+    };
+    Ok(update(store, id, changes, Policy::default())
+        .await?
+        .map(|c| c.scopes))
 }
 
 /// Every registered client, oldest first.
@@ -162,11 +242,22 @@ pub async fn list(store: &Store) -> Result<Vec<Client>, StoreError> {
     store::clients::list(&mut store.conn().await?).await
 }
 
+/// The client with this id, if registered.
+pub async fn find(store: &Store, id: &str) -> Result<Option<Client>, StoreError> {
+    if !plausible_id(id) {
+        return Ok(None);
+    }
+    store::clients::find(&mut store.conn().await?, id).await
+}
+
+/// Whether `id` could be a client id at all (checked before any query).
+fn plausible_id(id: &str) -> bool {
+    id.starts_with(ID_PREFIX) && id.len() <= 64
+}
+
 /// Whether client `id` is (still) registered.
 pub async fn exists(store: &Store, id: &str) -> Result<bool, StoreError> {
-    Ok(store::clients::find(&mut store.conn().await?, id)
-        .await?
-        .is_some())
+    Ok(find(store, id).await?.is_some())
 }
 
 /// Deletes a client; false if there was none. Its tokens stop being active
@@ -178,37 +269,32 @@ pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
     Ok(deleted)
 }
 
+/// Logs a warning for every confidential client exempted from PKCE (at
+/// start-up, so an exemption is never forgotten).
+pub async fn warn_pkce_exemptions(store: &Store) -> Result<(), StoreError> {
+    for client in list(store).await? {
+        if let Some(warning) = pkce_exemption_warning(&client) {
+            tracing::warn!("{warning}");
+        }
+    }
+    Ok(())
+}
+
+/// Whether some client registered `origin` (a request's `Origin` header) as
+/// a web origin allowed to call the token and userinfo endpoints (CORS,
+/// never with credentials).
+pub async fn origin_allowed(store: &Store, origin: &str) -> Result<bool, StoreError> {
+    let origins = store::clients::web_origins(&mut store.conn().await?).await?;
+    Ok(origins.iter().any(|o| o == origin))
+}
+
 /// The stored form of a secret: hex SHA-256.
 pub fn hash_secret(secret: &str) -> String {
     hex(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, secret.as_bytes()).as_ref())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The client with this id and secret, or `None` when either is wrong (the
-/// caller cannot tell which). The secret's hash is computed and compared in
-/// constant time whether or not the id exists.
-pub async fn authenticate(
-    store: &Store,
-    id: &str,
-    secret: &str,
-) -> Result<Option<Client>, StoreError> {
-    let presented = hash_secret(secret);
-    let client = if id.starts_with(ID_PREFIX) && id.len() <= 64 {
-        store::clients::find(&mut store.conn().await?, id).await?
-    } else {
-        None
-    };
-    let stored = client.as_ref().map_or("", |c| c.secret_hash.as_str());
-    let matches = stored.len() == presented.len()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(
-            stored.as_bytes(),
-            presented.as_bytes(),
-        )
-        .is_ok();
-    Ok(client.filter(|_| matches))
 }
 
 /// The scopes `client` may be granted in an access token: its scopes but
@@ -241,6 +327,7 @@ pub fn granted_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
 
     #[test]
     fn scopes_follow_rfc_6749_syntax_and_duplicates_are_dropped() {
