@@ -14,6 +14,7 @@ mod login;
 pub mod otp;
 mod password;
 mod proof;
+mod reauthenticate;
 mod register;
 mod reset;
 mod sign_in;
