@@ -35,12 +35,10 @@ use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
 use crate::sessions::logout::reasons::EMAIL_CHANGED;
-use crate::store::{self, StoreError, users::User};
-use crate::throttle::Keys;
+use crate::store::{self, StoreError, users::Credentials, users::User};
 
-use super::login::{checked, reserve};
-use super::password::refuse;
 use super::proof;
+use super::reauthenticate::{Check, reauthenticate};
 use super::tokens::{self, Issue, Purpose};
 
 /// Asks for the address of `user` (signed in on session `current`) to become
@@ -68,41 +66,27 @@ pub async fn request_email_change(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    // It will hash: the client's hashing limit, before any database work.
-    super::limit_hashing(svc, meta)?;
-    // A place for the password's check before anything touches the database.
-    let admission = svc.hasher.admit()?;
-    let mut conn = svc.store.conn().await?;
-    let stored = store::users::find_credentials(&mut conn, user)
-        .await?
-        .ok_or(ServiceError::SessionEnded)?;
-    drop(conn);
-    if stored.email == new_email.as_str() {
-        return Err(InputError::SameEmail.into());
-    }
-    // Counted on the login counters of the account and the client, before
-    // the hash: a stolen access token gives no more guesses than login does.
-    let keys = Keys::new(&svc.refresh, &stored.email, meta.ip.as_deref());
-    let reserved = reserve(svc, &keys).await?;
-    let hash = Some(stored.password_hash.as_str());
-    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    let check = Check {
+        user,
+        session: Some(current),
+        password,
+        wrong: WRONG,
+    };
+    // The same address is refused before the password is counted or checked.
+    let accept = |stored: Option<Credentials>| match stored {
+        None => Err(ServiceError::SessionEnded),
+        Some(c) if c.email == new_email.as_str() => Err(InputError::SameEmail.into()),
+        Some(c) => Ok(c),
+    };
+    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
     drop(admission);
-    let verified = checked(svc, &keys, reserved, verified).await?;
-    if !verified.ok {
-        tracing::info!(user = %user, "email change with a wrong current password");
-        let mut tx = svc.store.begin().await?;
-        refuse(svc, &mut tx, &keys, user, current, WRONG, meta).await?;
-        tx.commit().await?;
-        return Err(ServiceError::InvalidCredentials);
-    }
+    let stored = &proof.credentials;
     // The password was right: whatever is refused below, the account's
     // failures are forgotten, as at a login.
     let taken = match ready_to_send(svc, new_email, meta).await {
         Ok(taken) => taken,
         Err(refused) => {
-            let mut tx = svc.store.begin().await?;
-            svc.throttle.succeeded(&mut tx, &keys).await?;
-            tx.commit().await?;
+            proof.forgive(svc).await?;
             return Err(refused);
         }
     };
@@ -111,13 +95,10 @@ pub async fn request_email_change(
     let mut tx = svc.store.begin().await?;
     // The user's lock first, then its throttle counters, as at sign-in. A
     // password changed since it was checked makes the check stale.
-    if store::users::lock(&mut tx, user).await? != Some(stored.credential_version) {
-        tracing::info!(user = %user, "email change refused: the password changed while it was checked");
-        refuse(svc, &mut tx, &keys, user, current, STALE, meta).await?;
+    if !proof.still_current(svc, &mut tx, STALE, meta).await? {
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
-    svc.throttle.succeeded(&mut tx, &keys).await?;
     if !mail::admit(svc, &mut tx, MailKind::EmailChangeConfirm, new_email, meta).await? {
         let event = AuditEvent::new(
             AuditKind::EmailChangeRequested,

@@ -8,12 +8,14 @@ use crate::config::Verification;
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::services::Services;
-use crate::sessions::{self, Session};
+use crate::sessions::AuthMethod;
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
-/// Checks the credentials and starts a session: [`authenticate`], then
-/// [`sign_in`].
+use super::sign_in::{Proven, SignIn, sign_in};
+
+/// Checks the credentials and signs the user in: [`authenticate`], then
+/// [`finish_login`].
 ///
 /// - The client's requests that hash (successful logins too) are limited in
 ///   memory first (`limits.hash_per_ip`): past it, 429 before any database
@@ -35,7 +37,7 @@ use crate::throttle::Keys;
 ///   and the end of the oldest session when the user is at the cap
 ///   (`refresh.max_sessions_per_user`; see `sessions::start`).
 /// - A password changed while this one was being checked makes the check
-///   stale: refused like a wrong password (see [`sign_in`]).
+///   stale: refused like a wrong password (see [`finish_login`]).
 /// - With `accounts.email_verification = "required"`, a right password for
 ///   an address not yet verified is refused with `EmailNotVerified` (403),
 ///   and no session starts. Only a right password learns that: a wrong one
@@ -53,12 +55,12 @@ pub async fn login(
     email: &Email,
     password: &Password,
     meta: &RequestMeta,
-) -> Result<Session, ServiceError> {
+) -> Result<SignIn, ServiceError> {
     let proof = authenticate(svc, email, password, meta).await?;
     if !proof.email_verified && svc.settings.accounts.email_verification == Verification::Required {
         return Err(unverified(svc, proof, meta).await?);
     }
-    sign_in(svc, proof, meta).await
+    finish_login(svc, proof, meta).await
 }
 
 /// The audit detail of a login refused because the address is not verified.
@@ -97,7 +99,7 @@ async fn unverified(
 }
 
 /// A password found right for a user, and which credentials it was right for:
-/// made only by [`authenticate`], spent by [`sign_in`].
+/// made only by [`authenticate`], spent by [`finish_login`].
 pub struct Authenticated {
     user: Uuid,
     /// The credential version read with the hash the password was checked
@@ -154,8 +156,8 @@ pub async fn authenticate(
     }
 }
 
-/// The second half of a login: the session, in one transaction with the
-/// cleared failure count, the re-hash and the audit event; only if the
+/// The second half of a login: the sign-in (`accounts::sign_in`), in one
+/// transaction with the cleared failure count and the re-hash; only if the
 /// password `proof` verified is still the user's.
 ///
 /// The user's row is locked and its credential version read first: a
@@ -166,11 +168,11 @@ pub async fn authenticate(
 /// failure, its re-hash of the old password dropped), or this login commits
 /// first and the change, waiting on the lock, revokes its session with the
 /// others. No session started with the old password outlives the change.
-pub async fn sign_in(
+pub async fn finish_login(
     svc: &Services,
     proof: Authenticated,
     meta: &RequestMeta,
-) -> Result<Session, ServiceError> {
+) -> Result<SignIn, ServiceError> {
     let user_id = proof.user;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
@@ -193,36 +195,22 @@ pub async fn sign_in(
     if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }
-    let started = sessions::start(
-        &mut tx,
-        &svc.policy,
-        user_id,
-        now,
+    let outcome = sign_in(
+        svc,
+        tx,
+        Proven {
+            user: user_id,
+            method: AuthMethod::Password,
+            detail: None,
+            log: "login",
+        },
         meta,
-        sessions::AuthMethod::Password,
     )
     .await?;
-    let session = started.session;
-    let event = AuditEvent::new(
-        AuditKind::LoginSucceeded,
-        Some(user_id),
-        Some(session.id),
-        meta,
-        now,
-    );
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    svc.metrics.logins.with_label_values(&["ok"]).inc();
     if proof.rehash.is_some() {
         tracing::info!(user = %user_id, "password re-hashed with the current parameters");
     }
-    if started.evicted > 0 {
-        tracing::info!(user = %user_id, evicted = started.evicted, "session cap reached: the oldest sessions ended");
-        svc.metrics
-            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
-    }
-    tracing::info!(user = %user_id, session = %session.id, "login");
-    Ok(session)
+    Ok(outcome)
 }
 
 /// The audit detail of a login refused because the password changed while it

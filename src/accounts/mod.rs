@@ -14,16 +14,19 @@ mod login;
 pub mod otp;
 mod password;
 mod proof;
+mod reauthenticate;
 mod register;
 mod reset;
+mod sign_in;
 pub mod tokens;
 mod verify;
 
 pub use email_change::{confirm_email_change, request_email_change};
-pub use login::{Authenticated, authenticate, login, sign_in};
+pub use login::{Authenticated, authenticate, finish_login, login};
 pub use password::change_password;
 pub use register::{Registered, register};
 pub use reset::{ResetProof, forgot_password, reset_password};
+pub use sign_in::SignIn;
 pub use verify::{resend_verification, verify_email};
 
 use uuid::Uuid;

@@ -38,12 +38,13 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
+use crate::sessions::AuthMethod;
 use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
-use crate::sessions::{self, AuthMethod, Session};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
 use super::proof;
+use super::sign_in::{Proven, SignIn, sign_in};
 use super::tokens::{self, Issue, Purpose};
 
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
@@ -147,7 +148,7 @@ pub async fn verify(
     email: &Email,
     code: &str,
     meta: &RequestMeta,
-) -> Result<Session, ServiceError> {
+) -> Result<SignIn, ServiceError> {
     enabled(svc)?;
     super::limit_codes(svc, meta)?;
     let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
@@ -217,29 +218,17 @@ pub async fn verify(
         false => None,
     };
     store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
-    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, AuthMethod::Otp).await?;
-    let session = started.session;
-    let event = AuditEvent::new(
-        AuditKind::LoginSucceeded,
-        Some(user),
-        Some(session.id),
-        meta,
-        now,
-    )
-    .with_detail("one-time code");
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    let proven = Proven {
+        user,
+        method: AuthMethod::Otp,
+        detail: Some("one-time code"),
+        log: "login with a one-time code",
+    };
+    let outcome = sign_in(svc, tx, proven, meta).await?;
     if let Some(ended) = ended {
         proof::report(svc, user, UNPROVEN_REGISTRATION, ended);
     }
-    if started.evicted > 0 {
-        tracing::info!(user = %user, evicted = started.evicted, "session cap reached: the oldest sessions ended");
-        svc.metrics
-            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
-    }
-    tracing::info!(user = %user, session = %session.id, "login with a one-time code");
-    Ok(session)
+    Ok(outcome)
 }
 
 /// Audit details of a refused code login.

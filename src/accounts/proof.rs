@@ -28,10 +28,9 @@ use crate::domain::Password;
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::sessions::logout;
-use crate::store::{self, Tx};
-use crate::throttle::Keys;
+use crate::store::{self, Tx, users::Credentials};
 
-use super::login::{checked, reserve};
+use super::reauthenticate::{Check, reauthenticate};
 
 /// What a first proof was given, worked out before its transaction (no
 /// transaction is held while a password is hashed).
@@ -70,34 +69,22 @@ pub(super) async fn given(
             replacement,
         });
     };
-    // It will hash: the client's hashing limit, then a place among the
-    // hashes, before any database work (as at a login).
-    super::limit_hashing(svc, meta)?;
-    let admission = svc.hasher.admit()?;
-    let mut conn = svc.store.conn().await?;
-    let stored = store::users::find_credentials(&mut conn, user)
-        .await?
-        .filter(|c| c.credential_version == version)
-        .ok_or(ServiceError::InvalidAccountToken)?;
-    drop(conn);
-    let keys = Keys::new(&svc.refresh, &stored.email, meta.ip.as_deref());
-    let reserved = reserve(svc, &keys).await?;
-    let hash = Some(stored.password_hash.as_str());
-    let verified = svc.hasher.verify_admitted(&admission, password, hash).await;
+    let check = Check {
+        user,
+        session: None,
+        password,
+        wrong: "wrong password given with an emailed link",
+    };
+    let accept = |stored: Option<Credentials>| {
+        stored
+            .filter(|c| c.credential_version == version)
+            .ok_or(ServiceError::InvalidAccountToken)
+    };
+    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
     drop(admission);
-    let verified = checked(svc, &keys, reserved, verified).await?;
-    let mut tx = svc.store.begin().await?;
-    if !verified.ok {
-        tracing::info!(user = %user, "a link followed with a wrong password");
-        let detail = Some("wrong password given with an emailed link");
-        super::login::refuse(svc, &mut tx, &keys, Some(user), detail, meta).await?;
-        tx.commit().await?;
-        return Err(ServiceError::InvalidCredentials);
-    }
-    svc.throttle.succeeded(&mut tx, &keys).await?;
-    tx.commit().await?;
+    proof.forgive(svc).await?;
     Ok(Given {
-        known: Some(stored.credential_version),
+        known: Some(proof.credentials.credential_version),
         replacement: None,
     })
 }

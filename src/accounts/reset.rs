@@ -26,6 +26,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::sign_in::{Proven, SignIn, sign_in};
 use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
@@ -33,7 +34,7 @@ use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
-use crate::sessions::{self, Session, logout::reasons};
+use crate::sessions::{self, AuthMethod, logout::reasons};
 use crate::store;
 use crate::throttle::Keys;
 
@@ -127,8 +128,9 @@ pub enum ResetProof {
 }
 
 /// Sets a new password for the account a reset link or code was sent to,
-/// and ends every session of it. Returns the new session when
-/// `accounts.reset_signs_in` is on.
+/// and ends every session of it. Returns the sign-in when
+/// `accounts.reset_signs_in` is on (`accounts::sign_in`, in the reset's
+/// transaction).
 ///
 /// - An unknown, spent, replaced or expired link, a wrong code, a code out of
 ///   tries, and an address without an account all fail alike with
@@ -157,7 +159,7 @@ pub async fn reset_password(
     proof: ResetProof,
     new: &Password,
     meta: &RequestMeta,
-) -> Result<Option<Session>, ServiceError> {
+) -> Result<Option<SignIn>, ServiceError> {
     super::limit_codes(svc, meta)?;
     super::limit_hashing(svc, meta)?;
     let min_strength = svc.settings.password.min_strength;
@@ -237,40 +239,24 @@ pub async fn reset_password(
         &Mail::PasswordChanged { at: now },
     )
     .await?;
-    let session = if svc.settings.accounts.reset_signs_in {
+    let outcome = if svc.settings.accounts.reset_signs_in {
         // The emailed link or code proved the reader, not a password they
         // knew: the session says so (RFC 8176 `otp`).
-        let started = sessions::start(
-            &mut tx,
-            &svc.policy,
+        let proven = Proven {
             user,
-            now,
-            meta,
-            sessions::AuthMethod::Otp,
-        )
-        .await?;
-        let session = started.session;
-        let event = AuditEvent::new(
-            AuditKind::LoginSucceeded,
-            Some(user),
-            Some(session.id),
-            meta,
-            now,
-        )
-        .with_detail("signed in by a password reset");
-        audit::record(&mut tx, &event).await?;
-        Some(session)
+            method: AuthMethod::Otp,
+            detail: Some("signed in by a password reset"),
+            log: "signed in by a password reset",
+        };
+        Some(sign_in(svc, tx, proven, meta).await?)
     } else {
+        tx.commit().await?;
         None
     };
-    tx.commit().await?;
     svc.mail.wake();
     svc.metrics.revoked(reasons::PASSWORD_RESET, revoked);
-    if session.is_some() {
-        svc.metrics.logins.with_label_values(&["ok"]).inc();
-    }
     tracing::info!(user = %user, revoked, by, "password reset; every session revoked");
-    Ok(session)
+    Ok(outcome)
 }
 
 /// The live reset token `proof` names, and how it was presented (the audit

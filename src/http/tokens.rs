@@ -76,6 +76,17 @@ pub fn token_headers(
 }
 
 /// Issues an access token for `session` and delivers its current refresh token.
+/// The answer to a sign-in: the tokens of its session once it is complete.
+pub fn signed_in_response(
+    state: &AppState,
+    outcome: &crate::accounts::SignIn,
+    delivery: Delivery,
+) -> Result<HttpResponse, ApiError> {
+    match outcome {
+        crate::accounts::SignIn::Complete(session) => token_response(state, session, delivery),
+    }
+}
+
 pub fn token_response(
     state: &AppState,
     session: &Session,

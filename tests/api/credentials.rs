@@ -2,7 +2,7 @@
 //! old password starts no session once the change has committed, and neither
 //! does its re-hash of the old password land. The login is held between its
 //! hash and its session by running its two halves (`accounts::authenticate`,
-//! `accounts::sign_in`, which `accounts::login` runs back to back) with the
+//! `accounts::finish_login`, which `accounts::login` runs back to back) with the
 //! change in between.
 
 use authd::audit::RequestMeta;
@@ -58,7 +58,8 @@ async fn a_login_that_checked_the_old_password_starts_no_session_once_the_passwo
     let changed = change_password(&app, &here.access, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(changed.status, 204, "{}", changed.text);
 
-    let outcome = authd::accounts::sign_in(app.services(), held, &RequestMeta::default()).await;
+    let outcome =
+        authd::accounts::finish_login(app.services(), held, &RequestMeta::default()).await;
     let Err(refused) = outcome else {
         panic!("a login checked against the old password started a session after the change");
     };
@@ -102,7 +103,7 @@ async fn a_rehash_of_the_old_password_at_login_does_not_undo_a_password_change(b
     let changed = change_password(&app, &here.access, PASSWORD, NEW_PASSWORD).await;
     assert_eq!(changed.status, 204, "{}", changed.text);
     let outcome =
-        authd::accounts::sign_in(rehashing.services(), held, &RequestMeta::default()).await;
+        authd::accounts::finish_login(rehashing.services(), held, &RequestMeta::default()).await;
     // Its re-hash of the old password was not stored over the new one.
     let old = app.try_login(&email, PASSWORD).await;
     assert_eq!(old.status, 401, "the old password works again");
@@ -122,10 +123,10 @@ async fn a_rehash_at_login_does_not_refuse_logins_checked_before_it(backend: Bac
     let first = checked_login(&rehashing, &email, PASSWORD).await;
     let second = checked_login(&rehashing, &email, PASSWORD).await;
     let meta = RequestMeta::default();
-    authd::accounts::sign_in(rehashing.services(), first, &meta)
+    authd::accounts::finish_login(rehashing.services(), first, &meta)
         .await
         .expect("the first login starts its session and re-hashes");
-    authd::accounts::sign_in(rehashing.services(), second, &meta)
+    authd::accounts::finish_login(rehashing.services(), second, &meta)
         .await
         .expect("a re-hash is the same password: the second login is not stale");
     let live = authd::sessions::list_live(app.services(), user)

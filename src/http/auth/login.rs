@@ -9,7 +9,7 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{TokenResponse, check_delivery, token_response};
+use crate::http::tokens::{TokenResponse, check_delivery, signed_in_response};
 
 /// Logs in with an email and password.
 ///
@@ -47,6 +47,6 @@ pub async fn login(
     check_delivery(&state, &req, delivery)?;
     let email = Email::parse(&input.email)?;
     let password = Password::parse_existing(input.password, svc.settings.password.max_length)?;
-    let session = accounts::login(svc, &email, &password, &caller.meta).await?;
-    token_response(&state, &session, delivery)
+    let outcome = accounts::login(svc, &email, &password, &caller.meta).await?;
+    signed_in_response(&state, &outcome, delivery)
 }

@@ -11,7 +11,7 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, check_delivery, token_response};
+use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_response};
 
 /// An address and the code sent to it.
 #[derive(Deserialize, ToSchema)]
@@ -69,7 +69,7 @@ pub async fn otp_verify(
     let delivery = input.token_delivery;
     check_delivery(&state, &req, delivery)?;
     let email = Email::parse(&input.email)?;
-    let session =
+    let outcome =
         accounts::otp::verify(svc, &email, input.code.expose_secret(), &caller.meta).await?;
-    token_response(&state, &session, delivery)
+    signed_in_response(&state, &outcome, delivery)
 }

@@ -12,7 +12,7 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, check_delivery, token_response};
+use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_response};
 
 /// The body of `POST /auth/password/reset`: the link's token, or the address
 /// and the code, with the new password. The handler reads [`ResetInput`],
@@ -139,7 +139,7 @@ pub async fn reset_password(
     let p = &svc.settings.password;
     let new = Password::parse_new(input.new_password, p.min_length, p.max_length)?;
     match accounts::reset_password(svc, proof, &new, &caller.meta).await? {
-        Some(session) => token_response(&state, &session, delivery),
+        Some(outcome) => signed_in_response(&state, &outcome, delivery),
         None => Ok(HttpResponse::NoContent()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish()),

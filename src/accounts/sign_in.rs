@@ -1,0 +1,81 @@
+//! The end every sign-in shares, whatever proved the user (a password, an
+//! emailed code, a reset): the session started under the per-user cap, the
+//! `login_succeeded` event, the commit, the login metric and the log of the
+//! sessions the cap ended. Each flow checks its own proof, settles its own
+//! throttle and tokens in the transaction, and then hands it here.
+//!
+//! A sign-in ends as an outcome ([`SignIn`]), not a session: the flows that
+//! come later stop short of a session (a second factor to ask for, a consent
+//! to give) and say so with another variant, which every caller then has to
+//! handle.
+
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::error::ServiceError;
+use crate::services::Services;
+use crate::sessions::{self, AuthMethod, Session};
+use crate::store::Tx;
+
+/// How a sign-in ended.
+///
+/// Room is kept for the outcomes that stop short of a session:
+/// `SecondFactor` (the proof was right, and the account asks for a second
+/// factor before any session starts) and `Consent` (the user is known, and a
+/// client asks for scopes not yet granted). They are added with the flows
+/// that produce them, so that no caller matches a variant nothing makes.
+#[derive(Debug)]
+pub enum SignIn {
+    /// The user is signed in: the session started.
+    Complete(Session),
+}
+
+/// Who signed in, and how: what [`sign_in`] starts a session from.
+///
+/// The session started is a refresh-token family (`sessions::start`); a
+/// browser session at authd, when it comes, is a field here saying which
+/// kind to start, with the same tail.
+pub(super) struct Proven {
+    pub user: Uuid,
+    /// What proved the user, kept on the session (its tokens' `amr`).
+    pub method: AuthMethod,
+    /// The audit detail of `login_succeeded` (none for a password login).
+    pub detail: Option<&'static str>,
+    /// What the log line of the sign-in says.
+    pub log: &'static str,
+}
+
+/// Starts the session of `proven` in `tx` (which the caller has settled its
+/// proof in), audits it and commits; then counts the login and logs the
+/// sessions the per-user cap ended.
+pub(super) async fn sign_in(
+    svc: &Services,
+    mut tx: Tx<'_>,
+    proven: Proven,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
+    let user = proven.user;
+    let now = svc.now();
+    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, proven.method).await?;
+    let session = started.session;
+    let mut event = AuditEvent::new(
+        AuditKind::LoginSucceeded,
+        Some(user),
+        Some(session.id),
+        meta,
+        now,
+    );
+    if let Some(detail) = proven.detail {
+        event = event.with_detail(detail);
+    }
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    svc.metrics.logins.with_label_values(&["ok"]).inc();
+    if started.evicted > 0 {
+        tracing::info!(user = %user, evicted = started.evicted, "session cap reached: the oldest sessions ended");
+        svc.metrics
+            .revoked(sessions::logout::reasons::SESSION_LIMIT, started.evicted);
+    }
+    tracing::info!(user = %user, session = %session.id, "{}", proven.log);
+    Ok(SignIn::Complete(session))
+}
