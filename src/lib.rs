@@ -3,7 +3,7 @@
 //!
 //! Three layers, used in one direction (see ARCHITECTURE.md): `http`
 //! (extractors, handlers, error mapping) calls the services (`accounts`,
-//! `sessions`, `clients`, `audit`), which call `store`.
+//! `sessions`, `oauth`, `clients`, `audit`), which call `store`.
 
 pub mod accounts;
 pub mod app;
@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod oauth;
 pub mod passwords;
 pub mod services;
 pub mod sessions;
