@@ -4,19 +4,18 @@
 //! each extracts what it needs (`extractors.rs`), calls a service, and shapes
 //! the answer (`tokens.rs` for token answers, `error.rs` for every refusal).
 //! No handler imports another. The handlers under `auth/` leave every rule of
-//! an account or a session to `accounts` and `sessions`, but for
-//! `check_delivery` below; the per-client request limits of `AppState` are
-//! the edge's own.
+//! an account or a session to `accounts` and `sessions` (whether a sign-in
+//! may answer with the refresh token in the body is `sessions::delivery`);
+//! the per-client request limits of `AppState` and the `Origin` check of the
+//! refresh cookie (`cookies.rs`) are the edge's own.
 //!
 //! The OAuth protocol rules are the `oauth` service's: who may use which
 //! grant, what a token is, who may revoke it, when introspection calls it
 //! active, and which permission lets a client introspect or read the feed
 //! (and see its `sub`). `oauth/*` and `revocations.rs` read the form and the
 //! client's credentials (`client_auth.rs`), call it, and answer; its
-//! `OAuthError` becomes an `ApiError` in `error.rs`. One rule is still here,
-//! to move to a service rather than grow: `tokens.rs` (`check_delivery`),
-//! whether a sign-in may answer with the refresh token in the body
-//! (`refresh.allow_body_delivery`).
+//! `OAuthError` becomes an `ApiError` in `error.rs`. No rule is left here,
+//! and none joins.
 //!
 //! Every route is declared once, in the `route_table!` below: the table both
 //! registers it with actix and lists it in [`ROUTES`], so the list is what the

@@ -10,7 +10,7 @@ use crate::audit::RequestMeta;
 use crate::clients;
 use crate::services::Services;
 use crate::sessions::Session;
-use crate::sessions::rotate;
+use crate::sessions::{delivery, rotate};
 use crate::throttle::RateLimiter;
 
 /// Who may use a refresh token: authd's first-party (public) client, named or
@@ -56,7 +56,7 @@ pub async fn refresh(
     request: RefreshRequest<'_>,
 ) -> Result<Session, OAuthError> {
     check_refresh_client(svc, request.credentials).await?;
-    if !svc.settings.refresh.allow_body_delivery {
+    if !delivery::body_allowed(svc) {
         return Err(OAuthError::UnsupportedGrantType(
             "refresh tokens outside the cookie are disabled on this server",
         ));
