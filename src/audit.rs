@@ -1,5 +1,6 @@
-//! Audit events: the kinds authd records about sign-ins and sessions, the
-//! request details kept with them, and reading a user's own events back.
+//! Audit events: the kinds authd records about sign-ins and sessions, who did
+//! each (its actor) and the OAuth client it concerns, the request details
+//! kept with them, and reading a user's own events back.
 //! Each event is written in the transaction of the change it describes.
 
 use chrono::{DateTime, Utc};
@@ -59,6 +60,35 @@ pub enum AuditKind {
 }
 
 impl AuditKind {
+    /// Whether the user of the event did it themselves, having proven who
+    /// they are (a session, the password, an emailed link or code): such an
+    /// event's actor is the user. Attempts anyone who knows an address could
+    /// make (a failed login or code, a reset or code asked for, a
+    /// registration of a taken address) and authd's own reactions (an evicted
+    /// session, reuse detected, mail given up) have no actor.
+    pub fn acted_by_user(self) -> bool {
+        match self {
+            Self::Registered
+            | Self::LoginSucceeded
+            | Self::Logout
+            | Self::SessionRevoked
+            | Self::PasswordChanged
+            | Self::EmailVerificationSent
+            | Self::EmailVerified
+            | Self::PasswordReset
+            | Self::EmailChangeRequested
+            | Self::EmailChanged => true,
+            Self::LoginFailed
+            | Self::CodeFailed
+            | Self::RegistrationAttempted
+            | Self::PasswordResetRequested
+            | Self::OtpSent
+            | Self::RefreshReuseDetected
+            | Self::SessionEvicted
+            | Self::MailGivenUp => false,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Registered => "registered",
@@ -83,12 +113,35 @@ impl AuditKind {
     }
 }
 
+/// Who did what an event records, stored as text (`user:<uuid>`) so that
+/// kinds of actor can be added (an operator's `admin:<id>`) without a
+/// migration; readers get the text as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The user themselves.
+    User(Uuid),
+}
+
+impl Actor {
+    /// The stored form: `user:<uuid>`.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::User(id) => format!("user:{id}"),
+        }
+    }
+}
+
 /// An audit event. Never holds a token or a password.
 #[derive(Debug, Clone)]
 pub struct AuditEvent {
     pub user_id: Option<Uuid>,
     pub kind: AuditKind,
     pub session_id: Option<Uuid>,
+    /// Who did it; by default the user, for the kinds they do themselves
+    /// ([`AuditKind::acted_by_user`]).
+    pub actor: Option<Actor>,
+    /// The OAuth client the event concerns ("user X consented to client Y").
+    pub client_id: Option<String>,
     pub meta: RequestMeta,
     pub detail: Option<String>,
     pub at: DateTime<Utc>,
@@ -106,6 +159,8 @@ impl AuditEvent {
             user_id: user,
             kind,
             session_id: session,
+            actor: user.filter(|_| kind.acted_by_user()).map(Actor::User),
+            client_id: None,
             meta: meta.clone(),
             detail: None,
             at,
@@ -114,6 +169,18 @@ impl AuditEvent {
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Names who did it, instead of the default.
+    pub fn with_actor(mut self, actor: Actor) -> Self {
+        self.actor = Some(actor);
+        self
+    }
+
+    /// Names the OAuth client the event concerns.
+    pub fn with_client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
         self
     }
 }
@@ -145,5 +212,23 @@ mod tests {
         };
         assert_eq!(meta.ip_addr(), "2001:db8::1".parse().ok());
         assert_eq!(RequestMeta::default().ip_addr(), None);
+    }
+
+    #[test]
+    fn the_actor_is_the_user_only_where_the_user_acted() {
+        let user = Uuid::new_v4();
+        let meta = RequestMeta::default();
+        let at = Utc::now();
+        let done = AuditEvent::new(AuditKind::PasswordChanged, Some(user), None, &meta, at);
+        assert_eq!(done.actor, Some(Actor::User(user)));
+        assert_eq!(
+            done.actor.map(|a| a.to_text()),
+            Some(format!("user:{user}"))
+        );
+        let tried = AuditEvent::new(AuditKind::LoginFailed, Some(user), None, &meta, at);
+        assert_eq!(tried.actor, None);
+        let anonymous = AuditEvent::new(AuditKind::LoginSucceeded, None, None, &meta, at);
+        assert_eq!(anonymous.actor, None);
+        assert_eq!(done.client_id, None);
     }
 }

@@ -14,6 +14,9 @@ pub enum InputError {
     PasswordTooLong(usize),
     #[error("new_email is the account's address already")]
     SameEmail,
+    /// `sessions::delivery`: a sign-in asked for the refresh token in the body.
+    #[error("token_delivery \"body\" is disabled on this server")]
+    BodyDeliveryDisabled,
 }
 
 /// A normalized email address: trimmed, lower-cased, structurally valid.

@@ -3,7 +3,7 @@
 //!
 //! Three layers, used in one direction (see ARCHITECTURE.md): `http`
 //! (extractors, handlers, error mapping) calls the services (`accounts`,
-//! `sessions`, `clients`, `audit`), which call `store`.
+//! `sessions`, `oauth`, `clients`, `audit`), which call `store`.
 
 pub mod accounts;
 pub mod app;

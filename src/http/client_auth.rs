@@ -1,25 +1,15 @@
 //! How a request names and proves its OAuth client (RFC 6749 section 2.3.1):
-//! HTTP Basic or form fields, never both, checked against registered clients.
+//! HTTP Basic or form fields, never both. Whether they prove a registered
+//! client, and what it may do, is `oauth::permissions`.
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::ApiError;
-use super::state::AppState;
-use crate::clients::{self, Client};
-
-/// How a request names its client.
-pub enum ClientCredentials {
-    /// No client authentication.
-    None,
-    /// A public client naming itself with `client_id` and no secret.
-    Public(String),
-    /// `client_id` and `client_secret`, by HTTP Basic or in the form.
-    Secret { id: String, secret: SecretString },
-}
+pub use crate::oauth::ClientCredentials;
 
 /// One value of an HTTP Basic pair, form-decoded as RFC 6749 section 2.3.1 asks.
 fn basic_part(part: &str) -> Option<String> {
@@ -83,51 +73,6 @@ pub fn client_credentials(
         (None, Some(id), None) => Ok(ClientCredentials::Public(id)),
         (None, None, None) => Ok(ClientCredentials::None),
     }
-}
-
-/// The registered client these credentials prove, or `invalid_client`.
-pub async fn registered_client(
-    state: &AppState,
-    id: &str,
-    secret: &SecretString,
-) -> Result<Client, ApiError> {
-    match clients::authenticate(&state.services.store, id, secret.expose_secret()).await? {
-        Some(client) => Ok(client),
-        None => {
-            tracing::info!("client authentication failed");
-            Err(ApiError::InvalidClient)
-        }
-    }
-}
-
-/// A registered client must authenticate (client credentials, introspection,
-/// the revocation feed).
-pub async fn require_client(
-    state: &AppState,
-    credentials: ClientCredentials,
-) -> Result<Client, ApiError> {
-    match credentials {
-        ClientCredentials::Secret { id, secret } => registered_client(state, &id, &secret).await,
-        ClientCredentials::None | ClientCredentials::Public(_) => Err(ApiError::InvalidClient),
-    }
-}
-
-/// A registered client must authenticate and hold one of `permissions`
-/// (`clients::permissions`); an authenticated client without any of them is
-/// `insufficient_scope` (403): it proved who it is, and that is not enough.
-pub async fn require_permitted_client(
-    state: &AppState,
-    credentials: ClientCredentials,
-    permissions: &[&'static str],
-) -> Result<Client, ApiError> {
-    let client = require_client(state, credentials).await?;
-    if !permissions.iter().any(|p| client.may(p)) {
-        tracing::info!(client = %client.id, ?permissions, "client lacks the permission");
-        return Err(ApiError::InsufficientScope(
-            permissions.first().copied().unwrap_or_default(),
-        ));
-    }
-    Ok(client)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::domain::InputError;
 use crate::error::ServiceError;
+use crate::oauth::OAuthError;
 use crate::passwords::HashError;
 use crate::store::StoreError;
 
@@ -321,6 +322,26 @@ impl From<ServiceError> for ApiError {
                 retry_after_secs: 1,
             },
             ServiceError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        let oauth = |code, description: &str| Self::oauth(code, description);
+        match e {
+            OAuthError::InvalidRequest(why) => Self::InvalidRequest(why),
+            OAuthError::InvalidClient => Self::InvalidClient,
+            OAuthError::InvalidGrant(why) => oauth("invalid_grant", why),
+            OAuthError::UnauthorizedClient(why) => oauth("unauthorized_client", why),
+            OAuthError::UnsupportedGrantType(why) => oauth("unsupported_grant_type", why),
+            OAuthError::InvalidScope(why) => oauth("invalid_scope", why),
+            OAuthError::UnsupportedTokenType(why) => oauth("unsupported_token_type", why),
+            OAuthError::InsufficientScope(permission) => Self::InsufficientScope(permission),
+            OAuthError::TooManyRequests { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            OAuthError::Service(e) => e.into(),
         }
     }
 }

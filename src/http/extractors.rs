@@ -260,7 +260,7 @@ impl FromRequest for PresentedRefresh {
                     Some((cookie, Delivery::Cookie))
                 }
                 (None, Some(token)) => {
-                    if !state.settings().refresh.allow_body_delivery {
+                    if !crate::sessions::delivery::body_allowed(&state.services) {
                         return Err(ApiError::InvalidRequest(
                             "refresh tokens in the body are disabled on this server".into(),
                         ));

@@ -4,31 +4,18 @@
 //! each extracts what it needs (`extractors.rs`), calls a service, and shapes
 //! the answer (`tokens.rs` for token answers, `error.rs` for every refusal).
 //! No handler imports another. The handlers under `auth/` leave every rule of
-//! an account or a session to `accounts` and `sessions`, but for
-//! `check_delivery` below; the per-client request limits of `AppState` are
-//! the edge's own.
+//! an account or a session to `accounts` and `sessions` (whether a sign-in
+//! may answer with the refresh token in the body is `sessions::delivery`);
+//! the per-client request limits of `AppState` and the `Origin` check of the
+//! refresh cookie (`cookies.rs`) are the edge's own.
 //!
-//! Some protocol rules are still here, and are to move to a service (as
-//! `accounts` holds the account rules) rather than grow:
-//! - `oauth/token.rs`: who may use a refresh token (`check_refresh_client`:
-//!   authd's own public client; a registered client is `unauthorized_client`),
-//!   the refresh grant's refusals (body delivery off, any `scope`), and the
-//!   whole client credentials grant: which client may have a token (not one
-//!   holding only `authd:*` permissions) and issuing it with the scope
-//!   `clients::granted_scope` grants;
-//! - `oauth/revoke.rs`: what a token is (a refresh token if the codec decodes
-//!   it, else an access token if it verifies), and who may revoke it: a
-//!   registered client only its own tokens, so none (`unauthorized_client`
-//!   for a user's token; its own access token, which has no session, is
-//!   `unsupported_token_type`), a public client only as authd's `client_id`;
-//! - `oauth/introspect.rs`: the same classification, when a token is active
-//!   (a user's while its session is live, a client's while the client is
-//!   registered, a refresh token while it is its session's current one), and
-//!   what the answer says of it;
-//! - `client_auth.rs` and `revocations.rs`: which permission lets a client
-//!   introspect or read the feed, and which shows it the feed's `sub`;
-//! - `tokens.rs` (`check_delivery`): whether a sign-in may answer with the
-//!   refresh token in the body (`refresh.allow_body_delivery`).
+//! The OAuth protocol rules are the `oauth` service's: who may use which
+//! grant, what a token is, who may revoke it, when introspection calls it
+//! active, and which permission lets a client introspect or read the feed
+//! (and see its `sub`). `oauth/*` and `revocations.rs` read the form and the
+//! client's credentials (`client_auth.rs`), call it, and answer; its
+//! `OAuthError` becomes an `ApiError` in `error.rs`. No rule is left here,
+//! and none joins.
 //!
 //! Every route is declared once, in the `route_table!` below: the table both
 //! registers it with actix and lists it in [`ROUTES`], so the list is what the

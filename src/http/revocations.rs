@@ -1,5 +1,6 @@
 //! `GET /auth/revocations`: the revocation feed, for registered clients with
-//! `authd:revocations`.
+//! `authd:revocations` (which clients may read it, and see `sub`, is
+//! `oauth::permissions::feed_reader`).
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -7,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::ApiError;
-use super::client_auth::{ClientCredentials, basic_credentials, require_permitted_client};
+use super::client_auth::{ClientCredentials, basic_credentials};
 use super::error::ErrorBody;
 use super::state::AppState;
 use super::tokens::token_headers;
-use crate::clients::permissions;
+use crate::oauth::permissions;
 use crate::sessions::feed::{self, Cursor, Version};
 
 #[derive(Deserialize, IntoParams)]
@@ -114,13 +115,9 @@ pub async fn revocations(
         Some((id, secret)) => ClientCredentials::Secret { id, secret },
         None => ClientCredentials::None,
     };
-    let client = require_permitted_client(
-        &state,
-        credentials,
-        &[permissions::REVOCATIONS, permissions::REVOCATIONS_SUB],
-    )
-    .await?;
-    let with_sub = client.may(permissions::REVOCATIONS_SUB);
+    let with_sub = permissions::feed_reader(&state.services, credentials)
+        .await?
+        .with_sub;
     let query = web::Query::<FeedQuery>::from_query(req.query_string())
         .map_err(|_| ApiError::InvalidRequest(BAD_QUERY.into()))?;
     let version = match query.version {

@@ -2,7 +2,8 @@
 //! rotates a session: `/auth/login`, `/auth/otp/verify`,
 //! `/auth/password/reset` with `accounts.reset_signs_in`, `/auth/refresh` and
 //! `/oauth/token`'s refresh grant; how the refresh token travels in it, and
-//! whether a sign-in may answer that way ([`check_delivery`]).
+//! the origin check of a sign-in answering by cookie ([`check_delivery`];
+//! whether it may answer in the body is `sessions::delivery`'s rule).
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -29,8 +30,8 @@ pub enum Delivery {
 
 /// Whether a sign-in may answer with `delivery`, checked before anything is
 /// spent: a cookie only for an allowed `Origin` (403 `invalid_origin`), the
-/// body only while `refresh.allow_body_delivery` is on (400). Every endpoint
-/// that starts a session calls it (login, a code sign-in, a reset that signs in).
+/// body as `sessions::delivery` rules (400 when off). Every endpoint that
+/// starts a session calls it (login, a code sign-in, a reset that signs in).
 pub fn check_delivery(
     state: &AppState,
     req: &HttpRequest,
@@ -38,12 +39,8 @@ pub fn check_delivery(
 ) -> Result<(), ApiError> {
     if delivery == Delivery::Cookie {
         check_origin(state, req)
-    } else if state.settings().refresh.allow_body_delivery {
-        Ok(())
     } else {
-        Err(ApiError::InvalidRequest(
-            "token_delivery \"body\" is disabled on this server".into(),
-        ))
+        Ok(sessions::delivery::check_sign_in_body(&state.services)?)
     }
 }
 

@@ -3,13 +3,15 @@
 //! argument for why it is safe under concurrency), reuse handling (`reuse`),
 //! logout in its scopes (`logout`), the revocation feed (`feed`, with the
 //! argument for user entries), starting sessions under the per-user cap
-//! (`start`) and listing them by pages (`list`).
+//! (`start`), listing them by pages (`list`), and where a refresh token may
+//! travel (`delivery`).
 //!
 //! A session row is the whole state of its family: the counter of the current
 //! token, when it was issued, and the limits. Token `n` of a session is derived
 //! from `(session id, n)` (see `tokens::refresh`), so the row never grows with rotations.
 
 mod decide;
+pub mod delivery;
 pub mod feed;
 pub mod list;
 pub mod logout;

@@ -14,6 +14,12 @@ pub struct AuditRecord {
     /// What happened, such as `login_failed` or `session_revoked`.
     pub kind: String,
     pub session_id: Option<Uuid>,
+    /// Who did it: `user:<uuid>` for the user themselves (other kinds of
+    /// actor may come, such as `admin:<id>`); none for attempts anyone could
+    /// make, authd's own reactions, and events recorded before actors were.
+    pub actor: Option<String>,
+    /// The OAuth client the event concerns, if any.
+    pub client_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub detail: Option<String>,
@@ -22,12 +28,15 @@ pub struct AuditRecord {
 
 #[tracing::instrument(skip_all, fields(kind = event.kind.as_str()))]
 pub async fn insert(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), StoreError> {
-    const SQL: &str = "INSERT INTO audit_events (user_id, kind, session_id, ip, user_agent, detail, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    const SQL: &str = "INSERT INTO audit_events (user_id, kind, session_id, actor, client_id, ip, user_agent, detail, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    let actor = event.actor.as_ref().map(|a| a.to_text());
     on_db!(db, |c| sqlx::query(SQL)
         .bind(event.user_id)
         .bind(event.kind.as_str())
         .bind(event.session_id)
+        .bind(actor.as_deref())
+        .bind(event.client_id.as_deref())
         .bind(event.meta.ip.as_deref())
         .bind(event.meta.user_agent.as_deref())
         .bind(event.detail.as_deref())
@@ -45,7 +54,7 @@ pub async fn list_of_user(
     user: Uuid,
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StoreError> {
-    const SQL: &str = "SELECT kind, session_id, ip, user_agent, detail, created_at FROM audit_events \
+    const SQL: &str = "SELECT kind, session_id, actor, client_id, ip, user_agent, detail, created_at FROM audit_events \
          WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
     Ok(on_db!(db, |c| sqlx::query_as::<_, AuditRecord>(SQL)
         .bind(user)

@@ -1,4 +1,5 @@
-//! Account endpoints: password strength, password change, the audit log.
+//! Account endpoints: password strength, password change, the audit log
+//! (with each event's actor and client).
 
 use serde_json::json;
 
@@ -10,6 +11,7 @@ on_both_stores!(
     changing_the_password_keeps_this_session_and_ends_every_other,
     a_password_change_needs_the_current_password_and_a_strong_new_one,
     the_audit_log_shows_a_user_their_own_events_only,
+    audit_events_name_their_actor_and_client,
 );
 
 async fn common_passwords_are_refused_with_a_clear_error(backend: Backend) {
@@ -164,4 +166,48 @@ async fn the_audit_log_shows_a_user_their_own_events_only(backend: Backend) {
         400
     );
     assert_eq!(app.get("/auth/audit").await.status, 401);
+}
+
+/// The user is the actor of what they did themselves, not of what anyone
+/// knowing their address could try; an event naming a client returns it.
+async fn audit_events_name_their_actor_and_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (email, tokens) = app.user_with_tokens().await;
+    let user = app.user_id(&email).await;
+    let failed = app.try_login(&email, "wrong guess 1234").await;
+    assert_eq!(failed.status, 401);
+    let meta = authd::audit::RequestMeta::default();
+    let consented = authd::audit::AuditEvent::new(
+        authd::audit::AuditKind::SessionRevoked,
+        Some(user),
+        None,
+        &meta,
+        app.now() + chrono::Duration::seconds(1),
+    )
+    .with_client("client_0123");
+    let mut tx = app.store().begin().await.unwrap();
+    authd::audit::record(&mut tx, &consented).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let reply = app.get_bearer("/auth/audit", &tokens.access).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let events = reply.body["events"].as_array().unwrap();
+    let of = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {events:?}"))
+            .clone()
+    };
+    let actor = format!("user:{user}");
+    for kind in ["registered", "login_succeeded"] {
+        assert_eq!(of(kind)["actor"], actor.as_str(), "{kind}");
+        assert!(of(kind)["client_id"].is_null(), "{kind}");
+    }
+    assert!(
+        of("login_failed")["actor"].is_null(),
+        "anyone may fail a login"
+    );
+    assert_eq!(of("session_revoked")["client_id"], "client_0123");
+    assert_eq!(of("session_revoked")["actor"], actor.as_str());
 }

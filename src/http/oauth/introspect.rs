@@ -1,59 +1,16 @@
-//! `POST /oauth/introspect` (RFC 7662), for registered clients.
+//! `POST /oauth/introspect` (RFC 7662), for registered clients; who may ask
+//! and what is answered are `oauth::permissions` and `oauth::introspection`.
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::TokenQuery;
-use crate::accounts;
-use crate::clients::{self, permissions};
-use crate::error::ServiceError;
 use crate::http::ApiError;
-use crate::http::client_auth::require_permitted_client;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::OAuthForm;
 use crate::http::state::AppState;
 use crate::http::tokens::token_headers;
-use crate::services::Services;
-use crate::sessions;
-use crate::tokens::AccessClaims;
-use crate::tokens::refresh::RefreshClaims;
-
-/// RFC 7662 section 2.2. Inactive tokens are `{"active": false}` only.
-#[derive(Serialize, Default, ToSchema)]
-pub struct Introspection {
-    active: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scope: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<String>,
-    /// `Bearer` for access tokens.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_type: Option<&'static str>,
-    /// authd's extension: `access_token` or `refresh_token`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_use: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exp: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iat: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sub: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jti: Option<String>,
-    /// authd's extension: the session of a user's token.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sid: Option<Uuid>,
-    /// authd's extension, for a user's access token: whether the user's
-    /// address is verified now (read with the session's check).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    email_verified: Option<bool>,
-}
+use crate::oauth::introspection::{self, Introspection};
+use crate::oauth::permissions;
 
 /// OAuth 2.0 token introspection (RFC 7662), for registered clients with `authd:introspect`.
 ///
@@ -89,73 +46,12 @@ pub async fn introspect(
     state: web::Data<AppState>,
     OAuthForm { form, client }: OAuthForm,
 ) -> Result<HttpResponse, ApiError> {
+    let svc = &state.services;
     // The client and its permission first: a caller that may not introspect
     // learns nothing about what its form lacks (RFC 7662 section 2.1).
-    let client = require_permitted_client(&state, client, &[permissions::INTROSPECT]).await?;
+    let client = permissions::introspector(svc, client).await?;
     let input = TokenQuery::from_form(form)?;
-    let svc = &state.services;
-    let token = input.token.as_str();
-    let answer = if let Some(claims) = svc.refresh.decode(token) {
-        introspect_refresh(svc, claims).await?
-    } else if let Ok(claims) = svc.access.verify(token, svc.now()) {
-        introspect_access(svc, claims).await?
-    } else {
-        Introspection::default()
-    };
+    let answer = introspection::introspect(svc, &input.token).await?;
     tracing::info!(client = %client.id, active = answer.active, "introspection");
     Ok(token_headers(HttpResponse::Ok()).json(answer))
-}
-
-async fn introspect_access(
-    svc: &Services,
-    claims: AccessClaims,
-) -> Result<Introspection, ApiError> {
-    // A user's token: the session's check and the user in one query.
-    let (live, email_verified) = match claims.user_session() {
-        Some((user, session)) => match accounts::user_of_live_session(svc, user, session).await {
-            Ok(user) => (true, Some(user.email_verified)),
-            Err(ServiceError::SessionEnded) => (false, None),
-            Err(e) => return Err(e.into()),
-        },
-        // A machine client's token lives while its client is registered.
-        None => (clients::exists(&svc.store, &claims.client_id).await?, None),
-    };
-    if !live {
-        return Ok(Introspection::default());
-    }
-    Ok(Introspection {
-        active: true,
-        scope: claims.scope,
-        client_id: Some(claims.client_id),
-        token_type: Some("Bearer"),
-        token_use: Some("access_token"),
-        exp: Some(claims.exp),
-        iat: Some(claims.iat),
-        sub: Some(claims.sub),
-        aud: Some(claims.aud),
-        iss: Some(claims.iss),
-        jti: Some(claims.jti.to_string()),
-        sid: claims.sid,
-        email_verified,
-    })
-}
-
-async fn introspect_refresh(
-    svc: &Services,
-    claims: RefreshClaims,
-) -> Result<Introspection, ApiError> {
-    let Some(session) = sessions::current_of(svc, claims).await? else {
-        return Ok(Introspection::default());
-    };
-    Ok(Introspection {
-        active: true,
-        client_id: Some(svc.settings.jwt.client_id.clone()),
-        token_use: Some("refresh_token"),
-        exp: Some(session.expires_at.timestamp()),
-        iat: Some(session.last_rotated_at.timestamp()),
-        sub: Some(session.user_id.to_string()),
-        iss: Some(svc.settings.issuer().to_owned()),
-        sid: Some(session.id),
-        ..Introspection::default()
-    })
 }

@@ -1,16 +1,14 @@
-//! `POST /oauth/revoke` (RFC 7009).
+//! `POST /oauth/revoke` (RFC 7009); who may revoke what is `oauth::revocation`.
 
 use actix_web::{HttpResponse, web};
 
 use super::TokenQuery;
-use crate::audit::AuditKind;
 use crate::http::ApiError;
-use crate::http::client_auth::{ClientCredentials, registered_client};
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, OAuthForm};
 use crate::http::state::AppState;
 use crate::http::tokens::token_headers;
-use crate::sessions::logout::{self, reasons};
+use crate::oauth::revocation;
 
 /// OAuth 2.0 token revocation (RFC 7009).
 ///
@@ -41,50 +39,7 @@ pub async fn revoke(
     OAuthForm { form, client }: OAuthForm,
 ) -> Result<HttpResponse, ApiError> {
     let input = TokenQuery::from_form(form)?;
-    let svc = &state.services;
-    // Public clients revoke by presenting the token; a registered client's
-    // credentials, if sent, must hold, and it may revoke only its own tokens
-    // (RFC 7009 section 2.1).
-    let registered = match client {
-        ClientCredentials::Secret { id, secret } => {
-            Some(registered_client(&state, &id, &secret).await?)
-        }
-        ClientCredentials::Public(id) if id != svc.settings.jwt.client_id => {
-            return Err(ApiError::InvalidClient);
-        }
-        ClientCredentials::Public(_) | ClientCredentials::None => None,
-    };
-    let not_yours = || {
-        ApiError::oauth(
-            "unauthorized_client",
-            "this token was not issued to the authenticated client",
-        )
-    };
     tracing::debug!(hint = input.token_type_hint.as_deref(), "revocation");
-    let token = input.token.as_str();
-    let meta = &caller.meta;
-    if let Some(claims) = svc.refresh.decode(token) {
-        if registered.is_some() {
-            return Err(not_yours());
-        }
-        logout::end_by_refresh_token(svc, claims, "revocation", meta).await?;
-    } else if let Ok(claims) = svc.access.verify(token, svc.now()) {
-        match (claims.user_session(), &registered) {
-            (Some(_), Some(_)) => return Err(not_yours()),
-            (Some((user, session)), None) => {
-                logout::end_one(svc, session, user, AuditKind::Logout, reasons::LOGOUT, meta)
-                    .await?;
-            }
-            (None, Some(client)) if client.id != claims.client_id => return Err(not_yours()),
-            (None, _) => {
-                return Err(ApiError::oauth(
-                    "unsupported_token_type",
-                    "a client's access token has no session to revoke; it expires on its own",
-                ));
-            }
-        }
-    } else {
-        tracing::info!("revocation of a token authd does not accept: nothing to do");
-    }
+    revocation::revoke(&state.services, client, &input.token, &caller.meta).await?;
     Ok(token_headers(HttpResponse::Ok()).finish())
 }

@@ -1,18 +1,17 @@
-//! `POST /oauth/token`: the `refresh_token` and `client_credentials` grants.
+//! `POST /oauth/token`: the `refresh_token` and `client_credentials` grants,
+//! whose rules are `oauth::grants`.
 
 use actix_web::HttpResponse;
 use actix_web::web;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::clients;
 use crate::http::ApiError;
-use crate::http::client_auth::{ClientCredentials, registered_client, require_client};
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, OAuthForm};
 use crate::http::state::AppState;
 use crate::http::tokens::{Delivery, TokenResponse, token_headers, token_response};
-use crate::sessions::rotate;
+use crate::oauth::grants;
 
 /// The parameters of `POST /oauth/token`, form-encoded (RFC 6749 sections 4.4
 /// and 6): one of the two grants. Client credentials may come by HTTP Basic
@@ -120,112 +119,34 @@ pub async fn token(
     let refresh_token = form.take("refresh_token")?;
     let scope = form.take("scope")?;
     tracing::Span::current().record("grant_type", grant_type.as_str());
+    let svc = &state.services;
     match grant_type.as_str() {
         "refresh_token" => {
             let token = refresh_token.ok_or_else(|| {
                 ApiError::InvalidRequest("the parameter refresh_token is required".into())
             })?;
-            refresh_grant(&state, &caller, &token, scope, &client).await
+            let request = grants::RefreshRequest {
+                credentials: &client,
+                token: &token,
+                scope: scope.as_deref(),
+                ip: caller.ip,
+                meta: &caller.meta,
+            };
+            let session = grants::refresh(svc, &state.refresh_limit, request).await?;
+            token_response(&state, &session, Delivery::Body)
         }
-        "client_credentials" => client_credentials_grant(&state, scope.as_deref(), client).await,
+        "client_credentials" => {
+            let issued = grants::client_credentials(svc, client, scope.as_deref()).await?;
+            Ok(token_headers(HttpResponse::Ok()).json(ClientTokenResponse {
+                access_token: issued.access_token,
+                token_type: "Bearer",
+                expires_in: issued.expires_in,
+                scope: issued.scope,
+            }))
+        }
         _ => Err(ApiError::oauth(
             "unsupported_grant_type",
             "grant_type must be refresh_token or client_credentials",
         )),
     }
-}
-
-/// Who may use a refresh token: authd's first-party (public) client, named or
-/// not. A registered machine client has no refresh tokens of its own: its
-/// credentials are checked (a wrong secret is `invalid_client`), then refused.
-async fn check_refresh_client(
-    state: &AppState,
-    credentials: &ClientCredentials,
-) -> Result<(), ApiError> {
-    match credentials {
-        ClientCredentials::None => Ok(()),
-        ClientCredentials::Public(id) if *id == state.settings().jwt.client_id => Ok(()),
-        ClientCredentials::Public(_) => Err(ApiError::InvalidClient),
-        ClientCredentials::Secret { id, secret } => {
-            registered_client(state, id, secret).await?;
-            Err(ApiError::oauth(
-                "unauthorized_client",
-                "refresh tokens belong to authd's first-party client, not to registered clients",
-            ))
-        }
-    }
-}
-
-async fn refresh_grant(
-    state: &AppState,
-    caller: &Caller,
-    token: &str,
-    scope: Option<String>,
-    credentials: &ClientCredentials,
-) -> Result<HttpResponse, ApiError> {
-    check_refresh_client(state, credentials).await?;
-    let svc = &state.services;
-    if !svc.settings.refresh.allow_body_delivery {
-        return Err(ApiError::oauth(
-            "unsupported_grant_type",
-            "refresh tokens outside the cookie are disabled on this server",
-        ));
-    }
-    if let Err(retry_after_secs) = state.refresh_limit.check(caller.ip, svc.now()) {
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
-    if scope.is_some() {
-        return Err(ApiError::oauth(
-            "invalid_scope",
-            "a user's tokens carry no scope",
-        ));
-    }
-    match rotate::exchange(svc, token, &caller.meta).await? {
-        Some(session) => token_response(state, &session, Delivery::Body),
-        None => Err(ApiError::oauth(
-            "invalid_grant",
-            "the refresh token is invalid, expired or revoked",
-        )),
-    }
-}
-
-async fn client_credentials_grant(
-    state: &AppState,
-    scope: Option<&str>,
-    credentials: ClientCredentials,
-) -> Result<HttpResponse, ApiError> {
-    let client = require_client(state, credentials).await?;
-    if !client.may_use_client_credentials() {
-        return Err(ApiError::oauth(
-            "unauthorized_client",
-            "only machine clients may use the client credentials grant",
-        ));
-    }
-    if clients::grantable_scopes(&client).next().is_none() {
-        // Such a client holds at most authd's permissions (introspection,
-        // the revocation feed); a token of its own would be accepted wherever
-        // any valid token is. Permissions are never put in a token.
-        return Err(ApiError::oauth(
-            "unauthorized_client",
-            "this client has no scopes to grant (authd:* permissions are never granted in tokens)",
-        ));
-    }
-    let scope = clients::granted_scope(&client, scope).map_err(|_| {
-        ApiError::oauth(
-            "invalid_scope",
-            "the requested scope is malformed or not granted to this client",
-        )
-    })?;
-    let svc = &state.services;
-    let access = svc
-        .access
-        .issue_client(&client.id, scope.clone(), svc.now())
-        .map_err(ApiError::internal)?;
-    tracing::info!(client = %client.id, "client credentials token issued");
-    Ok(token_headers(HttpResponse::Ok()).json(ClientTokenResponse {
-        access_token: access.token,
-        token_type: "Bearer",
-        expires_in: access.expires_in,
-        scope,
-    }))
 }

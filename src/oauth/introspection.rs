@@ -1,0 +1,117 @@
+//! Token introspection (RFC 7662): when a token is active and what the
+//! answer says of it. Who may ask is `permissions::introspector`.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::OAuthError;
+use super::classify::{Token, classify};
+use crate::accounts;
+use crate::clients;
+use crate::error::ServiceError;
+use crate::services::Services;
+use crate::sessions;
+use crate::tokens::AccessClaims;
+use crate::tokens::refresh::RefreshClaims;
+
+/// RFC 7662 section 2.2. Inactive tokens are `{"active": false}` only.
+#[derive(Debug, Serialize, Default, ToSchema)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    /// `Bearer` for access tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    /// authd's extension: `access_token` or `refresh_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_use: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    /// authd's extension: the session of a user's token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<Uuid>,
+    /// authd's extension, for a user's access token: whether the user's
+    /// address is verified now (read with the session's check).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email_verified: Option<bool>,
+}
+
+/// What introspection answers of `token`. An access token is active while it
+/// verifies and, for a user's token, while its session is live (for a machine
+/// client's token, while its client is registered); a refresh token while it
+/// is its session's current token. Asking spends and rotates nothing.
+pub async fn introspect(svc: &Services, token: &str) -> Result<Introspection, OAuthError> {
+    match classify(svc, token) {
+        Token::Refresh(claims) => introspect_refresh(svc, claims).await,
+        Token::Access(claims) => introspect_access(svc, claims).await,
+        Token::Unknown => Ok(Introspection::default()),
+    }
+}
+
+async fn introspect_access(
+    svc: &Services,
+    claims: AccessClaims,
+) -> Result<Introspection, OAuthError> {
+    // A user's token: the session's check and the user in one query.
+    let (live, email_verified) = match claims.user_session() {
+        Some((user, session)) => match accounts::user_of_live_session(svc, user, session).await {
+            Ok(user) => (true, Some(user.email_verified)),
+            Err(ServiceError::SessionEnded) => (false, None),
+            Err(e) => return Err(e.into()),
+        },
+        // A machine client's token lives while its client is registered.
+        None => (clients::exists(&svc.store, &claims.client_id).await?, None),
+    };
+    if !live {
+        return Ok(Introspection::default());
+    }
+    Ok(Introspection {
+        active: true,
+        scope: claims.scope,
+        client_id: Some(claims.client_id),
+        token_type: Some("Bearer"),
+        token_use: Some("access_token"),
+        exp: Some(claims.exp),
+        iat: Some(claims.iat),
+        sub: Some(claims.sub),
+        aud: Some(claims.aud),
+        iss: Some(claims.iss),
+        jti: Some(claims.jti.to_string()),
+        sid: claims.sid,
+        email_verified,
+    })
+}
+
+async fn introspect_refresh(
+    svc: &Services,
+    claims: RefreshClaims,
+) -> Result<Introspection, OAuthError> {
+    let Some(session) = sessions::current_of(svc, claims).await? else {
+        return Ok(Introspection::default());
+    };
+    Ok(Introspection {
+        active: true,
+        client_id: Some(svc.settings.jwt.client_id.clone()),
+        token_use: Some("refresh_token"),
+        exp: Some(session.expires_at.timestamp()),
+        iat: Some(session.last_rotated_at.timestamp()),
+        sub: Some(session.user_id.to_string()),
+        iss: Some(svc.settings.issuer().to_owned()),
+        sid: Some(session.id),
+        ..Introspection::default()
+    })
+}
