@@ -25,5 +25,6 @@ pub mod services;
 pub mod sessions;
 pub mod store;
 pub mod telemetry;
+pub mod templates;
 pub mod throttle;
 pub mod tokens;

@@ -9,11 +9,13 @@ mod accounts;
 mod email;
 pub mod file;
 mod load;
+mod pages;
 mod validate;
 
 pub use accounts::{AccountSettings, Verification};
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
+pub use pages::{PageSettings, TemplateSettings};
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,12 @@ pub struct Settings {
     pub accounts: AccountSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// How the hosted pages look (`[pages]`).
+    #[serde(default)]
+    pub pages: PageSettings,
+    /// Where operators' templates are (`[templates]`).
+    #[serde(default)]
+    pub templates: TemplateSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -245,6 +245,7 @@ impl Settings {
         }
         self.email.validate()?;
         self.accounts.validate()?;
+        self.pages.validate()?;
         self.validate_mail_for_https()?;
         Ok(())
     }
