@@ -112,7 +112,10 @@ mod tests {
     fn a_token_is_accepted_for_its_form_and_binding_only() {
         let keys = ring(1, &[(1, "a")]);
         let token = issue(&keys, "reset", "cookie-1");
-        assert_eq!(check(&keys, "reset", Some("cookie-1"), Some(&token)), Ok(()));
+        assert_eq!(
+            check(&keys, "reset", Some("cookie-1"), Some(&token)),
+            Ok(())
+        );
         assert_eq!(
             check(&keys, "reset", Some("cookie-2"), Some(&token)),
             Err(CsrfRefused::Foreign)

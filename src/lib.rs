@@ -14,6 +14,7 @@ pub mod cli;
 pub mod clients;
 pub mod clock;
 pub mod config;
+pub mod csrf;
 pub mod domain;
 pub mod error;
 pub mod http;

@@ -104,11 +104,9 @@ impl PageError {
             tracing::error!(error = ?e, "a page failed");
         }
         let mut builder = HttpResponse::build(self.status());
-        if let Self::Api(
-            ApiError::TooManyRequests {
-                retry_after_secs: secs,
-            },
-        ) = self
+        if let Self::Api(ApiError::TooManyRequests {
+            retry_after_secs: secs,
+        }) = self
         {
             builder.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
@@ -147,5 +145,13 @@ impl From<crate::error::ServiceError> for PageError {
 impl From<crate::domain::InputError> for PageError {
     fn from(e: crate::domain::InputError) -> Self {
         Self::Api(e.into())
+    }
+}
+
+/// For actix's extractor bounds only: page handlers take their extractors as
+/// `Result`s and render the error page themselves ([`PageError::render`]).
+impl actix_web::ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status()
     }
 }
