@@ -188,14 +188,6 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
              Secure refresh cookie there, so only body delivery works; serve authd over https"
         );
     }
-    if settings.link_base_is_the_demo() && !demo {
-        tracing::warn!(
-            link_base = %settings.link_base(),
-            "email.link_base is unset, so emailed links open the demo's page under the issuer, \
-             which this deployment does not serve (demo.enabled is off): set email.link_base \
-             to the page of your app that handles them"
-        );
-    }
     let server = HttpServer::new(move || {
         let origins = state.origins();
         let cors = Cors::default()
@@ -221,6 +213,7 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
                 crate::http::operations::measure,
             ))
             .app_data(state.clone())
+            .configure(crate::http::pages::routes)
             .configure(crate::http::routes)
             // Development only; kept apart from the API's routes.
             .configure(|cfg| {

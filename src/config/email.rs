@@ -16,8 +16,8 @@ pub struct EmailSettings {
     pub product_name: String,
     /// The app page that handles the links in messages: a link is this URL
     /// with `action` and `token` query parameters added. Empty (the default):
-    /// the demo's page under the issuer, `{server.issuer}/demo/`
-    /// (`Settings::link_base`).
+    /// authd's own pages under the issuer, `{server.issuer}/account`
+    /// (`Settings::link_base`, `http::pages`).
     pub link_base: String,
     /// The sender's address (`From` and the SMTP envelope).
     pub from_address: String,

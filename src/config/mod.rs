@@ -9,11 +9,13 @@ mod accounts;
 mod email;
 pub mod file;
 mod load;
+mod pages;
 mod validate;
 
 pub use accounts::{AccountSettings, Verification};
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
+pub use pages::{PageSettings, TemplateSettings};
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,12 @@ pub struct Settings {
     pub accounts: AccountSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    /// How the hosted pages look (`[pages]`).
+    #[serde(default)]
+    pub pages: PageSettings,
+    /// Where operators' templates are (`[templates]`).
+    #[serde(default)]
+    pub templates: TemplateSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -64,8 +72,7 @@ pub struct DemoSettings {
     pub enabled: bool,
     /// Serves it as well when the issuer is `http://` on localhost or a
     /// loopback address: a development setup, such as `cargo run` with the
-    /// defaults, whose emailed links (`email.link_base`) open the demo. An
-    /// https issuer never gets it this way.
+    /// defaults. An https issuer never gets it this way.
     pub on_local_issuer: bool,
 }
 
@@ -411,19 +418,14 @@ impl Settings {
                 && self.issuer_is_secure_context())
     }
 
-    /// The page the links in messages open (`email.link_base`); unset, the
-    /// demo's page under the issuer, `{issuer}/demo/`, which the demo serves
-    /// (`demo_served`).
+    /// The page the links in messages open (`email.link_base`); unset,
+    /// authd's own pages of emailed links, `{issuer}/account`
+    /// (`http::pages`).
     pub fn link_base(&self) -> String {
         match self.email.link_base.trim() {
-            "" => format!("{}/demo/", self.issuer()),
+            "" => format!("{}/account", self.issuer()),
             set => set.to_owned(),
         }
-    }
-
-    /// Whether `email.link_base` was left to follow the issuer.
-    pub fn link_base_is_the_demo(&self) -> bool {
-        self.email.link_base.trim().is_empty()
     }
 
     pub fn is_sqlite(&self) -> bool {

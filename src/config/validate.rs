@@ -245,6 +245,7 @@ impl Settings {
         }
         self.email.validate()?;
         self.accounts.validate()?;
+        self.pages.validate()?;
         self.validate_mail_for_https()?;
         Ok(())
     }
@@ -332,16 +333,15 @@ mod tests {
     }
 
     #[test]
-    fn link_base_follows_the_issuer_to_the_demos_page_unless_set() {
+    fn link_base_follows_the_issuer_to_authds_own_pages_unless_set() {
         let s = load(&[]).unwrap();
-        assert_eq!(s.link_base(), "http://localhost:8080/demo/");
+        assert_eq!(s.link_base(), "http://localhost:8080/account");
         let s = load(&[
             ("AUTHD__SERVER__ISSUER", "https://auth.example.com/"),
             ("AUTHD__EMAIL__SMTP__HOST", "smtp.example.com"),
         ])
         .unwrap();
-        assert_eq!(s.link_base(), "https://auth.example.com/demo/");
-        assert!(s.link_base_is_the_demo());
+        assert_eq!(s.link_base(), "https://auth.example.com/account");
         let s = load(&[("AUTHD__EMAIL__LINK_BASE", "https://app.example.com/account")]).unwrap();
         assert_eq!(s.link_base(), "https://app.example.com/account");
     }

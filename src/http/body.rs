@@ -29,7 +29,7 @@ pub async fn optional_json<T: DeserializeOwned>(
 }
 
 /// The whole body, refused past `limit` bytes without reading further.
-async fn read_body(
+pub(super) async fn read_body(
     req: &HttpRequest,
     mut payload: web::Payload,
     limit: usize,

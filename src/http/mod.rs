@@ -35,7 +35,9 @@
 //! `tests/api/openapi.rs` fails until the three agree (a route served but not
 //! documented, or documented but not served). Development-only routes (the demo
 //! app) are registered outside the table on purpose and are not documented; so
-//! is the one route of the `metrics.listen` address ([`metrics_routes`]).
+//! is the one route of the `metrics.listen` address ([`metrics_routes`]), and so
+//! are the hosted HTML pages, which have their own table
+//! (`pages::PAGE_ROUTES`, checked apart from this one by `tests/api/openapi.rs`).
 
 mod auth;
 mod body;
@@ -48,6 +50,7 @@ pub mod extractors;
 mod oauth;
 pub mod openapi;
 pub mod operations;
+pub mod pages;
 pub mod request_span;
 mod revocations;
 pub mod state;

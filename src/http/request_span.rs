@@ -109,8 +109,9 @@ fn flavor(version: Version) -> &'static str {
 }
 
 /// Query parameters whose value the log never shows: an emailed link is
-/// `email.link_base?action=<kind>&token=<token>`, and its page may be authd's
-/// own demo (`/demo/`), so opening the link sends the token here.
+/// `email.link_base?action=<kind>&token=<token>`, and its page is authd's own
+/// by default (`/account`, `http::pages`; or the demo's, `/demo/`), so
+/// opening the link sends the token here.
 const SECRET_PARAMS: [&str; 2] = ["token", "code"];
 
 /// The request's path and query as the log shows them, the value of each
@@ -173,6 +174,14 @@ mod tests {
             "/demo/?tok%65n=[redacted]&code=[redacted]"
         );
         assert_eq!(target("/demo/?token"), "/demo/?token=[redacted]");
+        assert_eq!(
+            target("/account?action=verify_email&token=s3cr3t"),
+            "/account?action=verify_email&token=[redacted]"
+        );
+        assert_eq!(
+            target("/account?token=a&token=b&action=email_change_confirm"),
+            "/account?token=[redacted]&token=[redacted]&action=email_change_confirm"
+        );
         assert_eq!(
             target("/auth/revocations?after=5&limit=2"),
             "/auth/revocations?after=5&limit=2"

@@ -1,6 +1,6 @@
 //! What every handler shares: the services, and the HTTP edge's own parts
 //! (the per-client request limits, the trusted proxies, the allowed origins,
-//! the refresh cookie's name, the OpenAPI document).
+//! the refresh cookie's name, the OpenAPI document, the page templates).
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -11,6 +11,7 @@ use actix_web::web;
 use crate::app::StartError;
 use crate::config::RefreshCookie;
 use crate::services::Services;
+use crate::templates::pages::Pages;
 use crate::throttle::RateLimiter;
 
 pub struct AppState {
@@ -22,6 +23,9 @@ pub struct AppState {
     pub openapi: web::Bytes,
     /// The refresh cookie's full name and path (`refresh.cookie_path`).
     pub refresh_cookie: RefreshCookie,
+    /// The hosted pages' templates and stylesheet (`http::pages`), checked
+    /// at start-up.
+    pub pages: Pages,
     origins: HashSet<String>,
 }
 
@@ -47,6 +51,7 @@ impl AppState {
                 .collect(),
             origins: settings.allowed_origins(),
             refresh_cookie: settings.refresh.cookie(),
+            pages: Pages::load(settings)?,
             openapi,
             services,
         })

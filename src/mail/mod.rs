@@ -4,7 +4,7 @@
 //! kind where a message is queued), the background sender
 //! that delivers the outbox with retries (`sender`), over SMTP (`smtp`) or,
 //! with no SMTP configured, as `.eml` files under `data_dir/mail` (`files`),
-//! and the templates (`templates`).
+//! and the templates (`crate::templates::mail`).
 //!
 //! A message's link or code is a secret: no log line carries a body, a link,
 //! a code or an address, only the message's id, its kind and the recipient's
@@ -18,7 +18,6 @@ pub mod outbox;
 pub mod seal;
 pub mod sender;
 pub mod smtp;
-pub mod templates;
 
 use std::time::Duration;
 
@@ -144,7 +143,7 @@ pub enum Delivery {
 /// Everything mail needs, built once at start-up: the templates, the
 /// delivery, the per-IP limit, the sender's wake-up, the settings it reads.
 pub struct Mailer {
-    pub templates: templates::Templates,
+    pub templates: crate::templates::mail::Templates,
     pub delivery: Delivery,
     pub ip_limit: RateLimiter,
     pub from: Mailbox,
@@ -158,6 +157,7 @@ impl Mailer {
     /// be read stops start-up, naming the setting.
     pub fn new(settings: &Settings) -> Result<Self, ConfigError> {
         let email = &settings.email;
+        let dirs = crate::templates::OverrideDirs::from_settings(settings)?;
         let address = email
             .from_address
             .parse()
@@ -172,7 +172,10 @@ impl Mailer {
             Delivery::Files(files::Files::new(settings.data_path("mail")))
         };
         Ok(Self {
-            templates: templates::Templates::load(email.templates_dir.as_deref())?,
+            templates: crate::templates::mail::Templates::load(&crate::templates::Overrides {
+                dir: dirs.mail.as_deref(),
+                setting: dirs.mail_setting,
+            })?,
             delivery,
             ip_limit: RateLimiter::new(email.per_ip_limit, email.per_ip_window_secs),
             from: Mailbox::new(name, address),

@@ -319,6 +319,16 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         .send()
         .await
         .unwrap();
+    // An emailed link opens authd's own page: its token stays out of the log.
+    let link_token = "page-link-token-never-logged";
+    let page = client
+        .get(format!(
+            "{base}/account?action=verify_email&token={link_token}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
     // The metrics are on their own address only; SIGTERM stops both servers.
     let metrics = |base: String| {
         let client = client.clone();
@@ -368,6 +378,7 @@ async fn the_binary_serves_stops_on_sigterm_and_never_logs_secrets() {
         ("access token signature", access.rsplit('.').next().unwrap()),
         ("refresh key", refresh_key.trim()),
         ("signing key", signing_key.lines().nth(1).unwrap()),
+        ("link token", link_token),
     ] {
         assert!(!logs.contains(secret), "the {name} reached the log");
     }

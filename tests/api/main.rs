@@ -46,6 +46,7 @@ mod oauth_token;
 mod observability;
 mod openapi;
 mod otp;
+mod pages;
 mod password_reset;
 mod permissions;
 mod refresh;

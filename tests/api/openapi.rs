@@ -352,3 +352,33 @@ async fn the_schemas_state_the_configured_password_bounds_and_the_other_limits()
         .expect("since");
     assert!(since["schema"]["pattern"].is_string(), "{since}");
 }
+
+/// The hosted pages (`http::pages::PAGE_ROUTES`) are HTML, served apart from
+/// the API's table and never in the document; the server registers each (a
+/// method a page does not take is its HTML 405, not the JSON 404).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosted_pages_are_served_apart_from_the_api_and_left_out_of_the_document() {
+    use authd::http::pages::PAGE_ROUTES;
+    let app = spawn_app(Backend::Sqlite).await;
+    let documented = operations(&served_document(&app).await);
+    for (method, path) in PAGE_ROUTES {
+        let route = ((*method).to_owned(), (*path).to_owned());
+        assert!(
+            !routes().contains(&route),
+            "{method} {path} is in both tables"
+        );
+        assert!(
+            !documented.iter().any(|(_, p)| p == path),
+            "{path} is documented"
+        );
+        let reply = app.send(app.client.patch(app.url(path))).await;
+        assert_eq!(reply.status, 405, "PATCH {path}: {}", reply.text);
+        assert!(
+            reply
+                .header("content-type")
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+    }
+}

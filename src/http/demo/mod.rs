@@ -2,7 +2,8 @@
 //! the browser pattern of the README as a page to click through, and the page
 //! the browser end-to-end tests drive. Plain HTML, CSS and JavaScript compiled
 //! into the binary; no build step. `app.js` holds the session, `links.js` the
-//! pages an emailed link opens (reset, verify, email change) and the
+//! pages an emailed link opens when `email.link_base` points here (by default
+//! the links open authd's hosted pages, `http::pages`) and the
 //! forgot-password form, `ui.js` what both share.
 
 use actix_web::http::header;

@@ -1,7 +1,8 @@
 //! The messages' templates: a subject, a text part and an HTML part for each
-//! kind, built in (`src/mail/templates/`) and overridable file by file from
-//! `email.templates_dir`. HTML templates (`*.html`) escape every variable;
-//! an unknown variable is an error, not an empty string.
+//! kind, built in (`src/templates/mail/`) and overridable file by file from
+//! `templates.dir/mail/` (or the older `email.templates_dir`). HTML templates
+//! (`*.html`) escape every variable; an unknown variable is an error, not an
+//! empty string.
 //!
 //! Variables, in every template: `product_name`, `app_url` (`email.link_base`).
 //! Per kind:
@@ -24,107 +25,97 @@
 //! `layout.html` (the HTML frame every HTML part extends) and `button.html`
 //! (a link as a button, with `link` and `label`) can be overridden too.
 
-use std::path::Path;
+use minijinja::Value;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
-
-use super::MailKind;
+use super::{Engine, Overrides};
 use crate::config::ConfigError;
+use crate::mail::MailKind;
 
 /// Every built-in template, by the name an override file must have.
 const BUILT_IN: &[(&str, &str)] = &[
-    ("layout.html", include_str!("templates/layout.html")),
-    ("button.html", include_str!("templates/button.html")),
+    ("layout.html", include_str!("mail/layout.html")),
+    ("button.html", include_str!("mail/button.html")),
     (
         "verify_email.subject.txt",
-        include_str!("templates/verify_email.subject.txt"),
+        include_str!("mail/verify_email.subject.txt"),
     ),
-    (
-        "verify_email.txt",
-        include_str!("templates/verify_email.txt"),
-    ),
-    (
-        "verify_email.html",
-        include_str!("templates/verify_email.html"),
-    ),
+    ("verify_email.txt", include_str!("mail/verify_email.txt")),
+    ("verify_email.html", include_str!("mail/verify_email.html")),
     (
         "password_reset.subject.txt",
-        include_str!("templates/password_reset.subject.txt"),
+        include_str!("mail/password_reset.subject.txt"),
     ),
     (
         "password_reset.txt",
-        include_str!("templates/password_reset.txt"),
+        include_str!("mail/password_reset.txt"),
     ),
     (
         "password_reset.html",
-        include_str!("templates/password_reset.html"),
+        include_str!("mail/password_reset.html"),
     ),
     (
         "password_changed.subject.txt",
-        include_str!("templates/password_changed.subject.txt"),
+        include_str!("mail/password_changed.subject.txt"),
     ),
     (
         "password_changed.txt",
-        include_str!("templates/password_changed.txt"),
+        include_str!("mail/password_changed.txt"),
     ),
     (
         "password_changed.html",
-        include_str!("templates/password_changed.html"),
+        include_str!("mail/password_changed.html"),
     ),
     (
         "email_change_confirm.subject.txt",
-        include_str!("templates/email_change_confirm.subject.txt"),
+        include_str!("mail/email_change_confirm.subject.txt"),
     ),
     (
         "email_change_confirm.txt",
-        include_str!("templates/email_change_confirm.txt"),
+        include_str!("mail/email_change_confirm.txt"),
     ),
     (
         "email_change_confirm.html",
-        include_str!("templates/email_change_confirm.html"),
+        include_str!("mail/email_change_confirm.html"),
     ),
     (
         "email_change_notice.subject.txt",
-        include_str!("templates/email_change_notice.subject.txt"),
+        include_str!("mail/email_change_notice.subject.txt"),
     ),
     (
         "email_change_notice.txt",
-        include_str!("templates/email_change_notice.txt"),
+        include_str!("mail/email_change_notice.txt"),
     ),
     (
         "email_change_notice.html",
-        include_str!("templates/email_change_notice.html"),
+        include_str!("mail/email_change_notice.html"),
     ),
     (
         "email_changed.subject.txt",
-        include_str!("templates/email_changed.subject.txt"),
+        include_str!("mail/email_changed.subject.txt"),
     ),
-    (
-        "email_changed.txt",
-        include_str!("templates/email_changed.txt"),
-    ),
+    ("email_changed.txt", include_str!("mail/email_changed.txt")),
     (
         "email_changed.html",
-        include_str!("templates/email_changed.html"),
+        include_str!("mail/email_changed.html"),
     ),
     (
         "registration_attempt.subject.txt",
-        include_str!("templates/registration_attempt.subject.txt"),
+        include_str!("mail/registration_attempt.subject.txt"),
     ),
     (
         "registration_attempt.txt",
-        include_str!("templates/registration_attempt.txt"),
+        include_str!("mail/registration_attempt.txt"),
     ),
     (
         "registration_attempt.html",
-        include_str!("templates/registration_attempt.html"),
+        include_str!("mail/registration_attempt.html"),
     ),
     (
         "otp_code.subject.txt",
-        include_str!("templates/otp_code.subject.txt"),
+        include_str!("mail/otp_code.subject.txt"),
     ),
-    ("otp_code.txt", include_str!("templates/otp_code.txt")),
-    ("otp_code.html", include_str!("templates/otp_code.html")),
+    ("otp_code.txt", include_str!("mail/otp_code.txt")),
+    ("otp_code.html", include_str!("mail/otp_code.html")),
 ];
 
 /// A message's three parts, rendered.
@@ -135,53 +126,23 @@ pub struct Rendered {
 }
 
 pub struct Templates {
-    env: Environment<'static>,
+    engine: Engine,
 }
 
 impl Templates {
     /// The built-in templates, each replaced by the file of the same name in
-    /// `dir` if there is one. A file authd does not use, a syntax error, or a
-    /// template needing a variable its kind does not have stops start-up.
-    pub fn load(dir: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.add_filter("with_article", with_article);
-        let invalid = |name: &str, e: &dyn std::fmt::Display| {
-            ConfigError::invalid("email.templates_dir", format!("{name}: {e}"))
+    /// `overrides.dir` if there is one. A file authd does not use, a syntax
+    /// error, or a template needing a variable its kind does not have stops
+    /// start-up.
+    pub fn load(overrides: &Overrides<'_>) -> Result<Self, ConfigError> {
+        let templates = Self {
+            engine: Engine::load(BUILT_IN, overrides)?,
         };
-        let mut sources: Vec<(String, String)> = BUILT_IN
-            .iter()
-            .map(|(name, source)| ((*name).to_owned(), (*source).to_owned()))
-            .collect();
-        if let Some(dir) = dir {
-            let entries =
-                std::fs::read_dir(dir).map_err(|e| invalid(&dir.display().to_string(), &e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| invalid(&dir.display().to_string(), &e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with('.') || !entry.path().is_file() {
-                    continue;
-                }
-                let Some(slot) = sources.iter_mut().find(|(n, _)| *n == name) else {
-                    return Err(invalid(
-                        &name,
-                        &"not a template authd uses (see the built-in names in README.md)",
-                    ));
-                };
-                slot.1 = crate::config::file::read_value(&entry.path())
-                    .map_err(|e| invalid(&name, &e))?;
-            }
-        }
-        for (name, source) in sources {
-            env.add_template_owned(name.clone(), source)
-                .map_err(|e| invalid(&name, &e))?;
-        }
-        let templates = Self { env };
         // Every kind renders with sample values now, not at its first message.
         for kind in MailKind::ALL {
-            templates
-                .render(kind, sample(kind))
-                .map_err(|e| invalid(kind.as_str(), &e))?;
+            templates.render(kind, sample(kind)).map_err(|e| {
+                ConfigError::invalid(overrides.setting, format!("{}: {e}", kind.as_str()))
+            })?;
         }
         Ok(templates)
     }
@@ -189,9 +150,8 @@ impl Templates {
     /// Renders `kind`'s subject (one line), text and HTML with `vars`.
     pub fn render(&self, kind: MailKind, vars: Value) -> Result<Rendered, minijinja::Error> {
         let part = |suffix: &str| {
-            self.env
-                .get_template(&format!("{}.{suffix}", kind.as_str()))?
-                .render(vars.clone())
+            self.engine
+                .render(&format!("{}.{suffix}", kind.as_str()), vars.clone())
         };
         let subject = part("subject.txt")?;
         Ok(Rendered {
@@ -200,17 +160,6 @@ impl Templates {
             html: part("html")?,
         })
     }
-}
-
-/// `name` after "a" or "an": "an" before a vowel letter ("an authd", "a
-/// Example"). Spelling, not sound: a name such as "Uber" may want its own
-/// wording in an override.
-fn with_article(name: String) -> String {
-    let vowel = name
-        .chars()
-        .next()
-        .is_some_and(|c| "aeiouAEIOU".contains(c));
-    format!("{} {name}", if vowel { "an" } else { "a" })
 }
 
 /// Values of the right shape for each kind, for the check at start-up.
@@ -248,9 +197,21 @@ fn sample(kind: MailKind) -> Value {
 mod tests {
     use super::*;
 
+    const BUILT_IN_ONLY: Overrides<'static> = Overrides {
+        dir: None,
+        setting: "templates.dir",
+    };
+
+    fn from(dir: &std::path::Path) -> Overrides<'_> {
+        Overrides {
+            dir: Some(dir),
+            setting: "email.templates_dir",
+        }
+    }
+
     #[test]
     fn html_parts_escape_variables_and_text_parts_keep_them() {
-        let t = Templates::load(None).unwrap();
+        let t = Templates::load(&BUILT_IN_ONLY).unwrap();
         let vars = minijinja::context! {
             product_name => "<b>Acme & Co</b>",
             app_url => "https://app.example.com/",
@@ -271,7 +232,7 @@ mod tests {
 
     #[test]
     fn the_registration_attempt_says_an_authd_account_and_a_name_with_a_consonant_gets_a() {
-        let t = Templates::load(None).unwrap();
+        let t = Templates::load(&BUILT_IN_ONLY).unwrap();
         let vars = |name: &str| {
             minijinja::context! {
                 product_name => name,
@@ -300,7 +261,7 @@ mod tests {
 
     #[test]
     fn every_kind_renders_all_three_parts_and_a_missing_variable_is_an_error() {
-        let t = Templates::load(None).unwrap();
+        let t = Templates::load(&BUILT_IN_ONLY).unwrap();
         for kind in MailKind::ALL {
             let r = t.render(kind, sample(kind)).unwrap();
             assert!(
@@ -323,7 +284,7 @@ mod tests {
             "{{ code }} is your {{ product_name }} code",
         )
         .unwrap();
-        let t = Templates::load(Some(dir.path())).unwrap();
+        let t = Templates::load(&from(dir.path())).unwrap();
         let r = t
             .render(MailKind::OtpCode, sample(MailKind::OtpCode))
             .unwrap();
@@ -335,7 +296,10 @@ mod tests {
         ] {
             let dir = tempfile::tempdir().unwrap();
             std::fs::write(dir.path().join(name), source).unwrap();
-            let error = Templates::load(Some(dir.path())).err().unwrap().to_string();
+            let error = Templates::load(&from(dir.path()))
+                .err()
+                .unwrap()
+                .to_string();
             assert!(
                 error.contains("email.templates_dir") && error.contains(expected),
                 "{name}: {error}"

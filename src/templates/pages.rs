@@ -1,0 +1,225 @@
+//! The hosted pages' templates, built in (`src/templates/pages/`) and
+//! overridable file by file from `templates.dir/pages/`, and the stylesheet
+//! (`authd.css`, itself a template filled with the `[pages]` colours once at
+//! start-up). HTML is auto-escaped; an unknown variable is an error.
+//!
+//! Variables, in every page: `product_name`, `logo_url` (empty: none). Per
+//! page:
+//!
+//! | page | variables |
+//! |---|---|
+//! | `account.html` | (none) |
+//! | `verify_email.html`, `email_change_confirm.html` | `token`, `csrf_token`, `error` |
+//! | `password_reset.html` | `token`, `csrf_token`, `error`, `min_length`, `max_length` |
+//! | `forgot_password.html` | `csrf_token`, `error` |
+//! | `done.html` | `heading`, `message` |
+//! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
+//!
+//! `layout.html` (the frame every page extends) and `form_error.html` (a
+//! form's error, `error` empty for none) can be overridden too.
+
+use minijinja::Value;
+
+use super::{Engine, Overrides};
+use crate::config::{ConfigError, Settings};
+
+const BUILT_IN: &[(&str, &str)] = &[
+    ("layout.html", include_str!("pages/layout.html")),
+    ("form_error.html", include_str!("pages/form_error.html")),
+    ("account.html", include_str!("pages/account.html")),
+    ("verify_email.html", include_str!("pages/verify_email.html")),
+    (
+        "email_change_confirm.html",
+        include_str!("pages/email_change_confirm.html"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("pages/password_reset.html"),
+    ),
+    (
+        "forgot_password.html",
+        include_str!("pages/forgot_password.html"),
+    ),
+    ("done.html", include_str!("pages/done.html")),
+    ("error.html", include_str!("pages/error.html")),
+    ("authd.css", include_str!("pages/authd.css")),
+];
+
+/// The page templates, with the branding every page is filled with and the
+/// stylesheet rendered once.
+pub struct Pages {
+    engine: Engine,
+    branding: Value,
+    stylesheet: String,
+}
+
+impl Pages {
+    /// The built-ins, with the operator's files over them; each page is
+    /// rendered with sample values now, so a mistake stops start-up.
+    pub fn load(settings: &Settings) -> Result<Self, ConfigError> {
+        let dirs = super::OverrideDirs::from_settings(settings)?;
+        let overrides = Overrides {
+            dir: dirs.pages.as_deref(),
+            setting: "templates.dir",
+        };
+        let p = &settings.pages;
+        let product_name = match p.product_name.trim() {
+            "" => settings.email.product_name.clone(),
+            name => name.to_owned(),
+        };
+        let engine = Engine::load(BUILT_IN, &overrides)?;
+        let invalid = |name: &str, e: &dyn std::fmt::Display| {
+            ConfigError::invalid(overrides.setting, format!("pages/{name}: {e}"))
+        };
+        let stylesheet = engine
+            .render(
+                "authd.css",
+                minijinja::context! {
+                    accent_color => &p.accent_color,
+                    accent_text_color => &p.accent_text_color,
+                    background_color => &p.background_color,
+                    text_color => &p.text_color,
+                },
+            )
+            .map_err(|e| invalid("authd.css", &e))?;
+        let pages = Self {
+            engine,
+            branding: minijinja::context! {
+                product_name => product_name,
+                logo_url => p.logo_url.trim(),
+            },
+            stylesheet,
+        };
+        for (name, vars) in samples() {
+            pages.render(name, vars).map_err(|e| invalid(name, &e))?;
+        }
+        Ok(pages)
+    }
+
+    /// Renders the page `name` with `vars` and the branding.
+    pub fn render(&self, name: &str, vars: Value) -> Result<String, minijinja::Error> {
+        let vars = minijinja::context! { ..vars, ..self.branding.clone() };
+        self.engine.render(name, vars)
+    }
+
+    /// `/assets/authd.css`, with the configured colours.
+    pub fn stylesheet(&self) -> &str {
+        &self.stylesheet
+    }
+}
+
+/// Every page with values of the right shape, for the check at start-up.
+fn samples() -> Vec<(&'static str, Value)> {
+    let form = |extra: Value| {
+        minijinja::context! { token => "t", csrf_token => "c", error => "", ..extra }
+    };
+    vec![
+        ("account.html", minijinja::context! {}),
+        ("verify_email.html", form(minijinja::context! {})),
+        ("email_change_confirm.html", form(minijinja::context! {})),
+        (
+            "password_reset.html",
+            form(minijinja::context! { min_length => 12, max_length => 128 }),
+        ),
+        (
+            "forgot_password.html",
+            minijinja::context! { csrf_token => "c", error => "" },
+        ),
+        (
+            "done.html",
+            minijinja::context! { heading => "Done", message => "It is done." },
+        ),
+        (
+            "error.html",
+            minijinja::context! {
+                heading => "This link cannot be used",
+                message => "It expired.",
+                code => "invalid_account_token",
+                back => "",
+            },
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Sources;
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::load(&Sources {
+            file: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn pages_escape_variables_and_carry_the_branding() {
+        let settings = load(&[
+            ("AUTHD__PAGES__PRODUCT_NAME", "<b>Acme</b>"),
+            ("AUTHD__PAGES__ACCENT_COLOR", "#abcdef"),
+        ])
+        .unwrap();
+        let pages = Pages::load(&settings).unwrap();
+        let html = pages
+            .render(
+                "verify_email.html",
+                minijinja::context! { token => "\"><script>", csrf_token => "c", error => "" },
+            )
+            .unwrap();
+        assert!(!html.contains("<script>"), "{html}");
+        assert!(!html.contains("<b>Acme"), "{html}");
+        assert!(html.contains("&lt;b&gt;Acme"), "{html}");
+        assert!(pages.stylesheet().contains("--accent: #abcdef"));
+        let missing = pages.render("password_reset.html", minijinja::context! { token => "t" });
+        assert!(missing.is_err(), "strict: a missing variable is an error");
+    }
+
+    #[test]
+    fn a_page_override_replaces_the_built_in_and_mistakes_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("pages")).unwrap();
+        std::fs::write(
+            dir.path().join("pages/done.html"),
+            "<p>{{ product_name }}: {{ heading }}</p>",
+        )
+        .unwrap();
+        let mut settings = load(&[]).unwrap();
+        settings.templates.dir = Some(dir.path().to_owned());
+        let pages = Pages::load(&settings).unwrap();
+        let html = pages
+            .render(
+                "done.html",
+                minijinja::context! { heading => "Yes", message => "" },
+            )
+            .unwrap();
+        assert_eq!(html, "<p>authd: Yes</p>");
+        for (name, source) in [
+            ("pages/error.html", "{{ nonsense }}"),
+            ("pages/account.html", "{% if %}"),
+            ("pages/acount.html", "typo"),
+            ("stray.html", "not in a subdirectory"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir(dir.path().join("pages")).unwrap();
+            std::fs::write(dir.path().join(name), source).unwrap();
+            settings.templates.dir = Some(dir.path().to_owned());
+            let error = Pages::load(&settings).err().unwrap().to_string();
+            assert!(error.contains("templates.dir"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_old_mail_setting_and_the_new_one_together_stop_start_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = load(&[]).unwrap();
+        settings.templates.dir = Some(dir.path().to_owned());
+        settings.email.templates_dir = Some(dir.path().to_owned());
+        let error = Pages::load(&settings).err().unwrap().to_string();
+        assert!(error.contains("email.templates_dir"), "{error}");
+        assert!(error.contains("templates.dir/mail"), "{error}");
+    }
+}
