@@ -85,6 +85,10 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 ///
 /// `claims_supported` names every claim an access token can carry: `sid`,
 /// `auth_time` and `amr` in a user's, `scope` in a client's.
+///
+/// `id_token_signing_alg_values_supported` lists exactly the algorithms with a
+/// current asymmetric signer (`KeySet::id_token_algorithms`): empty with only
+/// an HS256 key, since ID tokens are never signed with a shared secret.
 fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.settings().issuer();
     HttpResponse::Ok()
@@ -105,10 +109,11 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "id_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
+            "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "client_id", "scope"
+
             ],
         }))
 }
