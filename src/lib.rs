@@ -20,6 +20,7 @@ pub mod http;
 pub mod keys;
 pub mod mail;
 pub mod metrics;
+pub mod oidc;
 pub mod passwords;
 pub mod services;
 pub mod sessions;

@@ -69,6 +69,10 @@ async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_
         discovery.body["id_token_signing_alg_values_supported"],
         json!(["RS256"])
     );
+    assert_eq!(
+        discovery.body["userinfo_endpoint"],
+        "http://authd.test/oauth/userinfo"
+    );
 
     // A token verifies with nothing but the published key.
     let (_, tokens) = app.user_with_tokens().await;
