@@ -402,6 +402,11 @@ pub fn generate_key(
     println!("kid = {kid:?}");
     println!("alg = {name:?}");
     println!("{field} = {:?}", out.display().to_string());
+    if !hmac {
+        println!();
+        println!("# make it jwt.signing_kid (access tokens), or add {kid:?} to");
+        println!("# jwt.signing_kids to sign {name} ID tokens beside the current signer");
+    }
     Ok(())
 }
 

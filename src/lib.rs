@@ -22,6 +22,7 @@ pub mod keys;
 pub mod mail;
 pub mod metrics;
 pub mod oauth;
+pub mod oidc;
 pub mod passwords;
 pub mod services;
 pub mod sessions;

@@ -7,15 +7,18 @@ use crate::validation::{Times, TokenClaims};
 /// The claims of a verified access token (RFC 9068 plus authd's `sid`).
 ///
 /// User tokens carry a `sid` (the session) and `client_id` "authd" by default;
-/// client-credentials tokens have `sub == client_id`, maybe a `scope`, and no
-/// `sid`. Claims this struct does not name are kept in [`Claims::raw`].
+/// a user token an app obtained through authd (signing its user in with
+/// OpenID Connect) carries the app's `client_id` and the `scope` the user
+/// granted it (check it with [`Claims::has_scope`]); client-credentials tokens
+/// have `sub == client_id`, maybe a `scope`, and no `sid`. Claims this struct does not name are kept in [`Claims::raw`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
     /// The subject: a user's UUID, or a client id for service tokens.
     pub sub: String,
     /// The session the token belongs to (a UUID); `None` for service tokens.
     pub sid: Option<String>,
-    /// The client the token was issued to.
+    /// The client the token was issued to: authd's own (`"authd"` by
+    /// default) for its users' sign-ins, or the app a user signed in to.
     pub client_id: String,
     /// Space-separated scopes, if any. See [`Claims::has_scope`].
     pub scope: Option<String>,

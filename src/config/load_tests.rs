@@ -412,3 +412,10 @@ fn the_demo_is_served_by_default_only_to_an_http_issuer_on_this_machine() {
     let s = load(&[("AUTHD__SERVER__ISSUER", "http://127.0.0.1:8080")]).unwrap();
     assert!(s.demo_served());
 }
+
+#[test]
+fn jwt_signing_kids_default_to_none_and_take_a_comma_separated_list() {
+    assert!(load(&[]).unwrap().jwt.signing_kids.is_empty());
+    let s = load(&[("AUTHD__JWT__SIGNING_KIDS", "rs-1, ed-1")]).unwrap();
+    assert_eq!(s.jwt.signing_kids, ["rs-1", "ed-1"]);
+}

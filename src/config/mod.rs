@@ -175,8 +175,16 @@ pub struct JwtSettings {
     pub audience: String,
     /// The `client_id` claim (RFC 9068) of tokens issued to first-party logins.
     pub client_id: String,
-    /// `kid` of the key that signs new tokens; default: the first key able to sign.
+    /// `kid` of the key that signs access tokens; default: the only current
+    /// signer (the only key able to sign, or the only one of `signing_kids`).
     pub signing_kid: Option<String>,
+    /// The current signer of each algorithm, at most one per algorithm:
+    /// ID tokens are signed by the one of the client's algorithm (never an
+    /// HS256 key). `signing_kid` is one of them without being listed.
+    /// Default: none but `signing_kid`. From the environment: a
+    /// comma-separated list.
+    #[serde(default, deserialize_with = "string_or_list")]
+    pub signing_kids: Vec<String>,
     /// Signing and verification keys. Empty: a generated RS256 key in `data_dir`.
     /// From the environment: `AUTHD__JWT__KEYS` (or `_FILE`), a JSON array of
     /// objects with these fields.

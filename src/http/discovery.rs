@@ -83,8 +83,14 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// refuses an empty list (as it refuses an http issuer). An authorization
 /// endpoint, when authd has one, adds `code` here.
 ///
-/// `claims_supported` names every claim an access token can carry: `sid`,
-/// `auth_time` and `amr` in a user's, `scope` in a client's.
+/// `claims_supported` names every claim an access token can carry (`sid`,
+/// `auth_time` and `amr` in a user's, `scope` in a client's) and the userinfo
+/// endpoint's (`email`, `email_verified` with the `email` scope). ID tokens'
+/// own (`nonce`, `acr`, `azp`) join when an endpoint issues them.
+///
+/// `id_token_signing_alg_values_supported` lists exactly the algorithms with a
+/// current asymmetric signer (`KeySet::id_token_algorithms`): empty with only
+/// an HS256 key, since ID tokens are never signed with a shared secret.
 fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.settings().issuer();
     HttpResponse::Ok()
@@ -105,10 +111,13 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "id_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
+            "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+            "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "client_id", "scope"
+                "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "client_id", "scope",
+                "email", "email_verified"
+
             ],
         }))
 }

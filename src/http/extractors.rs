@@ -153,8 +153,9 @@ pub fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-/// A user's access token (not a machine client's), its signature and claims
-/// checked, without the database: its session may have ended. Only for a
+/// A user's access token from authd's own sign-in (not a machine client's,
+/// nor one an app obtained for its user), its signature and claims checked,
+/// without the database: its session may have ended. Only for a
 /// route that checks the session itself (`GET /auth/me`).
 #[derive(Debug, Clone, Copy)]
 pub struct VerifiedUser {
@@ -170,7 +171,7 @@ impl VerifiedUser {
             tracing::info!(reason = %e, "access token refused");
             ApiError::InvalidToken
         })?;
-        let Some((sub, sid)) = claims.user_session() else {
+        let Some((sub, sid)) = svc.access.first_party_user(&claims) else {
             tracing::info!(client = %claims.client_id, "a client's access token refused on a user endpoint");
             return Err(ApiError::InvalidToken);
         };

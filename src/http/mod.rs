@@ -134,6 +134,8 @@ route_table! {
     POST "/oauth/token" => oauth::token,
     POST "/oauth/revoke" => oauth::revoke,
     POST "/oauth/introspect" => oauth::introspect,
+    GET "/oauth/userinfo" => oauth::userinfo::get,
+    POST "/oauth/userinfo" => oauth::userinfo::post,
     GET "/.well-known/jwks.json" => discovery::jwks,
     GET "/.well-known/openid-configuration" => discovery::openid_configuration,
     GET "/.well-known/oauth-authorization-server" => discovery::oauth_authorization_server,

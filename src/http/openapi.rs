@@ -41,6 +41,8 @@ use crate::config::{PasswordSettings, Settings};
         oauth::token::token,
         oauth::revoke::revoke,
         oauth::introspect::introspect,
+        oauth::userinfo::get,
+        oauth::userinfo::post,
         discovery::jwks,
         discovery::openid_configuration,
         discovery::oauth_authorization_server,

@@ -1,23 +1,25 @@
 //! JWT keys: loading them from configuration, generating new ones, and the
-//! published JWKS. One key signs; every configured key verifies; asymmetric
-//! keys are published, symmetric ones never. The refresh-token key ring is
+//! published JWKS. One key per algorithm is its current signer, one of them
+//! signs access tokens; every configured key verifies; asymmetric keys are
+//! published, symmetric ones never. The refresh-token key ring is
 //! loaded in `refresh`.
 
 pub mod refresh;
+mod set;
 
 pub use refresh::GENERATED_REFRESH_KEY_FILE;
+pub use set::KeySet;
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
 use base64::Engine;
-use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse, ThumbprintHash};
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::config::KeySettings;
 use crate::config::file::read_bounded;
-use crate::config::{KeySettings, Settings};
 
 /// The file, inside `data_dir`, of the generated development signing key.
 pub const GENERATED_KEY_FILE: &str = "jwt-rs256.pem";
@@ -70,7 +72,7 @@ pub struct JwtKey {
     pub alg: Algorithm,
     encoding: Option<EncodingKey>,
     pub(crate) decoding: DecodingKey,
-    public_jwk: Option<Jwk>,
+    pub(crate) public_jwk: Option<Jwk>,
 }
 
 impl JwtKey {
@@ -80,105 +82,6 @@ impl JwtKey {
 
     pub(crate) fn encoding(&self) -> Option<&EncodingKey> {
         self.encoding.as_ref()
-    }
-}
-
-/// Every key authd knows, the signer among them, and the JWKS to publish.
-pub struct KeySet {
-    keys: HashMap<String, JwtKey>,
-    signer: String,
-    jwks: String,
-}
-
-impl KeySet {
-    /// Loads the configured keys, or the generated development key (creating it
-    /// on first start) when none is configured.
-    pub fn load(settings: &Settings) -> Result<Self, KeyError> {
-        let mut keys = Vec::new();
-        if settings.jwt.keys.is_empty() {
-            keys.push(load_or_generate_default(&settings.data_dir)?);
-        }
-        for (i, key) in settings.jwt.keys.iter().enumerate() {
-            keys.push(load_configured(i, key)?);
-        }
-        Self::new(keys, settings.jwt.signing_kid.as_deref())
-    }
-
-    pub fn new(keys: Vec<JwtKey>, signing_kid: Option<&str>) -> Result<Self, KeyError> {
-        let mut by_kid = HashMap::new();
-        for key in keys {
-            let kid = key.kid.clone();
-            if by_kid.insert(kid.clone(), key).is_some() {
-                return Err(invalid("jwt.keys", format!("kid {kid:?} appears twice")));
-            }
-        }
-        let signer = match signing_kid {
-            Some(kid) => {
-                let key = by_kid
-                    .get(kid)
-                    .ok_or_else(|| invalid("jwt.signing_kid", format!("no key has kid {kid:?}")))?;
-                if !key.can_sign() {
-                    return Err(invalid(
-                        "jwt.signing_kid",
-                        format!("key {kid:?} has only a public key and cannot sign"),
-                    ));
-                }
-                kid.to_owned()
-            }
-            None => {
-                let mut signers: Vec<&JwtKey> = by_kid.values().filter(|k| k.can_sign()).collect();
-                if signers.len() > 1 {
-                    return Err(invalid(
-                        "jwt.signing_kid",
-                        "several keys can sign: name the active one",
-                    ));
-                }
-                signers
-                    .pop()
-                    .ok_or_else(|| {
-                        invalid(
-                            "jwt.keys",
-                            "no key can sign (give one a private key or secret)",
-                        )
-                    })?
-                    .kid
-                    .clone()
-            }
-        };
-        let mut published: Vec<Jwk> = by_kid
-            .values()
-            .filter_map(|k| k.public_jwk.clone())
-            .collect();
-        published.sort_by(|a, b| a.common.key_id.cmp(&b.common.key_id));
-        let jwks = serde_json::to_string(&JwkSet { keys: published })
-            .map_err(|e| invalid("jwt.keys", e.to_string()))?;
-        Ok(Self {
-            keys: by_kid,
-            signer,
-            jwks,
-        })
-    }
-
-    pub fn signer(&self) -> &JwtKey {
-        // `new` guarantees the signer is present.
-        &self.keys[&self.signer]
-    }
-
-    pub fn get(&self, kid: &str) -> Option<&JwtKey> {
-        self.keys.get(kid)
-    }
-
-    /// The JWKS document: public keys only.
-    pub fn jwks_json(&self) -> &str {
-        &self.jwks
-    }
-
-    /// Algorithms of the configured keys, for the discovery document.
-    pub fn algorithms(&self) -> Vec<&'static str> {
-        let mut algs: Vec<&'static str> = self.keys.values().map(|k| alg_name(k.alg)).collect();
-        algs.sort_unstable();
-        algs.dedup();
-        algs
     }
 }
 
@@ -293,7 +196,7 @@ fn self_test(key: &JwtKey, setting: &str) -> Result<(), KeyError> {
     Ok(())
 }
 
-fn load_configured(index: usize, key: &KeySettings) -> Result<JwtKey, KeyError> {
+pub(crate) fn load_configured(index: usize, key: &KeySettings) -> Result<JwtKey, KeyError> {
     let setting = format!("jwt.keys[{index}] (kid {:?})", key.kid);
     if key.kid.is_empty() || key.kid.len() > 128 {
         return Err(invalid(setting, "kid must be 1 to 128 characters"));
@@ -357,7 +260,7 @@ pub(crate) fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
     bytes
 }
 
-fn load_or_generate_default(data_dir: &Path) -> Result<JwtKey, KeyError> {
+pub(crate) fn load_or_generate_default(data_dir: &Path) -> Result<JwtKey, KeyError> {
     let path = data_dir.join(GENERATED_KEY_FILE);
     let setting = format!("generated key {}", path.display());
     let pem = if path.exists() {

@@ -34,6 +34,9 @@ pub const VERIFIER_SKEW_SECS: i64 = 60;
 /// (OpenID Connect's claim) and how the user signed in as `amr` (RFC 8176:
 /// `["pwd"]` or `["otp"]`); a machine client's token (client credentials)
 /// has the client id as `sub` and `client_id`, a `scope`, and none of them.
+/// A user's token obtained by a client (an app the user signed in to through
+/// authd) has all of a user's, the client as `client_id` and the granted
+/// `scope`; authd's own token has `jwt.client_id` and no `scope`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub iss: String,
@@ -152,6 +155,18 @@ pub struct AccessTokens {
     ttl: chrono::Duration,
 }
 
+/// What a user's token obtained by a client says: whose, which session (its
+/// start and methods), which client, which scopes (space-separated).
+pub struct ClientUserGrant<'a> {
+    pub user: Uuid,
+    pub session: Uuid,
+    pub started: DateTime<Utc>,
+    /// RFC 8176 values.
+    pub amr: &'a [String],
+    pub client_id: &'a str,
+    pub scope: &'a str,
+}
+
 /// A freshly signed access token.
 pub struct SignedAccessToken {
     pub token: String,
@@ -237,6 +252,41 @@ impl AccessTokens {
             scope,
             amr: Vec::new(),
         })
+    }
+
+    /// A user's token obtained by a client (RFC 9068): the user's `sub`,
+    /// `sid`, `auth_time` and `amr` as in authd's own token, with the
+    /// client's id as `client_id` and the granted scopes as `scope`, for the
+    /// configured audience, so other services verify it as any other.
+    pub fn issue_for_client(
+        &self,
+        grant: &ClientUserGrant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        self.sign(AccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.user.to_string(),
+            aud: self.audience.clone(),
+            exp: (now + self.ttl).timestamp(),
+            iat: now.timestamp(),
+            nbf: None,
+            jti: Uuid::new_v4(),
+            sid: Some(grant.session),
+            auth_time: Some(grant.started.timestamp()),
+            client_id: grant.client_id.to_owned(),
+            scope: Some(grant.scope.to_owned()),
+            amr: grant.amr.to_vec(),
+        })
+    }
+
+    /// The user and session of authd's own user token (its `client_id` is
+    /// `jwt.client_id`); `None` for a machine client's token and for a token
+    /// a client obtained for its user, which authd's account endpoints refuse.
+    pub fn first_party_user(&self, claims: &AccessClaims) -> Option<(Uuid, Uuid)> {
+        if claims.client_id != self.client_id {
+            return None;
+        }
+        claims.user_session()
     }
 
     fn sign(&self, claims: AccessClaims) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
@@ -345,6 +395,39 @@ mod tests {
         assert_eq!(tokens.verify(&token, t), Err(TokenError::NotYetValid));
         let later = t + Duration::seconds(1);
         assert!(tokens.verify(&token, later).is_ok());
+    }
+
+    #[test]
+    fn a_clients_user_token_carries_its_client_and_scope_and_is_not_first_party() {
+        let tokens = tokens();
+        let t = Utc::now();
+        let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
+        let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+        let grant = ClientUserGrant {
+            user,
+            session,
+            started: t - Duration::seconds(30),
+            amr: &amr,
+            client_id: "app-1",
+            scope: "openid email",
+        };
+        let token = tokens.issue_for_client(&grant, t).unwrap().token;
+        let claims = tokens.verify(&token, t).unwrap();
+
+        assert_eq!(claims.sub, user.to_string());
+        assert_eq!(claims.sid, Some(session));
+        assert_eq!(claims.client_id, "app-1");
+        assert_eq!(claims.scope.as_deref(), Some("openid email"));
+        assert_eq!(claims.aud, "authd");
+        assert_eq!(claims.auth_time, Some(t.timestamp() - 30));
+        assert_eq!(claims.amr, amr);
+        assert_eq!(claims.user_session(), Some((user, session)));
+        assert_eq!(tokens.first_party_user(&claims), None);
+
+        let own = tokens.issue(user, session, t, "pwd", t).unwrap().token;
+        let own = tokens.verify(&own, t).unwrap();
+        assert_eq!(tokens.first_party_user(&own), Some((user, session)));
+        assert_eq!(own.scope, None, "first-party tokens unchanged");
     }
 
     #[test]

@@ -16,6 +16,7 @@ on_both_stores!(
     a_token_signed_with_a_retired_but_published_key_still_verifies,
     every_supported_algorithm_signs_tokens_that_authd_verifies,
     an_hs256_deployment_publishes_no_keys,
+    signing_kids_add_id_token_algorithms_to_discovery_and_the_jwks,
     the_generated_development_key_is_written_once_with_mode_0600,
 );
 
@@ -63,10 +64,15 @@ async fn the_jwks_publishes_public_keys_with_cache_control_and_discovery_points_
             .unwrap()
             .starts_with("http://authd.test/")
     );
-    let algs = discovery.body["id_token_signing_alg_values_supported"]
-        .as_array()
-        .unwrap();
-    assert!(algs.contains(&json!("RS256")));
+    // The HS256 key verifies, but never signs an ID token.
+    assert_eq!(
+        discovery.body["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
+    assert_eq!(
+        discovery.body["userinfo_endpoint"],
+        "http://authd.test/oauth/userinfo"
+    );
 
     // A token verifies with nothing but the published key.
     let (_, tokens) = app.user_with_tokens().await;
@@ -166,7 +172,48 @@ async fn every_supported_algorithm_signs_tokens_that_authd_verifies(backend: Bac
         let jwks = app.get("/.well-known/jwks.json").await;
         assert_eq!(jwks.body["keys"][0]["kty"], kty, "{jose}: {}", jwks.text);
         assert_eq!(jwks.body["keys"][0]["alg"], jose);
+        let discovery = app.get("/.well-known/openid-configuration").await;
+        assert_eq!(
+            discovery.body["id_token_signing_alg_values_supported"],
+            json!([jose])
+        );
     }
+}
+
+async fn signing_kids_add_id_token_algorithms_to_discovery_and_the_jwks(backend: Backend) {
+    let es = authd::keys::generate(Algorithm::ES256).unwrap();
+    let ed = authd::keys::generate(Algorithm::EdDSA).unwrap();
+    let app = spawn_app_with(backend, |s| {
+        s.jwt
+            .keys
+            .push(private_key("es", "ES256", es.expose_secret()));
+        s.jwt
+            .keys
+            .push(private_key("ed", "EdDSA", ed.expose_secret()));
+        s.jwt.signing_kid = Some("es".into());
+        s.jwt.signing_kids = vec!["test-rs256".into()];
+    })
+    .await;
+    let discovery = app.get("/.well-known/openid-configuration").await;
+    // EdDSA verifies and is published, but is no current signer.
+    assert_eq!(
+        discovery.body["id_token_signing_alg_values_supported"],
+        json!(["ES256", "RS256"])
+    );
+    let jwks = app.get("/.well-known/jwks.json").await;
+    let kids: Vec<&str> = jwks.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(kids, ["ed", "es", "test-rs256"]);
+    let (_, tokens) = app.user_with_tokens().await;
+    assert_eq!(
+        header_of(&tokens.access)["kid"],
+        "es",
+        "signing_kid signs access tokens"
+    );
 }
 
 async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
@@ -180,6 +227,12 @@ async fn an_hs256_deployment_publishes_no_keys(backend: Backend) {
     assert!(app.access_works(&tokens.access).await);
     let jwks = app.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.body, json!({ "keys": [] }));
+    // ID tokens are never signed with a shared secret.
+    let discovery = app.get("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery.body["id_token_signing_alg_values_supported"],
+        json!([])
+    );
     // A token signed with another secret under the same kid is refused.
     let forged = sign(
         &header_of(&tokens.access),
@@ -208,6 +261,12 @@ async fn the_generated_development_key_is_written_once_with_mode_0600(backend: B
     }
     let (_, tokens) = app.user_with_tokens().await;
     let kid = header_of(&tokens.access)["kid"].clone();
+    // Development signs RS256 ID tokens with it, which every relying party takes.
+    let discovery = app.get("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery.body["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
     let first_pem = std::fs::read(&key_file).unwrap();
     drop(app);
 

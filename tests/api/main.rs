@@ -44,6 +44,7 @@ mod notices;
 mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
+mod oidc;
 mod openapi;
 mod otp;
 mod pages;

@@ -379,6 +379,8 @@ async fn discovery_offers_no_response_type_and_lists_exactly_the_claims_of_acces
     for token in [&user.access, &machine] {
         carried.extend(jwt_claims(token).as_object().unwrap().keys().cloned());
     }
+    // And what userinfo answers with the `email` scope (tests/api/oidc.rs).
+    carried.extend(["email".to_owned(), "email_verified".to_owned()]);
     for path in [
         "/.well-known/openid-configuration",
         "/.well-known/oauth-authorization-server",

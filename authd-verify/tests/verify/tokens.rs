@@ -37,6 +37,23 @@ async fn a_good_user_token_is_accepted_with_its_claims_typed() {
 }
 
 #[tokio::test]
+async fn a_user_token_an_app_obtained_names_the_app_and_its_scopes() {
+    let (key, authd, verifier) = rs256_setup().await;
+    let mut claims = user_claims(&authd.issuer, SID);
+    claims["client_id"] = json!("app-1");
+    claims["scope"] = json!("openid email");
+    claims["amr"] = json!(["pwd"]);
+
+    let verified = verifier.verify(&key.token(&claims)).await.unwrap();
+
+    assert!(verified.is_user());
+    assert_eq!(verified.client_id, "app-1");
+    assert!(verified.has_scope("email") && verified.has_scope("openid"));
+    assert!(!verified.has_scope("profile"));
+    assert_eq!(verified.sid.as_deref(), Some(SID));
+}
+
+#[tokio::test]
 async fn amr_is_read_as_a_list_of_methods_and_refused_in_any_other_shape() {
     let (key, authd, verifier) = rs256_setup().await;
     let mut claims = user_claims(&authd.issuer, SID);

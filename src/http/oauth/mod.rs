@@ -6,6 +6,7 @@
 pub mod introspect;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 pub use introspect::introspect;
 pub use revoke::revoke;

@@ -1,0 +1,28 @@
+//! OpenID Connect: what authd says about a user to a client it signed the
+//! user in to. `id_token.rs` builds and signs ID tokens (with the current key
+//! of the client's algorithm, never an HS256 secret); `userinfo.rs` answers
+//! the userinfo endpoint for an access token with the `openid` scope. Both
+//! name the user by the same `sub` ([`subject`]) and choose the claims by
+//! the granted scopes ([`has_scope`]).
+
+pub mod id_token;
+pub mod userinfo;
+
+use uuid::Uuid;
+
+/// The scope that makes a request an OpenID Connect one.
+pub const OPENID: &str = "openid";
+/// The scope that adds `email` and `email_verified`.
+pub const EMAIL: &str = "email";
+
+/// The `sub` of a user in ID tokens and userinfo: the user's id, the same for
+/// every client (`subject_types_supported: ["public"]`) and the same as in
+/// the user's access tokens.
+pub fn subject(user: Uuid) -> String {
+    user.to_string()
+}
+
+/// Whether the space-separated `scopes` list `wanted` (one item, exactly).
+pub fn has_scope(scopes: &str, wanted: &str) -> bool {
+    scopes.split_ascii_whitespace().any(|s| s == wanted)
+}
