@@ -196,7 +196,7 @@ impl AccessTokens {
         user: Uuid,
         session: Uuid,
         started: DateTime<Utc>,
-        method: &str,
+        amr: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
         self.sign(AccessClaims {
@@ -211,7 +211,7 @@ impl AccessTokens {
             auth_time: Some(started.timestamp()),
             client_id: self.client_id.clone(),
             scope: None,
-            amr: vec![method.to_owned()],
+            amr,
         })
     }
 
@@ -315,7 +315,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let at = |secs: i64| {
@@ -335,7 +335,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let mut claims = tokens.verify(&token, t).unwrap();
@@ -352,7 +352,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let good = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();
