@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

@@ -9,6 +9,7 @@ use super::logout::reasons;
 use super::{Methods, RotationPolicy, Session};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
+use crate::ids::{SessionId, UserId};
 use crate::services::Services;
 use crate::store::{self, StoreError, Tx};
 use crate::tokens::refresh::RefreshClaims;
@@ -101,13 +102,13 @@ pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, S
     })
 }
 
-/// Whether session `sid` of user `sub` is neither revoked nor expired:
+/// Whether session `session` of user `user` is neither revoked nor expired:
 /// authd's own Bearer routes refuse tokens of ended sessions at once.
-pub async fn is_live(svc: &Services, sub: Uuid, sid: Uuid) -> Result<bool, StoreError> {
+pub async fn is_live(svc: &Services, user: UserId, session: SessionId) -> Result<bool, StoreError> {
     let mut conn = svc.store.conn().await?;
-    Ok(store::sessions::find(&mut conn, sid)
+    Ok(store::sessions::find(&mut conn, session.0)
         .await?
-        .is_some_and(|s| s.user_id == sub && s.is_active(svc.now())))
+        .is_some_and(|s| s.user_id == user.0 && s.is_active(svc.now())))
 }
 
 /// The session whose current token `claims` names, if it is live: what
