@@ -29,12 +29,18 @@ fn access_tokens(c: &mut Criterion) {
         group.bench_function(format!("sign/{name}"), |b| {
             b.iter(|| {
                 tokens
-                    .issue(black_box(user), black_box(session), now, "pwd", now)
+                    .issue(
+                        black_box(user),
+                        black_box(session),
+                        now,
+                        vec!["pwd".to_owned()],
+                        now,
+                    )
                     .expect("signs")
             })
         });
         let token = tokens
-            .issue(user, session, now, "pwd", now)
+            .issue(user, session, now, vec!["pwd".to_owned()], now)
             .expect("signs")
             .token;
         group.bench_function(format!("verify/{name}"), |b| {
@@ -135,7 +141,7 @@ fn rotation_decision(c: &mut Criterion) {
         revoked_reason: None,
         user_agent: None,
         ip: None,
-        auth_method: authd::sessions::AuthMethod::Password,
+        auth_methods: authd::sessions::Methods::one(authd::sessions::Method::Password),
     };
     let revoked = Session {
         revoked_at: Some(now - Duration::minutes(1)),

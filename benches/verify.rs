@@ -87,7 +87,7 @@ fn in_process_verify(c: &mut Criterion) {
                 Uuid::new_v4(),
                 Uuid::new_v4(),
                 chrono::Utc::now(),
-                "pwd",
+                vec!["pwd".to_owned()],
                 chrono::Utc::now(),
             )
             .expect("signs")

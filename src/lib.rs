@@ -18,6 +18,7 @@ pub mod csrf;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod ids;
 pub mod keys;
 pub mod mail;
 pub mod metrics;

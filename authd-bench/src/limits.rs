@@ -129,7 +129,7 @@ pub fn signing_rate(access: &AccessTokens, threads: usize, duration: Duration) -
             user,
             session,
             chrono::Utc::now(),
-            "pwd",
+            vec!["pwd".to_owned()],
             chrono::Utc::now(),
         ));
     })
@@ -413,7 +413,7 @@ async fn rotation_chains(database_url: &str, chains: u32) -> anyhow::Result<Vec<
                 user.id,
                 now,
                 &meta,
-                authd::sessions::AuthMethod::Password,
+                authd::sessions::Methods::one(authd::sessions::Method::Password),
             )
             .await?
             .session

@@ -8,7 +8,7 @@ use crate::config::Verification;
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::services::Services;
-use crate::sessions::AuthMethod;
+use crate::sessions::{Method, Methods};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
@@ -200,7 +200,7 @@ pub async fn finish_login(
         tx,
         Proven {
             user: user_id,
-            method: AuthMethod::Password,
+            methods: Methods::one(Method::Password),
             detail: None,
             log: "login",
         },

@@ -38,8 +38,8 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
-use crate::sessions::AuthMethod;
 use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
+use crate::sessions::{Method, Methods};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
@@ -137,7 +137,7 @@ async fn send_code(svc: &Services, email: &Email, meta: &RequestMeta) -> Result<
 }
 
 /// Signs in with the code sent to `email`: a new session, signed in by
-/// [`AuthMethod::Otp`]. Every refusal is `InvalidCredentials` (401), counted
+/// [`Method::EmailCode`] (`amr: ["otp"]`). Every refusal is `InvalidCredentials` (401), counted
 /// as a failure of the client: a wrong code, an unknown address, a code out
 /// of tries, expired, replaced or already used, or one sent before a password
 /// change. Refused before the code is looked at: `TooManyRequests` (429) past
@@ -220,7 +220,7 @@ pub async fn verify(
     store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
     let proven = Proven {
         user,
-        method: AuthMethod::Otp,
+        methods: Methods::one(Method::EmailCode),
         detail: Some("one-time code"),
         log: "login with a one-time code",
     };

@@ -34,7 +34,7 @@ use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
-use crate::sessions::{self, AuthMethod, logout::reasons};
+use crate::sessions::{self, Method, Methods, logout::reasons};
 use crate::store;
 use crate::throttle::Keys;
 
@@ -175,6 +175,10 @@ pub async fn reset_password(
     // is tried or counted.
     let admission = svc.hasher.admit()?;
     let (found, by) = find_token(svc, &proof, meta).await?;
+    let method = match &proof {
+        ResetProof::Link(_) => Method::EmailLink,
+        ResetProof::Code { .. } => Method::EmailCode,
+    };
     if let Some(why) = weakness(new.expose(), &found.email, min_strength) {
         return Err(ServiceError::WeakPassword(why));
     }
@@ -241,10 +245,11 @@ pub async fn reset_password(
     .await?;
     let outcome = if svc.settings.accounts.reset_signs_in {
         // The emailed link or code proved the reader, not a password they
-        // knew: the session says so (RFC 8176 `otp`).
+        // knew: the session says so (`email_link` or `email_code`, both
+        // RFC 8176 `otp`).
         let proven = Proven {
             user,
-            method: AuthMethod::Otp,
+            methods: Methods::one(method),
             detail: Some("signed in by a password reset"),
             log: "signed in by a password reset",
         };

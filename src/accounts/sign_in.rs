@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
-use crate::sessions::{self, AuthMethod, Session};
+use crate::sessions::{self, Methods, Session};
 use crate::store::Tx;
 
 /// How a sign-in ended.
@@ -38,7 +38,7 @@ pub enum SignIn {
 pub(super) struct Proven {
     pub user: Uuid,
     /// What proved the user, kept on the session (its tokens' `amr`).
-    pub method: AuthMethod,
+    pub methods: Methods,
     /// The audit detail of `login_succeeded` (none for a password login).
     pub detail: Option<&'static str>,
     /// What the log line of the sign-in says.
@@ -56,7 +56,7 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
-    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, proven.method).await?;
+    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, proven.methods).await?;
     let session = started.session;
     let mut event = AuditEvent::new(
         AuditKind::LoginSucceeded,

@@ -29,6 +29,7 @@ use super::cookies::{check_origin, refresh_cookie};
 use super::state::AppState;
 use super::tokens::Delivery;
 use crate::audit::RequestMeta;
+use crate::ids::{SessionId, UserId};
 use crate::sessions;
 use crate::throttle::InvalidForwardedFor;
 
@@ -199,7 +200,7 @@ pub struct AuthenticatedUser {
 impl AuthenticatedUser {
     pub async fn of(state: &AppState, req: &HttpRequest) -> Result<Self, ApiError> {
         let token = VerifiedUser::of(state, req)?;
-        if !sessions::is_live(&state.services, token.sub, token.sid).await? {
+        if !sessions::is_live(&state.services, UserId(token.sub), SessionId(token.sid)).await? {
             tracing::info!(session = %token.sid, "access token of an ended session refused");
             return Err(ApiError::InvalidToken);
         }

@@ -3,8 +3,9 @@
 //! argument for why it is safe under concurrency), reuse handling (`reuse`),
 //! logout in its scopes (`logout`), the revocation feed (`feed`, with the
 //! argument for user entries), starting sessions under the per-user cap
-//! (`start`), listing them by pages (`list`), and where a refresh token may
-//! travel (`delivery`).
+//! (`start`), listing them by pages (`list`), where a refresh token may
+//! travel (`delivery`), and the methods a session was signed in with
+//! (`methods`, its tokens' `amr`).
 //!
 //! A session row is the whole state of its family: the counter of the current
 //! token, when it was issued, and the limits. Token `n` of a session is derived
@@ -15,12 +16,14 @@ pub mod delivery;
 pub mod feed;
 pub mod list;
 pub mod logout;
+pub mod methods;
 pub mod reuse;
 pub mod rotate;
 mod start;
 
 pub use decide::{Decision, decide};
 pub use list::list_live;
+pub use methods::{Method, Methods};
 pub use start::{IssuedTokens, Started, current_of, is_live, issue_tokens, start};
 
 use chrono::{DateTime, Duration, Utc};
@@ -48,43 +51,7 @@ pub struct Session {
     pub ip: Option<String>,
     /// How the user signed in; every access token of the session says so.
     #[sqlx(try_from = "String")]
-    pub auth_method: AuthMethod,
-}
-
-/// How the user of a session proved who they are at sign-in, kept on the
-/// session so that every access token it issues, at login and at each
-/// refresh, carries it as `amr` (RFC 8176 section 2). Stored as the RFC's
-/// value. A method added later must be known to every instance sharing the
-/// database before any of them starts a session with it: an instance reading
-/// a value it does not know fails the request rather than guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `pwd`: a password.
-    Password,
-    /// `otp`: a one-time code sent by email.
-    Otp,
-}
-
-impl AuthMethod {
-    /// The RFC 8176 value, as stored and as put in `amr`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Password => "pwd",
-            Self::Otp => "otp",
-        }
-    }
-}
-
-impl TryFrom<String> for AuthMethod {
-    type Error = String;
-
-    fn try_from(stored: String) -> Result<Self, String> {
-        match stored.as_str() {
-            "pwd" => Ok(Self::Password),
-            "otp" => Ok(Self::Otp),
-            other => Err(format!("unknown session auth method {other:?}")),
-        }
-    }
+    pub auth_methods: Methods,
 }
 
 impl Session {
@@ -126,7 +93,7 @@ impl RotationPolicy {
 
     /// A new session of `user_id` starting at `now` (a login): token 0 is
     /// current, with the idle and absolute limits of this policy. Its method
-    /// is a password unless the caller sets another (`sessions::start` does).
+    /// is a password unless the caller sets others (`sessions::start` does).
     pub fn new_session(
         &self,
         user_id: Uuid,
@@ -147,7 +114,7 @@ impl RotationPolicy {
             revoked_reason: None,
             user_agent,
             ip,
-            auth_method: AuthMethod::Password,
+            auth_methods: Methods::one(Method::Password),
         }
     }
 

@@ -6,9 +6,10 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::logout::reasons;
-use super::{AuthMethod, RotationPolicy, Session};
+use super::{Methods, RotationPolicy, Session};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
+use crate::ids::{SessionId, UserId};
 use crate::services::Services;
 use crate::store::{self, StoreError, Tx};
 use crate::tokens::refresh::RefreshClaims;
@@ -19,7 +20,7 @@ pub struct Started {
     pub evicted: u64,
 }
 
-/// Inserts a new session of `user`, signed in by `method`, starting at `now`,
+/// Inserts a new session of `user`, signed in by `methods`, starting at `now`,
 /// in `tx`, which it locks the user in (`store::users::lock`): starts queue
 /// with every change to several sessions of the user, so
 ///
@@ -37,7 +38,7 @@ pub async fn start(
     user: Uuid,
     now: DateTime<Utc>,
     meta: &RequestMeta,
-    method: AuthMethod,
+    methods: Methods,
 ) -> Result<Started, StoreError> {
     store::users::lock(tx, user).await?;
     let floor = store::user_revocations::latest_started_before(tx, user).await?;
@@ -54,7 +55,7 @@ pub async fn start(
         audit::record(tx, &event).await?;
     }
     let session = Session {
-        auth_method: method,
+        auth_methods: methods,
         ..policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone())
     };
     store::sessions::insert(tx, &session).await?;
@@ -75,7 +76,7 @@ pub struct IssuedTokens {
 }
 
 /// Signs an access token for `session` and derives its current refresh token.
-/// The token's `amr` is the session's sign-in method, whichever refresh
+/// The token's `amr` is the session's sign-in methods, whichever refresh
 /// issues it.
 pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, ServiceError> {
     let now = svc.now();
@@ -85,7 +86,7 @@ pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, S
             session.user_id,
             session.id,
             session.created_at,
-            session.auth_method.as_str(),
+            session.auth_methods.amr(),
             now,
         )
         .map_err(ServiceError::internal)?;
@@ -101,13 +102,13 @@ pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, S
     })
 }
 
-/// Whether session `sid` of user `sub` is neither revoked nor expired:
+/// Whether session `session` of user `user` is neither revoked nor expired:
 /// authd's own Bearer routes refuse tokens of ended sessions at once.
-pub async fn is_live(svc: &Services, sub: Uuid, sid: Uuid) -> Result<bool, StoreError> {
+pub async fn is_live(svc: &Services, user: UserId, session: SessionId) -> Result<bool, StoreError> {
     let mut conn = svc.store.conn().await?;
-    Ok(store::sessions::find(&mut conn, sid)
+    Ok(store::sessions::find(&mut conn, session.0)
         .await?
-        .is_some_and(|s| s.user_id == sub && s.is_active(svc.now())))
+        .is_some_and(|s| s.user_id == user.0 && s.is_active(svc.now())))
 }
 
 /// The session whose current token `claims` names, if it is live: what

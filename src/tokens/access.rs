@@ -211,7 +211,7 @@ impl AccessTokens {
         user: Uuid,
         session: Uuid,
         started: DateTime<Utc>,
-        method: &str,
+        amr: Vec<String>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
         self.sign(AccessClaims {
@@ -226,7 +226,7 @@ impl AccessTokens {
             auth_time: Some(started.timestamp()),
             client_id: self.client_id.clone(),
             scope: None,
-            amr: vec![method.to_owned()],
+            amr,
         })
     }
 
@@ -365,7 +365,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let at = |secs: i64| {
@@ -385,7 +385,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let mut claims = tokens.verify(&token, t).unwrap();
@@ -424,7 +424,7 @@ mod tests {
         assert_eq!(claims.user_session(), Some((user, session)));
         assert_eq!(tokens.first_party_user(&claims), None);
 
-        let own = tokens.issue(user, session, t, "pwd", t).unwrap().token;
+        let own = tokens.issue(user, session, t, vec!["pwd".into()], t).unwrap().token;
         let own = tokens.verify(&own, t).unwrap();
         assert_eq!(tokens.first_party_user(&own), Some((user, session)));
         assert_eq!(own.scope, None, "first-party tokens unchanged");
@@ -435,7 +435,7 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let good = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, "pwd", t)
+            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
             .unwrap()
             .token;
         let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();

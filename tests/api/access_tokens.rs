@@ -13,6 +13,7 @@ on_both_stores!(
     an_access_token_follows_rfc_9068,
     forged_and_invalid_access_tokens_are_refused,
     a_password_login_says_amr_pwd_in_every_token_of_its_session_and_a_client_token_has_no_amr,
+    a_sign_in_method_this_instance_does_not_know_is_left_out_of_amr_and_kept,
 );
 
 pub(crate) fn payload(token: &str) -> Value {
@@ -130,6 +131,52 @@ async fn a_password_login_says_amr_pwd_in_every_token_of_its_session_and_a_clien
     assert_eq!(reply.status, 200, "{}", reply.text);
     let claims = payload(&reply.access_token());
     assert!(claims.get("amr").is_none(), "{claims}");
+}
+
+/// Stores `methods` as the sign-in methods of every session of `user`, on a
+/// connection of the test's own to the app's database.
+async fn store_methods(app: &crate::helpers::TestApp, user: uuid::Uuid, methods: &str) {
+    use sqlx::Connection;
+    const SQL: &str = "UPDATE sessions SET auth_methods = $1 WHERE user_id = $2";
+    let url = app.database_url();
+    let updated = if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        let query = sqlx::query(SQL).bind(methods).bind(user);
+        query.execute(&mut conn).await.unwrap().rows_affected()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        let query = sqlx::query(SQL).bind(methods).bind(user);
+        query.execute(&mut conn).await.unwrap().rows_affected()
+    };
+    assert_eq!(updated, 1);
+}
+
+/// A newer instance sharing the database may store a method this one does
+/// not know: its refresh still works, the token's `amr` has the methods it
+/// knows, and the unknown name stays on the session.
+async fn a_sign_in_method_this_instance_does_not_know_is_left_out_of_amr_and_kept(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (email, tokens) = app.user_with_tokens().await;
+    let user = app.user_id(&email).await;
+    store_methods(&app, user, "password future_factor").await;
+    let refreshed = app.refresh_body(&tokens.refresh).await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
+    assert_eq!(payload(&refreshed.access_token())["amr"], json!(["pwd"]));
+    let live = authd::sessions::list_live(app.services(), user)
+        .await
+        .unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].auth_methods.to_string(), "password future_factor");
+
+    // Only unknown names: no `amr` at all, and still no error.
+    store_methods(&app, user, "future_factor").await;
+    let again = app.refresh_body(&refreshed.refresh_token()).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let claims = payload(&again.access_token());
+    assert!(claims.get("amr").is_none(), "{claims}");
+    assert!(app.access_works(&again.access_token()).await);
 }
 
 async fn forged_and_invalid_access_tokens_are_refused(backend: Backend) {

@@ -257,7 +257,7 @@ async fn a_local_verifier_refuses_every_ended_session_by_one_user_entry_and_no_l
             user,
             old.id,
             old.created_at,
-            old.auth_method.as_str(),
+            old.auth_methods.amr(),
             app.now() + chrono::Duration::seconds(3),
         )
         .unwrap()

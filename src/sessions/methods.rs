@@ -1,0 +1,129 @@
+//! How the user of a session proved who they are: a set of methods, kept on
+//! the session so that every access token it issues, at sign-in and at each
+//! refresh, carries them as `amr` (RFC 8176 section 2).
+//!
+//! Stored in `sessions.auth_methods` under authd's own names, separated by
+//! spaces, in the order they were used: `password`, `email_code` (a code
+//! sent by email), `email_link` (a link sent by email: a reset that signs
+//! in). Second factors add `totp`, `recovery_code` and `passkey`.
+//!
+//! Read leniently: a name this instance does not know (written by a newer
+//! one sharing the database) is kept, written back as it was, and left out of
+//! `amr`; it never fails the request.
+
+use std::fmt;
+
+/// One way of proving who one is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// A password.
+    Password,
+    /// A one-time code sent by email.
+    EmailCode,
+    /// A one-time link sent by email.
+    EmailLink,
+    /// A stored name this instance does not know.
+    Unknown(String),
+}
+
+impl Method {
+    /// The name it is stored under.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Password => "password",
+            Self::EmailCode => "email_code",
+            Self::EmailLink => "email_link",
+            Self::Unknown(name) => name,
+        }
+    }
+
+    /// Its RFC 8176 value, for `amr`; none for an unknown name. RFC 8176 has
+    /// no value for an emailed link: like an emailed code, it is a one-time
+    /// secret sent to the mailbox, so both are `otp` (what a reset that signs
+    /// in said before the methods were told apart).
+    pub fn amr(&self) -> Option<&'static str> {
+        match self {
+            Self::Password => Some("pwd"),
+            Self::EmailCode | Self::EmailLink => Some("otp"),
+            Self::Unknown(_) => None,
+        }
+    }
+
+    fn parse(name: &str) -> Self {
+        match name {
+            "password" => Self::Password,
+            "email_code" => Self::EmailCode,
+            "email_link" => Self::EmailLink,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+}
+
+/// The methods a session was signed in with, in the order they were used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Methods(Vec<Method>);
+
+impl Methods {
+    /// A sign-in by `method` alone.
+    pub fn one(method: Method) -> Self {
+        Self(vec![method])
+    }
+
+    pub fn contains(&self, method: &Method) -> bool {
+        self.0.contains(method)
+    }
+
+    /// The `amr` of the session's tokens: the RFC 8176 values of the known
+    /// methods, each once, in order.
+    pub fn amr(&self) -> Vec<String> {
+        let mut values: Vec<String> = Vec::new();
+        for value in self.0.iter().filter_map(Method::amr) {
+            if !values.iter().any(|v| v == value) {
+                values.push(value.to_owned());
+            }
+        }
+        values
+    }
+}
+
+/// As stored: the names, separated by spaces.
+impl fmt::Display for Methods {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, method) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            f.write_str(method.name())?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads the stored names; never fails (see the module's doc).
+impl From<String> for Methods {
+    fn from(stored: String) -> Self {
+        Self(stored.split_whitespace().map(Method::parse).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_names_round_trip_and_unknown_ones_are_kept_but_left_out_of_amr() {
+        let read = Methods::from("password future_factor email_code".to_owned());
+        assert_eq!(read.to_string(), "password future_factor email_code");
+        assert!(read.contains(&Method::Unknown("future_factor".into())));
+        assert_eq!(read.amr(), ["pwd", "otp"]);
+        assert!(Methods::from("future_factor".to_owned()).amr().is_empty());
+        assert!(Methods::from(String::new()).amr().is_empty());
+    }
+
+    #[test]
+    fn an_emailed_code_and_link_are_both_otp_once() {
+        let both = Methods(vec![Method::EmailLink, Method::EmailCode]);
+        assert_eq!(both.amr(), ["otp"]);
+        assert_eq!(Methods::one(Method::Password).amr(), ["pwd"]);
+    }
+}
