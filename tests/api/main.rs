@@ -43,6 +43,7 @@ mod notices;
 mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
+mod oidc_rp;
 mod openapi;
 mod otp;
 mod password_reset;
