@@ -24,14 +24,17 @@ use openidconnect::{
 use crate::helpers::{AppKind, Backend, OidcClient, TestApp, spawn_app_on};
 
 mod browser;
+mod web_app;
 
 use browser::{Arrival, Browser, Http, Page};
+use web_app::the_example_web_app_signs_a_user_in_and_shows_the_email;
 
 crate::on_both_stores!(
     a_confidential_client_signs_a_user_in_with_client_secret_basic_and_pkce,
     a_public_client_signs_a_user_in_with_pkce_and_no_secret,
     a_second_authorization_in_the_same_browser_skips_the_login_form,
     prompt_login_shows_the_login_form_again_despite_the_browser_session,
+    the_example_web_app_signs_a_user_in_and_shows_the_email,
 );
 
 /// authd with its issuer at the address it serves on (`http://127.0.0.1:PORT`),
