@@ -364,6 +364,53 @@ impl TestApp {
     }
 }
 
+/// The kind of an app signing users in through the authorization code flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppKind {
+    /// A single-page or native app: no secret, PKCE always.
+    Public,
+    /// A web server holding a secret (client_secret_basic).
+    Confidential,
+}
+
+/// A client of the authorization code flow, as its app is configured.
+#[derive(Debug, Clone)]
+pub struct OidcClient {
+    pub id: String,
+    /// `None` for a public client.
+    pub secret: Option<String>,
+}
+
+/// The scopes the flow's test clients may be granted.
+pub const OIDC_SCOPES: &str = "openid email profile offline_access";
+
+impl TestApp {
+    /// Registers an app of `kind` for the authorization code flow, with its
+    /// one `redirect_uri`, as `authd clients create --kind ... --redirect-uri
+    /// ...` would.
+    pub async fn create_oidc_client(&self, kind: AppKind, redirect_uri: &str) -> OidcClient {
+        use secrecy::ExposeSecret;
+        let spec = authd::clients::ClientSpec {
+            kind: match kind {
+                AppKind::Public => authd::clients::ClientKind::Public,
+                AppKind::Confidential => authd::clients::ClientKind::Confidential,
+            },
+            redirect_uris: vec![redirect_uri.to_owned()],
+            ..authd::clients::ClientSpec::machine(&format!("{kind:?} app"), OIDC_SCOPES)
+        };
+        // Development: a confidential client's redirect URI is http:// on
+        // loopback in these tests.
+        let policy = authd::clients::Policy { development: true };
+        let (client, secret) = authd::clients::register(self.store(), spec, policy, self.now())
+            .await
+            .unwrap();
+        OidcClient {
+            id: client.id.to_string(),
+            secret: secret.map(|s| s.expose_secret().to_owned()),
+        }
+    }
+}
+
 /// An example's binary, next to this test binary (`target/debug/deps/api-…`
 /// → `target/debug/examples/NAME`). A plain `cargo test` builds examples
 /// first; a filtered run (`cargo test --test api mobile`) does not, so it is

@@ -45,6 +45,7 @@ mod oauth_revoke_introspect;
 mod oauth_token;
 mod observability;
 mod oidc;
+mod oidc_rp;
 mod openapi;
 mod otp;
 mod pages;
