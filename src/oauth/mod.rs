@@ -11,6 +11,7 @@
 //! clients are registered and checked through `clients`.
 
 pub mod classify;
+pub mod codes;
 pub mod grants;
 pub mod introspection;
 pub mod permissions;

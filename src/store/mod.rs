@@ -19,8 +19,11 @@
 
 pub mod account_tokens;
 pub mod audit;
+pub mod authorization_codes;
+pub mod authorization_requests;
 pub mod clients;
 pub mod code_tries;
+pub mod consents;
 mod error;
 pub mod outbox;
 mod postgres;
