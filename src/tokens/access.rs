@@ -152,6 +152,17 @@ pub struct AccessTokens {
     ttl: chrono::Duration,
 }
 
+/// What a client's token for a user says (`AccessTokens::issue_for_client`).
+pub struct ClientUserGrant<'a> {
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub user: Uuid,
+    pub session: Uuid,
+    pub auth_time: DateTime<Utc>,
+    /// The RFC 8176 value of the sign-in method.
+    pub method: &'a str,
+}
+
 /// A freshly signed access token.
 pub struct SignedAccessToken {
     pub token: String,
@@ -213,6 +224,36 @@ impl AccessTokens {
             scope: None,
             amr: vec![method.to_owned()],
         })
+    }
+
+    /// A user's token issued to a client through the authorization code flow
+    /// (RFC 9068): `sub` the user, `sid` the client's family, `client_id` the
+    /// client, `scope` what it was granted (narrowed at a refresh, perhaps),
+    /// `aud` authd's configured audience as in every token.
+    pub fn issue_for_client(
+        &self,
+        grant: &ClientUserGrant<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        self.sign(AccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.user.to_string(),
+            aud: self.audience.clone(),
+            exp: (now + self.ttl).timestamp(),
+            iat: now.timestamp(),
+            nbf: None,
+            jti: Uuid::new_v4(),
+            sid: Some(grant.session),
+            auth_time: Some(grant.auth_time.timestamp()),
+            client_id: grant.client_id.to_owned(),
+            scope: Some(grant.scope.to_owned()),
+            amr: vec![grant.method.to_owned()],
+        })
+    }
+
+    /// The `iss` of every token authd signs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     /// A machine client's token (client credentials): `sub` is the client,
