@@ -91,6 +91,8 @@ pub struct PresentedCode<'a> {
     pub client_id: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
+    /// The client must use PKCE: a code issued without a challenge is refused.
+    pub pkce_required: bool,
 }
 
 /// A code just spent, and the open transaction that spent it: the caller
@@ -150,6 +152,11 @@ pub async fn redeem<'s>(
         tracing::info!(client = %code.client_id, "redirect_uri differs from the code's");
         return Err(OAuthError::InvalidGrant(
             "redirect_uri is not the one the code was issued for",
+        ));
+    }
+    if presented.pkce_required && code.code_challenge.is_none() {
+        return Err(OAuthError::InvalidGrant(
+            "this client must use PKCE: the code was issued without a code_challenge",
         ));
     }
     check_pkce(code.code_challenge.as_deref(), presented.code_verifier)?;

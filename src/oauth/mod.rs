@@ -10,7 +10,9 @@
 //! Sessions still rotate and end through `sessions`, exactly as on `/auth/*`;
 //! clients are registered and checked through `clients`.
 
+pub mod adapters;
 pub mod classify;
+pub mod code_grant;
 pub mod codes;
 pub mod grants;
 pub mod introspection;
