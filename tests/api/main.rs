@@ -20,6 +20,7 @@ mod atomicity;
 mod binary;
 mod browser;
 mod client_ip;
+mod code_grant;
 mod crash;
 mod credentials;
 mod email_change;
