@@ -136,6 +136,11 @@ fn rotation_decision(c: &mut Criterion) {
         user_agent: None,
         ip: None,
         auth_method: authd::sessions::AuthMethod::Password,
+        kind: authd::sessions::SessionKind::Refresh,
+        client_id: None,
+        scope: None,
+        browser_session_id: None,
+        auth_time: None,
     };
     let revoked = Session {
         revoked_at: Some(now - Duration::minutes(1)),

@@ -134,7 +134,10 @@ pub async fn redeem<'s>(
     };
     drop(conn);
     if code.client_id != presented.client_id {
-        tracing::info!(client = presented.client_id, "authorization code of another client");
+        tracing::info!(
+            client = presented.client_id,
+            "authorization code of another client"
+        );
         return Err(OAuthError::InvalidGrant(UNUSABLE));
     }
     if code.used_at.is_some() {
@@ -237,9 +240,8 @@ pub fn check_pkce(challenge: Option<&str>, verifier: Option<&str>) -> Result<(),
                     "code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~".into(),
                 ));
             }
-            let computed = URL_SAFE_NO_PAD.encode(
-                digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref(),
-            );
+            let computed = URL_SAFE_NO_PAD
+                .encode(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
             let equal = computed.len() == challenge.len()
                 && aws_lc_rs::constant_time::verify_slices_are_equal(
                     computed.as_bytes(),

@@ -92,7 +92,9 @@ pub async fn refresh(
             return Err(OAuthError::InvalidGrant(REFUSED));
         }
     };
-    let scope = narrowed.or_else(|| session.scope.clone()).unwrap_or_default();
+    let scope = narrowed
+        .or_else(|| session.scope.clone())
+        .unwrap_or_default();
     let tokens = client_tokens(svc, &session, &client.id, &scope, &Issue::Refresh)?;
     Ok(Refreshed::Client(tokens))
 }

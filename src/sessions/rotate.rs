@@ -111,6 +111,7 @@ impl Holder<'_> {
 
 /// What presenting a refresh token gave (see [`exchange_as`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per refresh, moved once: boxing buys nothing
 pub enum Exchange {
     /// The session whose current token is to be delivered.
     Delivered(Session),
@@ -133,10 +134,12 @@ pub async fn exchange(
     token: &str,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, StoreError> {
-    Ok(match exchange_as(svc, token, Holder::FirstParty, meta).await? {
-        Exchange::Delivered(session) => Some(session),
-        Exchange::Refused | Exchange::NotHeld { .. } => None,
-    })
+    Ok(
+        match exchange_as(svc, token, Holder::FirstParty, meta).await? {
+            Exchange::Delivered(session) => Some(session),
+            Exchange::Refused | Exchange::NotHeld { .. } => None,
+        },
+    )
 }
 
 /// [`exchange`] for `holder`: a session it does not hold is refused before

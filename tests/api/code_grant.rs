@@ -48,13 +48,18 @@ impl Flow {
         let email = format!("user-{}@example.com", Uuid::new_v4().simple());
         app.register(&email).await;
         let user = app.user_id(&email).await;
-        let browser = app.services().policy.new_session(user, app.now(), None, None);
+        let browser = app
+            .services()
+            .policy
+            .new_session(user, app.now(), None, None);
         let browser = authd::sessions::Session {
             kind: SessionKind::Browser,
             ..browser
         };
         let mut tx = app.store().begin().await.unwrap();
-        authd::store::sessions::insert(&mut tx, &browser).await.unwrap();
+        authd::store::sessions::insert(&mut tx, &browser)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         let a = app.create_client("app a", "orders:read orders:write").await;
         let b = app.create_client("app b", "orders:read").await;
@@ -277,7 +282,11 @@ async fn a_client_family_is_refreshed_only_by_its_client(backend: Backend) {
     assert_eq!(at_a.header("cache-control"), Some("no-store"));
     assert_eq!(at_a.body["scope"], FULL);
     assert_ne!(text(&at_a.body, "refresh_token"), refresh);
-    assert!(flow.app.access_works(&text(&at_a.body, "access_token")).await);
+    assert!(
+        flow.app
+            .access_works(&text(&at_a.body, "access_token"))
+            .await
+    );
 }
 
 async fn a_refresh_narrows_the_scope_and_never_widens_it(backend: Backend) {

@@ -192,9 +192,8 @@ pub async fn token(
     let svc = &state.services;
     match grant_type.as_str() {
         "authorization_code" => {
-            let code = code.ok_or_else(|| {
-                ApiError::InvalidRequest("the parameter code is required".into())
-            })?;
+            let code = code
+                .ok_or_else(|| ApiError::InvalidRequest("the parameter code is required".into()))?;
             let request = grants::CodeRequest {
                 credentials: &client,
                 code: &code,
