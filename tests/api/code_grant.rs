@@ -25,6 +25,7 @@ on_both_stores!(
     a_refresh_narrows_the_scope_and_never_widens_it,
     the_first_party_refresh_endpoint_refuses_a_client_family,
     no_refresh_token_without_offline_access,
+    expired_codes_are_swept_after_an_access_token_lifetime,
 );
 
 // RFC 7636 appendix B.
@@ -332,4 +333,19 @@ async fn no_refresh_token_without_offline_access(backend: Backend) {
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
     assert!(tokens.get("id_token").is_none(), "{tokens}");
     assert!(flow.app.access_works(&text(&tokens, "access_token")).await);
+}
+
+async fn expired_codes_are_swept_after_an_access_token_lifetime(backend: Backend) {
+    let flow = Flow::new(backend).await;
+    flow.code(FULL, Some(CHALLENGE)).await;
+    let purge = || authd::cleanup::purge_once(flow.app.services());
+    flow.app.advance(61);
+    assert_eq!(
+        purge().await.unwrap().authorization_codes,
+        0,
+        "kept a while"
+    );
+    let keep = flow.app.services().access.max_acceptance().num_seconds();
+    flow.app.advance(keep + 1);
+    assert_eq!(purge().await.unwrap().authorization_codes, 1);
 }
