@@ -230,6 +230,11 @@ impl AccessTokens {
         })
     }
 
+    /// The `iss` of every token authd signs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// A machine client's token (client credentials): `sub` is the client,
     /// there is no session, and `scope` lists what it was granted.
     pub fn issue_client(
@@ -424,7 +429,10 @@ mod tests {
         assert_eq!(claims.user_session(), Some((user, session)));
         assert_eq!(tokens.first_party_user(&claims), None);
 
-        let own = tokens.issue(user, session, t, vec!["pwd".into()], t).unwrap().token;
+        let own = tokens
+            .issue(user, session, t, vec!["pwd".into()], t)
+            .unwrap()
+            .token;
         let own = tokens.verify(&own, t).unwrap();
         assert_eq!(tokens.first_party_user(&own), Some((user, session)));
         assert_eq!(own.scope, None, "first-party tokens unchanged");
