@@ -198,6 +198,11 @@ fn run(listener: TcpListener, state: web::Data<AppState>) -> Result<Server, Star
             .max_age(600);
         App::new()
             .wrap(cors)
+            // Outside the first-party CORS: a registered client's web origin
+            // is answered here, without credentials.
+            .wrap(actix_web::middleware::from_fn(
+                crate::http::client_cors::client_cors,
+            ))
             .wrap(actix_web::middleware::Condition::new(
                 hsts,
                 DefaultHeaders::new().add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000")),

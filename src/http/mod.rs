@@ -42,6 +42,7 @@
 mod auth;
 mod body;
 mod client_auth;
+pub mod client_cors;
 pub mod cookies;
 pub mod demo;
 mod discovery;

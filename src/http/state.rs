@@ -67,6 +67,11 @@ impl AppState {
         self.origins.clone()
     }
 
+    /// Whether `origin` is one of authd's own (credentialed CORS).
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        self.origins.contains(origin)
+    }
+
     pub fn settings(&self) -> &crate::config::Settings {
         &self.services.settings
     }

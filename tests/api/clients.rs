@@ -18,6 +18,7 @@ on_both_stores!(
     each_kind_authenticates_only_its_own_way,
     only_machine_clients_get_client_credentials_tokens,
     web_origins_of_every_client_are_allowed_and_no_other,
+    a_clients_web_origin_calls_the_token_endpoint_without_credentials,
 );
 
 fn web_spec() -> ClientSpec {
@@ -337,6 +338,80 @@ async fn web_origins_of_every_client_are_allowed_and_no_other(backend: Backend) 
             "{other}"
         );
     }
+}
+
+/// A registered web origin gets CORS on the token, userinfo and revocation
+/// endpoints, never with credentials; another origin gets none, and the
+/// client's origin gets none on authd's own `/auth/*` endpoints.
+async fn a_clients_web_origin_calls_the_token_endpoint_without_credentials(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // Not among the test server's own allowed origins.
+    let spa = ClientSpec {
+        kind: ClientKind::Public,
+        redirect_uris: vec!["https://spa.example.net/callback".into()],
+        web_origins: vec!["https://spa.example.net".into()],
+        ..ClientSpec::machine("SPA", "openid")
+    };
+    clients::register(app.store(), spa, Policy::default(), app.now())
+        .await
+        .unwrap();
+    let preflight = |origin: &'static str, path: &'static str| {
+        let request = app
+            .client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type");
+        app.send(request)
+    };
+    let allow_origin = |reply: &crate::helpers::Reply| {
+        reply
+            .headers
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    for path in ["/oauth/token", "/oauth/userinfo", "/oauth/revoke"] {
+        let ok = preflight("https://spa.example.net", path).await;
+        assert_eq!(ok.status, 204, "{path}: {} {:?}", ok.text, ok.headers);
+        assert_eq!(
+            allow_origin(&ok).as_deref(),
+            Some("https://spa.example.net")
+        );
+        assert!(ok.headers.get("access-control-allow-credentials").is_none());
+        let other = preflight("https://evil.example", path).await;
+        assert_eq!(allow_origin(&other), None, "{path}");
+    }
+    // The client's origin is not authd's own: no CORS on /auth/*.
+    let own = preflight("https://spa.example.net", "/auth/refresh").await;
+    assert_eq!(allow_origin(&own), None);
+
+    // The request itself: answered (here a refusal) with the origin named.
+    let request = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("Origin", "https://spa.example.net")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&code=x");
+    let reply = app.send(request).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(
+        allow_origin(&reply).as_deref(),
+        Some("https://spa.example.net")
+    );
+    assert!(
+        reply
+            .headers
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let request = app
+        .client
+        .post(app.url("/oauth/token"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&code=x");
+    let reply = app.send(request).await;
+    assert_eq!(allow_origin(&reply), None);
 }
 
 /// `authd clients ...` with every kind's flags: a public client gets no
