@@ -147,6 +147,7 @@ fn rotation_decision(c: &mut Criterion) {
         scope: None,
         browser_session_id: None,
         auth_time: None,
+        idle_secs: None,
     };
     let revoked = Session {
         revoked_at: Some(now - Duration::minutes(1)),

@@ -55,11 +55,13 @@ pub async fn token_client(
 }
 
 /// The access token of client family `session`, carrying `scope` (the
-/// family's, or a narrower one asked for at a refresh).
+/// family's, or a narrower one asked for at a refresh), living as long as
+/// the client's own access-token lifetime when it is shorter than the
+/// server's.
 pub fn access_token(
     svc: &Services,
     session: &Session,
-    client_id: &str,
+    client: &Client,
     scope: &str,
 ) -> Result<SignedAccessToken, OAuthError> {
     let amr = session.auth_methods.amr();
@@ -70,8 +72,9 @@ pub fn access_token(
                 session: session.id,
                 started: session.authenticated_at(),
                 amr: &amr,
-                client_id,
+                client_id: &client.id,
                 scope,
+                ttl: client.access_token_ttl_secs.map(chrono::Duration::seconds),
             },
             svc.now(),
         )

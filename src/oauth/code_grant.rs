@@ -88,6 +88,8 @@ pub async fn authorization_code(
         scope: code.scope.clone(),
         browser_session_id: code.browser_session_id,
         auth_time: code.auth_time,
+        idle_secs: client.refresh_idle_secs,
+        absolute_secs: client.refresh_absolute_secs,
     };
     let started = sessions::start_for_client(
         &mut tx,
@@ -130,7 +132,7 @@ pub async fn client_tokens(
     issue: &Issue<'_>,
 ) -> Result<ClientTokens, OAuthError> {
     let granted = session.scope.as_deref().unwrap_or_default();
-    let access = client_family::access_token(svc, session, &client.id, scope)?;
+    let access = client_family::access_token(svc, session, client, scope)?;
     let id_token = match issue {
         Issue::Code { nonce } if has_scope(granted, OPENID) => {
             Some(client_family::id_token(svc, session, client, *nonce, &access.token).await?)

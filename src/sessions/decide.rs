@@ -54,7 +54,8 @@ pub fn decide(
         return Decision::Expired;
     }
     if presented == session.counter {
-        let expires_at = (now + policy.idle).min(session.absolute_expires_at);
+        let idle = session.idle_secs.map_or(policy.idle, Duration::seconds);
+        let expires_at = (now + idle).min(session.absolute_expires_at);
         return Decision::Rotate {
             counter: session.counter + 1,
             expires_at,

@@ -70,6 +70,9 @@ pub struct Session {
     /// for a first-party family, the browser session's sign-in for a client
     /// family. `None` only in rows of an older authd, read as `created_at`.
     pub auth_time: Option<DateTime<Utc>>,
+    /// The idle lifetime of this family when its client sets its own
+    /// (`--refresh-idle-ttl`); `None`: the server's (`refresh.idle_ttl_secs`).
+    pub idle_secs: Option<i64>,
 }
 
 /// What a session row is (`sessions.kind`).
@@ -111,42 +114,10 @@ pub struct ClientBinding {
     pub scope: String,
     pub browser_session_id: Uuid,
     pub auth_time: DateTime<Utc>,
-}
-
-/// How the user of a session proved who they are at sign-in, kept on the
-/// session so that every access token it issues, at login and at each
-/// refresh, carries it as `amr` (RFC 8176 section 2). Stored as the RFC's
-/// value. A method added later must be known to every instance sharing the
-/// database before any of them starts a session with it: an instance reading
-/// a value it does not know fails the request rather than guess.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// `pwd`: a password.
-    Password,
-    /// `otp`: a one-time code sent by email.
-    Otp,
-}
-
-impl AuthMethod {
-    /// The RFC 8176 value, as stored and as put in `amr`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Password => "pwd",
-            Self::Otp => "otp",
-        }
-    }
-}
-
-impl TryFrom<String> for AuthMethod {
-    type Error = String;
-
-    fn try_from(stored: String) -> Result<Self, String> {
-        match stored.as_str() {
-            "pwd" => Ok(Self::Password),
-            "otp" => Ok(Self::Otp),
-            other => Err(format!("unknown session auth method {other:?}")),
-        }
-    }
+    /// The client's own refresh lifetimes, if it has any; never beyond the
+    /// server's.
+    pub idle_secs: Option<i64>,
+    pub absolute_secs: Option<i64>,
 }
 
 impl Session {
@@ -220,6 +191,7 @@ impl RotationPolicy {
             scope: None,
             browser_session_id: None,
             auth_time: Some(now),
+            idle_secs: None,
         }
     }
 

@@ -90,6 +90,17 @@ async fn start_bound(
         session.scope = Some(binding.scope.clone());
         session.browser_session_id = Some(binding.browser_session_id);
         session.auth_time = Some(binding.auth_time);
+        // A client's own lifetimes only shorten the server's.
+        if let Some(absolute) = binding.absolute_secs {
+            let absolute = starts + chrono::Duration::seconds(absolute);
+            session.absolute_expires_at = session.absolute_expires_at.min(absolute);
+        }
+        if let Some(idle) = binding.idle_secs {
+            let idle = chrono::Duration::seconds(idle).min(policy.idle);
+            session.idle_secs = Some(idle.num_seconds());
+            session.expires_at = (starts + idle).min(session.absolute_expires_at);
+        }
+        session.expires_at = session.expires_at.min(session.absolute_expires_at);
     }
     store::sessions::insert(tx, &session).await?;
     Ok(Started {

@@ -21,8 +21,8 @@ pub struct Revocation {
 pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO sessions (id, user_id, counter, created_at, last_rotated_at, \
          expires_at, absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, kind, client_id, \
-         scope, browser_session_id, auth_time) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+         scope, browser_session_id, auth_time, idle_secs) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
     on_db!(db, |c| sqlx::query(SQL)
         .bind(s.id)
         .bind(s.user_id)
@@ -41,6 +41,7 @@ pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
         .bind(s.scope.as_deref())
         .bind(s.browser_session_id)
         .bind(s.auth_time)
+        .bind(s.idle_secs)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -52,7 +53,7 @@ pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
 pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, StoreError> {
     const SQL: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1";
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions WHERE id = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Session>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -67,11 +68,11 @@ pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, Store
 pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, StoreError> {
     const PG: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1 \
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions WHERE id = $1 \
          FOR UPDATE";
     const SQLITE: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1";
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions WHERE id = $1";
     Ok(match db.db() {
         Db::Postgres(c) => {
             sqlx::query_as::<_, Session>(PG)
@@ -249,7 +250,7 @@ pub async fn list_live(
 ) -> Result<Vec<Session>, StoreError> {
     const SQL: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Session>(SQL)
         .bind(user)
@@ -271,12 +272,12 @@ pub async fn list_live_page(
 ) -> Result<Vec<Session>, StoreError> {
     const FIRST: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
          ORDER BY created_at DESC, id DESC LIMIT $3";
     const NEXT: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
          absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
-         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
+         kind, client_id, scope, browser_session_id, auth_time, idle_secs FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
          AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
          ORDER BY created_at DESC, id DESC LIMIT $3";

@@ -165,6 +165,9 @@ pub struct ClientUserGrant<'a> {
     pub amr: &'a [String],
     pub client_id: &'a str,
     pub scope: &'a str,
+    /// The client's own lifetime; only a shorter one than the server's is
+    /// kept, so the revocation feed's horizon holds for every token.
+    pub ttl: Option<chrono::Duration>,
 }
 
 /// A freshly signed access token.
@@ -268,11 +271,12 @@ impl AccessTokens {
         grant: &ClientUserGrant<'_>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
+        let ttl = grant.ttl.map_or(self.ttl, |ttl| ttl.min(self.ttl));
         self.sign(AccessClaims {
             iss: self.issuer.clone(),
             sub: grant.user.to_string(),
             aud: self.audience.clone(),
-            exp: (now + self.ttl).timestamp(),
+            exp: (now + ttl).timestamp(),
             iat: now.timestamp(),
             nbf: None,
             jti: Uuid::new_v4(),
@@ -305,7 +309,7 @@ impl AccessTokens {
         let token = jsonwebtoken::encode(&header, &claims, encoding)?;
         Ok(SignedAccessToken {
             token,
-            expires_in: self.ttl.num_seconds(),
+            expires_in: claims.exp - claims.iat,
         })
     }
 
@@ -415,6 +419,7 @@ mod tests {
             amr: &amr,
             client_id: "app-1",
             scope: "openid email",
+            ttl: None,
         };
         let token = tokens.issue_for_client(&grant, t).unwrap().token;
         let claims = tokens.verify(&token, t).unwrap();

@@ -26,6 +26,7 @@ on_both_stores!(
     the_first_party_refresh_endpoint_refuses_a_client_family,
     no_refresh_token_without_offline_access,
     expired_codes_are_swept_after_an_access_token_lifetime,
+    a_clients_own_lifetimes_shorten_its_tokens_and_never_lengthen_them,
 );
 
 // RFC 7636 appendix B.
@@ -379,4 +380,52 @@ async fn expired_codes_are_swept_after_an_access_token_lifetime(backend: Backend
     let keep = flow.app.services().access.max_acceptance().num_seconds();
     flow.app.advance(keep + 1);
     assert_eq!(purge().await.unwrap().authorization_codes, 1);
+}
+
+/// A client registered with its own lifetimes gets shorter access tokens and
+/// families; a lifetime longer than the server's is cut to the server's (the
+/// revocation feed keeps entries only as long as the server's tokens live).
+async fn a_clients_own_lifetimes_shorten_its_tokens_and_never_lengthen_them(backend: Backend) {
+    let flow = Flow::new(backend).await;
+    let server_ttl = flow.app.services().access.ttl().num_seconds();
+    let change = |access: i64, idle: i64| authd::clients::ClientChanges {
+        access_token_ttl_secs: Some(Some(access)),
+        refresh_idle_secs: Some(Some(idle)),
+        ..Default::default()
+    };
+    let policy = authd::clients::Policy { development: true };
+    authd::clients::update(flow.app.store(), &flow.a.0, change(120, 600), policy)
+        .await
+        .unwrap()
+        .unwrap();
+    let tokens = flow.tokens(FULL).await;
+    assert_eq!(tokens["expires_in"], 120);
+    let claims = jwt_claims(&text(&tokens, "access_token"));
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        120
+    );
+    // The family idles out after the client's 600 s, not the server's days.
+    let refresh = text(&tokens, "refresh_token");
+    flow.app.advance(500);
+    let next = flow.refresh(&refresh, &flow.a, None).await;
+    assert_eq!(next.status, 200, "{}", next.text);
+    let refresh = text(&next.body, "refresh_token");
+    flow.app.advance(601);
+    let late = flow.refresh(&refresh, &flow.a, None).await;
+    assert_eq!(late.status, 400, "{}", late.text);
+    assert_eq!(late.error(), "invalid_grant");
+
+    // Longer than the server's: the server's.
+    authd::clients::update(
+        flow.app.store(),
+        &flow.a.0,
+        change(server_ttl * 4, 600),
+        policy,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let tokens = flow.tokens(FULL).await;
+    assert_eq!(tokens["expires_in"], server_ttl);
 }

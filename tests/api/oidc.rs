@@ -54,6 +54,7 @@ fn app_token(app: &TestApp, who: &SignedIn, scope: &str) -> String {
         amr: &amr,
         client_id: "app-1",
         scope,
+        ttl: None,
     };
     app.services()
         .access
