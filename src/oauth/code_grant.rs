@@ -13,7 +13,7 @@
 //!   kind, setting or other scope grants one. Without it the family still
 //!   exists (it is what the access token's `sid` names, and what a second
 //!   presentation of the code ends), but its refresh token is never handed
-//!   out.
+//!   out. Such a family lives exactly as long as its access token.
 
 use secrecy::SecretString;
 
@@ -83,13 +83,25 @@ pub async fn authorization_code(
         pkce_required: client.require_pkce,
     };
     let Redeemed { mut tx, code } = codes::redeem(svc, &presented, request.meta).await?;
+    // Without offline_access nothing can refresh the family: it lives as
+    // long as its access token, and so leaves the per-user session cap then
+    // (an SPA renewing through the browser session makes one per renewal).
+    let (idle_secs, absolute_secs) = if has_scope(&code.scope, OFFLINE_ACCESS) {
+        (client.refresh_idle_secs, client.refresh_absolute_secs)
+    } else {
+        let access = svc.access.ttl().num_seconds();
+        let access = client
+            .access_token_ttl_secs
+            .map_or(access, |own| own.min(access));
+        (Some(access), Some(access))
+    };
     let binding = ClientBinding {
         client_id: code.client_id.clone(),
         scope: code.scope.clone(),
         browser_session_id: code.browser_session_id,
         auth_time: code.auth_time,
-        idle_secs: client.refresh_idle_secs,
-        absolute_secs: client.refresh_absolute_secs,
+        idle_secs,
+        absolute_secs,
     };
     let started = sessions::start_for_client(
         &mut tx,

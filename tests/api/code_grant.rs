@@ -365,6 +365,21 @@ async fn no_refresh_token_without_offline_access(backend: Backend) {
     assert!(tokens.get("refresh_token").is_none(), "{tokens}");
     assert!(tokens.get("id_token").is_none(), "{tokens}");
     assert!(flow.app_token_active(&text(&tokens, "access_token")).await);
+    // Such a family lives as long as its access token, so renewals through
+    // the browser session do not pile up under the per-user session cap.
+    let sid = jwt_claims(&text(&tokens, "access_token"))["sid"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut conn = flow.app.store().conn().await.unwrap();
+    let family = authd::store::sessions::find(&mut conn, sid)
+        .await
+        .unwrap()
+        .unwrap();
+    let ttl = flow.app.services().access.ttl();
+    assert!(family.absolute_expires_at <= flow.app.now() + ttl);
+    assert!(family.expires_at <= flow.app.now() + ttl);
 }
 
 async fn expired_codes_are_swept_after_an_access_token_lifetime(backend: Backend) {
