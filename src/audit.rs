@@ -57,6 +57,9 @@ pub enum AuditKind {
     RegistrationAttempted,
     /// A login code was sent by email.
     OtpSent,
+    /// The user revoked an app's grant: its families ended, its consent
+    /// forgotten (the event names the client).
+    GrantRevoked,
 }
 
 impl AuditKind {
@@ -77,7 +80,8 @@ impl AuditKind {
             | Self::EmailVerified
             | Self::PasswordReset
             | Self::EmailChangeRequested
-            | Self::EmailChanged => true,
+            | Self::EmailChanged
+            | Self::GrantRevoked => true,
             Self::LoginFailed
             | Self::CodeFailed
             | Self::RegistrationAttempted
@@ -109,6 +113,7 @@ impl AuditKind {
             Self::EmailChanged => "email_changed",
             Self::RegistrationAttempted => "registration_attempted",
             Self::OtpSent => "otp_sent",
+            Self::GrantRevoked => "grant_revoked",
         }
     }
 }

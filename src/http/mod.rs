@@ -130,6 +130,8 @@ route_table! {
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,
+    GET "/auth/grants" => auth::list_grants,
+    DELETE "/auth/grants/{client_id}" => auth::revoke_grant,
     GET "/auth/revocations" => revocations::revocations,
     POST "/oauth/token" => oauth::token,
     POST "/oauth/revoke" => oauth::revoke,

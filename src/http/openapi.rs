@@ -37,6 +37,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::audit::list_audit,
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
+        auth::grants::list_grants,
+        auth::grants::revoke_grant,
         revocations::revocations,
         oauth::token::token,
         oauth::revoke::revoke,

@@ -16,6 +16,7 @@ pub mod grants;
 pub mod introspection;
 pub mod permissions;
 pub mod revocation;
+pub mod user_grants;
 
 use secrecy::SecretString;
 
