@@ -424,7 +424,10 @@ mod tests {
         assert_eq!(claims.user_session(), Some((user, session)));
         assert_eq!(tokens.first_party_user(&claims), None);
 
-        let own = tokens.issue(user, session, t, vec!["pwd".into()], t).unwrap().token;
+        let own = tokens
+            .issue(user, session, t, vec!["pwd".into()], t)
+            .unwrap()
+            .token;
         let own = tokens.verify(&own, t).unwrap();
         assert_eq!(tokens.first_party_user(&own), Some((user, session)));
         assert_eq!(own.scope, None, "first-party tokens unchanged");
