@@ -112,6 +112,7 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
+            "end_session_endpoint": format!("{issuer}/oauth/logout"),
             "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "claims_supported": [

@@ -12,6 +12,7 @@
 
 pub mod classify;
 pub mod codes;
+pub mod end_session;
 pub mod grants;
 pub mod introspection;
 pub mod permissions;

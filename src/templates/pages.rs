@@ -13,6 +13,7 @@
 //! | `password_reset.html` | `token`, `csrf_token`, `error`, `min_length`, `max_length` |
 //! | `forgot_password.html` | `csrf_token`, `error` |
 //! | `done.html` | `heading`, `message` |
+//! | `logout_confirm.html` | `csrf`, `client_id`, `client_name`, `post_logout_redirect_uri`, `state` (each empty when absent) |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
@@ -41,6 +42,7 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("pages/forgot_password.html"),
     ),
     ("done.html", include_str!("pages/done.html")),
+    ("logout_confirm.html", include_str!("pages/logout_confirm.html")),
     ("error.html", include_str!("pages/error.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -128,6 +130,16 @@ fn samples() -> Vec<(&'static str, Value)> {
         (
             "done.html",
             minijinja::context! { heading => "Done", message => "It is done." },
+        ),
+        (
+            "logout_confirm.html",
+            minijinja::context! {
+                csrf => "c",
+                client_id => "c",
+                client_name => "App",
+                post_logout_redirect_uri => "https://app.example/",
+                state => "s",
+            },
         ),
         (
             "error.html",

@@ -20,6 +20,7 @@
 mod account;
 mod error;
 mod form;
+mod logout;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -39,6 +40,10 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/reset"),
     ("POST", "/account/email/confirm"),
     ("GET", "/account/done"),
+    ("GET", "/oauth/logout"),
+    ("POST", "/oauth/logout"),
+    ("POST", "/logout/confirm"),
+    ("GET", "/logout/done"),
 ];
 
 /// Registers the pages; an unknown path under `/account` gets the HTML 404.
@@ -57,6 +62,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(account::confirm_email_change)),
         )
         .service(page_resource("/account/done").route(web::get().to(account::done)))
+        .service(
+            page_resource("/oauth/logout")
+                .route(web::get().to(logout::get))
+                .route(web::post().to(logout::post)),
+        )
+        .service(page_resource("/logout/confirm").route(web::post().to(logout::confirm)))
+        .service(page_resource("/logout/done").route(web::get().to(logout::done)))
         .service(web::scope("/account").default_service(web::to(not_found)));
 }
 
