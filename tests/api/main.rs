@@ -33,6 +33,7 @@ mod input;
 mod keys;
 mod limits;
 mod lockout;
+mod logout;
 mod mail;
 mod mail_at_rest;
 mod mail_binary;
