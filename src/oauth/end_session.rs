@@ -117,8 +117,7 @@ pub enum Next {
 /// Checks `req` (see the module comment).
 pub async fn check(svc: &Services, req: LogoutRequest) -> Result<Checked, LogoutError> {
     let too_long = |v: &Option<String>| v.as_ref().is_some_and(|v| v.len() > MAX_PARAM_CHARS);
-    if too_long(&req.client_id) || too_long(&req.post_logout_redirect_uri) || too_long(&req.state)
-    {
+    if too_long(&req.client_id) || too_long(&req.post_logout_redirect_uri) || too_long(&req.state) {
         return Err(LogoutError::TooLong);
     }
     let hint = match req.id_token_hint.as_deref().filter(|h| !h.is_empty()) {
@@ -215,9 +214,8 @@ async fn hint_names(
     }
     let mut conn = svc.store.conn().await?;
     let link = store::sessions::find_browser_link(&mut conn, sid).await?;
-    Ok(link.is_some_and(|l| {
-        l.user_id == session.user_id && l.browser_session_id == Some(session.id)
-    }))
+    Ok(link
+        .is_some_and(|l| l.user_id == session.user_id && l.browser_session_id == Some(session.id)))
 }
 
 async fn end(

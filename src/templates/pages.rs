@@ -42,7 +42,10 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("pages/forgot_password.html"),
     ),
     ("done.html", include_str!("pages/done.html")),
-    ("logout_confirm.html", include_str!("pages/logout_confirm.html")),
+    (
+        "logout_confirm.html",
+        include_str!("pages/logout_confirm.html"),
+    ),
     ("error.html", include_str!("pages/error.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];

@@ -35,8 +35,6 @@ pub const OTHER_BYE: &str = "https://other.example.com/bye";
 /// A signed-in user: their id and authd's own access token and session.
 pub struct User {
     pub id: Uuid,
-    /// For the grants endpoints.
-    #[allow(dead_code)]
     pub access: String,
     pub first_party: Uuid,
 }
@@ -92,9 +90,14 @@ pub async fn browser_session(app: &TestApp, user: Uuid) -> (Uuid, String) {
 
 /// A refresh family of `client` for `user`, signed in through `browser`.
 pub async fn client_family(app: &TestApp, user: Uuid, client: &str, browser: Uuid) -> Uuid {
-    let session = app.services().policy.new_session(user, app.now(), None, None);
+    let session = app
+        .services()
+        .policy
+        .new_session(user, app.now(), None, None);
     let mut tx = app.store().begin().await.unwrap();
-    authd::store::sessions::insert(&mut tx, &session).await.unwrap();
+    authd::store::sessions::insert(&mut tx, &session)
+        .await
+        .unwrap();
     const SQL: &str = "UPDATE sessions SET client_id = $2, scope = 'openid offline_access', \
          browser_session_id = $3 WHERE id = $1";
     match tx.db() {
@@ -229,19 +232,34 @@ async fn a_valid_hint_ends_the_browser_session_and_its_families_and_clears_the_c
     .await;
 
     assert_eq!(reply.status, 303, "{}", reply.text);
-    assert_eq!(reply.header("location"), Some("https://app.example.com/bye?state=s+1"));
+    assert_eq!(
+        reply.header("location"),
+        Some("https://app.example.com/bye?state=s+1")
+    );
     assert!(clears_cookie(&reply), "{:?}", reply.set_cookies());
     assert!(ended(&app, browser).await);
     assert!(ended(&app, family).await, "the app's family ended");
-    assert!(ended(&app, others_family).await, "so did another app's, through the same browser");
-    assert!(!ended(&app, elsewhere).await, "another browser stays signed in");
+    assert!(
+        ended(&app, others_family).await,
+        "so did another app's, through the same browser"
+    );
+    assert!(
+        !ended(&app, elsewhere).await,
+        "another browser stays signed in"
+    );
     assert!(!ended(&app, elsewhere_family).await);
-    assert!(!ended(&app, user.first_party).await, "first-party sessions are not the browser's");
+    assert!(
+        !ended(&app, user.first_party).await,
+        "first-party sessions are not the browser's"
+    );
     // The families' refresh tokens are refused, and the revocation feed names them.
-    let refresh = app.services().refresh.encode(authd::tokens::refresh::RefreshClaims {
-        session: family,
-        counter: 0,
-    });
+    let refresh = app
+        .services()
+        .refresh
+        .encode(authd::tokens::refresh::RefreshClaims {
+            session: family,
+            counter: 0,
+        });
     assert_eq!(app.refresh_body(refresh.expose_secret()).await.status, 401);
     let events = app.audit_events(user.id).await;
     assert_eq!(events[0].kind, "logout");
@@ -272,8 +290,14 @@ async fn an_unregistered_post_logout_redirect_uri_is_never_redirected_to(backend
         "https://APP.example.com/bye",
     ] {
         for query in [
-            vec![("id_token_hint", hint.as_str()), ("post_logout_redirect_uri", uri)],
-            vec![("client_id", client.as_str()), ("post_logout_redirect_uri", uri)],
+            vec![
+                ("id_token_hint", hint.as_str()),
+                ("post_logout_redirect_uri", uri),
+            ],
+            vec![
+                ("client_id", client.as_str()),
+                ("post_logout_redirect_uri", uri),
+            ],
             vec![("post_logout_redirect_uri", uri)],
         ] {
             let reply = logout_get(&app, &query, Some(&cookie)).await;
@@ -282,7 +306,10 @@ async fn an_unregistered_post_logout_redirect_uri_is_never_redirected_to(backend
             assert!(reply.text.contains("invalid_request"), "{}", reply.text);
         }
     }
-    assert!(!ended(&app, browser).await, "a refused request ends nothing");
+    assert!(
+        !ended(&app, browser).await,
+        "a refused request ends nothing"
+    );
 }
 
 async fn another_clients_registered_uri_is_refused_with_this_clients_hint(backend: Backend) {
@@ -295,7 +322,10 @@ async fn another_clients_registered_uri_is_refused_with_this_clients_hint(backen
 
     let reply = logout_get(
         &app,
-        &[("id_token_hint", &hint), ("post_logout_redirect_uri", OTHER_BYE)],
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", OTHER_BYE),
+        ],
         Some(&cookie),
     )
     .await;
@@ -320,7 +350,10 @@ async fn another_clients_registered_uri_is_refused_with_this_clients_hint(backen
     forged.push_str("AAAA");
     let reply = logout_get(
         &app,
-        &[("id_token_hint", &forged), ("post_logout_redirect_uri", APP_BYE)],
+        &[
+            ("id_token_hint", &forged),
+            ("post_logout_redirect_uri", APP_BYE),
+        ],
         Some(&cookie),
     )
     .await;
@@ -348,10 +381,21 @@ async fn without_a_hint_nothing_ends_until_the_user_confirms(backend: Backend) {
     .await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.header("location").is_none());
-    assert!(page.text.contains("action=\"/logout/confirm\""), "{}", page.text);
-    assert!(page.text.contains("App asks to sign you out"), "{}", page.text);
+    assert!(
+        page.text.contains("action=\"/logout/confirm\""),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.contains("App asks to sign you out"),
+        "{}",
+        page.text
+    );
     assert!(!clears_cookie(&page));
-    assert!(!ended(&app, browser).await, "nothing ends before the confirmation");
+    assert!(
+        !ended(&app, browser).await,
+        "nothing ends before the confirmation"
+    );
     assert!(!ended(&app, family).await);
 
     let csrf = hidden(&page.text, "csrf");
@@ -370,7 +414,10 @@ async fn without_a_hint_nothing_ends_until_the_user_confirms(backend: Backend) {
     )
     .await;
     assert_eq!(reply.status, 303, "{}", reply.text);
-    assert_eq!(reply.header("location"), Some("https://app.example.com/bye?state=xyz"));
+    assert_eq!(
+        reply.header("location"),
+        Some("https://app.example.com/bye?state=xyz")
+    );
     assert!(clears_cookie(&reply));
     assert!(ended(&app, browser).await);
     assert!(ended(&app, family).await);
@@ -426,11 +473,17 @@ async fn a_stale_hint_asks_for_confirmation(backend: Backend) {
 
     let reply = logout_get(
         &app,
-        &[("id_token_hint", &hint), ("post_logout_redirect_uri", APP_BYE)],
+        &[
+            ("id_token_hint", &hint),
+            ("post_logout_redirect_uri", APP_BYE),
+        ],
         Some(&cookie),
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert!(reply.text.contains("action=\"/logout/confirm\""));
-    assert!(!ended(&app, browser).await, "a stale hint ends nothing by itself");
+    assert!(
+        !ended(&app, browser).await,
+        "a stale hint ends nothing by itself"
+    );
 }

@@ -27,6 +27,7 @@ mod email_change;
 mod email_verification;
 mod faults;
 mod first_proof;
+mod grants;
 mod hardening;
 mod hashing_places;
 mod input;

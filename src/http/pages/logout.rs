@@ -28,7 +28,13 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest, caller: Caller) -
         Ok(fields) => fields,
         Err(e) => return e.render(&state),
     };
-    start(&state, &req, &caller, logout_request(|k| fields.get(k).cloned())).await
+    start(
+        &state,
+        &req,
+        &caller,
+        logout_request(|k| fields.get(k).cloned()),
+    )
+    .await
 }
 
 /// `POST /oauth/logout`: the parameters in a form body.
@@ -42,7 +48,13 @@ pub async fn post(
         Ok(form) => form,
         Err(e) => return e.render(&state),
     };
-    start(&state, &req, &caller, logout_request(|k| form.get(k).map(str::to_owned))).await
+    start(
+        &state,
+        &req,
+        &caller,
+        logout_request(|k| form.get(k).map(str::to_owned)),
+    )
+    .await
 }
 
 /// `POST /logout/confirm`: the user confirmed; the CSRF token is checked
