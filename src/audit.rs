@@ -57,6 +57,9 @@ pub enum AuditKind {
     RegistrationAttempted,
     /// A login code was sent by email.
     OtpSent,
+    /// An authorization code was presented again after it was redeemed: the
+    /// client family made from it was ended (the event names it).
+    AuthorizationCodeReused,
 }
 
 impl AuditKind {
@@ -85,6 +88,7 @@ impl AuditKind {
             | Self::OtpSent
             | Self::RefreshReuseDetected
             | Self::SessionEvicted
+            | Self::AuthorizationCodeReused
             | Self::MailGivenUp => false,
         }
     }
@@ -109,6 +113,7 @@ impl AuditKind {
             Self::EmailChanged => "email_changed",
             Self::RegistrationAttempted => "registration_attempted",
             Self::OtpSent => "otp_sent",
+            Self::AuthorizationCodeReused => "authorization_code_reused",
         }
     }
 }

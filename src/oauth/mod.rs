@@ -12,6 +12,8 @@
 
 pub mod authorize;
 pub mod classify;
+pub mod client_family;
+pub mod code_grant;
 pub mod codes;
 pub mod consent;
 pub mod flow;
@@ -33,7 +35,12 @@ pub enum ClientCredentials {
     /// A public client naming itself with `client_id` and no secret.
     Public(String),
     /// `client_id` and `client_secret`, by HTTP Basic or in the form.
-    Secret { id: String, secret: SecretString },
+    Secret {
+        id: String,
+        secret: SecretString,
+        /// By HTTP Basic (`client_secret_basic`), else in the form.
+        basic: bool,
+    },
 }
 
 /// What an OAuth rule refuses with: the error codes of RFC 6749 section 5.2,

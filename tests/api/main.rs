@@ -22,6 +22,7 @@ mod binary;
 mod browser;
 mod client_ip;
 mod clients;
+mod code_grant;
 mod crash;
 mod credentials;
 mod email_change;

@@ -343,7 +343,7 @@ async fn the_schemas_state_the_configured_password_bounds_and_the_other_limits()
     }
     assert_eq!(bounds("TokenQuery", "token"), (Some(1), None));
     let grants = schemas["TokenRequest"]["oneOf"].as_array().expect("oneOf");
-    assert_eq!(grants.len(), 2, "{grants:?}");
+    assert_eq!(grants.len(), 3, "{grants:?}");
     assert_eq!(
         bounds("RefreshTokenGrant", "refresh_token"),
         (Some(1), None)
@@ -351,6 +351,10 @@ async fn the_schemas_state_the_configured_password_bounds_and_the_other_limits()
     for (grant, required) in [
         ("RefreshTokenGrant", vec!["grant_type", "refresh_token"]),
         ("ClientCredentialsGrant", vec!["grant_type"]),
+        (
+            "AuthorizationCodeGrant",
+            vec!["grant_type", "code", "redirect_uri"],
+        ),
     ] {
         assert_eq!(
             schemas[grant]["required"],
