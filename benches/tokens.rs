@@ -142,6 +142,11 @@ fn rotation_decision(c: &mut Criterion) {
         user_agent: None,
         ip: None,
         auth_methods: authd::sessions::Methods::one(authd::sessions::Method::Password),
+        kind: authd::sessions::SessionKind::Refresh,
+        client_id: None,
+        scope: None,
+        browser_session_id: None,
+        auth_time: None,
     };
     let revoked = Session {
         revoked_at: Some(now - Duration::minutes(1)),

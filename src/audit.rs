@@ -57,6 +57,9 @@ pub enum AuditKind {
     RegistrationAttempted,
     /// A login code was sent by email.
     OtpSent,
+    /// An authorization code was presented again after it was redeemed: the
+    /// client family made from it was ended (the event names it).
+    AuthorizationCodeReused,
     /// The user revoked an app's grant: its families ended, its consent
     /// forgotten (the event names the client).
     GrantRevoked,
@@ -89,6 +92,7 @@ impl AuditKind {
             | Self::OtpSent
             | Self::RefreshReuseDetected
             | Self::SessionEvicted
+            | Self::AuthorizationCodeReused
             | Self::MailGivenUp => false,
         }
     }
@@ -113,6 +117,7 @@ impl AuditKind {
             Self::EmailChanged => "email_changed",
             Self::RegistrationAttempted => "registration_attempted",
             Self::OtpSent => "otp_sent",
+            Self::AuthorizationCodeReused => "authorization_code_reused",
             Self::GrantRevoked => "grant_revoked",
         }
     }

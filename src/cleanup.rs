@@ -20,6 +20,8 @@ pub struct Purged {
     pub account_tokens: u64,
     /// `.eml` files under `data_dir/mail` (`mail::files`).
     pub mail_files: u64,
+    pub authorization_requests: u64,
+    pub authorization_codes: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -42,6 +44,10 @@ const BATCH: i64 = 1_000;
 ///   window is over (`crate::mail`);
 /// - account tokens (emailed links and codes) that have expired, spent or not
 ///   (`accounts::tokens`);
+/// - authorization requests that have expired, used or not; authorization
+///   codes expired longer ago than an access token can live, so that a spent
+///   code presented again within that time still ends the family made from
+///   it (`oauth::codes`);
 /// - `.eml` files under `data_dir/mail` (delivery without SMTP) older than
 ///   `email.retention_days`, whatever the delivery is now: they hold live
 ///   links and codes.
@@ -134,6 +140,24 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::authorization_requests::delete_expired(&mut tx, now, BATCH).await?;
+        tx.commit().await?;
+        purged.authorization_requests += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::authorization_codes::delete_expired(&mut tx, session_cutoff, BATCH).await?;
+        tx.commit().await?;
+        purged.authorization_codes += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     let files = crate::mail::files::Files::new(svc.settings.data_path("mail"));
     match files.purge_older_than(mail_cutoff).await {
         Ok(n) => purged.mail_files = n,
@@ -153,6 +177,8 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             mail_send_counts = purged.mail_send_counts,
             account_tokens = purged.account_tokens,
             mail_files = purged.mail_files,
+            authorization_requests = purged.authorization_requests,
+            authorization_codes = purged.authorization_codes,
             "cleanup"
         );
     }

@@ -61,11 +61,16 @@ pub fn client_credentials(
                     "client_id differs from the authenticated client".into(),
                 ));
             }
-            Ok(ClientCredentials::Secret { id, secret })
+            Ok(ClientCredentials::Secret {
+                id,
+                secret,
+                basic: true,
+            })
         }
         (None, Some(id), Some(secret)) => Ok(ClientCredentials::Secret {
             id,
             secret: SecretString::from(secret),
+            basic: false,
         }),
         (None, None, Some(_)) => Err(ApiError::InvalidRequest(
             "client_secret without client_id".into(),

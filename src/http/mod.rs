@@ -133,6 +133,8 @@ route_table! {
     GET "/auth/grants" => auth::list_grants,
     DELETE "/auth/grants/{client_id}" => auth::revoke_grant,
     GET "/auth/revocations" => revocations::revocations,
+    GET "/oauth/authorize" => oauth::authorize::get,
+    POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,
     POST "/oauth/revoke" => oauth::revoke,
     POST "/oauth/introspect" => oauth::introspect,

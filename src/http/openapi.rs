@@ -40,6 +40,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::grants::list_grants,
         auth::grants::revoke_grant,
         revocations::revocations,
+        oauth::authorize::get,
+        oauth::authorize::post,
         oauth::token::token,
         oauth::revoke::revoke,
         oauth::introspect::introspect,

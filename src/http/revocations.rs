@@ -112,7 +112,11 @@ pub async fn revocations(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let credentials = match basic_credentials(&req)? {
-        Some((id, secret)) => ClientCredentials::Secret { id, secret },
+        Some((id, secret)) => ClientCredentials::Secret {
+            id,
+            secret,
+            basic: true,
+        },
         None => ClientCredentials::None,
     };
     let with_sub = permissions::feed_reader(&state.services, credentials)

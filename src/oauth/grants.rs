@@ -1,62 +1,65 @@
 //! The grants of `POST /oauth/token`: `refresh_token` (RFC 6749 section 6),
-//! for authd's own public client, and `client_credentials` (section 4.4), for
-//! registered machine clients.
+//! for authd's own public client and for the families of registered clients,
+//! `authorization_code` (section 4.1.3, `code_grant.rs`), and
+//! `client_credentials` (section 4.4), for registered machine clients.
 
 use std::net::IpAddr;
 
-use super::permissions::{registered_client, require_client};
+use super::client_family;
+pub use super::code_grant::{ClientTokens, CodeRequest, Issue, authorization_code, client_tokens};
+use super::permissions::require_client;
 use super::{ClientCredentials, OAuthError};
 use crate::audit::RequestMeta;
 use crate::clients;
 use crate::services::Services;
 use crate::sessions::Session;
-use crate::sessions::{delivery, rotate};
+use crate::sessions::delivery;
+use crate::sessions::rotate::{self, Exchange, Holder};
+use crate::store;
 use crate::throttle::RateLimiter;
-
-/// Who may use a refresh token: authd's first-party (public) client, named or
-/// not. Another public `client_id` is `invalid_client`. A registered machine
-/// client has no refresh tokens of its own: its credentials are checked (a
-/// wrong secret is `invalid_client`), then refused as `unauthorized_client`.
-async fn check_refresh_client(
-    svc: &Services,
-    credentials: &ClientCredentials,
-) -> Result<(), OAuthError> {
-    match credentials {
-        ClientCredentials::None => Ok(()),
-        ClientCredentials::Public(id) if *id == svc.settings.jwt.client_id => Ok(()),
-        ClientCredentials::Public(_) => Err(OAuthError::InvalidClient),
-        ClientCredentials::Secret { id, secret } => {
-            registered_client(svc, id, secret).await?;
-            Err(OAuthError::UnauthorizedClient(
-                "refresh tokens belong to authd's first-party client, not to registered clients",
-            ))
-        }
-    }
-}
 
 /// A refresh request of the token endpoint.
 pub struct RefreshRequest<'a> {
     pub credentials: &'a ClientCredentials,
     pub token: &'a str,
-    /// The `scope` parameter, which this grant refuses.
+    /// The `scope` parameter: refused for a first-party family (a user's
+    /// tokens carry none); for a client family, a subset of its scopes.
     pub scope: Option<&'a str>,
     /// The caller's address, for the per-client refresh limit.
     pub ip: Option<IpAddr>,
     pub meta: &'a RequestMeta,
 }
 
-/// The refresh grant: the client checked, then the server's body delivery
-/// (off: `unsupported_grant_type`), the per-client refresh `limit`, the
-/// absence of `scope` (a user's tokens carry none), and the rotation under
-/// the rules of `/auth/refresh` (`sessions::rotate::exchange`). Returns the
-/// rotated session, whose tokens go back in the body.
+/// What a refresh gave.
+pub enum Refreshed {
+    /// A first-party family, rotated: its tokens go back as `/auth/refresh`'s.
+    FirstParty(Session),
+    /// A client family, rotated, with its tokens.
+    Client(ClientTokens),
+}
+
+/// The refresh grant. Who presents the token: authd's first-party client
+/// (no credentials, or its own `client_id`), or a registered client that
+/// authenticates (`client_family::token_client`; a wrong secret is
+/// `invalid_client`). A family is refreshed only by its holder
+/// (`sessions::rotate::Holder`), before anything is spent:
+/// - a first-party family presented by a registered client:
+///   `unauthorized_client`, as before client families existed;
+/// - a client family presented by another client, or by the first party:
+///   `invalid_grant`.
+///
+/// Then the server's body delivery (off: `unsupported_grant_type`, for the
+/// first party only: a client family's refresh tokens only ever travel in
+/// the body), the per-client refresh `limit`, the `scope` (see
+/// [`RefreshRequest`]; wider than the family's: `invalid_scope`), and the
+/// rotation under the rules of `/auth/refresh` (`sessions::rotate`).
 pub async fn refresh(
     svc: &Services,
     limit: &RateLimiter,
     request: RefreshRequest<'_>,
-) -> Result<Session, OAuthError> {
-    check_refresh_client(svc, request.credentials).await?;
-    if !delivery::body_allowed(svc) {
+) -> Result<Refreshed, OAuthError> {
+    let client = client_family::token_client(svc, request.credentials).await?;
+    if client.is_none() && !delivery::body_allowed(svc) {
         return Err(OAuthError::UnsupportedGrantType(
             "refresh tokens outside the cookie are disabled on this server",
         ));
@@ -64,14 +67,76 @@ pub async fn refresh(
     if let Err(retry_after_secs) = limit.check(request.ip, svc.now()) {
         return Err(OAuthError::TooManyRequests { retry_after_secs });
     }
-    if request.scope.is_some() {
-        return Err(OAuthError::InvalidScope("a user's tokens carry no scope"));
+    let Some(client) = client else {
+        if request.scope.is_some() {
+            return Err(OAuthError::InvalidScope("a user's tokens carry no scope"));
+        }
+        return match rotate::exchange_as(svc, request.token, Holder::FirstParty, request.meta)
+            .await?
+        {
+            Exchange::Delivered(session) => Ok(Refreshed::FirstParty(session)),
+            Exchange::Refused | Exchange::NotHeld { .. } => Err(OAuthError::InvalidGrant(REFUSED)),
+        };
+    };
+    let narrowed = match request.scope {
+        Some(asked) => Some(narrowed_scope(svc, request.token, &client.id, asked).await?),
+        None => None,
+    };
+    let holder = Holder::Client(&client.id);
+    let session = match rotate::exchange_as(svc, request.token, holder, request.meta).await? {
+        Exchange::Delivered(session) => session,
+        Exchange::NotHeld { first_party: true } => {
+            return Err(OAuthError::UnauthorizedClient(
+                "refresh tokens of authd's first-party client are not for registered clients",
+            ));
+        }
+        Exchange::Refused | Exchange::NotHeld { first_party: false } => {
+            return Err(OAuthError::InvalidGrant(REFUSED));
+        }
+    };
+    let scope = narrowed
+        .or_else(|| session.scope.clone())
+        .unwrap_or_default();
+    let tokens = client_tokens(svc, &session, &client, &scope, &Issue::Refresh).await?;
+    Ok(Refreshed::Client(tokens))
+}
+
+const REFUSED: &str = "the refresh token is invalid, expired or revoked";
+
+/// The scope `asked` for at a refresh of a client family: a subset of the
+/// family's scopes (`invalid_scope` otherwise: a refresh never widens). Read
+/// before the rotation, so a refused scope spends nothing; what a family is
+/// bound to never changes, so the read stays true. A token that is not the
+/// client's is left to the rotation to refuse.
+async fn narrowed_scope(
+    svc: &Services,
+    token: &str,
+    client: &str,
+    asked: &str,
+) -> Result<String, OAuthError> {
+    let Some(claims) = svc.refresh.decode(token) else {
+        return Err(OAuthError::InvalidGrant(REFUSED));
+    };
+    let mut conn = svc.store.conn().await?;
+    let family = store::sessions::find(&mut conn, claims.session).await?;
+    drop(conn);
+    let Some(granted) = family
+        .filter(|f| f.client_id.as_deref() == Some(client))
+        .and_then(|f| f.scope)
+    else {
+        return Err(OAuthError::InvalidGrant(REFUSED));
+    };
+    let asked = clients::parse_scopes(asked)
+        .map_err(|_| OAuthError::InvalidScope("the requested scope is malformed"))?;
+    if asked.is_empty() {
+        return Err(OAuthError::InvalidScope("the requested scope is empty"));
     }
-    rotate::exchange(svc, request.token, request.meta)
-        .await?
-        .ok_or(OAuthError::InvalidGrant(
-            "the refresh token is invalid, expired or revoked",
-        ))
+    if asked.iter().any(|s| !granted.split(' ').any(|g| g == *s)) {
+        return Err(OAuthError::InvalidScope(
+            "a refresh may narrow the scope granted, never widen it",
+        ));
+    }
+    Ok(asked.join(" "))
 }
 
 /// A client's own access token (client credentials grant).

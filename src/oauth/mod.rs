@@ -10,9 +10,14 @@
 //! Sessions still rotate and end through `sessions`, exactly as on `/auth/*`;
 //! clients are registered and checked through `clients`.
 
+pub mod authorize;
 pub mod classify;
+pub mod client_family;
+pub mod code_grant;
 pub mod codes;
+pub mod consent;
 pub mod end_session;
+pub mod flow;
 pub mod grants;
 pub mod introspection;
 pub mod permissions;
@@ -32,7 +37,12 @@ pub enum ClientCredentials {
     /// A public client naming itself with `client_id` and no secret.
     Public(String),
     /// `client_id` and `client_secret`, by HTTP Basic or in the form.
-    Secret { id: String, secret: SecretString },
+    Secret {
+        id: String,
+        secret: SecretString,
+        /// By HTTP Basic (`client_secret_basic`), else in the form.
+        basic: bool,
+    },
 }
 
 /// What an OAuth rule refuses with: the error codes of RFC 6749 section 5.2,

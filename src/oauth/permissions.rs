@@ -32,7 +32,7 @@ pub async fn require_client(
     credentials: ClientCredentials,
 ) -> Result<Client, OAuthError> {
     match credentials {
-        ClientCredentials::Secret { id, secret } => registered_client(svc, &id, &secret).await,
+        ClientCredentials::Secret { id, secret, .. } => registered_client(svc, &id, &secret).await,
         ClientCredentials::None | ClientCredentials::Public(_) => Err(OAuthError::InvalidClient),
     }
 }

@@ -27,7 +27,7 @@ pub async fn revoke(
     meta: &RequestMeta,
 ) -> Result<(), OAuthError> {
     let registered = match credentials {
-        ClientCredentials::Secret { id, secret } => {
+        ClientCredentials::Secret { id, secret, .. } => {
             Some(registered_client(svc, &id, &secret).await?)
         }
         ClientCredentials::Public(id) if id != svc.settings.jwt.client_id => {

@@ -29,6 +29,9 @@ pub mod reasons {
     /// An email change was confirmed: the new address's first proof ends
     /// every session begun before it (`accounts::proof`).
     pub const EMAIL_CHANGED: &str = "email_changed";
+    /// A client family, when the authorization code it was made from is
+    /// presented again (`oauth::codes::redeem`).
+    pub const CODE_REUSED: &str = "code_reused";
     /// The user revoked an app's grant (`DELETE /auth/grants/{client_id}`):
     /// that client's families end.
     pub const GRANT_REVOKED: &str = "grant_revoked";

@@ -25,7 +25,9 @@ mod start;
 pub use decide::{Decision, decide};
 pub use list::list_live;
 pub use methods::{Method, Methods};
-pub use start::{IssuedTokens, Started, current_of, is_live, issue_tokens, start};
+pub use start::{
+    IssuedTokens, Started, current_of, is_live, issue_tokens, start, start_for_client,
+};
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -53,6 +55,99 @@ pub struct Session {
     /// How the user signed in; every access token of the session says so.
     #[sqlx(try_from = "String")]
     pub auth_methods: Methods,
+    /// A refresh-token family (`refresh`) or a browser session at authd
+    /// (`browser`, never rotated, never a refresh token).
+    #[sqlx(try_from = "String")]
+    pub kind: SessionKind,
+    /// The client a family made by the authorization code flow belongs to;
+    /// `None` for a first-party family. Only that client refreshes it, and
+    /// only at `/oauth/token`.
+    pub client_id: Option<String>,
+    /// The scopes granted to that client, space-separated.
+    pub scope: Option<String>,
+    /// The browser session the user signed in through for that client.
+    pub browser_session_id: Option<Uuid>,
+    /// When the user last proved who they are for this session: the login
+    /// for a first-party family, the browser session's sign-in for a client
+    /// family. `None` only in rows of an older authd, read as `created_at`.
+    pub auth_time: Option<DateTime<Utc>>,
+}
+
+/// What a session row is (`sessions.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A refresh-token family, first-party or a client's.
+    Refresh,
+    /// The browser session at authd (single sign-on).
+    Browser,
+}
+
+impl SessionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh",
+            Self::Browser => "browser",
+        }
+    }
+}
+
+impl TryFrom<String> for SessionKind {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, String> {
+        match stored.as_str() {
+            "refresh" => Ok(Self::Refresh),
+            "browser" => Ok(Self::Browser),
+            other => Err(format!("unknown session kind {other:?}")),
+        }
+    }
+}
+
+/// What a client family is bound to, from the authorization code it was
+/// made from (`oauth::codes::redeem`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientBinding {
+    pub client_id: String,
+    /// The scopes granted, space-separated.
+    pub scope: String,
+    pub browser_session_id: Uuid,
+    pub auth_time: DateTime<Utc>,
+}
+
+/// How the user of a session proved who they are at sign-in, kept on the
+/// session so that every access token it issues, at login and at each
+/// refresh, carries it as `amr` (RFC 8176 section 2). Stored as the RFC's
+/// value. A method added later must be known to every instance sharing the
+/// database before any of them starts a session with it: an instance reading
+/// a value it does not know fails the request rather than guess.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// `pwd`: a password.
+    Password,
+    /// `otp`: a one-time code sent by email.
+    Otp,
+}
+
+impl AuthMethod {
+    /// The RFC 8176 value, as stored and as put in `amr`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "pwd",
+            Self::Otp => "otp",
+        }
+    }
+}
+
+impl TryFrom<String> for AuthMethod {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, String> {
+        match stored.as_str() {
+            "pwd" => Ok(Self::Password),
+            "otp" => Ok(Self::Otp),
+            other => Err(format!("unknown session auth method {other:?}")),
+        }
+    }
 }
 
 impl Session {
@@ -66,6 +161,11 @@ impl Session {
 
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
         self.revoked_at.is_none() && now < self.expires_at
+    }
+
+    /// When the user last authenticated for this session.
+    pub fn authenticated_at(&self) -> DateTime<Utc> {
+        self.auth_time.unwrap_or(self.created_at)
     }
 }
 
@@ -116,6 +216,11 @@ impl RotationPolicy {
             user_agent,
             ip,
             auth_methods: Methods::one(Method::Password),
+            kind: SessionKind::Refresh,
+            client_id: None,
+            scope: None,
+            browser_session_id: None,
+            auth_time: Some(now),
         }
     }
 
@@ -135,6 +240,10 @@ pub struct SessionView {
     pub expires_at: DateTime<Utc>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The client this session was signed in for (authorization code flow);
+    /// absent for a first-party session.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
     pub current: bool,
 }
 
@@ -147,6 +256,7 @@ impl SessionView {
             expires_at: s.expires_at,
             user_agent: s.user_agent.clone(),
             ip: s.ip.clone(),
+            client_id: s.client_id.clone(),
             current: s.id == current,
         }
     }

@@ -54,7 +54,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Decision, RotationPolicy, Session, decide, reuse};
+use super::{Decision, RotationPolicy, Session, SessionKind, decide, reuse};
 use crate::audit::RequestMeta;
 use crate::services::Services;
 use crate::store::{self, Store, StoreError};
@@ -75,6 +75,51 @@ pub enum Rotation {
     },
     /// Expired, revoked or unknown.
     Refused(Decision),
+    /// A session the presenter does not hold (another client's family, a
+    /// client family at the first-party endpoint, a browser session): left
+    /// untouched. `first_party`: the session is a first-party family.
+    NotHeld { first_party: bool },
+}
+
+/// Who presents a refresh token: authd's first-party client (`/auth/refresh`,
+/// and `/oauth/token` without client authentication), or an authenticated
+/// registered client at `/oauth/token`. A family is refreshed only by its
+/// holder: a first-party family by the first party, a client family by its
+/// client; a browser session by nobody.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder<'a> {
+    FirstParty,
+    Client(&'a str),
+}
+
+impl Holder<'_> {
+    fn holds(self, session: &Session) -> bool {
+        session.kind == SessionKind::Refresh
+            && match (self, session.client_id.as_deref()) {
+                (Self::FirstParty, None) => true,
+                (Self::Client(client), Some(owner)) => client == owner,
+                _ => false,
+            }
+    }
+
+    fn refuse(session: &Session) -> Rotation {
+        Rotation::NotHeld {
+            first_party: session.kind == SessionKind::Refresh && session.client_id.is_none(),
+        }
+    }
+}
+
+/// What presenting a refresh token gave (see [`exchange_as`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // one per refresh, moved once: boxing buys nothing
+pub enum Exchange {
+    /// The session whose current token is to be delivered.
+    Delivered(Session),
+    /// Forged, expired, revoked, unknown or reused.
+    Refused,
+    /// A session the presenter does not hold; nothing was spent.
+    /// `first_party`: it is a first-party family.
+    NotHeld { first_party: bool },
 }
 
 /// Applies the rotation rule to a presented refresh token, for `/auth/refresh`
@@ -89,6 +134,23 @@ pub async fn exchange(
     token: &str,
     meta: &RequestMeta,
 ) -> Result<Option<Session>, StoreError> {
+    Ok(
+        match exchange_as(svc, token, Holder::FirstParty, meta).await? {
+            Exchange::Delivered(session) => Some(session),
+            Exchange::Refused | Exchange::NotHeld { .. } => None,
+        },
+    )
+}
+
+/// [`exchange`] for `holder`: a session it does not hold is refused before
+/// anything is judged or spent (a client family at `/auth/refresh`, another
+/// client's family at `/oauth/token`).
+pub async fn exchange_as(
+    svc: &Services,
+    token: &str,
+    holder: Holder<'_>,
+    meta: &RequestMeta,
+) -> Result<Exchange, StoreError> {
     let refreshes = &svc.metrics.refreshes;
     let Some(claims) = svc.refresh.decode(token) else {
         // The key id shows an operator a token of a key no longer in the ring.
@@ -98,26 +160,32 @@ pub async fn exchange(
             "refresh with a token authd did not make"
         );
         refreshes.with_label_values(&["refused"]).inc();
-        return Ok(None);
+        return Ok(Exchange::Refused);
     };
-    let rotation = rotate(
+    let rotation = rotate_held(
         &svc.store,
         claims.session,
         claims.counter,
         svc.now(),
         &svc.policy,
         meta,
+        holder,
     )
     .await?;
     match rotation {
         Rotation::Rotated(session) => {
             refreshes.with_label_values(&["rotated"]).inc();
-            Ok(Some(session))
+            Ok(Exchange::Delivered(session))
         }
         Rotation::Grace(session) => {
             refreshes.with_label_values(&["grace"]).inc();
             tracing::info!(session = %session.id, "grace: the current refresh token handed out again");
-            Ok(Some(session))
+            Ok(Exchange::Delivered(session))
+        }
+        Rotation::NotHeld { first_party } => {
+            tracing::info!(session = %claims.session, ?holder, "refresh of a session its presenter does not hold");
+            refreshes.with_label_values(&["refused"]).inc();
+            Ok(Exchange::NotHeld { first_party })
         }
         Rotation::Reused {
             user_id,
@@ -125,19 +193,18 @@ pub async fn exchange(
             revoked,
         } => {
             reuse::detected(svc, user_id, session_id, revoked, "refresh");
-            Ok(None)
+            Ok(Exchange::Refused)
         }
         Rotation::Refused(decision) => {
             tracing::info!(session = %claims.session, ?decision, "refresh refused");
             refreshes.with_label_values(&["refused"]).inc();
-            Ok(None)
+            Ok(Exchange::Refused)
         }
     }
 }
 
-/// Presents token `presented` of session `id` at `now` (see the module
-/// comment for why this is safe under concurrency).
-#[tracing::instrument(skip_all, fields(session = %id, presented))]
+/// Presents token `presented` of a first-party session `id` at `now` (see
+/// the module comment for why this is safe under concurrency).
 pub async fn rotate(
     store: &Store,
     id: Uuid,
@@ -146,12 +213,30 @@ pub async fn rotate(
     policy: &RotationPolicy,
     meta: &RequestMeta,
 ) -> Result<Rotation, StoreError> {
+    rotate_held(store, id, presented, now, policy, meta, Holder::FirstParty).await
+}
+
+/// [`rotate`] for `holder`. Whom a session belongs to never changes, so the
+/// first read decides it once.
+#[tracing::instrument(skip_all, fields(session = %id, presented))]
+pub async fn rotate_held(
+    store: &Store,
+    id: Uuid,
+    presented: i64,
+    now: DateTime<Utc>,
+    policy: &RotationPolicy,
+    meta: &RequestMeta,
+    holder: Holder<'_>,
+) -> Result<Rotation, StoreError> {
     // One connection throughout, so going on to the locked transaction does
     // not queue for the pool again.
     let mut conn = store.write_conn().await?;
     let Some(seen) = store::sessions::find(&mut conn, id).await? else {
         return Ok(Rotation::Refused(Decision::Unknown));
     };
+    if !holder.holds(&seen) {
+        return Ok(Holder::refuse(&seen));
+    }
     if let Decision::Rotate {
         counter,
         expires_at,

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::logout::reasons;
-use super::{Methods, RotationPolicy, Session};
+use super::{ClientBinding, Methods, RotationPolicy, Session};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::ids::{SessionId, UserId};
@@ -40,6 +40,33 @@ pub async fn start(
     meta: &RequestMeta,
     methods: Methods,
 ) -> Result<Started, StoreError> {
+    start_bound(tx, policy, user, now, meta, methods, None).await
+}
+
+/// Like [`start`], for a client family (the authorization code grant): the
+/// same lock, cap and floor, and the row bound to `binding`'s client, scopes,
+/// browser session and sign-in time.
+pub async fn start_for_client(
+    tx: &mut Tx<'_>,
+    policy: &RotationPolicy,
+    user: Uuid,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+    methods: Methods,
+    binding: &ClientBinding,
+) -> Result<Started, StoreError> {
+    start_bound(tx, policy, user, now, meta, methods, Some(binding)).await
+}
+
+async fn start_bound(
+    tx: &mut Tx<'_>,
+    policy: &RotationPolicy,
+    user: Uuid,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+    methods: Methods,
+    binding: Option<&ClientBinding>,
+) -> Result<Started, StoreError> {
     store::users::lock(tx, user).await?;
     let floor = store::user_revocations::latest_started_before(tx, user).await?;
     let starts = floor.map_or(now, |floor| now.max(floor));
@@ -54,10 +81,16 @@ pub async fn start(
             ));
         audit::record(tx, &event).await?;
     }
-    let session = Session {
+    let mut session = Session {
         auth_methods: methods,
         ..policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone())
     };
+    if let Some(binding) = binding {
+        session.client_id = Some(binding.client_id.clone());
+        session.scope = Some(binding.scope.clone());
+        session.browser_session_id = Some(binding.browser_session_id);
+        session.auth_time = Some(binding.auth_time);
+    }
     store::sessions::insert(tx, &session).await?;
     Ok(Started {
         session,

@@ -20,8 +20,9 @@ pub struct Revocation {
 #[tracing::instrument(skip_all, fields(session = %s.id))]
 pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
     const SQL: &str = "INSERT INTO sessions (id, user_id, counter, created_at, last_rotated_at, \
-         expires_at, absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+         expires_at, absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, kind, client_id, \
+         scope, browser_session_id, auth_time) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
     on_db!(db, |c| sqlx::query(SQL)
         .bind(s.id)
         .bind(s.user_id)
@@ -35,6 +36,11 @@ pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
         .bind(s.user_agent.as_deref())
         .bind(s.ip.as_deref())
         .bind(s.auth_methods.to_string())
+        .bind(s.kind.as_str())
+        .bind(s.client_id.as_deref())
+        .bind(s.scope.as_deref())
+        .bind(s.browser_session_id)
+        .bind(s.auth_time)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -45,7 +51,8 @@ pub async fn insert(db: &mut impl AsDb, s: &Session) -> Result<(), StoreError> {
 #[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, StoreError> {
     const SQL: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions WHERE id = $1";
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Session>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -59,10 +66,12 @@ pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, Store
 #[tracing::instrument(skip_all, fields(session = %id))]
 pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<Option<Session>, StoreError> {
     const PG: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions WHERE id = $1 \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1 \
          FOR UPDATE";
     const SQLITE: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions WHERE id = $1";
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions WHERE id = $1";
     Ok(match db.db() {
         Db::Postgres(c) => {
             sqlx::query_as::<_, Session>(PG)
@@ -239,7 +248,8 @@ pub async fn list_live(
     now: DateTime<Utc>,
 ) -> Result<Vec<Session>, StoreError> {
     const SQL: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC, id";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Session>(SQL)
         .bind(user)
@@ -260,11 +270,13 @@ pub async fn list_live_page(
     limit: i64,
 ) -> Result<Vec<Session>, StoreError> {
     const FIRST: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
          ORDER BY created_at DESC, id DESC LIMIT $3";
     const NEXT: &str = "SELECT id, user_id, counter, created_at, last_rotated_at, expires_at, \
-         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods FROM sessions \
+         absolute_expires_at, revoked_at, revoked_reason, user_agent, ip, auth_methods, \
+         kind, client_id, scope, browser_session_id, auth_time FROM sessions \
          WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
          AND (created_at < $4 OR (created_at = $4 AND id < $5)) \
          ORDER BY created_at DESC, id DESC LIMIT $3";

@@ -230,6 +230,11 @@ impl AccessTokens {
         })
     }
 
+    /// The `iss` of every token authd signs.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// A machine client's token (client credentials): `sub` is the client,
     /// there is no session, and `scope` lists what it was granted.
     pub fn issue_client(

@@ -1,0 +1,130 @@
+//! The client of a token request and what its family's tokens say: who the
+//! client is (authenticated by its kind's method), the RFC 9068 access token
+//! of an app's user, and the OpenID Connect ID token in the algorithm the
+//! client was registered with.
+
+use jsonwebtoken::Algorithm;
+use secrecy::ExposeSecret;
+
+use super::{ClientCredentials, OAuthError};
+use crate::clients::{self, Client, ClientKind, Presented};
+use crate::keys::parse_alg;
+use crate::oidc::id_token::{self, IdTokenRequest};
+use crate::services::Services;
+use crate::sessions::Session;
+use crate::store;
+use crate::tokens::access::{ClientUserGrant, SignedAccessToken};
+
+/// The registered client `credentials` prove, authenticated by its kind's
+/// method (a public client by its `client_id` alone, a confidential client
+/// by its secret in its registered way), or `None` for authd's own
+/// first-party client (no credentials, or its `client_id` alone). Any
+/// failure is `invalid_client`, the reason only logged. A machine client has
+/// no users: `unauthorized_client`.
+pub async fn token_client(
+    svc: &Services,
+    credentials: &ClientCredentials,
+) -> Result<Option<Client>, OAuthError> {
+    let (id, presented) = match credentials {
+        ClientCredentials::None => return Ok(None),
+        ClientCredentials::Public(id) if *id == svc.settings.jwt.client_id => return Ok(None),
+        ClientCredentials::Public(id) => (id, Presented::Nothing),
+        ClientCredentials::Secret { id, secret, basic } => {
+            let secret = secret.expose_secret();
+            let presented = if *basic {
+                Presented::Basic(secret)
+            } else {
+                Presented::Post(secret)
+            };
+            (id, presented)
+        }
+    };
+    let client = match clients::authenticate_client(&svc.store, id, presented).await? {
+        Ok(client) => client,
+        Err(reason) => {
+            tracing::info!(?reason, "client authentication failed");
+            return Err(OAuthError::InvalidClient);
+        }
+    };
+    if client.kind == ClientKind::Machine {
+        return Err(OAuthError::UnauthorizedClient(
+            "a machine client has no users: it uses the client credentials grant",
+        ));
+    }
+    Ok(Some(client))
+}
+
+/// The access token of client family `session`, carrying `scope` (the
+/// family's, or a narrower one asked for at a refresh).
+pub fn access_token(
+    svc: &Services,
+    session: &Session,
+    client_id: &str,
+    scope: &str,
+) -> Result<SignedAccessToken, OAuthError> {
+    let amr = session.auth_methods.amr();
+    svc.access
+        .issue_for_client(
+            &ClientUserGrant {
+                user: session.user_id,
+                session: session.id,
+                started: session.authenticated_at(),
+                amr: &amr,
+                client_id,
+                scope,
+            },
+            svc.now(),
+        )
+        .map_err(OAuthError::internal)
+}
+
+/// The algorithm of `client`'s ID tokens: the one it was registered with,
+/// else RS256 when a key signs it (what every relying party accepts), else
+/// the first algorithm a key signs ID tokens with.
+fn id_token_alg(svc: &Services, client: &Client) -> Result<Algorithm, OAuthError> {
+    let keys = svc.access.keys();
+    let alg = match client.id_token_alg.as_deref() {
+        Some(name) => parse_alg(name),
+        None if keys.id_token_signer(Algorithm::RS256).is_some() => Some(Algorithm::RS256),
+        None => keys
+            .id_token_algorithms()
+            .first()
+            .and_then(|name| parse_alg(name)),
+    };
+    alg.ok_or_else(|| {
+        OAuthError::internal(anyhow::anyhow!(
+            "no key signs ID tokens for client {}: configure an asymmetric key (jwt.signing_kids)",
+            client.id
+        ))
+    })
+}
+
+/// The ID token of client family `session` for `client` (OpenID Connect
+/// Core section 2): `sid` is the browser session the user signed in with.
+pub async fn id_token(
+    svc: &Services,
+    session: &Session,
+    client: &Client,
+    nonce: Option<&str>,
+    access_token: &str,
+) -> Result<String, OAuthError> {
+    let mut conn = svc.store.conn().await?;
+    let user = store::users::find(&mut conn, session.user_id)
+        .await?
+        .ok_or(OAuthError::InvalidGrant("the user no longer exists"))?;
+    drop(conn);
+    let amr = session.auth_methods.amr();
+    let request = IdTokenRequest {
+        user: &user,
+        client_id: &client.id,
+        alg: id_token_alg(svc, client)?,
+        session: session.browser_session_id.unwrap_or(session.id),
+        auth_time: session.authenticated_at(),
+        nonce,
+        amr: &amr,
+        acr: None,
+        scope: session.scope.as_deref().unwrap_or_default(),
+        access_token: Some(access_token),
+    };
+    Ok(id_token::issue(svc, &request)?)
+}
