@@ -60,6 +60,9 @@ pub enum AuditKind {
     /// An authorization code was presented again after it was redeemed: the
     /// client family made from it was ended (the event names it).
     AuthorizationCodeReused,
+    /// The user revoked an app's grant: its families ended, its consent
+    /// forgotten (the event names the client).
+    GrantRevoked,
 }
 
 impl AuditKind {
@@ -80,7 +83,8 @@ impl AuditKind {
             | Self::EmailVerified
             | Self::PasswordReset
             | Self::EmailChangeRequested
-            | Self::EmailChanged => true,
+            | Self::EmailChanged
+            | Self::GrantRevoked => true,
             Self::LoginFailed
             | Self::CodeFailed
             | Self::RegistrationAttempted
@@ -114,6 +118,7 @@ impl AuditKind {
             Self::RegistrationAttempted => "registration_attempted",
             Self::OtpSent => "otp_sent",
             Self::AuthorizationCodeReused => "authorization_code_reused",
+            Self::GrantRevoked => "grant_revoked",
         }
     }
 }

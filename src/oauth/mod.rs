@@ -10,14 +10,19 @@
 //! Sessions still rotate and end through `sessions`, exactly as on `/auth/*`;
 //! clients are registered and checked through `clients`.
 
+pub mod authorize;
 pub mod classify;
 pub mod client_family;
 pub mod code_grant;
 pub mod codes;
+pub mod consent;
+pub mod end_session;
+pub mod flow;
 pub mod grants;
 pub mod introspection;
 pub mod permissions;
 pub mod revocation;
+pub mod user_grants;
 
 use secrecy::SecretString;
 

@@ -1,10 +1,12 @@
 //! OpenID Connect: what authd says about a user to a client it signed the
 //! user in to. `id_token.rs` builds and signs ID tokens (with the current key
 //! of the client's algorithm, never an HS256 secret); `userinfo.rs` answers
-//! the userinfo endpoint for an access token with the `openid` scope. Both
+//! the userinfo endpoint for an access token with the `openid` scope;
+//! `hint.rs` accepts an ID token authd signed back as a logout's hint. Both
 //! name the user by the same `sub` ([`subject`]) and choose the claims by
 //! the granted scopes ([`has_scope`]).
 
+pub mod hint;
 pub mod id_token;
 pub mod userinfo;
 

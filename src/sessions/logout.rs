@@ -32,6 +32,12 @@ pub mod reasons {
     /// A client family, when the authorization code it was made from is
     /// presented again (`oauth::codes::redeem`).
     pub const CODE_REUSED: &str = "code_reused";
+    /// The user revoked an app's grant (`DELETE /auth/grants/{client_id}`):
+    /// that client's families end.
+    pub const GRANT_REVOKED: &str = "grant_revoked";
+    /// RP-initiated logout (`/oauth/logout`): the browser session and every
+    /// session signed in through it end.
+    pub const END_SESSION: &str = "end_session";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 
@@ -122,6 +128,51 @@ pub async fn revoke_every_session(
         store::user_revocations::insert(tx, &revocation).await?;
     }
     Ok(revoked)
+}
+
+/// Ends every live family of `user` made for `client`, in `tx`; returns the
+/// ids ended. They are revoked one by one (no user revocation covers them),
+/// so the revocation feed lists each.
+pub async fn end_client_families(
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    client: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    store::sessions::revoke_client_families(tx, user, client, reason, now).await
+}
+
+/// Ends browser session `browser` of `user` and every session signed in
+/// through it (the client families whose `browser_session_id` it is), with
+/// one `logout` audit event naming `client` (the app that asked, if known),
+/// in one transaction. First-party sessions (`/auth/login`) and families
+/// signed in through another browser are left alone. Returns how many
+/// sessions ended, the browser session included.
+pub async fn end_browser_session(
+    svc: &Services,
+    browser: Uuid,
+    user: Uuid,
+    client: Option<&str>,
+    meta: &RequestMeta,
+) -> Result<u64, StoreError> {
+    let now = svc.now();
+    let reason = reasons::END_SESSION;
+    let mut tx = svc.store.begin().await?;
+    let own = store::sessions::revoke(&mut tx, browser, user, reason, now).await?;
+    let through =
+        store::sessions::revoke_signed_in_through(&mut tx, user, browser, reason, now).await?;
+    let ended = u64::from(own) + through.len() as u64;
+    let mut event = AuditEvent::new(AuditKind::Logout, Some(user), Some(browser), meta, now)
+        .with_detail(reason);
+    if let Some(client) = client {
+        event = event.with_client(client);
+    }
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, browser = %browser, ended, "browser session ended");
+    svc.metrics.revoked(reason, ended);
+    Ok(ended)
 }
 
 /// Logs out the session of a presented refresh token. Only its current token,

@@ -356,3 +356,88 @@ pub async fn purge_expired(
         .await
         .map(|r| r.rows_affected()))?)
 }
+
+/// How many live client families (`kind = 'refresh'` rows with a
+/// `client_id`) the user holds, per client.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn count_live_families_by_client(
+    db: &mut impl AsDb,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    const SQL: &str = "SELECT client_id, COUNT(*) FROM sessions \
+         WHERE user_id = $1 AND kind = 'refresh' AND client_id IS NOT NULL \
+         AND revoked_at IS NULL AND expires_at > $2 GROUP BY client_id ORDER BY client_id";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, (String, i64)>(SQL)
+        .bind(user)
+        .bind(now)
+        .fetch_all(c)
+        .await)?)
+}
+
+/// Revokes every unrevoked family of `user` made for `client`; returns the
+/// ids revoked. Each is listed by the revocation feed on its own.
+#[tracing::instrument(skip_all, fields(user = %user, client = client))]
+pub async fn revoke_client_families(
+    db: &mut impl AsDb,
+    user: Uuid,
+    client: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    const SQL: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+         WHERE user_id = $1 AND client_id = $2 AND kind = 'refresh' AND revoked_at IS NULL \
+         RETURNING id";
+    Ok(on_db!(db, |c| sqlx::query_scalar::<_, Uuid>(SQL)
+        .bind(user)
+        .bind(client)
+        .bind(now)
+        .bind(reason)
+        .fetch_all(c)
+        .await)?)
+}
+
+/// What a session row says about the browser session it belongs to: the
+/// row's kind, user, and the browser session a client family was signed in
+/// through.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct BrowserLink {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub kind: String,
+    pub browser_session_id: Option<Uuid>,
+}
+
+/// The kind, user and browser session of session `id`, live or not.
+#[tracing::instrument(skip_all, fields(session = %id))]
+pub async fn find_browser_link(
+    db: &mut impl AsDb,
+    id: Uuid,
+) -> Result<Option<BrowserLink>, StoreError> {
+    const SQL: &str = "SELECT id, user_id, kind, browser_session_id FROM sessions WHERE id = $1";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, BrowserLink>(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+}
+
+/// Revokes every unrevoked session of `user` signed in through browser
+/// session `browser` (its client families); returns the ids revoked.
+#[tracing::instrument(skip_all, fields(user = %user, browser = %browser))]
+pub async fn revoke_signed_in_through(
+    db: &mut impl AsDb,
+    user: Uuid,
+    browser: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Uuid>, StoreError> {
+    const SQL: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
+         WHERE user_id = $1 AND browser_session_id = $2 AND revoked_at IS NULL RETURNING id";
+    Ok(on_db!(db, |c| sqlx::query_scalar::<_, Uuid>(SQL)
+        .bind(user)
+        .bind(browser)
+        .bind(now)
+        .bind(reason)
+        .fetch_all(c)
+        .await)?)
+}

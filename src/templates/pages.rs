@@ -13,7 +13,10 @@
 //! | `password_reset.html` | `token`, `csrf_token`, `error`, `min_length`, `max_length` |
 //! | `forgot_password.html` | `csrf_token`, `error` |
 //! | `done.html` | `heading`, `message` |
+//! | `logout_confirm.html` | `csrf`, `client_id`, `client_name`, `post_logout_redirect_uri`, `state` (each empty when absent) |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
+//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
+//! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
 //! form's error, `error` empty for none) can be overridden too.
@@ -41,7 +44,13 @@ const BUILT_IN: &[(&str, &str)] = &[
         include_str!("pages/forgot_password.html"),
     ),
     ("done.html", include_str!("pages/done.html")),
+    (
+        "logout_confirm.html",
+        include_str!("pages/logout_confirm.html"),
+    ),
     ("error.html", include_str!("pages/error.html")),
+    ("login.html", include_str!("pages/login.html")),
+    ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
 
@@ -130,12 +139,36 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! { heading => "Done", message => "It is done." },
         ),
         (
+            "logout_confirm.html",
+            minijinja::context! {
+                csrf => "c",
+                client_id => "c",
+                client_name => "App",
+                post_logout_redirect_uri => "https://app.example/",
+                state => "s",
+            },
+        ),
+        (
             "error.html",
             minijinja::context! {
                 heading => "This link cannot be used",
                 message => "It expired.",
                 code => "invalid_account_token",
                 back => "",
+            },
+        ),
+        (
+            "login.html",
+            minijinja::context! {
+                request => "r", csrf_token => "c", client_name => "App",
+                email => "a@example.com", error => "",
+            },
+        ),
+        (
+            "consent.html",
+            minijinja::context! {
+                request => "r", csrf_token => "c", client_name => "App",
+                scopes => vec!["See your email address"],
             },
         ),
     ]
