@@ -203,9 +203,7 @@ async fn a_code_gives_a_client_family_and_a_second_presentation_ends_it(backend:
     assert_eq!(list.status, 200, "{}", list.text);
     let sessions = list.body["sessions"].as_array().unwrap();
     assert!(
-        sessions
-            .iter()
-            .any(|s| s["client_id"] == flow.a.0.as_str()),
+        sessions.iter().any(|s| s["client_id"] == flow.a.0.as_str()),
         "{sessions:?}"
     );
 
