@@ -12,7 +12,8 @@ use crate::sessions::{Method, Methods};
 use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
-use super::sign_in::{Proven, SignIn, sign_in};
+use super::sign_in::{Proven, SignIn, Start, sign_in};
+use crate::sessions::browser::BrowserSession;
 
 /// Checks the credentials and signs the user in: [`authenticate`], then
 /// [`finish_login`].
@@ -56,11 +57,40 @@ pub async fn login(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<SignIn, ServiceError> {
+    login_as(svc, email, password, Start::Refresh, meta).await
+}
+
+/// [`login`] from the hosted login page: the same checks, throttles and
+/// refusals, and a browser session at authd instead of a refresh-token
+/// family (`sessions::browser`).
+pub async fn login_in_browser(
+    svc: &Services,
+    email: &Email,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<BrowserSession, ServiceError> {
+    match login_as(svc, email, password, Start::Browser, meta).await? {
+        SignIn::Complete(session) => Ok(BrowserSession {
+            id: session.id,
+            user_id: session.user_id,
+            auth_time: session.created_at,
+            methods: session.auth_methods,
+        }),
+    }
+}
+
+async fn login_as(
+    svc: &Services,
+    email: &Email,
+    password: &Password,
+    start: Start,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
     let proof = authenticate(svc, email, password, meta).await?;
     if !proof.email_verified && svc.settings.accounts.email_verification == Verification::Required {
         return Err(unverified(svc, proof, meta).await?);
     }
-    finish_login(svc, proof, meta).await
+    finish_login_as(svc, proof, start, meta).await
 }
 
 /// The audit detail of a login refused because the address is not verified.
@@ -173,6 +203,16 @@ pub async fn finish_login(
     proof: Authenticated,
     meta: &RequestMeta,
 ) -> Result<SignIn, ServiceError> {
+    finish_login_as(svc, proof, Start::Refresh, meta).await
+}
+
+/// [`finish_login`], starting the session `start` says.
+async fn finish_login_as(
+    svc: &Services,
+    proof: Authenticated,
+    start: Start,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
     let user_id = proof.user;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
@@ -200,6 +240,7 @@ pub async fn finish_login(
         tx,
         Proven {
             user: user_id,
+            start,
             methods: Methods::one(Method::Password),
             detail: None,
             log: "login",

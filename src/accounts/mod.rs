@@ -22,7 +22,7 @@ pub mod tokens;
 mod verify;
 
 pub use email_change::{confirm_email_change, request_email_change};
-pub use login::{Authenticated, authenticate, finish_login, login};
+pub use login::{Authenticated, authenticate, finish_login, login, login_in_browser};
 pub use password::change_password;
 pub use register::{Registered, register};
 pub use reset::{ResetProof, forgot_password, reset_password};

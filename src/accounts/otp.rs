@@ -44,7 +44,7 @@ use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
 use super::proof;
-use super::sign_in::{Proven, SignIn, sign_in};
+use super::sign_in::{Proven, SignIn, Start, sign_in};
 use super::tokens::{self, Issue, Purpose};
 
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
@@ -220,6 +220,7 @@ pub async fn verify(
     store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
     let proven = Proven {
         user,
+        start: Start::Refresh,
         methods: Methods::one(Method::EmailCode),
         detail: Some("one-time code"),
         log: "login with a one-time code",

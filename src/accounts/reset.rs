@@ -26,7 +26,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use uuid::Uuid;
 
-use super::sign_in::{Proven, SignIn, sign_in};
+use super::sign_in::{Proven, SignIn, Start, sign_in};
 use super::tokens::{self, Issue, Purpose, Redeemed};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password};
@@ -249,6 +249,7 @@ pub async fn reset_password(
         // RFC 8176 `otp`).
         let proven = Proven {
             user,
+            start: Start::Refresh,
             methods: Methods::one(method),
             detail: Some("signed in by a password reset"),
             log: "signed in by a password reset",

@@ -32,17 +32,28 @@ pub enum SignIn {
 
 /// Who signed in, and how: what [`sign_in`] starts a session from.
 ///
-/// The session started is a refresh-token family (`sessions::start`); a
-/// browser session at authd, when it comes, is a field here saying which
-/// kind to start, with the same tail.
+/// `start` says which kind of session the sign-in starts: a refresh-token
+/// family (`sessions::start`, the JSON API) or a browser session at authd
+/// (`sessions::browser::start`, the hosted login page), with the same tail.
 pub(super) struct Proven {
     pub user: Uuid,
+    pub start: Start,
     /// What proved the user, kept on the session (its tokens' `amr`).
     pub methods: Methods,
     /// The audit detail of `login_succeeded` (none for a password login).
     pub detail: Option<&'static str>,
     /// What the log line of the sign-in says.
     pub log: &'static str,
+}
+
+/// Which session a sign-in starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// A refresh-token family: the JSON API's sign-ins.
+    Refresh,
+    /// A browser session at authd (the `__Host-authd_session` cookie): the
+    /// hosted login page's.
+    Browser,
 }
 
 /// Starts the session of `proven` in `tx` (which the caller has settled its
@@ -56,7 +67,14 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
-    let started = sessions::start(&mut tx, &svc.policy, user, now, meta, proven.methods).await?;
+    let started = match proven.start {
+        Start::Refresh => {
+            sessions::start(&mut tx, &svc.policy, user, now, meta, proven.methods).await?
+        }
+        Start::Browser => {
+            sessions::browser::start(&mut tx, svc, user, now, meta, proven.methods).await?
+        }
+    };
     let session = started.session;
     let mut event = AuditEvent::new(
         AuditKind::LoginSucceeded,

@@ -6,6 +6,7 @@
 //! read of a setting's file in `file`.
 
 mod accounts;
+mod browser_session;
 mod email;
 pub mod file;
 mod load;
@@ -13,6 +14,7 @@ mod pages;
 mod validate;
 
 pub use accounts::{AccountSettings, Verification};
+pub use browser_session::BrowserSessionSettings;
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 pub use pages::{PageSettings, TemplateSettings};
@@ -47,6 +49,9 @@ pub struct Settings {
     /// Where operators' templates are (`[templates]`).
     #[serde(default)]
     pub templates: TemplateSettings,
+    /// The browser session at authd's lifetimes (`[browser_session]`).
+    #[serde(default)]
+    pub browser_session: BrowserSessionSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -246,6 +246,7 @@ impl Settings {
         self.email.validate()?;
         self.accounts.validate()?;
         self.pages.validate()?;
+        self.browser_session.validate()?;
         self.validate_mail_for_https()?;
         Ok(())
     }

@@ -71,17 +71,12 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 
 /// OpenID Connect discovery / RFC 8414 metadata.
 ///
-/// `response_types_supported` is REQUIRED (RFC 8414 section 2, OpenID Connect
-/// Discovery section 3) and lists the `response_type` values of the
-/// authorization endpoint (RFC 6749 section 3.1.1). authd has no
-/// authorization endpoint: both its grants go to the token endpoint alone, so
-/// `authorization_endpoint` is left out, as RFC 8414 allows when no grant
-/// uses it, and the honest list is empty. (`token` named the implicit grant,
-/// which authd never served.) Stock clients take an empty list: Nimbus parses
-/// the member value by value, go-oidc and authd-verify do not read it. Only
-/// authlib's server-side check, `AuthorizationServerMetadata.validate()`,
-/// refuses an empty list (as it refuses an http issuer). An authorization
-/// endpoint, when authd has one, adds `code` here.
+/// The authorization endpoint serves the code flow only: `response_types_supported`
+/// is `["code"]` (no implicit, no hybrid), `response_modes_supported`
+/// `["query"]`, PKCE with `S256` only, and every authorization response
+/// carries `iss` (RFC 9207). `scopes_supported` are the scopes authd gives a
+/// meaning to (a client may be allowed others of its own); `prompt_values_supported`
+/// the `prompt` values the endpoint honours.
 ///
 /// `claims_supported` names every claim an access token can carry (`sid`,
 /// `auth_time` and `amr` in a user's, `scope` in a client's) and the userinfo
@@ -101,12 +96,18 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
         .json(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/.well-known/jwks.json"),
+            "authorization_endpoint": format!("{issuer}/oauth/authorize"),
             "token_endpoint": format!("{issuer}/oauth/token"),
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "revocation_feed_endpoint": format!("{issuer}/auth/revocations"),
             "grant_types_supported": ["refresh_token", "client_credentials"],
-            "response_types_supported": [],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true,
+            "scopes_supported": ["openid", "email", "offline_access"],
+            "prompt_values_supported": ["none", "login", "consent"],
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

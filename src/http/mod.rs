@@ -131,6 +131,8 @@ route_table! {
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,
     GET "/auth/revocations" => revocations::revocations,
+    GET "/oauth/authorize" => oauth::authorize::get,
+    POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,
     POST "/oauth/revoke" => oauth::revoke,
     POST "/oauth/introspect" => oauth::introspect,

@@ -38,6 +38,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::sessions::list_sessions,
         auth::sessions::revoke_session,
         revocations::revocations,
+        oauth::authorize::get,
+        oauth::authorize::post,
         oauth::token::token,
         oauth::revoke::revoke,
         oauth::introspect::introspect,

@@ -10,10 +10,13 @@
 //! Sessions still rotate and end through `sessions`, exactly as on `/auth/*`;
 //! clients are registered and checked through `clients`.
 
+pub mod authorize;
 pub mod classify;
 pub mod client_family;
 pub mod code_grant;
 pub mod codes;
+pub mod consent;
+pub mod flow;
 pub mod grants;
 pub mod introspection;
 pub mod permissions;

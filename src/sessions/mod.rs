@@ -11,6 +11,7 @@
 //! token, when it was issued, and the limits. Token `n` of a session is derived
 //! from `(session id, n)` (see `tokens::refresh`), so the row never grows with rotations.
 
+pub mod browser;
 mod decide;
 pub mod delivery;
 pub mod feed;

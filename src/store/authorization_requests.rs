@@ -120,3 +120,44 @@ pub async fn delete_expired(
         .await
         .map(|r| r.rows_affected()))?)
 }
+
+/// Who a request is answered for: the user, and the browser session at authd
+/// they signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct SignedIn {
+    pub user_id: Uuid,
+    pub browser_session_id: Uuid,
+}
+
+/// Marks live request `id` as answered for `signed_in`; false if it is no
+/// longer live.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn set_signed_in(
+    db: &mut impl AsDb,
+    id: Uuid,
+    signed_in: SignedIn,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE authorization_requests SET user_id = $2, browser_session_id = $3 \
+         WHERE id = $1 AND consumed_at IS NULL AND expires_at > $4";
+    let done = on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(signed_in.user_id)
+        .bind(signed_in.browser_session_id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Whom request `id` is answered for, if it was marked ([`set_signed_in`]).
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn signed_in(db: &mut impl AsDb, id: Uuid) -> Result<Option<SignedIn>, StoreError> {
+    const SQL: &str = "SELECT user_id, browser_session_id FROM authorization_requests \
+         WHERE id = $1 AND user_id IS NOT NULL AND browser_session_id IS NOT NULL";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, SignedIn>(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?)
+}

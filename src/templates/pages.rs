@@ -14,6 +14,8 @@
 //! | `forgot_password.html` | `csrf_token`, `error` |
 //! | `done.html` | `heading`, `message` |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
+//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
+//! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
 //! form's error, `error` empty for none) can be overridden too.
@@ -42,6 +44,8 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("done.html", include_str!("pages/done.html")),
     ("error.html", include_str!("pages/error.html")),
+    ("login.html", include_str!("pages/login.html")),
+    ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
 
@@ -136,6 +140,20 @@ fn samples() -> Vec<(&'static str, Value)> {
                 message => "It expired.",
                 code => "invalid_account_token",
                 back => "",
+            },
+        ),
+        (
+            "login.html",
+            minijinja::context! {
+                request => "r", csrf_token => "c", client_name => "App",
+                email => "a@example.com", error => "",
+            },
+        ),
+        (
+            "consent.html",
+            minijinja::context! {
+                request => "r", csrf_token => "c", client_name => "App",
+                scopes => vec!["See your email address"],
             },
         ),
     ]

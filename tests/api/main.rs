@@ -17,6 +17,7 @@ mod access_tokens;
 mod account;
 mod account_tokens;
 mod atomicity;
+mod authorize;
 mod binary;
 mod browser;
 mod client_ip;

@@ -386,10 +386,30 @@ async fn discovery_offers_no_response_type_and_lists_exactly_the_claims_of_acces
         "/.well-known/oauth-authorization-server",
     ] {
         let d = app.get(path).await.body;
-        // No authorization endpoint, so no response type (`token` would be
-        // the implicit grant).
-        assert!(d.get("authorization_endpoint").is_none(), "{path}");
-        assert_eq!(d["response_types_supported"], json!([]), "{path}");
+        // The code flow only (`token` would be the implicit grant), PKCE
+        // S256 only, `iss` on every authorization response.
+        assert_eq!(
+            d["authorization_endpoint"],
+            json!("http://authd.test/oauth/authorize"),
+            "{path}"
+        );
+        assert_eq!(d["response_types_supported"], json!(["code"]), "{path}");
+        assert_eq!(d["response_modes_supported"], json!(["query"]), "{path}");
+        assert_eq!(
+            d["code_challenge_methods_supported"],
+            json!(["S256"]),
+            "{path}"
+        );
+        assert_eq!(
+            d["authorization_response_iss_parameter_supported"],
+            json!(true),
+            "{path}"
+        );
+        assert_eq!(
+            d["prompt_values_supported"],
+            json!(["none", "login", "consent"]),
+            "{path}"
+        );
         let listed: std::collections::BTreeSet<String> = d["claims_supported"]
             .as_array()
             .unwrap()

@@ -23,7 +23,7 @@ use openidconnect::{
 
 use crate::helpers::{AppKind, Backend, OidcClient, TestApp, spawn_app_on};
 
-mod browser;
+pub(crate) mod browser;
 mod web_app;
 
 use browser::{Arrival, Browser, Http, Page};

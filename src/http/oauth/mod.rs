@@ -3,6 +3,7 @@
 //! (RFC 7009) and introspection (RFC 7662). They call the same services as
 //! `/auth/*`: a refresh token rotates, and a session ends, the same way.
 
+pub mod authorize;
 pub mod introspect;
 pub mod revoke;
 pub mod token;

@@ -25,6 +25,11 @@ pub enum PageError {
     /// `application/x-www-form-urlencoded`, too large, a field twice).
     #[error("{0}")]
     InvalidForm(String),
+    /// 400 `invalid_request`: an authorization request that cannot be
+    /// answered by a redirect to the client (an unknown client, a redirect
+    /// URI it did not register, a request expired or answered already).
+    #[error("{0}")]
+    Authorization(String),
     /// 404 `not_found`.
     #[error("there is no such page")]
     NotFound,
@@ -43,7 +48,9 @@ impl PageError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Csrf(_) => StatusCode::FORBIDDEN,
-            Self::InvalidLink | Self::InvalidForm(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidLink | Self::InvalidForm(_) | Self::Authorization(_) => {
+                StatusCode::BAD_REQUEST
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Api(e) => actix_web::ResponseError::status_code(e),
@@ -56,7 +63,7 @@ impl PageError {
         match self {
             Self::Csrf(_) => "invalid_csrf_token",
             Self::InvalidLink => "invalid_link",
-            Self::InvalidForm(_) => "invalid_request",
+            Self::InvalidForm(_) | Self::Authorization(_) => "invalid_request",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::Api(e) => e.code(),
@@ -88,6 +95,7 @@ impl PageError {
         match self {
             Self::Csrf(_) => "This form cannot be sent",
             Self::InvalidLink => "This link cannot be used",
+            Self::Authorization(_) => "This sign-in cannot go on",
             Self::Api(ApiError::InvalidAccountToken) => "This link cannot be used",
             Self::Api(ApiError::TooManyRequests { .. }) => "Too many attempts",
             Self::NotFound => "Page not found",

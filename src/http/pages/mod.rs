@@ -18,8 +18,10 @@
 //! 404 or 405.
 
 mod account;
+mod consent;
 mod error;
 mod form;
+mod login;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -39,6 +41,10 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/reset"),
     ("POST", "/account/email/confirm"),
     ("GET", "/account/done"),
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/consent"),
+    ("POST", "/consent"),
 ];
 
 /// Registers the pages; an unknown path under `/account` gets the HTML 404.
@@ -57,6 +63,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(account::confirm_email_change)),
         )
         .service(page_resource("/account/done").route(web::get().to(account::done)))
+        .service(
+            page_resource("/login")
+                .route(web::get().to(login::form))
+                .route(web::post().to(login::submit)),
+        )
+        .service(
+            page_resource("/consent")
+                .route(web::get().to(consent::form))
+                .route(web::post().to(consent::submit)),
+        )
         .service(web::scope("/account").default_service(web::to(not_found)));
 }
 
@@ -145,6 +161,33 @@ pub fn see_other(state: &AppState, location: &str, form_action: &[String]) -> Ht
     secure(&mut builder, state, form_action)
         .insert_header((header::LOCATION, location))
         .finish()
+}
+
+/// The answer to a step of an authorization (`oauth::flow`): a 303 on
+/// (allowed as a form's destination when it leaves authd), or how it was
+/// refused: an error page when the client cannot be told, else a 303 to the
+/// client with the error.
+pub fn flow_answer(
+    state: &AppState,
+    outcome: Result<crate::oauth::flow::Next, crate::oauth::flow::Refusal>,
+) -> HttpResponse {
+    use crate::oauth::flow::{Next, Refusal};
+    let next = match outcome {
+        Ok(next) => next,
+        Err(Refusal::Redirect(to)) => Next::Client(to),
+        Err(e @ (Refusal::Page(_) | Refusal::Expired)) => {
+            return PageError::Authorization(e.to_string()).render(state);
+        }
+        Err(Refusal::Service(e)) => return PageError::from(e).render(state),
+    };
+    let origins: Vec<String> = next.origin().map(str::to_owned).into_iter().collect();
+    see_other(state, &next.location(), &origins)
+}
+
+/// The browser session cookie's value, if the browser sent one.
+pub fn session_cookie(req: &actix_web::HttpRequest) -> Option<String> {
+    req.cookie(crate::sessions::browser::COOKIE)
+        .map(|c| c.value().to_owned())
 }
 
 /// The security headers of every page, error page and redirect of a page.
