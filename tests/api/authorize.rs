@@ -30,6 +30,7 @@ crate::on_both_stores!(
     the_consent_page_answers_only_the_browser_session_that_signed_in,
     a_password_change_ends_the_browser_session,
     a_browser_session_is_never_a_refresh_token,
+    a_refresh_token_for_a_browser_session_id_is_refused,
 );
 
 const REDIRECT: &str = "https://app.example.com:8443/cb";
@@ -673,7 +674,6 @@ async fn a_browser_session_is_never_a_refresh_token(backend: crate::helpers::Bac
 /// A refresh token made with authd's own key for a browser session's id:
 /// `/auth/refresh` refuses it as a session it does not hold (the rotation's
 /// kind check, `sessions::rotate`), and the browser session lives on.
-#[allow(dead_code)] // registered once the rotation's kind check is merged in
 async fn a_refresh_token_for_a_browser_session_id_is_refused(backend: crate::helpers::Backend) {
     let app = spawn_app(backend).await;
     let client = client(&app).await;

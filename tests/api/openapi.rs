@@ -31,6 +31,11 @@ const NEVER_FAIL: &[(&str, &str)] = &[
     ("GET", "/readyz"),
 ];
 
+/// Operations a browser opens, whose refusals are HTML error pages (an
+/// authorization request with an unknown client must not be redirected, and
+/// a browser shows the page), documented as `text/html`.
+const HTML_ERRORS: &[(&str, &str)] = &[("GET", "/oauth/authorize"), ("POST", "/oauth/authorize")];
+
 async fn served_document(app: &TestApp) -> Value {
     let reply = app.get("/openapi.json").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
@@ -276,7 +281,14 @@ async fn every_operation_that_can_fail_documents_a_4xx_with_the_error_body() {
         let mut errors = 0;
         for (status, response) in responses {
             // `/readyz` answers its own 503 body; every other error is ErrorBody.
-            if status.starts_with('4') || status == "5XX" {
+            if HTML_ERRORS.contains(&(method.as_str(), path.as_str()))
+                && (status.starts_with('4') || status == "5XX")
+            {
+                assert!(
+                    response["content"]["text/html"].is_object(),
+                    "{method} {path}: {status} is an HTML page"
+                );
+            } else if status.starts_with('4') || status == "5XX" {
                 let schema = &response["content"]["application/json"]["schema"]["$ref"];
                 assert_eq!(
                     schema, error_ref,

@@ -26,6 +26,7 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
 #[utoipa::path(
     get,
     path = "/oauth/authorize",
+    operation_id = "authorize_get",
     tag = "oauth",
     params(
         ("response_type" = String, Query, description = "`code`"),
@@ -58,11 +59,13 @@ pub async fn get(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     answer(&state, &req, params).await
 }
 
-/// The same as `GET`, with the parameters in an
-/// `application/x-www-form-urlencoded` body.
+/// The same as `GET`, with the parameters in a form body.
+///
+/// The body is `application/x-www-form-urlencoded`, at most 16 KiB.
 #[utoipa::path(
     post,
     path = "/oauth/authorize",
+    operation_id = "authorize_post",
     tag = "oauth",
     request_body(content = String, content_type = "application/x-www-form-urlencoded",
         description = "The parameters of `GET /oauth/authorize`"),
