@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks authd with authd-bench on this machine: builds the binaries,
 # starts authd on a fresh SQLite file and on a fresh PostgreSQL database, runs
-# every scenario against each (login, refresh, verify, mixed, login-flood,
-# forgot-flood) with
+# every scenario against each (login, refresh, verify, mixed, code-flow, sso,
+# login-flood, forgot-flood) with
 # the machine's limits measured alongside (Argon2id, the raw rotation SQL, raw
 # signing, bare JWT decode), and writes the JSON reports, the printed tables
 # and the latency charts into a results directory.
@@ -11,6 +11,8 @@
 #   scripts/bench.sh --alg ES256 --seconds 10 --store postgres
 #   scripts/bench.sh --smoke              # CI: debug build, ~1 s per scenario, figures not asserted
 #   scripts/bench.sh --store sqlite -- --scenario login-flood   # refresh alone and under a login flood
+#   scripts/bench.sh --smoke --store sqlite -- --scenario login,code-flow,sso
+#                                         # the authorization code flow and single sign-on, next to login
 #   scripts/bench.sh --store sqlite --raise-send-limits -- --scenario forgot-flood --forgot-rate 500
 #                                         # refresh under a forgot flood that queues a message per known address
 #   scripts/bench.sh --store postgres -- --scenario refresh --rate 1000   # open loop at 1,000/s
@@ -42,7 +44,11 @@
 # 100 failed logins, 60 password hashes a minute) would stop a load generator on 127.0.0.1 at once: the
 # server started here has them lifted. Its log level is authd's default, info
 # (a request span each, a JSON line per login), unless BENCH_LOG_LEVEL says
-# otherwise; the log goes to <results>/authd-<store>.log. The mail send limits
+# otherwise; the log goes to <results>/authd-<store>.log. The code-flow and sso
+# scenarios sign the same few users in over and over, and every authorization
+# starts a client family that counts against refresh.max_sessions_per_user
+# (100) with the browser session it came from: the cap is raised to 100,000
+# here, so that the families do not end the browser sessions sso runs on. The mail send limits
 # stay at their defaults unless --raise-send-limits; with no SMTP server set,
 # messages are written as .eml files into the server's data_dir/mail, which
 # the forgot-flood scenario counts. Any other AUTHD__* variable set when this
@@ -118,11 +124,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# The signing key: jwt.keys can only be set in a configuration file.
+# The signing key: jwt.keys can only be set in a configuration file. An HS256
+# key never signs ID tokens: with --alg HS256 an RS256 key signs those (the
+# code-flow and sso scenarios ask for openid), HS256 the access tokens.
 "${authd_bin}" keys generate --alg "${alg}" --kid "bench-${alg,,}" --out "${work}/jwt.key" >"${work}/keygen.txt"
+if [[ ${alg} == HS256 ]]; then
+    "${authd_bin}" keys generate --alg RS256 --kid bench-id-rs256 --out "${work}/id.key" >"${work}/keygen-id.txt"
+fi
 {
     if [[ ${smoke} -eq 1 ]]; then
         printf '[password]\nargon2_m_cost = 1024\nargon2_t_cost = 1\nargon2_p_cost = 1\n\n'
+    fi
+    if [[ ${alg} == HS256 ]]; then
+        printf '[jwt]\nsigning_kid = "bench-hs256"\nsigning_kids = ["bench-id-rs256"]\n\n'
+        sed -n '/^\[\[jwt.keys\]\]/,/^$/p' "${work}/keygen-id.txt"
     fi
     sed -n '/^\[\[jwt.keys\]\]/,$p' "${work}/keygen.txt"
 } >"${work}/authd.toml"
@@ -159,6 +174,7 @@ bench_store() {
     AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
     AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES=1000000 \
     AUTHD__LIMITS__HASH_PER_IP=1000000000 \
+    AUTHD__REFRESH__MAX_SESSIONS_PER_USER=100000 \
     AUTHD__LOG__LEVEL=${BENCH_LOG_LEVEL:-info} \
         "${authd_bin}" serve >"${out}/authd-${label}.log" 2>&1 &
     server_pid=$!

@@ -3,6 +3,8 @@
 //!
 //! - [`target`]: the URL under load, loopback only.
 //! - [`load`]: users and sessions, the scenarios, closed and open loop.
+//! - [`code_flow`]: the code-flow and sso scenarios' browser and client:
+//!   the authorization code flow through the hosted pages, and single sign-on.
 //! - [`flood`]: the login-flood scenario (refresh alone and under a flood),
 //!   and the open-loop offer both floods use.
 //! - [`forgot`]: the forgot-flood scenario (refresh alone and under a flood of
@@ -17,6 +19,7 @@
 //! - [`chart`]: the SVG latency chart.
 
 pub mod chart;
+pub mod code_flow;
 pub mod flood;
 pub mod forgot;
 pub mod limits;

@@ -14,6 +14,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::code_flow::CodeFlow;
 pub use crate::mix::Mix;
 use crate::record::{OpRecorder, Outcome, Stats};
 use crate::system::{CpuShare, CpuTimes, memory_kb};
@@ -34,6 +35,13 @@ pub enum Scenario {
     Verify,
     /// Logins, refreshes and verifications in the `--mix` ratio.
     Mixed,
+    /// Full authorizations by the code flow, each from a browser with no
+    /// cookie: authorize (PKCE S256), the login page, consent, the code, the
+    /// token, userinfo.
+    CodeFlow,
+    /// The single-sign-on path: authorize with a live browser session, then
+    /// the token.
+    Sso,
     /// Refresh alone, then under logins offered at `--flood-multiple` times
     /// the measured login capacity, with authd's memory.
     LoginFlood,
@@ -49,6 +57,8 @@ impl Scenario {
             Self::Refresh => "refresh",
             Self::Verify => "verify",
             Self::Mixed => "mixed",
+            Self::CodeFlow => "code-flow",
+            Self::Sso => "sso",
             Self::LoginFlood => "login-flood",
             Self::ForgotFlood => "forgot-flood",
         }
@@ -61,16 +71,25 @@ pub enum Op {
     Login = 0,
     Refresh = 1,
     Verify = 2,
+    /// A whole code flow (code-flow).
+    Flow = 3,
+    /// Authorize with a browser session, then the token (sso).
+    Sso = 4,
 }
 
 impl Op {
+    /// The kinds the mixed scenario sends.
     pub const ALL: [Op; 3] = [Op::Login, Op::Refresh, Op::Verify];
+    /// How many kinds there are (one recorder each).
+    const COUNT: usize = 5;
 
     pub fn name(self) -> &'static str {
         match self {
             Self::Login => "login",
             Self::Refresh => "refresh",
             Self::Verify => "verify",
+            Self::Flow => "flow",
+            Self::Sso => "sso",
         }
     }
 }
@@ -105,6 +124,9 @@ pub struct Fixture {
     emails: Vec<String>,
     chains: Mutex<VecDeque<Chain>>,
     access_tokens: Vec<String>,
+    /// The code flow's client and browser sessions, when a code-flow or sso
+    /// scenario is to run.
+    code_flow: Option<CodeFlow>,
 }
 
 /// The parts of a token response the tool reads.
@@ -196,7 +218,20 @@ impl Fixture {
             emails: Arc::try_unwrap(emails).unwrap_or_else(|e| (*e).clone()),
             chains: Mutex::new(chains),
             access_tokens,
+            code_flow: None,
         })
+    }
+
+    /// Adds the code flow (its client, and browser sessions if opened) for
+    /// the code-flow and sso scenarios.
+    pub fn with_code_flow(mut self, code_flow: CodeFlow) -> Self {
+        self.code_flow = Some(code_flow);
+        self
+    }
+
+    /// The registered addresses.
+    pub fn emails(&self) -> &[String] {
+        &self.emails
     }
 
     /// Access tokens of the prepared sessions (for in-process verification).
@@ -231,6 +266,14 @@ impl Fixture {
             Op::Login => self.login(slot).await,
             Op::Refresh => self.refresh().await,
             Op::Verify => self.verify(slot).await,
+            Op::Flow => match &self.code_flow {
+                Some(flow) => flow.full(self.email(slot)).await.map(drop),
+                None => Err("no code-flow client".into()),
+            },
+            Op::Sso => match &self.code_flow {
+                Some(flow) => flow.sso(slot).await,
+                None => Err("no code-flow client".into()),
+            },
         }
     }
 
@@ -353,7 +396,9 @@ pub struct ScenarioReport {
     pub duration_secs: f64,
     /// Every request of the window.
     pub total: Stats,
-    /// By request kind (one entry, or three for `mixed`).
+    /// By request kind (one entry, or three for `mixed`). A code-flow entry
+    /// (`flow`) is a whole authorization, an sso entry one authorization
+    /// and its token.
     pub operations: BTreeMap<String, Stats>,
     /// Cores kept busy during the window, by whom.
     pub cpu: Option<CpuShare>,
@@ -378,6 +423,15 @@ pub async fn run(
     if matches!(scenario, Scenario::Verify | Scenario::Mixed) && fixture.sessions() == 0 {
         bail!("verify needs at least one session (--sessions)");
     }
+    let flows = fixture.code_flow.as_ref();
+    if scenario == Scenario::CodeFlow && flows.is_none() {
+        bail!(
+            "code-flow needs a registered client (--database-url, or --client-id and --client-secret)"
+        );
+    }
+    if scenario == Scenario::Sso && flows.is_none_or(|f| f.browsers() == 0) {
+        bail!("sso needs a registered client and browser sessions opened before the run");
+    }
     if let Some(rate) = options.rate
         && !(rate.is_finite() && rate > 0.0)
     {
@@ -388,6 +442,8 @@ pub async fn run(
         Scenario::Refresh => vec![Op::Refresh],
         Scenario::Verify => vec![Op::Verify],
         Scenario::Mixed => Op::ALL.to_vec(),
+        Scenario::CodeFlow => vec![Op::Flow],
+        Scenario::Sso => vec![Op::Sso],
         Scenario::LoginFlood => bail!("login-flood is run by flood::run, not load::run"),
         Scenario::ForgotFlood => bail!("forgot-flood is run by forgot::run, not load::run"),
     };
@@ -444,7 +500,7 @@ pub async fn run(
         let (fixture, slots, answered) = (fixture.clone(), slots.clone(), answered.clone());
         let (rate, mix) = (options.rate, options.mix);
         workers.spawn(async move {
-            let mut recorders: [OpRecorder; 3] = Default::default();
+            let mut recorders: [OpRecorder; Op::COUNT] = Default::default();
             loop {
                 let slot = slots.fetch_add(1, Ordering::Relaxed);
                 let sent_at = match rate {
@@ -478,7 +534,7 @@ pub async fn run(
             (recorders, Instant::now())
         });
     }
-    let mut merged: [OpRecorder; 3] = Default::default();
+    let mut merged: [OpRecorder; Op::COUNT] = Default::default();
     let mut last_answer = end;
     while let Some(result) = workers.join_next().await {
         let (recorders, finished) = result.context("a load worker panicked")?;

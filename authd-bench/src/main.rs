@@ -1,5 +1,6 @@
 //! `authd-bench`: load a running authd (on this machine only) with login,
-//! refresh, verify, mixed, login-flood and forgot-flood scenarios, measure the
+//! refresh, verify, mixed, code-flow, sso, login-flood and forgot-flood
+//! scenarios, measure the
 //! machine's own limits in the same run, and report authd's figures as ratios
 //! of them.
 
@@ -9,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use authd::config::{Settings, Sources};
+use authd_bench::code_flow::{self, CodeFlow, OAuthClient};
 use authd_bench::flood;
 use authd_bench::forgot::{self, ForgotOptions};
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
@@ -30,7 +32,11 @@ struct Cli {
     /// authd's base URL; only loopback addresses are accepted.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     target: String,
-    /// Scenarios to run, in order (comma-separated). login-flood: refresh
+    /// Scenarios to run, in order (comma-separated). code-flow: whole
+    /// authorizations (authorize, the login page, consent, token, userinfo),
+    /// each from a browser with no cookie; sso: authorize with a live
+    /// browser session, then the token (both with a confidential client the
+    /// tool registers through --database-url). login-flood: refresh
     /// alone, the login capacity, then refresh while logins are offered at
     /// --flood-multiple times that capacity (closed loop; --rate and
     /// --capacity-fraction do not apply to it). forgot-flood: refresh alone,
@@ -40,7 +46,7 @@ struct Cli {
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "login,refresh,verify,mixed,login-flood,forgot-flood"
+        default_value = "login,refresh,verify,mixed,code-flow,sso,login-flood,forgot-flood"
     )]
     scenario: Vec<Scenario>,
     /// The login-flood scenario's login rate, as a multiple of the login
@@ -66,6 +72,19 @@ struct Cli {
     /// Seconds to wait after the forgot flood for the outbox to drain.
     #[arg(long, default_value_t = 60.0)]
     drain_timeout: f64,
+    /// code-flow and sso: a confidential client registered before
+    /// (client_secret_basic, redirect URI http://127.0.0.1:9/cb, scopes
+    /// "openid email offline_access"); default: one is registered on
+    /// --database-url.
+    #[arg(long, requires = "client_secret")]
+    client_id: Option<String>,
+    /// The secret of --client-id.
+    #[arg(long, requires = "client_id")]
+    client_secret: Option<String>,
+    /// code-flow: consent only at each user's first authorization (no
+    /// prompt=consent), instead of the consent page in every flow.
+    #[arg(long)]
+    remembered_consent: bool,
     /// Requests in flight at most.
     #[arg(short, long, default_value_t = 16)]
     concurrency: usize,
@@ -258,18 +277,49 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
         cli.users,
         target.base()
     );
-    let fixture = Arc::new(
-        Fixture::prepare(
-            client.clone(),
+    let mut fixture = Fixture::prepare(
+        client.clone(),
+        target.clone(),
+        &tag,
+        cli.users,
+        sessions,
+        concurrency,
+    )
+    .await
+    .context("preparing users and sessions")?;
+    let code_flow_runs = |s: Scenario| cli.scenario.contains(&s);
+    if code_flow_runs(Scenario::CodeFlow) || code_flow_runs(Scenario::Sso) {
+        let oauth_client = match (&cli.client_id, &cli.client_secret, &cli.database_url) {
+            (Some(id), Some(secret), _) => OAuthClient {
+                id: id.clone(),
+                secret: secret.clone().into(),
+            },
+            (_, _, Some(url)) => {
+                let issuer = target.issuer(&client).await.context("discovery")?;
+                code_flow::register_client(url, &issuer, &tag).await?
+            }
+            _ => anyhow::bail!(
+                "code-flow and sso need a client: give --database-url (one is registered) \
+                 or --client-id and --client-secret"
+            ),
+        };
+        let mut flow = CodeFlow::new(
             target.clone(),
-            &tag,
-            cli.users,
-            sessions,
-            concurrency,
-        )
-        .await
-        .context("preparing users and sessions")?,
-    );
+            oauth_client,
+            secs(cli.timeout, "--timeout")?,
+            concurrency * 2,
+            !cli.remembered_consent,
+        )?;
+        if code_flow_runs(Scenario::Sso) {
+            eprintln!(
+                "opening a browser session for each of {} users by the code flow (not measured)...",
+                fixture.users()
+            );
+            flow.open_browsers(fixture.emails()).await?;
+        }
+        fixture = fixture.with_code_flow(flow);
+    }
+    let fixture = Arc::new(fixture);
     let sample = fixture.access_tokens().first().cloned();
     let alg = sample
         .as_deref()

@@ -160,6 +160,22 @@ impl Report {
                 rate,
             );
         }
+        if let (Some(run), Some(rate)) = (self.capacity_run(Scenario::CodeFlow), &l.argon2) {
+            let p = l.argon2_params.unwrap_or_default();
+            push(
+                "code-flow",
+                "full authorizations/s",
+                figure(run),
+                format!(
+                    "Argon2id m={} t={} p={} hashes/s, {}",
+                    p.m_cost,
+                    p.t_cost,
+                    p.p_cost,
+                    threads(rate.threads)
+                ),
+                rate,
+            );
+        }
         if let Some(run) = self.capacity_run(Scenario::Refresh) {
             if let Some(sql) = &l.rotation_sql {
                 push(
@@ -201,6 +217,37 @@ impl Report {
                 decode,
             );
         }
+        // One scenario's throughput against another's of the same run.
+        let between = |(scenario, figure): (Scenario, &str), (base, limit): (Scenario, &str)| {
+            let (run, base_run) = (self.capacity_run(scenario)?, self.capacity_run(base)?);
+            let limit_value = base_run.total.throughput;
+            if limit_value <= 0.0 {
+                return None;
+            }
+            let value = run.total.throughput;
+            let cores = |r: &ScenarioReport| r.cpu.as_ref().and_then(|c| c.authd);
+            let per_core_ratio = match (cores(run), cores(base_run)) {
+                (Some(a), Some(b)) if a > 0.0 && b > 0.0 => Some(value / a / (limit_value / b)),
+                _ => None,
+            };
+            Some(Ratio {
+                scenario: scenario.name().into(),
+                figure: figure.into(),
+                value,
+                limit: limit.into(),
+                limit_value,
+                ratio: value / limit_value,
+                per_core_ratio,
+            })
+        };
+        ratios.extend(between(
+            (Scenario::CodeFlow, "full authorizations/s"),
+            (Scenario::Login, "POST /auth/login/s, same run"),
+        ));
+        ratios.extend(between(
+            (Scenario::Sso, "single sign-ons/s"),
+            (Scenario::CodeFlow, "full authorizations/s, same run"),
+        ));
         self.ratios = ratios;
     }
 
@@ -243,7 +290,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<8} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
+            "{:<9} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
             "scenario",
             "request",
             "mode",
@@ -291,7 +338,7 @@ impl Report {
                 let first = i == 0;
                 let _ = writeln!(
                     out,
-                    "{:<8} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
+                    "{:<9} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
                     if first { run.scenario.name() } else { "" },
                     request,
                     if first { mode.as_str() } else { "" },
@@ -381,7 +428,7 @@ impl Report {
             for r in &self.ratios {
                 let _ = writeln!(
                     out,
-                    "  {:<8} {:>10.1} {:<26} / {:>10.1} {:<46} = {:>6.1}%   per core {}",
+                    "  {:<9} {:>10.1} {:<26} / {:>10.1} {:<46} = {:>6.1}%   per core {}",
                     r.scenario,
                     r.value,
                     r.figure,
