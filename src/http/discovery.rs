@@ -101,7 +101,7 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "revocation_endpoint": format!("{issuer}/oauth/revoke"),
             "introspection_endpoint": format!("{issuer}/oauth/introspect"),
             "revocation_feed_endpoint": format!("{issuer}/auth/revocations"),
-            "grant_types_supported": ["refresh_token", "client_credentials"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "code_challenge_methods_supported": ["S256"],

@@ -341,7 +341,7 @@ async fn discovery_lists_the_oauth_endpoints_grants_and_client_auth_methods(back
         );
         assert_eq!(
             d["grant_types_supported"],
-            json!(["refresh_token", "client_credentials"])
+            json!(["authorization_code", "refresh_token", "client_credentials"])
         );
         for field in [
             "token_endpoint_auth_methods_supported",
