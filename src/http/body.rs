@@ -106,6 +106,18 @@ impl Form {
         }
     }
 
+    /// Every parameter, each given once (any repeat is `invalid_request`).
+    pub fn into_pairs(self) -> Result<Vec<(String, String)>, ApiError> {
+        let mut pairs = Vec::with_capacity(self.0.len());
+        for (name, value) in self.0 {
+            let value = value.ok_or_else(|| {
+                ApiError::InvalidRequest(format!("the parameter {name} is given more than once"))
+            })?;
+            pairs.push((name, value));
+        }
+        Ok(pairs)
+    }
+
     /// Takes a parameter that must be present.
     pub fn require(&mut self, name: &str) -> Result<String, ApiError> {
         self.take(name)?

@@ -114,6 +114,8 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
             "end_session_endpoint": format!("{issuer}/oauth/logout"),
+            "pushed_authorization_request_endpoint": format!("{issuer}/oauth/par"),
+            "require_pushed_authorization_requests": false,
             "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "claims_supported": [

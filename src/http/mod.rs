@@ -137,6 +137,7 @@ route_table! {
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,
+    POST "/oauth/par" => oauth::par::par,
     POST "/oauth/revoke" => oauth::revoke,
     POST "/oauth/introspect" => oauth::introspect,
     GET "/oauth/userinfo" => oauth::userinfo::get,

@@ -43,6 +43,7 @@ use crate::config::{PasswordSettings, Settings};
         oauth::authorize::get,
         oauth::authorize::post,
         oauth::token::token,
+        oauth::par::par,
         oauth::revoke::revoke,
         oauth::introspect::introspect,
         oauth::userinfo::get,

@@ -32,6 +32,10 @@ pub const REQUEST_LIFETIME_SECS: i64 = 600;
 /// The `request_uri` prefix of a pushed request (RFC 9126 section 2.2).
 pub const PAR_URN_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
+/// How long a pushed request's `request_uri` can start an authorization
+/// (RFC 9126 section 2.2: short; used once).
+pub const PUSHED_LIFETIME_SECS: i64 = 90;
+
 /// Longest `state` and `nonce` kept.
 const MAX_OPAQUE: usize = 512;
 /// Longest `login_hint` and `acr_values`.
@@ -101,6 +105,10 @@ pub async fn authorize(
         }
         None => match client.redirect_uris.as_slice() {
             [only] => only.clone(),
+            // A pushed request names its redirect URI (RFC 9126 section 4).
+            _ if params.value("request_uri").is_some() => {
+                pushed_redirect_uri(svc, &client, params.value("request_uri")).await?
+            }
             _ => {
                 return Err(Refusal::Page(
                     "the request names no redirect URI and the app has several (redirect_uri)",
@@ -302,8 +310,84 @@ fn prompt(value: Option<&str>) -> Result<Option<String>, (ErrorCode, String)> {
     Ok((!values.is_empty()).then(|| values.join(" ")))
 }
 
+/// Reads and checks a pushed authorization request (RFC 9126 section 2.1)
+/// of `client`, already authenticated: the parameters of an authorization
+/// request, without `request_uri`, with `redirect_uri` registered exactly.
+/// Stores it, to be used once within [`PUSHED_LIFETIME_SECS`]; returns it.
+pub async fn push(
+    svc: &Services,
+    client: &Client,
+    params: &[(String, String)],
+) -> Result<AuthorizationRequest, (ErrorCode, String)> {
+    let params = Params(params);
+    let invalid = |text: &str| (ErrorCode::InvalidRequest, text.to_owned());
+    if params.get("request_uri").is_some() {
+        return Err(invalid("a pushed request cannot itself name a request_uri"));
+    }
+    if params.get("client_id").is_some_and(|id| id != client.id) {
+        return Err(invalid("client_id differs from the authenticated client"));
+    }
+    let redirect_uri = match params.value("redirect_uri") {
+        Some(uri) if clients::redirect_uri_matches(client, uri) => uri.to_owned(),
+        Some(_) => return Err(invalid("redirect_uri is not one the client registered")),
+        None => return Err(invalid("redirect_uri is required")),
+    };
+    let state = params.get("state").map(str::to_owned);
+    if state.as_ref().is_some_and(|s| s.len() > MAX_OPAQUE) {
+        return Err(invalid("state is longer than 512 characters"));
+    }
+    let now = svc.now();
+    let request = AuthorizationRequest {
+        pushed: true,
+        expires_at: now + Duration::seconds(PUSHED_LIFETIME_SECS),
+        ..check(client, &params, redirect_uri, state, svc)?
+    };
+    let stored = async {
+        let mut conn = svc.store.conn().await?;
+        store::authorization_requests::insert(&mut conn, &request).await
+    }
+    .await;
+    stored.map_err(|_| {
+        (
+            ErrorCode::ServerError,
+            "the request could not be kept".into(),
+        )
+    })?;
+    Ok(request)
+}
+
+/// The redirect URI of the pushed request `request_uri` names, for an
+/// authorization request that names none: a page refusal when there is no
+/// such request of this client.
+async fn pushed_redirect_uri(
+    svc: &Services,
+    client: &Client,
+    request_uri: Option<&str>,
+) -> Result<String, Refusal> {
+    let id = request_uri
+        .and_then(|uri| uri.strip_prefix(PAR_URN_PREFIX))
+        .and_then(|id| Uuid::parse_str(id).ok());
+    let found = match id {
+        Some(id) => {
+            let mut conn = svc.store.conn().await.map_err(Refusal::store)?;
+            store::authorization_requests::find_live(&mut conn, id, svc.now())
+                .await
+                .map_err(Refusal::store)?
+        }
+        None => None,
+    };
+    found
+        .filter(|r| r.pushed && r.client_id == client.id)
+        .map(|r| r.redirect_uri)
+        .ok_or(Refusal::Page(
+            "the app's pushed request is unknown, expired or was used already",
+        ))
+}
+
 /// A pushed request (RFC 9126 section 4): its `request_uri` names a live
-/// pushed request of this client, pushed with this redirect URI.
+/// pushed request of this client, pushed with this redirect URI. The pushed
+/// row is spent here (one conditional UPDATE), and the flow goes on with a
+/// copy under a new id, so a `request_uri` starts one authorization only.
 async fn pushed(
     svc: &Services,
     client: &Client,
@@ -322,7 +406,29 @@ async fn pushed(
     }
     .await
     .map_err(|_| (ErrorCode::ServerError, "the request could not be read"))?;
-    found
+    let request = found
         .filter(|r| r.pushed && r.client_id == client.id && r.redirect_uri == redirect_uri)
-        .ok_or((ErrorCode::InvalidRequestUri, UNUSABLE))
+        .ok_or((ErrorCode::InvalidRequestUri, UNUSABLE))?;
+    let copy = AuthorizationRequest {
+        id: Uuid::new_v4(),
+        pushed: false,
+        created_at: now,
+        expires_at: now + Duration::seconds(REQUEST_LIFETIME_SECS),
+        ..request.clone()
+    };
+    let spent = async {
+        let mut tx = svc.store.begin().await?;
+        if !store::authorization_requests::consume(&mut tx, request.id, now).await? {
+            return Ok(false);
+        }
+        store::authorization_requests::insert(&mut tx, &copy).await?;
+        tx.commit().await?;
+        Ok::<bool, store::StoreError>(true)
+    }
+    .await
+    .map_err(|_| (ErrorCode::ServerError, "the request could not be read"))?;
+    if !spent {
+        return Err((ErrorCode::InvalidRequestUri, UNUSABLE));
+    }
+    Ok(copy)
 }

@@ -20,6 +20,7 @@ pub mod end_session;
 pub mod flow;
 pub mod grants;
 pub mod introspection;
+pub mod par;
 pub mod permissions;
 pub mod revocation;
 pub mod user_grants;

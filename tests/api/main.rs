@@ -53,6 +53,7 @@ mod oidc_rp;
 mod openapi;
 mod otp;
 mod pages;
+mod par;
 mod password_reset;
 mod permissions;
 mod refresh;

@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod introspect;
+pub mod par;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
