@@ -97,15 +97,17 @@ enum ClientCredentialsGrantType {
     ClientCredentials,
 }
 
-/// What `POST /oauth/token` answers: the refresh grant's `TokenResponse` (with
-/// the new refresh token) or the client credentials grant's answer.
+/// What `POST /oauth/token` answers: the first-party refresh grant's
+/// `TokenResponse` (with the new refresh token), or a `CodeTokenResponse`
+/// (the code grant, a client family's refresh, and the client credentials
+/// grant, whose answer is the same without `id_token` and `refresh_token`:
+/// listed apart, the two would match one answer, which `oneOf` forbids).
 #[derive(Serialize, ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // describes the document; the handlers build each variant
 enum OAuthTokenResponse {
     RefreshGrant(TokenResponse),
-    ClientFamily(CodeTokenResponse),
-    ClientCredentials(ClientTokenResponse),
+    ClientTokens(CodeTokenResponse),
 }
 
 /// RFC 6749 section 5.1 for a registered client's session (the
@@ -165,7 +167,7 @@ pub struct ClientTokenResponse {
     tag = "oauth",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, description = "Tokens: `CodeTokenResponse` for the code grant and a client's refresh, `TokenResponse` for a first-party refresh, `ClientTokenResponse` for client credentials",
+        (status = 200, description = "Tokens: `CodeTokenResponse` for the code grant and a client's refresh, `TokenResponse` for a first-party refresh, `CodeTokenResponse` without `id_token` and `refresh_token` for client credentials",
             body = OAuthTokenResponse, headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "`invalid_request`, `invalid_grant` (code or refresh token invalid, expired, used, revoked, reused or another client's; redirect_uri or PKCE verifier wrong), `unsupported_grant_type`, `invalid_scope` or `unauthorized_client` (RFC 6749 section 5.2)", body = ErrorBody),
         (status = 401, description = "`invalid_client`: client authentication failed or is missing", body = ErrorBody,
