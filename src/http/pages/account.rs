@@ -8,6 +8,7 @@
 //! `registration_attempt` message). A refusal that leaves the link usable (a
 //! weak password, a wrong password) shows the form again with the reason.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use actix_web::http::StatusCode;
@@ -17,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use super::form::{PageForm, binding, binding_or_new};
 use super::{Page, PageError, see_other};
 use crate::accounts::{self, ResetProof};
+use crate::audit::RequestMeta;
 use crate::domain::{Email, Password};
 use crate::http::ApiError;
 use crate::http::extractors::Caller;
@@ -172,14 +174,43 @@ fn answer(
 }
 
 /// An optional password field, parsed as an existing password.
-fn optional_password(
-    state: &AppState,
-    fields: &mut PageForm,
-) -> Result<Option<Password>, PageError> {
-    let max = state.settings().password.max_length;
+fn optional_password(max: usize, fields: &mut PageForm) -> Result<Option<Password>, PageError> {
     match fields.take("password").filter(|p| !p.is_empty()) {
         Some(p) => Ok(Some(Password::parse_existing(SecretString::from(p), max)?)),
         None => Ok(None),
+    }
+}
+
+/// The part every link's POST shares: the caller and the form, the CSRF
+/// check and the link's token, then `spend` (the form's service call, given
+/// the rest of the form, the token and the caller), then the answer. A
+/// refusal before the token is read renders the error page; `spend`'s goes to
+/// [`answer`], which shows the form again when the link is still usable.
+async fn spend_link<F, Fut>(
+    state: &AppState,
+    req: &HttpRequest,
+    caller: Result<Caller, ApiError>,
+    fields: Result<PageForm, PageError>,
+    form: LinkForm,
+    spend: F,
+) -> HttpResponse
+where
+    F: FnOnce(PageForm, SecretString, RequestMeta) -> Fut,
+    Fut: Future<Output = Result<&'static str, PageError>>,
+{
+    let read = (|| {
+        let caller = caller?;
+        let mut fields = fields?;
+        let token = check_post(state, req, form, &mut fields)?;
+        let token = token.ok_or(PageError::InvalidLink)?;
+        Ok::<_, PageError>((caller.meta, fields, token))
+    })();
+    match read {
+        Ok((meta, fields, token)) => {
+            let result = spend(fields, token.clone(), meta).await;
+            answer(state, req, form, Some(&token), result)
+        }
+        Err(e) => e.render(state),
     }
 }
 
@@ -190,32 +221,23 @@ pub async fn verify(
     caller: Result<Caller, ApiError>,
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
-    let form = LinkForm::Verify;
-    let outcome = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let token = check_post(&state, &req, form, &mut fields)?;
-        let token = token.ok_or(PageError::InvalidLink)?;
-        let password = optional_password(&state, &mut fields);
-        let result = match password {
-            Ok(password) => accounts::verify_email(
-                &state.services,
-                token.expose_secret(),
-                password.as_ref(),
-                &caller.meta,
-            )
-            .await
-            .map(|_| "verified")
-            .map_err(PageError::from),
-            Err(e) => Err(e),
-        };
-        Ok::<_, PageError>((token, result))
-    }
-    .await;
-    match outcome {
-        Ok((token, result)) => answer(&state, &req, form, Some(&token), result),
-        Err(e) => e.render(&state),
-    }
+    let services = state.services.clone();
+    let max = state.settings().password.max_length;
+    spend_link(
+        &state,
+        &req,
+        caller,
+        fields,
+        LinkForm::Verify,
+        |mut fields, token, meta| async move {
+            let password = optional_password(max, &mut fields)?;
+            accounts::verify_email(&services, token.expose_secret(), password.as_ref(), &meta)
+                .await
+                .map(|_| "verified")
+                .map_err(PageError::from)
+        },
+    )
+    .await
 }
 
 /// `POST /account/email/confirm`: `accounts::confirm_email_change`.
@@ -225,31 +247,29 @@ pub async fn confirm_email_change(
     caller: Result<Caller, ApiError>,
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
+    let services = state.services.clone();
+    let max = state.settings().password.max_length;
     let form = LinkForm::EmailChange;
-    let outcome = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let token = check_post(&state, &req, form, &mut fields)?;
-        let token = token.ok_or(PageError::InvalidLink)?;
-        let result = match optional_password(&state, &mut fields) {
-            Ok(password) => accounts::confirm_email_change(
-                &state.services,
+    spend_link(
+        &state,
+        &req,
+        caller,
+        fields,
+        form,
+        |mut fields, token, meta| async move {
+            let password = optional_password(max, &mut fields)?;
+            accounts::confirm_email_change(
+                &services,
                 token.expose_secret(),
                 password.as_ref(),
-                &caller.meta,
+                &meta,
             )
             .await
             .map(|_| "email_changed")
-            .map_err(PageError::from),
-            Err(e) => Err(e),
-        };
-        Ok::<_, PageError>((token, result))
-    }
-    .await;
-    match outcome {
-        Ok((token, result)) => answer(&state, &req, form, Some(&token), result),
-        Err(e) => e.render(&state),
-    }
+            .map_err(PageError::from)
+        },
+    )
+    .await
 }
 
 /// `POST /account/reset`: `accounts::reset_password` with the link's token.
@@ -262,34 +282,24 @@ pub async fn reset(
     caller: Result<Caller, ApiError>,
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
-    let form = LinkForm::Reset;
-    let outcome = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let token = check_post(&state, &req, form, &mut fields)?;
-        let token = token.ok_or(PageError::InvalidLink)?;
-        let p = &state.settings().password;
-        let new = fields.take("new_password").unwrap_or_default();
-        let result = match Password::parse_new(SecretString::from(new), p.min_length, p.max_length)
-        {
-            Ok(new) => accounts::reset_password(
-                &state.services,
-                ResetProof::Link(token.clone()),
-                &new,
-                &caller.meta,
-            )
-            .await
-            .map(|_| "password_reset")
-            .map_err(PageError::from),
-            Err(e) => Err(PageError::from(e)),
-        };
-        Ok::<_, PageError>((token, result))
-    }
-    .await;
-    match outcome {
-        Ok((token, result)) => answer(&state, &req, form, Some(&token), result),
-        Err(e) => e.render(&state),
-    }
+    let services = state.services.clone();
+    let p = state.settings().password.clone();
+    spend_link(
+        &state,
+        &req,
+        caller,
+        fields,
+        LinkForm::Reset,
+        |mut fields, token, meta| async move {
+            let new = fields.take("new_password").unwrap_or_default();
+            let new = Password::parse_new(SecretString::from(new), p.min_length, p.max_length)?;
+            accounts::reset_password(&services, ResetProof::Link(token), &new, &meta)
+                .await
+                .map(|_| "password_reset")
+                .map_err(PageError::from)
+        },
+    )
+    .await
 }
 
 /// `POST /account/forgot`: `accounts::forgot_password`; the result page is
