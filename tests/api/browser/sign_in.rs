@@ -207,8 +207,7 @@ async fn history_length(page: &Page) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_app_on_another_origin_signs_in_through_login_and_consent_then_single_sign_on_and_prompt_login()
- {
+async fn an_app_on_another_site_signs_in_by_login_and_consent_then_sso_and_prompt_login() {
     in_browser(|page| async move {
         let email = new_email();
         page.app.register(&email).await;
@@ -243,7 +242,6 @@ async fn an_app_on_another_origin_signs_in_through_login_and_consent_then_single
         // the field, the email kept, and focus in the password field, where
         // the right one is typed and sent with Enter.
         log_in(&page, &email, "not my password at all").await;
-        wait_for_url(&page, &format!("{}/login", page.origin)).await;
         let started = Instant::now();
         let alert = loop {
             if let Ok(alert) = page.browser.find(Locator::Css("[role=alert]")).await {
@@ -259,6 +257,11 @@ async fn an_app_on_another_origin_signs_in_through_login_and_consent_then_single
         assert_eq!(
             alert.text().await.expect("text"),
             "The email or password is not right."
+        );
+        assert_eq!(
+            url(&page).await,
+            format!("{}/login", page.origin),
+            "the answer to the POST"
         );
         let alert_id = alert.attr("id").await.expect("id").expect("the alert's id");
         let email_field = field(&page, "Email").await;
@@ -371,8 +374,7 @@ async fn an_app_on_another_origin_signs_in_through_login_and_consent_then_single
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_javascript_an_app_signs_in_and_out_through_authd_with_and_without_the_id_token_hint()
- {
+async fn without_javascript_an_app_signs_in_and_out_through_authd_with_and_without_the_hint() {
     in_browser_without_javascript(|page| async move {
         // Scripts are off in the pages (a page's own script does not run).
         page.open("data:text/html,<p%20id=s>off</p><script>s.textContent='on'</script>")
