@@ -2,7 +2,8 @@
 //! authorization code flow with PKCE, using the stock `openidconnect` crate.
 //!
 //!   authd clients create --name "web app" --kind confidential \
-//!       --redirect-uri http://127.0.0.1:8082/callback
+//!       --redirect-uri http://127.0.0.1:8082/callback \
+//!       --post-logout-redirect-uri http://127.0.0.1:8082/signed-out
 //!   AUTHD_ISSUER=http://127.0.0.1:8080 AUTHD_CLIENT_ID=client_… \
 //!       AUTHD_CLIENT_SECRET=… cargo run --example web_app
 //!
@@ -11,11 +12,26 @@
 //! - `GET /login`: redirects the browser to authd's authorization endpoint,
 //!   with a fresh `state`, nonce and PKCE verifier kept in a short-lived
 //!   `HttpOnly` cookie of this app (so the app keeps no state between the two
-//!   requests).
+//!   requests). `GET /login?prompt=login` passes `prompt=login` on, for a
+//!   "sign in again" link: authd shows its login form even to a browser
+//!   signed in there already (`prompt=consent` is passed on the same way;
+//!   any other value is refused).
 //! - `GET /callback`: where authd sends the browser back. Checks `iss` and
 //!   `state`, exchanges the code (client_secret_basic, PKCE verifier),
 //!   verifies the ID token (signature through authd's JWKS, issuer, audience,
-//!   expiry, nonce), reads userinfo and shows the user's email.
+//!   expiry, nonce), reads userinfo and shows the user's email and a "Sign
+//!   out" button. The ID token is kept in an `HttpOnly`, `SameSite=Strict`
+//!   cookie of this app, for the logout's `id_token_hint`.
+//! - `POST /logout`: RP-initiated logout. Clears the ID token's cookie and
+//!   sends the browser to authd's `end_session_endpoint` (from discovery)
+//!   with `client_id`, `post_logout_redirect_uri` = `{WEB_APP_URL}/signed-out`
+//!   and the ID token as `id_token_hint` when this browser still holds it:
+//!   authd then ends its browser session at once. Without it (the cookie
+//!   expired, or a POST from another site, which a `Strict` cookie does not
+//!   follow) authd asks the user to confirm first. A POST, so that a link on
+//!   another site cannot start it.
+//! - `GET /signed-out`: where authd sends the browser once signed out. It
+//!   changes nothing, so no `state` is bound to it.
 //!
 //! Settings (environment):
 //! - `AUTHD_ISSUER` (required): authd's issuer URL; discovery is read from
@@ -26,7 +42,8 @@
 //!   `listening on http://127.0.0.1:PORT`.
 //! - `WEB_APP_URL` (default `http://127.0.0.1:PORT`): this app's URL as the
 //!   browser sees it; the redirect URI registered at authd is
-//!   `{WEB_APP_URL}/callback`. Behind https, the login cookie is `Secure`.
+//!   `{WEB_APP_URL}/callback`, the post-logout redirect URI
+//!   `{WEB_APP_URL}/signed-out`. Behind https, the app's cookies are `Secure`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,17 +51,22 @@ use std::pin::Pin;
 use actix_web::cookie::{Cookie, SameSite, time::Duration};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, http::header, web};
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthPrompt, CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointMaybeSet,
-    EndpointNotSet, EndpointSet, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
+    AsyncHttpClient, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndSessionUrl,
+    EndpointMaybeSet, EndpointNotSet, EndpointSet, IssuerUrl, LogoutRequest, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl, ProviderMetadataWithLogout,
     RedirectUrl, Scope, TokenResponse,
 };
 use serde::Deserialize;
 
 /// The cookie holding `state`, the PKCE verifier and the nonce of one login.
 const LOGIN_COOKIE: &str = "web_app_login";
+
+/// The cookie holding the ID token of the last sign-in, for the logout's
+/// `id_token_hint`.
+const ID_TOKEN_COOKIE: &str = "web_app_id_token";
 
 /// `openidconnect`'s HTTP client: reqwest, without following redirects (an
 /// endpoint that redirects would otherwise send the app anywhere).
@@ -81,6 +103,9 @@ struct WebApp {
     oidc: Oidc,
     http: Http,
     issuer: String,
+    client_id: ClientId,
+    end_session: EndSessionUrl,
+    signed_out: PostLogoutRedirectUrl,
     secure_cookie: bool,
 }
 
@@ -124,9 +149,25 @@ async fn home() -> HttpResponse {
     )
 }
 
-async fn login(app: web::Data<WebApp>) -> HttpResponse {
+#[derive(Deserialize)]
+struct Login {
+    prompt: Option<String>,
+}
+
+async fn login(app: web::Data<WebApp>, query: web::Query<Login>) -> HttpResponse {
+    let prompt = match query.prompt.as_deref() {
+        None => None,
+        Some("login") => Some(CoreAuthPrompt::Login),
+        Some("consent") => Some(CoreAuthPrompt::Consent),
+        Some(_) => {
+            return refuse(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "prompt may be login or consent",
+            );
+        }
+    };
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, state, nonce) = app
+    let mut request = app
         .oidc
         .authorize_url(
             CoreAuthenticationFlow::AuthorizationCode,
@@ -134,8 +175,11 @@ async fn login(app: web::Data<WebApp>) -> HttpResponse {
             Nonce::new_random,
         )
         .add_scope(Scope::new("email".into()))
-        .set_pkce_challenge(challenge)
-        .url();
+        .set_pkce_challenge(challenge);
+    if let Some(prompt) = prompt {
+        request = request.add_prompt(prompt);
+    }
+    let (url, state, nonce) = request.url();
     // All three are base64url: '.' cannot occur in them.
     let value = format!(
         "{}.{}.{}",
@@ -173,10 +217,26 @@ async fn callback(
     let mut removal = Cookie::build(LOGIN_COOKIE, "").path("/callback").finish();
     removal.make_removal();
     let mut answer = match sign_in(&app, &request, query.into_inner()).await {
-        Ok(email) => page(
-            StatusCode::OK,
-            &format!("<p>Signed in as <b>{}</b></p>", escape(&email)),
-        ),
+        Ok((email, id_token)) => {
+            let mut shown = page(
+                StatusCode::OK,
+                &format!(
+                    "<p>Signed in as <b>{}</b></p>\
+                     <form method=\"post\" action=\"/logout\"><button>Sign out</button></form>",
+                    escape(&email)
+                ),
+            );
+            // Strict: only this app's own pages send it back (its logout form).
+            let kept = Cookie::build(ID_TOKEN_COOKIE, id_token)
+                .path("/")
+                .http_only(true)
+                .secure(app.secure_cookie)
+                .same_site(SameSite::Strict)
+                .max_age(Duration::hours(8))
+                .finish();
+            let _ = shown.add_cookie(&kept);
+            shown
+        }
         Err((status, why)) => refuse(status, &why),
     };
     // The login cookie is spent, whatever the outcome.
@@ -184,10 +244,41 @@ async fn callback(
     answer
 }
 
+/// `POST /logout`: to authd's end-session endpoint, with the ID token of this
+/// browser's sign-in as the hint when it still holds it.
+async fn logout(app: web::Data<WebApp>, request: HttpRequest) -> HttpResponse {
+    let hint = request
+        .cookie(ID_TOKEN_COOKIE)
+        .and_then(|c| c.value().parse::<CoreIdToken>().ok());
+    let mut to = LogoutRequest::from(app.end_session.clone())
+        .set_client_id(app.client_id.clone())
+        .set_post_logout_redirect_uri(app.signed_out.clone());
+    if let Some(hint) = &hint {
+        to = to.set_id_token_hint(hint);
+    }
+    let mut removal = Cookie::build(ID_TOKEN_COOKIE, "").path("/").finish();
+    removal.make_removal();
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.http_get_url().to_string()))
+        .cookie(removal)
+        .finish()
+}
+
+async fn signed_out() -> HttpResponse {
+    page(
+        actix_web::http::StatusCode::OK,
+        "<p>Signed out</p><p><a href=\"/login\">Sign in with authd</a></p>",
+    )
+}
+
 type Refusal = (actix_web::http::StatusCode, String);
 
-/// The email of the user authd signed in, or why not.
-async fn sign_in(app: &WebApp, request: &HttpRequest, query: Callback) -> Result<String, Refusal> {
+/// The email of the user authd signed in and the ID token, or why not.
+async fn sign_in(
+    app: &WebApp,
+    request: &HttpRequest,
+    query: Callback,
+) -> Result<(String, String), Refusal> {
     use actix_web::http::StatusCode;
     let bad = |why: &str| (StatusCode::BAD_REQUEST, why.to_owned());
     let upstream = |why: String| (StatusCode::BAD_GATEWAY, why);
@@ -235,10 +326,11 @@ async fn sign_in(app: &WebApp, request: &HttpRequest, query: Callback) -> Result
         .request_async(&app.http)
         .await
         .map_err(|e| upstream(format!("userinfo failed: {e}")))?;
-    userinfo
+    let email = userinfo
         .email()
         .map(|e| e.as_str().to_owned())
-        .ok_or_else(|| upstream("userinfo has no email".into()))
+        .ok_or_else(|| upstream("userinfo has no email".into()))?;
+    Ok((email, id_token.to_string()))
 }
 
 fn env(name: &str) -> Result<Option<String>, String> {
@@ -268,12 +360,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .timeout(std::time::Duration::from_secs(30))
             .build()?,
     );
-    let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(issuer.clone())?, &http)
-        .await
-        .map_err(|e| format!("discovery at {issuer}: {e}"))?;
+    let metadata =
+        ProviderMetadataWithLogout::discover_async(IssuerUrl::new(issuer.clone())?, &http)
+            .await
+            .map_err(|e| format!("discovery at {issuer}: {e}"))?;
+    let end_session = metadata
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .ok_or_else(|| format!("discovery at {issuer} names no end_session_endpoint"))?;
+    let client_id = ClientId::new(client_id);
     let oidc = CoreClient::from_provider_metadata(
         metadata,
-        ClientId::new(client_id),
+        client_id.clone(),
         Some(ClientSecret::new(client_secret)),
     )
     .set_redirect_uri(RedirectUrl::new(format!("{base}/callback"))?);
@@ -281,6 +380,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         oidc,
         http,
         issuer,
+        client_id,
+        end_session,
+        signed_out: PostLogoutRedirectUrl::new(format!("{base}/signed-out"))?,
         secure_cookie: base.starts_with("https://"),
     });
 
@@ -290,6 +392,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .route("/", web::get().to(home))
             .route("/login", web::get().to(login))
             .route("/callback", web::get().to(callback))
+            .route("/logout", web::post().to(logout))
+            .route("/signed-out", web::get().to(signed_out))
     })
     .workers(1)
     .bind(("127.0.0.1", port))?;

@@ -321,6 +321,11 @@ pub struct LoginView {
     pub client_name: String,
     /// The address to fill in (`login_hint`), or empty.
     pub login_hint: String,
+    /// The origin of the request's redirect URI, where the answer to the
+    /// page's POST may lead (the page's CSP `form-action` must name it:
+    /// browsers check the redirect that answers a form against the policy of
+    /// the page that sent it).
+    pub redirect_origin: Option<String>,
 }
 
 /// The login page of request `id`, if it is live.
@@ -330,6 +335,7 @@ pub async fn login_view(svc: &Services, id: Uuid) -> Result<LoginView, Refusal> 
         request: request.id,
         client_name: client.name,
         login_hint: request.login_hint.unwrap_or_default(),
+        redirect_origin: origin_of(&request.redirect_uri),
     })
 }
 
@@ -375,6 +381,8 @@ pub struct ConsentView {
     pub client_name: String,
     /// Each scope asked for, in words.
     pub scopes: Vec<String>,
+    /// As [`LoginView::redirect_origin`].
+    pub redirect_origin: Option<String>,
 }
 
 /// The consent page of request `id` in the browser of `cookie`.
@@ -393,6 +401,7 @@ pub async fn consent_view(
             .filter(|s| !s.is_empty())
             .map(|s| consent::in_words(s).to_owned())
             .collect(),
+        redirect_origin: origin_of(&request.redirect_uri),
     })
 }
 

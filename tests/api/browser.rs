@@ -1,5 +1,6 @@
 //! The browser pattern in a real browser: the demo app at `/demo/`, driven in
-//! headless Chromium through chromedriver (WebDriver, with `fantoccini`).
+//! headless Chromium through chromedriver (WebDriver, with `fantoccini`); and
+//! authd's hosted sign-in pages from an app on another origin (`sign_in`).
 //!
 //! These tests need Debian's `chromium` and `chromium-driver`. Without them they
 //! pass without running and say so on stderr, unless `AUTHD_REQUIRE_BROWSER=1`
@@ -12,6 +13,7 @@
 
 mod accounts;
 mod page;
+mod sign_in;
 
 use fantoccini::Locator;
 use serde_json::json;

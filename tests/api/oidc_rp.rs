@@ -24,7 +24,7 @@ use openidconnect::{
 use crate::helpers::{AppKind, Backend, OidcClient, TestApp, spawn_app_on};
 
 pub(crate) mod browser;
-mod web_app;
+pub(crate) mod web_app;
 
 use browser::{Arrival, Browser, Http, Page};
 use web_app::the_example_web_app_signs_a_user_in_and_shows_the_email;

@@ -41,10 +41,15 @@ pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     let vars = minijinja::context! {
         request => &request,
         csrf_token => crate::csrf::issue(&state.services.refresh, FORM, &request),
-        client_name => view.client_name,
-        scopes => view.scopes,
+        client_name => &view.client_name,
+        scopes => &view.scopes,
     };
-    Page::new("consent.html", vars).render(&state)
+    let mut page = Page::new("consent.html", vars);
+    // The POST is answered with a 303 to the client.
+    if let Some(origin) = view.redirect_origin {
+        page = page.allow_form_action(origin);
+    }
+    page.render(&state)
 }
 
 /// `POST /consent`: `request`, `csrf`, `decision`.

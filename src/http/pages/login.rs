@@ -82,7 +82,12 @@ fn page(state: &AppState, view: &LoginView, email: &str, error: Option<&str>) ->
     } else {
         StatusCode::OK
     };
-    Page::new("login.html", vars).status(status).render(state)
+    let mut page = Page::new("login.html", vars).status(status);
+    // The POST may be answered with a 303 straight to the client.
+    if let Some(origin) = &view.redirect_origin {
+        page = page.allow_form_action(origin.clone());
+    }
+    page.render(state)
 }
 
 /// What a wrong email or password shows (never which).

@@ -167,7 +167,9 @@ impl Page {
 
 /// `303 See Other` to `location` after a form's POST, with the pages'
 /// headers. `form_action` as [`Page::allow_form_action`]: the origin of a
-/// redirect that leaves authd.
+/// redirect that leaves authd. Chromium checks that redirect against the
+/// policy of the page whose form was posted, so that page must name the
+/// origin too (the login and consent pages name their client's).
 pub fn see_other(state: &AppState, location: &str, form_action: &[String]) -> HttpResponse {
     let mut builder = HttpResponse::SeeOther();
     secure(&mut builder, state, form_action)

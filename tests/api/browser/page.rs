@@ -1,6 +1,8 @@
 //! The harness of the browser tests: chromedriver and a Chromium session, authd
 //! with the demo on the browser's origin (the links of its mail lead to the
-//! demo there), and what a test does with the page.
+//! demo there), and what a test does with the page. The browser's console
+//! (where Chromium reports what a Content-Security-Policy blocked) is read
+//! through chromedriver's log endpoint ([`Page::console`]).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -126,7 +128,10 @@ impl Driver {
         })
     }
 
-    async fn connect(&self) -> Client {
+    /// A Chromium session; `javascript: false` turns scripts off in every
+    /// page (WebDriver's own scripts still run: chromedriver injects them
+    /// through DevTools).
+    async fn connect(&self, javascript: bool) -> Client {
         let args = [
             "--headless",
             "--no-sandbox",
@@ -143,9 +148,15 @@ impl Driver {
         .map(str::to_owned)
         .chain([format!("--user-data-dir={}", self.profile.path().display())])
         .collect::<Vec<_>>();
+        let prefs = if javascript {
+            json!({})
+        } else {
+            json!({ "profile.managed_default_content_settings.javascript": 2 })
+        };
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args, "prefs": prefs },
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!("a JSON object")
@@ -172,7 +183,9 @@ pub struct Page {
     /// `http://localhost:PORT`: authd's issuer, so the page's own requests pass
     /// the Origin check of cookie requests. Chromium keeps `Secure` cookies on
     /// http://localhost.
-    origin: String,
+    pub origin: String,
+    /// chromedriver's URL, for what fantoccini does not ask (the console).
+    driver: String,
 }
 
 /// Runs `test` against authd with the demo enabled and a fresh browser. The
@@ -191,6 +204,26 @@ where
     F: FnOnce(Arc<Page>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run(configure, true, test).await;
+}
+
+/// [`in_browser`], in a browser whose pages run no script.
+pub async fn in_browser_without_javascript<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<Page>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    run(|_| {}, false, test).await;
+}
+
+async fn run<F, Fut>(
+    configure: impl FnOnce(&mut authd::config::Settings),
+    javascript: bool,
+    test: F,
+) where
+    F: FnOnce(Arc<Page>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     if !browser_installed() {
         return;
     }
@@ -205,11 +238,12 @@ where
     })
     .await;
     let driver = Driver::start();
-    let browser = driver.connect().await;
+    let browser = driver.connect(javascript).await;
     let page = Arc::new(Page {
         app,
         browser: browser.clone(),
         origin,
+        driver: format!("http://127.0.0.1:{}", driver.port),
     });
     let outcome = tokio::spawn(test(page)).await;
     let _ = browser.close().await;
@@ -247,6 +281,35 @@ impl Page {
     /// `http://localhost:PORT/demo/`: the page the mail's links lead to.
     pub fn demo_url(&self) -> String {
         format!("{}/demo/", self.origin)
+    }
+
+    /// What the browser's console said since the last call, one line a
+    /// message (`SEVERE http://… - Sending form data to … violates the
+    /// following Content Security Policy directive …`).
+    pub async fn console(&self) -> Vec<String> {
+        let session = self.browser.session_id().await.expect("session id");
+        let session = session.expect("a WebDriver session");
+        let url = format!("{}/session/{session}/se/log", self.driver);
+        let log: Value = reqwest::Client::new()
+            .post(url)
+            .json(&json!({ "type": "browser" }))
+            .send()
+            .await
+            .expect("chromedriver's log")
+            .json()
+            .await
+            .expect("a JSON log");
+        let entries = log["value"].as_array().cloned().unwrap_or_default();
+        entries
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["level"].as_str().unwrap_or_default(),
+                    e["message"].as_str().unwrap_or_default()
+                )
+            })
+            .collect()
     }
 
     pub async fn reload(&self) {

@@ -1,6 +1,7 @@
 //! The example confidential web app (`examples/web_app.rs`) as a process of
 //! its own: a browser starts its login, signs in at authd's pages and comes
-//! back to its callback, which shows the user's email.
+//! back to its callback, which shows the user's email. [`WebApp`] is also
+//! what the Chromium tests (`browser::sign_in`) sign in through.
 
 use std::process::{Child, Command, Stdio};
 
@@ -8,29 +9,43 @@ use openidconnect::url::Url;
 
 use super::browser::{Browser, Page};
 use super::{spawn_issuer, user};
-use crate::helpers::{AppKind, Backend, TestApp, example_binary};
+use crate::helpers::{AppKind, Backend, OidcClient, TestApp, example_binary};
 
-struct WebApp {
+/// The example web app running as a process, stopped when dropped.
+pub(crate) struct WebApp {
     child: Child,
-    base: String,
+    /// `http://127.0.0.1:PORT`, where the app listens.
+    pub base: String,
 }
 
 impl WebApp {
-    async fn start(app: &TestApp) -> Self {
+    /// A free port on 127.0.0.1 for an app, and its base URL.
+    pub(crate) fn free_base() -> (u16, String) {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let base = format!("http://127.0.0.1:{port}");
+        (port, format!("http://127.0.0.1:{port}"))
+    }
+
+    async fn start(app: &TestApp) -> Self {
+        let (port, base) = Self::free_base();
         let client = app
             .create_oidc_client(AppKind::Confidential, &format!("{base}/callback"))
             .await;
+        Self::run(&app.address, &client, port).await
+    }
+
+    /// Runs the app on `port` as the confidential `client` of the authd at
+    /// `issuer`, once it has read discovery and listens.
+    pub(crate) async fn run(issuer: &str, client: &OidcClient, port: u16) -> Self {
+        let base = format!("http://127.0.0.1:{port}");
         let bin = tokio::task::spawn_blocking(|| example_binary("web_app"))
             .await
             .unwrap();
         let mut child = Command::new(bin)
-            .env("AUTHD_ISSUER", &app.address)
+            .env("AUTHD_ISSUER", issuer)
             .env("AUTHD_CLIENT_ID", &client.id)
             .env("AUTHD_CLIENT_SECRET", client.secret.as_deref().unwrap())
             .env("WEB_APP_PORT", port.to_string())
