@@ -113,7 +113,10 @@ mod tests {
     fn every_other_client_is_refused_with_what_to_fix() {
         let cases: [(fn(&mut Client), &str); 6] = [
             (|c| c.kind = ClientKind::Confidential, "public client"),
-            (|c| c.redirect_uris = vec![format!("{URL}x")], "as a redirect URI"),
+            (
+                |c| c.redirect_uris = vec![format!("{URL}x")],
+                "as a redirect URI",
+            ),
             (
                 |c| c.post_logout_redirect_uris.clear(),
                 "post-logout redirect URI",

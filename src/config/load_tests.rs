@@ -416,7 +416,10 @@ fn the_demo_is_served_by_default_only_to_an_http_issuer_on_this_machine() {
 #[test]
 fn the_demo_has_no_client_unless_the_operator_names_one() {
     let s = load(&[]).unwrap();
-    assert_eq!(s.demo.client_id, None, "no \"Sign in with authd\" by default");
+    assert_eq!(
+        s.demo.client_id, None,
+        "no \"Sign in with authd\" by default"
+    );
     assert_eq!(s.demo_url(), "http://localhost:8080/demo/");
     let s = load(&[("AUTHD__DEMO__CLIENT_ID", "client_0123abcd")]).unwrap();
     assert_eq!(s.demo.client_id.as_deref(), Some("client_0123abcd"));
