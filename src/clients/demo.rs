@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn every_other_client_is_refused_with_what_to_fix() {
-        let cases: [(fn(&mut Client), &str); 6] = [
+        type Change = fn(&mut Client);
+        let cases: [(Change, &str); 6] = [
             (|c| c.kind = ClientKind::Confidential, "public client"),
             (
                 |c| c.redirect_uris = vec![format!("{URL}x")],

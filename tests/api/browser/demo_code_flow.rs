@@ -396,7 +396,8 @@ async fn start(settings: Settings) -> Result<(), String> {
 #[tokio::test]
 async fn authd_does_not_start_with_a_demo_client_the_demo_could_not_sign_in_through() {
     let url = "http://localhost:8080/demo/";
-    let cases: [(fn(&mut ClientSpec), &str); 4] = [
+    type Tweak = fn(&mut ClientSpec);
+    let cases: [(Tweak, &str); 4] = [
         (|_| {}, ""),
         (
             |c| {
