@@ -38,6 +38,8 @@ pub enum StartError {
     Hasher(#[from] crate::passwords::HashError),
     #[error("metrics: {0}")]
     Metrics(String),
+    #[error(transparent)]
+    DemoClient(#[from] crate::clients::demo::DemoClientError),
     #[error("the OpenAPI document: {0}")]
     OpenApi(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -57,13 +59,19 @@ pub struct Application {
 }
 
 impl Application {
-    /// Binds `server.host:server.port` (port 0: any free port) and builds the app.
+    /// Binds `server.host:server.port` (port 0: any free port), checks what
+    /// the store holds for the settings (the demo's client), and builds the app.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let addr = format!("{}:{}", settings.server.host, settings.server.port);
         let listener =
             TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?;
         let store = Store::connect(&settings.database).await?;
         crate::clients::warn_pkce_exemptions(&store).await?;
+        if settings.demo_served()
+            && let Some(id) = &settings.demo.client_id
+        {
+            crate::clients::demo::check(&store, id, &settings.demo_url()).await?;
+        }
         Self::build_with(settings, clock, store, listener)
     }
 

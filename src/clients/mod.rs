@@ -3,14 +3,16 @@
 //! credentials only). This module owns their scopes (what they may be
 //! granted in tokens, and the `authd:*` permissions of what they may do at
 //! authd), their registration and changes (`registration`), how a presented
-//! redirect URI or origin is matched (`redirect`) and how a request proves to
-//! be one of them (`auth`).
+//! redirect URI or origin is matched (`redirect`), how a request proves to
+//! be one of them (`auth`), and the demo's client checked at start-up
+//! (`demo`).
 //!
 //! A client secret is 256 random bits, so a plain SHA-256 of it is as strong as
 //! a slow password hash (there is nothing to guess) and costs no Argon2id run
 //! per request.
 
 mod auth;
+pub mod demo;
 pub mod redirect;
 pub mod registration;
 

@@ -123,8 +123,8 @@ fn authority_host(authority: &str) -> Result<&str, &'static str> {
 }
 
 /// Checks one redirect (or post-logout redirect) URI a client of `kind`
-/// registers; `development` allows a confidential client `http://` on this
-/// machine.
+/// registers; `development` allows a confidential or public client `http://`
+/// on this machine, `localhost` included.
 pub fn check_redirect_uri(
     kind: ClientKind,
     uri: &str,
@@ -169,10 +169,13 @@ pub fn check_redirect_uri(
             }
             match kind {
                 ClientKind::Public if LOOPBACK_LITERALS.contains(&host) => Ok(()),
-                ClientKind::Public => Err(refuse(
-                    "must be https; http only to a loopback literal, http://127.0.0.1 or http://[::1] (RFC 8252 section 7.3; not localhost)",
-                )),
+                // A browser app in development (the demo of a `cargo run`
+                // among them) runs on http://localhost: exact, any port left
+                // open only for the literals above.
                 _ if development && is_loopback_host(host) => Ok(()),
+                ClientKind::Public => Err(refuse(
+                    "must be https; http only to a loopback literal, http://127.0.0.1 or http://[::1] (RFC 8252 section 7.3; not localhost, but on a development server with an http:// issuer)",
+                )),
                 _ => Err(refuse(
                     "must be https (http only to this machine, on a development server with an http:// issuer)",
                 )),
@@ -316,6 +319,20 @@ mod tests {
     }
 
     #[test]
+    fn a_public_localhost_redirect_of_a_development_server_matches_only_its_own_port() {
+        let spa = client_of(ClientKind::Public, &["http://localhost:8080/demo/"]);
+        assert!(redirect_uri_matches(&spa, "http://localhost:8080/demo/"));
+        for presented in [
+            "http://localhost:8081/demo/",
+            "http://localhost/demo/",
+            "http://127.0.0.1:8080/demo/",
+            "http://localhost:8080/demo",
+        ] {
+            assert!(!redirect_uri_matches(&spa, presented), "{presented}");
+        }
+    }
+
+    #[test]
     fn post_logout_redirects_match_exactly_without_open_ports() {
         let mut app = native();
         app.post_logout_redirect_uris = vec!["http://127.0.0.1/bye".into()];
@@ -347,6 +364,7 @@ mod tests {
             (Public, "http://127.0.0.1/cb", false),
             (Public, "http://[::1]:8080/cb", false),
             (Public, "com.example.app:/oauth2redirect", false),
+            (Public, "http://localhost:8080/demo/", true),
         ] {
             assert_eq!(check_redirect_uri(kind, uri, dev), Ok(()), "{uri}");
         }
@@ -364,7 +382,7 @@ mod tests {
             (Confidential, "http://localhost:3000/cb", false),
             (Confidential, "http://app.example.com/cb", true),
             (Confidential, "com.example.app:/cb", false),
-            (Public, "http://localhost:3000/cb", true),
+            (Public, "http://localhost:3000/cb", false),
             (Public, "http://app.example.com/cb", true),
             (Public, "myapp:/cb", false),
             (Public, "javascript:alert(1)", false),

@@ -414,6 +414,18 @@ fn the_demo_is_served_by_default_only_to_an_http_issuer_on_this_machine() {
 }
 
 #[test]
+fn the_demo_has_no_client_unless_the_operator_names_one() {
+    let s = load(&[]).unwrap();
+    assert_eq!(
+        s.demo.client_id, None,
+        "no \"Sign in with authd\" by default"
+    );
+    assert_eq!(s.demo_url(), "http://localhost:8080/demo/");
+    let s = load(&[("AUTHD__DEMO__CLIENT_ID", "client_0123abcd")]).unwrap();
+    assert_eq!(s.demo.client_id.as_deref(), Some("client_0123abcd"));
+}
+
+#[test]
 fn jwt_signing_kids_default_to_none_and_take_a_comma_separated_list() {
     assert!(load(&[]).unwrap().jwt.signing_kids.is_empty());
     let s = load(&[("AUTHD__JWT__SIGNING_KIDS", "rs-1, ed-1")]).unwrap();

@@ -79,6 +79,12 @@ pub struct DemoSettings {
     /// loopback address: a development setup, such as `cargo run` with the
     /// defaults. An https issuer never gets it this way.
     pub on_local_issuer: bool,
+    /// The public client the demo signs in as with "Sign in with authd" (the
+    /// code flow with PKCE), chosen by the operator: registered with
+    /// `{issuer}/demo/` as its redirect and post-logout redirect URI, and
+    /// checked at start-up (`clients::demo`). Unset (default): no such button.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -429,6 +435,12 @@ impl Settings {
             || (d.on_local_issuer
                 && self.issuer().starts_with("http://")
                 && self.issuer_is_secure_context())
+    }
+
+    /// The demo's own URL, `{issuer}/demo/`: where "Sign in with authd"
+    /// comes back to and where its sign-out ends.
+    pub fn demo_url(&self) -> String {
+        format!("{}/demo/", self.issuer())
     }
 
     /// The page the links in messages open (`email.link_base`); unset,

@@ -237,6 +237,14 @@ impl Settings {
                 "must be an IP address and port such as 127.0.0.1:9100",
             ));
         }
+        if let Some(id) = &self.demo.client_id
+            && (id.is_empty() || id.trim() != id)
+        {
+            return Err(ConfigError::invalid(
+                "demo.client_id",
+                "must be a client id such as client_5f0c… (leave it unset for no \"Sign in with authd\" button)",
+            ));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(ConfigError::invalid(
                 "log.format",
@@ -411,6 +419,8 @@ mod tests {
             ),
             ("AUTHD__METRICS__LISTEN", "9100", "metrics.listen"),
             ("AUTHD__METRICS__LISTEN", "", "metrics.listen"),
+            ("AUTHD__DEMO__CLIENT_ID", "", "demo.client_id"),
+            ("AUTHD__DEMO__CLIENT_ID", " client_x", "demo.client_id"),
             (
                 "AUTHD__REFRESH__MAX_SESSIONS_PER_USER",
                 "0",

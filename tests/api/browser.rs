@@ -12,6 +12,7 @@
 //! `refresh`, and a browser start costs seconds.
 
 mod accounts;
+mod demo_code_flow;
 mod page;
 mod sign_in;
 
@@ -320,6 +321,7 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         ("/demo/", "text/html"),
         ("/demo/app.js", "text/javascript"),
         ("/demo/links.js", "text/javascript"),
+        ("/demo/code_flow.js", "text/javascript"),
         ("/demo/ui.js", "text/javascript"),
         ("/demo/app.css", "text/css"),
     ] {
@@ -344,7 +346,7 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
     let html = on.get("/demo/").await.text;
-    let scripts = ["ui.js", "links.js", "app.js"];
+    let scripts = ["ui.js", "links.js", "code_flow.js", "app.js"];
     assert_eq!(html.matches("<script").count(), scripts.len(), "{html}");
     for script in scripts {
         let tag = format!(r#"<script src="{script}" defer></script>"#);

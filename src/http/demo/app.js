@@ -6,7 +6,8 @@
 // refresh token is in an HttpOnly `__Host-` cookie that this script cannot read
 // or overwrite, and no other host can set; on page load, POST /auth/refresh with
 // that cookie restores the session (unless the page was opened from an emailed
-// link: links.js shows that link's form first).
+// link: links.js shows that link's form first; or as the answer of "Sign in
+// with authd": code_flow.js completes that sign-in first).
 'use strict';
 
 (() => {
@@ -227,5 +228,12 @@
     restore: () => restore(),
   });
 
-  if (!window.demoLinks.open()) restore();
+  // Opened as the answer of "Sign in with authd" (code_flow.js), or from an
+  // emailed link (links.js), or plainly: the session from the cookie.
+  const signingIn = window.demoCodeFlow.finish();
+  if (signingIn) {
+    signingIn.then((signedIn) => signedIn || restore());
+  } else if (!window.demoLinks.open()) {
+    restore();
+  }
 })();

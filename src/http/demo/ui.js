@@ -1,7 +1,8 @@
-// What the demo's two scripts share: the views, the messages, and a JSON POST.
+// What the demo's scripts share: the views, the messages, and a JSON POST.
 //
 // Nothing here holds or sees a token: the access token is in app.js's closure
-// only, and a link's token in links.js's.
+// only, a link's token in links.js's, and the tokens of "Sign in with authd"
+// in code_flow.js's.
 'use strict';
 
 window.demoUi = (() => {
