@@ -111,8 +111,10 @@ fn flavor(version: Version) -> &'static str {
 /// Query parameters whose value the log never shows: an emailed link is
 /// `email.link_base?action=<kind>&token=<token>`, and its page is authd's own
 /// by default (`/account`, `http::pages`; or the demo's, `/demo/`), so
-/// opening the link sends the token here.
-const SECRET_PARAMS: [&str; 2] = ["token", "code"];
+/// opening the link sends the token here. An authorization's redirect carries
+/// `code`; RP-initiated logout, the ID token (`id_token_hint`); and
+/// `login_hint` is an email address, which the log never holds either.
+const SECRET_PARAMS: [&str; 4] = ["token", "code", "id_token_hint", "login_hint"];
 
 /// The request's path and query as the log shows them, the value of each
 /// [`SECRET_PARAMS`] parameter replaced by `[redacted]`.
@@ -172,6 +174,14 @@ mod tests {
         assert_eq!(
             target("/demo/?tok%65n=s3cr3t&code=123456"),
             "/demo/?tok%65n=[redacted]&code=[redacted]"
+        );
+        assert_eq!(
+            target("/oauth/logout?id_token_hint=eyJ.x.y&state=s"),
+            "/oauth/logout?id_token_hint=[redacted]&state=s"
+        );
+        assert_eq!(
+            target("/oauth/authorize?client_id=c&login_hint=ada%40example.org"),
+            "/oauth/authorize?client_id=c&login_hint=[redacted]"
         );
         assert_eq!(target("/demo/?token"), "/demo/?token=[redacted]");
         assert_eq!(
