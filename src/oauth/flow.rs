@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::codes::{self, NewCode};
 use super::consent;
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::clients::{self, Client};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -321,6 +322,9 @@ pub struct LoginView {
     pub client_name: String,
     /// The address to fill in (`login_hint`), or empty.
     pub login_hint: String,
+    /// Whether the page offers an emailed code instead of the password
+    /// (`accounts.otp_enabled`; `accounts::otp` refuses it when off).
+    pub code_sign_in: bool,
 }
 
 /// The login page of request `id`, if it is live.
@@ -330,6 +334,7 @@ pub async fn login_view(svc: &Services, id: Uuid) -> Result<LoginView, Refusal> 
         request: request.id,
         client_name: client.name,
         login_hint: request.login_hint.unwrap_or_default(),
+        code_sign_in: svc.settings.accounts.otp_enabled,
     })
 }
 
@@ -397,13 +402,20 @@ pub async fn consent_view(
 }
 
 /// The consent page's answer: `allow` records the consent (the union with
-/// what was granted before) and issues the code; a refusal sends
-/// `access_denied` back. Either way the request is spent.
+/// what was granted before) with its `consent_granted` audit event (the user
+/// its actor, naming the client and the scopes of the request) in one
+/// transaction, and issues the code; a refusal sends `access_denied` back.
+/// Either way the request is spent.
+///
+/// Only an explicit grant is audited: a consent skipped (a first-party
+/// client, or a remembered consent that covers the scopes) is no decision of
+/// the user's, and the grant it rests on was recorded when it was given.
 pub async fn answer_consent(
     svc: &Services,
     id: Uuid,
     cookie: Option<&str>,
     allow: bool,
+    meta: &RequestMeta,
 ) -> Result<ClientRedirect, Refusal> {
     let (request, client, session) = held(svc, id, cookie).await?;
     if !allow {
@@ -420,8 +432,19 @@ pub async fn answer_consent(
             "the user refused",
         ));
     }
+    let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    consent::record(&mut tx, &client, session.user_id, &request.scope, svc.now()).await?;
+    consent::record(&mut tx, &client, session.user_id, &request.scope, now).await?;
+    let event = AuditEvent::new(
+        AuditKind::ConsentGranted,
+        Some(session.user_id),
+        Some(session.id),
+        meta,
+        now,
+    )
+    .with_client(client.id.as_str())
+    .with_detail(format!("scope: {}", request.scope));
+    audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(client = %client.id, user = %session.user_id, "consent given");
     issue(svc, &request, &session).await
