@@ -325,6 +325,10 @@ pub struct LoginView {
     /// Whether the page offers an emailed code instead of the password
     /// (`accounts.otp_enabled`; `accounts::otp` refuses it when off).
     pub code_sign_in: bool,
+    /// The origin of the request's redirect URI: a sign-in may answer with
+    /// a 303 there, so the page's forms must be allowed to lead to it
+    /// (Chromium applies `form-action` to a POST's redirect).
+    pub client_origin: Option<String>,
 }
 
 /// The login page of request `id`, if it is live.
@@ -335,6 +339,7 @@ pub async fn login_view(svc: &Services, id: Uuid) -> Result<LoginView, Refusal> 
         client_name: client.name,
         login_hint: request.login_hint.unwrap_or_default(),
         code_sign_in: svc.settings.accounts.otp_enabled,
+        client_origin: origin_of(&request.redirect_uri),
     })
 }
 
@@ -380,6 +385,8 @@ pub struct ConsentView {
     pub client_name: String,
     /// Each scope asked for, in words.
     pub scopes: Vec<String>,
+    /// The origin of the request's redirect URI, where the answer leads.
+    pub client_origin: Option<String>,
 }
 
 /// The consent page of request `id` in the browser of `cookie`.
@@ -390,6 +397,7 @@ pub async fn consent_view(
 ) -> Result<ConsentView, Refusal> {
     let (request, client, _) = held(svc, id, cookie).await?;
     Ok(ConsentView {
+        client_origin: origin_of(&request.redirect_uri),
         request: request.id,
         client_name: client.name,
         scopes: request

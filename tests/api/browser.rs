@@ -11,6 +11,7 @@
 //! `refresh`, and a browser start costs seconds.
 
 mod accounts;
+mod login_code;
 mod page;
 
 use fantoccini::Locator;

@@ -34,13 +34,16 @@ pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
         Err(e) => return e.render(&state),
     };
     let request = view.request.to_string();
+    let origin = view.client_origin.clone();
     let vars = minijinja::context! {
         request => &request,
         csrf_token => crate::csrf::issue(&state.services.refresh, FORM, &request),
         client_name => view.client_name,
         scopes => view.scopes,
     };
-    Page::new("consent.html", vars).render(&state)
+    Page::new("consent.html", vars)
+        .lead_to_client(origin.as_deref())
+        .render(&state)
 }
 
 /// `POST /consent`: `request`, `csrf`, `decision`.

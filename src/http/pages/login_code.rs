@@ -154,5 +154,6 @@ fn code_page(
     };
     Page::new("login_code.html", vars)
         .status(status)
+        .lead_to_client(view.client_origin.as_deref())
         .render(state)
 }

@@ -150,6 +150,15 @@ impl Page {
         self
     }
 
+    /// [`Page::allow_form_action`] for the client an authorization answers
+    /// (its redirect URI's origin, if it has one).
+    pub fn lead_to_client(self, origin: Option<&str>) -> Self {
+        match origin {
+            Some(origin) => self.allow_form_action(origin),
+            None => self,
+        }
+    }
+
     /// The page, or the error page if the template fails (a 500 that names
     /// `server_error`; the cause is logged).
     pub fn render(self, state: &AppState) -> HttpResponse {

@@ -82,7 +82,10 @@ pub(super) fn login_page(
         code_csrf_token => crate::csrf::issue(keys, CODE_START_FORM, &request),
         code_error => code_error,
     };
-    Page::new("login.html", vars).status(status).render(state)
+    Page::new("login.html", vars)
+        .status(status)
+        .lead_to_client(view.client_origin.as_deref())
+        .render(state)
 }
 
 /// The answer to a sign-in on a page: the browser session's cookie

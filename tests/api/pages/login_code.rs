@@ -171,6 +171,15 @@ async fn an_authorization_signed_in_with_an_emailed_code_ends_with_an_id_token_s
     assert_eq!(leads_to(&after), "/consent");
     assert!(browser.session.is_some(), "a browser session started");
     let consent = browser.follow(&after).await;
+    // Each page whose POST may answer with a 303 to the app lets its forms
+    // lead there (Chromium applies form-action to that redirect).
+    for shown in [&login, &page, &consent] {
+        let csp = shown.header("content-security-policy").unwrap();
+        assert!(
+            csp.contains("form-action 'self' https://app.example.com:8443;"),
+            "{csp}"
+        );
+    }
     let back = browser.consent(&consent, "allow").await;
     let url = to_client(&back);
     let code = param(&url, "code").expect("a code for the client");
