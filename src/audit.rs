@@ -63,6 +63,9 @@ pub enum AuditKind {
     /// The user revoked an app's grant: its families ended, its consent
     /// forgotten (the event names the client).
     GrantRevoked,
+    /// The user allowed an app on the consent page (the event names the
+    /// client; the detail, the scopes asked for).
+    ConsentGranted,
 }
 
 impl AuditKind {
@@ -84,7 +87,8 @@ impl AuditKind {
             | Self::PasswordReset
             | Self::EmailChangeRequested
             | Self::EmailChanged
-            | Self::GrantRevoked => true,
+            | Self::GrantRevoked
+            | Self::ConsentGranted => true,
             Self::LoginFailed
             | Self::CodeFailed
             | Self::RegistrationAttempted
@@ -119,6 +123,7 @@ impl AuditKind {
             Self::OtpSent => "otp_sent",
             Self::AuthorizationCodeReused => "authorization_code_reused",
             Self::GrantRevoked => "grant_revoked",
+            Self::ConsentGranted => "consent_granted",
         }
     }
 }

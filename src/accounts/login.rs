@@ -69,14 +69,9 @@ pub async fn login_in_browser(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<BrowserSession, ServiceError> {
-    match login_as(svc, email, password, Start::Browser, meta).await? {
-        SignIn::Complete(session) => Ok(BrowserSession {
-            id: session.id,
-            user_id: session.user_id,
-            auth_time: session.created_at,
-            methods: session.auth_methods,
-        }),
-    }
+    Ok(login_as(svc, email, password, Start::Browser, meta)
+        .await?
+        .into_browser())
 }
 
 async fn login_as(

@@ -9,7 +9,9 @@
 //!   valid `accounts.otp_ttl_secs`; a newer code leaves the older one
 //!   `accounts.replaced_token_grace_secs` at most, and a code login ends
 //!   every other. An unknown address gets nothing.
-//! - [`verify`] is a login whose proof is the code instead of a password.
+//! - [`verify`] is a login whose proof is the code instead of a password;
+//!   [`verify_in_browser`] is the same from the hosted login page, starting
+//!   a browser session at authd instead of a refresh-token family.
 //!   Its limits are a code's own, not the password's, so that a stranger's
 //!   wrong codes never lock the owner's password login out, and a code out
 //!   of tries is answered as dead, not as a lockout: the client's tries in
@@ -38,6 +40,7 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
+use crate::sessions::browser::BrowserSession;
 use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
 use crate::sessions::{Method, Methods};
 use crate::store::{self, Tx};
@@ -50,7 +53,10 @@ use super::tokens::{self, Issue, Purpose};
 /// What `NotEnabled` names when `accounts.otp_enabled` is off.
 const FEATURE: &str = "sign-in with a one-time code";
 
-fn enabled(svc: &Services) -> Result<(), ServiceError> {
+/// Refuses with `NotEnabled` (404) unless `accounts.otp_enabled`: what both
+/// steps check first, and the login page's code form before it reads the
+/// address.
+pub fn enabled(svc: &Services) -> Result<(), ServiceError> {
     if svc.settings.accounts.otp_enabled {
         Ok(())
     } else {
@@ -149,6 +155,30 @@ pub async fn verify(
     code: &str,
     meta: &RequestMeta,
 ) -> Result<SignIn, ServiceError> {
+    verify_as(svc, email, code, Start::Refresh, meta).await
+}
+
+/// [`verify`] from the hosted login page: the same limits, counts and
+/// refusals, and a browser session at authd (`sessions::browser`, its
+/// methods `email_code`) instead of a refresh-token family.
+pub async fn verify_in_browser(
+    svc: &Services,
+    email: &Email,
+    code: &str,
+    meta: &RequestMeta,
+) -> Result<BrowserSession, ServiceError> {
+    Ok(verify_as(svc, email, code, Start::Browser, meta)
+        .await?
+        .into_browser())
+}
+
+async fn verify_as(
+    svc: &Services,
+    email: &Email,
+    code: &str,
+    start: Start,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
     enabled(svc)?;
     super::limit_codes(svc, meta)?;
     let keys = Keys::new(&svc.refresh, email.as_str(), meta.ip.as_deref());
@@ -220,7 +250,7 @@ pub async fn verify(
     store::users::set_email_verified(&mut tx, user, &found.email, now).await?;
     let proven = Proven {
         user,
-        start: Start::Refresh,
+        start,
         methods: Methods::one(Method::EmailCode),
         detail: Some("one-time code"),
         log: "login with a one-time code",

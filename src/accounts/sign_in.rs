@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
+use crate::sessions::browser::BrowserSession;
 use crate::sessions::{self, Methods, Session};
 use crate::store::Tx;
 
@@ -28,6 +29,21 @@ use crate::store::Tx;
 pub enum SignIn {
     /// The user is signed in: the session started.
     Complete(Session),
+}
+
+impl SignIn {
+    /// The browser session a [`Start::Browser`] sign-in started (the hosted
+    /// login page's password and code forms).
+    pub(super) fn into_browser(self) -> BrowserSession {
+        match self {
+            Self::Complete(session) => BrowserSession {
+                id: session.id,
+                user_id: session.user_id,
+                auth_time: session.created_at,
+                methods: session.auth_methods,
+            },
+        }
+    }
 }
 
 /// Who signed in, and how: what [`sign_in`] starts a session from.

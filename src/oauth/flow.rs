@@ -23,6 +23,7 @@ use uuid::Uuid;
 
 use super::codes::{self, NewCode};
 use super::consent;
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::clients::{self, Client};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -321,11 +322,13 @@ pub struct LoginView {
     pub client_name: String,
     /// The address to fill in (`login_hint`), or empty.
     pub login_hint: String,
-    /// The origin of the request's redirect URI, where the answer to the
-    /// page's POST may lead (the page's CSP `form-action` must name it:
-    /// browsers check the redirect that answers a form against the policy of
-    /// the page that sent it).
-    pub redirect_origin: Option<String>,
+    /// Whether the page offers an emailed code instead of the password
+    /// (`accounts.otp_enabled`; `accounts::otp` refuses it when off).
+    pub code_sign_in: bool,
+    /// The origin of the request's redirect URI: a sign-in may answer with
+    /// a 303 there, so the page's forms must be allowed to lead to it
+    /// (Chromium applies `form-action` to a POST's redirect).
+    pub client_origin: Option<String>,
 }
 
 /// The login page of request `id`, if it is live.
@@ -335,7 +338,8 @@ pub async fn login_view(svc: &Services, id: Uuid) -> Result<LoginView, Refusal> 
         request: request.id,
         client_name: client.name,
         login_hint: request.login_hint.unwrap_or_default(),
-        redirect_origin: origin_of(&request.redirect_uri),
+        code_sign_in: svc.settings.accounts.otp_enabled,
+        client_origin: origin_of(&request.redirect_uri),
     })
 }
 
@@ -381,8 +385,8 @@ pub struct ConsentView {
     pub client_name: String,
     /// Each scope asked for, in words.
     pub scopes: Vec<String>,
-    /// As [`LoginView::redirect_origin`].
-    pub redirect_origin: Option<String>,
+    /// The origin of the request's redirect URI, where the answer leads.
+    pub client_origin: Option<String>,
 }
 
 /// The consent page of request `id` in the browser of `cookie`.
@@ -393,6 +397,7 @@ pub async fn consent_view(
 ) -> Result<ConsentView, Refusal> {
     let (request, client, _) = held(svc, id, cookie).await?;
     Ok(ConsentView {
+        client_origin: origin_of(&request.redirect_uri),
         request: request.id,
         client_name: client.name,
         scopes: request
@@ -401,18 +406,24 @@ pub async fn consent_view(
             .filter(|s| !s.is_empty())
             .map(|s| consent::in_words(s).to_owned())
             .collect(),
-        redirect_origin: origin_of(&request.redirect_uri),
     })
 }
 
 /// The consent page's answer: `allow` records the consent (the union with
-/// what was granted before) and issues the code; a refusal sends
-/// `access_denied` back. Either way the request is spent.
+/// what was granted before) with its `consent_granted` audit event (the user
+/// its actor, naming the client and the scopes of the request) in one
+/// transaction, and issues the code; a refusal sends `access_denied` back.
+/// Either way the request is spent.
+///
+/// Only an explicit grant is audited: a consent skipped (a first-party
+/// client, or a remembered consent that covers the scopes) is no decision of
+/// the user's, and the grant it rests on was recorded when it was given.
 pub async fn answer_consent(
     svc: &Services,
     id: Uuid,
     cookie: Option<&str>,
     allow: bool,
+    meta: &RequestMeta,
 ) -> Result<ClientRedirect, Refusal> {
     let (request, client, session) = held(svc, id, cookie).await?;
     if !allow {
@@ -429,8 +440,19 @@ pub async fn answer_consent(
             "the user refused",
         ));
     }
+    let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    consent::record(&mut tx, &client, session.user_id, &request.scope, svc.now()).await?;
+    consent::record(&mut tx, &client, session.user_id, &request.scope, now).await?;
+    let event = AuditEvent::new(
+        AuditKind::ConsentGranted,
+        Some(session.user_id),
+        Some(session.id),
+        meta,
+        now,
+    )
+    .with_client(client.id.as_str())
+    .with_detail(format!("scope: {}", request.scope));
+    audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     tracing::info!(client = %client.id, user = %session.user_id, "consent given");
     issue(svc, &request, &session).await

@@ -15,7 +15,8 @@
 //! | `done.html` | `heading`, `message` |
 //! | `logout_confirm.html` | `csrf`, `client_id`, `client_name`, `post_logout_redirect_uri`, `state` (each empty when absent) |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
-//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
+//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty) |
+//! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
@@ -50,6 +51,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("pages/error.html")),
     ("login.html", include_str!("pages/login.html")),
+    ("login_code.html", include_str!("pages/login_code.html")),
     ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -161,7 +163,16 @@ fn samples() -> Vec<(&'static str, Value)> {
             "login.html",
             minijinja::context! {
                 request => "r", csrf_token => "c", client_name => "App",
-                email => "a@example.com", error => "",
+                email => "a@example.com", error => "", code_sign_in => true,
+                code_csrf_token => "c", code_error => "",
+            },
+        ),
+        (
+            "login_code.html",
+            minijinja::context! {
+                request => "r", csrf_token => "c", client_name => "App",
+                email => "a@example.com", digits => 8, valid_minutes => 10,
+                error => "", error_code => "",
             },
         ),
         (

@@ -13,6 +13,7 @@
 
 mod accounts;
 mod demo_code_flow;
+mod login_code;
 mod page;
 mod sign_in;
 

@@ -10,6 +10,8 @@ use serde_json::json;
 use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app, spawn_app_with};
 use crate::on_both_stores;
 
+mod login_code;
+
 on_both_stores!(
     emailed_links_point_at_authds_own_pages_unless_link_base_is_set,
     opening_a_verification_link_spends_nothing_and_its_form_verifies_with_a_303,

@@ -1,55 +1,29 @@
 //! The hosted login page of an authorization (`/login?request=<id>`): the
-//! form (email, password; the email filled in from `login_hint`) and its
-//! POST, which signs in through the same `accounts` service and throttles as
-//! `POST /auth/login` (`accounts::login_in_browser`), starts the browser
-//! session at authd, sets its cookie, and sends the browser on with 303 (the
-//! consent page, or the client with its code). A wrong email or password
-//! shows the form again (401) and never says which was wrong. The form's
-//! CSRF token is bound to the request id.
+//! password form (email, password; the email filled in from `login_hint`),
+//! and, with `accounts.otp_enabled`, a second form that asks for a code by
+//! email instead (`login_code.rs`). The password POST signs in through the
+//! same `accounts` service and throttles as `POST /auth/login`
+//! (`accounts::login_in_browser`), starts the browser session at authd, sets
+//! its cookie, and sends the browser on with 303 (the consent page, or the
+//! client with its code). A wrong email or password shows the form again
+//! (401) and never says which was wrong. Each form's CSRF token is bound to
+//! the request id.
 
-use actix_web::cookie::{Cookie, SameSite, time};
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use secrecy::{ExposeSecret, SecretString};
-use uuid::Uuid;
+use secrecy::SecretString;
 
+use super::PageError;
 use super::form::PageForm;
-use super::{Page, PageError, flow_answer};
+use super::request::{
+    LOGIN_FORM, LoginError, login_page, query_param, refused, request_id, signed_in,
+};
 use crate::accounts;
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::extractors::Caller;
 use crate::http::state::AppState;
-use crate::oauth::flow::{self, LoginView, Refusal};
-use crate::sessions::browser;
-
-/// The form name its CSRF token is bound to (with the request id).
-const FORM: &str = "login";
-
-/// The request id a page was opened or posted with.
-pub(super) fn request_id(value: Option<&str>) -> Result<Uuid, PageError> {
-    value.and_then(|v| Uuid::parse_str(v).ok()).ok_or_else(|| {
-        PageError::Authorization(
-            "this page belongs to a sign-in started by an app; go back to the app and start again"
-                .into(),
-        )
-    })
-}
-
-/// The value of query parameter `name`.
-pub(super) fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
-    form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-}
-
-fn refused(e: Refusal) -> PageError {
-    match e {
-        Refusal::Service(e) => e.into(),
-        other => PageError::Authorization(other.to_string()),
-    }
-}
+use crate::oauth::flow;
 
 /// `GET /login?request=<id>`.
 pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
@@ -59,35 +33,9 @@ pub async fn form(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
     }
     .await;
     match shown {
-        Ok(view) => {
-            let email = view.login_hint.clone();
-            page(&state, &view, &email, None)
-        }
+        Ok(view) => login_page(&state, &view, &view.login_hint, LoginError::None),
         Err(e) => e.render(&state),
     }
-}
-
-/// The form for `view`, with `email` filled in and `error` shown.
-fn page(state: &AppState, view: &LoginView, email: &str, error: Option<&str>) -> HttpResponse {
-    let request = view.request.to_string();
-    let vars = minijinja::context! {
-        request => &request,
-        csrf_token => crate::csrf::issue(&state.services.refresh, FORM, &request),
-        client_name => &view.client_name,
-        email => email,
-        error => error.unwrap_or_default(),
-    };
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    let mut page = Page::new("login.html", vars).status(status);
-    // The POST may be answered with a 303 straight to the client.
-    if let Some(origin) = &view.redirect_origin {
-        page = page.allow_form_action(origin.clone());
-    }
-    page.render(state)
 }
 
 /// What a wrong email or password shows (never which).
@@ -106,7 +54,7 @@ pub async fn submit(
         let id = request_id(fields.get("request"))?;
         crate::csrf::check(
             &svc.refresh,
-            FORM,
+            LOGIN_FORM,
             Some(&id.to_string()),
             fields.get("csrf"),
         )?;
@@ -120,30 +68,17 @@ pub async fn submit(
         Ok(c) => c,
         Err(e) => return e.render(&state),
     };
+    let wrong = || login_page(&state, &view, &email, LoginError::Password(WRONG));
     let parsed = Email::parse(&email).and_then(|e| {
         let max = svc.settings.password.max_length;
         Password::parse_existing(password, max).map(|p| (e, p))
     });
     let Ok((address, password)) = parsed else {
-        return page(&state, &view, &email, Some(WRONG));
+        return wrong();
     };
-    let session = match accounts::login_in_browser(svc, &address, &password, &caller.meta).await {
-        Ok(session) => session,
-        Err(ServiceError::InvalidCredentials) => return page(&state, &view, &email, Some(WRONG)),
-        Err(e) => return PageError::from(e).render(&state),
-    };
-    let value = browser::cookie_value(&svc.refresh, session.id);
-    let max_age = i64::try_from(svc.settings.browser_session.absolute_secs).unwrap_or(i64::MAX);
-    let cookie = Cookie::build(browser::COOKIE, value.expose_secret().to_owned())
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .max_age(time::Duration::seconds(max_age))
-        .finish();
-    let mut response = flow_answer(&state, flow::signed_in(svc, view.request, &session).await);
-    if response.add_cookie(&cookie).is_err() {
-        return PageError::Internal.render(&state);
+    match accounts::login_in_browser(svc, &address, &password, &caller.meta).await {
+        Ok(session) => signed_in(&state, view.request, &session).await,
+        Err(ServiceError::InvalidCredentials) => wrong(),
+        Err(e) => PageError::from(e).render(&state),
     }
-    response
 }

@@ -22,7 +22,9 @@ mod consent;
 mod error;
 mod form;
 mod login;
+mod login_code;
 mod logout;
+mod request;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -44,6 +46,8 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/done"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("POST", "/login/code"),
+    ("POST", "/login/code/verify"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -73,6 +77,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
+        .service(page_resource("/login/code").route(web::post().to(login_code::start)))
+        .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))
@@ -142,6 +148,15 @@ impl Page {
     pub fn allow_form_action(mut self, origin: impl Into<String>) -> Self {
         self.form_action.push(origin.into());
         self
+    }
+
+    /// [`Page::allow_form_action`] for the client an authorization answers
+    /// (its redirect URI's origin, if it has one).
+    pub fn lead_to_client(self, origin: Option<&str>) -> Self {
+        match origin {
+            Some(origin) => self.allow_form_action(origin),
+            None => self,
+        }
     }
 
     /// The page, or the error page if the template fails (a 500 that names

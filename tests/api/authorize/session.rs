@@ -14,6 +14,7 @@ crate::on_both_stores!(
     max_age_zero_and_prompt_login_ask_for_the_password_despite_the_session,
     prompt_none_without_consent_is_consent_required,
     consent_denied_goes_back_as_access_denied,
+    a_consent_granted_is_audited_with_its_user_and_client_and_a_skipped_one_is_not,
     the_consent_page_answers_only_the_browser_session_that_signed_in,
     a_password_change_ends_the_browser_session,
     a_browser_session_is_never_a_refresh_token,
@@ -134,12 +135,63 @@ async fn consent_denied_goes_back_as_access_denied(backend: crate::helpers::Back
     );
     let denied = browser.consent(&consent, "deny").await;
     assert_eq!(client_error(&denied), "access_denied");
+    let user_id = app.user_id(&email).await;
+    assert!(
+        !app.audit_kinds(user_id)
+            .await
+            .contains(&"consent_granted".to_owned())
+    );
     // Nothing remembered: the next request asks again.
     let again = browser.authorize(&query(&client, &[])).await;
     assert_eq!(leads_to(&again), "/consent");
     // The denied request cannot be answered again.
     let replay = browser.consent(&consent, "allow").await;
     error_page(&replay);
+}
+
+async fn a_consent_granted_is_audited_with_its_user_and_client_and_a_skipped_one_is_not(
+    backend: crate::helpers::Backend,
+) {
+    let app = spawn_app(backend).await;
+    let client = client(&app).await;
+    let email = user(&app).await;
+    let user_id = app.user_id(&email).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&query(&client, &[]), &email).await;
+    let granted = |events: &[authd::store::audit::AuditRecord]| {
+        events
+            .iter()
+            .filter(|e| e.kind == "consent_granted")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let events = granted(&app.audit_events(user_id).await);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event.actor, Some(format!("user:{user_id}")));
+    assert_eq!(event.client_id.as_deref(), Some(client.id.as_str()));
+    assert_eq!(event.detail.as_deref(), Some("scope: email openid"));
+    assert!(
+        event.session_id.is_some(),
+        "the browser session that gave it"
+    );
+    // A remembered consent skips the page: no decision, no second event.
+    let again = browser.authorize(&query(&client, &[])).await;
+    assert!(param(&to_client(&again), "code").is_some());
+    assert_eq!(granted(&app.audit_events(user_id).await).len(), 1);
+    // The user reads it in their own audit.
+    let tokens = app.login_body(&email).await;
+    let audit = app.get_bearer("/auth/audit", &tokens.access).await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let listed = audit.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "consent_granted")
+        .cloned()
+        .unwrap_or_else(|| panic!("consent_granted listed: {}", audit.text));
+    assert_eq!(listed["client_id"], client.id.as_str());
+    assert_eq!(listed["actor"], format!("user:{user_id}"));
 }
 
 async fn the_consent_page_answers_only_the_browser_session_that_signed_in(
