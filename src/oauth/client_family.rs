@@ -25,6 +25,26 @@ pub async fn token_client(
     svc: &Services,
     credentials: &ClientCredentials,
 ) -> Result<Option<Client>, OAuthError> {
+    let client = authenticated_client(svc, credentials).await?;
+    if client
+        .as_ref()
+        .is_some_and(|c| c.kind == ClientKind::Machine)
+    {
+        return Err(OAuthError::UnauthorizedClient(
+            "a machine client has no users: it uses the client credentials grant",
+        ));
+    }
+    Ok(client)
+}
+
+/// The client of `credentials` as [`token_client`] authenticates it, of any
+/// kind (a machine client by its secret, either way): `None` for authd's own
+/// first-party client, `invalid_client` for any failure. Revocation
+/// (`oauth::revocation`) authenticates its caller this way.
+pub async fn authenticated_client(
+    svc: &Services,
+    credentials: &ClientCredentials,
+) -> Result<Option<Client>, OAuthError> {
     let (id, presented) = match credentials {
         ClientCredentials::None => return Ok(None),
         ClientCredentials::Public(id) if *id == svc.settings.jwt.client_id => return Ok(None),
@@ -39,19 +59,13 @@ pub async fn token_client(
             (id, presented)
         }
     };
-    let client = match clients::authenticate_client(&svc.store, id, presented).await? {
-        Ok(client) => client,
+    match clients::authenticate_client(&svc.store, id, presented).await? {
+        Ok(client) => Ok(Some(client)),
         Err(reason) => {
             tracing::info!(?reason, "client authentication failed");
-            return Err(OAuthError::InvalidClient);
+            Err(OAuthError::InvalidClient)
         }
-    };
-    if client.kind == ClientKind::Machine {
-        return Err(OAuthError::UnauthorizedClient(
-            "a machine client has no users: it uses the client credentials grant",
-        ));
     }
-    Ok(Some(client))
 }
 
 /// The access token of client family `session`, carrying `scope` (the

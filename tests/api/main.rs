@@ -60,6 +60,7 @@ mod refresh;
 mod refresh_cookie;
 mod refresh_keys;
 mod revocation;
+mod revoke_app_tokens;
 mod safe_registration;
 mod send_budget;
 mod session_limits;
