@@ -38,6 +38,9 @@ pub enum StartError {
     Hasher(#[from] crate::passwords::HashError),
     #[error("metrics: {0}")]
     Metrics(String),
+    /// A registered client the keys cannot serve (`clients::check_id_token_key`).
+    #[error("{0}")]
+    Client(#[from] crate::clients::ClientError),
     #[error("the OpenAPI document: {0}")]
     OpenApi(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -64,16 +67,31 @@ impl Application {
             TcpListener::bind(&addr).map_err(|source| StartError::Bind { addr, source })?;
         let store = Store::connect(&settings.database).await?;
         crate::clients::warn_pkce_exemptions(&store).await?;
-        Self::build_with(settings, clock, store, listener)
+        let services = build_services(settings, clock, store)?;
+        // A client that may be granted openid on a server whose keys cannot
+        // sign its ID tokens (HS256 only) would fail every sign-in: refused.
+        let keys = services.access.keys();
+        if let Some(refusal) =
+            crate::clients::first_without_id_token_key(&services.store, keys).await?
+        {
+            return Err(refusal.into());
+        }
+        Self::serve(services, listener)
     }
 
+    /// Builds the app on `store` and `listener`, without the start-up checks
+    /// of the registered clients that [`Application::build`] makes.
     pub fn build_with(
         settings: Settings,
         clock: Arc<dyn Clock>,
         store: Store,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
-        let services = Arc::new(build_services(settings, clock, store)?);
+        Self::serve(build_services(settings, clock, store)?, listener)
+    }
+
+    fn serve(services: Services, listener: TcpListener) -> Result<Self, StartError> {
+        let services = Arc::new(services);
         let state = web::Data::new(AppState::new(services.clone())?);
         let port = listener
             .local_addr()

@@ -8,7 +8,6 @@ use secrecy::ExposeSecret;
 
 use super::{ClientCredentials, OAuthError};
 use crate::clients::{self, Client, ClientKind, Presented};
-use crate::keys::parse_alg;
 use crate::oidc::id_token::{self, IdTokenRequest};
 use crate::services::Services;
 use crate::sessions::Session;
@@ -95,25 +94,22 @@ pub fn access_token(
         .map_err(OAuthError::internal)
 }
 
-/// The algorithm of `client`'s ID tokens: the one it was registered with,
-/// else RS256 when a key signs it (what every relying party accepts), else
-/// the first algorithm a key signs ID tokens with.
-fn id_token_alg(svc: &Services, client: &Client) -> Result<Algorithm, OAuthError> {
-    let keys = svc.access.keys();
-    let alg = match client.id_token_alg.as_deref() {
-        Some(name) => parse_alg(name),
-        None if keys.id_token_signer(Algorithm::RS256).is_some() => Some(Algorithm::RS256),
-        None => keys
-            .id_token_algorithms()
-            .first()
-            .and_then(|name| parse_alg(name)),
-    };
-    alg.ok_or_else(|| {
-        OAuthError::internal(anyhow::anyhow!(
-            "no key signs ID tokens for client {}: configure an asymmetric key (jwt.signing_kids)",
-            client.id
-        ))
-    })
+/// The algorithm of `client`'s ID tokens (`KeySet::id_token_alg_for`). A
+/// client needing one on a server with no key for it (HS256 keys only, or
+/// its algorithm's key removed) is refused at start-up and registration
+/// (`clients::check_id_token_keys`); one registered another way is
+/// `unauthorized_client` here, never a server error.
+pub fn id_token_alg(svc: &Services, client: &Client) -> Result<Algorithm, OAuthError> {
+    svc.access
+        .keys()
+        .id_token_alg_for(client.id_token_alg.as_deref())
+        .map_err(|e| {
+            tracing::warn!(client = %client.id, error = %e, "no key signs this client's ID tokens");
+            OAuthError::UnauthorizedClient(
+                "this server has no key to sign this client's ID tokens (HS256 keys never \
+                 sign them): its operator must add an RS256, ES256 or EdDSA key",
+            )
+        })
 }
 
 /// The ID token of client family `session` for `client` (OpenID Connect

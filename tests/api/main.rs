@@ -32,6 +32,7 @@ mod first_proof;
 mod grants;
 mod hardening;
 mod hashing_places;
+mod hs256_only;
 mod input;
 mod keys;
 mod limits;
