@@ -40,6 +40,9 @@ pub enum StartError {
     Metrics(String),
     #[error(transparent)]
     DemoClient(#[from] crate::clients::demo::DemoClientError),
+    /// A registered client the keys cannot serve (`clients::check_id_token_key`).
+    #[error("{0}")]
+    Client(#[from] crate::clients::ClientError),
     #[error("the OpenAPI document: {0}")]
     OpenApi(String),
     #[error("cannot listen on {addr}: {source}")]
@@ -72,16 +75,31 @@ impl Application {
         {
             crate::clients::demo::check(&store, id, &settings.demo_url()).await?;
         }
-        Self::build_with(settings, clock, store, listener)
+        let services = build_services(settings, clock, store)?;
+        // A client that may be granted openid on a server whose keys cannot
+        // sign its ID tokens (HS256 only) would fail every sign-in: refused.
+        let keys = services.access.keys();
+        if let Some(refusal) =
+            crate::clients::first_without_id_token_key(&services.store, keys).await?
+        {
+            return Err(refusal.into());
+        }
+        Self::serve(services, listener)
     }
 
+    /// Builds the app on `store` and `listener`, without the start-up checks
+    /// of the registered clients that [`Application::build`] makes.
     pub fn build_with(
         settings: Settings,
         clock: Arc<dyn Clock>,
         store: Store,
         listener: TcpListener,
     ) -> Result<Self, StartError> {
-        let services = Arc::new(build_services(settings, clock, store)?);
+        Self::serve(build_services(settings, clock, store)?, listener)
+    }
+
+    fn serve(services: Services, listener: TcpListener) -> Result<Self, StartError> {
+        let services = Arc::new(services);
         let state = web::Data::new(AppState::new(services.clone())?);
         let port = listener
             .local_addr()

@@ -310,6 +310,12 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
     let policy = clients::Policy {
         development: settings.issuer().starts_with("http://"),
     };
+    // The server's keys, to refuse a client whose ID tokens none of them can
+    // sign (`clients::check_id_token_key`), as the server would at start-up.
+    let keys = || {
+        crate::keys::KeySet::load(settings)
+            .map_err(|e| anyhow::anyhow!("reading the server's keys (jwt.keys): {e}"))
+    };
     match command {
         ClientsCommand::Create {
             name,
@@ -318,8 +324,9 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
             settings,
         } => {
             let spec = spec(name, kind, scopes, settings)?;
+            let keys = keys()?;
             let (client, secret) =
-                clients::register(&store, spec, policy, chrono::Utc::now()).await?;
+                clients::register_checked(&store, spec, policy, &keys, chrono::Utc::now()).await?;
             print_client(&client);
             if let Some(secret) = secret {
                 println!("client_secret = {}", secret.expose_secret());
@@ -351,7 +358,9 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
                 scopes: scopes.given(),
                 ..settings.changes()?
             };
-            let Some(client) = clients::update(&store, &id, changes, policy).await? else {
+            let keys = keys()?;
+            let Some(client) = clients::update_checked(&store, &id, changes, policy, &keys).await?
+            else {
                 anyhow::bail!("no client has the id {id:?}");
             };
             println!("updated {id}");

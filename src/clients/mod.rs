@@ -24,6 +24,7 @@ pub use self::redirect::{
     post_logout_redirect_uri_matches, redirect_uri_matches, web_origin_matches,
 };
 pub use self::registration::{ClientChanges, ClientSpec, Policy, pkce_exemption_warning};
+use crate::keys::KeySet;
 pub use crate::store::clients::{AuthMethod, Client, ClientKind};
 use crate::store::{self, Store, StoreError};
 
@@ -101,6 +102,8 @@ pub enum ClientError {
     IdleAboveAbsolute,
     #[error("no randomness available")]
     Random,
+    #[error("client {client} may be granted openid, but {reason}")]
+    NoIdTokenKey { client: String, reason: String },
 }
 
 impl Client {
@@ -184,14 +187,40 @@ pub async fn create(
 }
 
 /// Registers a new client of any kind; returns it with its secret (none for a
-/// public client). A PKCE exemption is logged as a warning.
+/// public client). A PKCE exemption is logged as a warning. The server's
+/// keys are not consulted: see [`register_checked`].
 pub async fn register(
     store: &Store,
     spec: ClientSpec,
     policy: Policy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Client, Option<SecretString>)> {
+    register_with(store, spec, policy, None, now).await
+}
+
+/// [`register`], refused when the server's `keys` cannot sign the client's
+/// ID tokens ([`check_id_token_key`]): what `authd clients create` does.
+pub async fn register_checked(
+    store: &Store,
+    spec: ClientSpec,
+    policy: Policy,
+    keys: &KeySet,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Client, Option<SecretString>)> {
+    register_with(store, spec, policy, Some(keys), now).await
+}
+
+async fn register_with(
+    store: &Store,
+    spec: ClientSpec,
+    policy: Policy,
+    keys: Option<&KeySet>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Client, Option<SecretString>)> {
     let (client, secret) = registration::generate(spec, policy, now)?;
+    if let Some(keys) = keys {
+        check_id_token_key(&client, keys)?;
+    }
     let mut tx = store.begin().await?;
     store::clients::insert(&mut tx, &client).await?;
     tx.commit().await?;
@@ -204,18 +233,45 @@ pub async fn register(
 
 /// Changes client `id`'s settings (never its kind or secret); returns it as
 /// stored, or `None` if there is no such client. Tokens it already holds
-/// keep what they were issued with until they expire.
+/// keep what they were issued with until they expire. The server's keys are
+/// not consulted: see [`update_checked`].
 pub async fn update(
     store: &Store,
     id: &str,
     changes: ClientChanges,
     policy: Policy,
 ) -> anyhow::Result<Option<Client>> {
+    update_with(store, id, changes, policy, None).await
+}
+
+/// [`update`], refused when the server's `keys` cannot sign the changed
+/// client's ID tokens ([`check_id_token_key`]): what `authd clients update`
+/// does.
+pub async fn update_checked(
+    store: &Store,
+    id: &str,
+    changes: ClientChanges,
+    policy: Policy,
+    keys: &KeySet,
+) -> anyhow::Result<Option<Client>> {
+    update_with(store, id, changes, policy, Some(keys)).await
+}
+
+async fn update_with(
+    store: &Store,
+    id: &str,
+    changes: ClientChanges,
+    policy: Policy,
+    keys: Option<&KeySet>,
+) -> anyhow::Result<Option<Client>> {
     let mut tx = store.begin().await?;
     let Some(client) = store::clients::find(&mut tx, id).await? else {
         return Ok(None);
     };
     let client = registration::apply(client, changes, policy)?;
+    if let Some(keys) = keys {
+        check_id_token_key(&client, keys)?;
+    }
     if !store::clients::update(&mut tx, &client).await? {
         return Ok(None);
     }
@@ -280,6 +336,37 @@ pub async fn warn_pkce_exemptions(store: &Store) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// A public or confidential client that may be granted `openid` needs a key
+/// that signs its ID tokens: one of its registered algorithm, or any
+/// asymmetric one (`KeySet::id_token_alg_for`). HS256 keys never sign ID
+/// tokens, so on a server whose keys are HS256 only such a client could sign
+/// nobody in; it is refused when registered or changed, and the server
+/// refuses to start with one ([`first_without_id_token_key`]).
+pub fn check_id_token_key(client: &Client, keys: &KeySet) -> Result<(), ClientError> {
+    let openid = stored_scopes(&client.scopes).any(|s| s == "openid");
+    if client.kind == ClientKind::Machine || !openid {
+        return Ok(());
+    }
+    keys.id_token_alg_for(client.id_token_alg.as_deref())
+        .map(|_| ())
+        .map_err(|e| ClientError::NoIdTokenKey {
+            client: client.id.clone(),
+            reason: e.to_string(),
+        })
+}
+
+/// The first registered client whose ID tokens `keys` cannot sign
+/// ([`check_id_token_key`]), checked at start-up.
+pub async fn first_without_id_token_key(
+    store: &Store,
+    keys: &KeySet,
+) -> Result<Option<ClientError>, StoreError> {
+    Ok(list(store)
+        .await?
+        .iter()
+        .find_map(|client| check_id_token_key(client, keys).err()))
 }
 
 /// Whether some client registered `origin` (a request's `Origin` header) as

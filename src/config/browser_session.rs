@@ -14,6 +14,10 @@ pub struct BrowserSessionSettings {
     /// Seconds a browser session lasts at most from its sign-in, used or
     /// not. Default 7 days.
     pub absolute_secs: u64,
+    /// Live browser sessions a user may have; a sign-in beyond it ends the
+    /// oldest browser session (never a refresh family, which
+    /// `refresh.max_sessions_per_user` caps). Default 100.
+    pub max_per_user: u32,
 }
 
 impl Default for BrowserSessionSettings {
@@ -21,9 +25,13 @@ impl Default for BrowserSessionSettings {
         Self {
             idle_secs: 8 * 3600,
             absolute_secs: 7 * 24 * 3600,
+            max_per_user: 100,
         }
     }
 }
+
+/// The largest `max_per_user`, as for `refresh.max_sessions_per_user`.
+const MAX_PER_USER: u32 = 100_000;
 
 /// Ten years: anything longer is a mistake (and would overflow dates).
 const MAX_SECS: u64 = 10 * 365 * 24 * 3600;
@@ -40,6 +48,12 @@ impl BrowserSessionSettings {
                     "must be 1 second to 10 years",
                 ));
             }
+        }
+        if !(1..=MAX_PER_USER).contains(&self.max_per_user) {
+            return Err(ConfigError::invalid(
+                "browser_session.max_per_user",
+                "must be 1 to 100,000",
+            ));
         }
         if self.idle_secs > self.absolute_secs {
             return Err(ConfigError::invalid(

@@ -224,6 +224,30 @@ impl KeySet {
         })
     }
 
+    /// The algorithm of the ID tokens of a client registered with `chosen`
+    /// (`None`: the server's choice): the chosen one if a current key signs
+    /// it ([`KeySet::check_id_token_alg`]), else RS256 when a key signs it
+    /// (what every relying party accepts), else the first algorithm a key
+    /// signs ID tokens with; or why there is none.
+    pub fn id_token_alg_for(&self, chosen: Option<&str>) -> Result<Algorithm, KeyError> {
+        if let Some(name) = chosen {
+            return self.check_id_token_alg(name);
+        }
+        if self.id_token_signer(Algorithm::RS256).is_some() {
+            return Ok(Algorithm::RS256);
+        }
+        self.id_token_algorithms()
+            .first()
+            .and_then(|name| parse_alg(name))
+            .ok_or_else(|| {
+                invalid(
+                    "jwt.keys",
+                    "no key signs ID tokens: HS256 keys never do; add an RS256, ES256 or EdDSA key \
+                     to jwt.keys and its kid to jwt.signing_kids (authd keys generate --alg RS256)",
+                )
+            })
+    }
+
     pub fn get(&self, kid: &str) -> Option<&JwtKey> {
         self.keys.get(kid)
     }

@@ -8,7 +8,6 @@ use secrecy::ExposeSecret;
 
 use super::{ClientCredentials, OAuthError};
 use crate::clients::{self, Client, ClientKind, Presented};
-use crate::keys::parse_alg;
 use crate::oidc::id_token::{self, IdTokenRequest};
 use crate::services::Services;
 use crate::sessions::Session;
@@ -22,6 +21,26 @@ use crate::tokens::access::{ClientUserGrant, SignedAccessToken};
 /// failure is `invalid_client`, the reason only logged. A machine client has
 /// no users: `unauthorized_client`.
 pub async fn token_client(
+    svc: &Services,
+    credentials: &ClientCredentials,
+) -> Result<Option<Client>, OAuthError> {
+    let client = authenticated_client(svc, credentials).await?;
+    if client
+        .as_ref()
+        .is_some_and(|c| c.kind == ClientKind::Machine)
+    {
+        return Err(OAuthError::UnauthorizedClient(
+            "a machine client has no users: it uses the client credentials grant",
+        ));
+    }
+    Ok(client)
+}
+
+/// The client of `credentials` as [`token_client`] authenticates it, of any
+/// kind (a machine client by its secret, either way): `None` for authd's own
+/// first-party client, `invalid_client` for any failure. Revocation
+/// (`oauth::revocation`) authenticates its caller this way.
+pub async fn authenticated_client(
     svc: &Services,
     credentials: &ClientCredentials,
 ) -> Result<Option<Client>, OAuthError> {
@@ -39,19 +58,13 @@ pub async fn token_client(
             (id, presented)
         }
     };
-    let client = match clients::authenticate_client(&svc.store, id, presented).await? {
-        Ok(client) => client,
+    match clients::authenticate_client(&svc.store, id, presented).await? {
+        Ok(client) => Ok(Some(client)),
         Err(reason) => {
             tracing::info!(?reason, "client authentication failed");
-            return Err(OAuthError::InvalidClient);
+            Err(OAuthError::InvalidClient)
         }
-    };
-    if client.kind == ClientKind::Machine {
-        return Err(OAuthError::UnauthorizedClient(
-            "a machine client has no users: it uses the client credentials grant",
-        ));
     }
-    Ok(Some(client))
 }
 
 /// The access token of client family `session`, carrying `scope` (the
@@ -81,25 +94,22 @@ pub fn access_token(
         .map_err(OAuthError::internal)
 }
 
-/// The algorithm of `client`'s ID tokens: the one it was registered with,
-/// else RS256 when a key signs it (what every relying party accepts), else
-/// the first algorithm a key signs ID tokens with.
-fn id_token_alg(svc: &Services, client: &Client) -> Result<Algorithm, OAuthError> {
-    let keys = svc.access.keys();
-    let alg = match client.id_token_alg.as_deref() {
-        Some(name) => parse_alg(name),
-        None if keys.id_token_signer(Algorithm::RS256).is_some() => Some(Algorithm::RS256),
-        None => keys
-            .id_token_algorithms()
-            .first()
-            .and_then(|name| parse_alg(name)),
-    };
-    alg.ok_or_else(|| {
-        OAuthError::internal(anyhow::anyhow!(
-            "no key signs ID tokens for client {}: configure an asymmetric key (jwt.signing_kids)",
-            client.id
-        ))
-    })
+/// The algorithm of `client`'s ID tokens (`KeySet::id_token_alg_for`). A
+/// client needing one on a server with no key for it (HS256 keys only, or
+/// its algorithm's key removed) is refused at start-up and registration
+/// (`clients::check_id_token_keys`); one registered another way is
+/// `unauthorized_client` here, never a server error.
+pub fn id_token_alg(svc: &Services, client: &Client) -> Result<Algorithm, OAuthError> {
+    svc.access
+        .keys()
+        .id_token_alg_for(client.id_token_alg.as_deref())
+        .map_err(|e| {
+            tracing::warn!(client = %client.id, error = %e, "no key signs this client's ID tokens");
+            OAuthError::UnauthorizedClient(
+                "this server has no key to sign this client's ID tokens (HS256 keys never \
+                 sign them): its operator must add an RS256, ES256 or EdDSA key",
+            )
+        })
 }
 
 /// The ID token of client family `session` for `client` (OpenID Connect

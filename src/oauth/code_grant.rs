@@ -83,6 +83,11 @@ pub async fn authorization_code(
         pkce_required: client.require_pkce,
     };
     let Redeemed { mut tx, code } = codes::redeem(svc, &presented, request.meta).await?;
+    // An ID token that cannot be signed is refused before anything is
+    // written: dropping `tx` leaves the code unspent.
+    if has_scope(&code.scope, OPENID) {
+        client_family::id_token_alg(svc, &client)?;
+    }
     // Without offline_access nothing can refresh the family: it lives as
     // long as its access token, and so leaves the per-user session cap then
     // (an SPA renewing through the browser session makes one per renewal).

@@ -54,6 +54,12 @@ pub struct Introspection {
 /// verifies and, for a user's token, while its session is live (for a machine
 /// client's token, while its client is registered); a refresh token while it
 /// is its session's current token. Asking spends and rotates nothing.
+///
+/// Any client holding `authd:introspect` may introspect any token, whoever it
+/// was issued to (a gateway in front of several services): the answer names
+/// the client it was issued to (`client_id`: the app of a client family, or
+/// `jwt.client_id` for authd's own sessions) and, for an app's token, the
+/// scopes granted (`scope`), so the caller decides whether it accepts it.
 pub async fn introspect(svc: &Services, token: &str) -> Result<Introspection, OAuthError> {
     match classify(svc, token) {
         Token::Refresh(claims) => introspect_refresh(svc, claims).await,
@@ -103,9 +109,16 @@ async fn introspect_refresh(
     let Some(session) = sessions::current_of(svc, claims).await? else {
         return Ok(Introspection::default());
     };
+    // A client family's token was issued to its client, with its scopes; a
+    // first-party family's to authd's own client, with none.
+    let client_id = session
+        .client_id
+        .clone()
+        .unwrap_or_else(|| svc.settings.jwt.client_id.clone());
     Ok(Introspection {
         active: true,
-        client_id: Some(svc.settings.jwt.client_id.clone()),
+        scope: session.scope.clone(),
+        client_id: Some(client_id),
         token_use: Some("refresh_token"),
         exp: Some(session.expires_at.timestamp()),
         iat: Some(session.last_rotated_at.timestamp()),

@@ -11,9 +11,11 @@
 //!
 //! It is signed with the current key of the client's algorithm
 //! (`KeySet::id_token_signer`): RS256, ES256 or EdDSA, never an HS256
-//! secret, which every holder could forge with. A client's algorithm is
-//! checked against the keys when the client is registered or loaded
-//! (`KeySet::check_id_token_alg`), so a missing key here is a server fault.
+//! secret, which every holder could forge with. A client that may be granted
+//! `openid` is checked against the keys when the CLI registers or changes it
+//! and at start-up (`clients::check_id_token_key`), and at the token endpoint
+//! before a code is spent (`oauth::client_family::id_token_alg`), so a missing
+//! key here is a server fault.
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};

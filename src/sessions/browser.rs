@@ -1,6 +1,7 @@
 //! The browser session at authd (single sign-on): a `sessions` row of kind
 //! `browser`, started by the hosted login page through `accounts`' one
-//! sign-in tail (under the same per-user cap as any session), and kept in
+//! sign-in tail (capped among the user's browser sessions:
+//! `browser_session.max_per_user`), and kept in
 //! the browser by the `__Host-authd_session` cookie (`HttpOnly; Secure;
 //! SameSite=Lax; Path=/`).
 //!
@@ -55,22 +56,24 @@ pub struct BrowserSession {
     pub methods: Methods,
 }
 
-/// The limits of browser sessions, as a session policy: the per-user cap is
-/// the refresh policy's, the lifetimes `[browser_session]`'s.
-pub fn policy(settings: &BrowserSessionSettings, sessions: &RotationPolicy) -> RotationPolicy {
+/// The limits of browser sessions, as a session policy: the lifetimes and
+/// the per-user cap of `[browser_session]` (browser sessions are capped among
+/// themselves: `sessions::start`).
+pub fn policy(settings: &BrowserSessionSettings) -> RotationPolicy {
     let secs = |s: u64| Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000));
     RotationPolicy {
         idle: secs(settings.idle_secs),
         absolute: secs(settings.absolute_secs),
         reuse_interval: Duration::zero(),
-        max_sessions_per_user: sessions.max_sessions_per_user,
+        max_sessions_per_user: settings.max_per_user,
     }
 }
 
 /// Starts a browser session of `user`, signed in by `methods` at `now`, in
-/// `tx`: a session started as every session is (`sessions::start`, the
-/// user's lock and the cap), with the browser lifetimes, then marked
-/// `browser` with its `auth_time`.
+/// `tx`: a session started as every session is (the user's lock, the floor
+/// of `sessions::start`), with the browser lifetimes, under the cap of the
+/// user's browser sessions (the oldest beyond `browser_session.max_per_user`
+/// ends; no family does).
 pub async fn start(
     tx: &mut Tx<'_>,
     svc: &Services,
@@ -79,11 +82,8 @@ pub async fn start(
     meta: &RequestMeta,
     methods: Methods,
 ) -> Result<Started, StoreError> {
-    let policy = policy(&svc.settings.browser_session, &svc.policy);
-    let started = super::start(tx, &policy, user, now, meta, methods).await?;
-    store::browser_sessions::mark_browser(tx, started.session.id, started.session.created_at)
-        .await?;
-    Ok(started)
+    let policy = policy(&svc.settings.browser_session);
+    super::start::start_browser(tx, &policy, user, now, meta, methods).await
 }
 
 /// The cookie's value for browser session `id`, under the ring's current key.
@@ -145,7 +145,7 @@ pub async fn usable(
     if row.revoked_at.is_some() || now >= row.expires_at || now >= row.absolute_expires_at {
         return Ok(None);
     }
-    let policy = policy(&svc.settings.browser_session, &svc.policy);
+    let policy = policy(&svc.settings.browser_session);
     let idle = (now + policy.idle).min(row.absolute_expires_at);
     // Written at most once a minute: a burst of authorizations costs one write.
     if idle - row.expires_at >= Duration::minutes(1) {

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::rotate::Holder;
 use super::{Decision, decide, feed, reuse};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::services::Services;
@@ -175,13 +176,15 @@ pub async fn end_browser_session(
     Ok(ended)
 }
 
-/// Logs out the session of a presented refresh token. Only its current token,
-/// or its predecessor inside the grace window, may do so; an older token is
-/// reuse, as on `/auth/refresh`, and ends every session of the user. Invalid,
-/// expired or already revoked tokens end nothing.
+/// Logs out the session of a refresh token presented by `holder`. Only its
+/// current token, or its predecessor inside the grace window, may do so; an
+/// older token is reuse, as on `/auth/refresh`, and ends every session of the
+/// user. Invalid, expired or already revoked tokens, and a session `holder`
+/// does not hold (a client family at `/auth/logout`), end nothing.
 pub async fn end_by_refresh_token(
     svc: &Services,
     claims: RefreshClaims,
+    holder: Holder<'_>,
     presented_at: &str,
     meta: &RequestMeta,
 ) -> Result<(), StoreError> {
@@ -191,6 +194,10 @@ pub async fn end_by_refresh_token(
         return Ok(());
     };
     drop(conn);
+    if !holder.holds(&seen) {
+        tracing::info!(session = %seen.id, presented_at, "a session the presenter does not hold: nothing ends");
+        return Ok(());
+    }
     match decide(&seen, claims.counter, now, &svc.policy) {
         Decision::Rotate { .. } | Decision::Grace => {
             end_one(

@@ -93,7 +93,9 @@ pub enum Holder<'a> {
 }
 
 impl Holder<'_> {
-    fn holds(self, session: &Session) -> bool {
+    /// Whether `session` is this holder's: what a refresh, and a revocation
+    /// (`oauth::revocation`), asks before anything else.
+    pub fn holds(self, session: &Session) -> bool {
         session.kind == SessionKind::Refresh
             && match (self, session.client_id.as_deref()) {
                 (Self::FirstParty, None) => true,

@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::logout::reasons;
-use super::{ClientBinding, Methods, RotationPolicy, Session};
+use super::{ClientBinding, Methods, RotationPolicy, Session, SessionKind};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::ids::{SessionId, UserId};
@@ -20,13 +20,31 @@ pub struct Started {
     pub evicted: u64,
 }
 
+/// Whose sessions a new one is counted with under the per-user cap. A new
+/// session ends only the oldest of its own cohort, so no party's sign-ins end
+/// another's sessions: browser sign-ins never end a family, an app signing
+/// in over and over (each `prompt=none` makes a family) ends only its own
+/// oldest families, never the user's first-party sessions, another app's or
+/// the browser session.
+#[derive(Debug, Clone, Copy)]
+enum Cohort<'a> {
+    /// authd's own refresh families (`/auth/login` and the other JSON sign-ins).
+    FirstParty,
+    /// The families of one client (the authorization code flow).
+    Client(&'a ClientBinding),
+    /// Browser sessions at authd (the hosted login page).
+    Browser,
+}
+
 /// Inserts a new session of `user`, signed in by `methods`, starting at `now`,
 /// in `tx`, which it locks the user in (`store::users::lock`): starts queue
 /// with every change to several sessions of the user, so
 ///
-/// - the cap holds: at most `policy.max_sessions_per_user` live sessions
-///   remain, the oldest ending first (revoked like a logout, so the feed lists
-///   it and its refresh token is refused, with a `session_evicted` event);
+/// - the cap holds: at most `policy.max_sessions_per_user` live sessions of
+///   the new one's cohort remain (first-party families; one client's
+///   families; browser sessions, under `browser_session.max_per_user`), the
+///   oldest ending first (revoked like a logout, so the feed lists it and its
+///   refresh token is refused, with a `session_evicted` event);
 /// - the session starts no earlier than the `started_before` of the user's
 ///   stored user revocations, so no user entry of the revocation feed written
 ///   before it covers it (`sessions::feed` gives the whole argument). That
@@ -40,7 +58,7 @@ pub async fn start(
     meta: &RequestMeta,
     methods: Methods,
 ) -> Result<Started, StoreError> {
-    start_bound(tx, policy, user, now, meta, methods, None).await
+    start_bound(tx, policy, user, now, meta, methods, Cohort::FirstParty).await
 }
 
 /// Like [`start`], for a client family (the authorization code grant): the
@@ -55,7 +73,30 @@ pub async fn start_for_client(
     methods: Methods,
     binding: &ClientBinding,
 ) -> Result<Started, StoreError> {
-    start_bound(tx, policy, user, now, meta, methods, Some(binding)).await
+    start_bound(
+        tx,
+        policy,
+        user,
+        now,
+        meta,
+        methods,
+        Cohort::Client(binding),
+    )
+    .await
+}
+
+/// Like [`start`], for a browser session (`sessions::browser::start`): the
+/// same lock and floor, the cap among the user's browser sessions, the row
+/// of kind `browser`.
+pub(super) async fn start_browser(
+    tx: &mut Tx<'_>,
+    policy: &RotationPolicy,
+    user: Uuid,
+    now: DateTime<Utc>,
+    meta: &RequestMeta,
+    methods: Methods,
+) -> Result<Started, StoreError> {
+    start_bound(tx, policy, user, now, meta, methods, Cohort::Browser).await
 }
 
 async fn start_bound(
@@ -65,24 +106,41 @@ async fn start_bound(
     now: DateTime<Utc>,
     meta: &RequestMeta,
     methods: Methods,
-    binding: Option<&ClientBinding>,
+    cohort: Cohort<'_>,
 ) -> Result<Started, StoreError> {
     store::users::lock(tx, user).await?;
     let floor = store::user_revocations::latest_started_before(tx, user).await?;
     let starts = floor.map_or(now, |floor| now.max(floor));
     let keep = i64::from(policy.max_sessions_per_user.saturating_sub(1));
+    let (kind, client, binding) = match cohort {
+        Cohort::FirstParty => (SessionKind::Refresh, None, None),
+        Cohort::Client(binding) => (
+            SessionKind::Refresh,
+            Some(binding.client_id.as_str()),
+            Some(binding),
+        ),
+        Cohort::Browser => (SessionKind::Browser, None, None),
+    };
+    let reason = reasons::SESSION_LIMIT;
     let evicted =
-        store::sessions::revoke_beyond_newest(tx, user, keep, reasons::SESSION_LIMIT, now).await?;
+        store::sessions::revoke_beyond_newest(tx, user, kind.as_str(), client, keep, reason, now)
+            .await?;
     for id in &evicted {
         let event = AuditEvent::new(AuditKind::SessionEvicted, Some(user), Some(*id), meta, now)
             .with_detail(format!(
-                "the oldest of more than {} live sessions, ended at a new login",
-                policy.max_sessions_per_user
+                "the oldest of more than {} live {} sessions, ended at a new sign-in",
+                policy.max_sessions_per_user,
+                match cohort {
+                    Cohort::FirstParty => "first-party",
+                    Cohort::Client(_) => "of this client's",
+                    Cohort::Browser => "browser",
+                }
             ));
         audit::record(tx, &event).await?;
     }
     let mut session = Session {
         auth_methods: methods,
+        kind,
         ..policy.new_session(user, starts, meta.user_agent.clone(), meta.ip.clone())
     };
     if let Some(binding) = binding {

@@ -1,7 +1,7 @@
 //! Browser sessions at authd: the `sessions` rows of kind `browser`. They are
-//! inserted as any session (`store::sessions::insert`, under the per-user cap
-//! of `sessions::start`) and then marked `browser` here, in the same
-//! transaction; they end as any session (every "end all sessions" path
+//! inserted as any session, of kind `browser` (`store::sessions::insert`,
+//! under the cap of the user's browser sessions in `sessions::start`);
+//! they end as any session (every "end all sessions" path
 //! revokes them with the rest). What makes one usable is decided in
 //! `crate::sessions::browser`.
 
@@ -26,24 +26,6 @@ pub struct BrowserSessionRow {
     pub auth_time: Option<DateTime<Utc>>,
     /// The stored names of the sign-in methods, space-separated.
     pub auth_methods: String,
-}
-
-/// Makes the session `id` just inserted a browser session, signed in at
-/// `auth_time`.
-#[tracing::instrument(skip_all, fields(session = %id))]
-pub async fn mark_browser(
-    db: &mut impl AsDb,
-    id: Uuid,
-    auth_time: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    const SQL: &str = "UPDATE sessions SET kind = 'browser', auth_time = $2 WHERE id = $1";
-    on_db!(db, |c| sqlx::query(SQL)
-        .bind(id)
-        .bind(auth_time)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-    Ok(())
 }
 
 /// The browser session `id`; `None` for an unknown id or a session of another

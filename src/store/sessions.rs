@@ -202,22 +202,28 @@ pub async fn latest_start(
         .await)?)
 }
 
-/// Revokes the user's live sessions but the `keep` newest (by start, then
-/// id); returns the ids it revoked. For a caller holding the user's lock.
-#[tracing::instrument(skip_all, fields(user = %user))]
+/// Revokes the user's live sessions of `kind` held by `client` (`None`:
+/// no client, authd's own) but the `keep` newest (by start, then id);
+/// returns the ids it revoked. For a caller holding the user's lock.
+#[tracing::instrument(skip_all, fields(user = %user, kind))]
 pub async fn revoke_beyond_newest(
     db: &mut impl AsDb,
     user: Uuid,
+    kind: &str,
+    client: Option<&str>,
     keep: i64,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Uuid>, StoreError> {
-    // The same statement but for how "skip `keep`, take the rest" is said.
+    // The same statement but for how "skip `keep`, take the rest" and "equal,
+    // NULL included" are said.
     const PG: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id IN \
          (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+         AND kind = $5 AND client_id IS NOT DISTINCT FROM $6 \
          ORDER BY created_at DESC, id DESC OFFSET $2) RETURNING id";
     const SQLITE: &str = "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 WHERE id IN \
          (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+         AND kind = $5 AND client_id IS $6 \
          ORDER BY created_at DESC, id DESC LIMIT -1 OFFSET $2) RETURNING id";
     Ok(match db.db() {
         Db::Postgres(c) => {
@@ -226,6 +232,8 @@ pub async fn revoke_beyond_newest(
                 .bind(keep)
                 .bind(now)
                 .bind(reason)
+                .bind(kind)
+                .bind(client)
                 .fetch_all(c)
                 .await?
         }
@@ -235,6 +243,8 @@ pub async fn revoke_beyond_newest(
                 .bind(keep)
                 .bind(now)
                 .bind(reason)
+                .bind(kind)
+                .bind(client)
                 .fetch_all(c)
                 .await?
         }

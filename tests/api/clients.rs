@@ -460,8 +460,10 @@ async fn the_cli_registers_each_kind_with_its_settings() {
         "--web-origin",
         "https://spa.example.com",
         "--first-party",
+        // A key of the algorithm must sign it (`clients::check_id_token_key`):
+        // the generated development key is RS256.
         "--id-token-alg",
-        "ES256",
+        "RS256",
         "--access-token-ttl",
         "300",
         "--require-par",

@@ -1,5 +1,7 @@
 //! Bounded sessions: the per-user cap (`refresh.max_sessions_per_user`) ends
-//! the oldest session at a login beyond it, like a logout; and
+//! the oldest session at a login beyond it, like a logout, among the
+//! sessions of the same holder only (authd's own families, one app's
+//! families, browser sessions under `browser_session.max_per_user`); and
 //! `GET /auth/sessions` comes in keyset pages.
 
 use std::collections::HashSet;
@@ -14,6 +16,7 @@ on_both_stores!(
     concurrent_logins_never_leave_more_sessions_than_the_cap,
     the_session_list_comes_in_pages_listing_every_session_exactly_once,
     a_bad_cursor_or_limit_on_the_session_list_is_a_400,
+    each_holder_is_capped_apart_and_never_ends_another_holders_sessions,
 );
 
 fn sid(access: &str) -> String {
@@ -291,4 +294,142 @@ async fn a_bad_cursor_or_limit_on_the_session_list_is_a_400(backend: Backend) {
         .await;
     assert_eq!(far.status, 200);
     assert_eq!(far.body["sessions"], json!([]));
+}
+
+/// Two of each at the cap: a third browser session, a third family of app A
+/// and a third first-party login each end only the oldest of their own kind.
+/// With one cap over every session (as before), the browser sign-ins and the
+/// app's families would have ended the user's first-party sessions.
+async fn each_holder_is_capped_apart_and_never_ends_another_holders_sessions(backend: Backend) {
+    use authd::oauth::codes::{self, NewCode};
+    use secrecy::ExposeSecret;
+    const REDIRECT: &str = "https://app.example/callback";
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    let app = spawn_app_with(backend, |s| {
+        s.refresh.max_sessions_per_user = 2;
+        s.browser_session.max_per_user = 2;
+    })
+    .await;
+    let (email, first) = app.user_with_tokens().await;
+    let user = app.user_id(&email).await;
+    app.advance(1);
+    let second = app.login_body(&email).await;
+
+    // Browser sessions, started as the hosted login page starts them.
+    let mut browsers = Vec::new();
+    for _ in 0..3 {
+        app.advance(1);
+        let mut tx = app.store().begin().await.unwrap();
+        let methods = authd::sessions::Methods::one(authd::sessions::Method::Password);
+        let meta = authd::audit::RequestMeta::default();
+        let started = authd::sessions::browser::start(
+            &mut tx,
+            app.services(),
+            user,
+            app.now(),
+            &meta,
+            methods,
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        browsers.push(started.session.id);
+    }
+    let now_live = live(&app, user).await;
+    assert!(
+        !now_live.contains(&browsers[0]),
+        "the oldest browser session ended"
+    );
+    assert!(now_live.contains(&browsers[1]) && now_live.contains(&browsers[2]));
+    assert!(
+        app.access_works(&first.access).await,
+        "no first-party session ended"
+    );
+    assert!(app.access_works(&second.access).await);
+
+    // Families of two apps, through the token endpoint.
+    let register = |name: &'static str| {
+        let app = &app;
+        async move {
+            let spec = authd::clients::ClientSpec {
+                kind: authd::clients::ClientKind::Confidential,
+                redirect_uris: vec![REDIRECT.to_owned()],
+                ..authd::clients::ClientSpec::machine(name, "offline_access")
+            };
+            let policy = authd::clients::Policy { development: true };
+            let (client, secret) = authd::clients::register(app.store(), spec, policy, app.now())
+                .await
+                .unwrap();
+            (client.id, secret.unwrap().expose_secret().to_owned())
+        }
+    };
+    let (a, b) = (register("app a").await, register("app b").await);
+    let family = |client: &(String, String)| {
+        let (app, client, browser) = (&app, client.clone(), browsers[2]);
+        async move {
+            app.advance(1);
+            let mut conn = app.store().conn().await.unwrap();
+            let new = NewCode {
+                client_id: &client.0,
+                redirect_uri: REDIRECT,
+                code_challenge: Some(CHALLENGE),
+                nonce: None,
+                scope: "offline_access",
+                user_id: user,
+                browser_session_id: browser,
+                auth_time: app.now(),
+                methods: "password",
+            };
+            let code = codes::issue(&mut conn, &new, app.now()).await.unwrap();
+            drop(conn);
+            let form = [
+                ("grant_type", "authorization_code"),
+                ("code", code.expose_secret()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ];
+            let reply = app
+                .post_form("/oauth/token", &form, Some((&client.0, &client.1)))
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+            jwt_claims(reply.body["access_token"].as_str().unwrap())["sid"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap()
+        }
+    };
+    let of_b = family(&b).await;
+    let of_a = [family(&a).await, family(&a).await, family(&a).await];
+    let now_live = live(&app, user).await;
+    assert!(!now_live.contains(&of_a[0]), "A's oldest family ended");
+    assert!(now_live.contains(&of_a[1]) && now_live.contains(&of_a[2]));
+    assert!(now_live.contains(&of_b), "B's family lives");
+    assert!(now_live.contains(&browsers[1]) && now_live.contains(&browsers[2]));
+    assert!(
+        app.access_works(&first.access).await,
+        "no first-party session ended"
+    );
+    assert!(app.access_works(&second.access).await);
+
+    // A first-party login beyond the cap ends the oldest first-party session only.
+    app.advance(1);
+    let third = app.login_body(&email).await;
+    assert!(!app.access_works(&first.access).await);
+    assert!(app.access_works(&second.access).await && app.access_works(&third.access).await);
+    let now_live = live(&app, user).await;
+    for id in [of_a[1], of_a[2], of_b, browsers[1], browsers[2]] {
+        assert!(now_live.contains(&id), "{id} lives");
+    }
+    assert_eq!(now_live.len(), 2 + 2 + 1 + 2, "{now_live:?}");
+}
+
+/// The ids of `user`'s live sessions.
+async fn live(app: &TestApp, user: uuid::Uuid) -> HashSet<uuid::Uuid> {
+    let mut conn = app.store().conn().await.unwrap();
+    let live = authd::store::sessions::list_live(&mut conn, user, app.now())
+        .await
+        .unwrap();
+    live.into_iter().map(|s| s.id).collect()
 }

@@ -13,6 +13,7 @@ use crate::http::extractors::{AuthenticatedUser, Caller, PresentedRefresh, Refre
 use crate::http::state::AppState;
 use crate::http::tokens::Delivery;
 use crate::sessions::logout::{self, reasons};
+use crate::sessions::rotate::Holder;
 
 #[derive(Deserialize, Default, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -95,7 +96,14 @@ pub async fn logout(
         Scope::Local => match presented {
             Some((token, _)) => {
                 if let Some(claims) = svc.refresh.decode(&token) {
-                    logout::end_by_refresh_token(svc, claims, "logout", &caller.meta).await?;
+                    logout::end_by_refresh_token(
+                        svc,
+                        claims,
+                        Holder::FirstParty,
+                        "logout",
+                        &caller.meta,
+                    )
+                    .await?;
                 }
             }
             None => {
