@@ -46,9 +46,9 @@
 # (a request span each, a JSON line per login), unless BENCH_LOG_LEVEL says
 # otherwise; the log goes to <results>/authd-<store>.log. The code-flow and sso
 # scenarios sign the same few users in over and over, and every authorization
-# starts a client family that counts against refresh.max_sessions_per_user
-# (100) with the browser session it came from: the cap is raised to 100,000
-# here, so that the families do not end the browser sessions sso runs on. The mail send limits
+# starts a client family under the app's cap, refresh.max_sessions_per_user
+# (100): raised to 100,000 here, so that what is measured is the flow, not the
+# end of the hundredth-oldest family at each sign-in. The mail send limits
 # stay at their defaults unless --raise-send-limits; with no SMTP server set,
 # messages are written as .eml files into the server's data_dir/mail, which
 # the forgot-flood scenario counts. Any other AUTHD__* variable set when this
