@@ -63,6 +63,14 @@ pub enum AuditKind {
     /// The user revoked an app's grant: its families ended, its consent
     /// forgotten (the event names the client).
     GrantRevoked,
+    /// A second factor was enrolled (the detail says which).
+    FactorAdded,
+    /// A second factor was removed (the detail says which).
+    FactorRemoved,
+    /// The recovery codes were replaced by a new set.
+    RecoveryCodesRegenerated,
+    /// A recovery code was used at sign-in.
+    RecoveryCodeUsed,
 }
 
 impl AuditKind {
@@ -84,7 +92,11 @@ impl AuditKind {
             | Self::PasswordReset
             | Self::EmailChangeRequested
             | Self::EmailChanged
-            | Self::GrantRevoked => true,
+            | Self::GrantRevoked
+            | Self::FactorAdded
+            | Self::FactorRemoved
+            | Self::RecoveryCodesRegenerated
+            | Self::RecoveryCodeUsed => true,
             Self::LoginFailed
             | Self::CodeFailed
             | Self::RegistrationAttempted
@@ -119,6 +131,10 @@ impl AuditKind {
             Self::OtpSent => "otp_sent",
             Self::AuthorizationCodeReused => "authorization_code_reused",
             Self::GrantRevoked => "grant_revoked",
+            Self::FactorAdded => "factor_added",
+            Self::FactorRemoved => "factor_removed",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

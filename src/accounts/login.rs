@@ -76,6 +76,9 @@ pub async fn login_in_browser(
             auth_time: session.created_at,
             methods: session.auth_methods,
         }),
+        // The hosted page cannot ask for the second factor yet: no session
+        // starts, and the page says so.
+        SignIn::SecondFactor(_) => Err(ServiceError::SecondFactorRequired),
     }
 }
 
@@ -231,7 +234,9 @@ async fn finish_login_as(
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
-    svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    if super::sign_in::clears_failures(&mut tx, user_id).await? {
+        svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    }
     if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }

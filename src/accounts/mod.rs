@@ -17,6 +17,7 @@ mod proof;
 mod reauthenticate;
 mod register;
 mod reset;
+pub mod second_factor;
 mod sign_in;
 pub mod tokens;
 mod verify;

@@ -194,7 +194,9 @@ pub async fn verify(
     }
     // The codes sent before or after this one (kept by the grace) end with it.
     tokens::end_all(svc, &mut tx, user, Purpose::OtpLogin).await?;
-    svc.throttle.succeeded(&mut tx, &keys).await?;
+    if super::sign_in::clears_failures(&mut tx, user).await? {
+        svc.throttle.succeeded(&mut tx, &keys).await?;
+    }
     svc.throttle
         .code_succeeded(&mut tx, &keys.login_code())
         .await?;
@@ -222,7 +224,7 @@ pub async fn verify(
         user,
         start: Start::Refresh,
         methods: Methods::one(Method::EmailCode),
-        detail: Some("one-time code"),
+        detail: Some("one-time code".into()),
         log: "login with a one-time code",
     };
     let outcome = sign_in(svc, tx, proven, meta).await?;

@@ -72,8 +72,31 @@ pub fn token_headers(
     response
 }
 
-/// Issues an access token for `session` and delivers its current refresh token.
-/// The answer to a sign-in: the tokens of its session once it is complete.
+/// The answer of a sign-in that waits for a second factor: 401 with the
+/// error code `mfa_required`, the challenge and the factors it takes.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "error": "mfa_required",
+    "error_description": "this account asks for a second factor",
+    "mfa_challenge": "q3Jm2cQ0k7lH1xYb3zv0pJ0rV0dS3KpQm1kq8bJ4m2A",
+    "factors": ["totp", "recovery_code"],
+    "expires_in": 300
+}))]
+pub struct MfaRequired {
+    /// Always `mfa_required`.
+    error: &'static str,
+    error_description: &'static str,
+    /// Give it to `POST /auth/mfa/verify` with a code; single use.
+    mfa_challenge: String,
+    /// What the challenge can be answered with: `totp`, `recovery_code`.
+    factors: Vec<&'static str>,
+    /// Seconds until the challenge expires.
+    expires_in: i64,
+}
+
+/// The answer to a sign-in: the tokens of its session once it is complete
+/// (an access token, and its refresh token delivered as `delivery` says),
+/// or the challenge of a second factor still due (no session, no cookie).
 pub fn signed_in_response(
     state: &AppState,
     outcome: &crate::accounts::SignIn,
@@ -81,8 +104,21 @@ pub fn signed_in_response(
 ) -> Result<HttpResponse, ApiError> {
     match outcome {
         crate::accounts::SignIn::Complete(session) => token_response(state, session, delivery),
+        crate::accounts::SignIn::SecondFactor(challenge) => {
+            let mut response = token_headers(HttpResponse::Unauthorized());
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="authd""#));
+            Ok(response.json(MfaRequired {
+                error: "mfa_required",
+                error_description: "this account asks for a second factor",
+                mfa_challenge: challenge.token.expose_secret().to_owned(),
+                factors: challenge.factors.clone(),
+                expires_in: challenge.expires_in,
+            }))
+        }
     }
 }
+
+/// Issues an access token for `session` and delivers its current refresh token.
 
 pub fn token_response(
     state: &AppState,
