@@ -100,14 +100,17 @@ pub struct TotpEnrolment {
     pub uri: SecretString,
 }
 
-/// Begins a TOTP enrolment for `user` (address `account`): a new secret,
-/// sealed, stored unconfirmed (replacing an unconfirmed one). A user with a
-/// confirmed TOTP factor is refused (`FactorExists`, 409): remove it first.
-pub async fn start_totp(
-    svc: &Services,
-    user: Uuid,
-    account: &str,
-) -> Result<TotpEnrolment, ServiceError> {
+/// Begins a TOTP enrolment for `user`: a new secret, sealed, stored
+/// unconfirmed (replacing an unconfirmed one); the URI names the account by
+/// its address. A user with a confirmed TOTP factor is refused
+/// (`FactorExists`, 409): remove it first.
+pub async fn start_totp(svc: &Services, user: Uuid) -> Result<TotpEnrolment, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let account = store::users::find(&mut conn, user)
+        .await?
+        .ok_or(ServiceError::SessionEnded)?
+        .email;
+    drop(conn);
     let secret = totp::Secret::generate().map_err(ServiceError::internal)?;
     let id = Uuid::new_v4();
     let sealed = totp::seal(&svc.refresh, id, user, &secret).map_err(ServiceError::internal)?;
@@ -128,7 +131,7 @@ pub async fn start_totp(
     tx.commit().await?;
     let issuer = &svc.settings.email.product_name;
     Ok(TotpEnrolment {
-        uri: secret.otpauth_uri(issuer, account),
+        uri: secret.otpauth_uri(issuer, &account),
         secret: secret.base32(),
     })
 }

@@ -406,6 +406,11 @@ mod tests {
             ApiError::InsufficientScope(""),
             ApiError::ForbiddenOrigin,
             ApiError::NotFound,
+            ApiError::InvalidChallenge,
+            ApiError::WrongSecondFactor,
+            ApiError::WrongEnrolmentCode,
+            ApiError::FactorExists,
+            ApiError::MfaRequired,
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
             ApiError::PayloadTooLarge(0),
@@ -437,6 +442,11 @@ mod tests {
                 | ApiError::InsufficientScope(_)
                 | ApiError::ForbiddenOrigin
                 | ApiError::NotFound
+                | ApiError::InvalidChallenge
+                | ApiError::WrongSecondFactor
+                | ApiError::WrongEnrolmentCode
+                | ApiError::FactorExists
+                | ApiError::MfaRequired
                 | ApiError::MethodNotAllowed
                 | ApiError::EmailTaken
                 | ApiError::PayloadTooLarge(_)

@@ -72,8 +72,9 @@ pub fn token_headers(
     response
 }
 
-/// The answer of a sign-in that waits for a second factor: 401 with the
-/// error code `mfa_required`, the challenge and the factors it takes.
+/// A sign-in's 401: the error body, and with the error code `mfa_required`
+/// (the first proof was right, a second factor is due, no session started)
+/// the challenge to finish it with at `POST /auth/mfa/verify`.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "error": "mfa_required",
@@ -82,16 +83,22 @@ pub fn token_headers(
     "factors": ["totp", "recovery_code"],
     "expires_in": 300
 }))]
-pub struct MfaRequired {
-    /// Always `mfa_required`.
+pub struct SignInRefused {
+    /// `mfa_required`, or the endpoint's other 401 codes
+    /// (`invalid_credentials`).
     error: &'static str,
     error_description: &'static str,
-    /// Give it to `POST /auth/mfa/verify` with a code; single use.
-    mfa_challenge: String,
-    /// What the challenge can be answered with: `totp`, `recovery_code`.
-    factors: Vec<&'static str>,
-    /// Seconds until the challenge expires.
-    expires_in: i64,
+    /// With `mfa_required`: give it to `POST /auth/mfa/verify` with a code;
+    /// single use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_challenge: Option<String>,
+    /// With `mfa_required`: what the challenge can be answered with
+    /// (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    factors: Option<Vec<&'static str>>,
+    /// With `mfa_required`: seconds until the challenge expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
 }
 
 /// The answer to a sign-in: the tokens of its session once it is complete
@@ -107,12 +114,12 @@ pub fn signed_in_response(
         crate::accounts::SignIn::SecondFactor(challenge) => {
             let mut response = token_headers(HttpResponse::Unauthorized());
             response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="authd""#));
-            Ok(response.json(MfaRequired {
+            Ok(response.json(SignInRefused {
                 error: "mfa_required",
                 error_description: "this account asks for a second factor",
-                mfa_challenge: challenge.token.expose_secret().to_owned(),
-                factors: challenge.factors.clone(),
-                expires_in: challenge.expires_in,
+                mfa_challenge: Some(challenge.token.expose_secret().to_owned()),
+                factors: Some(challenge.factors.clone()),
+                expires_in: Some(challenge.expires_in),
             }))
         }
     }

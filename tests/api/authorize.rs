@@ -6,7 +6,7 @@
 //! `prompt`, `max_age`, consent) is in `authorize/session.rs`.
 
 mod session;
-mod support;
+pub(crate) mod support;
 
 use crate::helpers::{OidcClient, PASSWORD, Reply, spawn_app, urlencode};
 use crate::oidc_rp::browser::form;
