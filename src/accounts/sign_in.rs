@@ -23,6 +23,9 @@ use crate::store::{self, Tx};
 ///
 /// Room is kept for `Consent` (the user is known, and a client asks for
 /// scopes not yet granted), added with the flow that produces it.
+// One value per sign-in, moved once to its answer: boxing the session
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum SignIn {
     /// The user is signed in: the session started.

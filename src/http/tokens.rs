@@ -126,7 +126,6 @@ pub fn signed_in_response(
 }
 
 /// Issues an access token for `session` and delivers its current refresh token.
-
 pub fn token_response(
     state: &AppState,
     session: &Session,
