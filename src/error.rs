@@ -56,10 +56,6 @@ pub enum ServiceError {
     /// 404 `not_found`: no such factor (or enrolment waiting) for the user.
     #[error("no such factor")]
     NoSuchFactor,
-    /// 401 `mfa_required`: a sign-in that needs a second factor where this
-    /// path cannot ask for one (see `accounts::login_in_browser`).
-    #[error("this account asks for a second factor")]
-    SecondFactorRequired,
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,

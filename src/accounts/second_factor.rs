@@ -50,6 +50,20 @@ pub async fn verify(
     verify_as(svc, token, presented, Start::Refresh, meta).await
 }
 
+/// [`verify`] for a challenge of the hosted login page: the same checks,
+/// throttle and refusals, and a browser session at authd. A challenge made
+/// for the API is `InvalidChallenge` here, and the reverse.
+pub async fn verify_in_browser(
+    svc: &Services,
+    token: &str,
+    presented: &Presented,
+    meta: &RequestMeta,
+) -> Result<super::BrowserSignIn, ServiceError> {
+    Ok(verify_as(svc, token, presented, Start::Browser, meta)
+        .await?
+        .into())
+}
+
 async fn verify_as(
     svc: &Services,
     token: &str,

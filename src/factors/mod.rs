@@ -34,6 +34,20 @@ pub enum Presented {
     RecoveryCode(SecretString),
 }
 
+impl Presented {
+    /// What one field of a form holds: digits only are a TOTP code,
+    /// anything else a recovery code (which always has letters).
+    pub fn from_field(value: SecretString) -> Self {
+        use secrecy::ExposeSecret;
+        let v = value.expose_secret().trim();
+        if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+            Self::Totp(SecretString::from(v.to_owned()))
+        } else {
+            Self::RecoveryCode(value)
+        }
+    }
+}
+
 /// Checks `presented` for `user` and spends it in `tx` (the TOTP step, or the
 /// recovery code), under the caller's lock of the user: the method it proved,
 /// or none (wrong, already used, two steps old, or no such factor).

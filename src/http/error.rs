@@ -354,7 +354,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongEnrolmentCode => Self::WrongEnrolmentCode,
             ServiceError::FactorExists => Self::FactorExists,
             ServiceError::NoSuchFactor => Self::NotFound,
-            ServiceError::SecondFactorRequired => Self::MfaRequired,
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
             ServiceError::Busy => Self::Unavailable {

@@ -16,6 +16,7 @@
 //! | `logout_confirm.html` | `csrf`, `client_id`, `client_name`, `post_logout_redirect_uri`, `state` (each empty when absent) |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
+//! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
@@ -50,6 +51,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("error.html", include_str!("pages/error.html")),
     ("login.html", include_str!("pages/login.html")),
+    ("login_mfa.html", include_str!("pages/login_mfa.html")),
     ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -162,6 +164,13 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! {
                 request => "r", csrf_token => "c", client_name => "App",
                 email => "a@example.com", error => "",
+            },
+        ),
+        (
+            "login_mfa.html",
+            minijinja::context! {
+                request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
+                error => "",
             },
         ),
         (

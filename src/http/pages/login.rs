@@ -123,7 +123,10 @@ pub async fn submit(
         return page(&state, &view, &email, Some(WRONG));
     };
     let session = match accounts::login_in_browser(svc, &address, &password, &caller.meta).await {
-        Ok(session) => session,
+        Ok(accounts::BrowserSignIn::Complete(session)) => session,
+        Ok(accounts::BrowserSignIn::SecondFactor(challenge)) => {
+            return super::mfa::page(&state, &view, &challenge.token, None);
+        }
         Err(ServiceError::InvalidCredentials) => return page(&state, &view, &email, Some(WRONG)),
         Err(e) => return PageError::from(e).render(&state),
     };

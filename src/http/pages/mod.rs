@@ -23,6 +23,7 @@ mod error;
 mod form;
 mod login;
 mod logout;
+mod mfa;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -44,6 +45,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/done"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("POST", "/login/mfa"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -73,6 +75,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
+        .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))
