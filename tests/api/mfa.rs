@@ -163,6 +163,25 @@ async fn a_user_enrols_totp_and_signs_in_with_password_and_code(backend: Backend
     assert_eq!(claims["amr"], json!(["pwd", "otp", "mfa"]));
     assert_eq!(claims["acr"], "2");
     assert!(app.access_works(&reply.access_token()).await);
+    // Introspection says so too, of the access and the refresh token.
+    let (id, secret) = app.create_client("gateway", "authd:introspect").await;
+    for token in [reply.access_token(), reply.refresh_token()] {
+        let seen = app
+            .post_form(
+                "/oauth/introspect",
+                &[("token", &token)],
+                Some((&id, &secret)),
+            )
+            .await;
+        assert_eq!(seen.body["active"], true, "{}", seen.text);
+        assert_eq!(
+            seen.body["amr"],
+            json!(["pwd", "otp", "mfa"]),
+            "{}",
+            seen.text
+        );
+        assert_eq!(seen.body["acr"], "2", "{}", seen.text);
+    }
     // The session keeps its methods across a refresh.
     let refreshed = app.refresh_body(&reply.refresh_token()).await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
