@@ -66,6 +66,14 @@ pub enum AuditKind {
     /// The user allowed an app on the consent page (the event names the
     /// client; the detail, the scopes asked for).
     ConsentGranted,
+    /// A second factor was enrolled (the detail says which).
+    FactorAdded,
+    /// A second factor was removed (the detail says which).
+    FactorRemoved,
+    /// The recovery codes were replaced by a new set.
+    RecoveryCodesRegenerated,
+    /// A recovery code was used at sign-in.
+    RecoveryCodeUsed,
 }
 
 impl AuditKind {
@@ -88,7 +96,11 @@ impl AuditKind {
             | Self::EmailChangeRequested
             | Self::EmailChanged
             | Self::GrantRevoked
-            | Self::ConsentGranted => true,
+            | Self::ConsentGranted
+            | Self::FactorAdded
+            | Self::FactorRemoved
+            | Self::RecoveryCodesRegenerated
+            | Self::RecoveryCodeUsed => true,
             Self::LoginFailed
             | Self::CodeFailed
             | Self::RegistrationAttempted
@@ -124,6 +136,10 @@ impl AuditKind {
             Self::AuthorizationCodeReused => "authorization_code_reused",
             Self::GrantRevoked => "grant_revoked",
             Self::ConsentGranted => "consent_granted",
+            Self::FactorAdded => "factor_added",
+            Self::FactorRemoved => "factor_removed",
+            Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 }

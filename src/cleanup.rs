@@ -22,6 +22,8 @@ pub struct Purged {
     pub mail_files: u64,
     pub authorization_requests: u64,
     pub authorization_codes: u64,
+    /// Sign-in challenges past their expiry (`factors::challenge`).
+    pub mfa_challenges: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -48,6 +50,7 @@ const BATCH: i64 = 1_000;
 ///   codes expired longer ago than an access token can live, so that a spent
 ///   code presented again within that time still ends the family made from
 ///   it (`oauth::codes`);
+/// - sign-in challenges (`factors::challenge`) that have expired, used or not;
 /// - `.eml` files under `data_dir/mail` (delivery without SMTP) older than
 ///   `email.retention_days`, whatever the delivery is now: they hold live
 ///   links and codes.
@@ -158,6 +161,15 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::factors::delete_expired_challenges(&mut tx, now, BATCH).await?;
+        tx.commit().await?;
+        purged.mfa_challenges += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     let files = crate::mail::files::Files::new(svc.settings.data_path("mail"));
     match files.purge_older_than(mail_cutoff).await {
         Ok(n) => purged.mail_files = n,
@@ -179,6 +191,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             mail_files = purged.mail_files,
             authorization_requests = purged.authorization_requests,
             authorization_codes = purged.authorization_codes,
+            mfa_challenges = purged.mfa_challenges,
             "cleanup"
         );
     }

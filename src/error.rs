@@ -38,6 +38,24 @@ pub enum ServiceError {
     /// 404 `not_enabled`: a feature switched off by a setting (named).
     #[error("{0} is not enabled")]
     NotEnabled(&'static str),
+    /// 401 `invalid_mfa_challenge`: a sign-in challenge that is unknown,
+    /// expired, already used, made for another kind of sign-in, or made
+    /// before the password changed.
+    #[error("the sign-in challenge is invalid, expired or already used; sign in again")]
+    InvalidChallenge,
+    /// 401 `invalid_mfa_code`: a wrong, reused or too old second-factor code
+    /// at sign-in.
+    #[error("the code is not right")]
+    WrongSecondFactor,
+    /// 400 `invalid_mfa_code`: a wrong or too old code confirming an enrolment.
+    #[error("the code is not right; check the device's clock and try the next code")]
+    WrongEnrolmentCode,
+    /// 409 `factor_exists`: a TOTP factor is already enrolled.
+    #[error("a TOTP factor is already enrolled; remove it first")]
+    FactorExists,
+    /// 404 `not_found`: no such factor (or enrolment waiting) for the user.
+    #[error("no such factor")]
+    NoSuchFactor,
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,

@@ -17,6 +17,7 @@ pub mod config;
 pub mod csrf;
 pub mod domain;
 pub mod error;
+pub mod factors;
 pub mod http;
 pub mod ids;
 pub mod keys;

@@ -82,7 +82,7 @@ impl Metrics {
         let logins = IntCounterVec::new(
             Opts::new(
                 "authd_logins_total",
-                "Logins by result: ok, failed, locked_out, email_not_verified",
+                "Logins by result: ok, failed, locked_out, email_not_verified, mfa_required (a first proof right, a second factor due)",
             ),
             &["result"],
         )?;

@@ -39,6 +39,10 @@ pub struct Claims {
     /// in every token of a session. Empty in service tokens (and in users'
     /// tokens of authd versions before it). See [`Claims::has_amr`].
     pub amr: Vec<String>,
+    /// The level the sign-in reached: `"2"` with a second factor, `"1"`
+    /// without; `None` in service tokens (and in users' tokens of authd
+    /// versions before it). See [`Claims::has_second_factor`].
+    pub acr: Option<String>,
     /// The token's unique id.
     pub jti: String,
     /// Every claim of the token, including the ones above.
@@ -60,6 +64,13 @@ impl Claims {
     /// a password sign-in for an action can ask.
     pub fn has_amr(&self, method: &str) -> bool {
         self.amr.iter().any(|m| m == method)
+    }
+
+    /// Whether the user signed in to the token's session with a second
+    /// factor (`amr` lists `mfa`, `acr` is `"2"`): a service that demands
+    /// one for an action asks this.
+    pub fn has_second_factor(&self) -> bool {
+        self.has_amr("mfa") && self.acr.as_deref() == Some("2")
     }
 
     /// Whether the token was issued to a user session (it has a `sid`), as
@@ -122,6 +133,7 @@ impl TokenClaims for Claims {
         let nbf = optional_date("nbf")?;
         let auth_time = optional_date("auth_time")?;
         let amr = strings("amr")?;
+        let acr = optional_string("acr")?;
         Ok(Self {
             sub: string("sub")?,
             sid: optional_string("sid")?,
@@ -133,6 +145,7 @@ impl TokenClaims for Claims {
             nbf,
             auth_time,
             amr,
+            acr,
             jti: string("jti")?,
             raw,
         })

@@ -60,18 +60,41 @@ pub async fn login(
     login_as(svc, email, password, Start::Refresh, meta).await
 }
 
+/// How a sign-in on the hosted login page ended: a browser session, or a
+/// challenge for the second factor (its page, `accounts::second_factor::
+/// verify_in_browser`), no session yet.
+#[derive(Debug)]
+pub enum BrowserSignIn {
+    Complete(BrowserSession),
+    SecondFactor(crate::factors::Challenge),
+}
+
+impl From<SignIn> for BrowserSignIn {
+    fn from(outcome: SignIn) -> Self {
+        match outcome {
+            SignIn::Complete(session) => Self::Complete(BrowserSession {
+                id: session.id,
+                user_id: session.user_id,
+                auth_time: session.created_at,
+                methods: session.auth_methods,
+            }),
+            SignIn::SecondFactor(challenge) => Self::SecondFactor(challenge),
+        }
+    }
+}
+
 /// [`login`] from the hosted login page: the same checks, throttles and
 /// refusals, and a browser session at authd instead of a refresh-token
-/// family (`sessions::browser`).
+/// family (`sessions::browser`); with a second factor due, its challenge.
 pub async fn login_in_browser(
     svc: &Services,
     email: &Email,
     password: &Password,
     meta: &RequestMeta,
-) -> Result<BrowserSession, ServiceError> {
+) -> Result<BrowserSignIn, ServiceError> {
     Ok(login_as(svc, email, password, Start::Browser, meta)
         .await?
-        .into_browser())
+        .into())
 }
 
 async fn login_as(
@@ -226,7 +249,9 @@ async fn finish_login_as(
         tx.commit().await?;
         return Err(ServiceError::InvalidCredentials);
     }
-    svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    if super::sign_in::clears_failures(&mut tx, user_id).await? {
+        svc.throttle.succeeded(&mut tx, &proof.keys).await?;
+    }
     if let Some(rehash) = &proof.rehash {
         store::users::set_password_hash(&mut tx, user_id, rehash, now).await?;
     }

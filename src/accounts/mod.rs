@@ -17,12 +17,15 @@ mod proof;
 mod reauthenticate;
 mod register;
 mod reset;
+pub mod second_factor;
 mod sign_in;
 pub mod tokens;
 mod verify;
 
 pub use email_change::{confirm_email_change, request_email_change};
-pub use login::{Authenticated, authenticate, finish_login, login, login_in_browser};
+pub use login::{
+    Authenticated, BrowserSignIn, authenticate, finish_login, login, login_in_browser,
+};
 pub use password::change_password;
 pub use register::{Registered, register};
 pub use reset::{ResetProof, forgot_password, reset_password};

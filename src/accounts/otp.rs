@@ -40,7 +40,6 @@ use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail, MailKind};
 use crate::services::Services;
-use crate::sessions::browser::BrowserSession;
 use crate::sessions::logout::reasons::UNPROVEN_REGISTRATION;
 use crate::sessions::{Method, Methods};
 use crate::store::{self, Tx};
@@ -166,10 +165,10 @@ pub async fn verify_in_browser(
     email: &Email,
     code: &str,
     meta: &RequestMeta,
-) -> Result<BrowserSession, ServiceError> {
+) -> Result<super::BrowserSignIn, ServiceError> {
     Ok(verify_as(svc, email, code, Start::Browser, meta)
         .await?
-        .into_browser())
+        .into())
 }
 
 async fn verify_as(
@@ -224,7 +223,9 @@ async fn verify_as(
     }
     // The codes sent before or after this one (kept by the grace) end with it.
     tokens::end_all(svc, &mut tx, user, Purpose::OtpLogin).await?;
-    svc.throttle.succeeded(&mut tx, &keys).await?;
+    if super::sign_in::clears_failures(&mut tx, user).await? {
+        svc.throttle.succeeded(&mut tx, &keys).await?;
+    }
     svc.throttle
         .code_succeeded(&mut tx, &keys.login_code())
         .await?;
@@ -252,7 +253,7 @@ async fn verify_as(
         user,
         start,
         methods: Methods::one(Method::EmailCode),
-        detail: Some("one-time code"),
+        detail: Some("one-time code".into()),
         log: "login with a one-time code",
     };
     let outcome = sign_in(svc, tx, proven, meta).await?;

@@ -223,7 +223,10 @@ pub async fn reset_password(
     // lockout they caused ends (other clients' counts, and the client's own
     // count across accounts, stay).
     let keys = Keys::new(&svc.refresh, &current.email, meta.ip.as_deref());
-    svc.throttle.succeeded(&mut tx, &keys).await?;
+    // Not with a second factor due: the reset is not the whole sign-in.
+    if super::sign_in::clears_failures(&mut tx, user).await? {
+        svc.throttle.succeeded(&mut tx, &keys).await?;
+    }
     svc.throttle
         .code_succeeded(&mut tx, &keys.reset_code())
         .await?;
@@ -251,7 +254,7 @@ pub async fn reset_password(
             user,
             start: Start::Refresh,
             methods: Methods::one(method),
-            detail: Some("signed in by a password reset"),
+            detail: Some("signed in by a password reset".into()),
             log: "signed in by a password reset",
         };
         Some(sign_in(svc, tx, proven, meta).await?)

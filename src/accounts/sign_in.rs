@@ -4,46 +4,35 @@
 //! sessions the cap ended. Each flow checks its own proof, settles its own
 //! throttle and tokens in the transaction, and then hands it here.
 //!
-//! A sign-in ends as an outcome ([`SignIn`]), not a session: the flows that
-//! come later stop short of a session (a second factor to ask for, a consent
-//! to give) and say so with another variant, which every caller then has to
-//! handle.
+//! A sign-in ends as an outcome ([`SignIn`]), not a session: when the user
+//! has a confirmed second factor and none was shown yet, the first proof
+//! ends here as a challenge (`factors::challenge`) and no session starts,
+//! whichever flow proved it; `accounts::second_factor::verify` comes back
+//! here with the second factor among the methods.
 
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
+use crate::factors::{self, Challenge, challenge::Pending};
 use crate::services::Services;
-use crate::sessions::browser::BrowserSession;
 use crate::sessions::{self, Methods, Session};
-use crate::store::Tx;
+use crate::store::{self, Tx};
 
 /// How a sign-in ended.
 ///
-/// Room is kept for the outcomes that stop short of a session:
-/// `SecondFactor` (the proof was right, and the account asks for a second
-/// factor before any session starts) and `Consent` (the user is known, and a
-/// client asks for scopes not yet granted). They are added with the flows
-/// that produce them, so that no caller matches a variant nothing makes.
+/// Room is kept for `Consent` (the user is known, and a client asks for
+/// scopes not yet granted), added with the flow that produces it.
+// One value per sign-in, moved once to its answer: boxing the session
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum SignIn {
     /// The user is signed in: the session started.
     Complete(Session),
-}
-
-impl SignIn {
-    /// The browser session a [`Start::Browser`] sign-in started (the hosted
-    /// login page's password and code forms).
-    pub(super) fn into_browser(self) -> BrowserSession {
-        match self {
-            Self::Complete(session) => BrowserSession {
-                id: session.id,
-                user_id: session.user_id,
-                auth_time: session.created_at,
-                methods: session.auth_methods,
-            },
-        }
-    }
+    /// The proof was right, and the account asks for a second factor before
+    /// any session starts: the challenge to answer it with.
+    SecondFactor(Challenge),
 }
 
 /// Who signed in, and how: what [`sign_in`] starts a session from.
@@ -57,7 +46,7 @@ pub(super) struct Proven {
     /// What proved the user, kept on the session (its tokens' `amr`).
     pub methods: Methods,
     /// The audit detail of `login_succeeded` (none for a password login).
-    pub detail: Option<&'static str>,
+    pub detail: Option<String>,
     /// What the log line of the sign-in says.
     pub log: &'static str,
 }
@@ -72,9 +61,32 @@ pub enum Start {
     Browser,
 }
 
+impl Start {
+    /// As a challenge stores it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Refresh => "refresh",
+            Self::Browser => "browser",
+        }
+    }
+}
+
+/// Whether the first proof of `user` settled in `tx` leaves a second factor
+/// due: then the account's failed-login counts are NOT cleared by it (a
+/// right password must not wipe out the wrong codes counted before it), only
+/// by the second factor.
+pub(super) async fn clears_failures(tx: &mut Tx<'_>, user: Uuid) -> Result<bool, ServiceError> {
+    Ok(!factors::due(tx, user).await?)
+}
+
 /// Starts the session of `proven` in `tx` (which the caller has settled its
 /// proof in), audits it and commits; then counts the login and logs the
 /// sessions the per-user cap ended.
+///
+/// Unless a second factor is among its methods, a user with a confirmed
+/// second factor gets no session: a challenge bound to the user's current
+/// credential version (read under the lock the caller holds) is stored in
+/// `tx` instead, and the sign-in ends as [`SignIn::SecondFactor`].
 pub(super) async fn sign_in(
     svc: &Services,
     mut tx: Tx<'_>,
@@ -83,6 +95,26 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
+    if !proven.methods.has_second_factor() && factors::due(&mut tx, user).await? {
+        let version = store::users::lock(&mut tx, user)
+            .await?
+            .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("the user is gone")))?;
+        let pending = Pending {
+            user,
+            credential_version: version,
+            start: proven.start.name(),
+            methods: &proven.methods,
+            detail: proven.detail.as_deref(),
+        };
+        let challenge = factors::challenge::issue(&mut tx, pending, now).await?;
+        tx.commit().await?;
+        svc.metrics
+            .logins
+            .with_label_values(&["mfa_required"])
+            .inc();
+        tracing::info!(user = %user, "{}: a second factor is due", proven.log);
+        return Ok(SignIn::SecondFactor(challenge));
+    }
     let started = match proven.start {
         Start::Refresh => {
             sessions::start(&mut tx, &svc.policy, user, now, meta, proven.methods).await?
@@ -99,8 +131,8 @@ pub(super) async fn sign_in(
         meta,
         now,
     );
-    if let Some(detail) = proven.detail {
-        event = event.with_detail(detail);
+    if let Some(detail) = &proven.detail {
+        event = event.with_detail(detail.as_str());
     }
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;

@@ -79,9 +79,9 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// the `prompt` values the endpoint honours.
 ///
 /// `claims_supported` names every claim an access token can carry (`sid`,
-/// `auth_time` and `amr` in a user's, `scope` in a client's) and the userinfo
-/// endpoint's (`email`, `email_verified` with the `email` scope). ID tokens'
-/// own (`nonce`, `acr`, `azp`) join when an endpoint issues them.
+/// `auth_time`, `amr` and `acr` in a user's, `scope` in a client's) and the
+/// userinfo endpoint's (`email`, `email_verified` with the `email` scope). ID
+/// tokens' own (`nonce`, `azp`) join when an endpoint issues them.
 ///
 /// `id_token_signing_alg_values_supported` lists exactly the algorithms with a
 /// current asymmetric signer (`KeySet::id_token_algorithms`): empty with only
@@ -119,7 +119,7 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),
             "access_token_signing_alg_values_supported": state.services.access.keys().algorithms(),
             "claims_supported": [
-                "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "client_id", "scope",
+                "iss", "sub", "aud", "exp", "iat", "jti", "sid", "auth_time", "amr", "acr", "client_id", "scope",
                 "email", "email_verified"
 
             ],

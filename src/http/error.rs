@@ -75,6 +75,22 @@ pub enum ApiError {
     /// 404 `not_found`.
     #[error("not found")]
     NotFound,
+    /// 401 `invalid_mfa_challenge`: see `ServiceError::InvalidChallenge`.
+    #[error("the sign-in challenge is invalid, expired or already used; sign in again")]
+    InvalidChallenge,
+    /// 401 `invalid_mfa_code`: a wrong or reused second-factor code at sign-in.
+    #[error("the code is not right")]
+    WrongSecondFactor,
+    /// 400 `invalid_mfa_code`: a wrong code confirming an enrolment.
+    #[error("the code is not right; check the device's clock and try the next code")]
+    WrongEnrolmentCode,
+    /// 409 `factor_exists`: a TOTP factor is already enrolled.
+    #[error("a TOTP factor is already enrolled; remove it first")]
+    FactorExists,
+    /// 401 `mfa_required`: the sign-in needs a second factor (the API's
+    /// answer carries a challenge; see `http::tokens`).
+    #[error("this account asks for a second factor")]
+    MfaRequired,
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -133,6 +149,10 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_origin",
     "not_found",
     "method_not_allowed",
+    "invalid_mfa_challenge",
+    "invalid_mfa_code",
+    "factor_exists",
+    "mfa_required",
     "email_taken",
     "payload_too_large",
     "unsupported_media_type",
@@ -173,6 +193,10 @@ impl ApiError {
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::ForbiddenOrigin => "invalid_origin",
             Self::NotFound => "not_found",
+            Self::InvalidChallenge => "invalid_mfa_challenge",
+            Self::WrongSecondFactor | Self::WrongEnrolmentCode => "invalid_mfa_code",
+            Self::FactorExists => "factor_exists",
+            Self::MfaRequired => "mfa_required",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -203,18 +227,22 @@ impl ResponseError for ApiError {
             Self::InvalidRequest(_)
             | Self::WeakPassword(_)
             | Self::OAuth { .. }
-            | Self::InvalidAccountToken => StatusCode::BAD_REQUEST,
+            | Self::InvalidAccountToken
+            | Self::WrongEnrolmentCode => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken
             | Self::InvalidClient
-            | Self::MissingToken => StatusCode::UNAUTHORIZED,
+            | Self::MissingToken
+            | Self::InvalidChallenge
+            | Self::WrongSecondFactor
+            | Self::MfaRequired => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
             }
             Self::NotFound | Self::NotEnabled(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Self::EmailTaken => StatusCode::CONFLICT,
+            Self::EmailTaken | Self::FactorExists => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -236,7 +264,12 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static(r#"Bearer realm="authd", error="invalid_token""#),
                 ));
             }
-            Self::MissingToken | Self::InvalidCredentials | Self::InvalidGrant { .. } => {
+            Self::MissingToken
+            | Self::InvalidCredentials
+            | Self::InvalidGrant { .. }
+            | Self::InvalidChallenge
+            | Self::WrongSecondFactor
+            | Self::MfaRequired => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="authd""#),
@@ -316,6 +349,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidAccountToken => Self::InvalidAccountToken,
             ServiceError::EmailNotVerified => Self::EmailNotVerified,
             ServiceError::NotEnabled(what) => Self::NotEnabled(what),
+            ServiceError::InvalidChallenge => Self::InvalidChallenge,
+            ServiceError::WrongSecondFactor => Self::WrongSecondFactor,
+            ServiceError::WrongEnrolmentCode => Self::WrongEnrolmentCode,
+            ServiceError::FactorExists => Self::FactorExists,
+            ServiceError::NoSuchFactor => Self::NotFound,
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
             ServiceError::Busy => Self::Unavailable {
@@ -367,6 +405,11 @@ mod tests {
             ApiError::InsufficientScope(""),
             ApiError::ForbiddenOrigin,
             ApiError::NotFound,
+            ApiError::InvalidChallenge,
+            ApiError::WrongSecondFactor,
+            ApiError::WrongEnrolmentCode,
+            ApiError::FactorExists,
+            ApiError::MfaRequired,
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
             ApiError::PayloadTooLarge(0),
@@ -398,6 +441,11 @@ mod tests {
                 | ApiError::InsufficientScope(_)
                 | ApiError::ForbiddenOrigin
                 | ApiError::NotFound
+                | ApiError::InvalidChallenge
+                | ApiError::WrongSecondFactor
+                | ApiError::WrongEnrolmentCode
+                | ApiError::FactorExists
+                | ApiError::MfaRequired
                 | ApiError::MethodNotAllowed
                 | ApiError::EmailTaken
                 | ApiError::PayloadTooLarge(_)

@@ -72,8 +72,38 @@ pub fn token_headers(
     response
 }
 
-/// Issues an access token for `session` and delivers its current refresh token.
-/// The answer to a sign-in: the tokens of its session once it is complete.
+/// A sign-in's 401: the error body, and with the error code `mfa_required`
+/// (the first proof was right, a second factor is due, no session started)
+/// the challenge to finish it with at `POST /auth/mfa/verify`.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "error": "mfa_required",
+    "error_description": "this account asks for a second factor",
+    "mfa_challenge": "q3Jm2cQ0k7lH1xYb3zv0pJ0rV0dS3KpQm1kq8bJ4m2A",
+    "factors": ["totp", "recovery_code"],
+    "expires_in": 300
+}))]
+pub struct SignInRefused {
+    /// `mfa_required`, or the endpoint's other 401 codes
+    /// (`invalid_credentials`).
+    error: &'static str,
+    error_description: &'static str,
+    /// With `mfa_required`: give it to `POST /auth/mfa/verify` with a code;
+    /// single use.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mfa_challenge: Option<String>,
+    /// With `mfa_required`: what the challenge can be answered with
+    /// (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    factors: Option<Vec<&'static str>>,
+    /// With `mfa_required`: seconds until the challenge expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_in: Option<i64>,
+}
+
+/// The answer to a sign-in: the tokens of its session once it is complete
+/// (an access token, and its refresh token delivered as `delivery` says),
+/// or the challenge of a second factor still due (no session, no cookie).
 pub fn signed_in_response(
     state: &AppState,
     outcome: &crate::accounts::SignIn,
@@ -81,9 +111,21 @@ pub fn signed_in_response(
 ) -> Result<HttpResponse, ApiError> {
     match outcome {
         crate::accounts::SignIn::Complete(session) => token_response(state, session, delivery),
+        crate::accounts::SignIn::SecondFactor(challenge) => {
+            let mut response = token_headers(HttpResponse::Unauthorized());
+            response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="authd""#));
+            Ok(response.json(SignInRefused {
+                error: "mfa_required",
+                error_description: "this account asks for a second factor",
+                mfa_challenge: Some(challenge.token.expose_secret().to_owned()),
+                factors: Some(challenge.factors.clone()),
+                expires_in: Some(challenge.expires_in),
+            }))
+        }
     }
 }
 
+/// Issues an access token for `session` and delivers its current refresh token.
 pub fn token_response(
     state: &AppState,
     session: &Session,

@@ -127,6 +127,7 @@ pub async fn id_token(
         .ok_or(OAuthError::InvalidGrant("the user no longer exists"))?;
     drop(conn);
     let amr = session.auth_methods.amr();
+    let acr = crate::tokens::access::acr_of(&amr);
     let request = IdTokenRequest {
         user: &user,
         client_id: &client.id,
@@ -135,7 +136,7 @@ pub async fn id_token(
         auth_time: session.authenticated_at(),
         nonce,
         amr: &amr,
-        acr: None,
+        acr: Some(&acr),
         scope: session.scope.as_deref().unwrap_or_default(),
         access_token: Some(access_token),
     };

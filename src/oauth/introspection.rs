@@ -48,6 +48,13 @@ pub struct Introspection {
     /// address is verified now (read with the session's check).
     #[serde(skip_serializing_if = "Option::is_none")]
     email_verified: Option<bool>,
+    /// How the user signed in to a user's token's session (RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    amr: Option<Vec<String>>,
+    /// The level that sign-in reached: `"2"` with a second factor, `"1"`
+    /// without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<String>,
 }
 
 /// What introspection answers of `token`. An access token is active while it
@@ -99,6 +106,8 @@ async fn introspect_access(
         jti: Some(claims.jti.to_string()),
         sid: claims.sid,
         email_verified,
+        amr: (!claims.amr.is_empty()).then_some(claims.amr),
+        acr: claims.acr,
     })
 }
 
@@ -125,6 +134,8 @@ async fn introspect_refresh(
         sub: Some(session.user_id.to_string()),
         iss: Some(svc.settings.issuer().to_owned()),
         sid: Some(session.id),
+        acr: Some(session.auth_methods.acr().to_owned()),
+        amr: Some(session.auth_methods.amr()),
         ..Introspection::default()
     })
 }

@@ -22,6 +22,10 @@ pub enum Method {
     EmailCode,
     /// A one-time link sent by email.
     EmailLink,
+    /// A TOTP code (RFC 6238): a second factor.
+    Totp,
+    /// A recovery code: a second factor.
+    RecoveryCode,
     /// A stored name this instance does not know.
     Unknown(String),
 }
@@ -33,18 +37,27 @@ impl Method {
             Self::Password => "password",
             Self::EmailCode => "email_code",
             Self::EmailLink => "email_link",
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
             Self::Unknown(name) => name,
         }
     }
 
-    /// Its RFC 8176 value, for `amr`; none for an unknown name. RFC 8176 has
+    /// Whether it is a second factor: a sign-in that used one is `mfa`.
+    pub fn is_second_factor(&self) -> bool {
+        matches!(self, Self::Totp | Self::RecoveryCode)
+    }
+
+    /// Its RFC 8176 value, for `amr`; none for an unknown name. A TOTP code
+    /// and a recovery code are one-time secrets held by the user: `otp`.
+    /// RFC 8176 has
     /// no value for an emailed link: like an emailed code, it is a one-time
     /// secret sent to the mailbox, so both are `otp` (what a reset that signs
     /// in said before the methods were told apart).
     pub fn amr(&self) -> Option<&'static str> {
         match self {
             Self::Password => Some("pwd"),
-            Self::EmailCode | Self::EmailLink => Some("otp"),
+            Self::EmailCode | Self::EmailLink | Self::Totp | Self::RecoveryCode => Some("otp"),
             Self::Unknown(_) => None,
         }
     }
@@ -54,6 +67,8 @@ impl Method {
             "password" => Self::Password,
             "email_code" => Self::EmailCode,
             "email_link" => Self::EmailLink,
+            "totp" => Self::Totp,
+            "recovery_code" => Self::RecoveryCode,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -73,14 +88,35 @@ impl Methods {
         self.0.contains(method)
     }
 
+    /// These methods and then `method`.
+    pub fn and(mut self, method: Method) -> Self {
+        self.0.push(method);
+        self
+    }
+
+    /// Whether a second factor was among them.
+    pub fn has_second_factor(&self) -> bool {
+        self.0.iter().any(Method::is_second_factor)
+    }
+
+    /// The `acr` of a sign-in with these methods: `"1"` for one factor,
+    /// `"2"` for a first proof and a second factor (README, "Second factors").
+    pub fn acr(&self) -> &'static str {
+        if self.has_second_factor() { "2" } else { "1" }
+    }
+
     /// The `amr` of the session's tokens: the RFC 8176 values of the known
-    /// methods, each once, in order.
+    /// methods, each once, in order, and `mfa` after them when a second
+    /// factor was used.
     pub fn amr(&self) -> Vec<String> {
         let mut values: Vec<String> = Vec::new();
         for value in self.0.iter().filter_map(Method::amr) {
             if !values.iter().any(|v| v == value) {
                 values.push(value.to_owned());
             }
+        }
+        if self.has_second_factor() {
+            values.push("mfa".to_owned());
         }
         values
     }
@@ -118,6 +154,17 @@ mod tests {
         assert_eq!(read.amr(), ["pwd", "otp"]);
         assert!(Methods::from("future_factor".to_owned()).amr().is_empty());
         assert!(Methods::from(String::new()).amr().is_empty());
+    }
+
+    #[test]
+    fn a_second_factor_adds_otp_and_mfa_and_raises_acr() {
+        let two = Methods::one(Method::Password).and(Method::Totp);
+        assert_eq!(two.to_string(), "password totp");
+        assert_eq!(two.amr(), ["pwd", "otp", "mfa"]);
+        assert_eq!(two.acr(), "2");
+        let read = Methods::from("email_code recovery_code".to_owned());
+        assert_eq!(read.amr(), ["otp", "mfa"]);
+        assert_eq!(Methods::one(Method::Password).acr(), "1");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod clients;
 pub mod code_tries;
 pub mod consents;
 mod error;
+pub mod factors;
 pub mod outbox;
 mod postgres;
 pub mod sessions;

@@ -17,6 +17,8 @@
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty) |
 //! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
+//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
+//! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
@@ -52,6 +54,7 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("error.html", include_str!("pages/error.html")),
     ("login.html", include_str!("pages/login.html")),
     ("login_code.html", include_str!("pages/login_code.html")),
+    ("login_mfa.html", include_str!("pages/login_mfa.html")),
     ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -173,6 +176,13 @@ fn samples() -> Vec<(&'static str, Value)> {
                 request => "r", csrf_token => "c", client_name => "App",
                 email => "a@example.com", digits => 8, valid_minutes => 10,
                 error => "", error_code => "",
+            },
+        ),
+        (
+            "login_mfa.html",
+            minijinja::context! {
+                request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
+                error => "",
             },
         ),
         (

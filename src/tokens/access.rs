@@ -60,6 +60,20 @@ pub struct AccessClaims {
     /// same in every token of the session; empty (absent) in a client's token.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+    /// The level the sign-in reached ([`acr_of`]); absent in a client's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+}
+
+/// The `acr` of a user's sign-in with the RFC 8176 methods `amr`: `"2"` with
+/// a second factor (`mfa`), `"1"` otherwise (README, "Second factors").
+pub fn acr_of(amr: &[String]) -> String {
+    if amr.iter().any(|m| m == "mfa") {
+        "2"
+    } else {
+        "1"
+    }
+    .to_owned()
 }
 
 impl AccessClaims {
@@ -229,6 +243,7 @@ impl AccessTokens {
             auth_time: Some(started.timestamp()),
             client_id: self.client_id.clone(),
             scope: None,
+            acr: Some(acr_of(&amr)),
             amr,
         })
     }
@@ -259,6 +274,7 @@ impl AccessTokens {
             client_id: client_id.to_owned(),
             scope,
             amr: Vec::new(),
+            acr: None,
         })
     }
 
@@ -285,6 +301,7 @@ impl AccessTokens {
             client_id: grant.client_id.to_owned(),
             scope: Some(grant.scope.to_owned()),
             amr: grant.amr.to_vec(),
+            acr: Some(acr_of(grant.amr)),
         })
     }
 

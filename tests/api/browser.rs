@@ -355,3 +355,47 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
     }
     assert!(html.contains(r#"<meta name="referrer" content="no-referrer">"#));
 }
+
+/// The hosted login page's second step in Chromium: after the password, the
+/// code form (its CSP lets it post), then the consent page; no browser
+/// session before the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosted_login_asks_for_the_totp_code_and_goes_on_to_consent() {
+    in_browser(|page| async move {
+        let app = &page.app;
+        let client = crate::authorize::support::client(app).await;
+        let user = crate::mfa::enrolled(app).await;
+        let query = crate::authorize::support::query(&client, &[]);
+        page.goto(&format!("/oauth/authorize?{query}")).await;
+        page.fill("email", &user.email).await;
+        page.fill("password", &format!("{}\n", crate::helpers::PASSWORD))
+            .await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !page.href().await.contains("/login")
+            || page.js("return !!document.getElementById('code');").await != json!(true)
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no code form: {}",
+                page.href().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(
+            page.cookie("__Host-authd_session").await.is_none(),
+            "no session before the code"
+        );
+        page.fill("code", &format!("{}\n", user.code(app))).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !page.href().await.contains("/consent?request=") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not at consent: {}",
+                page.href().await
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(page.cookie("__Host-authd_session").await.is_some());
+    })
+    .await;
+}

@@ -44,6 +44,7 @@ mod mail_binary;
 mod mail_files;
 mod mail_flows;
 mod mail_tls;
+mod mfa;
 mod mobile;
 mod notices;
 mod oauth_revoke_introspect;

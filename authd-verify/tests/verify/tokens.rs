@@ -64,6 +64,23 @@ async fn amr_is_read_as_a_list_of_methods_and_refused_in_any_other_shape() {
     assert!(verified.has_amr("otp"));
     assert!(!verified.has_amr("pwd"));
 
+    assert!(!verified.has_second_factor());
+    claims["amr"] = json!(["pwd", "otp", "mfa"]);
+    claims["acr"] = json!("2");
+    let verified = verifier.verify(&key.token(&claims)).await.unwrap();
+    assert!(verified.has_second_factor());
+    assert_eq!(verified.acr.as_deref(), Some("2"));
+    claims["acr"] = json!("1");
+    let verified = verifier.verify(&key.token(&claims)).await.unwrap();
+    assert!(!verified.has_second_factor(), "acr 1 is one factor");
+    claims["acr"] = json!(2);
+    assert!(matches!(
+        verifier.verify(&key.token(&claims)).await,
+        Err(VerifyError::InvalidClaim("acr"))
+    ));
+    claims["acr"] = json!("2");
+    claims["amr"] = json!(["otp"]);
+
     for bad in [json!("otp"), json!([1]), json!({"otp": true})] {
         claims["amr"] = bad.clone();
         assert!(

@@ -9,7 +9,7 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{TokenResponse, check_delivery, signed_in_response};
+use crate::http::tokens::{SignInRefused, TokenResponse, check_delivery, signed_in_response};
 
 /// Logs in with an email and password.
 ///
@@ -26,7 +26,7 @@ use crate::http::tokens::{TokenResponse, check_delivery, signed_in_response};
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
         (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which), or a password changed while this login was checking it", body = ErrorBody),
+        (status = 401, description = "`invalid_credentials`: wrong email or password (never says which), or a password changed while this login was checking it; or `mfa_required`. With `mfa_required`, the body carries `mfa_challenge`, `factors` and `expires_in`: the right first proof of an account with a second factor; no session started, finish at `POST /auth/mfa/verify`", body = SignInRefused),
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed; or `email_not_verified`: the password is right, but `accounts.email_verification` is `required` and the address is not verified yet (no session starts)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),

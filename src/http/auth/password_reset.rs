@@ -12,7 +12,9 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
-use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_response};
+use crate::http::tokens::{
+    Delivery, SignInRefused, TokenResponse, check_delivery, signed_in_response,
+};
 
 /// The body of `POST /auth/password/reset`: the link's token, or the address
 /// and the code, with the new password. The handler reads [`ResetInput`],
@@ -98,6 +100,7 @@ const MAX_CODE_CHARS: usize = 32;
         (status = 204, description = "Reset; every session of the user is revoked: log in with the new password",
             headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = 400, description = "`invalid_account_token` (a link or code that is unknown, expired, already used, replaced by a newer one, out of tries, or sent before the password or address changed; also an address without an account), `weak_password` (nothing is spent), or `invalid_request` (a malformed body, email or token, neither or both of `token` and `email` with `code`, a new password too short or too long, or body delivery disabled)", body = ErrorBody),
+        (status = 401, description = "`mfa_required` (only with `accounts.reset_signs_in`): the password was reset, and the account has a second factor, so no session started yet. The body carries `mfa_challenge`, `factors` and `expires_in`; finish at `POST /auth/mfa/verify`", body = SignInRefused),
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed (only with `accounts.reset_signs_in`)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),

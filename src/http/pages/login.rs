@@ -17,7 +17,7 @@ use super::form::PageForm;
 use super::request::{
     LOGIN_FORM, LoginError, login_page, query_param, refused, request_id, signed_in,
 };
-use crate::accounts;
+use crate::accounts::{self, BrowserSignIn};
 use crate::domain::{Email, Password};
 use crate::error::ServiceError;
 use crate::http::ApiError;
@@ -77,7 +77,10 @@ pub async fn submit(
         return wrong();
     };
     match accounts::login_in_browser(svc, &address, &password, &caller.meta).await {
-        Ok(session) => signed_in(&state, view.request, &session).await,
+        Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
+        Ok(BrowserSignIn::SecondFactor(challenge)) => {
+            super::mfa::page(&state, &view, &challenge.token, None)
+        }
         Err(ServiceError::InvalidCredentials) => wrong(),
         Err(e) => PageError::from(e).render(&state),
     }

@@ -29,7 +29,7 @@ use uuid::Uuid;
 use super::form::PageForm;
 use super::request::{CODE_START_FORM, LoginError, login_page, refused, request_id, signed_in};
 use super::{Page, PageError};
-use crate::accounts;
+use crate::accounts::{self, BrowserSignIn};
 use crate::domain::Email;
 use crate::error::ServiceError;
 use crate::http::ApiError;
@@ -118,7 +118,10 @@ pub async fn verify(
     };
     let code = code.expose_secret().trim();
     match accounts::otp::verify_in_browser(svc, &email, code, &caller.meta).await {
-        Ok(session) => signed_in(&state, view.request, &session).await,
+        Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
+        Ok(BrowserSignIn::SecondFactor(challenge)) => {
+            super::mfa::page(&state, &view, &challenge.token, None)
+        }
         Err(e @ ServiceError::InvalidCredentials) => code_page(&state, &view, &email, Some(e)),
         Err(e) => PageError::from(e).render(&state),
     }

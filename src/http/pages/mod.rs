@@ -25,6 +25,7 @@ mod login;
 mod login_code;
 mod logout;
 mod request;
+mod mfa;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -48,6 +49,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/login"),
     ("POST", "/login/code"),
     ("POST", "/login/code/verify"),
+    ("POST", "/login/mfa"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -79,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(page_resource("/login/code").route(web::post().to(login_code::start)))
         .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
+        .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))

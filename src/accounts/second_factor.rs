@@ -1,0 +1,221 @@
+//! The account's side of second factors: finishing a sign-in with its
+//! second factor (`verify`, the same tail as every sign-in), and the changes
+//! that need the password again (removing the TOTP factor, a new set of
+//! recovery codes). Enrolment and the codes themselves are `factors`'.
+//!
+//! Throttling: a second-factor code is a guess like a password. Before it is
+//! compared, the attempt is reserved on the login throttle's counters of the
+//! account and the client (as `authenticate` does before hashing), so a
+//! locked-out account or client is refused without a comparison; a wrong
+//! code is a failed login (counted, audited `login_failed`); a right one
+//! clears the account's failures. The first proof of such an account does
+//! not clear them (`sign_in::clears_failures`): alternating a right password
+//! and wrong codes gains nothing.
+
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::Password;
+use crate::error::ServiceError;
+use crate::factors::{self, Presented};
+use crate::services::Services;
+use crate::sessions::{Method, Methods};
+use crate::store;
+use crate::throttle::Keys;
+
+use super::login::{refuse, reserve};
+use super::reauthenticate::{Check, reauthenticate};
+use super::sign_in::{Proven, SignIn, Start, sign_in};
+
+/// Finishes the sign-in waiting on the challenge `token` with a second
+/// factor, starting a refresh-token family (the JSON API), exactly as the
+/// first proof would have: [`SignIn::Complete`]. The challenge must be live,
+/// made for the API, at the user's current credential version; it is spent
+/// with the code, in the transaction that starts the session.
+///
+/// - `InvalidChallenge` (401): unknown, expired, used, made for the hosted
+///   page, or made before the password changed. Nothing is counted.
+/// - `LockedOut` (429): the account or client is locked out (before the
+///   comparison).
+/// - `WrongSecondFactor` (401): a wrong code, one already used (the same
+///   TOTP step, a spent recovery code), or a TOTP code two steps old;
+///   counted as a failed login. The challenge stays for another try.
+pub async fn verify(
+    svc: &Services,
+    token: &str,
+    presented: &Presented,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
+    verify_as(svc, token, presented, Start::Refresh, meta).await
+}
+
+/// [`verify`] for a challenge of the hosted login page: the same checks,
+/// throttle and refusals, and a browser session at authd. A challenge made
+/// for the API is `InvalidChallenge` here, and the reverse.
+pub async fn verify_in_browser(
+    svc: &Services,
+    token: &str,
+    presented: &Presented,
+    meta: &RequestMeta,
+) -> Result<super::BrowserSignIn, ServiceError> {
+    Ok(verify_as(svc, token, presented, Start::Browser, meta)
+        .await?
+        .into())
+}
+
+async fn verify_as(
+    svc: &Services,
+    token: &str,
+    presented: &Presented,
+    start: Start,
+    meta: &RequestMeta,
+) -> Result<SignIn, ServiceError> {
+    super::limit_codes(svc, meta)?;
+    let now = svc.now();
+    let mut conn = svc.store.conn().await?;
+    let challenge = factors::challenge::find_live(&mut conn, token, start.name(), now).await?;
+    let user = challenge.user_id;
+    let credentials = store::users::find_credentials(&mut conn, user)
+        .await?
+        .ok_or(ServiceError::InvalidChallenge)?;
+    drop(conn);
+    let keys = Keys::new(&svc.refresh, &credentials.email, meta.ip.as_deref());
+    // Counted before the comparison, refused when locked out.
+    let _reserved = reserve(svc, &keys).await?;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if store::users::lock(&mut tx, user).await? != Some(challenge.credential_version)
+        || !store::factors::spend_challenge(&mut tx, &challenge.token_hash, now).await?
+    {
+        tracing::info!(user = %user, "second factor refused: the challenge was spent meanwhile, or the password changed");
+        return Err(ServiceError::InvalidChallenge);
+    }
+    let Some(method) = factors::check_and_spend(svc, &mut tx, user, presented, now).await? else {
+        // The challenge's spend rolls back with the transaction.
+        drop(tx);
+        tracing::info!(user = %user, "second factor refused: a wrong or reused code");
+        let mut tx = svc.store.begin().await?;
+        refuse(
+            svc,
+            &mut tx,
+            &keys,
+            Some(user),
+            Some("wrong second-factor code"),
+            meta,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(ServiceError::WrongSecondFactor);
+    };
+    svc.throttle.succeeded(&mut tx, &keys).await?;
+    if method == Method::RecoveryCode {
+        let event = AuditEvent::new(AuditKind::RecoveryCodeUsed, Some(user), None, meta, now);
+        audit::record(&mut tx, &event).await?;
+    }
+    let detail = match &challenge.detail {
+        Some(first) => format!("{first}; second factor: {}", method.name()),
+        None => format!("second factor: {}", method.name()),
+    };
+    let proven = Proven {
+        user,
+        start,
+        methods: Methods::from(challenge.methods).and(method),
+        detail: Some(detail),
+        log: "login with a second factor",
+    };
+    sign_in(svc, tx, proven, meta).await
+}
+
+/// Removes the TOTP factor of `user`, given the password again; with it go
+/// the recovery codes (no factor is left for them to stand in for).
+/// `NoSuchFactor` (404) when there is none.
+pub async fn remove_totp(
+    svc: &Services,
+    user: Uuid,
+    session: Uuid,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let check = Check {
+        user,
+        session: Some(session),
+        password,
+        wrong: "wrong password at second factor removal",
+    };
+    let accept = |stored: Option<_>| stored.ok_or(ServiceError::SessionEnded);
+    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
+    drop(admission);
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if !proof
+        .still_current(svc, &mut tx, "the password changed meanwhile", meta)
+        .await?
+    {
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    if !store::factors::delete_totp(&mut tx, user).await? {
+        tx.commit().await?;
+        return Err(ServiceError::NoSuchFactor);
+    }
+    store::factors::delete_recovery_codes(&mut tx, user).await?;
+    let event = AuditEvent::new(
+        AuditKind::FactorRemoved,
+        Some(user),
+        Some(session),
+        meta,
+        now,
+    )
+    .with_detail("totp");
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, "TOTP factor removed");
+    Ok(())
+}
+
+/// A new set of recovery codes for `user`, given the password again: the
+/// old set ends in the same transaction. Only with a confirmed factor
+/// (`NoSuchFactor`, 404, otherwise).
+pub async fn regenerate_recovery_codes(
+    svc: &Services,
+    user: Uuid,
+    session: Uuid,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<Vec<SecretString>, ServiceError> {
+    let check = Check {
+        user,
+        session: Some(session),
+        password,
+        wrong: "wrong password at recovery code regeneration",
+    };
+    let accept = |stored: Option<_>| stored.ok_or(ServiceError::SessionEnded);
+    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
+    drop(admission);
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if !proof
+        .still_current(svc, &mut tx, "the password changed meanwhile", meta)
+        .await?
+    {
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    if !factors::due(&mut tx, user).await? {
+        tx.commit().await?;
+        return Err(ServiceError::NoSuchFactor);
+    }
+    let codes = factors::replace_recovery_codes(svc, &mut tx, user, now).await?;
+    let event = AuditEvent::new(
+        AuditKind::RecoveryCodesRegenerated,
+        Some(user),
+        Some(session),
+        meta,
+        now,
+    );
+    audit::record(&mut tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(user = %user, "recovery codes regenerated");
+    Ok(codes)
+}

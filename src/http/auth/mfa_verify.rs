@@ -1,0 +1,99 @@
+//! `POST /auth/mfa/verify`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::accounts;
+use crate::factors::Presented;
+use crate::http::ApiError;
+use crate::http::error::ErrorBody;
+use crate::http::extractors::{Caller, Json};
+use crate::http::state::AppState;
+use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_response};
+
+/// A sign-in challenge and the second factor answering it: `code` (TOTP) or
+/// `recovery_code`, exactly one.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaVerify {
+    /// The `mfa_challenge` of the `mfa_required` answer.
+    #[schema(value_type = String, max_length = 128)]
+    challenge: SecretString,
+    /// The six digits the authenticator app shows.
+    #[schema(value_type = Option<String>, example = "492039", max_length = 16)]
+    code: Option<SecretString>,
+    /// One of the recovery codes (case, spaces and dashes do not matter).
+    #[schema(value_type = Option<String>, example = "k7m2q-x9ta4", max_length = 32)]
+    recovery_code: Option<SecretString>,
+    /// `cookie` (default, browsers) or `body` (native clients), as at login.
+    #[serde(default)]
+    token_delivery: Delivery,
+}
+
+/// Finishes a sign-in with a second factor.
+///
+/// With the challenge of a sign-in that answered `mfa_required` (a login, a
+/// code sign-in, a reset that signs in), answers exactly as `POST
+/// /auth/login` does: an access token, and a session whose refresh token
+/// comes in the cookie (default) or in the body. Its tokens carry `amr`
+/// with `mfa` and `acr` `"2"`. The challenge is single use, lasts five
+/// minutes and dies with a password change; a wrong code leaves it for
+/// another try, and counts as a failed login.
+#[utoipa::path(
+    post,
+    path = "/auth/mfa/verify",
+    tag = "auth",
+    request_body = MfaVerify,
+    responses(
+        (status = 200, description = "Logged in", body = TokenResponse, headers(
+                ("Set-Cookie" = String, description = "The refresh token when it travels by cookie (see `/auth/login`)"),
+                ("Cache-Control" = String, description = "`no-store`"),
+            )),
+        (status = 400, description = "`invalid_request`: a malformed body, neither or both of `code` and `recovery_code`, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_mfa_challenge` (unknown, expired, already used, made for the hosted page, or made before the password changed: sign in again) or `invalid_mfa_code` (a wrong code, a TOTP code already used or more than one step old, a spent recovery code)", body = ErrorBody),
+        (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: too many code tries from this client (`limits.code_per_ip`), or too many failed logins and wrong codes for this account or from this client (the login counters, checked before the code is compared)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(())
+)]
+#[tracing::instrument(skip_all)]
+pub async fn mfa_verify(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+    Json(input): Json<MfaVerify>,
+) -> Result<HttpResponse, ApiError> {
+    let svc = &state.services;
+    let delivery = input.token_delivery;
+    check_delivery(&state, &req, delivery)?;
+    let presented = match (input.code, input.recovery_code) {
+        (Some(code), None) => Presented::Totp(bounded("code", code, 16)?),
+        (None, Some(code)) => Presented::RecoveryCode(bounded("recovery_code", code, 32)?),
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "give either `code` or `recovery_code`".into(),
+            ));
+        }
+    };
+    let challenge = bounded("challenge", input.challenge, 128)?;
+    let outcome =
+        accounts::second_factor::verify(svc, challenge.expose_secret(), &presented, &caller.meta)
+            .await?;
+    signed_in_response(&state, &outcome, delivery)
+}
+
+/// `value` if it has 1 to `max` characters; else 400 `invalid_request`.
+fn bounded(field: &str, value: SecretString, max: usize) -> Result<SecretString, ApiError> {
+    let chars = value.expose_secret().chars().count();
+    if chars == 0 || chars > max {
+        return Err(ApiError::InvalidRequest(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(value)
+}
