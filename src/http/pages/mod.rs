@@ -24,8 +24,8 @@ mod form;
 mod login;
 mod login_code;
 mod logout;
-mod request;
 mod mfa;
+mod request;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};

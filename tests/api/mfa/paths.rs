@@ -18,6 +18,7 @@ crate::on_both_stores!(
     a_code_sign_in_asks_for_the_second_factor,
     a_reset_that_signs_in_asks_for_the_second_factor,
     the_hosted_login_page_asks_for_the_code_before_any_browser_session_or_authorization_code,
+    the_hosted_pages_emailed_code_asks_for_the_second_factor_too,
 );
 
 async fn a_code_sign_in_asks_for_the_second_factor(backend: Backend) {
@@ -164,4 +165,51 @@ async fn the_hosted_login_page_asks_for_the_code_before_any_browser_session_or_a
     assert_eq!(access["acr"], "2");
     let id_token = jwt_claims(tokens.body["id_token"].as_str().unwrap());
     assert_eq!(id_token["acr"], "2");
+}
+
+async fn the_hosted_pages_emailed_code_asks_for_the_second_factor_too(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.accounts.otp_enabled = true).await;
+    let client = client(&app).await;
+    let user = enrolled(&app).await;
+    let mut browser = Browser::new(&app);
+    let start = browser.authorize(&query(&client, &[])).await;
+    let login = browser.follow(&start).await;
+    let mut fields = form(&login.text, "/login/code")
+        .expect("the login page offers the emailed code")
+        .hidden;
+    fields.push(("email".into(), user.email.clone()));
+    let code_page = browser.post("/login/code", &fields).await;
+    assert_eq!(code_page.status, 200, "{}", code_page.text);
+    let digits = app.services().settings.accounts.otp_digits as usize;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let emailed = loop {
+        if let Some(m) = app
+            .mail_to(&user.email)
+            .into_iter()
+            .find(|m| m.subject.ends_with(" code"))
+        {
+            break m.code(digits);
+        }
+        assert!(Instant::now() < deadline, "no login code");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    let mut fields = form(&code_page.text, "/login/code/verify")
+        .expect("the code form")
+        .hidden;
+    fields.push(("code".into(), emailed));
+    let step = browser.post("/login/code/verify", &fields).await;
+    // The right emailed code is a first proof only: the second step's form,
+    // no redirect, no browser session.
+    assert_eq!(step.status, 200, "{}", step.text);
+    assert!(step.header("location").is_none(), "no redirect, no code");
+    assert!(browser.session.is_none(), "no browser session cookie");
+    let mut fields = form(&step.text, "/login/mfa")
+        .expect("the second step's form")
+        .hidden;
+    fields.push(("code".into(), user.code(&app)));
+    let signed_in = browser.post("/login/mfa", &fields).await;
+    assert!(browser.session.is_some(), "{}", signed_in.text);
+    let consent = browser.follow(&signed_in).await;
+    let back = to_client(&browser.consent(&consent, "allow").await);
+    assert!(param(&back, "code").is_some(), "{back}");
 }
