@@ -15,7 +15,8 @@ use secrecy::SecretString;
 use super::PageError;
 use super::form::PageForm;
 use super::request::{
-    LOGIN_FORM, LoginError, login_page, query_param, refused, request_id, signed_in,
+    LOGIN_FORM, LoginError, Posted, login_page, query_param, read_post, refused, request_id,
+    signed_in,
 };
 use crate::accounts::{self, BrowserSignIn};
 use crate::domain::{Email, Password};
@@ -48,26 +49,17 @@ pub async fn submit(
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
     let svc = &state.services;
-    let checked = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let id = request_id(fields.get("request"))?;
-        crate::csrf::check(
-            &svc.refresh,
-            LOGIN_FORM,
-            Some(&id.to_string()),
-            fields.get("csrf"),
-        )?;
-        let view = flow::login_view(svc, id).await.map_err(refused)?;
-        let email = fields.take("email").unwrap_or_default();
-        let password = SecretString::from(fields.take("password").unwrap_or_default());
-        Ok::<_, PageError>((caller, view, email, password))
-    }
-    .await;
-    let (caller, view, email, password) = match checked {
-        Ok(c) => c,
+    let read = read_post(svc, caller, fields, LOGIN_FORM, |id, _| Ok(id.to_string())).await;
+    let Posted {
+        caller,
+        mut fields,
+        view,
+    } = match read {
+        Ok(posted) => posted,
         Err(e) => return e.render(&state),
     };
+    let email = fields.take("email").unwrap_or_default();
+    let password = SecretString::from(fields.take("password").unwrap_or_default());
     let wrong = || login_page(&state, &view, &email, LoginError::Password(WRONG));
     let parsed = Email::parse(&email).and_then(|e| {
         let max = svc.settings.password.max_length;

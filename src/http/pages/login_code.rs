@@ -27,7 +27,7 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::form::PageForm;
-use super::request::{CODE_START_FORM, LoginError, login_page, refused, request_id, signed_in};
+use super::request::{CODE_START_FORM, LoginError, Posted, login_page, read_post, signed_in};
 use super::{Page, PageError};
 use crate::accounts::{self, BrowserSignIn};
 use crate::domain::Email;
@@ -35,7 +35,7 @@ use crate::error::ServiceError;
 use crate::http::ApiError;
 use crate::http::extractors::Caller;
 use crate::http::state::AppState;
-use crate::oauth::flow::{self, LoginView};
+use crate::oauth::flow::LoginView;
 
 /// The form name the code form's CSRF token is bound to.
 const CODE_FORM: &str = "login_code";
@@ -58,26 +58,19 @@ pub async fn start(
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
     let svc = &state.services;
-    let checked = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let id = request_id(fields.get("request"))?;
-        crate::csrf::check(
-            &svc.refresh,
-            CODE_START_FORM,
-            Some(&id.to_string()),
-            fields.get("csrf"),
-        )?;
-        accounts::otp::enabled(svc)?;
-        let view = flow::login_view(svc, id).await.map_err(refused)?;
-        let email = fields.take("email").unwrap_or_default();
-        Ok::<_, PageError>((caller, view, email))
-    }
+    let read = read_post(svc, caller, fields, CODE_START_FORM, |id, _| {
+        Ok(id.to_string())
+    })
     .await;
-    let (caller, view, raw) = match checked {
-        Ok(c) => c,
+    let Posted {
+        caller,
+        mut fields,
+        view,
+    } = match read.and_then(|posted| Ok(accounts::otp::enabled(svc).map(|()| posted)?)) {
+        Ok(posted) => posted,
         Err(e) => return e.render(&state),
     };
+    let raw = fields.take("email").unwrap_or_default();
     let Ok(email) = Email::parse(&raw) else {
         return login_page(&state, &view, &raw, LoginError::Code(NOT_AN_ADDRESS));
     };
@@ -94,28 +87,21 @@ pub async fn verify(
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
     let svc = &state.services;
-    let checked = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let id = request_id(fields.get("request"))?;
-        // The address is the page's own hidden field: one that does not
-        // parse was not written by authd.
-        let email = Email::parse(fields.get("email").unwrap_or_default())?;
-        crate::csrf::check(
-            &svc.refresh,
-            CODE_FORM,
-            Some(&code_binding(id, &email)),
-            fields.get("csrf"),
-        )?;
-        let view = flow::login_view(svc, id).await.map_err(refused)?;
-        let code = SecretString::from(fields.take("code").unwrap_or_default());
-        Ok::<_, PageError>((caller, view, email, code))
-    }
+    // The address is the page's own hidden field: one that does not parse
+    // was not written by authd.
+    let address = |fields: &PageForm| Email::parse(fields.get("email").unwrap_or_default());
+    let read = read_post(svc, caller, fields, CODE_FORM, |id, fields| {
+        Ok(code_binding(id, &address(fields)?))
+    })
     .await;
-    let (caller, view, email, code) = match checked {
-        Ok(c) => c,
+    let (caller, mut fields, view, email) = match read.and_then(|p| {
+        let email = address(&p.fields)?;
+        Ok((p.caller, p.fields, p.view, email))
+    }) {
+        Ok(read) => read,
         Err(e) => return e.render(&state),
     };
+    let code = SecretString::from(fields.take("code").unwrap_or_default());
     let code = code.expose_secret().trim();
     match accounts::otp::verify_in_browser(svc, &email, code, &caller.meta).await {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,

@@ -13,7 +13,7 @@ use actix_web::{HttpResponse, web};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::form::PageForm;
-use super::request::{refused, request_id, signed_in};
+use super::request::{Posted, read_post, signed_in};
 use super::{Page, PageError};
 use crate::accounts::{self, BrowserSignIn};
 use crate::error::ServiceError;
@@ -21,7 +21,7 @@ use crate::factors::Presented;
 use crate::http::ApiError;
 use crate::http::extractors::Caller;
 use crate::http::state::AppState;
-use crate::oauth::flow::{self, LoginView};
+use crate::oauth::flow::LoginView;
 
 /// The form name its CSRF token is bound to (with the request id and the
 /// challenge).
@@ -68,26 +68,23 @@ pub async fn submit(
     fields: Result<PageForm, PageError>,
 ) -> HttpResponse {
     let svc = &state.services;
-    let checked = async {
-        let caller = caller?;
-        let mut fields = fields?;
-        let id = request_id(fields.get("request"))?;
-        let challenge = SecretString::from(fields.take("challenge").unwrap_or_default());
-        crate::csrf::check(
-            &svc.refresh,
-            FORM,
-            Some(&binding(&id.to_string(), challenge.expose_secret())),
-            fields.get("csrf"),
-        )?;
-        let view = flow::login_view(svc, id).await.map_err(refused)?;
-        let code = SecretString::from(fields.take("code").unwrap_or_default());
-        Ok::<_, PageError>((caller, view, challenge, code))
-    }
+    let read = read_post(svc, caller, fields, FORM, |id, fields| {
+        Ok(binding(
+            &id.to_string(),
+            fields.get("challenge").unwrap_or_default(),
+        ))
+    })
     .await;
-    let (caller, view, challenge, code) = match checked {
-        Ok(c) => c,
+    let Posted {
+        caller,
+        mut fields,
+        view,
+    } = match read {
+        Ok(posted) => posted,
         Err(e) => return e.render(&state),
     };
+    let challenge = SecretString::from(fields.take("challenge").unwrap_or_default());
+    let code = SecretString::from(fields.take("code").unwrap_or_default());
     if code.expose_secret().is_empty() || code.expose_secret().len() > 32 {
         return page(&state, &view, &challenge, Some(WRONG));
     }

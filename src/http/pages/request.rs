@@ -11,9 +11,13 @@ use actix_web::{HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use super::form::PageForm;
 use super::{Page, PageError, flow_answer};
+use crate::http::ApiError;
+use crate::http::extractors::Caller;
 use crate::http::state::AppState;
 use crate::oauth::flow::{self, LoginView, Refusal};
+use crate::services::Services;
 use crate::sessions::browser::{self, BrowserSession};
 
 /// The form name the login page's password form is bound to (with the
@@ -46,6 +50,40 @@ pub(super) fn refused(e: Refusal) -> PageError {
         Refusal::Service(e) => e.into(),
         other => PageError::Authorization(other.to_string()),
     }
+}
+
+/// A sign-in form's POST, read and checked by [`read_post`].
+pub(super) struct Posted {
+    pub caller: Caller,
+    /// The form's fields but the ones `read_post` used.
+    pub fields: PageForm,
+    /// The login page of the request, still live.
+    pub view: LoginView,
+}
+
+/// What every sign-in form's POST checks first: the caller and the form
+/// read, the request id, the CSRF token of `form` bound to what `bind`
+/// makes of the request id and the fields (the request id, and the address
+/// or the challenge the form was shown for), and the request still live.
+pub(super) async fn read_post(
+    svc: &Services,
+    caller: Result<Caller, ApiError>,
+    fields: Result<PageForm, PageError>,
+    form: &str,
+    bind: impl FnOnce(Uuid, &PageForm) -> Result<String, PageError>,
+) -> Result<Posted, PageError> {
+    let caller = caller?;
+    let mut fields = fields?;
+    let id = request_id(fields.get("request"))?;
+    let binding = bind(id, &fields)?;
+    crate::csrf::check(&svc.refresh, form, Some(&binding), fields.get("csrf"))?;
+    fields.take("csrf");
+    let view = flow::login_view(svc, id).await.map_err(refused)?;
+    Ok(Posted {
+        caller,
+        fields,
+        view,
+    })
 }
 
 /// Which of the login page's forms an error belongs to.
