@@ -20,6 +20,7 @@ use uuid::Uuid;
 use super::OAuthError;
 use crate::audit::{AuditKind, RequestMeta};
 use crate::error::ServiceError;
+use crate::ids::{SessionId, UserId};
 use crate::services::Services;
 use crate::sessions::logout::{self, reasons};
 use crate::store::authorization_codes::{self, AuthorizationCode};
@@ -200,8 +201,8 @@ async fn end_family_of_reused(
     if let Some(session) = code.session_id {
         logout::end_one(
             svc,
-            session,
-            code.user_id,
+            SessionId(session),
+            UserId(code.user_id),
             AuditKind::AuthorizationCodeReused,
             reasons::CODE_REUSED,
             meta,

@@ -27,6 +27,7 @@ use crate::audit::RequestMeta;
 use crate::clients;
 use crate::csrf::{self, CsrfRefused};
 use crate::error::ServiceError;
+use crate::ids::{SessionId, UserId};
 use crate::oidc::hint;
 use crate::services::Services;
 use crate::sessions::browser::{self, BrowserSession};
@@ -224,6 +225,13 @@ async fn end(
     client: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<(), LogoutError> {
-    logout::end_browser_session(svc, session.id, session.user_id, client, meta).await?;
+    logout::end_browser_session(
+        svc,
+        SessionId(session.id),
+        UserId(session.user_id),
+        client,
+        meta,
+    )
+    .await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ use super::client_family::authenticated_client;
 use super::{ClientCredentials, OAuthError};
 use crate::audit::{AuditKind, RequestMeta};
 use crate::clients::Client;
+use crate::ids::{SessionId, UserId};
 use crate::services::Services;
 use crate::sessions::logout::{self, reasons};
 use crate::sessions::rotate::Holder;
@@ -67,6 +68,7 @@ pub async fn revoke(
         Token::Access(claims) => match claims.user_session() {
             Some((user, session)) => {
                 if issued_to(svc, session, holder, named).await? {
+                    let (session, user) = (SessionId(session), UserId(user));
                     logout::end_one(svc, session, user, AuditKind::Logout, reasons::LOGOUT, meta)
                         .await?;
                 }

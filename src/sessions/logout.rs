@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::rotate::Holder;
 use super::{Decision, decide, feed, reuse};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::ids::{SessionId, UserId};
 use crate::services::Services;
 use crate::store::user_revocations::UserRevocation;
 use crate::store::{self, StoreError, Tx};
@@ -55,12 +56,13 @@ pub enum Scope {
 /// same transaction; false if there was nothing to end.
 pub async fn end_one(
     svc: &Services,
-    session: Uuid,
-    user: Uuid,
+    session: SessionId,
+    user: UserId,
     kind: AuditKind,
     reason: &str,
     meta: &RequestMeta,
 ) -> Result<bool, StoreError> {
+    let (SessionId(session), UserId(user)) = (session, user);
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if !store::sessions::revoke(&mut tx, session, user, reason, now).await? {
@@ -78,11 +80,12 @@ pub async fn end_one(
 /// (`Others`), with the audit event, in one transaction; returns how many.
 pub async fn end_all(
     svc: &Services,
-    user: Uuid,
-    current: Uuid,
+    user: UserId,
+    current: SessionId,
     scope: Scope,
     meta: &RequestMeta,
 ) -> Result<u64, StoreError> {
+    let (UserId(user), SessionId(current)) = (user, current);
     let (keep, reason) = match scope {
         Scope::Others => (Some(current), reasons::LOGOUT_OTHERS),
         Scope::Global => (None, reasons::LOGOUT_GLOBAL),
@@ -152,11 +155,12 @@ pub async fn end_client_families(
 /// sessions ended, the browser session included.
 pub async fn end_browser_session(
     svc: &Services,
-    browser: Uuid,
-    user: Uuid,
+    browser: SessionId,
+    user: UserId,
     client: Option<&str>,
     meta: &RequestMeta,
 ) -> Result<u64, StoreError> {
+    let (SessionId(browser), UserId(user)) = (browser, user);
     let now = svc.now();
     let reason = reasons::END_SESSION;
     let mut tx = svc.store.begin().await?;
@@ -202,8 +206,8 @@ pub async fn end_by_refresh_token(
         Decision::Rotate { .. } | Decision::Grace => {
             end_one(
                 svc,
-                seen.id,
-                seen.user_id,
+                SessionId(seen.id),
+                UserId(seen.user_id),
                 AuditKind::Logout,
                 reasons::LOGOUT,
                 meta,

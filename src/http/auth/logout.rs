@@ -12,6 +12,7 @@ use crate::http::error::ErrorBody;
 use crate::http::extractors::{AuthenticatedUser, Caller, PresentedRefresh, RefreshBody, bearer};
 use crate::http::state::AppState;
 use crate::http::tokens::Delivery;
+use crate::ids::{SessionId, UserId};
 use crate::sessions::logout::{self, reasons};
 use crate::sessions::rotate::Holder;
 
@@ -89,7 +90,14 @@ pub async fn logout(
             } else {
                 logout::Scope::Others
             };
-            logout::end_all(svc, user.sub, user.sid, scope, &caller.meta).await?;
+            logout::end_all(
+                svc,
+                UserId(user.sub),
+                SessionId(user.sid),
+                scope,
+                &caller.meta,
+            )
+            .await?;
         }
         // A token that is invalid, expired or already revoked still logs out:
         // the cookie is cleared and there is nothing else to do.
@@ -111,8 +119,8 @@ pub async fn logout(
                     let user = AuthenticatedUser::of(&state, &req).await?;
                     logout::end_one(
                         svc,
-                        user.sid,
-                        user.sub,
+                        SessionId(user.sid),
+                        UserId(user.sub),
                         AuditKind::Logout,
                         reasons::LOGOUT,
                         &caller.meta,

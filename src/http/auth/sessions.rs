@@ -11,6 +11,7 @@ use crate::http::ApiError;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{AuthenticatedUser, Caller};
 use crate::http::state::AppState;
+use crate::ids::{SessionId, UserId};
 use crate::sessions::SessionView;
 use crate::sessions::list::{self, PageCursor};
 use crate::sessions::logout::{self, reasons};
@@ -118,8 +119,8 @@ pub async fn revoke_session(
     let id = Uuid::parse_str(&path).map_err(|_| ApiError::NotFound)?;
     let ended = logout::end_one(
         &state.services,
-        id,
-        user.sub,
+        SessionId(id),
+        UserId(user.sub),
         AuditKind::SessionRevoked,
         reasons::REVOKED_BY_USER,
         &caller.meta,
