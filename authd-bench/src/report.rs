@@ -245,6 +245,10 @@ impl Report {
             (Scenario::Login, "POST /auth/login/s, same run"),
         ));
         ratios.extend(between(
+            (Scenario::MfaLogin, "sign-ins with password and TOTP/s"),
+            (Scenario::Login, "POST /auth/login/s, same run"),
+        ));
+        ratios.extend(between(
             (Scenario::Sso, "single sign-ons/s"),
             (Scenario::CodeFlow, "full authorizations/s, same run"),
         ));
