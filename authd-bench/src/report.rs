@@ -294,7 +294,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<9} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
+            "{:<9} {:<9} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
             "scenario",
             "request",
             "mode",
@@ -342,7 +342,7 @@ impl Report {
                 let first = i == 0;
                 let _ = writeln!(
                     out,
-                    "{:<9} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
+                    "{:<9} {:<9} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
                     if first { run.scenario.name() } else { "" },
                     request,
                     if first { mode.as_str() } else { "" },
