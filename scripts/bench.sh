@@ -2,7 +2,7 @@
 # Benchmarks authd with authd-bench on this machine: builds the binaries,
 # starts authd on a fresh SQLite file and on a fresh PostgreSQL database, runs
 # every scenario against each (login, refresh, verify, mixed, code-flow, sso,
-# login-flood, forgot-flood) with
+# mfa-login, login-flood, forgot-flood) with
 # the machine's limits measured alongside (Argon2id, the raw rotation SQL, raw
 # signing, bare JWT decode), and writes the JSON reports, the printed tables
 # and the latency charts into a results directory.
@@ -13,6 +13,8 @@
 #   scripts/bench.sh --store sqlite -- --scenario login-flood   # refresh alone and under a login flood
 #   scripts/bench.sh --smoke --store sqlite -- --scenario login,code-flow,sso
 #                                         # the authorization code flow and single sign-on, next to login
+#   scripts/bench.sh --store sqlite --seconds 3 -- --scenario login,mfa-login
+#                                         # a sign-in with password and TOTP against the password alone
 #   scripts/bench.sh --store sqlite --raise-send-limits -- --scenario forgot-flood --forgot-rate 500
 #                                         # refresh under a forgot flood that queues a message per known address
 #   scripts/bench.sh --store postgres -- --scenario refresh --rate 1000   # open loop at 1,000/s
@@ -48,7 +50,12 @@
 # scenarios sign the same few users in over and over, and every authorization
 # starts a client family under the app's cap, refresh.max_sessions_per_user
 # (100): raised to 100,000 here, so that what is measured is the flow, not the
-# end of the hundredth-oldest family at each sign-in. The mail send limits
+# end of the hundredth-oldest family at each sign-in. The mfa-login scenario
+# sends every TOTP code from 127.0.0.1: limits.code_per_ip is lifted too. Its
+# users (enrolled before the run, two password hashes each) can each spend a
+# TOTP step once, so --mfa-users is set from --seconds for ~200 sign-ins/s:
+# 400 per second of warm-up and window, at most 6,000 (30 s at 200/s), unless
+# given after --. The mail send limits
 # stay at their defaults unless --raise-send-limits; with no SMTP server set,
 # messages are written as .eml files into the server's data_dir/mail, which
 # the forgot-flood scenario counts. Any other AUTHD__* variable set when this
@@ -85,11 +92,16 @@ case ${store} in sqlite|postgres|both) ;; *) echo "bench: --store sqlite|postgre
 if [[ ${smoke} -eq 1 ]]; then
     profile=debug
     cargo_flags=()
-    bench_flags=(--duration 1 --warmup 0.2 --limit-seconds 0.5 --users 4 --sessions 8 --concurrency 4)
+    bench_flags=(--duration 1 --warmup 0.2 --limit-seconds 0.5 --users 4 --sessions 8 --concurrency 4
+        --mfa-users 300)
 else
     profile=release
     cargo_flags=(--release)
     bench_flags=(--duration "${seconds}" --warmup 1 --capacity-fraction 0.8 --concurrency 16 --users 50 --sessions 64)
+    if [[ " ${extra[*]} " != *" --mfa-users"* ]]; then
+        # The closed-loop window and its open-loop repeat, each after 1 s of warm-up.
+        bench_flags+=(--mfa-users "$(awk -v s="${seconds}" 'BEGIN { n = int((s + 1) * 2 * 200); print (n > 6000 ? 6000 : n) }')")
+    fi
 fi
 out=${out:-bench-results/$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "${out}"
@@ -174,6 +186,7 @@ bench_store() {
     AUTHD__LIMITS__LOGIN_ACCOUNT_FAILURES=1000000 \
     AUTHD__LIMITS__LOGIN_ACCOUNT_WIDE_FAILURES=1000000 \
     AUTHD__LIMITS__HASH_PER_IP=1000000000 \
+    AUTHD__LIMITS__CODE_PER_IP=1000000000 \
     AUTHD__REFRESH__MAX_SESSIONS_PER_USER=100000 \
     AUTHD__LOG__LEVEL=${BENCH_LOG_LEVEL:-info} \
         "${authd_bin}" serve >"${out}/authd-${label}.log" 2>&1 &

@@ -11,6 +11,8 @@
 //!   `POST /auth/password/forgot`, with the outbox's depth).
 //! - [`mail_metrics`]: the mail metrics read from `/metrics`, and when the
 //!   outbox has drained.
+//! - [`mfa`]: the mfa-login scenario's users, enrolled with TOTP, and its
+//!   sign-in with a password and a code.
 //! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
@@ -25,6 +27,7 @@ pub mod forgot;
 pub mod limits;
 pub mod load;
 pub mod mail_metrics;
+pub mod mfa;
 pub mod mix;
 pub mod record;
 pub mod report;

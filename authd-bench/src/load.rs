@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::code_flow::CodeFlow;
+use crate::mfa::MfaUsers;
 pub use crate::mix::Mix;
 use crate::record::{OpRecorder, Outcome, Stats};
 use crate::system::{CpuShare, CpuTimes, memory_kb};
@@ -42,6 +43,10 @@ pub enum Scenario {
     /// The single-sign-on path: authorize with a live browser session, then
     /// the token.
     Sso,
+    /// A sign-in with a password and a TOTP code: `POST /auth/login`
+    /// (`mfa_required`), then `POST /auth/mfa/verify` (users enrolled before
+    /// the run: `mfa`).
+    MfaLogin,
     /// Refresh alone, then under logins offered at `--flood-multiple` times
     /// the measured login capacity, with authd's memory.
     LoginFlood,
@@ -59,6 +64,7 @@ impl Scenario {
             Self::Mixed => "mixed",
             Self::CodeFlow => "code-flow",
             Self::Sso => "sso",
+            Self::MfaLogin => "mfa-login",
             Self::LoginFlood => "login-flood",
             Self::ForgotFlood => "forgot-flood",
         }
@@ -75,13 +81,15 @@ pub enum Op {
     Flow = 3,
     /// Authorize with a browser session, then the token (sso).
     Sso = 4,
+    /// Login and the second factor (mfa-login).
+    MfaLogin = 5,
 }
 
 impl Op {
     /// The kinds the mixed scenario sends.
     pub const ALL: [Op; 3] = [Op::Login, Op::Refresh, Op::Verify];
     /// How many kinds there are (one recorder each).
-    const COUNT: usize = 5;
+    const COUNT: usize = 6;
 
     pub fn name(self) -> &'static str {
         match self {
@@ -90,6 +98,7 @@ impl Op {
             Self::Verify => "verify",
             Self::Flow => "flow",
             Self::Sso => "sso",
+            Self::MfaLogin => "mfa-login",
         }
     }
 }
@@ -127,6 +136,8 @@ pub struct Fixture {
     /// The code flow's client and browser sessions, when a code-flow or sso
     /// scenario is to run.
     code_flow: Option<CodeFlow>,
+    /// The users enrolled with TOTP, when the mfa-login scenario is to run.
+    mfa: Option<MfaUsers>,
 }
 
 /// The parts of a token response the tool reads.
@@ -219,6 +230,7 @@ impl Fixture {
             chains: Mutex::new(chains),
             access_tokens,
             code_flow: None,
+            mfa: None,
         })
     }
 
@@ -226,6 +238,12 @@ impl Fixture {
     /// the code-flow and sso scenarios.
     pub fn with_code_flow(mut self, code_flow: CodeFlow) -> Self {
         self.code_flow = Some(code_flow);
+        self
+    }
+
+    /// Adds the users enrolled with TOTP, for the mfa-login scenario.
+    pub fn with_mfa(mut self, mfa: MfaUsers) -> Self {
+        self.mfa = Some(mfa);
         self
     }
 
@@ -273,6 +291,10 @@ impl Fixture {
             Op::Sso => match &self.code_flow {
                 Some(flow) => flow.sso(slot).await,
                 None => Err("no code-flow client".into()),
+            },
+            Op::MfaLogin => match &self.mfa {
+                Some(mfa) => mfa.sign_in().await,
+                None => Err("no users enrolled with TOTP".into()),
             },
         }
     }
@@ -423,6 +445,9 @@ pub async fn run(
     if matches!(scenario, Scenario::Verify | Scenario::Mixed) && fixture.sessions() == 0 {
         bail!("verify needs at least one session (--sessions)");
     }
+    if scenario == Scenario::MfaLogin && fixture.mfa.is_none() {
+        bail!("mfa-login needs users enrolled with TOTP (Fixture::with_mfa)");
+    }
     let flows = fixture.code_flow.as_ref();
     if scenario == Scenario::CodeFlow && flows.is_none() {
         bail!(
@@ -444,6 +469,7 @@ pub async fn run(
         Scenario::Mixed => Op::ALL.to_vec(),
         Scenario::CodeFlow => vec![Op::Flow],
         Scenario::Sso => vec![Op::Sso],
+        Scenario::MfaLogin => vec![Op::MfaLogin],
         Scenario::LoginFlood => bail!("login-flood is run by flood::run, not load::run"),
         Scenario::ForgotFlood => bail!("forgot-flood is run by forgot::run, not load::run"),
     };

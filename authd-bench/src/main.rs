@@ -1,5 +1,5 @@
 //! `authd-bench`: load a running authd (on this machine only) with login,
-//! refresh, verify, mixed, code-flow, sso, login-flood and forgot-flood
+//! refresh, verify, mixed, code-flow, sso, mfa-login, login-flood and forgot-flood
 //! scenarios, measure the
 //! machine's own limits in the same run, and report authd's figures as ratios
 //! of them.
@@ -15,6 +15,7 @@ use authd_bench::flood;
 use authd_bench::forgot::{self, ForgotOptions};
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario};
+use authd_bench::mfa::MfaUsers;
 use authd_bench::report::{Limits, Memory, Report, RunSettings};
 use authd_bench::system::{Machine, memory_kb};
 use authd_bench::target::{Target, check_database_url};
@@ -42,11 +43,14 @@ struct Cli {
     /// --capacity-fraction do not apply to it). forgot-flood: refresh alone,
     /// then refresh while POST /auth/password/forgot is offered at
     /// --forgot-rate, with the outbox's depth read from --metrics-url.
+    /// mfa-login: POST /auth/login then POST /auth/mfa/verify with a TOTP
+    /// code, for --mfa-users users enrolled before the run (compare it with
+    /// login of the same run).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "login,refresh,verify,mixed,code-flow,sso,login-flood,forgot-flood"
+        default_value = "login,refresh,verify,mixed,code-flow,sso,mfa-login,login-flood,forgot-flood"
     )]
     scenario: Vec<Scenario>,
     /// The login-flood scenario's login rate, as a multiple of the login
@@ -85,6 +89,12 @@ struct Cli {
     /// prompt=consent), instead of the consent page in every flow.
     #[arg(long)]
     remembered_consent: bool,
+    /// mfa-login: users enrolled with TOTP before the run. authd takes a
+    /// code of a step once, so each serves at least one sign-in per 30 s
+    /// step: give at least the sign-ins expected within 30 s (a sign-in with
+    /// no step left is an error, "raise --mfa-users").
+    #[arg(long, default_value_t = 1200)]
+    mfa_users: usize,
     /// Requests in flight at most.
     #[arg(short, long, default_value_t = 16)]
     concurrency: usize,
@@ -318,6 +328,22 @@ async fn run(cli: &Cli, target: Target, settings: Option<&Settings>) -> anyhow::
             flow.open_browsers(fixture.emails()).await?;
         }
         fixture = fixture.with_code_flow(flow);
+    }
+    if cli.scenario.contains(&Scenario::MfaLogin) {
+        eprintln!(
+            "registering {} users and enrolling each with TOTP (not measured)...",
+            cli.mfa_users
+        );
+        let mfa = MfaUsers::prepare(
+            client.clone(),
+            target.clone(),
+            &tag,
+            cli.mfa_users,
+            concurrency,
+        )
+        .await
+        .context("enrolling users with TOTP")?;
+        fixture = fixture.with_mfa(mfa);
     }
     let fixture = Arc::new(fixture);
     let sample = fixture.access_tokens().first().cloned();

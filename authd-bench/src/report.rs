@@ -245,6 +245,10 @@ impl Report {
             (Scenario::Login, "POST /auth/login/s, same run"),
         ));
         ratios.extend(between(
+            (Scenario::MfaLogin, "sign-ins with password and TOTP/s"),
+            (Scenario::Login, "POST /auth/login/s, same run"),
+        ));
+        ratios.extend(between(
             (Scenario::Sso, "single sign-ons/s"),
             (Scenario::CodeFlow, "full authorizations/s, same run"),
         ));
@@ -290,7 +294,7 @@ impl Report {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "{:<9} {:<8} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
+            "{:<9} {:<9} {:<16} {:>9} {:>10} {:>8} {:>8} {:>8} {:>8}  {:<26} errors",
             "scenario",
             "request",
             "mode",
@@ -338,7 +342,7 @@ impl Report {
                 let first = i == 0;
                 let _ = writeln!(
                     out,
-                    "{:<9} {:<8} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
+                    "{:<9} {:<9} {:<16} {:>9} {:>10.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2}  {:<26} {}",
                     if first { run.scenario.name() } else { "" },
                     request,
                     if first { mode.as_str() } else { "" },

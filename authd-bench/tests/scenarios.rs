@@ -13,11 +13,12 @@ use std::time::Duration;
 
 use authd::app::Application;
 use authd::clock::SystemClock;
-use authd::config::{KeySettings, Settings, Sources};
+use authd::config::{KeySettings, Settings, Sources, Verification};
 use authd_bench::flood;
 use authd_bench::forgot::{self, ForgotOptions};
 use authd_bench::limits::{self, Argon2Params, VerifyKey};
 use authd_bench::load::{self, Fixture, LoadOptions, Mix, Scenario, ScenarioReport};
+use authd_bench::mfa::MfaUsers;
 use authd_bench::report::{Limits, Report, RunSettings};
 use authd_bench::system::Machine;
 use authd_bench::target::Target;
@@ -568,4 +569,51 @@ async fn with_the_default_send_limits_the_forgot_flood_is_refused_with_retry_aft
     );
     assert!(flood.outbox.queued <= u64::from(per_ip));
     assert!(flood.outbox.drained_after_secs.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mfa_login_signs_in_with_the_password_and_a_totp_code_and_runs_out_of_steps_visibly() {
+    // As scripts/bench.sh does: every sign-in sends a code from one address,
+    // and registrations send no mail (which a send budget would refuse).
+    let server = start_authd(|s| {
+        s.limits.code_per_ip = 1_000_000_000;
+        s.accounts.email_verification = Verification::Off;
+    })
+    .await;
+    let client = client();
+    let mfa = MfaUsers::prepare(client.clone(), server.target.clone(), "test", 60, 2)
+        .await
+        .expect("users enrolled with TOTP");
+    assert_eq!(mfa.users(), 60);
+    let fixture = Fixture::prepare(client.clone(), server.target.clone(), "mfa", 1, 2, 2)
+        .await
+        .expect("users and sessions");
+    let fixture = Arc::new(fixture.with_mfa(mfa));
+    // Open loop at 40/s: 44 sign-ins (warm-up included) for 60 users, each
+    // with a step left.
+    let report = load::run(fixture.clone(), Scenario::MfaLogin, &options(Some(40.0)))
+        .await
+        .expect("mfa-login runs");
+    assert_eq!(report.total.requests, 40);
+    assert_clean(&report, &["mfa-login"]);
+
+    // Two users cannot serve 40 sign-ins within a step: the rest are errors
+    // that say so, never a wait.
+    let few = MfaUsers::prepare(client.clone(), server.target.clone(), "few", 2, 2)
+        .await
+        .expect("users enrolled with TOTP");
+    let fixture = Fixture::prepare(client, server.target.clone(), "few", 1, 2, 2)
+        .await
+        .expect("users and sessions");
+    let fixture = Arc::new(fixture.with_mfa(few));
+    let report = load::run(fixture, Scenario::MfaLogin, &options(Some(40.0)))
+        .await
+        .expect("mfa-login runs");
+    let stats = &report.operations["mfa-login"];
+    assert!(
+        stats.errors.keys().any(|e| e.contains("no TOTP step left")),
+        "{:?}",
+        stats.errors
+    );
+    assert!(stats.ok <= 4, "at most two steps for each of two users");
 }

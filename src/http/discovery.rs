@@ -76,7 +76,9 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// `["query"]`, PKCE with `S256` only, and every authorization response
 /// carries `iss` (RFC 9207). `scopes_supported` are the scopes authd gives a
 /// meaning to (a client may be allowed others of its own); `prompt_values_supported`
-/// the `prompt` values the endpoint honours.
+/// the `prompt` values the endpoint honours; `acr_values_supported` the
+/// levels of `acr` ("1" one factor, "2" with a second factor, which
+/// `acr_values=2` demands).
 ///
 /// `claims_supported` names every claim an access token can carry (`sid`,
 /// `auth_time`, `amr` and `acr` in a user's, `scope` in a client's) and the
@@ -108,6 +110,7 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "authorization_response_iss_parameter_supported": true,
             "scopes_supported": ["openid", "email", "offline_access"],
             "prompt_values_supported": ["none", "login", "consent"],
+            "acr_values_supported": ["1", "2"],
             "subject_types_supported": ["public"],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
             "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

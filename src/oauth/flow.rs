@@ -9,6 +9,13 @@
 //!   and its sign-in is younger than `max_age` seconds (so `max_age=0`
 //!   always asks for the password, even within the second of the sign-in). Without one: the login page, or `login_required`
 //!   with `prompt=none`.
+//! - Step-up (`acr_values`, README "Second factors"): a request whose
+//!   `acr_values` name only "2" among authd's values ("1", "2") demands a
+//!   second factor. A usable session signed in without one is not enough:
+//!   for a user with a confirmed factor the login page again (password, then
+//!   the second step; the browser session it starts replaces the cookie's),
+//!   otherwise, and always with `prompt=none`,
+//!   `unmet_authentication_requirements` back to the client, never a code.
 //! - Consent is needed unless the client is first-party or the user's
 //!   remembered consent covers the scopes (`oauth::consent`), and always with
 //!   `prompt=consent`; with `prompt=none` a needed consent is
@@ -26,6 +33,7 @@ use super::consent;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::clients::{self, Client};
 use crate::error::ServiceError;
+use crate::factors;
 use crate::services::Services;
 use crate::sessions::browser::{self, BrowserSession};
 use crate::store::StoreError;
@@ -42,6 +50,7 @@ pub enum ErrorCode {
     ServerError,
     LoginRequired,
     ConsentRequired,
+    UnmetAuthenticationRequirements,
     InvalidRequestUri,
     RequestNotSupported,
 }
@@ -56,6 +65,7 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::LoginRequired => "login_required",
             Self::ConsentRequired => "consent_required",
+            Self::UnmetAuthenticationRequirements => "unmet_authentication_requirements",
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::RequestNotSupported => "request_not_supported",
         }
@@ -194,6 +204,19 @@ fn prompts(request: &AuthorizationRequest, value: &str) -> bool {
         .is_some_and(|p| p.split(' ').any(|v| v == value))
 }
 
+/// Whether `request` demands a second factor: among the values of its
+/// `acr_values` that authd knows ("1", "2"; others are ignored), "2" only.
+fn demands_second_factor(request: &AuthorizationRequest) -> bool {
+    let mut known = request
+        .acr_values
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| matches!(*v, "1" | "2"))
+        .peekable();
+    known.peek().is_some() && known.all(|v| v == "2")
+}
+
 /// The first step for a request just stored (or pushed), in the browser
 /// whose session cookie is `cookie`.
 pub async fn decide(
@@ -223,6 +246,16 @@ pub async fn decide(
         }
         return Ok(Next::Login(request.id));
     };
+    if demands_second_factor(request)
+        && !session.methods.has_second_factor()
+        && !prompts(request, "none")
+    {
+        // Step-up: the user can show a second factor, at the login page.
+        let mut conn = svc.store.conn().await?;
+        if factors::due(&mut conn, session.user_id).await? {
+            return Ok(Next::Login(request.id));
+        }
+    }
     go_on_signed_in(svc, client, request, &session).await
 }
 
@@ -233,6 +266,15 @@ async fn go_on_signed_in(
     request: &AuthorizationRequest,
     session: &BrowserSession,
 ) -> Result<Next, Refusal> {
+    if demands_second_factor(request) && !session.methods.has_second_factor() {
+        tracing::info!(client = %client.id, user = %session.user_id, "authorization without the second factor it demands");
+        return Err(refuse(
+            svc,
+            request,
+            ErrorCode::UnmetAuthenticationRequirements,
+            "the app asks for a sign-in with a second factor (acr 2)",
+        ));
+    }
     let marked = SignedIn {
         user_id: session.user_id,
         browser_session_id: session.id,
@@ -477,5 +519,35 @@ mod tests {
         );
         assert_eq!(origin_of("com.example.app:/cb"), None);
         assert_eq!(origin_of("http://user@evil/cb"), None);
+    }
+
+    #[test]
+    fn acr_values_demand_a_second_factor_when_they_name_only_2_of_authds_values() {
+        let demands = |acr: Option<&str>| {
+            let now = chrono::Utc::now();
+            demands_second_factor(&AuthorizationRequest {
+                id: Uuid::new_v4(),
+                client_id: "c".into(),
+                redirect_uri: "https://a.example/cb".into(),
+                scope: "openid".into(),
+                state: None,
+                nonce: None,
+                code_challenge: None,
+                prompt: None,
+                max_age: None,
+                login_hint: None,
+                acr_values: acr.map(str::to_owned),
+                pushed: false,
+                created_at: now,
+                expires_at: now,
+                consumed_at: None,
+            })
+        };
+        assert!(demands(Some("2")));
+        assert!(demands(Some("urn:other 2")));
+        assert!(!demands(Some("2 1")));
+        assert!(!demands(Some("1")));
+        assert!(!demands(Some("urn:other")));
+        assert!(!demands(None));
     }
 }

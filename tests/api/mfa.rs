@@ -8,6 +8,7 @@
 //! alone is in `mfa/paths.rs`.
 
 mod paths;
+mod step_up;
 
 use authd::config::Settings;
 use serde_json::{Value, json};

@@ -410,6 +410,7 @@ async fn discovery_offers_no_response_type_and_lists_exactly_the_claims_of_acces
             json!(["none", "login", "consent"]),
             "{path}"
         );
+        assert_eq!(d["acr_values_supported"], json!(["1", "2"]), "{path}");
         let listed: std::collections::BTreeSet<String> = d["claims_supported"]
             .as_array()
             .unwrap()

@@ -40,11 +40,11 @@ const MAX_FORM_BYTES: usize = 16 * 1024;
         ("prompt" = Option<String>, Query, description = "`none`, or `login` and/or `consent`"),
         ("max_age" = Option<u32>, Query, description = "Seconds since the user's last sign-in beyond which the password is asked again"),
         ("login_hint" = Option<String>, Query, description = "The email to fill in on the login page"),
-        ("acr_values" = Option<String>, Query, description = "Kept with the request"),
+        ("acr_values" = Option<String>, Query, description = "`1` or `2` (README, Second factors): `acr_values=2` demands a second factor (step-up at the login page, or `unmet_authentication_requirements`)"),
         ("request_uri" = Option<String>, Query, description = "A pushed request's `urn:ietf:params:oauth:request_uri:...`"),
     ),
     responses(
-        (status = 303, description = "To `/login?request=<id>` or `/consent?request=<id>`; or to the redirect URI with `code`, `state` and `iss`; or with `error` (`invalid_request`, `unsupported_response_type`, `invalid_scope`, `login_required`, `consent_required`, `access_denied`, `invalid_request_uri`, `server_error`), `error_description`, `state` and `iss` (RFC 9207)",
+        (status = 303, description = "To `/login?request=<id>` or `/consent?request=<id>`; or to the redirect URI with `code`, `state` and `iss`; or with `error` (`invalid_request`, `unsupported_response_type`, `invalid_scope`, `login_required`, `consent_required`, `unmet_authentication_requirements`, `access_denied`, `invalid_request_uri`, `server_error`), `error_description`, `state` and `iss` (RFC 9207)",
             headers(("Location" = String, description = "Where the browser goes next"))),
         (status = 400, description = "An HTML error page (`invalid_request`), never a redirect: no or an unknown `client_id`, a `redirect_uri` the client did not register exactly, or either given twice", content_type = "text/html"),
         (status = "5XX", description = "An HTML error page (`server_error`, `temporarily_unavailable`)", content_type = "text/html"),
