@@ -7,6 +7,7 @@
 //! a password change. That no sign-in path completes with the first proof
 //! alone is in `mfa/paths.rs`.
 
+mod notices;
 mod paths;
 
 use authd::config::Settings;
@@ -134,7 +135,7 @@ pub(crate) async fn verify(app: &TestApp, challenge: &str, code: &str) -> Reply 
     .await
 }
 
-async fn verify_recovery(app: &TestApp, challenge: &str, code: &str) -> Reply {
+pub(crate) async fn verify_recovery(app: &TestApp, challenge: &str, code: &str) -> Reply {
     app.post_json(
         "/auth/mfa/verify",
         &json!({ "challenge": challenge, "recovery_code": code, "token_delivery": "body" }),
