@@ -8,6 +8,7 @@
 //! alone is in `mfa/paths.rs`.
 
 mod notices;
+mod operator;
 mod paths;
 
 use authd::config::Settings;
