@@ -136,8 +136,9 @@ async fn verify_as(
     signed_in
 }
 
-/// Removes the TOTP factor of `user`, given the password again; with it go
-/// the recovery codes (no factor is left for them to stand in for).
+/// Removes the TOTP factor of `user`, given the password again, from a
+/// session with a recent second factor (`factors::step_up`, checked first);
+/// with it go the recovery codes (no factor is left for them to stand in for).
 /// `NoSuchFactor` (404) when there is none.
 pub async fn remove_totp(
     svc: &Services,
@@ -146,6 +147,7 @@ pub async fn remove_totp(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    factors::step_up::require_now(svc, user, session).await?;
     let check = Check {
         user,
         session: Some(session),
@@ -189,8 +191,9 @@ pub async fn remove_totp(
     Ok(())
 }
 
-/// A new set of recovery codes for `user`, given the password again: the
-/// old set ends in the same transaction. Only with a confirmed factor
+/// A new set of recovery codes for `user`, given the password again, from a
+/// session with a recent second factor (`factors::step_up`, checked first):
+/// the old set ends in the same transaction. Only with a confirmed factor
 /// (`NoSuchFactor`, 404, otherwise).
 pub async fn regenerate_recovery_codes(
     svc: &Services,
@@ -199,6 +202,7 @@ pub async fn regenerate_recovery_codes(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Vec<SecretString>, ServiceError> {
+    factors::step_up::require_now(svc, user, session).await?;
     let check = Check {
         user,
         session: Some(session),

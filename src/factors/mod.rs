@@ -9,9 +9,11 @@
 //! Every change of a user's factors, and every recovery code spent, tells
 //! the owner by email (`notify`: `factor_added`, `factor_removed`,
 //! `recovery_code_used`), queued in the transaction of the change.
+//! Sensitive changes need a recent sign-in with a factor (`step_up`).
 
 pub mod challenge;
 pub mod recovery;
+pub mod step_up;
 pub mod totp;
 
 use chrono::{DateTime, Utc};
@@ -146,8 +148,16 @@ pub struct TotpEnrolment {
 /// unconfirmed (replacing an unconfirmed one); the URI names the account by
 /// its address. A user with a confirmed TOTP factor is refused
 /// (`FactorExists`, 409): remove it first.
-pub async fn start_totp(svc: &Services, user: Uuid) -> Result<TotpEnrolment, ServiceError> {
+///
+/// A user who has a factor needs a recent one (`step_up`) first, before the
+/// 409: adding a factor is a sensitive change.
+pub async fn start_totp(
+    svc: &Services,
+    user: Uuid,
+    session: Uuid,
+) -> Result<TotpEnrolment, ServiceError> {
     let mut conn = svc.store.conn().await?;
+    step_up::require(svc, &mut conn, user, session, svc.now()).await?;
     let account = store::users::find(&mut conn, user)
         .await?
         .ok_or(ServiceError::SessionEnded)?
