@@ -145,19 +145,26 @@ impl AuditKind {
 }
 
 /// Who did what an event records, stored as text (`user:<uuid>`) so that
-/// kinds of actor can be added (an operator's `admin:<id>`) without a
+/// kinds of actor can be added (an admin API's `admin:<id>`) without a
 /// migration; readers get the text as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
     /// The user themselves.
     User(Uuid),
+    /// An operator, by the tool they used: `operator:cli` for the `authd`
+    /// command line (`authd users remove-factors`).
+    Operator(&'static str),
 }
 
 impl Actor {
-    /// The stored form: `user:<uuid>`.
+    /// The operator at the command line.
+    pub const CLI: Self = Self::Operator("cli");
+
+    /// The stored form: `user:<uuid>`, `operator:<tool>`.
     pub fn to_text(&self) -> String {
         match self {
             Self::User(id) => format!("user:{id}"),
+            Self::Operator(tool) => format!("operator:{tool}"),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The command line: `authd serve` (the default), `authd migrate`,
-//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|update|delete`.
+//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|update|delete`,
+//! `authd users remove-factors`.
 
 use std::path::PathBuf;
 
@@ -43,6 +44,25 @@ pub enum Command {
     Clients {
         #[command(subcommand)]
         command: ClientsCommand,
+    },
+    /// An operator's work on user accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// For a user who lost both the device and the recovery codes: removes
+    /// every second factor and recovery code of the account, ends every
+    /// session of it, records the audit event `factor_removed` with the actor
+    /// `operator:cli`, and queues the `factor_removed` notice to the account
+    /// (a running server sends it). Check who is asking first: the user can
+    /// then sign in with the password alone.
+    RemoveFactors {
+        /// The account's email address.
+        email: String,
     },
 }
 
@@ -371,6 +391,39 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
                 anyhow::bail!("no client has the id {id:?}");
             }
             println!("deleted {id}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn manage_users(settings: Settings, command: UsersCommand) -> anyhow::Result<()> {
+    use crate::accounts::lost_factors::{NotRemoved, remove_every_factor};
+    let store = Store::connect(&settings.database).await?;
+    let clock = std::sync::Arc::new(crate::clock::SystemClock);
+    let svc = crate::app::build_services(settings, clock, store)?;
+    match command {
+        UsersCommand::RemoveFactors { email } => {
+            let address = crate::domain::Email::parse(&email)
+                .map_err(|_| anyhow::anyhow!("{email:?} is not an email address"))?;
+            match remove_every_factor(&svc, &address, crate::audit::Actor::CLI).await? {
+                Ok(done) => {
+                    println!(
+                        "removed every second factor of {} (user {}, {} recovery codes); \
+                         {} sessions ended; the owner's notice is queued",
+                        address.as_str(),
+                        done.user,
+                        done.recovery_codes,
+                        done.sessions
+                    );
+                }
+                Err(NotRemoved::NoSuchUser) => {
+                    anyhow::bail!("no account has the address {:?}", address.as_str())
+                }
+                Err(NotRemoved::NoFactor) => anyhow::bail!(
+                    "the account {:?} has no second factor; nothing changed",
+                    address.as_str()
+                ),
+            }
         }
     }
     Ok(())

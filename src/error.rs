@@ -56,6 +56,11 @@ pub enum ServiceError {
     /// 404 `not_found`: no such factor (or enrolment waiting) for the user.
     #[error("no such factor")]
     NoSuchFactor,
+    /// 401 `insufficient_user_authentication` (RFC 9470): a sensitive change
+    /// by a user with a second factor, from a session not signed in with one
+    /// within `max_age_secs` (`factors::step_up`).
+    #[error("this change needs a recent sign-in with a second factor")]
+    StepUpRequired { max_age_secs: u64 },
     /// 401 `invalid_token`: the access token's session has ended.
     #[error("the session has ended")]
     SessionEnded,

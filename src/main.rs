@@ -45,6 +45,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             command: KeysCommand::Generate { alg, kid, out },
         } => authd::cli::generate_key(&settings, &alg, kid, out)?,
         Command::Clients { command } => authd::cli::manage_clients(&settings, command).await?,
+        Command::Users { command } => authd::cli::manage_users(settings, command).await?,
     }
     Ok(())
 }

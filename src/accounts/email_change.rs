@@ -66,6 +66,8 @@ pub async fn request_email_change(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    // A user with a second factor needs a recent one first.
+    crate::factors::step_up::require_now(svc, user, current).await?;
     let check = Check {
         user,
         session: Some(current),

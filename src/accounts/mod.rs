@@ -11,6 +11,7 @@
 
 mod email_change;
 mod login;
+pub mod lost_factors;
 pub mod otp;
 mod password;
 mod proof;

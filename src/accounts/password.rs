@@ -16,7 +16,9 @@ use super::login::checked;
 use super::reauthenticate::{Check, reauthenticate};
 use super::tokens::Purpose;
 
-/// Changes the password of `user`, given the current one, and revokes every
+/// Changes the password of `user`, given the current one (and, for a user
+/// with a second factor, from a session with a recent one:
+/// `factors::step_up`, checked first), and revokes every
 /// other session of the user (ASVS 7.4.3); session `current` stays; the
 /// pending reset, verification, email-change and login-code tokens end. The
 /// new hash, the move of the credential version, the revocation, the end of
@@ -41,6 +43,7 @@ pub async fn change_password(
     new: &Password,
     meta: &RequestMeta,
 ) -> Result<u64, ServiceError> {
+    crate::factors::step_up::require_now(svc, user, current).await?;
     let check = Check {
         user,
         session: Some(current),

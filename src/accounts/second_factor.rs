@@ -19,6 +19,7 @@ use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Password;
 use crate::error::ServiceError;
 use crate::factors::{self, Presented};
+use crate::mail::Mail;
 use crate::services::Services;
 use crate::sessions::{Method, Methods};
 use crate::store;
@@ -109,9 +110,13 @@ async fn verify_as(
         return Err(ServiceError::WrongSecondFactor);
     };
     svc.throttle.succeeded(&mut tx, &keys).await?;
-    if method == Method::RecoveryCode {
+    let by_recovery_code = method == Method::RecoveryCode;
+    if by_recovery_code {
         let event = AuditEvent::new(AuditKind::RecoveryCodeUsed, Some(user), None, meta, now);
         audit::record(&mut tx, &event).await?;
+        let left = store::factors::recovery_codes_left(&mut tx, user).await?;
+        let used = Mail::RecoveryCodeUsed { at: now, left };
+        factors::notify(svc, &mut tx, user, &used).await?;
     }
     let detail = match &challenge.detail {
         Some(first) => format!("{first}; second factor: {}", method.name()),
@@ -124,11 +129,16 @@ async fn verify_as(
         detail: Some(detail),
         log: "login with a second factor",
     };
-    sign_in(svc, tx, proven, meta).await
+    let signed_in = sign_in(svc, tx, proven, meta).await;
+    if by_recovery_code {
+        svc.mail.wake();
+    }
+    signed_in
 }
 
-/// Removes the TOTP factor of `user`, given the password again; with it go
-/// the recovery codes (no factor is left for them to stand in for).
+/// Removes the TOTP factor of `user`, given the password again, from a
+/// session with a recent second factor (`factors::step_up`, checked first);
+/// with it go the recovery codes (no factor is left for them to stand in for).
 /// `NoSuchFactor` (404) when there is none.
 pub async fn remove_totp(
     svc: &Services,
@@ -137,6 +147,7 @@ pub async fn remove_totp(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
+    factors::step_up::require_now(svc, user, session).await?;
     let check = Check {
         user,
         session: Some(session),
@@ -169,13 +180,20 @@ pub async fn remove_totp(
     )
     .with_detail("totp");
     audit::record(&mut tx, &event).await?;
+    let removed = Mail::FactorRemoved {
+        factor: factors::TOTP_NOTICE_NAME,
+        at: now,
+    };
+    factors::notify(svc, &mut tx, user, &removed).await?;
     tx.commit().await?;
+    svc.mail.wake();
     tracing::info!(user = %user, "TOTP factor removed");
     Ok(())
 }
 
-/// A new set of recovery codes for `user`, given the password again: the
-/// old set ends in the same transaction. Only with a confirmed factor
+/// A new set of recovery codes for `user`, given the password again, from a
+/// session with a recent second factor (`factors::step_up`, checked first):
+/// the old set ends in the same transaction. Only with a confirmed factor
 /// (`NoSuchFactor`, 404, otherwise).
 pub async fn regenerate_recovery_codes(
     svc: &Services,
@@ -184,6 +202,7 @@ pub async fn regenerate_recovery_codes(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Vec<SecretString>, ServiceError> {
+    factors::step_up::require_now(svc, user, session).await?;
     let check = Check {
         user,
         session: Some(session),

@@ -10,6 +10,7 @@ mod browser_session;
 mod email;
 pub mod file;
 mod load;
+mod mfa;
 mod pages;
 mod validate;
 
@@ -17,6 +18,7 @@ pub use accounts::{AccountSettings, Verification};
 pub use browser_session::BrowserSessionSettings;
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
+pub use mfa::MfaSettings;
 pub use pages::{PageSettings, TemplateSettings};
 
 use std::path::{Path, PathBuf};
@@ -52,6 +54,9 @@ pub struct Settings {
     /// The browser session at authd's lifetimes (`[browser_session]`).
     #[serde(default)]
     pub browser_session: BrowserSessionSettings,
+    /// Second factors (`[mfa]`): the step-up of sensitive actions.
+    #[serde(default)]
+    pub mfa: MfaSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

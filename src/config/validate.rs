@@ -255,6 +255,7 @@ impl Settings {
         self.accounts.validate()?;
         self.pages.validate()?;
         self.browser_session.validate()?;
+        self.mfa.validate()?;
         self.validate_mail_for_https()?;
         Ok(())
     }

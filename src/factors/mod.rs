@@ -5,9 +5,15 @@
 //! sign-in with a second factor, and the changes that need the password
 //! again, are `accounts::second_factor`'s (they end as a sign-in or need
 //! re-authentication). Passkeys will be a third kind beside these.
+//!
+//! Every change of a user's factors, and every recovery code spent, tells
+//! the owner by email (`notify`: `factor_added`, `factor_removed`,
+//! `recovery_code_used`), queued in the transaction of the change.
+//! Sensitive changes need a recent sign-in with a factor (`step_up`).
 
 pub mod challenge;
 pub mod recovery;
+pub mod step_up;
 pub mod totp;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +21,9 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::Email;
 use crate::error::ServiceError;
+use crate::mail::{self, Mail};
 use crate::services::Services;
 use crate::sessions::Method;
 use crate::store::{self, AsDb, Tx};
@@ -26,6 +34,28 @@ pub use challenge::Challenge;
 /// starts: the user has a confirmed one.
 pub async fn due(db: &mut impl AsDb, user: Uuid) -> Result<bool, ServiceError> {
     Ok(store::factors::has_confirmed(db, user).await?)
+}
+
+/// The TOTP factor as the notices name it.
+pub const TOTP_NOTICE_NAME: &str = "an authenticator app (TOTP)";
+
+/// Queues `mail`, a notice about the factors of `user`, to the account's
+/// address in `tx`: it exists exactly when the change does. The caller wakes
+/// the sender after the commit.
+pub async fn notify(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    mail: &Mail,
+) -> Result<(), ServiceError> {
+    let address = store::users::find(tx, user)
+        .await?
+        .ok_or(ServiceError::SessionEnded)?
+        .email;
+    let to = Email::parse(&address)
+        .map_err(|_| ServiceError::internal(anyhow::anyhow!("a stored address does not parse")))?;
+    mail::queue(svc, tx, Some(user), &to, mail).await?;
+    Ok(())
 }
 
 /// A second factor as presented.
@@ -118,8 +148,16 @@ pub struct TotpEnrolment {
 /// unconfirmed (replacing an unconfirmed one); the URI names the account by
 /// its address. A user with a confirmed TOTP factor is refused
 /// (`FactorExists`, 409): remove it first.
-pub async fn start_totp(svc: &Services, user: Uuid) -> Result<TotpEnrolment, ServiceError> {
+///
+/// A user who has a factor needs a recent one (`step_up`) first, before the
+/// 409: adding a factor is a sensitive change.
+pub async fn start_totp(
+    svc: &Services,
+    user: Uuid,
+    session: Uuid,
+) -> Result<TotpEnrolment, ServiceError> {
     let mut conn = svc.store.conn().await?;
+    step_up::require(svc, &mut conn, user, session, svc.now()).await?;
     let account = store::users::find(&mut conn, user)
         .await?
         .ok_or(ServiceError::SessionEnded)?
@@ -184,7 +222,13 @@ pub async fn confirm_totp(
     let event = AuditEvent::new(AuditKind::FactorAdded, Some(user), Some(session), meta, now)
         .with_detail("totp");
     audit::record(&mut tx, &event).await?;
+    let added = Mail::FactorAdded {
+        factor: TOTP_NOTICE_NAME,
+        at: now,
+    };
+    notify(svc, &mut tx, user, &added).await?;
     tx.commit().await?;
+    svc.mail.wake();
     tracing::info!(user = %user, "TOTP factor confirmed");
     Ok(codes)
 }

@@ -91,6 +91,14 @@ pub enum ApiError {
     /// answer carries a challenge; see `http::tokens`).
     #[error("this account asks for a second factor")]
     MfaRequired,
+    /// 401 `insufficient_user_authentication` (RFC 9470) with
+    /// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+    /// acr_values="2", max_age=N`: see `ServiceError::StepUpRequired`. The
+    /// client signs in again with the second factor and retries.
+    #[error(
+        "this change needs a sign-in with a second factor at most {max_age_secs} seconds ago; sign in again with it"
+    )]
+    InsufficientUserAuthentication { max_age_secs: u64 },
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -153,6 +161,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_mfa_code",
     "factor_exists",
     "mfa_required",
+    "insufficient_user_authentication",
     "email_taken",
     "payload_too_large",
     "unsupported_media_type",
@@ -197,6 +206,7 @@ impl ApiError {
             Self::WrongSecondFactor | Self::WrongEnrolmentCode => "invalid_mfa_code",
             Self::FactorExists => "factor_exists",
             Self::MfaRequired => "mfa_required",
+            Self::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
             Self::PayloadTooLarge(_) => "payload_too_large",
@@ -236,7 +246,8 @@ impl ResponseError for ApiError {
             | Self::MissingToken
             | Self::InvalidChallenge
             | Self::WrongSecondFactor
-            | Self::MfaRequired => StatusCode::UNAUTHORIZED,
+            | Self::MfaRequired
+            | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
             }
@@ -279,6 +290,14 @@ impl ResponseError for ApiError {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Basic realm="authd""#),
+                ));
+            }
+            Self::InsufficientUserAuthentication { max_age_secs } => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(
+                        r#"Bearer realm="authd", error="insufficient_user_authentication", error_description="a recent sign-in with a second factor is required", acr_values="2", max_age={max_age_secs}"#
+                    ),
                 ));
             }
             Self::Unavailable { retry_after_secs } => {
@@ -346,6 +365,9 @@ impl From<ServiceError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             ServiceError::SessionEnded => Self::InvalidToken,
+            ServiceError::StepUpRequired { max_age_secs } => {
+                Self::InsufficientUserAuthentication { max_age_secs }
+            }
             ServiceError::InvalidAccountToken => Self::InvalidAccountToken,
             ServiceError::EmailNotVerified => Self::EmailNotVerified,
             ServiceError::NotEnabled(what) => Self::NotEnabled(what),
@@ -410,6 +432,7 @@ mod tests {
             ApiError::WrongEnrolmentCode,
             ApiError::FactorExists,
             ApiError::MfaRequired,
+            ApiError::InsufficientUserAuthentication { max_age_secs: 900 },
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
             ApiError::PayloadTooLarge(0),
@@ -446,6 +469,7 @@ mod tests {
                 | ApiError::WrongEnrolmentCode
                 | ApiError::FactorExists
                 | ApiError::MfaRequired
+                | ApiError::InsufficientUserAuthentication { .. }
                 | ApiError::MethodNotAllowed
                 | ApiError::EmailTaken
                 | ApiError::PayloadTooLarge(_)

@@ -44,10 +44,13 @@ pub enum MailKind {
     EmailChanged,
     RegistrationAttempt,
     OtpCode,
+    FactorAdded,
+    FactorRemoved,
+    RecoveryCodeUsed,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 11] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
@@ -56,6 +59,9 @@ impl MailKind {
         Self::EmailChanged,
         Self::RegistrationAttempt,
         Self::OtpCode,
+        Self::FactorAdded,
+        Self::FactorRemoved,
+        Self::RecoveryCodeUsed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +74,9 @@ impl MailKind {
             Self::EmailChanged => "email_changed",
             Self::RegistrationAttempt => "registration_attempt",
             Self::OtpCode => "otp_code",
+            Self::FactorAdded => "factor_added",
+            Self::FactorRemoved => "factor_removed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
         }
     }
 
@@ -117,6 +126,20 @@ pub enum Mail {
         code: SecretString,
         valid_for: Duration,
     },
+    /// Tells the owner that a second factor was added; `factor` names its
+    /// kind as a reader says it ("an authenticator app").
+    FactorAdded {
+        factor: &'static str,
+        at: DateTime<Utc>,
+    },
+    /// Tells the owner that a second factor was removed (by the owner, or
+    /// every one of them by an operator).
+    FactorRemoved {
+        factor: &'static str,
+        at: DateTime<Utc>,
+    },
+    /// Tells the owner that a recovery code signed in, and how many are left.
+    RecoveryCodeUsed { at: DateTime<Utc>, left: i64 },
 }
 
 impl Mail {
@@ -130,6 +153,9 @@ impl Mail {
             Self::EmailChanged { .. } => MailKind::EmailChanged,
             Self::RegistrationAttempt => MailKind::RegistrationAttempt,
             Self::OtpCode { .. } => MailKind::OtpCode,
+            Self::FactorAdded { .. } => MailKind::FactorAdded,
+            Self::FactorRemoved { .. } => MailKind::FactorRemoved,
+            Self::RecoveryCodeUsed { .. } => MailKind::RecoveryCodeUsed,
         }
     }
 }

@@ -132,6 +132,11 @@ fn minutes(d: &Duration) -> u64 {
     d.as_secs().div_ceil(60)
 }
 
+/// A moment as the notices show it.
+fn when(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 /// The template variables of `mail` (see `templates` for the list).
 fn variables(mailer: &Mailer, mail: &Mail) -> Value {
     let action = mail.kind().as_str();
@@ -153,7 +158,7 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             valid_for => human(valid_for),
         },
         Mail::PasswordChanged { at } => minijinja::context! {
-            changed_at => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            changed_at => when(at),
         },
         Mail::EmailChangeConfirm {
             token,
@@ -175,6 +180,13 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             code => code.expose_secret(),
             valid_minutes => minutes(valid_for),
             valid_for => human(valid_for),
+        },
+        Mail::FactorAdded { factor, at } | Mail::FactorRemoved { factor, at } => {
+            minijinja::context! { factor => *factor, changed_at => when(at) }
+        }
+        Mail::RecoveryCodeUsed { at, left } => minijinja::context! {
+            used_at => when(at),
+            codes_left => left,
         },
     };
     minijinja::context! {

@@ -40,6 +40,9 @@ pub mod reasons {
     /// RP-initiated logout (`/oauth/logout`): the browser session and every
     /// session signed in through it end.
     pub const END_SESSION: &str = "end_session";
+    /// An operator removed every second factor of the user
+    /// (`authd users remove-factors`).
+    pub const FACTORS_REMOVED: &str = "factors_removed";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

@@ -17,6 +17,8 @@
 //! | `email_changed` | `new_email` |
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
+//! | `factor_added`, `factor_removed` | `factor` ("an authenticator app"), `changed_at` |
+//! | `recovery_code_used` | `used_at`, `codes_left` |
 //!
 //! The filter `with_article` puts "a" or "an" before a name as its first
 //! letter asks (`{{ product_name | with_article }} account`: "an authd
@@ -116,6 +118,36 @@ const BUILT_IN: &[(&str, &str)] = &[
     ),
     ("otp_code.txt", include_str!("mail/otp_code.txt")),
     ("otp_code.html", include_str!("mail/otp_code.html")),
+    (
+        "factor_added.subject.txt",
+        include_str!("mail/factor_added.subject.txt"),
+    ),
+    ("factor_added.txt", include_str!("mail/factor_added.txt")),
+    ("factor_added.html", include_str!("mail/factor_added.html")),
+    (
+        "factor_removed.subject.txt",
+        include_str!("mail/factor_removed.subject.txt"),
+    ),
+    (
+        "factor_removed.txt",
+        include_str!("mail/factor_removed.txt"),
+    ),
+    (
+        "factor_removed.html",
+        include_str!("mail/factor_removed.html"),
+    ),
+    (
+        "recovery_code_used.subject.txt",
+        include_str!("mail/recovery_code_used.subject.txt"),
+    ),
+    (
+        "recovery_code_used.txt",
+        include_str!("mail/recovery_code_used.txt"),
+    ),
+    (
+        "recovery_code_used.html",
+        include_str!("mail/recovery_code_used.html"),
+    ),
 ];
 
 /// A message's three parts, rendered.
@@ -189,6 +221,12 @@ fn sample(kind: MailKind) -> Value {
         MailKind::RegistrationAttempt => minijinja::context! { link => link },
         MailKind::OtpCode => {
             minijinja::context! { code => "123456", valid_minutes => 10, valid_for => "10 minutes" }
+        }
+        MailKind::FactorAdded | MailKind::FactorRemoved => minijinja::context! {
+            factor => "an authenticator app", changed_at => "2026-12-01 10:00 UTC"
+        },
+        MailKind::RecoveryCodeUsed => {
+            minijinja::context! { used_at => "2026-12-01 10:00 UTC", codes_left => 9 }
         }
     })
 }

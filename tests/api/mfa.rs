@@ -7,7 +7,10 @@
 //! a password change. That no sign-in path completes with the first proof
 //! alone is in `mfa/paths.rs`.
 
+mod notices;
+mod operator;
 mod paths;
+mod sensitive;
 mod step_up;
 
 use authd::config::Settings;
@@ -103,6 +106,17 @@ pub(crate) async fn enrolled(app: &TestApp) -> Enrolled {
     }
 }
 
+/// The access token of a session of `user` signed in with the TOTP code
+/// just now, as a sensitive change needs (step-up); the clock then moves on
+/// a step, so the next code is a new one.
+pub(crate) async fn stepped_up(app: &TestApp, user: &Enrolled) -> String {
+    let c = challenge(app, &user.email).await;
+    let reply = verify(app, &c, &user.code(app)).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    app.advance(30);
+    reply.access_token()
+}
+
 /// A login with the password in body delivery: its challenge (asserting
 /// the `mfa_required` answer).
 pub(crate) async fn challenge(app: &TestApp, email: &str) -> String {
@@ -135,7 +149,7 @@ pub(crate) async fn verify(app: &TestApp, challenge: &str, code: &str) -> Reply 
     .await
 }
 
-async fn verify_recovery(app: &TestApp, challenge: &str, code: &str) -> Reply {
+pub(crate) async fn verify_recovery(app: &TestApp, challenge: &str, code: &str) -> Reply {
     app.post_json(
         "/auth/mfa/verify",
         &json!({ "challenge": challenge, "recovery_code": code, "token_delivery": "body" }),
@@ -366,10 +380,11 @@ async fn a_recovery_code_works_once_even_when_raced(backend: Backend) {
 async fn regeneration_ends_the_old_recovery_codes_and_needs_the_password(backend: Backend) {
     let app = spawn_app(backend).await;
     let user = enrolled(&app).await;
+    let access = stepped_up(&app, &user).await;
     let wrong = post_bearer(
         &app,
         "/auth/mfa/recovery-codes",
-        &user.access,
+        &access,
         &json!({ "password": "not the password at all" }),
     )
     .await;
@@ -378,7 +393,7 @@ async fn regeneration_ends_the_old_recovery_codes_and_needs_the_password(backend
     let reply = post_bearer(
         &app,
         "/auth/mfa/recovery-codes",
-        &user.access,
+        &access,
         &json!({ "password": PASSWORD }),
     )
     .await;
@@ -418,11 +433,12 @@ async fn a_challenge_works_once_expires_and_dies_with_a_password_change(backend:
     let reply = verify(&app, "A".repeat(43).as_str(), &user.code(&app)).await;
     assert_eq!(reply.error(), "invalid_mfa_challenge");
     // Made before the password changed.
+    let access = stepped_up(&app, &user).await;
     let c = challenge(&app, &user.email).await;
     let changed = post_bearer(
         &app,
         "/auth/password",
-        &user.access,
+        &access,
         &json!({ "current_password": PASSWORD, "new_password": "another long passphrase here" }),
     )
     .await;
@@ -438,11 +454,12 @@ async fn removing_the_factor_needs_the_password_and_then_the_password_alone_sign
 ) {
     let app = spawn_app(backend).await;
     let user = enrolled(&app).await;
+    let access = stepped_up(&app, &user).await;
     let remove = |password: &'static str| {
         app.send(
             app.client
                 .delete(app.url("/auth/mfa/totp"))
-                .bearer_auth(&user.access)
+                .bearer_auth(&access)
                 .json(&json!({ "password": password })),
         )
     };
@@ -456,7 +473,7 @@ async fn removing_the_factor_needs_the_password_and_then_the_password_alone_sign
     let login = app.login_body(&user.email).await;
     assert_eq!(jwt_claims(&login.access)["amr"], json!(["pwd"]));
     assert_eq!(jwt_claims(&login.access)["acr"], "1");
-    let status = app.get_bearer("/auth/mfa", &user.access).await;
+    let status = app.get_bearer("/auth/mfa", &access).await;
     assert_eq!(status.body["recovery_codes_left"], 0);
     let id = app.user_id(&user.email).await;
     assert!(
@@ -499,7 +516,19 @@ async fn enrolment_refuses_a_wrong_code_and_a_second_factor_of_the_same_kind(bac
     )
     .await;
     assert_eq!(ok.status, 200, "{}", ok.text);
+    // A second factor is a sensitive change: the session that enrolled the
+    // first, signed in with the password alone, is asked to step up first;
+    // one signed in with the factor is told one TOTP factor is the limit.
     let again = post_bearer(&app, "/auth/mfa/totp", &tokens.access, &json!({})).await;
+    assert_eq!(again.status, 401, "{}", again.text);
+    assert_eq!(again.error(), "insufficient_user_authentication");
+    app.advance(30);
+    let email = email_of(&app, &tokens.access).await;
+    let c = challenge(&app, &email).await;
+    let now = totp.generate(u64::try_from(app.now().timestamp()).unwrap());
+    let fresh = verify(&app, &c, &now).await;
+    assert_eq!(fresh.status, 200, "{}", fresh.text);
+    let again = post_bearer(&app, "/auth/mfa/totp", &fresh.access_token(), &json!({})).await;
     assert_eq!(again.status, 409, "{}", again.text);
     assert_eq!(again.error(), "factor_exists");
 }

@@ -38,7 +38,7 @@ pub struct EmailChange {
     responses(
         (status = 202, description = "Accepted: the confirmation link is on its way to the new address", body = Accepted),
         (status = 400, description = "`invalid_request`: a malformed body, an invalid address, or the account's current address", body = ErrorBody),
-        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it)", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it) or `insufficient_user_authentication` (RFC 9470: the user has a second factor and this session did not sign in with one within `mfa.step_up_max_age_secs`; `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", acr_values=\"2\", max_age=N`: sign in again with the factor and retry with the new token)", body = ErrorBody),
         (status = 409, description = "`email_taken`: another account has the new address", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),

@@ -71,14 +71,15 @@ pub struct TotpEnrolment {
 ///
 /// Makes a new secret (160 bits; SHA-1, 6 digits, 30 s) and keeps it,
 /// sealed, until `POST /auth/mfa/totp/confirm` proves the app has it; a new
-/// start replaces an enrolment not yet confirmed.
+/// start replaces an enrolment not yet confirmed. A user who has a factor
+/// gets 409 (one TOTP factor per user), after the step-up check.
 #[utoipa::path(
     post,
     path = "/auth/mfa/totp",
     tag = "auth",
     responses(
         (status = 200, description = "The secret and its URI", body = TotpEnrolment),
-        (status = 401, description = "`invalid_token`: no valid Bearer token, or its session has ended", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token, or its session has ended) or `insufficient_user_authentication` (RFC 9470: the user has a second factor and this session did not sign in with one within `mfa.step_up_max_age_secs`; `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", acr_values=\"2\", max_age=N`: sign in again with the factor and retry with the new token)", body = ErrorBody),
         (status = 409, description = "`factor_exists`: a TOTP factor is already enrolled; remove it first", body = ErrorBody),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
@@ -89,7 +90,7 @@ pub async fn start_totp(
     state: web::Data<AppState>,
     user: AuthenticatedUser,
 ) -> Result<HttpResponse, ApiError> {
-    let e = factors::start_totp(&state.services, user.sub).await?;
+    let e = factors::start_totp(&state.services, user.sub, user.sid).await?;
     Ok(no_store(HttpResponse::Ok()).json(TotpEnrolment {
         secret: e.secret.expose_secret().to_owned(),
         otpauth_uri: e.uri.expose_secret().to_owned(),
@@ -165,8 +166,9 @@ pub struct Reauthentication {
 
 /// Removes the TOTP factor.
 ///
-/// Needs the password again. The recovery codes go with it; sign-in asks
-/// for the password alone again.
+/// Needs the password again, and a session signed in with the factor
+/// recently (step-up). The recovery codes go with it; sign-in asks for the
+/// password alone again.
 #[utoipa::path(
     delete,
     path = "/auth/mfa/totp",
@@ -175,7 +177,7 @@ pub struct Reauthentication {
     responses(
         (status = 204, description = "Removed"),
         (status = 400, description = "`invalid_request`: a malformed body", body = ErrorBody),
-        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong password)", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token), `invalid_credentials` (a wrong password) or `insufficient_user_authentication` (RFC 9470: the user has a second factor and this session did not sign in with one within `mfa.step_up_max_age_secs`; `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", acr_values=\"2\", max_age=N`: sign in again with the factor and retry with the new token)", body = ErrorBody),
         (status = 404, description = "`not_found`: no TOTP factor is enrolled", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
@@ -206,7 +208,8 @@ pub struct RecoveryCodes {
 
 /// Replaces the recovery codes.
 ///
-/// Needs the password again. The previous codes, used or not, stop working.
+/// Needs the password again, and a session signed in with a second factor
+/// recently (step-up). The previous codes, used or not, stop working.
 #[utoipa::path(
     post,
     path = "/auth/mfa/recovery-codes",
@@ -215,7 +218,7 @@ pub struct RecoveryCodes {
     responses(
         (status = 200, description = "The new codes", body = RecoveryCodes),
         (status = 400, description = "`invalid_request`: a malformed body", body = ErrorBody),
-        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong password)", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token), `invalid_credentials` (a wrong password) or `insufficient_user_authentication` (RFC 9470: the user has a second factor and this session did not sign in with one within `mfa.step_up_max_age_secs`; `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", acr_values=\"2\", max_age=N`: sign in again with the factor and retry with the new token)", body = ErrorBody),
         (status = 404, description = "`not_found`: no second factor is enrolled", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),

@@ -34,7 +34,7 @@ pub struct PasswordChange {
     responses(
         (status = 204, description = "Changed; every other session of the user is revoked"),
         (status = 400, description = "`invalid_request` (a malformed body, a new password too short or too long) or `weak_password`", body = ErrorBody),
-        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it)", body = ErrorBody),
+        (status = 401, description = "`invalid_token` (no valid Bearer token) or `invalid_credentials` (a wrong current password, or one changed by another request while this one was checking it) or `insufficient_user_authentication` (RFC 9470: the user has a second factor and this session did not sign in with one within `mfa.step_up_max_age_secs`; `WWW-Authenticate: Bearer error=\"insufficient_user_authentication\", acr_values=\"2\", max_age=N`: sign in again with the factor and retry with the new token)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: too many wrong current passwords or failed logins for this account or client (the login counters), or too many password hashes from this client (`limits.hash_per_ip`)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),

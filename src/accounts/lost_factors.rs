@@ -1,0 +1,93 @@
+//! The operator's path for a user who lost both the device and the recovery
+//! codes (`authd users remove-factors EMAIL`): every factor and recovery code
+//! of the user goes, every session ends (one user revocation, so the
+//! revocation feed covers them), the change is audited with the operator as
+//! its actor, and the owner is told (`factor_removed`), all in one
+//! transaction. The user then signs in with the password alone and may enrol
+//! again. Whoever runs it must have checked who is asking first: it is the
+//! one way past a second factor without it.
+
+use uuid::Uuid;
+
+use crate::audit::{self, Actor, AuditEvent, AuditKind, RequestMeta};
+use crate::domain::Email;
+use crate::error::ServiceError;
+use crate::factors;
+use crate::mail::Mail;
+use crate::services::Services;
+use crate::sessions::logout::{reasons, revoke_every_session};
+use crate::store;
+
+/// What `remove_every_factor` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FactorsRemoved {
+    pub user: Uuid,
+    /// Recovery codes deleted, used or not.
+    pub recovery_codes: u64,
+    /// Sessions ended.
+    pub sessions: u64,
+}
+
+/// Why the operator's removal changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRemoved {
+    /// No account has the address.
+    NoSuchUser,
+    /// The account has no second factor, confirmed or pending, and no
+    /// recovery code: nothing to remove, no session is ended.
+    NoFactor,
+}
+
+/// Removes every second factor and recovery code of the account at `email`
+/// and ends every session of it, for `actor` (the operator), in one
+/// transaction with the audit event `factor_removed` (detail `all`) and the
+/// `factor_removed` notice.
+pub async fn remove_every_factor(
+    svc: &Services,
+    email: &Email,
+    actor: Actor,
+) -> Result<Result<FactorsRemoved, NotRemoved>, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let Some(found) = store::users::find_credentials_by_email(&mut conn, email.as_str()).await?
+    else {
+        return Ok(Err(NotRemoved::NoSuchUser));
+    };
+    drop(conn);
+    let user = found.id;
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if store::users::lock(&mut tx, user).await?.is_none() {
+        return Ok(Err(NotRemoved::NoSuchUser));
+    }
+    let totp = store::factors::delete_totp(&mut tx, user).await?;
+    let recovery_codes = store::factors::delete_recovery_codes(&mut tx, user).await?;
+    if !totp && recovery_codes == 0 {
+        return Ok(Err(NotRemoved::NoFactor));
+    }
+    let reason = reasons::FACTORS_REMOVED;
+    let sessions = revoke_every_session(&mut tx, user, reason, now).await?;
+    let event = AuditEvent::new(
+        AuditKind::FactorRemoved,
+        Some(user),
+        None,
+        &RequestMeta::default(),
+        now,
+    )
+    .with_actor(actor)
+    .with_detail("all");
+    audit::record(&mut tx, &event).await?;
+    let removed = Mail::FactorRemoved {
+        factor: "every second factor",
+        at: now,
+    };
+    factors::notify(svc, &mut tx, user, &removed).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    svc.metrics.revoked(reason, sessions);
+    tracing::info!(user = %user, sessions, "every second factor removed by an operator");
+    Ok(Ok(FactorsRemoved {
+        user,
+        recovery_codes,
+        sessions,
+    }))
+}

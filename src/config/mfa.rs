@@ -1,0 +1,54 @@
+//! The `[mfa]` settings: second factors.
+
+use serde::Deserialize;
+
+use super::ConfigError;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaSettings {
+    /// Step-up for sensitive actions: a user with a second factor may add or
+    /// remove a factor, make new recovery codes, or change the password or
+    /// the email address only from a session signed in with a second factor
+    /// at most this many seconds ago (else 401
+    /// `insufficient_user_authentication`, RFC 9470). Default 900 (15
+    /// minutes); 60 to 86,400.
+    pub step_up_max_age_secs: u64,
+}
+
+impl Default for MfaSettings {
+    fn default() -> Self {
+        Self {
+            step_up_max_age_secs: 900,
+        }
+    }
+}
+
+impl MfaSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=86_400).contains(&self.step_up_max_age_secs) {
+            return Err(ConfigError::invalid(
+                "mfa.step_up_max_age_secs",
+                "must be 60 to 86,400 seconds",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_step_up_age_is_bounded() {
+        assert!(MfaSettings::default().validate().is_ok());
+        for secs in [0, 59, 86_401] {
+            let s = MfaSettings {
+                step_up_max_age_secs: secs,
+            };
+            let error = s.validate().unwrap_err().to_string();
+            assert!(error.contains("mfa.step_up_max_age_secs"), "{error}");
+        }
+    }
+}
