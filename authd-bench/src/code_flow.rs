@@ -13,7 +13,7 @@ use reqwest::{Response, StatusCode, Url};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use crate::load::{PASSWORD, error_kind, transport_kind};
+use crate::requests::{PASSWORD, error_kind, transport_kind};
 use crate::target::Target;
 
 /// The client's redirect URI: never fetched, the tool reads the `Location`

@@ -24,11 +24,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::flood::{errors, offer, refresh_ratios};
-use crate::load::{
-    self, Fixture, LoadOptions, Scenario, ScenarioReport, error_kind, transport_kind,
-};
+use crate::load::{self, Fixture, LoadOptions, Scenario, ScenarioReport};
 use crate::mail_metrics::{MailSample, count_eml, drained_at, read_mail_metrics};
 use crate::record::{Outcome, Stats};
+use crate::requests::{error_kind, transport_kind};
 use crate::system::memory_kb;
 
 /// The forgot endpoint, as the server's OpenAPI document names it.

@@ -15,6 +15,8 @@
 //!   sign-in with a password and a code.
 //! - [`mix`]: the mixed scenario's ratio of request kinds.
 //! - [`record`]: latency histograms and errors by kind.
+//! - [`requests`]: what the scenarios' requests share: the users' password,
+//!   registering one, the error kind of a refused or failed request.
 //! - [`limits`]: Argon2id, rotation SQL, signing and decoding rates.
 //! - [`system`]: cores, CPU time by process, resident memory.
 //! - [`report`]: the whole run, its ratios, the table and the JSON.
@@ -31,5 +33,6 @@ pub mod mfa;
 pub mod mix;
 pub mod record;
 pub mod report;
+pub mod requests;
 pub mod system;
 pub mod target;

@@ -12,17 +12,17 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::code_flow::CodeFlow;
 use crate::mfa::MfaUsers;
 pub use crate::mix::Mix;
 use crate::record::{OpRecorder, Outcome, Stats};
+use crate::requests::{error_kind, register, transport_kind};
 use crate::system::{CpuShare, CpuTimes, memory_kb};
 use crate::target::Target;
 
-/// The password of every user the tool registers.
-pub const PASSWORD: &str = "bench: correct horse battery staple";
+pub use crate::requests::PASSWORD;
 
 /// A load scenario.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
@@ -172,18 +172,9 @@ impl Fixture {
             let (client, target, emails) = (client.clone(), target.clone(), emails.clone());
             tasks.spawn(async move {
                 for email in emails.iter().skip(w).step_by(parallel) {
-                    let response = client
-                        .post(target.url("/auth/register"))
-                        .json(&json!({ "email": email, "password": PASSWORD }))
-                        .send()
-                        .await
-                        .context("register")?;
-                    let status = response.status().as_u16();
-                    if status != 201 && status != 409 {
-                        bail!("register {email}: {}", error_kind(response).await);
-                    }
+                    register(&client, &target, email).await?;
                 }
-                Ok(())
+                Ok::<_, anyhow::Error>(())
             });
         }
         while let Some(done) = tasks.join_next().await {
@@ -370,38 +361,6 @@ impl Fixture {
         response.bytes().await.map_err(|e| transport_kind(&e))?;
         Ok(())
     }
-}
-
-/// `<status> <error code>` of an error response, e.g. `401 invalid_grant`.
-pub(crate) async fn error_kind(response: reqwest::Response) -> String {
-    let status = response.status().as_u16();
-    let code = response
-        .bytes()
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v["error"].as_str().map(str::to_owned));
-    match code {
-        Some(code) => format!("{status} {code}"),
-        None => status.to_string(),
-    }
-}
-
-/// The kind of a failure below HTTP.
-pub(crate) fn transport_kind(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return "timeout".into();
-    }
-    let kind = if e.is_connect() {
-        "connect"
-    } else if e.is_body() || e.is_decode() {
-        "body"
-    } else if e.is_request() {
-        "request"
-    } else {
-        "other"
-    };
-    format!("transport: {kind}")
 }
 
 /// The figures of one scenario.

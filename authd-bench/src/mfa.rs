@@ -32,8 +32,8 @@ use serde::Deserialize;
 use serde_json::json;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-use crate::load::{PASSWORD, error_kind, transport_kind};
 use crate::record::Outcome;
+use crate::requests::{PASSWORD, error_kind, register, transport_kind};
 use crate::target::Target;
 
 /// The TOTP step, in seconds (authd's, RFC 6238's default).
@@ -222,16 +222,7 @@ impl MfaUsers {
 /// Registers `email` (an existing one is reused only if it has no factor
 /// yet), logs in, enrols and confirms TOTP.
 async fn enrol(client: &reqwest::Client, target: &Target, email: &str) -> anyhow::Result<MfaUser> {
-    let response = client
-        .post(target.url("/auth/register"))
-        .json(&json!({ "email": email, "password": PASSWORD }))
-        .send()
-        .await
-        .context("register")?;
-    let status = response.status().as_u16();
-    if status != 201 && status != 409 {
-        bail!("register {email}: {}", error_kind(response).await);
-    }
+    register(client, target, email).await?;
     let response = client
         .post(target.url("/auth/login"))
         .json(&json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }))
