@@ -147,25 +147,16 @@ pub async fn remove_totp(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<(), ServiceError> {
-    factors::step_up::require_now(svc, user, session).await?;
-    let check = Check {
+    let mut tx = reauthenticated(
+        svc,
         user,
-        session: Some(session),
+        session,
         password,
-        wrong: "wrong password at second factor removal",
-    };
-    let accept = |stored: Option<_>| stored.ok_or(ServiceError::SessionEnded);
-    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
-    drop(admission);
+        "wrong password at second factor removal",
+        meta,
+    )
+    .await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if !proof
-        .still_current(svc, &mut tx, "the password changed meanwhile", meta)
-        .await?
-    {
-        tx.commit().await?;
-        return Err(ServiceError::InvalidCredentials);
-    }
     if !store::factors::delete_totp(&mut tx, user).await? {
         tx.commit().await?;
         return Err(ServiceError::NoSuchFactor);
@@ -191,6 +182,39 @@ pub async fn remove_totp(
     Ok(())
 }
 
+/// What a change of a user's factors from a session starts with: the
+/// step-up (`factors::step_up`, first), the password checked again under the
+/// login throttle (`wrong`: the audit detail of a wrong one), and the
+/// transaction the change is made in, the password still the user's in it.
+async fn reauthenticated<'s>(
+    svc: &'s Services,
+    user: Uuid,
+    session: Uuid,
+    password: &Password,
+    wrong: &'static str,
+    meta: &RequestMeta,
+) -> Result<store::Tx<'s>, ServiceError> {
+    factors::step_up::require_now(svc, user, session).await?;
+    let check = Check {
+        user,
+        session: Some(session),
+        password,
+        wrong,
+    };
+    let accept = |stored: Option<_>| stored.ok_or(ServiceError::SessionEnded);
+    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
+    drop(admission);
+    let mut tx = svc.store.begin().await?;
+    if !proof
+        .still_current(svc, &mut tx, "the password changed meanwhile", meta)
+        .await?
+    {
+        tx.commit().await?;
+        return Err(ServiceError::InvalidCredentials);
+    }
+    Ok(tx)
+}
+
 /// A new set of recovery codes for `user`, given the password again, from a
 /// session with a recent second factor (`factors::step_up`, checked first):
 /// the old set ends in the same transaction. Only with a confirmed factor
@@ -202,25 +226,16 @@ pub async fn regenerate_recovery_codes(
     password: &Password,
     meta: &RequestMeta,
 ) -> Result<Vec<SecretString>, ServiceError> {
-    factors::step_up::require_now(svc, user, session).await?;
-    let check = Check {
+    let mut tx = reauthenticated(
+        svc,
         user,
-        session: Some(session),
+        session,
         password,
-        wrong: "wrong password at recovery code regeneration",
-    };
-    let accept = |stored: Option<_>| stored.ok_or(ServiceError::SessionEnded);
-    let (proof, admission) = reauthenticate(svc, check, accept, meta).await?;
-    drop(admission);
+        "wrong password at recovery code regeneration",
+        meta,
+    )
+    .await?;
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if !proof
-        .still_current(svc, &mut tx, "the password changed meanwhile", meta)
-        .await?
-    {
-        tx.commit().await?;
-        return Err(ServiceError::InvalidCredentials);
-    }
     if !factors::due(&mut tx, user).await? {
         tx.commit().await?;
         return Err(ServiceError::NoSuchFactor);
