@@ -13,6 +13,7 @@ mod email_change;
 mod login;
 pub mod lost_factors;
 pub mod otp;
+pub mod passkey_sign_in;
 mod password;
 mod proof;
 mod reauthenticate;

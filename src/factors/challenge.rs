@@ -25,8 +25,12 @@ use crate::store::{self, AsDb};
 /// How long a challenge lasts.
 pub const LIFETIME_SECS: i64 = 300;
 
-/// The second factors a challenge can be answered with, as the API names them.
+/// The second factors a challenge can be answered with, as the API names
+/// them; `passkey` is added for a user who has one ([`PASSKEY`]).
 pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
+
+/// A passkey, among a challenge's factors.
+pub const PASSKEY: &str = "passkey";
 
 /// A challenge handed to the client: the proof so far, waiting for a second
 /// factor. Holds the bearer value: never logged.
@@ -78,9 +82,13 @@ pub async fn issue(
         used_at: None,
     };
     store::factors::insert_challenge(db, &row).await?;
+    let mut factors = FACTORS.to_vec();
+    if store::passkeys::count(db, pending.user).await? > 0 {
+        factors.push(PASSKEY);
+    }
     Ok(Challenge {
         token: SecretString::from(token),
-        factors: FACTORS.to_vec(),
+        factors,
         expires_in: LIFETIME_SECS,
     })
 }
