@@ -85,7 +85,7 @@ async fn verify_as(
     drop(conn);
     let keys = Keys::new(&svc.refresh, &credentials.email, meta.ip.as_deref());
     // Counted before the comparison, refused when locked out.
-    let _reserved = reserve(svc, &keys).await?;
+    let reserved = reserve(svc, &keys).await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await? != Some(challenge.credential_version)
@@ -95,7 +95,20 @@ async fn verify_as(
         return Err(ServiceError::InvalidChallenge);
     }
     let checked =
-        factors::check_and_spend(svc, &mut tx, user, &challenge.token_hash, presented, now).await?;
+        match factors::check_and_spend(svc, &mut tx, user, &challenge.token_hash, presented, now)
+            .await
+        {
+            Err(ServiceError::InvalidCeremony) => {
+                // A passkey ceremony not made for this sign-in: nothing was
+                // checked, so the reserved attempt is given back.
+                drop(tx);
+                let mut tx = svc.store.begin().await?;
+                svc.throttle.cancel(&mut tx, &keys, reserved).await?;
+                tx.commit().await?;
+                return Err(ServiceError::InvalidCeremony);
+            }
+            other => other?,
+        };
     let Some(method) = checked else {
         // The challenge's spend rolls back with the transaction; a passkey
         // ceremony is worth one try, and is spent again below.
