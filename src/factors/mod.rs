@@ -13,6 +13,7 @@
 
 pub mod challenge;
 pub mod recovery;
+pub mod reseal;
 pub mod step_up;
 pub mod totp;
 
