@@ -211,7 +211,8 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
     Ok(purged)
 }
 
-/// Runs the sweep every `database.cleanup_interval_secs`.
+/// Runs the sweep every `database.cleanup_interval_secs`, and after it the
+/// re-seal of second factors under a retired ring key (`factors::reseal`).
 pub fn spawn(svc: Arc<Services>) {
     let interval = Duration::from_secs(svc.settings.database.cleanup_interval_secs.max(1));
     tokio::spawn(async move {
@@ -221,6 +222,9 @@ pub fn spawn(svc: Arc<Services>) {
             ticker.tick().await;
             if let Err(e) = purge_once(&svc).await {
                 tracing::warn!(error = %e, "cleanup failed; will retry");
+            }
+            if let Err(e) = crate::factors::reseal::reseal_once(&svc).await {
+                tracing::warn!(error = %e, "re-seal of second factors failed; will retry");
             }
         }
     });

@@ -16,6 +16,7 @@
 pub mod challenge;
 pub mod passkey;
 pub mod recovery;
+pub mod reseal;
 pub mod step_up;
 pub mod totp;
 pub mod webauthn;

@@ -283,3 +283,76 @@ pub async fn delete_expired_challenges(
         .await
         .map(|r| r.rows_affected()))?)
 }
+
+/// Up to `limit` TOTP factors sealed under ring key `key_id` whose id is
+/// after `after` (keyset order): what a re-seal moves to the current key.
+#[tracing::instrument(skip_all, fields(key_id = key_id))]
+pub async fn totp_sealed_under(
+    db: &mut impl AsDb,
+    key_id: i32,
+    after: Uuid,
+    limit: i64,
+) -> Result<Vec<TotpFactor>, StoreError> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        totp_columns!(),
+        " FROM totp_factors WHERE sealed_key_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    );
+    Ok(on_db!(db, |c| sqlx::query_as::<_, TotpFactor>(SQL)
+        .bind(key_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+}
+
+/// Replaces the sealed secret of factor `id`, only if it is still sealed
+/// under `from_key_id` (another instance may have moved it first): whether
+/// this call moved it.
+#[tracing::instrument(skip_all, fields(factor = %id))]
+pub async fn reseal_totp(
+    db: &mut impl AsDb,
+    id: Uuid,
+    from_key_id: i32,
+    to_key_id: i32,
+    nonce: &[u8],
+    sealed: &[u8],
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE totp_factors SET sealed_key_id = $1, sealed_nonce = $2, \
+         sealed_secret = $3 WHERE id = $4 AND sealed_key_id = $5";
+    let done = on_db!(db, |c| sqlx::query(SQL)
+        .bind(to_key_id)
+        .bind(nonce)
+        .bind(sealed)
+        .bind(id)
+        .bind(from_key_id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// How many users have unused recovery codes keyed under ring key `key_id`.
+#[tracing::instrument(skip_all, fields(key_id = key_id))]
+pub async fn users_with_recovery_codes_under(
+    db: &mut impl AsDb,
+    key_id: i32,
+) -> Result<i64, StoreError> {
+    const SQL: &str = "SELECT COUNT(DISTINCT user_id) FROM recovery_codes \
+         WHERE key_id = $1 AND used_at IS NULL";
+    Ok(on_db!(db, |c| sqlx::query_scalar::<_, i64>(SQL)
+        .bind(key_id)
+        .fetch_one(c)
+        .await)?)
+}
+
+/// The ring key ids that TOTP secrets or unused recovery codes are keyed
+/// under, each once, in order.
+#[tracing::instrument(skip_all)]
+pub async fn factor_key_ids(db: &mut impl AsDb) -> Result<Vec<i32>, StoreError> {
+    const SQL: &str = "SELECT sealed_key_id FROM totp_factors \
+         UNION SELECT key_id FROM recovery_codes WHERE used_at IS NULL ORDER BY 1";
+    Ok(on_db!(db, |c| sqlx::query_scalar::<_, i32>(SQL)
+        .fetch_all(c)
+        .await)?)
+}

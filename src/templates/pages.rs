@@ -20,6 +20,11 @@
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
 //! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
+//! | `security.html` | `totp`, `totp_pending` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `notice`, `error` (both empty for none) |
+//! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error` |
+//! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error` |
+//! | `security_totp.html` | `qr` (a `data:` URI of the QR code, or empty), `secret` (base32, or empty after a wrong code), `csrf_token`, `start_csrf`, `error` |
+//! | `security_recovery_codes.html` | `codes` (a list), `enrolled` (shown right after a first factor's confirmation) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
 //! form's error, `error` empty for none) can be overridden too.
@@ -56,6 +61,23 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("login_code.html", include_str!("pages/login_code.html")),
     ("login_mfa.html", include_str!("pages/login_mfa.html")),
     ("consent.html", include_str!("pages/consent.html")),
+    ("security.html", include_str!("pages/security.html")),
+    (
+        "security_sign_in.html",
+        include_str!("pages/security_sign_in.html"),
+    ),
+    (
+        "security_sign_in_mfa.html",
+        include_str!("pages/security_sign_in_mfa.html"),
+    ),
+    (
+        "security_totp.html",
+        include_str!("pages/security_totp.html"),
+    ),
+    (
+        "security_recovery_codes.html",
+        include_str!("pages/security_recovery_codes.html"),
+    ),
     ("authd.css", include_str!("pages/authd.css")),
 ];
 
@@ -191,6 +213,33 @@ fn samples() -> Vec<(&'static str, Value)> {
                 request => "r", csrf_token => "c", client_name => "App",
                 scopes => vec!["See your email address"],
             },
+        ),
+        (
+            "security.html",
+            minijinja::context! {
+                totp => true, totp_pending => false, recovery_codes_left => 10,
+                totp_csrf => "c", remove_csrf => "c", codes_csrf => "c",
+                notice => "", error => "",
+            },
+        ),
+        (
+            "security_sign_in.html",
+            minijinja::context! { csrf_token => "c", email => "", notice => "", error => "" },
+        ),
+        (
+            "security_sign_in_mfa.html",
+            minijinja::context! { challenge => "ch", csrf_token => "c", error => "" },
+        ),
+        (
+            "security_totp.html",
+            minijinja::context! {
+                qr => "data:image/svg+xml;base64,", secret => "JBSWY3DP",
+                csrf_token => "c", start_csrf => "c", error => "",
+            },
+        ),
+        (
+            "security_recovery_codes.html",
+            minijinja::context! { codes => vec!["abcd-efgh"], enrolled => true },
         ),
     ]
 }

@@ -26,6 +26,7 @@ mod login_code;
 mod logout;
 mod mfa;
 mod request;
+mod security;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
@@ -45,6 +46,14 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/reset"),
     ("POST", "/account/email/confirm"),
     ("GET", "/account/done"),
+    ("GET", "/account/security"),
+    ("GET", "/account/security/sign-in"),
+    ("POST", "/account/security/sign-in"),
+    ("POST", "/account/security/sign-in/mfa"),
+    ("POST", "/account/security/totp"),
+    ("POST", "/account/security/totp/confirm"),
+    ("POST", "/account/security/totp/remove"),
+    ("POST", "/account/security/recovery-codes"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/login/code"),
@@ -74,6 +83,31 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(account::confirm_email_change)),
         )
         .service(page_resource("/account/done").route(web::get().to(account::done)))
+        .service(page_resource("/account/security").route(web::get().to(security::show)))
+        .service(
+            page_resource("/account/security/sign-in")
+                .route(web::get().to(security::sign_in_form))
+                .route(web::post().to(security::sign_in)),
+        )
+        .service(
+            page_resource("/account/security/sign-in/mfa")
+                .route(web::post().to(security::sign_in_mfa)),
+        )
+        .service(
+            page_resource("/account/security/totp").route(web::post().to(security::start_totp)),
+        )
+        .service(
+            page_resource("/account/security/totp/confirm")
+                .route(web::post().to(security::confirm_totp)),
+        )
+        .service(
+            page_resource("/account/security/totp/remove")
+                .route(web::post().to(security::remove_totp)),
+        )
+        .service(
+            page_resource("/account/security/recovery-codes")
+                .route(web::post().to(security::regenerate_recovery_codes)),
+        )
         .service(
             page_resource("/login")
                 .route(web::get().to(login::form))

@@ -126,27 +126,34 @@ pub(super) fn login_page(
         .render(state)
 }
 
-/// The answer to a sign-in on a page: the browser session's cookie
-/// (`__Host-authd_session`: Secure, HttpOnly, SameSite=Lax, for the
-/// session's absolute lifetime) on the flow's next step for request `id`.
+/// The answer to a sign-in on a page of an authorization: the browser
+/// session's cookie ([`browser_cookie`]) on the flow's next step for request
+/// `id`.
 pub(super) async fn signed_in(
     state: &AppState,
     id: Uuid,
     session: &BrowserSession,
 ) -> HttpResponse {
     let svc = &state.services;
-    let value = browser::cookie_value(&svc.refresh, session.id);
-    let max_age = i64::try_from(svc.settings.browser_session.absolute_secs).unwrap_or(i64::MAX);
-    let cookie = Cookie::build(browser::COOKIE, value.expose_secret().to_owned())
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path("/")
-        .max_age(time::Duration::seconds(max_age))
-        .finish();
+    let cookie = browser_cookie(svc, session);
     let mut response = flow_answer(state, flow::signed_in(svc, id, session).await);
     if response.add_cookie(&cookie).is_err() {
         return PageError::Internal.render(state);
     }
     response
+}
+
+/// The browser session's cookie (`__Host-authd_session`: Secure, HttpOnly,
+/// SameSite=Lax, for the session's absolute lifetime), as every sign-in on
+/// a page sets it.
+pub(super) fn browser_cookie(svc: &Services, session: &BrowserSession) -> Cookie<'static> {
+    let value = browser::cookie_value(&svc.refresh, session.id);
+    let max_age = i64::try_from(svc.settings.browser_session.absolute_secs).unwrap_or(i64::MAX);
+    Cookie::build(browser::COOKIE, value.expose_secret().to_owned())
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time::Duration::seconds(max_age))
+        .finish()
 }
