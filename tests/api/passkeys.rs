@@ -2,7 +2,8 @@
 //! written by others (webauthn-authenticator-rs's SoftPasskey): registration
 //! with recovery codes on the first factor, the list, a name, removal (with
 //! step-up and the password), a passkey as the second factor after a
-//! password, and a passwordless sign-in. Every refusal is in
+//! password, a passwordless sign-in, and the operator's removal of every
+//! factor taking the passkeys too. Every refusal is in
 //! `passkeys/refusals.rs`.
 
 mod refusals;
@@ -23,6 +24,7 @@ on_both_stores!(
     a_user_registers_lists_renames_and_removes_a_passkey,
     a_password_then_a_passkey_signs_in_with_mfa,
     a_passkey_alone_signs_in,
+    the_operators_removal_takes_the_passkeys_too,
 );
 
 /// The origin the tests' relying party allows (`webauthn.origins`).
@@ -347,4 +349,31 @@ async fn a_passkey_alone_signs_in(backend: Backend) {
     let credential = device.assert(&options, &origin(), false);
     let reply = finish_passwordless(&app, &ceremony, &credential).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn the_operators_removal_takes_the_passkeys_too(backend: Backend) {
+    use authd::accounts::lost_factors::remove_every_factor;
+    let app = spawn(backend).await;
+    let (email, _, mut device) = user_with_passkey(&app).await;
+    let address = authd::domain::Email::parse(&email).unwrap();
+    let removed = remove_every_factor(app.services(), &address, authd::audit::Actor::CLI)
+        .await
+        .unwrap();
+    assert!(
+        removed.is_ok(),
+        "a user with only a passkey has a factor to remove"
+    );
+    let login = app
+        .post_json(
+            "/auth/login",
+            &json!({ "email": email, "password": PASSWORD, "token_delivery": "body" }),
+        )
+        .await;
+    assert_eq!(login.status, 200, "the password alone: {}", login.text);
+    // The passkey is gone: an unknown passkey signs no one in.
+    let (ceremony, options) = passwordless_options(&app).await;
+    let credential = device.assert(&options, &origin(), false);
+    let reply = finish_passwordless(&app, &ceremony, &credential).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert_eq!(reply.error(), "invalid_passkey");
 }
