@@ -15,6 +15,7 @@ mod accounts;
 mod demo_code_flow;
 mod login_code;
 mod page;
+mod passkeys;
 mod security;
 mod sign_in;
 

@@ -117,6 +117,7 @@
             : await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
         if (credential) answer(form, credential);
       } catch (e) {
+        console.info("passkey: " + e.name + ": " + e.message);
         showError(form, "No passkey was used. Try again, or use another way.");
       }
     }
