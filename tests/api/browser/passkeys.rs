@@ -7,6 +7,10 @@
 //! step. The pages' one script (`/assets/passkeys.js`) must run under their
 //! policy, and nothing may be blocked by it.
 //!
+//! And the demo SPA: a signed-in user adds a passkey through the JSON API
+//! (`/auth/passkeys/register/*`), signs out, and signs in with it alone
+//! (`/auth/passkey/*`, cookie delivery).
+//!
 //! Chromium answers an autofill (conditional) request at once when the
 //! virtual authenticator holds a discoverable passkey of the site: it picks
 //! it as a user would. So a test that needs the page to wait (the button;
@@ -246,6 +250,36 @@ async fn a_password_then_the_passkey_on_the_hosted_second_step() {
         page.js("document.getElementById('passkey-second-factor').click();")
             .await;
         wait_for_consent(&page).await;
+        let blocked = csp_blocked(&page).await;
+        assert!(blocked.is_empty(), "{blocked:?}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_adds_a_passkey_and_signs_in_with_it_alone() {
+    in_browser(|page| async move {
+        let authenticator = page.add_virtual_authenticator().await;
+        let email = page.sign_in_new_user().await;
+        page.click("add-passkey").await;
+        page.wait_for_notice("Passkey added: Passkey.").await;
+        let codes = page.text("recovery-codes").await;
+        assert_eq!(codes.lines().count(), 11, "ten codes, shown once: {codes}");
+        assert_eq!(page.text("passkeys").await, "Passkey");
+        assert_eq!(
+            page.authenticator_credentials(&authenticator).await.len(),
+            1
+        );
+
+        page.click("logout").await;
+        assert_eq!(page.wait_for("signed-out").await, "signed out");
+        assert!(page.refresh_cookie().await.is_none());
+        page.click("passkey-login").await;
+        assert_eq!(
+            page.wait_for("signed-in").await,
+            format!("signed in as {email}")
+        );
+        assert!(page.refresh_cookie().await.is_some(), "cookie delivery");
         let blocked = csp_blocked(&page).await;
         assert!(blocked.is_empty(), "{blocked:?}");
     })
