@@ -21,8 +21,8 @@
 //! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //! | `security.html` | `totp`, `totp_pending`, `has_factor` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `passkeys_on` (whether passkeys are on), `passkeys` (a list of `id`, `name`, `created`, `last_used`: dates, `last_used` empty for never), `passkey_csrf`, `rename_passkey_csrf`, `remove_passkey_csrf`, `notice`, `error` (both empty for none) |
-//! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error` |
-//! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error` |
+//! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error`, `passkey`, `passkey_csrf`, `passkey_ceremony`, `passkey_options` |
+//! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
 //! | `security_totp.html` | `qr` (a `data:` URI of the QR code, or empty), `secret` (base32, or empty after a wrong code), `csrf_token`, `start_csrf`, `error` |
 //! | `security_recovery_codes.html` | `codes` (a list), `enrolled` (what a first factor's confirmation says, or empty) |
 //! | `security_passkey.html` | `csrf_token`, `ceremony`, `options` (JSON, for `data-options`) |
@@ -239,11 +239,17 @@ fn samples() -> Vec<(&'static str, Value)> {
         ),
         (
             "security_sign_in.html",
-            minijinja::context! { csrf_token => "c", email => "", notice => "", error => "" },
+            minijinja::context! {
+                csrf_token => "c", email => "", notice => "", error => "", passkey => true,
+                passkey_csrf => "c", passkey_ceremony => "p", passkey_options => "{}",
+            },
         ),
         (
             "security_sign_in_mfa.html",
-            minijinja::context! { challenge => "ch", csrf_token => "c", error => "" },
+            minijinja::context! {
+                challenge => "ch", csrf_token => "c", error => "", passkey => true,
+                passkey_ceremony => "p", passkey_options => "{}",
+            },
         ),
         (
             "security_totp.html",

@@ -61,6 +61,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in/mfa"),
+    ("POST", "/account/security/sign-in/passkey"),
     ("POST", "/account/security/totp"),
     ("POST", "/account/security/totp/confirm"),
     ("POST", "/account/security/totp/remove"),
@@ -109,6 +110,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             page_resource("/account/security/sign-in/mfa")
                 .route(web::post().to(security::sign_in_mfa)),
+        )
+        .service(
+            page_resource("/account/security/sign-in/passkey")
+                .route(web::post().to(security::sign_in_passkey)),
         )
         .service(
             page_resource("/account/security/totp").route(web::post().to(security::start_totp)),

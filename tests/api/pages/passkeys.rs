@@ -25,6 +25,7 @@ on_both_stores!(
     the_login_page_refuses_a_missing_token_an_unreadable_answer_and_an_api_ceremony,
     the_second_step_takes_a_passkey_but_not_one_made_for_another_sign_in,
     the_security_page_adds_renames_and_removes_a_passkey,
+    the_security_pages_own_sign_in_takes_a_passkey_alone_or_after_the_password,
 );
 
 /// The page's passkey form: where it posts, its hidden fields, and the
@@ -151,12 +152,10 @@ async fn the_login_page_offers_a_passkey_with_its_one_script_and_none_when_passk
     assert!(!script.text.contains("eval("), "no eval");
 
     // The pages that offer no passkey keep their policy without script.
-    let consent_free = app.get("/account/security/sign-in").await;
-    assert!(
-        !csp(&consent_free).contains("script-src"),
-        "{}",
-        csp(&consent_free)
-    );
+    let forgot = app.get("/account/forgot").await;
+    assert_eq!(forgot.status, 200, "{}", forgot.text);
+    assert!(!csp(&forgot).contains("script-src"), "{}", csp(&forgot));
+    assert!(!forgot.text.contains("<script"), "{}", forgot.text);
 
     // Passkeys off (the tests' issuer is plain http, no relying party set):
     // no form, no script, no autofill.
@@ -515,4 +514,168 @@ async fn the_security_page_adds_renames_and_removes_a_passkey(backend: Backend) 
         home.text
     );
     assert_eq!(home.text.matches("class=\"passkey-name\"").count(), 0);
+}
+
+/// A browser at the security page's own sign-in: the CSRF binding cookie and
+/// the browser session kept by hand.
+struct Jar<'a> {
+    app: &'a TestApp,
+    binding: Option<String>,
+    session: Option<String>,
+}
+
+impl<'a> Jar<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            binding: None,
+            session: None,
+        }
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Reply {
+        let mut cookies = Vec::new();
+        if let Some(b) = &self.binding {
+            cookies.push(format!("__Host-authd-page={b}"));
+        }
+        if let Some(s) = &self.session {
+            cookies.push(format!("__Host-authd_session={s}"));
+        }
+        let reply = self
+            .app
+            .send(request.header("cookie", cookies.join("; ")))
+            .await;
+        for set in reply.set_cookies() {
+            let value = set.split(';').next().unwrap_or_default();
+            if let Some(v) = value.strip_prefix("__Host-authd-page=") {
+                self.binding = Some(v.to_owned());
+            }
+            if let Some(v) = value.strip_prefix("__Host-authd_session=") {
+                self.session = (!v.is_empty()).then(|| v.to_owned());
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, path: &str) -> Reply {
+        let request = self.app.client.get(self.app.url(path));
+        self.send(request).await
+    }
+
+    async fn post(&mut self, path: &str, fields: &[(String, String)]) -> Reply {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        let request = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        self.send(request).await
+    }
+}
+
+fn assert_home(jar: &Jar<'_>, reply: &Reply) {
+    assert_eq!(reply.status, 303, "{}", reply.text);
+    assert_eq!(reply.header("location"), Some("/account/security"));
+    assert!(jar.session.is_some(), "a browser session");
+}
+
+async fn the_security_pages_own_sign_in_takes_a_passkey_alone_or_after_the_password(
+    backend: Backend,
+) {
+    let app = spawn(backend).await;
+    let (email, _, mut device) = user_with_passkey(&app).await;
+
+    // Alone: the sign-in page's passkey form (its script allowed).
+    let mut jar = Jar::new(&app);
+    let page = jar.get("/account/security/sign-in").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(csp(&page).contains("script-src 'self';"), "{}", csp(&page));
+    let offered = PasskeyForm::of(&page.text).expect("a passkey form");
+    assert_eq!(offered.action, "/account/security/sign-in/passkey");
+    let credential = device.assert(&offered.options, &origin(), false);
+
+    // Without the browser's binding cookie the token is worth nothing.
+    let mut stranger = Jar::new(&app);
+    let reply = stranger
+        .post(&offered.action, &offered.answered(&credential))
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+    assert!(stranger.session.is_none());
+    // An unreadable answer: the form again, 400.
+    let mut junk = offered.answered(&Value::Null);
+    junk.retain(|(k, _)| k != "credential");
+    junk.push(("credential".into(), "[]".into()));
+    let reply = jar.post(&offered.action, &junk).await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert!(jar.session.is_none());
+
+    let reply = jar
+        .post(&offered.action, &offered.answered(&credential))
+        .await;
+    assert_home(&jar, &reply);
+    // A passkey is a recent second factor: removing it is not refused for
+    // a step-up (only the password is asked).
+    let home = jar.get("/account/security").await;
+    let remove = security_form(&home, "/account/security/passkeys/remove");
+    let reply = jar
+        .post(
+            "/account/security/passkeys/remove",
+            &with(remove, &[("password", "not the password at all")]),
+        )
+        .await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert!(
+        reply.text.contains("That password is not right."),
+        "{}",
+        reply.text
+    );
+
+    // After the password: the code form offers the passkey too.
+    let mut jar = Jar::new(&app);
+    let page = jar.get("/account/security/sign-in").await;
+    let password_form = form(&page.text, "/account/security/sign-in").expect("the password form");
+    let fields = with(
+        password_form.hidden,
+        &[("email", &email), ("password", PASSWORD)],
+    );
+    let step = jar.post("/account/security/sign-in", &fields).await;
+    assert_eq!(step.status, 200, "{}", step.text);
+    assert!(jar.session.is_none(), "no session before the second factor");
+    let offered = PasskeyForm::of(&step.text).expect("the passkey offered");
+    assert_eq!(offered.action, "/account/security/sign-in/mfa");
+    let mut junk = offered.answered(&Value::Null);
+    junk.retain(|(k, _)| k != "credential");
+    junk.push(("credential".into(), "{".into()));
+    let reply = jar.post(&offered.action, &junk).await;
+    assert_eq!(reply.status, 401, "{}", reply.text);
+    assert!(jar.session.is_none());
+    let again = PasskeyForm::of(&reply.text).expect("the passkey offered again");
+    let credential = device.assert(&again.options, &origin(), false);
+    let reply = jar.post(&again.action, &again.answered(&credential)).await;
+    assert_home(&jar, &reply);
+}
+
+/// Every page view begins a ceremony, counted on `limits.code_per_ip`: over
+/// it, the login page is still the login page (200, the password form),
+/// offering no passkey, never a 429 or a 500. The limit is per instance, in
+/// memory: one store is enough.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_code_limit_the_login_page_offers_no_passkey_but_still_its_forms() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.webauthn.rp_id = Some("localhost".into());
+        s.webauthn.origins = vec![crate::passkeys::ORIGIN.into()];
+        s.limits.code_per_ip = 2;
+    })
+    .await;
+    let mut offered = Vec::new();
+    for _ in 0..3 {
+        let (_, page) = login_page(&app).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(form(&page.text, "/login").is_some(), "the password form");
+        offered.push(PasskeyForm::of(&page.text).is_some());
+    }
+    assert_eq!(offered, [true, true, false]);
 }

@@ -33,7 +33,7 @@ pub async fn start_totp(
 ) -> HttpResponse {
     let Posted { session, .. } = match read_post(&state, &req, caller, fields, START_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     match factors::start_totp(&state.services, session.user_id, session.id).await {
         Ok(enrolment) => {
@@ -92,7 +92,7 @@ pub async fn confirm_totp(
         mut fields,
     } = match read_post(&state, &req, caller, fields, CONFIRM_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let code = SecretString::from(fields.take("code").unwrap_or_default());
     let code = code.expose_secret().trim();
@@ -138,7 +138,7 @@ pub async fn remove_totp(
         mut fields,
     } = match read_post(&state, &req, caller, fields, REMOVE_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let Some(password) = password(&state, &mut fields) else {
         return refused(&state, &req, &session, ServiceError::InvalidCredentials).await;
@@ -166,7 +166,7 @@ pub async fn regenerate_recovery_codes(
         mut fields,
     } = match read_post(&state, &req, caller, fields, NEW_CODES).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let Some(password) = password(&state, &mut fields) else {
         return refused(&state, &req, &session, ServiceError::InvalidCredentials).await;

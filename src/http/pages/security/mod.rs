@@ -46,7 +46,10 @@ use crate::sessions::browser::{self, BrowserSession};
 
 pub use changes::{confirm_totp, regenerate_recovery_codes, remove_totp, start_totp};
 pub use passkeys::{confirm_passkey, remove_passkey, rename_passkey, start_passkey};
-pub use sign_in::{form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa};
+pub use sign_in::{
+    form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa,
+    submit_passkey as sign_in_passkey,
+};
 
 /// The security page: where every sign-in and change here leads back to.
 const HOME: &str = "/account/security";
@@ -209,9 +212,9 @@ async fn read_post(
 }
 
 impl Unread {
-    fn render(self, state: &AppState, req: &HttpRequest) -> HttpResponse {
+    async fn render(self, state: &AppState, req: &HttpRequest) -> HttpResponse {
         match self {
-            Self::SignedOut => sign_in::page(state, req, "", sign_in::Why::SignedOut),
+            Self::SignedOut => sign_in::page(state, req, "", sign_in::Why::SignedOut).await,
             Self::Refused(e) => e.render(state),
         }
     }
@@ -227,7 +230,9 @@ async fn refused(
     e: ServiceError,
 ) -> HttpResponse {
     match e {
-        ServiceError::StepUpRequired { .. } => sign_in::page(state, req, "", sign_in::Why::StepUp),
+        ServiceError::StepUpRequired { .. } => {
+            sign_in::page(state, req, "", sign_in::Why::StepUp).await
+        }
         ServiceError::InvalidCredentials => {
             let wrong = (StatusCode::UNAUTHORIZED, "That password is not right.");
             home(state, session, "", Some(wrong)).await

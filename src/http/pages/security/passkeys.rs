@@ -43,7 +43,7 @@ pub async fn start_passkey(
     let Posted { session, .. } = match read_post(&state, &req, caller, fields, START_PASSKEY).await
     {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let started =
         factors::passkey::start_registration(&state.services, session.user_id, session.id).await;
@@ -84,7 +84,7 @@ pub async fn confirm_passkey(
         mut fields,
     } = match read_post(&state, &req, caller, fields, CONFIRM_PASSKEY).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let bad = StatusCode::BAD_REQUEST;
     let ceremony = fields.take("ceremony").unwrap_or_default();
@@ -140,7 +140,7 @@ pub async fn rename_passkey(
         ..
     } = match read_post(&state, &req, caller, fields, RENAME_PASSKEY).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let name = fields.take("name").unwrap_or_default();
     let renamed = match passkey_id(&mut fields) {
@@ -175,7 +175,7 @@ pub async fn remove_passkey(
         mut fields,
     } = match read_post(&state, &req, caller, fields, REMOVE_PASSKEY).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let id = match passkey_id(&mut fields) {
         Ok(id) => id,
