@@ -17,7 +17,6 @@
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty) |
 //! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
-//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
 //! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //! | `security.html` | `totp`, `totp_pending` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `notice`, `error` (both empty for none) |
