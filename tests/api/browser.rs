@@ -13,6 +13,7 @@
 
 mod accounts;
 mod demo_code_flow;
+mod demo_mfa;
 mod login_code;
 mod page;
 mod security;
@@ -348,7 +349,7 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
     let html = on.get("/demo/").await.text;
-    let scripts = ["ui.js", "links.js", "code_flow.js", "app.js"];
+    let scripts = ["ui.js", "links.js", "code_flow.js", "mfa.js", "app.js"];
     assert_eq!(html.matches("<script").count(), scripts.len(), "{html}");
     for script in scripts {
         let tag = format!(r#"<script src="{script}" defer></script>"#);

@@ -6,7 +6,8 @@
 //! the links open authd's hosted pages, `http::pages`) and the
 //! forgot-password form, `code_flow.js` "Sign in with authd" (the code flow
 //! with PKCE, as the public client `demo.client_id`, which `config.json`
-//! names), `ui.js` what they share.
+//! names), `mfa.js` the second factor (the code after `mfa_required`, TOTP
+//! enrolment), `ui.js` what they share.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -18,6 +19,7 @@ const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const LINKS_JS: &str = include_str!("links.js");
 const CODE_FLOW_JS: &str = include_str!("code_flow.js");
+const MFA_JS: &str = include_str!("mfa.js");
 const UI_JS: &str = include_str!("ui.js");
 const APP_CSS: &str = include_str!("app.css");
 
@@ -39,6 +41,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/demo/app.js", web::get().to(app_js))
         .route("/demo/links.js", web::get().to(links_js))
         .route("/demo/code_flow.js", web::get().to(code_flow_js))
+        .route("/demo/mfa.js", web::get().to(mfa_js))
         .route("/demo/config.json", web::get().to(config))
         .route("/demo/ui.js", web::get().to(ui_js))
         .route("/demo/app.css", web::get().to(app_css));
@@ -66,6 +69,10 @@ async fn links_js() -> HttpResponse {
 
 async fn code_flow_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", CODE_FLOW_JS)
+}
+
+async fn mfa_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", MFA_JS)
 }
 
 /// What the page learns from the server, as a file (the CSP allows no inline
