@@ -19,6 +19,8 @@
 //! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
 //! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
+//! | `login_mfa_enrol.html` | `request`, `challenge`, `csrf_token`, `client_name`, `secret`, `otpauth_uri`, `error` (`mfa.required`: a factor enrolled at sign-in) |
+//! | `login_recovery_codes.html` | `client_name`, `recovery_codes` (a list), `next` (where the flow goes on) |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
@@ -55,6 +57,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("login.html", include_str!("pages/login.html")),
     ("login_code.html", include_str!("pages/login_code.html")),
     ("login_mfa.html", include_str!("pages/login_mfa.html")),
+    (
+        "login_mfa_enrol.html",
+        include_str!("pages/login_mfa_enrol.html"),
+    ),
+    (
+        "login_recovery_codes.html",
+        include_str!("pages/login_recovery_codes.html"),
+    ),
     ("consent.html", include_str!("pages/consent.html")),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -183,6 +193,20 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! {
                 request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
                 error => "",
+            },
+        ),
+        (
+            "login_mfa_enrol.html",
+            minijinja::context! {
+                request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
+                secret => "JBSWY3DP", otpauth_uri => "otpauth://totp/x", error => "",
+            },
+        ),
+        (
+            "login_recovery_codes.html",
+            minijinja::context! {
+                client_name => "App", recovery_codes => vec!["abcde-12345"],
+                next => "/consent?request=r",
             },
         ),
         (

@@ -25,6 +25,7 @@ mod login;
 mod login_code;
 mod logout;
 mod mfa;
+mod mfa_enrol;
 mod request;
 
 use actix_web::http::StatusCode;
@@ -50,6 +51,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/login/code"),
     ("POST", "/login/code/verify"),
     ("POST", "/login/mfa"),
+    ("POST", "/login/mfa/enrol"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -82,6 +84,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page_resource("/login/code").route(web::post().to(login_code::start)))
         .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
         .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
+        .service(page_resource("/login/mfa/enrol").route(web::post().to(mfa_enrol::submit)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))

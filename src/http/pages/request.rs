@@ -134,6 +134,16 @@ pub(super) async fn signed_in(
     id: Uuid,
     session: &BrowserSession,
 ) -> HttpResponse {
+    let response = flow_answer(state, flow::signed_in(&state.services, id, session).await);
+    with_session_cookie(state, response, session)
+}
+
+/// `response` with the cookie of the browser session `session`.
+pub(super) fn with_session_cookie(
+    state: &AppState,
+    mut response: HttpResponse,
+    session: &BrowserSession,
+) -> HttpResponse {
     let svc = &state.services;
     let value = browser::cookie_value(&svc.refresh, session.id);
     let max_age = i64::try_from(svc.settings.browser_session.absolute_secs).unwrap_or(i64::MAX);
@@ -144,7 +154,6 @@ pub(super) async fn signed_in(
         .path("/")
         .max_age(time::Duration::seconds(max_age))
         .finish();
-    let mut response = flow_answer(state, flow::signed_in(svc, id, session).await);
     if response.add_cookie(&cookie).is_err() {
         return PageError::Internal.render(state);
     }
