@@ -14,6 +14,7 @@
 mod accounts;
 mod demo_code_flow;
 mod login_code;
+mod mfa_enrol;
 mod page;
 mod sign_in;
 
