@@ -193,6 +193,40 @@ async fn the_enrolment_challenge_is_single_use_expires_and_belongs_to_its_user(b
     // Bob's own challenge still works with his code.
     let own = enrol_confirm(&app, &bob_challenge, &code_now(&app, &bob_secret)).await;
     assert_eq!(own.status, 200, "{}", own.text);
+    // Raced: two confirmations of one challenge, one session.
+    let dan = new_user(&app).await;
+    let (challenge, secret) = begun(&app, &dan).await;
+    let code = code_now(&app, &secret);
+    let (a, b) = tokio::join!(
+        enrol_confirm(&app, &challenge, &code),
+        enrol_confirm(&app, &challenge, &code)
+    );
+    let mut statuses = [a.status, b.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 401], "{} / {}", a.text, b.text);
+    // Made before the password changed (a reset): dead.
+    let erin = new_user(&app).await;
+    let (challenge, secret) = begun(&app, &erin).await;
+    let asked = app
+        .post_json("/auth/password/forgot", &json!({ "email": erin }))
+        .await;
+    assert_eq!(asked.status, 202, "{}", asked.text);
+    let token = app
+        .wait_for_action(&erin, "password_reset")
+        .await
+        .link_token();
+    let reset = app
+        .post_json(
+            "/auth/password/reset",
+            &json!({ "token": token, "new_password": "a brand new and long passphrase" }),
+        )
+        .await;
+    assert_eq!(reset.status, 204, "{}", reset.text);
+    let stale = enrol_confirm(&app, &challenge, &code_now(&app, &secret)).await;
+    assert_eq!(stale.status, 401, "{}", stale.text);
+    assert_eq!(stale.error(), "invalid_mfa_challenge");
+    let stale = enrol_start(&app, &challenge).await;
+    assert_eq!(stale.error(), "invalid_mfa_challenge", "{}", stale.text);
     // Confirming before beginning: nothing to confirm.
     let carol = new_user(&app).await;
     let c = enrolment_challenge_of(&login_body(&app, &carol).await);
