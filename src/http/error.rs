@@ -91,6 +91,11 @@ pub enum ApiError {
     /// answer carries a challenge; see `http::tokens`).
     #[error("this account asks for a second factor")]
     MfaRequired,
+    /// 401 `mfa_enrollment_required`: with `mfa.required`, a sign-in of a
+    /// user without a second factor, who must enrol one first (the API's
+    /// answer carries an enrolment challenge; see `http::tokens`).
+    #[error("a second factor is required: enrol one to sign in")]
+    MfaEnrollmentRequired,
     /// 401 `insufficient_user_authentication` (RFC 9470) with
     /// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
     /// acr_values="2", max_age=N`: see `ServiceError::StepUpRequired`. The
@@ -161,6 +166,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_mfa_code",
     "factor_exists",
     "mfa_required",
+    "mfa_enrollment_required",
     "insufficient_user_authentication",
     "email_taken",
     "payload_too_large",
@@ -206,6 +212,7 @@ impl ApiError {
             Self::WrongSecondFactor | Self::WrongEnrolmentCode => "invalid_mfa_code",
             Self::FactorExists => "factor_exists",
             Self::MfaRequired => "mfa_required",
+            Self::MfaEnrollmentRequired => "mfa_enrollment_required",
             Self::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
@@ -247,6 +254,7 @@ impl ResponseError for ApiError {
             | Self::InvalidChallenge
             | Self::WrongSecondFactor
             | Self::MfaRequired
+            | Self::MfaEnrollmentRequired
             | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
@@ -280,7 +288,8 @@ impl ResponseError for ApiError {
             | Self::InvalidGrant { .. }
             | Self::InvalidChallenge
             | Self::WrongSecondFactor
-            | Self::MfaRequired => {
+            | Self::MfaRequired
+            | Self::MfaEnrollmentRequired => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="authd""#),
@@ -432,6 +441,7 @@ mod tests {
             ApiError::WrongEnrolmentCode,
             ApiError::FactorExists,
             ApiError::MfaRequired,
+            ApiError::MfaEnrollmentRequired,
             ApiError::InsufficientUserAuthentication { max_age_secs: 900 },
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
@@ -469,6 +479,7 @@ mod tests {
                 | ApiError::WrongEnrolmentCode
                 | ApiError::FactorExists
                 | ApiError::MfaRequired
+                | ApiError::MfaEnrollmentRequired
                 | ApiError::InsufficientUserAuthentication { .. }
                 | ApiError::MethodNotAllowed
                 | ApiError::EmailTaken

@@ -134,6 +134,8 @@ route_table! {
     DELETE "/auth/mfa/totp" => auth::mfa::remove_totp,
     POST "/auth/mfa/totp/confirm" => auth::mfa::confirm_totp,
     POST "/auth/mfa/recovery-codes" => auth::mfa::regenerate_recovery_codes,
+    POST "/auth/mfa/enroll/totp" => auth::mfa_enroll::start,
+    POST "/auth/mfa/enroll/totp/confirm" => auth::mfa_enroll::confirm,
     GET "/auth/audit" => auth::list_audit,
     GET "/auth/sessions" => auth::list_sessions,
     DELETE "/auth/sessions/{id}" => auth::revoke_session,

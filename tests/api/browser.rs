@@ -15,6 +15,7 @@ mod accounts;
 mod demo_code_flow;
 mod demo_mfa;
 mod login_code;
+mod mfa_enrol;
 mod page;
 mod security;
 mod sign_in;

@@ -73,6 +73,9 @@ pub async fn submit(
         Ok(BrowserSignIn::SecondFactor(challenge)) => {
             super::mfa::page(&state, &view, &challenge.token, None)
         }
+        Ok(BrowserSignIn::EnrolFactor(challenge)) => {
+            super::mfa_enrol::first(&state, &view, &challenge.token).await
+        }
         Err(ServiceError::InvalidCredentials) => wrong(),
         Err(e) => PageError::from(e).render(&state),
     }

@@ -98,7 +98,9 @@ pub async fn submit(
     .await;
     match outcome {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::WrongSecondFactor) => page(&state, &view, &challenge, Some(WRONG)),
         Err(e) => PageError::from(e).render(&state),
     }

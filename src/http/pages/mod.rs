@@ -25,6 +25,7 @@ mod login;
 mod login_code;
 mod logout;
 mod mfa;
+mod mfa_enrol;
 mod request;
 mod security;
 
@@ -50,6 +51,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in/mfa"),
+    ("POST", "/account/security/sign-in/enrol"),
     ("POST", "/account/security/totp"),
     ("POST", "/account/security/totp/confirm"),
     ("POST", "/account/security/totp/remove"),
@@ -59,6 +61,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/login/code"),
     ("POST", "/login/code/verify"),
     ("POST", "/login/mfa"),
+    ("POST", "/login/mfa/enrol"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -94,6 +97,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(security::sign_in_mfa)),
         )
         .service(
+            page_resource("/account/security/sign-in/enrol")
+                .route(web::post().to(security::sign_in_enrol)),
+        )
+        .service(
             page_resource("/account/security/totp").route(web::post().to(security::start_totp)),
         )
         .service(
@@ -116,6 +123,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page_resource("/login/code").route(web::post().to(login_code::start)))
         .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
         .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
+        .service(page_resource("/login/mfa/enrol").route(web::post().to(mfa_enrol::submit)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))

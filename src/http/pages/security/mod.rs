@@ -28,6 +28,7 @@
 mod changes;
 mod qr;
 mod sign_in;
+mod sign_in_enrol;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -43,6 +44,7 @@ use crate::sessions::browser::{self, BrowserSession};
 
 pub use changes::{confirm_totp, regenerate_recovery_codes, remove_totp, start_totp};
 pub use sign_in::{form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa};
+pub use sign_in_enrol::submit as sign_in_enrol;
 
 /// The security page: where every sign-in and change here leads back to.
 const HOME: &str = "/account/security";

@@ -1,7 +1,8 @@
 //! The security page's own sign-in (`/account/security/sign-in`), for a
 //! visitor without a browser session at authd and for re-authentication
 //! (step-up): the password form, then, for an account with a second factor,
-//! the code form (`/account/security/sign-in/mfa`). Both sign in through
+//! the code form (`/account/security/sign-in/mfa`); under `mfa.required`,
+//! for an account without one, the enrolment step (`sign_in_enrol.rs`). Both sign in through
 //! the services and throttles of the hosted login page
 //! (`accounts::login_in_browser`, `accounts::second_factor::verify_in_browser`),
 //! start a browser session, set its cookie and answer 303 to the security
@@ -131,9 +132,9 @@ fn mfa_page(
         .render(state)
 }
 
-/// What both POSTs check first: the caller, the form, and its CSRF token
+/// What the POSTs of the sign-in check first: the caller, the form, and its CSRF token
 /// bound to the browser's binding and what `bind` adds from the fields.
-fn read(
+pub(super) fn read(
     state: &AppState,
     req: &HttpRequest,
     caller: Result<Caller, ApiError>,
@@ -181,6 +182,9 @@ pub async fn submit(
         Ok(BrowserSignIn::SecondFactor(challenge)) => {
             mfa_page(&state, &binding, &challenge.token, None)
         }
+        Ok(BrowserSignIn::EnrolFactor(challenge)) => {
+            super::sign_in_enrol::first(&state, &binding, &challenge.token).await
+        }
         Err(ServiceError::InvalidCredentials) => page(&state, &req, &email, Why::Wrong),
         Err(e) => PageError::from(e).render(&state),
     }
@@ -215,7 +219,9 @@ pub async fn submit_mfa(
     .await;
     match outcome {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, &session),
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::WrongSecondFactor) => {
             mfa_page(&state, &binding, &challenge, Some(WRONG_CODE))
         }
