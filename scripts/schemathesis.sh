@@ -179,7 +179,7 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 409, 42
 # fill with a valid challenge anyway.
 [[operations]]
 include-path = "/auth/mfa/verify"
-checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 429]
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 429]
 
 # Enrolment at sign-in (mfa.required) takes the challenge of a
 # mfa_enrollment_required answer: one the generator makes up is a 401
@@ -191,6 +191,39 @@ checks.positive_data_acceptance.expected-statuses = [200, 401, 409]
 [[operations]]
 include-path = "/auth/mfa/enroll/totp/confirm"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 429]
+
+# Passkeys: a WebAuthn credential is an authenticator's signature over a
+# challenge, which no schema can make: a well-formed one is refused with
+# 400/401 invalid_passkey or invalid_ceremony; and where passkeys are off
+# (no [webauthn] relying party for this issuer) every passkey endpoint
+# answers 404 not_enabled. A passkey id that is not the user's is a 404.
+[[operations]]
+include-path = "/auth/passkeys/register/start"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/passkeys/register/finish"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/passkeys"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/passkeys/{id}"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/mfa/passkey"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/passkey/start"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
+
+[[operations]]
+include-path = "/auth/passkey/finish"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 409, 429]
 EOF
 
 echo "schemathesis: ${base}, seed ${seed}, ${examples} examples per operation"

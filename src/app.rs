@@ -181,6 +181,7 @@ pub fn build_services(
         metrics.background_failed.clone(),
     );
     Ok(Services {
+        webauthn: crate::factors::webauthn::build(&settings)?,
         hasher: Hasher::new(&settings.password)?,
         policy: RotationPolicy::from_settings(&settings.refresh),
         throttle: LoginThrottle::new(&settings.limits),

@@ -24,6 +24,8 @@ pub struct Purged {
     pub authorization_codes: u64,
     /// Sign-in challenges past their expiry (`factors::challenge`).
     pub mfa_challenges: u64,
+    /// Passkey ceremonies past their expiry (`factors::passkey`).
+    pub webauthn_ceremonies: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -50,7 +52,8 @@ const BATCH: i64 = 1_000;
 ///   codes expired longer ago than an access token can live, so that a spent
 ///   code presented again within that time still ends the family made from
 ///   it (`oauth::codes`);
-/// - sign-in challenges (`factors::challenge`) that have expired, used or not;
+/// - sign-in challenges (`factors::challenge`) and passkey ceremonies
+///   (`factors::passkey`) that have expired, used or not;
 /// - `.eml` files under `data_dir/mail` (delivery without SMTP) older than
 ///   `email.retention_days`, whatever the delivery is now: they hold live
 ///   links and codes.
@@ -170,6 +173,15 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::passkeys::delete_expired_ceremonies(&mut tx, now, BATCH).await?;
+        tx.commit().await?;
+        purged.webauthn_ceremonies += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     let files = crate::mail::files::Files::new(svc.settings.data_path("mail"));
     match files.purge_older_than(mail_cutoff).await {
         Ok(n) => purged.mail_files = n,
@@ -192,6 +204,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             authorization_requests = purged.authorization_requests,
             authorization_codes = purged.authorization_codes,
             mfa_challenges = purged.mfa_challenges,
+            webauthn_ceremonies = purged.webauthn_ceremonies,
             "cleanup"
         );
     }

@@ -17,6 +17,9 @@ pub enum InputError {
     /// `sessions::delivery`: a sign-in asked for the refresh token in the body.
     #[error("token_delivery \"body\" is disabled on this server")]
     BodyDeliveryDisabled,
+    /// `factors::passkey`: a passkey's name.
+    #[error("a passkey's name must be 1 to 64 characters, without control characters")]
+    PasskeyName,
 }
 
 /// A normalized email address: trimmed, lower-cased, structurally valid.

@@ -53,6 +53,20 @@ pub enum ServiceError {
     /// 409 `factor_exists`: a TOTP factor is already enrolled.
     #[error("a TOTP factor is already enrolled; remove it first")]
     FactorExists,
+    /// 401 `invalid_ceremony`: a WebAuthn ceremony id that is unknown,
+    /// expired, already used, of another kind (a registration presented at
+    /// sign-in), or not made for this sign-in challenge and user.
+    #[error("the passkey ceremony is invalid, expired or already used; start again")]
+    InvalidCeremony,
+    /// 401 `invalid_passkey`: a passkey assertion refused: an unknown
+    /// credential, another user's, a wrong origin or relying-party id, a bad
+    /// signature, or user verification missing.
+    #[error("the passkey was not accepted")]
+    InvalidPasskey,
+    /// 400 `invalid_passkey`: a passkey registration refused (a wrong origin
+    /// or relying-party id, user verification missing, a malformed answer).
+    #[error("the passkey registration was not accepted")]
+    InvalidPasskeyRegistration,
     /// 404 `not_found`: no such factor (or enrolment waiting) for the user.
     #[error("no such factor")]
     NoSuchFactor,

@@ -42,6 +42,9 @@ pub struct Services {
     pub mail: Mailer,
     /// Work done after the answer (`crate::background`).
     pub background: Background,
+    /// Passkeys' relying party (`crate::factors::webauthn`); none when
+    /// passkeys are off.
+    pub webauthn: Option<webauthn_rs::prelude::Webauthn>,
 }
 
 impl Services {

@@ -61,7 +61,8 @@ pub async fn remove_every_factor(
     }
     let totp = store::factors::delete_totp(&mut tx, user).await?;
     let recovery_codes = store::factors::delete_recovery_codes(&mut tx, user).await?;
-    if !totp && recovery_codes == 0 {
+    let passkeys = store::passkeys::delete_all(&mut tx, user).await?;
+    if !totp && recovery_codes == 0 && passkeys == 0 {
         return Ok(Err(NotRemoved::NoFactor));
     }
     let reason = reasons::FACTORS_REMOVED;

@@ -15,6 +15,7 @@ pub mod enrolment;
 mod login;
 pub mod lost_factors;
 pub mod otp;
+pub mod passkey_sign_in;
 mod password;
 mod proof;
 mod reauthenticate;

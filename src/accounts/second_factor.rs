@@ -1,7 +1,8 @@
 //! The account's side of second factors: finishing a sign-in with its
-//! second factor (`verify`, the same tail as every sign-in), and the changes
-//! that need the password again (removing the TOTP factor, a new set of
-//! recovery codes). Enrolment and the codes themselves are `factors`'.
+//! second factor (`verify`, the same tail as every sign-in; a passkey's
+//! options first, `passkey_options`), and the changes that need the password
+//! again (removing the TOTP factor or a passkey, a new set of recovery
+//! codes). Enrolment and the codes themselves are `factors`'.
 //!
 //! Throttling: a second-factor code is a guess like a password. Before it is
 //! compared, the attempt is reserved on the login throttle's counters of the
@@ -12,8 +13,9 @@
 //! not clear them (`sign_in::clears_failures`): alternating a right password
 //! and wrong codes gains nothing.
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
+use webauthn_rs::prelude::RequestChallengeResponse;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Password;
@@ -84,7 +86,7 @@ async fn verify_as(
     drop(conn);
     let keys = Keys::new(&svc.refresh, &credentials.email, meta.ip.as_deref());
     // Counted before the comparison, refused when locked out.
-    let _reserved = reserve(svc, &keys).await?;
+    let reserved = reserve(svc, &keys).await?;
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await? != Some(challenge.credential_version)
@@ -93,11 +95,30 @@ async fn verify_as(
         tracing::info!(user = %user, "second factor refused: the challenge was spent meanwhile, or the password changed");
         return Err(ServiceError::InvalidChallenge);
     }
-    let Some(method) = factors::check_and_spend(svc, &mut tx, user, presented, now).await? else {
-        // The challenge's spend rolls back with the transaction.
+    let checked =
+        match factors::check_and_spend(svc, &mut tx, user, &challenge.token_hash, presented, now)
+            .await
+        {
+            Err(ServiceError::InvalidCeremony) => {
+                // A passkey ceremony not made for this sign-in: nothing was
+                // checked, so the reserved attempt is given back.
+                drop(tx);
+                let mut tx = svc.store.begin().await?;
+                svc.throttle.cancel(&mut tx, &keys, reserved).await?;
+                tx.commit().await?;
+                return Err(ServiceError::InvalidCeremony);
+            }
+            other => other?,
+        };
+    let Some(method) = checked else {
+        // The challenge's spend rolls back with the transaction; a passkey
+        // ceremony is worth one try, and is spent again below.
         drop(tx);
-        tracing::info!(user = %user, "second factor refused: a wrong or reused code");
+        tracing::info!(user = %user, "second factor refused: a wrong or reused code, or a refused passkey");
         let mut tx = svc.store.begin().await?;
+        if let Presented::Passkey { ceremony, .. } = presented {
+            factors::passkey::burn(&mut tx, ceremony.expose_secret(), now).await?;
+        }
         refuse(
             svc,
             &mut tx,
@@ -108,7 +129,10 @@ async fn verify_as(
         )
         .await?;
         tx.commit().await?;
-        return Err(ServiceError::WrongSecondFactor);
+        return Err(match presented {
+            Presented::Passkey { .. } => ServiceError::InvalidPasskey,
+            _ => ServiceError::WrongSecondFactor,
+        });
     };
     svc.throttle.succeeded(&mut tx, &keys).await?;
     let by_recovery_code = method == Method::RecoveryCode;
@@ -137,9 +161,81 @@ async fn verify_as(
     signed_in
 }
 
+/// Begins a passkey assertion answering the API's sign-in challenge `token`
+/// (`factors::passkey::start_second_factor`); the answer goes to [`verify`]
+/// as `Presented::Passkey`.
+pub async fn passkey_options(
+    svc: &Services,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<factors::passkey::Ceremony<RequestChallengeResponse>, ServiceError> {
+    factors::passkey::start_second_factor(svc, token, Start::Refresh.name(), meta).await
+}
+
+/// [`passkey_options`] for a challenge of the hosted login page; the answer
+/// goes to [`verify_in_browser`].
+pub async fn passkey_options_in_browser(
+    svc: &Services,
+    token: &str,
+    meta: &RequestMeta,
+) -> Result<factors::passkey::Ceremony<RequestChallengeResponse>, ServiceError> {
+    factors::passkey::start_second_factor(svc, token, Start::Browser.name(), meta).await
+}
+
+/// Removes passkey `id` of `user`, given the password again, from a session
+/// with a recent second factor (`factors::step_up`, checked first), as the
+/// TOTP factor is removed: audited, the owner told; the recovery codes go
+/// only when no factor is left. `NoSuchFactor` (404) when the user has no
+/// such passkey.
+pub async fn remove_passkey(
+    svc: &Services,
+    user: Uuid,
+    session: Uuid,
+    id: Uuid,
+    password: &Password,
+    meta: &RequestMeta,
+) -> Result<(), ServiceError> {
+    let mut tx = reauthenticated(
+        svc,
+        user,
+        session,
+        password,
+        "wrong password at second factor removal",
+        meta,
+    )
+    .await?;
+    let now = svc.now();
+    if !store::passkeys::delete(&mut tx, user, id).await? {
+        tx.commit().await?;
+        return Err(ServiceError::NoSuchFactor);
+    }
+    if !factors::due(&mut tx, user).await? {
+        store::factors::delete_recovery_codes(&mut tx, user).await?;
+    }
+    let event = AuditEvent::new(
+        AuditKind::FactorRemoved,
+        Some(user),
+        Some(session),
+        meta,
+        now,
+    )
+    .with_detail("passkey");
+    audit::record(&mut tx, &event).await?;
+    let removed = Mail::FactorRemoved {
+        factor: factors::passkey::NOTICE_NAME,
+        at: now,
+    };
+    factors::notify(svc, &mut tx, user, &removed).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    tracing::info!(user = %user, passkey = %id, "passkey removed");
+    Ok(())
+}
+
 /// Removes the TOTP factor of `user`, given the password again, from a
 /// session with a recent second factor (`factors::step_up`, checked first);
-/// with it go the recovery codes (no factor is left for them to stand in for).
+/// with it go the recovery codes, unless a passkey is left for them to stand
+/// in for.
 /// `NoSuchFactor` (404) when there is none.
 pub async fn remove_totp(
     svc: &Services,
@@ -162,7 +258,9 @@ pub async fn remove_totp(
         tx.commit().await?;
         return Err(ServiceError::NoSuchFactor);
     }
-    store::factors::delete_recovery_codes(&mut tx, user).await?;
+    if !factors::due(&mut tx, user).await? {
+        store::factors::delete_recovery_codes(&mut tx, user).await?;
+    }
     let event = AuditEvent::new(
         AuditKind::FactorRemoved,
         Some(user),

@@ -13,6 +13,7 @@ mod load;
 mod mfa;
 mod pages;
 mod validate;
+mod webauthn;
 
 pub use accounts::{AccountSettings, Verification};
 pub use browser_session::BrowserSessionSettings;
@@ -20,6 +21,7 @@ pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 pub use mfa::MfaSettings;
 pub use pages::{PageSettings, TemplateSettings};
+pub use webauthn::{RelyingParty, WebauthnSettings};
 
 use std::path::{Path, PathBuf};
 
@@ -57,6 +59,9 @@ pub struct Settings {
     /// Second factors (`[mfa]`): the step-up of sensitive actions.
     #[serde(default)]
     pub mfa: MfaSettings,
+    /// Passkeys' relying party (`[webauthn]`): its id, name and origins.
+    #[serde(default)]
+    pub webauthn: WebauthnSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -30,7 +30,8 @@ use crate::store::{self, AsDb};
 /// How long a challenge lasts.
 pub const LIFETIME_SECS: i64 = 300;
 
-/// The second factors a challenge can be answered with, as the API names them.
+/// The second factors a challenge can be answered with, as the API names
+/// them; `passkey` is added for a user who has one ([`PASSKEY`]).
 pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
 
 /// The factors an enrolment challenge can enrol, as the API names them.
@@ -62,6 +63,9 @@ impl Purpose {
         }
     }
 }
+
+/// A passkey, among a challenge's factors.
+pub const PASSKEY: &str = "passkey";
 
 /// A challenge handed to the client: the proof so far, waiting for a second
 /// factor. Holds the bearer value: never logged.
@@ -115,9 +119,13 @@ pub async fn issue(
         purpose: pending.purpose.name().to_owned(),
     };
     store::factors::insert_challenge(db, &row).await?;
+    let mut factors = pending.purpose.factors();
+    if pending.purpose == Purpose::SignIn && store::passkeys::count(db, pending.user).await? > 0 {
+        factors.push(PASSKEY);
+    }
     Ok(Challenge {
         token: SecretString::from(token),
-        factors: pending.purpose.factors(),
+        factors,
         expires_in: LIFETIME_SECS,
     })
 }

@@ -4,7 +4,9 @@
 //! of a presented code, spent in the caller's transaction. Finishing a
 //! sign-in with a second factor, and the changes that need the password
 //! again, are `accounts::second_factor`'s (they end as a sign-in or need
-//! re-authentication). Passkeys will be a third kind beside these.
+//! re-authentication). Passkeys (`passkey`, WebAuthn through webauthn-rs,
+//! the relying party built in `webauthn`) are a third kind beside these, and
+//! also sign in alone (`accounts::passkey_sign_in`).
 //!
 //! Every change of a user's factors, and every recovery code spent, tells
 //! the owner by email (`notify`: `factor_added`, `factor_removed`,
@@ -14,11 +16,13 @@
 //! sign-in.
 
 pub mod challenge;
+pub mod passkey;
 pub mod policy;
 pub mod recovery;
 pub mod reseal;
 pub mod step_up;
 pub mod totp;
+pub mod webauthn;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -35,7 +39,7 @@ use crate::store::{self, AsDb, Tx};
 pub use challenge::Challenge;
 
 /// Whether a sign-in of `user` must show a second factor before any session
-/// starts: the user has a confirmed one.
+/// starts: the user has a confirmed one (a TOTP factor or a passkey).
 pub async fn due(db: &mut impl AsDb, user: Uuid) -> Result<bool, ServiceError> {
     Ok(store::factors::has_confirmed(db, user).await?)
 }
@@ -66,6 +70,12 @@ pub async fn notify(
 pub enum Presented {
     Totp(SecretString),
     RecoveryCode(SecretString),
+    /// A passkey assertion answering the ceremony `ceremony`
+    /// (`passkey::start_second_factor`).
+    Passkey {
+        ceremony: SecretString,
+        credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
+    },
 }
 
 impl Presented {
@@ -82,18 +92,37 @@ impl Presented {
     }
 }
 
-/// Checks `presented` for `user` and spends it in `tx` (the TOTP step, or the
-/// recovery code), under the caller's lock of the user: the method it proved,
-/// or none (wrong, already used, two steps old, or no such factor).
+/// Checks `presented` for `user`, answering the sign-in challenge whose hash
+/// is `challenge`, and spends it in `tx` (the TOTP step, the recovery code,
+/// the passkey ceremony), under the caller's lock of the user: the method it
+/// proved, or none (wrong, already used, two steps old, no such factor, a
+/// refused assertion). A passkey ceremony not made for this challenge and
+/// user is `InvalidCeremony`.
 pub async fn check_and_spend(
     svc: &Services,
     tx: &mut Tx<'_>,
     user: Uuid,
+    challenge: &[u8],
     presented: &Presented,
     now: DateTime<Utc>,
 ) -> Result<Option<Method>, ServiceError> {
     use secrecy::ExposeSecret;
     match presented {
+        Presented::Passkey {
+            ceremony,
+            credential,
+        } => {
+            passkey::check_second_factor(
+                svc,
+                tx,
+                user,
+                challenge,
+                ceremony.expose_secret(),
+                credential,
+                now,
+            )
+            .await
+        }
         Presented::Totp(code) => {
             let Some(factor) = store::factors::find_totp(tx, user).await? else {
                 return Ok(None);
@@ -316,6 +345,8 @@ pub struct Status {
     /// A TOTP enrolment waiting for its first code.
     pub totp_pending: bool,
     pub recovery_codes_left: i64,
+    /// How many passkeys the user has registered.
+    pub passkeys: i64,
 }
 
 pub async fn status(svc: &Services, user: Uuid) -> Result<Status, ServiceError> {
@@ -324,6 +355,7 @@ pub async fn status(svc: &Services, user: Uuid) -> Result<Status, ServiceError> 
     Ok(Status {
         totp: totp.as_ref().is_some_and(|f| f.confirmed_at.is_some()),
         totp_pending: totp.as_ref().is_some_and(|f| f.confirmed_at.is_none()),
+        passkeys: passkey::count(&mut conn, user).await?,
         recovery_codes_left: store::factors::recovery_codes_left(&mut conn, user).await?,
     })
 }

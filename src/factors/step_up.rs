@@ -1,7 +1,7 @@
 //! Step-up for sensitive actions (adding or removing a factor, new recovery
 //! codes, a password change, an email change request): for a user with a
 //! confirmed second factor, the caller's session must have been signed in
-//! with one (a TOTP or recovery code: `mfa` in its `amr`) at most `mfa.step_up_max_age_secs`
+//! with one (a TOTP or recovery code, a passkey: `mfa` in its `amr`) at most `mfa.step_up_max_age_secs`
 //! ago. Otherwise `StepUpRequired` (401 `insufficient_user_authentication`
 //! with RFC 9470's `WWW-Authenticate` attributes): the client signs in again
 //! with the factor (login, then `/auth/mfa/verify`) and retries with the new

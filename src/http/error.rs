@@ -87,6 +87,15 @@ pub enum ApiError {
     /// 409 `factor_exists`: a TOTP factor is already enrolled.
     #[error("a TOTP factor is already enrolled; remove it first")]
     FactorExists,
+    /// 401 `invalid_ceremony`: see `ServiceError::InvalidCeremony`.
+    #[error("the passkey ceremony is invalid, expired or already used; start again")]
+    InvalidCeremony,
+    /// 401 `invalid_passkey`: see `ServiceError::InvalidPasskey`.
+    #[error("the passkey was not accepted")]
+    InvalidPasskey,
+    /// 400 `invalid_passkey`: see `ServiceError::InvalidPasskeyRegistration`.
+    #[error("the passkey registration was not accepted")]
+    InvalidPasskeyRegistration,
     /// 401 `mfa_required`: the sign-in needs a second factor (the API's
     /// answer carries a challenge; see `http::tokens`).
     #[error("this account asks for a second factor")]
@@ -165,6 +174,8 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_mfa_challenge",
     "invalid_mfa_code",
     "factor_exists",
+    "invalid_ceremony",
+    "invalid_passkey",
     "mfa_required",
     "mfa_enrollment_required",
     "insufficient_user_authentication",
@@ -211,6 +222,8 @@ impl ApiError {
             Self::InvalidChallenge => "invalid_mfa_challenge",
             Self::WrongSecondFactor | Self::WrongEnrolmentCode => "invalid_mfa_code",
             Self::FactorExists => "factor_exists",
+            Self::InvalidCeremony => "invalid_ceremony",
+            Self::InvalidPasskey | Self::InvalidPasskeyRegistration => "invalid_passkey",
             Self::MfaRequired => "mfa_required",
             Self::MfaEnrollmentRequired => "mfa_enrollment_required",
             Self::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
@@ -245,7 +258,8 @@ impl ResponseError for ApiError {
             | Self::WeakPassword(_)
             | Self::OAuth { .. }
             | Self::InvalidAccountToken
-            | Self::WrongEnrolmentCode => StatusCode::BAD_REQUEST,
+            | Self::WrongEnrolmentCode
+            | Self::InvalidPasskeyRegistration => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken
@@ -253,6 +267,8 @@ impl ResponseError for ApiError {
             | Self::MissingToken
             | Self::InvalidChallenge
             | Self::WrongSecondFactor
+            | Self::InvalidCeremony
+            | Self::InvalidPasskey
             | Self::MfaRequired
             | Self::MfaEnrollmentRequired
             | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
@@ -288,6 +304,8 @@ impl ResponseError for ApiError {
             | Self::InvalidGrant { .. }
             | Self::InvalidChallenge
             | Self::WrongSecondFactor
+            | Self::InvalidCeremony
+            | Self::InvalidPasskey
             | Self::MfaRequired
             | Self::MfaEnrollmentRequired => {
                 response.insert_header((
@@ -385,6 +403,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongEnrolmentCode => Self::WrongEnrolmentCode,
             ServiceError::FactorExists => Self::FactorExists,
             ServiceError::NoSuchFactor => Self::NotFound,
+            ServiceError::InvalidCeremony => Self::InvalidCeremony,
+            ServiceError::InvalidPasskey => Self::InvalidPasskey,
+            ServiceError::InvalidPasskeyRegistration => Self::InvalidPasskeyRegistration,
             ServiceError::Store(e) => e.into(),
             ServiceError::Hash(e) => e.into(),
             ServiceError::Busy => Self::Unavailable {
@@ -440,6 +461,9 @@ mod tests {
             ApiError::WrongSecondFactor,
             ApiError::WrongEnrolmentCode,
             ApiError::FactorExists,
+            ApiError::InvalidCeremony,
+            ApiError::InvalidPasskey,
+            ApiError::InvalidPasskeyRegistration,
             ApiError::MfaRequired,
             ApiError::MfaEnrollmentRequired,
             ApiError::InsufficientUserAuthentication { max_age_secs: 900 },
@@ -478,6 +502,9 @@ mod tests {
                 | ApiError::WrongSecondFactor
                 | ApiError::WrongEnrolmentCode
                 | ApiError::FactorExists
+                | ApiError::InvalidCeremony
+                | ApiError::InvalidPasskey
+                | ApiError::InvalidPasskeyRegistration
                 | ApiError::MfaRequired
                 | ApiError::MfaEnrollmentRequired
                 | ApiError::InsufficientUserAuthentication { .. }

@@ -26,6 +26,10 @@ pub enum Method {
     Totp,
     /// A recovery code: a second factor.
     RecoveryCode,
+    /// A passkey (WebAuthn) assertion with user verification: a second
+    /// factor after a first proof, or a sign-in of its own (README,
+    /// "Passkeys": the device and what unlocked it are two factors).
+    Passkey,
     /// A stored name this instance does not know.
     Unknown(String),
 }
@@ -39,18 +43,20 @@ impl Method {
             Self::EmailLink => "email_link",
             Self::Totp => "totp",
             Self::RecoveryCode => "recovery_code",
+            Self::Passkey => "passkey",
             Self::Unknown(name) => name,
         }
     }
 
     /// Whether it is a second factor: a sign-in that used one is `mfa`.
     pub fn is_second_factor(&self) -> bool {
-        matches!(self, Self::Totp | Self::RecoveryCode)
+        matches!(self, Self::Totp | Self::RecoveryCode | Self::Passkey)
     }
 
     /// Its RFC 8176 value, for `amr`; none for an unknown name. A TOTP code
     /// and a recovery code are one-time secrets held by the user: `otp`.
-    /// RFC 8176 has
+    /// A passkey is `swk`: authd asks for no attestation, so nothing proves
+    /// the key lives in hardware (`hwk` would claim that). RFC 8176 has
     /// no value for an emailed link: like an emailed code, it is a one-time
     /// secret sent to the mailbox, so both are `otp` (what a reset that signs
     /// in said before the methods were told apart).
@@ -58,6 +64,7 @@ impl Method {
         match self {
             Self::Password => Some("pwd"),
             Self::EmailCode | Self::EmailLink | Self::Totp | Self::RecoveryCode => Some("otp"),
+            Self::Passkey => Some("swk"),
             Self::Unknown(_) => None,
         }
     }
@@ -69,6 +76,7 @@ impl Method {
             "email_link" => Self::EmailLink,
             "totp" => Self::Totp,
             "recovery_code" => Self::RecoveryCode,
+            "passkey" => Self::Passkey,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -165,6 +173,17 @@ mod tests {
         let read = Methods::from("email_code recovery_code".to_owned());
         assert_eq!(read.amr(), ["otp", "mfa"]);
         assert_eq!(Methods::one(Method::Password).acr(), "1");
+    }
+
+    #[test]
+    fn a_passkey_is_swk_and_a_second_factor_alone_or_after_a_password() {
+        let alone = Methods::one(Method::Passkey);
+        assert_eq!(alone.to_string(), "passkey");
+        assert_eq!(alone.amr(), ["swk", "mfa"]);
+        assert_eq!(alone.acr(), "2");
+        let after = Methods::from("password passkey".to_owned());
+        assert_eq!(after.amr(), ["pwd", "swk", "mfa"]);
+        assert!(after.has_second_factor());
     }
 
     #[test]

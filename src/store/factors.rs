@@ -109,11 +109,13 @@ pub async fn delete_totp(db: &mut impl AsDb, user: Uuid) -> Result<bool, StoreEr
     Ok(done > 0)
 }
 
-/// Whether `user` has a confirmed second factor.
+/// Whether `user` has a confirmed second factor: a confirmed TOTP factor or
+/// a passkey (`store::passkeys`).
 #[tracing::instrument(skip_all, fields(user = %user))]
 pub async fn has_confirmed(db: &mut impl AsDb, user: Uuid) -> Result<bool, StoreError> {
-    const SQL: &str =
-        "SELECT COUNT(*) FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL";
+    const SQL: &str = "SELECT (SELECT COUNT(*) FROM totp_factors \
+         WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
+         + (SELECT COUNT(*) FROM passkeys WHERE user_id = $1)";
     let (n,): (i64,) = on_db!(db, |c| sqlx::query_as(SQL).bind(user).fetch_one(c).await)?;
     Ok(n > 0)
 }

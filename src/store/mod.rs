@@ -28,6 +28,7 @@ pub mod consents;
 mod error;
 pub mod factors;
 pub mod outbox;
+pub mod passkeys;
 mod postgres;
 pub mod sessions;
 mod sqlite;

@@ -56,6 +56,7 @@ mod openapi;
 mod otp;
 mod pages;
 mod par;
+mod passkeys;
 mod password_reset;
 mod permissions;
 mod refresh;

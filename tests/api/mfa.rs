@@ -171,7 +171,7 @@ async fn a_user_enrols_totp_and_signs_in_with_password_and_code(backend: Backend
     assert_eq!(status.status, 200, "{}", status.text);
     assert_eq!(
         status.body,
-        json!({ "totp": true, "totp_pending": false, "recovery_codes_left": 10 })
+        json!({ "totp": true, "totp_pending": false, "recovery_codes_left": 10, "passkeys": 0 })
     );
     let challenge = challenge(&app, &user.email).await;
     let reply = verify(&app, &challenge, &user.code(&app)).await;

@@ -403,6 +403,32 @@ fn bearer_calls() -> Vec<BearerCall> {
             "",
             Some(json!({ "password": PASSWORD })),
         ),
+        call("GET", "/auth/passkeys", "", None),
+        call("POST", "/auth/passkeys/register/start", "", None),
+        call(
+            "POST",
+            "/auth/passkeys/register/finish",
+            "",
+            Some(json!({
+                "ceremony": "not-started",
+                "credential": {
+                    "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+                    "response": { "attestationObject": "AAAA", "clientDataJSON": "AAAA" },
+                },
+            })),
+        ),
+        call(
+            "PATCH",
+            "/auth/passkeys/{id}",
+            "",
+            Some(json!({ "name": "Laptop" })),
+        ),
+        call(
+            "DELETE",
+            "/auth/passkeys/{id}",
+            "",
+            Some(json!({ "password": PASSWORD })),
+        ),
         call("POST", "/auth/logout", "?scope=local", None),
         call("POST", "/auth/logout", "?scope=global", None),
         call("POST", "/auth/logout", "?scope=others", None),
@@ -455,6 +481,11 @@ async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route
     let app = spawn_app_with(backend, |s| {
         s.refresh.absolute_ttl_secs = 600;
         s.refresh.idle_ttl_secs = 600;
+        s.webauthn.rp_id = Some("localhost".into());
+        s.webauthn.origins = vec!["http://localhost".into()];
+        // A new user (and its verification mail) for each call's control.
+        s.limits.register_per_ip = 1_000;
+        s.email.per_ip_limit = 1_000;
     })
     .await;
     // Every Bearer route the server serves, from its route table and its
@@ -502,10 +533,14 @@ async fn access_tokens_outliving_their_session_are_refused_by_every_bearer_route
         // A live token's user has no grant to this client: 404 comes only
         // after the token is accepted.
         // Nor a factor: the second factors' changes answer 404 after it.
+        // Nor a passkey (`{id}` is the session's id), nor a registration
+        // begun: 401 invalid_ceremony comes after the token too.
         let unknown_grant = (call.path == "/auth/grants/{client_id}"
             || call.path.starts_with("/auth/mfa/totp")
-            || call.path == "/auth/mfa/recovery-codes")
-            && reply.status == 404;
+            || call.path == "/auth/mfa/recovery-codes"
+            || call.path == "/auth/passkeys/{id}")
+            && reply.status == 404
+            || call.path == "/auth/passkeys/register/finish" && reply.error() == "invalid_ceremony";
         assert!(
             (200..300).contains(&reply.status) || unknown_grant,
             "{what} with a live token: {} {}",

@@ -27,6 +27,8 @@ pub struct MfaStatus {
     totp_pending: bool,
     /// Unused recovery codes left.
     recovery_codes_left: i64,
+    /// How many passkeys are registered (`GET /auth/passkeys` lists them).
+    passkeys: i64,
 }
 
 /// Lists the user's second factors.
@@ -51,6 +53,7 @@ pub async fn status(
         totp: s.totp,
         totp_pending: s.totp_pending,
         recovery_codes_left: s.recovery_codes_left,
+        passkeys: s.passkeys,
     }))
 }
 

@@ -48,6 +48,7 @@ pub struct EnrolStarted {
 #[utoipa::path(
     post,
     path = "/auth/mfa/enroll/totp",
+    operation_id = "mfa_enroll_totp",
     tag = "auth",
     request_body = EnrolStart,
     responses(
@@ -101,6 +102,7 @@ pub struct EnrolConfirm {
 #[utoipa::path(
     post,
     path = "/auth/mfa/enroll/totp/confirm",
+    operation_id = "mfa_enroll_totp_confirm",
     tag = "auth",
     request_body = EnrolConfirm,
     responses(

@@ -13,8 +13,8 @@ use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
 use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_response};
 
-/// A sign-in challenge and the second factor answering it: `code` (TOTP) or
-/// `recovery_code`, exactly one.
+/// A sign-in challenge and the second factor answering it: `code` (TOTP),
+/// `recovery_code` or `passkey`, exactly one.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MfaVerify {
@@ -27,9 +27,23 @@ pub struct MfaVerify {
     /// One of the recovery codes (case, spaces and dashes do not matter).
     #[schema(value_type = Option<String>, example = "k7m2q-x9ta4", max_length = 32)]
     recovery_code: Option<SecretString>,
+    /// A passkey's assertion, after `POST /auth/mfa/passkey`.
+    passkey: Option<PasskeyAnswer>,
     /// `cookie` (default, browsers) or `body` (native clients), as at login.
     #[serde(default)]
     token_delivery: Delivery,
+}
+
+/// A passkey answering the challenge: the ceremony of `POST
+/// /auth/mfa/passkey` and the `PublicKeyCredential` of
+/// `navigator.credentials.get` as JSON.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAnswer {
+    #[schema(value_type = String, max_length = 128)]
+    ceremony: SecretString,
+    #[schema(value_type = Object)]
+    credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
 }
 
 /// Finishes a sign-in with a second factor.
@@ -51,8 +65,9 @@ pub struct MfaVerify {
                 ("Set-Cookie" = String, description = "The refresh token when it travels by cookie (see `/auth/login`)"),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
-        (status = 400, description = "`invalid_request`: a malformed body, neither or both of `code` and `recovery_code`, or body delivery disabled", body = ErrorBody),
-        (status = 401, description = "`invalid_mfa_challenge` (unknown, expired, already used, made for the hosted page, or made before the password changed: sign in again) or `invalid_mfa_code` (a wrong code, a TOTP code already used or more than one step old, a spent recovery code)", body = ErrorBody),
+        (status = 400, description = "`invalid_request`: a malformed body, not exactly one of `code`, `recovery_code` and `passkey`, or body delivery disabled", body = ErrorBody),
+        (status = 401, description = "`invalid_mfa_challenge` (unknown, expired, already used, made for the hosted page, or made before the password changed: sign in again), `invalid_mfa_code` (a wrong code, a TOTP code already used or more than one step old, a spent recovery code), `invalid_ceremony` (a passkey ceremony unknown, expired, used, or not made for this challenge) or `invalid_passkey` (a passkey not the user's, a wrong origin or relying-party id, a bad signature, user verification missing)", body = ErrorBody),
+        (status = 404, description = "`not_enabled`: a passkey, and passkeys are off on this server", body = ErrorBody),
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = ErrorBody),
@@ -71,12 +86,16 @@ pub async fn mfa_verify(
     let svc = &state.services;
     let delivery = input.token_delivery;
     check_delivery(&state, &req, delivery)?;
-    let presented = match (input.code, input.recovery_code) {
-        (Some(code), None) => Presented::Totp(bounded("code", code, 16)?),
-        (None, Some(code)) => Presented::RecoveryCode(bounded("recovery_code", code, 32)?),
+    let presented = match (input.code, input.recovery_code, input.passkey) {
+        (Some(code), None, None) => Presented::Totp(bounded("code", code, 16)?),
+        (None, Some(code), None) => Presented::RecoveryCode(bounded("recovery_code", code, 32)?),
+        (None, None, Some(p)) => Presented::Passkey {
+            ceremony: bounded("passkey.ceremony", p.ceremony, 128)?,
+            credential: p.credential,
+        },
         _ => {
             return Err(ApiError::InvalidRequest(
-                "give either `code` or `recovery_code`".into(),
+                "give one of `code`, `recovery_code` and `passkey`".into(),
             ));
         }
     };

@@ -62,7 +62,7 @@ async fn remove_factors_ends_every_factor_and_session_and_tells_the_owner(backen
     let status = app.get_bearer("/auth/mfa", &login.access).await;
     assert_eq!(
         status.body,
-        json!({ "totp": false, "totp_pending": false, "recovery_codes_left": 0 })
+        json!({ "totp": false, "totp_pending": false, "recovery_codes_left": 0, "passkeys": 0 })
     );
     let id = app.user_id(&user.email).await;
     let event = app
