@@ -140,8 +140,9 @@
 
   // A refused sign-in for an address not yet verified (with
   // accounts.email_verification = "required") offers a new link; a right
-  // password for an account with a second factor (401 `mfa_required`) goes
-  // on in mfa.js, which comes back through `signIn`.
+  // password for an account with a second factor (401 `mfa_required`), or
+  // without one under mfa.required (401 `mfa_enrollment_required`), goes on
+  // in mfa.js, which comes back through `signIn`.
   async function login(address, password) {
     const response = await ui.post('/auth/login', { email: address, password });
     if (!response.ok) {
@@ -149,6 +150,11 @@
       if (body && body.error === 'mfa_required') {
         $('password').value = '';
         window.demoMfa.ask(body);
+        return false;
+      }
+      if (body && body.error === 'mfa_enrollment_required') {
+        $('password').value = '';
+        await window.demoMfa.enrol(body);
         return false;
       }
       const code = await ui.fail(response);

@@ -9,6 +9,11 @@
 //   text for the authenticator app; POST /auth/mfa/totp/confirm with the
 //   app's first code turns it on and answers the ten recovery codes, shown
 //   once. GET /auth/mfa says what the account has.
+// - Under `mfa.required`, a right password for an account without a factor
+//   answers 401 `mfa_enrollment_required` with an enrolment challenge: this
+//   page gets a secret for it (POST /auth/mfa/enroll/totp), and its first
+//   code (POST /auth/mfa/enroll/totp/confirm, cookie delivery) turns the
+//   factor on and signs in at once, with the recovery codes.
 //
 // The challenge lives in this closure only, like the access token in
 // app.js's: it is a bearer value worth a sign-in with the second factor.
@@ -31,6 +36,49 @@ window.demoMfa = (() => {
   function cancel() {
     challenge = null;
     ui.show('signed-out', 'signed out');
+  }
+
+  // After `mfa_enrollment_required`: a secret for the challenge, then the
+  // enrolment form.
+  async function enrol(body) {
+    challenge = body.mfa_challenge;
+    const response = await ui.post('/auth/mfa/enroll/totp', { challenge });
+    if (!response.ok) {
+      await ui.fail(response);
+      cancel();
+      return;
+    }
+    const enrolment = await response.json();
+    $('enrol-secret').textContent = enrolment.secret;
+    $('enrol-uri').textContent = enrolment.otpauth_uri;
+    $('enrol-code').value = '';
+    ui.show('mfa-enrol', 'a second factor is required');
+    $('enrol-code').focus();
+  }
+
+  // The first code: the factor on, the session started, the codes shown.
+  async function finishEnrolment(code) {
+    const response = await ui.post('/auth/mfa/enroll/totp/confirm', { challenge, code: code.trim() });
+    if (!response.ok) {
+      const error = await ui.fail(response);
+      if (error === 'invalid_mfa_challenge') cancel();
+      return;
+    }
+    challenge = null;
+    const answer = await response.json();
+    $('enrol-secret').textContent = '';
+    $('enrol-uri').textContent = '';
+    await window.demoSession.signIn(answer);
+    showCodes(answer.recovery_codes);
+    ui.notice('Your authenticator app is set up. Keep the recovery codes somewhere safe: they are shown once.');
+  }
+
+  function showCodes(codes) {
+    $('recovery-codes').replaceChildren(...(codes || []).map((c) => {
+      const item = document.createElement('li');
+      item.textContent = c;
+      return item;
+    }));
   }
 
   // Digits only are a TOTP code; anything else a recovery code.
@@ -98,12 +146,7 @@ window.demoMfa = (() => {
       return;
     }
     const confirmed = await response.json();
-    const list = $('recovery-codes');
-    list.replaceChildren(...(confirmed.recovery_codes || []).map((c) => {
-      const item = document.createElement('li');
-      item.textContent = c;
-      return item;
-    }));
+    showCodes(confirmed.recovery_codes);
     $('totp-secret').textContent = '';
     $('totp-uri').textContent = '';
     ui.notice('Your authenticator app is set up. Keep the recovery codes somewhere safe: they are shown once.');
@@ -116,6 +159,12 @@ window.demoMfa = (() => {
     verify($('mfa-code').value);
   });
   $('mfa-cancel').addEventListener('click', () => { ui.clear(); cancel(); });
+  $('mfa-enrol-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    ui.clear();
+    finishEnrolment($('enrol-code').value);
+  });
+  $('enrol-cancel').addEventListener('click', () => { ui.clear(); cancel(); });
   $('totp-start').addEventListener('click', () => { ui.clear(); start(); });
   $('totp-confirm').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -123,5 +172,5 @@ window.demoMfa = (() => {
     confirm($('totp-confirm-code').value);
   });
 
-  return Object.freeze({ ask, status });
+  return Object.freeze({ ask, enrol, status });
 })();

@@ -3,13 +3,15 @@
 //! computed here), sees the recovery codes once, signs out; signing in again,
 //! the password alone leaves the page signed out with no refresh cookie and
 //! asks for the code; a wrong code is refused and the right one signs in.
-//! A recovery code then signs in once.
+//! A recovery code then signs in once. Under `mfa.required`, a user without a
+//! factor sets one up at sign-in (a wrong first code refused, no cookie before
+//! the right one) and is signed in with the recovery codes shown.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::page::{Page, in_browser};
+use super::page::{Page, in_browser, in_browser_with};
 use crate::mfa::totp_of;
 
 /// Waits until the element `id` is shown and its text starts with `prefix`
@@ -94,5 +96,46 @@ async fn the_demo_sets_up_totp_and_asks_for_the_code_at_the_next_sign_in() {
         page.fill("mfa-code", &format!("{}\n", codes[0])).await;
         assert_eq!(page.wait_for_error().await.0, "invalid_mfa_code");
     })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_policy_the_demo_enrols_a_factor_at_sign_in() {
+    in_browser_with(
+        |s| s.mfa.required = true,
+        |page| async move {
+            let app = &page.app;
+            let email = format!("user-{}@example.com", uuid::Uuid::new_v4().simple());
+            app.register(&email).await;
+            page.goto("/demo/").await;
+            page.wait_for("signed-out").await;
+            page.submit(&email, "login").await;
+            assert_eq!(
+                page.wait_for("mfa-enrol").await,
+                "a second factor is required"
+            );
+            let secret = wait_for_text(&page, "enrol-secret", "").await;
+            wait_for_text(&page, "enrol-uri", "otpauth://totp/").await;
+            assert!(page.refresh_cookie().await.is_none(), "no session yet");
+
+            page.fill("enrol-code", "000000\n").await;
+            assert_eq!(page.wait_for_error().await.0, "invalid_mfa_code");
+            assert!(page.refresh_cookie().await.is_none());
+
+            let totp = totp_of(&secret);
+            let code = totp.generate(u64::try_from(app.now().timestamp()).unwrap());
+            page.fill("enrol-code", &format!("{code}\n")).await;
+            assert_eq!(
+                page.wait_for("signed-in").await,
+                format!("signed in as {email}")
+            );
+            assert!(page.refresh_cookie().await.is_some());
+            let codes = page
+                .js("return document.querySelectorAll('#recovery-codes li').length;")
+                .await;
+            assert_eq!(codes, json!(10), "the recovery codes, shown once");
+            wait_for_text(&page, "totp-status", "on (10 recovery codes left)").await;
+        },
+    )
     .await;
 }
