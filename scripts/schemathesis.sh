@@ -181,6 +181,17 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 409, 42
 include-path = "/auth/mfa/verify"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 429]
 
+# Enrolment at sign-in (mfa.required) takes the challenge of a
+# mfa_enrollment_required answer: one the generator makes up is a 401
+# invalid_mfa_challenge, and a code the device did not show a 400.
+[[operations]]
+include-path = "/auth/mfa/enroll/totp"
+checks.positive_data_acceptance.expected-statuses = [200, 401, 409]
+
+[[operations]]
+include-path = "/auth/mfa/enroll/totp/confirm"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 429]
+
 # Passkeys: a WebAuthn credential is an authenticator's signature over a
 # challenge, which no schema can make: a well-formed one is refused with
 # 400/401 invalid_passkey or invalid_ceremony; and where passkeys are off

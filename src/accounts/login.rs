@@ -67,6 +67,8 @@ pub async fn login(
 pub enum BrowserSignIn {
     Complete(BrowserSession),
     SecondFactor(crate::factors::Challenge),
+    /// `mfa.required`: a factor to enrol first (`accounts::enrolment`).
+    EnrolFactor(crate::factors::Challenge),
 }
 
 impl From<SignIn> for BrowserSignIn {
@@ -79,6 +81,7 @@ impl From<SignIn> for BrowserSignIn {
                 methods: session.auth_methods,
             }),
             SignIn::SecondFactor(challenge) => Self::SecondFactor(challenge),
+            SignIn::EnrolFactor(challenge) => Self::EnrolFactor(challenge),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Accounts: registration (with its enumeration-safe mode), the credentials
 //! check at login with its throttle, password change, password reset, email
-//! verification, email change, sign-in with a one-time code (`otp`), and the
-//! user of a live session. `tokens` holds the rules every emailed link and
-//! code shares. Each flow takes its input parsed (see `domain`), owns its
+//! verification, email change, sign-in with a one-time code (`otp`),
+//! enrolment of a second factor at sign-in under `mfa.required`
+//! (`enrolment`), and the user of a live session. `tokens` holds the rules
+//! every emailed link and code shares. Each flow takes its input parsed (see `domain`), owns its
 //! transactions, and leaves HTTP to `http`; `tokens`' functions take the
 //! flow's connection or transaction, but for `check_code`, which counts a
 //! try on a write connection of its own. The requests whose work would tell
@@ -10,6 +11,7 @@
 //! login code) do that work after the answer, through `svc.background`.
 
 mod email_change;
+pub mod enrolment;
 mod login;
 pub mod lost_factors;
 pub mod otp;

@@ -20,7 +20,7 @@ use webauthn_rs::prelude::RequestChallengeResponse;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Password;
 use crate::error::ServiceError;
-use crate::factors::{self, Presented};
+use crate::factors::{self, Presented, challenge::Purpose};
 use crate::mail::Mail;
 use crate::services::Services;
 use crate::sessions::{Method, Methods};
@@ -77,7 +77,8 @@ async fn verify_as(
     super::limit_codes(svc, meta)?;
     let now = svc.now();
     let mut conn = svc.store.conn().await?;
-    let challenge = factors::challenge::find_live(&mut conn, token, start.name(), now).await?;
+    let challenge =
+        factors::challenge::find_live(&mut conn, token, Purpose::SignIn, start.name(), now).await?;
     let user = challenge.user_id;
     let credentials = store::users::find_credentials(&mut conn, user)
         .await?

@@ -8,13 +8,16 @@
 //! has a confirmed second factor and none was shown yet, the first proof
 //! ends here as a challenge (`factors::challenge`) and no session starts,
 //! whichever flow proved it; `accounts::second_factor::verify` comes back
-//! here with the second factor among the methods.
+//! here with the second factor among the methods. With `mfa.required`
+//! (`factors::policy`), a user without a confirmed factor gets an enrolment
+//! challenge instead (`SignIn::EnrolFactor`), and `accounts::enrolment`
+//! comes back here with the newly confirmed factor among the methods.
 
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
-use crate::factors::{self, Challenge, challenge::Pending};
+use crate::factors::{self, Challenge, challenge::Pending, challenge::Purpose};
 use crate::services::Services;
 use crate::sessions::{self, Methods, Session};
 use crate::store::{self, Tx};
@@ -33,6 +36,10 @@ pub enum SignIn {
     /// The proof was right, and the account asks for a second factor before
     /// any session starts: the challenge to answer it with.
     SecondFactor(Challenge),
+    /// The proof was right, `mfa.required` is on, and the user has no
+    /// second factor: the enrolment challenge to enrol one with
+    /// (`accounts::enrolment`), which finishes the sign-in.
+    EnrolFactor(Challenge),
 }
 
 /// Who signed in, and how: what [`sign_in`] starts a session from.
@@ -79,6 +86,25 @@ pub(super) async fn clears_failures(tx: &mut Tx<'_>, user: Uuid) -> Result<bool,
     Ok(!factors::due(tx, user).await?)
 }
 
+/// What a sign-in by `methods` still needs before a session starts: the
+/// user's second factor (a confirmed one exists), or, under `mfa.required`,
+/// a factor enrolled (none exists); nothing once a second factor is among
+/// the methods.
+async fn still_due(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    methods: &Methods,
+) -> Result<Option<Purpose>, ServiceError> {
+    if methods.has_second_factor() {
+        return Ok(None);
+    }
+    if factors::due(tx, user).await? {
+        return Ok(Some(Purpose::SignIn));
+    }
+    Ok(factors::policy::required(svc).then_some(Purpose::Enrol))
+}
+
 /// Starts the session of `proven` in `tx` (which the caller has settled its
 /// proof in), audits it and commits; then counts the login and logs the
 /// sessions the per-user cap ended.
@@ -86,7 +112,9 @@ pub(super) async fn clears_failures(tx: &mut Tx<'_>, user: Uuid) -> Result<bool,
 /// Unless a second factor is among its methods, a user with a confirmed
 /// second factor gets no session: a challenge bound to the user's current
 /// credential version (read under the lock the caller holds) is stored in
-/// `tx` instead, and the sign-in ends as [`SignIn::SecondFactor`].
+/// `tx` instead, and the sign-in ends as [`SignIn::SecondFactor`]; under
+/// `mfa.required`, a user with none gets an enrolment challenge the same
+/// way ([`SignIn::EnrolFactor`]).
 pub(super) async fn sign_in(
     svc: &Services,
     mut tx: Tx<'_>,
@@ -95,7 +123,7 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
-    if !proven.methods.has_second_factor() && factors::due(&mut tx, user).await? {
+    if let Some(purpose) = still_due(svc, &mut tx, user, &proven.methods).await? {
         let version = store::users::lock(&mut tx, user)
             .await?
             .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("the user is gone")))?;
@@ -105,15 +133,28 @@ pub(super) async fn sign_in(
             start: proven.start.name(),
             methods: &proven.methods,
             detail: proven.detail.as_deref(),
+            purpose,
         };
         let challenge = factors::challenge::issue(&mut tx, pending, now).await?;
         tx.commit().await?;
-        svc.metrics
-            .logins
-            .with_label_values(&["mfa_required"])
-            .inc();
-        tracing::info!(user = %user, "{}: a second factor is due", proven.log);
-        return Ok(SignIn::SecondFactor(challenge));
+        return Ok(match purpose {
+            Purpose::SignIn => {
+                svc.metrics
+                    .logins
+                    .with_label_values(&["mfa_required"])
+                    .inc();
+                tracing::info!(user = %user, "{}: a second factor is due", proven.log);
+                SignIn::SecondFactor(challenge)
+            }
+            Purpose::Enrol => {
+                svc.metrics
+                    .logins
+                    .with_label_values(&["mfa_enrollment_required"])
+                    .inc();
+                tracing::info!(user = %user, "{}: mfa.required, a second factor must be enrolled", proven.log);
+                SignIn::EnrolFactor(challenge)
+            }
+        });
     }
     let started = match proven.start {
         Start::Refresh => {

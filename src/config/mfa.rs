@@ -14,12 +14,21 @@ pub struct MfaSettings {
     /// `insufficient_user_authentication`, RFC 9470). Default 900 (15
     /// minutes); 60 to 86,400.
     pub step_up_max_age_secs: u64,
+    /// A second factor for everyone: when true, no session starts from a
+    /// first proof alone. A user without a confirmed factor whose first
+    /// proof is right is asked to enrol one (401 `mfa_enrollment_required`,
+    /// `factors::policy`) and is signed in by confirming it; sessions signed
+    /// in without a second factor stop being refreshed or used for an
+    /// authorization while it is on. Default false: a second factor is the
+    /// user's choice.
+    pub required: bool,
 }
 
 impl Default for MfaSettings {
     fn default() -> Self {
         Self {
             step_up_max_age_secs: 900,
+            required: false,
         }
     }
 }
@@ -46,6 +55,7 @@ mod tests {
         for secs in [0, 59, 86_401] {
             let s = MfaSettings {
                 step_up_max_age_secs: secs,
+                ..MfaSettings::default()
             };
             let error = s.validate().unwrap_err().to_string();
             assert!(error.contains("mfa.step_up_max_age_secs"), "{error}");

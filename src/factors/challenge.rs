@@ -9,6 +9,11 @@
 //! page: one cannot be finished through the other), lasts
 //! [`LIFETIME_SECS`], and is spent once, by a conditional UPDATE in the
 //! transaction that starts the session.
+//!
+//! A challenge has a [`Purpose`]: `sign_in` (a second factor is due, answered
+//! at `POST /auth/mfa/verify`) or `enrol` (with `mfa.required`, a user without
+//! a factor must enrol one first: `accounts::enrolment`). Each is refused
+//! where the other is expected, as `InvalidChallenge`.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,6 +33,36 @@ pub const LIFETIME_SECS: i64 = 300;
 /// The second factors a challenge can be answered with, as the API names
 /// them; `passkey` is added for a user who has one ([`PASSKEY`]).
 pub const FACTORS: [&str; 2] = ["totp", "recovery_code"];
+
+/// The factors an enrolment challenge can enrol, as the API names them.
+pub const ENROLLABLE: [&str; 1] = ["totp"];
+
+/// What a challenge is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A first proof waiting for the user's second factor.
+    SignIn,
+    /// A first proof of a user with no factor, under `mfa.required`: waiting
+    /// for a factor to be enrolled and confirmed.
+    Enrol,
+}
+
+impl Purpose {
+    /// As a challenge stores it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SignIn => "sign_in",
+            Self::Enrol => "enrol",
+        }
+    }
+
+    fn factors(self) -> Vec<&'static str> {
+        match self {
+            Self::SignIn => FACTORS.to_vec(),
+            Self::Enrol => ENROLLABLE.to_vec(),
+        }
+    }
+}
 
 /// A passkey, among a challenge's factors.
 pub const PASSKEY: &str = "passkey";
@@ -57,6 +92,7 @@ pub struct Pending<'a> {
     pub start: &'static str,
     pub methods: &'a Methods,
     pub detail: Option<&'a str>,
+    pub purpose: Purpose,
 }
 
 /// Stores a new challenge for `pending` in the caller's transaction.
@@ -80,10 +116,11 @@ pub async fn issue(
         created_at: now,
         expires_at: now + Duration::seconds(LIFETIME_SECS),
         used_at: None,
+        purpose: pending.purpose.name().to_owned(),
     };
     store::factors::insert_challenge(db, &row).await?;
-    let mut factors = FACTORS.to_vec();
-    if store::passkeys::count(db, pending.user).await? > 0 {
+    let mut factors = pending.purpose.factors();
+    if pending.purpose == Purpose::SignIn && store::passkeys::count(db, pending.user).await? > 0 {
         factors.push(PASSKEY);
     }
     Ok(Challenge {
@@ -93,16 +130,25 @@ pub async fn issue(
     })
 }
 
-/// The live challenge `token` names for a session of kind `start`: unused,
-/// unexpired at `now`. Anything else is `InvalidChallenge`.
+/// The live challenge `token` names for `purpose` and a session of kind
+/// `start`: unused, unexpired at `now`. Anything else (another purpose
+/// included) is `InvalidChallenge`.
 pub async fn find_live(
     db: &mut impl AsDb,
     token: &str,
+    purpose: Purpose,
     start: &str,
     now: DateTime<Utc>,
 ) -> Result<store::factors::Challenge, ServiceError> {
     match store::factors::find_challenge(db, &token_hash(token)).await? {
-        Some(c) if c.used_at.is_none() && c.expires_at > now && c.start == start => Ok(c),
+        Some(c)
+            if c.used_at.is_none()
+                && c.expires_at > now
+                && c.start == start
+                && c.purpose == purpose.name() =>
+        {
+            Ok(c)
+        }
         _ => Err(ServiceError::InvalidChallenge),
     }
 }

@@ -12,9 +12,12 @@
 //! the owner by email (`notify`: `factor_added`, `factor_removed`,
 //! `recovery_code_used`), queued in the transaction of the change.
 //! Sensitive changes need a recent sign-in with a factor (`step_up`).
+//! `policy`: `mfa.required`, a factor for everyone, enrolled at the next
+//! sign-in.
 
 pub mod challenge;
 pub mod passkey;
+pub mod policy;
 pub mod recovery;
 pub mod reseal;
 pub mod step_up;
@@ -188,6 +191,16 @@ pub async fn start_totp(
 ) -> Result<TotpEnrolment, ServiceError> {
     let mut conn = svc.store.conn().await?;
     step_up::require(svc, &mut conn, user, session, svc.now()).await?;
+    drop(conn);
+    begin_totp(svc, user).await
+}
+
+/// Begins a TOTP enrolment for `user`, whoever asked (a session's Bearer
+/// token after its step-up, or an enrolment challenge): a new secret,
+/// sealed, stored unconfirmed in place of an unconfirmed one; `FactorExists`
+/// (409) when a confirmed one exists.
+pub async fn begin_totp(svc: &Services, user: Uuid) -> Result<TotpEnrolment, ServiceError> {
+    let mut conn = svc.store.conn().await?;
     let account = store::users::find(&mut conn, user)
         .await?
         .ok_or(ServiceError::SessionEnded)?
@@ -211,11 +224,34 @@ pub async fn start_totp(
         return Err(ServiceError::FactorExists);
     }
     tx.commit().await?;
+    Ok(enrolment(svc, &secret, &account))
+}
+
+fn enrolment(svc: &Services, secret: &totp::Secret, account: &str) -> TotpEnrolment {
     let issuer = &svc.settings.email.product_name;
-    Ok(TotpEnrolment {
-        uri: secret.otpauth_uri(issuer, &account),
+    TotpEnrolment {
+        uri: secret.otpauth_uri(issuer, account),
         secret: secret.base32(),
-    })
+    }
+}
+
+/// The TOTP enrolment of `user` still waiting for its first code, shown
+/// again (its secret opened): what a page shows again after a wrong first
+/// code. `None` when there is none (or it does not open).
+pub async fn pending_totp(
+    svc: &Services,
+    user: Uuid,
+) -> Result<Option<TotpEnrolment>, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    let Some(account) = store::users::find(&mut conn, user).await? else {
+        return Ok(None);
+    };
+    let factor = store::factors::find_totp(&mut conn, user)
+        .await?
+        .filter(|f| f.confirmed_at.is_none());
+    Ok(factor
+        .and_then(|f| open(svc, &f))
+        .map(|secret| enrolment(svc, &secret, &account.email)))
 }
 
 /// Confirms the pending TOTP enrolment of `user` with a first code (its step
@@ -233,7 +269,28 @@ pub async fn confirm_totp(
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     store::users::lock(&mut tx, user).await?;
-    let factor = store::factors::find_totp(&mut tx, user)
+    let codes = confirm_pending_totp(svc, &mut tx, user, Some(session), code, meta, now).await?;
+    tx.commit().await?;
+    svc.mail.wake();
+    Ok(codes)
+}
+
+/// Confirms the pending TOTP enrolment of `user` with `code` in `tx`, under
+/// the caller's lock of the user: its step spent, recovery codes made when
+/// it is the first factor, `factor_added` audited (with `session`, when one
+/// asked) and its notice queued. The caller commits and wakes the sender.
+/// `NoSuchFactor` (404): no pending enrolment; `WrongEnrolmentCode` (400):
+/// a wrong code (nothing written).
+pub async fn confirm_pending_totp(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    session: Option<Uuid>,
+    code: &str,
+    meta: &RequestMeta,
+    now: DateTime<Utc>,
+) -> Result<Option<Vec<SecretString>>, ServiceError> {
+    let factor = store::factors::find_totp(tx, user)
         .await?
         .filter(|f| f.confirmed_at.is_none())
         .ok_or(ServiceError::NoSuchFactor)?;
@@ -241,24 +298,22 @@ pub async fn confirm_totp(
     let Some(step) = step else {
         return Err(ServiceError::WrongEnrolmentCode);
     };
-    let first = !store::factors::has_confirmed(&mut tx, user).await?;
-    if !store::factors::spend_totp_step(&mut tx, factor.id, step, true, now).await? {
+    let first = !store::factors::has_confirmed(tx, user).await?;
+    if !store::factors::spend_totp_step(tx, factor.id, step, true, now).await? {
         return Err(ServiceError::WrongEnrolmentCode);
     }
     let codes = match first {
-        true => Some(replace_recovery_codes(svc, &mut tx, user, now).await?),
+        true => Some(replace_recovery_codes(svc, tx, user, now).await?),
         false => None,
     };
-    let event = AuditEvent::new(AuditKind::FactorAdded, Some(user), Some(session), meta, now)
-        .with_detail("totp");
-    audit::record(&mut tx, &event).await?;
+    let event =
+        AuditEvent::new(AuditKind::FactorAdded, Some(user), session, meta, now).with_detail("totp");
+    audit::record(tx, &event).await?;
     let added = Mail::FactorAdded {
         factor: TOTP_NOTICE_NAME,
         at: now,
     };
-    notify(svc, &mut tx, user, &added).await?;
-    tx.commit().await?;
-    svc.mail.wake();
+    notify(svc, tx, user, &added).await?;
     tracing::info!(user = %user, "TOTP factor confirmed");
     Ok(codes)
 }

@@ -349,7 +349,7 @@ pub async fn start_second_factor(
     crate::accounts::limit_codes(svc, meta)?;
     let now = svc.now();
     let mut conn = svc.store.conn().await?;
-    let ch = challenge::find_live(&mut conn, token, start, now).await?;
+    let ch = challenge::find_live(&mut conn, token, challenge::Purpose::SignIn, start, now).await?;
     let passkeys = store::passkeys::list(&mut conn, ch.user_id)
         .await?
         .iter()

@@ -100,6 +100,11 @@ pub enum ApiError {
     /// answer carries a challenge; see `http::tokens`).
     #[error("this account asks for a second factor")]
     MfaRequired,
+    /// 401 `mfa_enrollment_required`: with `mfa.required`, a sign-in of a
+    /// user without a second factor, who must enrol one first (the API's
+    /// answer carries an enrolment challenge; see `http::tokens`).
+    #[error("a second factor is required: enrol one to sign in")]
+    MfaEnrollmentRequired,
     /// 401 `insufficient_user_authentication` (RFC 9470) with
     /// `WWW-Authenticate: Bearer error="insufficient_user_authentication",
     /// acr_values="2", max_age=N`: see `ServiceError::StepUpRequired`. The
@@ -172,6 +177,7 @@ pub const ERROR_CODES: &[&str] = &[
     "invalid_ceremony",
     "invalid_passkey",
     "mfa_required",
+    "mfa_enrollment_required",
     "insufficient_user_authentication",
     "email_taken",
     "payload_too_large",
@@ -219,6 +225,7 @@ impl ApiError {
             Self::InvalidCeremony => "invalid_ceremony",
             Self::InvalidPasskey | Self::InvalidPasskeyRegistration => "invalid_passkey",
             Self::MfaRequired => "mfa_required",
+            Self::MfaEnrollmentRequired => "mfa_enrollment_required",
             Self::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
@@ -263,6 +270,7 @@ impl ResponseError for ApiError {
             | Self::InvalidCeremony
             | Self::InvalidPasskey
             | Self::MfaRequired
+            | Self::MfaEnrollmentRequired
             | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
                 StatusCode::FORBIDDEN
@@ -298,7 +306,8 @@ impl ResponseError for ApiError {
             | Self::WrongSecondFactor
             | Self::InvalidCeremony
             | Self::InvalidPasskey
-            | Self::MfaRequired => {
+            | Self::MfaRequired
+            | Self::MfaEnrollmentRequired => {
                 response.insert_header((
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static(r#"Bearer realm="authd""#),
@@ -456,6 +465,7 @@ mod tests {
             ApiError::InvalidPasskey,
             ApiError::InvalidPasskeyRegistration,
             ApiError::MfaRequired,
+            ApiError::MfaEnrollmentRequired,
             ApiError::InsufficientUserAuthentication { max_age_secs: 900 },
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
@@ -496,6 +506,7 @@ mod tests {
                 | ApiError::InvalidPasskey
                 | ApiError::InvalidPasskeyRegistration
                 | ApiError::MfaRequired
+                | ApiError::MfaEnrollmentRequired
                 | ApiError::InsufficientUserAuthentication { .. }
                 | ApiError::MethodNotAllowed
                 | ApiError::EmailTaken

@@ -134,6 +134,8 @@ route_table! {
     DELETE "/auth/mfa/totp" => auth::mfa::remove_totp,
     POST "/auth/mfa/totp/confirm" => auth::mfa::confirm_totp,
     POST "/auth/mfa/recovery-codes" => auth::mfa::regenerate_recovery_codes,
+    POST "/auth/mfa/enroll/totp" => auth::mfa_enroll::start,
+    POST "/auth/mfa/enroll/totp/confirm" => auth::mfa_enroll::confirm,
     POST "/auth/mfa/passkey" => auth::mfa_passkey,
     POST "/auth/passkeys/register/start" => auth::passkeys::register_start,
     POST "/auth/passkeys/register/finish" => auth::passkeys::register_finish,

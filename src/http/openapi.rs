@@ -40,6 +40,8 @@ use crate::config::{PasswordSettings, Settings};
         auth::mfa::remove_totp,
         auth::mfa::confirm_totp,
         auth::mfa::regenerate_recovery_codes,
+        auth::mfa_enroll::start,
+        auth::mfa_enroll::confirm,
         auth::mfa_passkey::mfa_passkey,
         auth::passkeys::register_start,
         auth::passkeys::register_finish,

@@ -14,6 +14,9 @@ use utoipa::ToSchema;
 use super::ApiError;
 use super::cookies::{check_origin, set_refresh_cookie};
 use super::state::AppState;
+use crate::accounts::SignIn;
+use crate::accounts::enrolment::Enrolled;
+use crate::factors::{Challenge, recovery};
 use crate::sessions::{self, Session};
 
 /// How the refresh token travels. Browsers get it only in an HttpOnly cookie;
@@ -58,6 +61,11 @@ pub struct TokenResponse {
     refresh_token: Option<String>,
     /// Seconds until the refresh token (the session) expires, unless rotated.
     refresh_expires_in: i64,
+    /// Only from `POST /auth/mfa/enroll/totp/confirm` (a sign-in finished by
+    /// enrolling a first factor under `mfa.required`): the ten recovery
+    /// codes, shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes: Option<Vec<String>>,
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, which RFC 6749 section
@@ -74,7 +82,10 @@ pub fn token_headers(
 
 /// A sign-in's 401: the error body, and with the error code `mfa_required`
 /// (the first proof was right, a second factor is due, no session started)
-/// the challenge to finish it with at `POST /auth/mfa/verify`.
+/// the challenge to finish it with at `POST /auth/mfa/verify`; with
+/// `mfa_enrollment_required` (`mfa.required` is on and the user has no
+/// second factor: no session started) the challenge to enrol one with at
+/// `POST /auth/mfa/enroll/totp`, which finishes the sign-in.
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({
     "error": "mfa_required",
@@ -84,45 +95,80 @@ pub fn token_headers(
     "expires_in": 300
 }))]
 pub struct SignInRefused {
-    /// `mfa_required`, or the endpoint's other 401 codes
-    /// (`invalid_credentials`).
+    /// `mfa_required`, `mfa_enrollment_required`, or the endpoint's other
+    /// 401 codes (`invalid_credentials`).
     error: &'static str,
     error_description: &'static str,
-    /// With `mfa_required`: give it to `POST /auth/mfa/verify` with a code;
-    /// single use.
+    /// With `mfa_required`: give it to `POST /auth/mfa/verify` with a code.
+    /// With `mfa_enrollment_required`: give it to `POST
+    /// /auth/mfa/enroll/totp` and `/auth/mfa/enroll/totp/confirm`. Single
+    /// use; one kind is never accepted as the other.
     #[serde(skip_serializing_if = "Option::is_none")]
     mfa_challenge: Option<String>,
     /// With `mfa_required`: what the challenge can be answered with
-    /// (`totp`, `recovery_code`).
+    /// (`totp`, `recovery_code`). With `mfa_enrollment_required`: what can
+    /// be enrolled (`totp`).
     #[serde(skip_serializing_if = "Option::is_none")]
     factors: Option<Vec<&'static str>>,
-    /// With `mfa_required`: seconds until the challenge expires.
+    /// With either: seconds until the challenge expires.
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_in: Option<i64>,
 }
 
 /// The answer to a sign-in: the tokens of its session once it is complete
 /// (an access token, and its refresh token delivered as `delivery` says),
-/// or the challenge of a second factor still due (no session, no cookie).
+/// or the challenge of a second factor still due, or of one to enrol (no
+/// session, no cookie).
 pub fn signed_in_response(
     state: &AppState,
-    outcome: &crate::accounts::SignIn,
+    outcome: &SignIn,
     delivery: Delivery,
 ) -> Result<HttpResponse, ApiError> {
     match outcome {
-        crate::accounts::SignIn::Complete(session) => token_response(state, session, delivery),
-        crate::accounts::SignIn::SecondFactor(challenge) => {
-            let mut response = token_headers(HttpResponse::Unauthorized());
-            response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="authd""#));
-            Ok(response.json(SignInRefused {
-                error: "mfa_required",
-                error_description: "this account asks for a second factor",
-                mfa_challenge: Some(challenge.token.expose_secret().to_owned()),
-                factors: Some(challenge.factors.clone()),
-                expires_in: Some(challenge.expires_in),
-            }))
-        }
+        SignIn::Complete(session) => token_response(state, session, delivery),
+        SignIn::SecondFactor(challenge) => Ok(challenge_response(
+            "mfa_required",
+            "this account asks for a second factor",
+            challenge,
+        )),
+        SignIn::EnrolFactor(challenge) => Ok(challenge_response(
+            "mfa_enrollment_required",
+            "a second factor is required: enrol one to sign in",
+            challenge,
+        )),
     }
+}
+
+/// The answer to a sign-in finished by enrolling its first factor: as
+/// [`signed_in_response`], with the recovery codes beside the tokens.
+pub fn enrolled_response(
+    state: &AppState,
+    enrolled: &Enrolled<SignIn>,
+    delivery: Delivery,
+) -> Result<HttpResponse, ApiError> {
+    match &enrolled.outcome {
+        SignIn::Complete(session) => {
+            let codes = enrolled.recovery_codes.as_deref().map(recovery::shown);
+            tokens_with(state, session, delivery, codes)
+        }
+        other => signed_in_response(state, other, delivery),
+    }
+}
+
+fn challenge_response(
+    error: &'static str,
+    error_description: &'static str,
+    challenge: &Challenge,
+) -> HttpResponse {
+    let mut response = token_headers(HttpResponse::Unauthorized());
+    response.insert_header((header::WWW_AUTHENTICATE, r#"Bearer realm="authd""#));
+    response.json(SignInRefused {
+        error,
+        error_description,
+        mfa_challenge: Some(challenge.token.expose_secret().to_owned()),
+        factors: Some(challenge.factors.clone()),
+        expires_in: Some(challenge.expires_in),
+    })
 }
 
 /// Issues an access token for `session` and delivers its current refresh token.
@@ -130,6 +176,15 @@ pub fn token_response(
     state: &AppState,
     session: &Session,
     delivery: Delivery,
+) -> Result<HttpResponse, ApiError> {
+    tokens_with(state, session, delivery, None)
+}
+
+fn tokens_with(
+    state: &AppState,
+    session: &Session,
+    delivery: Delivery,
+    recovery_codes: Option<Vec<String>>,
 ) -> Result<HttpResponse, ApiError> {
     let issued = sessions::issue_tokens(&state.services, session)?;
     let refresh = issued.refresh_token.expose_secret().to_owned();
@@ -151,5 +206,6 @@ pub fn token_response(
         expires_in: issued.expires_in,
         refresh_token: body_token,
         refresh_expires_in: issued.refresh_expires_in,
+        recovery_codes,
     }))
 }

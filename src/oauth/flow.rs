@@ -9,6 +9,11 @@
 //!   and its sign-in is younger than `max_age` seconds (so `max_age=0`
 //!   always asks for the password, even within the second of the sign-in). Without one: the login page, or `login_required`
 //!   with `prompt=none`.
+//! - Under `mfa.required` (`factors::policy`), a browser session signed in
+//!   without a second factor (before the policy was turned on) is not
+//!   usable: the login page (where the sign-in asks for the factor, or for
+//!   one to be enrolled), or `login_required` with `prompt=none`; the
+//!   consent page refuses it too.
 //! - Step-up (`acr_values`, README "Second factors"): a request whose
 //!   `acr_values` name only "2" among authd's values ("1", "2") demands a
 //!   second factor. A usable session signed in without one is not enough:
@@ -233,6 +238,7 @@ pub async fn decide(
             request
                 .max_age
                 .is_none_or(|max| now - b.auth_time < Duration::seconds(max))
+                && factors::policy::allows(svc, &b.methods)
         })
     };
     let Some(session) = session else {
@@ -406,6 +412,7 @@ async fn held(
     let (request, client) = live(svc, id).await?;
     let session = browser::usable(svc, cookie)
         .await?
+        .filter(|b| factors::policy::allows(svc, &b.methods))
         .ok_or(Refusal::Expired)?;
     let mut conn = svc.store.conn().await?;
     let marked = requests::signed_in(&mut conn, id).await?;

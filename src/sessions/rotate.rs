@@ -56,6 +56,7 @@ use uuid::Uuid;
 
 use super::{Decision, RotationPolicy, Session, SessionKind, decide, reuse};
 use crate::audit::RequestMeta;
+use crate::factors;
 use crate::services::Services;
 use crate::store::{self, Store, StoreError};
 use crate::tokens::refresh::{key_id_of, log_prefix};
@@ -164,6 +165,11 @@ pub async fn exchange_as(
         refreshes.with_label_values(&["refused"]).inc();
         return Ok(Exchange::Refused);
     };
+    if below_policy(svc, claims.session, holder).await? {
+        tracing::info!(session = %claims.session, "refresh refused: mfa.required, and the session signed in without a second factor");
+        refreshes.with_label_values(&["refused"]).inc();
+        return Ok(Exchange::Refused);
+    }
     let rotation = rotate_held(
         &svc.store,
         claims.session,
@@ -203,6 +209,20 @@ pub async fn exchange_as(
             Ok(Exchange::Refused)
         }
     }
+}
+
+/// Whether session `id`, held by `holder`, signed in below the policy
+/// `mfa.required` (`factors::policy`): without a second factor while the
+/// policy is on. Its refresh is refused before anything is judged or spent;
+/// the session is left as it is (a logout with its token still ends it). Read
+/// only while the policy is on: how a session signed in never changes.
+async fn below_policy(svc: &Services, id: Uuid, holder: Holder<'_>) -> Result<bool, StoreError> {
+    if !factors::policy::required(svc) {
+        return Ok(false);
+    }
+    let mut conn = svc.store.conn().await?;
+    let session = store::sessions::find(&mut conn, id).await?;
+    Ok(session.is_some_and(|s| holder.holds(&s) && !factors::policy::allows(svc, &s.auth_methods)))
 }
 
 /// Presents token `presented` of a first-party session `id` at `now` (see

@@ -199,12 +199,14 @@ pub struct Challenge {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
+    /// `sign_in` (a second factor is due) or `enrol` (one must be enrolled).
+    pub purpose: String,
 }
 
 macro_rules! challenge_columns {
     () => {
         "token_hash, user_id, credential_version, start, methods, detail, created_at, \
-         expires_at, used_at"
+         expires_at, used_at, purpose"
     };
 }
 
@@ -213,7 +215,7 @@ pub async fn insert_challenge(db: &mut impl AsDb, ch: &Challenge) -> Result<(), 
     const SQL: &str = concat!(
         "INSERT INTO mfa_challenges (",
         challenge_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
     );
     on_db!(db, |c| sqlx::query(SQL)
         .bind(&ch.token_hash)
@@ -225,6 +227,7 @@ pub async fn insert_challenge(db: &mut impl AsDb, ch: &Challenge) -> Result<(), 
         .bind(ch.created_at)
         .bind(ch.expires_at)
         .bind(ch.used_at)
+        .bind(&ch.purpose)
         .execute(c)
         .await
         .map(|_| ()))?;

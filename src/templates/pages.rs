@@ -17,12 +17,14 @@
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
 //! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty), `passkey` (whether to offer a passkey), `passkey_csrf`, `passkey_ceremony`, `passkey_options` (JSON, for `data-options`) |
 //! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
-//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error` |
 //! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
+//! | `login_mfa_enrol.html` | `request`, `challenge`, `csrf_token`, `client_name`, `secret`, `otpauth_uri`, `error` (`mfa.required`: a factor enrolled at sign-in) |
+//! | `login_recovery_codes.html` | `client_name`, `recovery_codes` (a list), `next` (where the flow goes on) |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
 //! | `security.html` | `totp`, `totp_pending`, `has_factor` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `passkeys_on` (whether passkeys are on), `passkeys` (a list of `id`, `name`, `created`, `last_used`: dates, `last_used` empty for never), `passkey_csrf`, `rename_passkey_csrf`, `remove_passkey_csrf`, `notice`, `error` (both empty for none) |
 //! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error`, `passkey`, `passkey_csrf`, `passkey_ceremony`, `passkey_options` |
 //! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
+//! | `security_sign_in_enrol.html` | `challenge`, `csrf_token`, `secret`, `qr` (a data: URI, or empty), `error` |
 //! | `security_totp.html` | `qr` (a `data:` URI of the QR code, or empty), `secret` (base32, or empty after a wrong code), `csrf_token`, `start_csrf`, `error` |
 //! | `security_recovery_codes.html` | `codes` (a list), `enrolled` (what a first factor's confirmation says, or empty) |
 //! | `security_passkey.html` | `csrf_token`, `ceremony`, `options` (JSON, for `data-options`) |
@@ -65,6 +67,14 @@ const BUILT_IN: &[(&str, &str)] = &[
     ("login.html", include_str!("pages/login.html")),
     ("login_code.html", include_str!("pages/login_code.html")),
     ("login_mfa.html", include_str!("pages/login_mfa.html")),
+    (
+        "login_mfa_enrol.html",
+        include_str!("pages/login_mfa_enrol.html"),
+    ),
+    (
+        "login_recovery_codes.html",
+        include_str!("pages/login_recovery_codes.html"),
+    ),
     ("consent.html", include_str!("pages/consent.html")),
     ("security.html", include_str!("pages/security.html")),
     (
@@ -74,6 +84,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "security_sign_in_mfa.html",
         include_str!("pages/security_sign_in_mfa.html"),
+    ),
+    (
+        "security_sign_in_enrol.html",
+        include_str!("pages/security_sign_in_enrol.html"),
     ),
     (
         "security_totp.html",
@@ -218,6 +232,20 @@ fn samples() -> Vec<(&'static str, Value)> {
             },
         ),
         (
+            "login_mfa_enrol.html",
+            minijinja::context! {
+                request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
+                secret => "JBSWY3DP", otpauth_uri => "otpauth://totp/x", error => "",
+            },
+        ),
+        (
+            "login_recovery_codes.html",
+            minijinja::context! {
+                client_name => "App", recovery_codes => vec!["abcde-12345"],
+                next => "/consent?request=r",
+            },
+        ),
+        (
             "consent.html",
             minijinja::context! {
                 request => "r", csrf_token => "c", client_name => "App",
@@ -249,6 +277,13 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! {
                 challenge => "ch", csrf_token => "c", error => "", passkey => true,
                 passkey_ceremony => "p", passkey_options => "{}",
+            },
+        ),
+        (
+            "security_sign_in_enrol.html",
+            minijinja::context! {
+                challenge => "ch", csrf_token => "c", secret => "JBSWY3DP",
+                qr => "data:image/svg+xml;base64,", error => "",
             },
         ),
         (

@@ -13,7 +13,9 @@
 
 mod accounts;
 mod demo_code_flow;
+mod demo_mfa;
 mod login_code;
+mod mfa_enrol;
 mod page;
 mod passkeys;
 mod security;
@@ -350,7 +352,14 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
     let html = on.get("/demo/").await.text;
-    let scripts = ["ui.js", "links.js", "code_flow.js", "passkeys.js", "app.js"];
+    let scripts = [
+        "ui.js",
+        "links.js",
+        "code_flow.js",
+        "mfa.js",
+        "passkeys.js",
+        "app.js",
+    ];
     assert_eq!(html.matches("<script").count(), scripts.len(), "{html}");
     for script in scripts {
         let tag = format!(r#"<script src="{script}" defer></script>"#);

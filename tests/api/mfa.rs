@@ -10,6 +10,7 @@
 mod notices;
 mod operator;
 mod paths;
+mod policy;
 mod rotation;
 mod sensitive;
 mod step_up;

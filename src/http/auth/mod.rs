@@ -11,6 +11,7 @@ pub mod login;
 pub mod logout;
 pub mod me;
 pub mod mfa;
+pub mod mfa_enroll;
 pub mod mfa_passkey;
 pub mod mfa_verify;
 pub mod otp_start;

@@ -50,7 +50,7 @@ pub struct OtpLogin {
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
         (status = 400, description = "`invalid_request`: a malformed body, or body delivery disabled", body = ErrorBody),
-        (status = 401, description = "`invalid_credentials`: a wrong code or an address without an account (never says which), or a code expired, out of tries, replaced, already used, or sent before a password change; or `mfa_required`. With `mfa_required`, the body carries `mfa_challenge`, `factors` and `expires_in`: the right first proof of an account with a second factor; no session started, finish at `POST /auth/mfa/verify`", body = SignInRefused),
+        (status = 401, description = "`invalid_credentials`: a wrong code or an address without an account (never says which), or a code expired, out of tries, replaced, already used, or sent before a password change; or `mfa_required`. With `mfa_required`, the body carries `mfa_challenge`, `factors` and `expires_in`: the right first proof of an account with a second factor; no session started, finish at `POST /auth/mfa/verify`. Or, with `mfa.required` and no factor yet, `mfa_enrollment_required` with the same fields: enrol at `POST /auth/mfa/enroll/totp` and `/confirm`, which finishes the sign-in", body = SignInRefused),
         (status = 403, description = "`invalid_origin`: cookie delivery requested from an origin not allowed", body = ErrorBody),
         (status = 404, description = "`not_enabled`: sign-in with a code is off (`accounts.otp_enabled`)", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),

@@ -52,6 +52,7 @@ impl AssertionStarted {
 #[utoipa::path(
     post,
     path = "/auth/passkey/start",
+    operation_id = "passkey_sign_in_start",
     tag = "passkeys",
     responses(
         (status = 200, description = "The options for `navigator.credentials.get`", body = AssertionStarted),
@@ -90,6 +91,7 @@ pub struct PasskeyFinish {
 #[utoipa::path(
     post,
     path = "/auth/passkey/finish",
+    operation_id = "passkey_sign_in_finish",
     tag = "passkeys",
     request_body = PasskeyFinish,
     responses(

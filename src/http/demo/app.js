@@ -31,6 +31,7 @@
     $('verified').dataset.verified = String(me.email_verified);
     $('verified').textContent = me.email_verified ? 'verified' : 'not verified yet';
     $('resend').hidden = me.email_verified;
+    window.demoMfa.status();
   }
 
   function signedOut() {
@@ -141,15 +142,35 @@
   }
 
   // A refused sign-in for an address not yet verified (with
-  // accounts.email_verification = "required") offers a new link.
+  // accounts.email_verification = "required") offers a new link; a right
+  // password for an account with a second factor (401 `mfa_required`), or
+  // without one under mfa.required (401 `mfa_enrollment_required`), goes on
+  // in mfa.js, which comes back through `signIn`.
   async function login(address, password) {
     const response = await ui.post('/auth/login', { email: address, password });
     if (!response.ok) {
+      const body = await response.clone().json().catch(() => null);
+      if (body && body.error === 'mfa_required') {
+        $('password').value = '';
+        window.demoMfa.ask(body);
+        return false;
+      }
+      if (body && body.error === 'mfa_enrollment_required') {
+        $('password').value = '';
+        await window.demoMfa.enrol(body);
+        return false;
+      }
       const code = await ui.fail(response);
       $('resend-unverified').hidden = code !== 'email_not_verified';
       return false;
     }
-    keep(await response.json());
+    return signIn(await response.json());
+  }
+
+  // A login's answer (from /auth/login, or /auth/mfa/verify in mfa.js): the
+  // access token kept in this closure, then the account.
+  function signIn(tokens) {
+    keep(tokens);
     return loadMe();
   }
 
@@ -294,6 +315,13 @@
     refresh: () => refresh(),
     loadMe: () => loadMe(),
     restore: () => restore(),
+  });
+
+  // For mfa.js: its calls with the Bearer token (answers, never the token),
+  // and a sign-in finished with the second factor (the tokens go in, only).
+  window.demoSession = Object.freeze({
+    api: (path, body) => api(path, body),
+    signIn: (tokens) => signIn(tokens),
   });
 
   // Opened as the answer of "Sign in with authd" (code_flow.js), or from an

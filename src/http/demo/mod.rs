@@ -6,7 +6,8 @@
 //! the links open authd's hosted pages, `http::pages`) and the
 //! forgot-password form, `code_flow.js` "Sign in with authd" (the code flow
 //! with PKCE, as the public client `demo.client_id`, which `config.json`
-//! names), `passkeys.js` the JSON shapes of WebAuthn (app.js registers a
+//! names), `mfa.js` the second factor (the code after `mfa_required`, TOTP
+//! enrolment), `passkeys.js` the JSON shapes of WebAuthn (app.js registers a
 //! passkey and signs in with one through `/auth/passkeys/*` and
 //! `/auth/passkey/*`), `ui.js` what they share.
 
@@ -20,6 +21,7 @@ const INDEX_HTML: &str = include_str!("index.html");
 const APP_JS: &str = include_str!("app.js");
 const LINKS_JS: &str = include_str!("links.js");
 const CODE_FLOW_JS: &str = include_str!("code_flow.js");
+const MFA_JS: &str = include_str!("mfa.js");
 const UI_JS: &str = include_str!("ui.js");
 const PASSKEYS_JS: &str = include_str!("passkeys.js");
 const APP_CSS: &str = include_str!("app.css");
@@ -42,6 +44,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/demo/app.js", web::get().to(app_js))
         .route("/demo/links.js", web::get().to(links_js))
         .route("/demo/code_flow.js", web::get().to(code_flow_js))
+        .route("/demo/mfa.js", web::get().to(mfa_js))
         .route("/demo/config.json", web::get().to(config))
         .route("/demo/ui.js", web::get().to(ui_js))
         .route("/demo/passkeys.js", web::get().to(passkeys_js))
@@ -70,6 +73,10 @@ async fn links_js() -> HttpResponse {
 
 async fn code_flow_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", CODE_FLOW_JS)
+}
+
+async fn mfa_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", MFA_JS)
 }
 
 /// What the page learns from the server, as a file (the CSP allows no inline

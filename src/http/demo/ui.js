@@ -53,6 +53,10 @@ window.demoUi = (() => {
         return 'Confirm your address first, with the link sent to it (or ask for a new one).';
       case 'email_taken':
         return 'That address belongs to another account.';
+      case 'invalid_mfa_code':
+        return 'That code is wrong or already used; try the current one, or a recovery code.';
+      case 'invalid_mfa_challenge':
+        return 'This sign-in has expired; sign in again.';
       default:
         return `${response.status} ${body.error}: ${body.error_description}`;
     }

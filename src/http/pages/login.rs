@@ -97,6 +97,9 @@ pub async fn submit(
         Ok(BrowserSignIn::SecondFactor(challenge)) => {
             super::mfa::first_page(&state, &view, &challenge, &caller.meta).await
         }
+        Ok(BrowserSignIn::EnrolFactor(challenge)) => {
+            super::mfa_enrol::first(&state, &view, &challenge.token).await
+        }
         Err(ServiceError::InvalidCredentials) => wrong().await,
         Err(e) => PageError::from(e).render(&state),
     }
@@ -152,7 +155,10 @@ pub async fn passkey(
     .await;
     match finished {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        // A passkey is a second factor: nothing is left to ask.
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::InvalidPasskey | ServiceError::InvalidCeremony) => {
             again(StatusCode::UNAUTHORIZED, PASSKEY_REFUSED).await
         }

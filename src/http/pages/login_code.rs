@@ -115,6 +115,9 @@ pub async fn verify(
         Ok(BrowserSignIn::SecondFactor(challenge)) => {
             super::mfa::first_page(&state, &view, &challenge, &caller.meta).await
         }
+        Ok(BrowserSignIn::EnrolFactor(challenge)) => {
+            super::mfa_enrol::first(&state, &view, &challenge.token).await
+        }
         Err(e @ ServiceError::InvalidCredentials) => code_page(&state, &view, &email, Some(e)),
         Err(e) => PageError::from(e).render(&state),
     }

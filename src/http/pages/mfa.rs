@@ -162,7 +162,9 @@ pub async fn submit(
     .await;
     match outcome {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::WrongSecondFactor) => again(WRONG).await,
         Err(ServiceError::InvalidPasskey | ServiceError::InvalidCeremony) => {
             again(PASSKEY_REFUSED).await

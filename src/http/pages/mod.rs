@@ -34,6 +34,7 @@ mod login;
 mod login_code;
 mod logout;
 mod mfa;
+mod mfa_enrol;
 mod passkey;
 mod request;
 mod security;
@@ -62,6 +63,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in/mfa"),
     ("POST", "/account/security/sign-in/passkey"),
+    ("POST", "/account/security/sign-in/enrol"),
     ("POST", "/account/security/totp"),
     ("POST", "/account/security/totp/confirm"),
     ("POST", "/account/security/totp/remove"),
@@ -76,6 +78,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/login/code/verify"),
     ("POST", "/login/passkey"),
     ("POST", "/login/mfa"),
+    ("POST", "/login/mfa/enrol"),
     ("GET", "/consent"),
     ("POST", "/consent"),
     ("GET", "/oauth/logout"),
@@ -114,6 +117,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(
             page_resource("/account/security/sign-in/passkey")
                 .route(web::post().to(security::sign_in_passkey)),
+        )
+        .service(
+            page_resource("/account/security/sign-in/enrol")
+                .route(web::post().to(security::sign_in_enrol)),
         )
         .service(
             page_resource("/account/security/totp").route(web::post().to(security::start_totp)),
@@ -155,6 +162,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
         .service(page_resource("/login/passkey").route(web::post().to(login::passkey)))
         .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
+        .service(page_resource("/login/mfa/enrol").route(web::post().to(mfa_enrol::submit)))
         .service(
             page_resource("/consent")
                 .route(web::get().to(consent::form))

@@ -156,9 +156,17 @@ pub(super) async fn signed_in(
     id: Uuid,
     session: &BrowserSession,
 ) -> HttpResponse {
-    let svc = &state.services;
-    let cookie = browser_cookie(svc, session);
-    let mut response = flow_answer(state, flow::signed_in(svc, id, session).await);
+    let response = flow_answer(state, flow::signed_in(&state.services, id, session).await);
+    with_session_cookie(state, response, session)
+}
+
+/// `response` with the cookie of the browser session `session`.
+pub(super) fn with_session_cookie(
+    state: &AppState,
+    mut response: HttpResponse,
+    session: &BrowserSession,
+) -> HttpResponse {
+    let cookie = browser_cookie(&state.services, session);
     if response.add_cookie(&cookie).is_err() {
         return PageError::Internal.render(state);
     }

@@ -31,6 +31,7 @@ mod changes;
 mod passkeys;
 mod qr;
 mod sign_in;
+mod sign_in_enrol;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -50,6 +51,7 @@ pub use sign_in::{
     form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa,
     submit_passkey as sign_in_passkey,
 };
+pub use sign_in_enrol::submit as sign_in_enrol;
 
 /// The security page: where every sign-in and change here leads back to.
 const HOME: &str = "/account/security";

@@ -1,7 +1,8 @@
 //! The security page's own sign-in (`/account/security/sign-in`), for a
 //! visitor without a browser session at authd and for re-authentication
 //! (step-up): the password form, then, for an account with a second factor,
-//! the code form (`/account/security/sign-in/mfa`). Both sign in through
+//! the code form (`/account/security/sign-in/mfa`); under `mfa.required`,
+//! for an account without one, the enrolment step (`sign_in_enrol.rs`). Both sign in through
 //! the services and throttles of the hosted login page
 //! (`accounts::login_in_browser`, `accounts::second_factor::verify_in_browser`),
 //! start a browser session, set its cookie and answer 303 to the security
@@ -176,9 +177,9 @@ async fn mfa_page(
     .render(state)
 }
 
-/// What both POSTs check first: the caller, the form, and its CSRF token
+/// What the POSTs of the sign-in check first: the caller, the form, and its CSRF token
 /// bound to the browser's binding and what `bind` adds from the fields.
-fn read(
+pub(super) fn read(
     state: &AppState,
     req: &HttpRequest,
     caller: Result<Caller, ApiError>,
@@ -227,6 +228,9 @@ pub async fn submit(
             let offered = Some(passkey::lists_passkey(&challenge));
             mfa_page(&state, &caller, &binding, &challenge.token, offered, None).await
         }
+        Ok(BrowserSignIn::EnrolFactor(challenge)) => {
+            super::sign_in_enrol::first(&state, &binding, &challenge.token).await
+        }
         Err(ServiceError::InvalidCredentials) => page(&state, &req, &email, Why::Wrong).await,
         Err(e) => PageError::from(e).render(&state),
     }
@@ -260,7 +264,10 @@ pub async fn submit_passkey(
     .await;
     match finished {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, &session),
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        // A passkey is a second factor: nothing is left to ask.
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::InvalidPasskey | ServiceError::InvalidCeremony) => {
             page(&state, &req, "", Why::Passkey(StatusCode::UNAUTHORIZED)).await
         }
@@ -319,7 +326,9 @@ pub async fn submit_mfa(
     .await;
     match outcome {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, &session),
-        Ok(BrowserSignIn::SecondFactor(_)) => PageError::Internal.render(&state),
+        Ok(BrowserSignIn::SecondFactor(_) | BrowserSignIn::EnrolFactor(_)) => {
+            PageError::Internal.render(&state)
+        }
         Err(ServiceError::WrongSecondFactor) => again(WRONG_CODE).await,
         Err(ServiceError::InvalidPasskey | ServiceError::InvalidCeremony) => {
             again(PASSKEY_REFUSED).await
