@@ -82,8 +82,8 @@
     const json = credentialJSON(credential);
     // authd reads the WebAuthn answer only; the client's extension outputs
     // are not part of it.
+    delete json.clientExtensionResults;
     json.extensions = {};
-    json.clientExtensionResults = undefined;
     form.elements.credential.value = JSON.stringify(json);
     form.submit();
   }
@@ -117,6 +117,7 @@
             : await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
         if (credential) answer(form, credential);
       } catch (e) {
+        // Why, for whoever opens the console (the page says only that none was used).
         console.info("passkey: " + e.name + ": " + e.message);
         showError(form, "No passkey was used. Try again, or use another way.");
       }
