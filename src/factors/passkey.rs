@@ -179,9 +179,10 @@ pub async fn start_registration(
         .into_iter()
         .map(|p| p.credential_id)
         .collect::<Vec<_>>();
-    let (options, state) = wa
+    let (mut options, state) = wa
         .start_passkey_registration(user, &email, &email, Some(exclude))
         .map_err(|e| ServiceError::internal(anyhow::anyhow!("passkey registration: {e}")))?;
+    ask_discoverable(&mut options);
     let new = NewCeremony {
         kind: kind::REGISTER,
         user: Some(user),
@@ -276,6 +277,23 @@ pub async fn finish_registration(
         name: row.name,
         recovery_codes,
     })
+}
+
+/// Asks the authenticator to keep the passkey discoverable (`residentKey:
+/// "preferred"`): webauthn-rs asks `"discouraged"`, and an authenticator
+/// that follows it (a security key, WebDriver's virtual authenticator) makes
+/// a credential a passwordless sign-in cannot find without a user named
+/// first. "Preferred", not "required": an authenticator out of room still
+/// makes one, good as a second factor. The ceremony's state does not
+/// require one either, so the finish is unchanged.
+fn ask_discoverable(options: &mut CreationChallengeResponse) {
+    let selection = options
+        .public_key
+        .authenticator_selection
+        .get_or_insert_with(Default::default);
+    // webauthn-rs does not export the enum (`ResidentKeyRequirement`); its
+    // value is read from the name the options carry on the wire.
+    selection.resident_key = serde_json::from_value(serde_json::json!("preferred")).ok();
 }
 
 /// A registered passkey as the user sees it.

@@ -15,18 +15,23 @@
 //! | `done.html` | `heading`, `message` |
 //! | `logout_confirm.html` | `csrf`, `client_id`, `client_name`, `post_logout_redirect_uri`, `state` (each empty when absent) |
 //! | `error.html` | `heading`, `message`, `code`, `back` (a URL, or empty) |
-//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty) |
+//! | `login.html` | `request`, `csrf_token`, `client_name`, `email` (from `login_hint`, or empty), `error`, `code_sign_in` (whether to offer the code form), `code_csrf_token`, `code_error` (the code form's, or empty), `passkey` (whether to offer a passkey), `passkey_csrf`, `passkey_ceremony`, `passkey_options` (JSON, for `data-options`) |
 //! | `login_code.html` | `request`, `csrf_token`, `client_name`, `email` (the address the code was asked for), `digits`, `valid_minutes`, `error`, `error_code` (both empty for none) |
-//! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error` |
+//! | `login_mfa.html` | `request`, `challenge`, `csrf_token`, `client_name`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
 //! | `login_mfa_enrol.html` | `request`, `challenge`, `csrf_token`, `client_name`, `secret`, `otpauth_uri`, `error` (`mfa.required`: a factor enrolled at sign-in) |
 //! | `login_recovery_codes.html` | `client_name`, `recovery_codes` (a list), `next` (where the flow goes on) |
 //! | `consent.html` | `request`, `csrf_token`, `client_name`, `scopes` (a list of sentences) |
-//! | `security.html` | `totp`, `totp_pending` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `notice`, `error` (both empty for none) |
-//! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error` |
-//! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error` |
+//! | `security.html` | `totp`, `totp_pending`, `has_factor` (booleans), `recovery_codes_left`, `totp_csrf`, `remove_csrf`, `codes_csrf`, `passkeys_on` (whether passkeys are on), `passkeys` (a list of `id`, `name`, `created`, `last_used`: dates, `last_used` empty for never), `passkey_csrf`, `rename_passkey_csrf`, `remove_passkey_csrf`, `notice`, `error` (both empty for none) |
+//! | `security_sign_in.html` | `csrf_token`, `email`, `notice` (why a sign-in is asked for, or empty), `error`, `passkey`, `passkey_csrf`, `passkey_ceremony`, `passkey_options` |
+//! | `security_sign_in_mfa.html` | `challenge`, `csrf_token`, `error`, `passkey`, `passkey_ceremony`, `passkey_options` |
 //! | `security_sign_in_enrol.html` | `challenge`, `csrf_token`, `secret`, `qr` (a data: URI, or empty), `error` |
 //! | `security_totp.html` | `qr` (a `data:` URI of the QR code, or empty), `secret` (base32, or empty after a wrong code), `csrf_token`, `start_csrf`, `error` |
-//! | `security_recovery_codes.html` | `codes` (a list), `enrolled` (shown right after a first factor's confirmation) |
+//! | `security_recovery_codes.html` | `codes` (a list), `enrolled` (what a first factor's confirmation says, or empty) |
+//! | `security_passkey.html` | `csrf_token`, `ceremony`, `options` (JSON, for `data-options`) |
+//!
+//! A page that offers a passkey also has `passkeys_js` (true): `layout.html`
+//! then loads `/assets/passkeys.js`, the one script the pages' policy allows
+//! there.
 //!
 //! `layout.html` (the frame every page extends) and `form_error.html` (a
 //! form's error, `error` empty for none) can be overridden too.
@@ -91,6 +96,10 @@ const BUILT_IN: &[(&str, &str)] = &[
     (
         "security_recovery_codes.html",
         include_str!("pages/security_recovery_codes.html"),
+    ),
+    (
+        "security_passkey.html",
+        include_str!("pages/security_passkey.html"),
     ),
     ("authd.css", include_str!("pages/authd.css")),
 ];
@@ -203,7 +212,8 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! {
                 request => "r", csrf_token => "c", client_name => "App",
                 email => "a@example.com", error => "", code_sign_in => true,
-                code_csrf_token => "c", code_error => "",
+                code_csrf_token => "c", code_error => "", passkey => true,
+                passkey_csrf => "c", passkey_ceremony => "p", passkey_options => "{}",
             },
         ),
         (
@@ -218,7 +228,7 @@ fn samples() -> Vec<(&'static str, Value)> {
             "login_mfa.html",
             minijinja::context! {
                 request => "r", challenge => "ch", csrf_token => "c", client_name => "App",
-                error => "",
+                error => "", passkey => true, passkey_ceremony => "p", passkey_options => "{}",
             },
         ),
         (
@@ -247,16 +257,27 @@ fn samples() -> Vec<(&'static str, Value)> {
             minijinja::context! {
                 totp => true, totp_pending => false, recovery_codes_left => 10,
                 totp_csrf => "c", remove_csrf => "c", codes_csrf => "c",
+                has_factor => true, passkeys_on => true, passkey_csrf => "c",
+                rename_passkey_csrf => "c", remove_passkey_csrf => "c",
+                passkeys => vec![minijinja::context! {
+                    id => "i", name => "Passkey", created => "2026-01-01", last_used => "",
+                }],
                 notice => "", error => "",
             },
         ),
         (
             "security_sign_in.html",
-            minijinja::context! { csrf_token => "c", email => "", notice => "", error => "" },
+            minijinja::context! {
+                csrf_token => "c", email => "", notice => "", error => "", passkey => true,
+                passkey_csrf => "c", passkey_ceremony => "p", passkey_options => "{}",
+            },
         ),
         (
             "security_sign_in_mfa.html",
-            minijinja::context! { challenge => "ch", csrf_token => "c", error => "" },
+            minijinja::context! {
+                challenge => "ch", csrf_token => "c", error => "", passkey => true,
+                passkey_ceremony => "p", passkey_options => "{}",
+            },
         ),
         (
             "security_sign_in_enrol.html",
@@ -274,7 +295,11 @@ fn samples() -> Vec<(&'static str, Value)> {
         ),
         (
             "security_recovery_codes.html",
-            minijinja::context! { codes => vec!["abcd-efgh"], enrolled => true },
+            minijinja::context! { codes => vec!["abcd-efgh"], enrolled => "Set up." },
+        ),
+        (
+            "security_passkey.html",
+            minijinja::context! { csrf_token => "c", ceremony => "p", options => "{}" },
         ),
     ]
 }

@@ -17,6 +17,7 @@ mod demo_mfa;
 mod login_code;
 mod mfa_enrol;
 mod page;
+mod passkeys;
 mod security;
 mod sign_in;
 
@@ -327,6 +328,7 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         ("/demo/links.js", "text/javascript"),
         ("/demo/code_flow.js", "text/javascript"),
         ("/demo/ui.js", "text/javascript"),
+        ("/demo/passkeys.js", "text/javascript"),
         ("/demo/app.css", "text/css"),
     ] {
         let reply = on.get(path).await;
@@ -350,7 +352,14 @@ async fn the_demo_is_served_only_when_enabled_and_under_a_policy_without_inline_
         assert!(!csp.contains("unsafe"), "{path}: {csp}");
     }
     let html = on.get("/demo/").await.text;
-    let scripts = ["ui.js", "links.js", "code_flow.js", "mfa.js", "app.js"];
+    let scripts = [
+        "ui.js",
+        "links.js",
+        "code_flow.js",
+        "mfa.js",
+        "passkeys.js",
+        "app.js",
+    ];
     assert_eq!(html.matches("<script").count(), scripts.len(), "{html}");
     for script in scripts {
         let tag = format!(r#"<script src="{script}" defer></script>"#);

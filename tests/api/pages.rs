@@ -11,6 +11,7 @@ use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app, spawn_app_wit
 use crate::on_both_stores;
 
 mod login_code;
+mod passkeys;
 mod security;
 
 on_both_stores!(

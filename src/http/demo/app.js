@@ -38,6 +38,9 @@
     forget();
     email = null;
     $('me').textContent = '';
+    $('passkeys').replaceChildren();
+    $('recovery-codes').hidden = true;
+    $('recovery-codes').textContent = '';
     $('resend-unverified').hidden = true;
     ui.show('signed-out', 'signed out');
   }
@@ -205,6 +208,65 @@
     ui.notice(`A confirmation link is on its way to ${newEmail}.`);
   }
 
+  // Passkeys (passkeys.js: the WebAuthn JSON). Adding one: the options from
+  // POST /auth/passkeys/register/start (Bearer), the browser's new passkey
+  // to /auth/passkeys/register/finish; the first factor of the account
+  // brings its recovery codes, shown once.
+  async function addPasskey() {
+    const started = await api('/auth/passkeys/register/start', {});
+    if (started === null) return signedOut();
+    if (!started.ok) return ui.fail(started);
+    const { ceremony, options } = await started.json();
+    let credential;
+    try {
+      credential = await window.demoPasskeys.create(options);
+    } catch (e) {
+      return showError(`no passkey was made: ${e.name}`);
+    }
+    const finished = await api('/auth/passkeys/register/finish', { ceremony, credential });
+    if (finished === null) return signedOut();
+    if (!finished.ok) return ui.fail(finished);
+    const added = await finished.json();
+    ui.notice(`Passkey added: ${added.name}.`);
+    if (added.recovery_codes) {
+      $('recovery-codes').textContent =
+        `Your recovery codes (shown once):\n${added.recovery_codes.join('\n')}`;
+      $('recovery-codes').hidden = false;
+    }
+    return listPasskeys();
+  }
+
+  // GET /auth/passkeys (Bearer): their names.
+  async function listPasskeys() {
+    const response = await api('/auth/passkeys');
+    if (response === null || !response.ok) return;
+    const { passkeys } = await response.json();
+    $('passkeys').replaceChildren(...passkeys.map((p) => {
+      const li = document.createElement('li');
+      li.textContent = p.name;
+      return li;
+    }));
+  }
+
+  // Passwordless: the options of POST /auth/passkey/start, the browser's
+  // assertion to /auth/passkey/finish, which answers as a login (the refresh
+  // cookie set).
+  async function passkeyLogin() {
+    const started = await ui.post('/auth/passkey/start', {});
+    if (!started.ok) return ui.fail(started);
+    const { ceremony, options } = await started.json();
+    let credential;
+    try {
+      credential = await window.demoPasskeys.get(options);
+    } catch (e) {
+      return showError(`no passkey was used: ${e.name}`);
+    }
+    const response = await ui.post('/auth/passkey/finish', { ceremony, credential });
+    if (!response.ok) return ui.fail(response);
+    keep(await response.json());
+    return loadMe();
+  }
+
   // POST /auth/logout with the cookie: authd revokes the session and clears it.
   async function logout() {
     try {
@@ -229,6 +291,12 @@
     if ($('login-form').reportValidity()) register(...credentials());
   });
   $('call-me').addEventListener('click', () => { ui.clear(); loadMe(); });
+  if (window.demoPasskeys.supported()) {
+    $('passkey-login').hidden = false;
+    $('add-passkey').hidden = false;
+  }
+  $('passkey-login').addEventListener('click', () => { ui.clear(); passkeyLogin(); });
+  $('add-passkey').addEventListener('click', () => { ui.clear(); addPasskey(); });
   $('refresh').addEventListener('click', () => { ui.clear(); renew(); });
   $('logout').addEventListener('click', () => { ui.clear(); logout(); });
   $('resend').addEventListener('click', () => window.demoLinks.resend(email));

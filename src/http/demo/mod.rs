@@ -7,7 +7,9 @@
 //! forgot-password form, `code_flow.js` "Sign in with authd" (the code flow
 //! with PKCE, as the public client `demo.client_id`, which `config.json`
 //! names), `mfa.js` the second factor (the code after `mfa_required`, TOTP
-//! enrolment), `ui.js` what they share.
+//! enrolment), `passkeys.js` the JSON shapes of WebAuthn (app.js registers a
+//! passkey and signs in with one through `/auth/passkeys/*` and
+//! `/auth/passkey/*`), `ui.js` what they share.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -21,6 +23,7 @@ const LINKS_JS: &str = include_str!("links.js");
 const CODE_FLOW_JS: &str = include_str!("code_flow.js");
 const MFA_JS: &str = include_str!("mfa.js");
 const UI_JS: &str = include_str!("ui.js");
+const PASSKEYS_JS: &str = include_str!("passkeys.js");
 const APP_CSS: &str = include_str!("app.css");
 
 /// Scripts and styles from the page's own origin only, as files (no inline
@@ -44,6 +47,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/demo/mfa.js", web::get().to(mfa_js))
         .route("/demo/config.json", web::get().to(config))
         .route("/demo/ui.js", web::get().to(ui_js))
+        .route("/demo/passkeys.js", web::get().to(passkeys_js))
         .route("/demo/app.css", web::get().to(app_css));
 }
 
@@ -92,6 +96,10 @@ async fn config(state: web::Data<AppState>) -> HttpResponse {
 
 async fn ui_js() -> HttpResponse {
     asset("text/javascript; charset=utf-8", UI_JS)
+}
+
+async fn passkeys_js() -> HttpResponse {
+    asset("text/javascript; charset=utf-8", PASSKEYS_JS)
 }
 
 async fn app_css() -> HttpResponse {

@@ -72,7 +72,14 @@ pub async fn start(
     };
     let raw = fields.take("email").unwrap_or_default();
     let Ok(email) = Email::parse(&raw) else {
-        return login_page(&state, &view, &raw, LoginError::Code(NOT_AN_ADDRESS));
+        let passkey = super::passkey::sign_in_offer(svc, &caller.meta).await;
+        return login_page(
+            &state,
+            &view,
+            &raw,
+            LoginError::Code(NOT_AN_ADDRESS),
+            passkey,
+        );
     };
     match accounts::otp::start(svc, &email, &caller.meta).await {
         Ok(()) => code_page(&state, &view, &email, None),
@@ -106,7 +113,7 @@ pub async fn verify(
     match accounts::otp::verify_in_browser(svc, &email, code, &caller.meta).await {
         Ok(BrowserSignIn::Complete(session)) => signed_in(&state, view.request, &session).await,
         Ok(BrowserSignIn::SecondFactor(challenge)) => {
-            super::mfa::page(&state, &view, &challenge.token, None)
+            super::mfa::first_page(&state, &view, &challenge, &caller.meta).await
         }
         Ok(BrowserSignIn::EnrolFactor(challenge)) => {
             super::mfa_enrol::first(&state, &view, &challenge.token).await

@@ -1,10 +1,19 @@
 //! The HTML layer beside the JSON API: authd's hosted pages. A page is a
 //! template of `templates::pages` rendered with the `[pages]` branding
 //! ([`Page`]), sent with the security headers every page and every error
-//! page carries ([`secure`]): a strict `Content-Security-Policy` (no script,
-//! styles only from `/assets/authd.css`, forms posted only to authd,
-//! `frame-ancestors 'none'`), `Referrer-Policy: no-referrer`,
+//! page carries ([`secure`]): a strict `Content-Security-Policy` (styles
+//! only from `/assets/authd.css`, forms posted only to authd,
+//! `frame-ancestors 'none'`, and no script but on the pages that offer a
+//! passkey, which may load the one static `/assets/passkeys.js` and nothing
+//! else: [`Page::with_passkeys`]), `Referrer-Policy: no-referrer`,
 //! `X-Content-Type-Options: nosniff`, `Cache-Control: no-store`.
+//!
+//! Every form works without JavaScript; a passkey needs it (the browser's
+//! WebAuthn API has no form of its own), so its form stays hidden until the
+//! script shows it. The script reads the ceremony's options from the page
+//! (a `data-options` attribute the server filled), asks the authenticator,
+//! and posts its answer in the form's hidden `credential` field: no inline
+//! script, no `eval`, no request of its own (`connect-src` stays `'none'`).
 //!
 //! Pages answer in HTML only, also when they refuse ([`PageError`]: an error
 //! page naming a stable error code). Every form POST carries a CSRF token
@@ -26,6 +35,7 @@ mod login_code;
 mod logout;
 mod mfa;
 mod mfa_enrol;
+mod passkey;
 mod request;
 mod security;
 
@@ -40,6 +50,7 @@ use super::state::AppState;
 /// Every `(method, path)` of the hosted pages.
 pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/assets/authd.css"),
+    ("GET", "/assets/passkeys.js"),
     ("GET", "/account"),
     ("GET", "/account/forgot"),
     ("POST", "/account/forgot"),
@@ -51,15 +62,21 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in"),
     ("POST", "/account/security/sign-in/mfa"),
+    ("POST", "/account/security/sign-in/passkey"),
     ("POST", "/account/security/sign-in/enrol"),
     ("POST", "/account/security/totp"),
     ("POST", "/account/security/totp/confirm"),
     ("POST", "/account/security/totp/remove"),
     ("POST", "/account/security/recovery-codes"),
+    ("POST", "/account/security/passkeys"),
+    ("POST", "/account/security/passkeys/confirm"),
+    ("POST", "/account/security/passkeys/rename"),
+    ("POST", "/account/security/passkeys/remove"),
     ("GET", "/login"),
     ("POST", "/login"),
     ("POST", "/login/code"),
     ("POST", "/login/code/verify"),
+    ("POST", "/login/passkey"),
     ("POST", "/login/mfa"),
     ("POST", "/login/mfa/enrol"),
     ("GET", "/consent"),
@@ -73,6 +90,7 @@ pub const PAGE_ROUTES: &[(&str, &str)] = &[
 /// Registers the pages; an unknown path under `/account` gets the HTML 404.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(page_resource("/assets/authd.css").route(web::get().to(stylesheet)))
+        .service(page_resource("/assets/passkeys.js").route(web::get().to(passkey::script)))
         .service(page_resource("/account").route(web::get().to(account::open_link)))
         .service(
             page_resource("/account/forgot")
@@ -97,6 +115,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(security::sign_in_mfa)),
         )
         .service(
+            page_resource("/account/security/sign-in/passkey")
+                .route(web::post().to(security::sign_in_passkey)),
+        )
+        .service(
             page_resource("/account/security/sign-in/enrol")
                 .route(web::post().to(security::sign_in_enrol)),
         )
@@ -116,12 +138,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(security::regenerate_recovery_codes)),
         )
         .service(
+            page_resource("/account/security/passkeys")
+                .route(web::post().to(security::start_passkey)),
+        )
+        .service(
+            page_resource("/account/security/passkeys/confirm")
+                .route(web::post().to(security::confirm_passkey)),
+        )
+        .service(
+            page_resource("/account/security/passkeys/rename")
+                .route(web::post().to(security::rename_passkey)),
+        )
+        .service(
+            page_resource("/account/security/passkeys/remove")
+                .route(web::post().to(security::remove_passkey)),
+        )
+        .service(
             page_resource("/login")
                 .route(web::get().to(login::form))
                 .route(web::post().to(login::submit)),
         )
         .service(page_resource("/login/code").route(web::post().to(login_code::start)))
         .service(page_resource("/login/code/verify").route(web::post().to(login_code::verify)))
+        .service(page_resource("/login/passkey").route(web::post().to(login::passkey)))
         .service(page_resource("/login/mfa").route(web::post().to(mfa::submit)))
         .service(page_resource("/login/mfa/enrol").route(web::post().to(mfa_enrol::submit)))
         .service(
@@ -169,6 +208,7 @@ pub struct Page {
     vars: minijinja::Value,
     status: StatusCode,
     form_action: Vec<String>,
+    script: bool,
 }
 
 impl Page {
@@ -178,7 +218,17 @@ impl Page {
             vars,
             status: StatusCode::OK,
             form_action: Vec::new(),
+            script: false,
         }
+    }
+
+    /// Lets the page load `/assets/passkeys.js` (`script-src 'self'`), for
+    /// a page that offers a passkey; the template is told (`passkeys_js`) so
+    /// it loads the script.
+    pub fn with_passkeys(mut self) -> Self {
+        self.script = true;
+        self.vars = minijinja::context! { passkeys_js => true, ..self.vars };
+        self
     }
 
     pub fn status(mut self, status: StatusCode) -> Self {
@@ -214,7 +264,7 @@ impl Page {
     /// The page into `builder` (which may already carry a cookie).
     pub fn respond(self, state: &AppState, mut builder: HttpResponseBuilder) -> HttpResponse {
         match state.pages.render(self.name, self.vars) {
-            Ok(html) => secure(&mut builder, state, &self.form_action)
+            Ok(html) => secure_with(&mut builder, state, &self.form_action, self.script)
                 .content_type("text/html; charset=utf-8")
                 .body(html),
             Err(e) => {
@@ -270,18 +320,33 @@ pub fn secure<'b>(
     state: &AppState,
     form_action: &[String],
 ) -> &'b mut HttpResponseBuilder {
+    secure_with(builder, state, form_action, false)
+}
+
+/// [`secure`], with `script-src 'self'` when `script` (a page that loads
+/// `/assets/passkeys.js`).
+fn secure_with<'b>(
+    builder: &'b mut HttpResponseBuilder,
+    state: &AppState,
+    form_action: &[String],
+    script: bool,
+) -> &'b mut HttpResponseBuilder {
     builder
-        .insert_header((header::CONTENT_SECURITY_POLICY, csp(state, form_action)))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            csp(state, form_action, script),
+        ))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::X_FRAME_OPTIONS, "DENY"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
 }
 
-/// The pages' policy: nothing but authd's stylesheet, images from authd,
-/// `data:` and the logo's origin, forms to authd (and `form_action`), no
-/// framing, no `<base>`.
-fn csp(state: &AppState, form_action: &[String]) -> HeaderValue {
+/// The pages' policy: nothing but authd's stylesheet (and, with `script`,
+/// authd's own scripts: `/assets/passkeys.js`), images from authd, `data:`
+/// and the logo's origin, forms to authd (and `form_action`), no framing,
+/// no `<base>`.
+fn csp(state: &AppState, form_action: &[String], script: bool) -> HeaderValue {
     let logo = state.settings().pages.logo_origin();
     let img: String = logo.map(|o| format!(" {o}")).unwrap_or_default();
     let forms: String = form_action
@@ -289,8 +354,9 @@ fn csp(state: &AppState, form_action: &[String]) -> HeaderValue {
         .filter(|o| is_origin(o))
         .map(|o| format!(" {o}"))
         .collect();
+    let scripts = if script { " script-src 'self';" } else { "" };
     let policy = format!(
-        "default-src 'none'; style-src 'self'; img-src 'self' data:{img}; \
+        "default-src 'none';{scripts} style-src 'self'; img-src 'self' data:{img}; \
          form-action 'self'{forms}; frame-ancestors 'none'; base-uri 'none'"
     );
     HeaderValue::from_str(&policy)

@@ -12,6 +12,7 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::form::PageForm;
+use super::passkey::Offer;
 use super::{Page, PageError, flow_answer};
 use crate::http::ApiError;
 use crate::http::extractors::Caller;
@@ -26,6 +27,8 @@ pub(super) const LOGIN_FORM: &str = "login";
 /// The form name of the login page's "email me a code" form (with the
 /// request id).
 pub(super) const CODE_START_FORM: &str = "login_code_start";
+/// The form name of the login page's passkey form (with the request id).
+pub(super) const PASSKEY_FORM: &str = "login_passkey";
 
 /// The request id a page was opened or posted with.
 pub(super) fn request_id(value: Option<&str>) -> Result<Uuid, PageError> {
@@ -93,15 +96,20 @@ pub(super) enum LoginError<'a> {
     Password(&'a str),
     /// The code form's (400: an address that is not one).
     Code(&'a str),
+    /// The passkey form's (401: a passkey refused; 400: an answer that is
+    /// not one).
+    Passkey(StatusCode, &'a str),
 }
 
-/// The login page for `view`, with `email` filled in and `error` shown
-/// beside the form it belongs to.
+/// The login page for `view`, with `email` filled in, `error` shown beside
+/// the form it belongs to, and the passkey sign-in `passkey` offers (its
+/// form, the email field's autofill, and the script: `Page::with_passkeys`).
 pub(super) fn login_page(
     state: &AppState,
     view: &LoginView,
     email: &str,
     error: LoginError<'_>,
+    passkey: Option<Offer>,
 ) -> HttpResponse {
     let request = view.request.to_string();
     let keys = &state.services.refresh;
@@ -109,7 +117,13 @@ pub(super) fn login_page(
         LoginError::None => (StatusCode::OK, "", ""),
         LoginError::Password(e) => (StatusCode::UNAUTHORIZED, e, ""),
         LoginError::Code(e) => (StatusCode::BAD_REQUEST, "", e),
+        LoginError::Passkey(status, e) => (status, e, ""),
     };
+    let offered = passkey.is_some();
+    let passkey = passkey.unwrap_or(Offer {
+        ceremony: String::new(),
+        options: String::new(),
+    });
     let vars = minijinja::context! {
         request => &request,
         csrf_token => crate::csrf::issue(keys, LOGIN_FORM, &request),
@@ -119,11 +133,19 @@ pub(super) fn login_page(
         code_sign_in => view.code_sign_in,
         code_csrf_token => crate::csrf::issue(keys, CODE_START_FORM, &request),
         code_error => code_error,
+        passkey => offered,
+        passkey_csrf => crate::csrf::issue(keys, PASSKEY_FORM, &request),
+        passkey_ceremony => passkey.ceremony,
+        passkey_options => passkey.options,
     };
-    Page::new("login.html", vars)
+    let page = Page::new("login.html", vars)
         .status(status)
-        .lead_to_client(view.client_origin.as_deref())
-        .render(state)
+        .lead_to_client(view.client_origin.as_deref());
+    match offered {
+        true => page.with_passkeys(),
+        false => page,
+    }
+    .render(state)
 }
 
 /// The answer to a sign-in on a page of an authorization: the browser

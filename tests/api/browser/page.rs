@@ -312,6 +312,65 @@ impl Page {
             .collect()
     }
 
+    /// Adds a WebDriver virtual authenticator to the browser (WebAuthn
+    /// Level 2, §11.3): a platform authenticator (CTAP2, `internal`) that
+    /// keeps discoverable credentials and verifies its user, as a phone or a
+    /// laptop's screen lock does. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserVerified": true,
+        });
+        let added = self
+            .webdriver(reqwest::Method::POST, "authenticator", Some(options))
+            .await;
+        added["value"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an authenticator id: {added}"))
+            .to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds (with their
+    /// private keys: WebDriver's Get Credentials).
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let path = format!("authenticator/{id}/credentials");
+        let held = self.webdriver(reqwest::Method::GET, &path, None).await;
+        held["value"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Empties the virtual authenticator `id`.
+    pub async fn remove_authenticator_credentials(&self, id: &str) {
+        let path = format!("authenticator/{id}/credentials");
+        self.webdriver(reqwest::Method::DELETE, &path, None).await;
+    }
+
+    /// Puts `credential` (as Get Credentials lists one) in the virtual
+    /// authenticator `id`.
+    pub async fn add_authenticator_credential(&self, id: &str, credential: Value) {
+        let path = format!("authenticator/{id}/credential");
+        self.webdriver(reqwest::Method::POST, &path, Some(credential))
+            .await;
+    }
+
+    /// A WebAuthn command of chromedriver (`/session/{id}/webauthn/{path}`).
+    async fn webdriver(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let session = self.browser.session_id().await.expect("session id");
+        let session = session.expect("a WebDriver session");
+        let url = format!("{}/session/{session}/webauthn/{path}", self.driver);
+        let mut request = reqwest::Client::new().request(method, url);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("chromedriver answers");
+        let status = reply.status();
+        let value: Value = reply.json().await.expect("a JSON answer");
+        assert!(status.is_success(), "webauthn/{path}: {status} {value}");
+        value
+    }
+
     pub async fn reload(&self) {
         self.browser.refresh().await.expect("reload");
     }

@@ -33,7 +33,7 @@ pub async fn start_totp(
 ) -> HttpResponse {
     let Posted { session, .. } = match read_post(&state, &req, caller, fields, START_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     match factors::start_totp(&state.services, session.user_id, session.id).await {
         Ok(enrolment) => {
@@ -92,7 +92,7 @@ pub async fn confirm_totp(
         mut fields,
     } = match read_post(&state, &req, caller, fields, CONFIRM_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let code = SecretString::from(fields.take("code").unwrap_or_default());
     let code = code.expose_secret().trim();
@@ -101,7 +101,7 @@ pub async fn confirm_totp(
     }
     let svc = &state.services;
     match factors::confirm_totp(svc, session.user_id, session.id, code, &caller.meta).await {
-        Ok(Some(codes)) => codes_page(&state, &codes, true),
+        Ok(Some(codes)) => codes_page(&state, &codes, "Your authenticator app is set up."),
         Ok(None) => see_other(&state, "/account/security?done=totp_added", &[]),
         Err(ServiceError::WrongEnrolmentCode) => {
             enrolment_page(&state, &session, "", "", Some(WRONG_CODE))
@@ -110,8 +110,9 @@ pub async fn confirm_totp(
     }
 }
 
-/// The recovery codes, shown once.
-fn codes_page(state: &AppState, codes: &[SecretString], enrolled: bool) -> HttpResponse {
+/// The recovery codes, shown once; `enrolled` says which first factor
+/// brought them (empty: new codes asked for).
+pub(super) fn codes_page(state: &AppState, codes: &[SecretString], enrolled: &str) -> HttpResponse {
     let codes: Vec<String> = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
     let vars = minijinja::context! { codes => codes, enrolled => enrolled };
     Page::new("security_recovery_codes.html", vars).render(state)
@@ -119,7 +120,7 @@ fn codes_page(state: &AppState, codes: &[SecretString], enrolled: bool) -> HttpR
 
 /// The password of a form, or `None` if it cannot be one (refused as a
 /// wrong one).
-fn password(state: &AppState, fields: &mut PageForm) -> Option<Password> {
+pub(super) fn password(state: &AppState, fields: &mut PageForm) -> Option<Password> {
     let given = SecretString::from(fields.take("password").unwrap_or_default());
     Password::parse_existing(given, state.settings().password.max_length).ok()
 }
@@ -137,7 +138,7 @@ pub async fn remove_totp(
         mut fields,
     } = match read_post(&state, &req, caller, fields, REMOVE_TOTP).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let Some(password) = password(&state, &mut fields) else {
         return refused(&state, &req, &session, ServiceError::InvalidCredentials).await;
@@ -165,7 +166,7 @@ pub async fn regenerate_recovery_codes(
         mut fields,
     } = match read_post(&state, &req, caller, fields, NEW_CODES).await {
         Ok(posted) => posted,
-        Err(e) => return e.render(&state, &req),
+        Err(e) => return e.render(&state, &req).await,
     };
     let Some(password) = password(&state, &mut fields) else {
         return refused(&state, &req, &session, ServiceError::InvalidCredentials).await;
@@ -175,7 +176,7 @@ pub async fn regenerate_recovery_codes(
     match accounts::second_factor::regenerate_recovery_codes(svc, user, id, &password, &caller.meta)
         .await
     {
-        Ok(codes) => codes_page(&state, &codes, false),
+        Ok(codes) => codes_page(&state, &codes, ""),
         Err(e) => refused(&state, &req, &session, e).await,
     }
 }

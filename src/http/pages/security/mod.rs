@@ -4,8 +4,10 @@
 //! Every change goes through the services the JSON API uses
 //! (`factors::start_totp`, `factors::confirm_totp`,
 //! `accounts::second_factor::remove_totp` and
-//! `accounts::second_factor::regenerate_recovery_codes`), with the browser
-//! session's id as the session they act from; no rule lives here.
+//! `accounts::second_factor::regenerate_recovery_codes`; for passkeys, when
+//! they are on, `factors::passkey`'s registration, list and names and
+//! `accounts::second_factor::remove_passkey`: `passkeys.rs`), with the
+//! browser session's id as the session they act from; no rule lives here.
 //!
 //! - Who: the browser session at authd (`__Host-authd_session`, checked by
 //!   `sessions::browser::usable`). Without one, the GET answers 303 to the
@@ -22,10 +24,11 @@
 //! - The recovery codes a change makes are shown once, in the answer to its
 //!   POST (`Cache-Control: no-store` as every page); the TOTP secret too
 //!   (as text for manual entry and as a QR code, `qr.rs`).
-//!
-//! Passkeys will add a section to `security.html` and forms here.
+//! - Adding a passkey is the one form that needs JavaScript: its page loads
+//!   `/assets/passkeys.js` (and its policy allows that script only).
 
 mod changes;
+mod passkeys;
 mod qr;
 mod sign_in;
 mod sign_in_enrol;
@@ -43,7 +46,11 @@ use crate::http::state::AppState;
 use crate::sessions::browser::{self, BrowserSession};
 
 pub use changes::{confirm_totp, regenerate_recovery_codes, remove_totp, start_totp};
-pub use sign_in::{form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa};
+pub use passkeys::{confirm_passkey, remove_passkey, rename_passkey, start_passkey};
+pub use sign_in::{
+    form as sign_in_form, submit as sign_in, submit_mfa as sign_in_mfa,
+    submit_passkey as sign_in_passkey,
+};
 pub use sign_in_enrol::submit as sign_in_enrol;
 
 /// The security page: where every sign-in and change here leads back to.
@@ -55,12 +62,19 @@ const START_TOTP: &str = "security_totp_start";
 const CONFIRM_TOTP: &str = "security_totp_confirm";
 const REMOVE_TOTP: &str = "security_totp_remove";
 const NEW_CODES: &str = "security_recovery_codes";
+const START_PASSKEY: &str = "security_passkey_start";
+const CONFIRM_PASSKEY: &str = "security_passkey_confirm";
+const RENAME_PASSKEY: &str = "security_passkey_rename";
+const REMOVE_PASSKEY: &str = "security_passkey_remove";
 
 /// The notices a change leads back with (`?done=`); anything else shows none.
 fn notice(done: Option<&str>) -> &'static str {
     match done {
         Some("totp_added") => "Your authenticator app is set up.",
         Some("totp_removed") => "Your authenticator app was removed, with its recovery codes.",
+        Some("passkey_added") => "Your passkey is added.",
+        Some("passkey_renamed") => "Your passkey is renamed.",
+        Some("passkey_removed") => "Your passkey was removed.",
         _ => "",
     }
 }
@@ -77,31 +91,55 @@ pub async fn show(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse 
 }
 
 /// The security page of `session`'s user, with `notice` and a form's
-/// `error` (401 with one: a wrong password).
+/// `error` and the status it answers with.
 async fn home(
     state: &AppState,
     session: &BrowserSession,
     notice: &str,
-    error: Option<&str>,
+    error: Option<(StatusCode, &str)>,
 ) -> HttpResponse {
-    let status = match crate::factors::status(&state.services, session.user_id).await {
+    let svc = &state.services;
+    let status = match crate::factors::status(svc, session.user_id).await {
         Ok(status) => status,
+        Err(e) => return PageError::from(e).render(state),
+    };
+    let passkeys_on = svc.webauthn.is_some();
+    let listed = match passkeys_on {
+        true => crate::factors::passkey::list(svc, session.user_id).await,
+        false => Ok(Vec::new()),
+    };
+    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let passkeys: Vec<minijinja::Value> = match listed {
+        Ok(listed) => listed
+            .into_iter()
+            .map(|p| {
+                minijinja::context! {
+                    id => p.id.to_string(),
+                    name => p.name,
+                    created => day(p.created_at),
+                    last_used => p.last_used_at.map(day).unwrap_or_default(),
+                }
+            })
+            .collect(),
         Err(e) => return PageError::from(e).render(state),
     };
     let vars = minijinja::context! {
         totp => status.totp,
         totp_pending => status.totp_pending,
         recovery_codes_left => status.recovery_codes_left,
+        has_factor => status.totp || status.passkeys > 0,
         totp_csrf => csrf(state, START_TOTP, session),
         remove_csrf => csrf(state, REMOVE_TOTP, session),
         codes_csrf => csrf(state, NEW_CODES, session),
+        passkeys_on => passkeys_on,
+        passkeys => passkeys,
+        passkey_csrf => csrf(state, START_PASSKEY, session),
+        rename_passkey_csrf => csrf(state, RENAME_PASSKEY, session),
+        remove_passkey_csrf => csrf(state, REMOVE_PASSKEY, session),
         notice => notice,
-        error => error.unwrap_or_default(),
+        error => error.map(|(_, e)| e).unwrap_or_default(),
     };
-    let status = match error {
-        Some(_) => StatusCode::UNAUTHORIZED,
-        None => StatusCode::OK,
-    };
+    let status = error.map_or(StatusCode::OK, |(status, _)| status);
     Page::new("security.html", vars)
         .status(status)
         .render(state)
@@ -176,9 +214,9 @@ async fn read_post(
 }
 
 impl Unread {
-    fn render(self, state: &AppState, req: &HttpRequest) -> HttpResponse {
+    async fn render(self, state: &AppState, req: &HttpRequest) -> HttpResponse {
         match self {
-            Self::SignedOut => sign_in::page(state, req, "", sign_in::Why::SignedOut),
+            Self::SignedOut => sign_in::page(state, req, "", sign_in::Why::SignedOut).await,
             Self::Refused(e) => e.render(state),
         }
     }
@@ -194,9 +232,12 @@ async fn refused(
     e: ServiceError,
 ) -> HttpResponse {
     match e {
-        ServiceError::StepUpRequired { .. } => sign_in::page(state, req, "", sign_in::Why::StepUp),
+        ServiceError::StepUpRequired { .. } => {
+            sign_in::page(state, req, "", sign_in::Why::StepUp).await
+        }
         ServiceError::InvalidCredentials => {
-            home(state, session, "", Some("That password is not right.")).await
+            let wrong = (StatusCode::UNAUTHORIZED, "That password is not right.");
+            home(state, session, "", Some(wrong)).await
         }
         other => PageError::from(other).render(state),
     }
