@@ -64,6 +64,26 @@ fn stored_email(address: &str) -> Result<Email, ServiceError> {
         .map_err(|_| ServiceError::internal(anyhow::anyhow!("a stored address does not parse")))
 }
 
+/// Counts a passkey ceremony begun without a session (passwordless, or a
+/// passkey answering a sign-in challenge) from the client of `meta` against
+/// `limits.ceremony_per_ip`, in memory, before the ceremony's row is
+/// stored. Past it, `TooManyRequests` (429). Not `code_per_ip`: every view
+/// of the login page begins one, and must not spend the tries of codes.
+pub(crate) fn limit_ceremonies(
+    svc: &Services,
+    meta: &crate::audit::RequestMeta,
+) -> Result<(), ServiceError> {
+    svc.client_limits
+        .ceremony(meta.ip_addr(), svc.now())
+        .map_err(|retry_after_secs| {
+            tracing::info!(
+                retry_after_secs,
+                "refused: too many passkey ceremonies begun from this client"
+            );
+            ServiceError::TooManyRequests { retry_after_secs }
+        })
+}
+
 /// Counts a try of an emailed link or code from the client of `meta` against
 /// `limits.code_per_ip`, in memory: called first, before any database work.
 /// Past it, `TooManyRequests` (429), and nothing is looked up or counted.

@@ -129,6 +129,13 @@ pub struct LimitSettings {
     /// per `code_window_secs` (per instance), checked before any database work.
     pub code_per_ip: u32,
     pub code_window_secs: u64,
+    /// Passkey ceremonies begun without a session (a passwordless sign-in,
+    /// which every view of the login page offers, and a passkey answering a
+    /// sign-in challenge) per client IP per `ceremony_window_secs` (per
+    /// instance): each stores a row for five minutes. Apart from
+    /// `code_per_ip`, so that views of the login page spend no code tries.
+    pub ceremony_per_ip: u32,
+    pub ceremony_window_secs: u64,
     /// Requests that hash a password (login, registration, password change,
     /// reset, email change, successful or not) per client IP per
     /// `hash_window_secs` (per instance), checked before any database work.

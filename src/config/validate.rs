@@ -192,6 +192,12 @@ impl Settings {
                 "must be at least 1",
             ));
         }
+        if l.ceremony_per_ip == 0 || !(1..=86_400).contains(&l.ceremony_window_secs) {
+            return Err(ConfigError::invalid(
+                "limits.ceremony_per_ip/ceremony_window_secs",
+                "must be at least 1, and a window between 1 and 86400 seconds",
+            ));
+        }
         if [
             l.register_window_secs,
             l.refresh_window_secs,

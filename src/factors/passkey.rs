@@ -346,7 +346,7 @@ pub async fn start_second_factor(
     meta: &RequestMeta,
 ) -> Result<Ceremony<RequestChallengeResponse>, ServiceError> {
     let wa = webauthn(svc)?;
-    crate::accounts::limit_codes(svc, meta)?;
+    crate::accounts::limit_ceremonies(svc, meta)?;
     let now = svc.now();
     let mut conn = svc.store.conn().await?;
     let ch = challenge::find_live(&mut conn, token, challenge::Purpose::SignIn, start, now).await?;
@@ -421,7 +421,7 @@ pub async fn start_passwordless(
     meta: &RequestMeta,
 ) -> Result<Ceremony<RequestChallengeResponse>, ServiceError> {
     let wa = webauthn(svc)?;
-    crate::accounts::limit_codes(svc, meta)?;
+    crate::accounts::limit_ceremonies(svc, meta)?;
     let (options, state) = wa
         .start_discoverable_authentication()
         .map_err(|e| ServiceError::internal(anyhow::anyhow!("passkey authentication: {e}")))?;

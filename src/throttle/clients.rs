@@ -13,6 +13,8 @@ pub struct ClientLimits {
     /// Tries of emailed links and codes: `/auth/password/reset` and
     /// `/auth/otp/verify` (`limits.code_per_ip`).
     codes: RateLimiter,
+    /// Passkey ceremonies begun without a session (`limits.ceremony_per_ip`).
+    ceremonies: RateLimiter,
     /// Requests that hash a password, successful or not
     /// (`limits.hash_per_ip`).
     hashing: RateLimiter,
@@ -22,6 +24,7 @@ impl ClientLimits {
     pub fn new(limits: &LimitSettings) -> Self {
         Self {
             codes: RateLimiter::new(limits.code_per_ip, limits.code_window_secs),
+            ceremonies: RateLimiter::new(limits.ceremony_per_ip, limits.ceremony_window_secs),
             hashing: RateLimiter::new(limits.hash_per_ip, limits.hash_window_secs),
         }
     }
@@ -29,6 +32,12 @@ impl ClientLimits {
     /// Counts a try of a link or code; `Err(seconds to wait)` past the limit.
     pub fn code_try(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
         self.codes.check(client, now)
+    }
+
+    /// Counts a passkey ceremony begun without a session; `Err(seconds to
+    /// wait)` past the limit.
+    pub fn ceremony(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
+        self.ceremonies.check(client, now)
     }
 
     /// Counts a request that hashes a password; `Err(seconds to wait)` past

@@ -57,7 +57,7 @@ impl AssertionStarted {
     responses(
         (status = 200, description = "The options for `navigator.credentials.get`", body = AssertionStarted),
         (status = 404, description = "`not_enabled`: passkeys are off on this server", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`: too many code tries from this client (`limits.code_per_ip`)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
+        (status = 429, description = "`too_many_requests`: too many passkey ceremonies begun from this client (`limits.ceremony_per_ip`)", body = ErrorBody, headers(("Retry-After" = i64, description = "Seconds to wait"))),
         (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
     ),
     security(())

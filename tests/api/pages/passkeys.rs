@@ -349,24 +349,26 @@ async fn the_second_step_takes_a_passkey_but_not_one_made_for_another_sign_in(ba
     );
 }
 
-/// Every page view begins a ceremony, counted on `limits.code_per_ip`: over
+/// Every page view begins a ceremony, counted on `limits.ceremony_per_ip`
+/// and not on the code tries (`limits.code_per_ip`, here lower still): over
 /// it, the login page is still the login page (200, the password form),
-/// offering no passkey, never a 429 or a 500. The limit is per instance, in
-/// memory: one store is enough.
+/// offering no passkey, never a 429 or a 500. The limits are per instance,
+/// in memory: one store is enough.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn over_the_code_limit_the_login_page_offers_no_passkey_but_still_its_forms() {
+async fn over_the_ceremony_limit_the_login_page_offers_no_passkey_but_still_its_forms() {
     let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
         s.webauthn.rp_id = Some("localhost".into());
         s.webauthn.origins = vec![crate::passkeys::ORIGIN.into()];
-        s.limits.code_per_ip = 2;
+        s.limits.ceremony_per_ip = 3;
+        s.limits.code_per_ip = 1;
     })
     .await;
     let mut offered = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..4 {
         let (_, page) = login_page(&app).await;
         assert_eq!(page.status, 200, "{}", page.text);
         assert!(form(&page.text, "/login").is_some(), "the password form");
         offered.push(PasskeyForm::of(&page.text).is_some());
     }
-    assert_eq!(offered, [true, true, false]);
+    assert_eq!(offered, [true, true, true, false]);
 }
