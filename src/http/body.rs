@@ -7,7 +7,22 @@ use actix_web::web;
 use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
+use secrecy::{ExposeSecret, SecretString};
+
 use super::ApiError;
+
+/// `value`, a secret field of a body (a challenge, a ceremony, a code), if
+/// it has 1 to `max` characters; else 400 `invalid_request` naming the
+/// field, never the value.
+pub fn bounded(field: &str, value: SecretString, max: usize) -> Result<SecretString, ApiError> {
+    let chars = value.expose_secret().chars().count();
+    if chars == 0 || chars > max {
+        return Err(ApiError::InvalidRequest(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(value)
+}
 
 /// Reads a JSON body of at most `limit` bytes. `Ok(None)` when there is no body
 /// or it is `null`.

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::enrolment;
 use crate::http::ApiError;
+use crate::http::body::bounded;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
@@ -21,7 +22,7 @@ use crate::http::tokens::{Delivery, TokenResponse, check_delivery, enrolled_resp
 #[serde(deny_unknown_fields)]
 pub struct EnrolStart {
     /// The `mfa_challenge` of the `mfa_enrollment_required` answer.
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     challenge: SecretString,
 }
 
@@ -82,7 +83,7 @@ pub async fn start(
 #[serde(deny_unknown_fields)]
 pub struct EnrolConfirm {
     /// The `mfa_challenge` of the `mfa_enrollment_required` answer.
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     challenge: SecretString,
     /// The six digits the authenticator app shows.
     #[schema(value_type = String, example = "492039", max_length = 16)]
@@ -140,15 +141,4 @@ pub async fn confirm(
     )
     .await?;
     enrolled_response(&state, &enrolled, delivery)
-}
-
-/// `value` if it has 1 to `max` characters; else 400 `invalid_request`.
-fn bounded(field: &str, value: SecretString, max: usize) -> Result<SecretString, ApiError> {
-    let chars = value.expose_secret().chars().count();
-    if chars == 0 || chars > max {
-        return Err(ApiError::InvalidRequest(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(value)
 }

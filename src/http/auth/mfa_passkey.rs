@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::accounts;
 use crate::http::ApiError;
 use crate::http::auth::passkey_sign_in::AssertionStarted;
+use crate::http::body::bounded;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
@@ -18,7 +19,7 @@ use crate::http::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct MfaPasskey {
     /// The `mfa_challenge` of the `mfa_required` answer.
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     challenge: SecretString,
 }
 
@@ -50,12 +51,12 @@ pub async fn mfa_passkey(
     caller: Caller,
     Json(input): Json<MfaPasskey>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = input.challenge.expose_secret();
-    if token.is_empty() || token.chars().count() > 128 {
-        return Err(ApiError::InvalidRequest(
-            "challenge must be 1 to 128 characters".into(),
-        ));
-    }
-    let c = accounts::second_factor::passkey_options(&state.services, token, &caller.meta).await?;
+    let token = bounded("challenge", input.challenge, 128)?;
+    let c = accounts::second_factor::passkey_options(
+        &state.services,
+        token.expose_secret(),
+        &caller.meta,
+    )
+    .await?;
     Ok(AssertionStarted::from(c).response())
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::accounts;
 use crate::factors::Presented;
 use crate::http::ApiError;
+use crate::http::body::bounded;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
@@ -19,7 +20,7 @@ use crate::http::tokens::{Delivery, TokenResponse, check_delivery, signed_in_res
 #[serde(deny_unknown_fields)]
 pub struct MfaVerify {
     /// The `mfa_challenge` of the `mfa_required` answer.
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     challenge: SecretString,
     /// The six digits the authenticator app shows.
     #[schema(value_type = Option<String>, example = "492039", max_length = 16)]
@@ -40,7 +41,7 @@ pub struct MfaVerify {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyAnswer {
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     ceremony: SecretString,
     #[schema(value_type = Object)]
     credential: Box<webauthn_rs::prelude::PublicKeyCredential>,
@@ -104,15 +105,4 @@ pub async fn mfa_verify(
         accounts::second_factor::verify(svc, challenge.expose_secret(), &presented, &caller.meta)
             .await?;
     signed_in_response(&state, &outcome, delivery)
-}
-
-/// `value` if it has 1 to `max` characters; else 400 `invalid_request`.
-fn bounded(field: &str, value: SecretString, max: usize) -> Result<SecretString, ApiError> {
-    let chars = value.expose_secret().chars().count();
-    if chars == 0 || chars > max {
-        return Err(ApiError::InvalidRequest(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(value)
 }

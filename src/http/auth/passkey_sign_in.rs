@@ -10,6 +10,7 @@ use webauthn_rs::prelude::{PublicKeyCredential, RequestChallengeResponse};
 
 use crate::accounts;
 use crate::http::ApiError;
+use crate::http::body::bounded;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{Caller, Json};
 use crate::http::state::AppState;
@@ -72,7 +73,7 @@ pub async fn start(state: web::Data<AppState>, caller: Caller) -> Result<HttpRes
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyFinish {
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     ceremony: SecretString,
     /// The `PublicKeyCredential` of `navigator.credentials.get`, as JSON
     /// (`credential.toJSON()`: binary fields base64url).
@@ -119,9 +120,10 @@ pub async fn finish(
 ) -> Result<HttpResponse, ApiError> {
     let delivery = input.token_delivery;
     check_delivery(&state, &req, delivery)?;
+    let ceremony = bounded("ceremony", input.ceremony, 128)?;
     let outcome = accounts::passkey_sign_in::finish(
         &state.services,
-        input.ceremony.expose_secret(),
+        ceremony.expose_secret(),
         &input.credential,
         &caller.meta,
     )

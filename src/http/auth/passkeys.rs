@@ -17,6 +17,7 @@ use crate::accounts;
 use crate::domain::Password;
 use crate::factors;
 use crate::http::ApiError;
+use crate::http::body::bounded;
 use crate::http::error::ErrorBody;
 use crate::http::extractors::{AuthenticatedUser, Caller, Json};
 use crate::http::state::AppState;
@@ -70,7 +71,7 @@ pub async fn register_start(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegistrationFinish {
-    #[schema(value_type = String, max_length = 128)]
+    #[schema(value_type = String, min_length = 1, max_length = 128)]
     ceremony: SecretString,
     /// The `PublicKeyCredential` of `navigator.credentials.create`, as JSON
     /// (`credential.toJSON()`: binary fields base64url).
@@ -121,11 +122,12 @@ pub async fn register_finish(
     caller: Caller,
     Json(input): Json<RegistrationFinish>,
 ) -> Result<HttpResponse, ApiError> {
+    let ceremony = bounded("ceremony", input.ceremony, 128)?;
     let r = factors::passkey::finish_registration(
         &state.services,
         user.sub,
         user.sid,
-        input.ceremony.expose_secret(),
+        ceremony.expose_secret(),
         &input.credential,
         input.name.as_deref(),
         &caller.meta,
