@@ -14,6 +14,7 @@ compile_error!(
 mod helpers;
 
 mod access_tokens;
+mod admin;
 mod account;
 mod account_tokens;
 mod atomicity;
