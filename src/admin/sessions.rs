@@ -27,9 +27,15 @@ pub async fn end_every_session(
         return Err(AdminError::NoSuchUser);
     }
     let ended = revoke_every_session(&mut tx, user, reason, now).await?;
-    let event = AuditEvent::new(AuditKind::SessionsRevokedByAdmin, Some(user), None, meta, now)
-        .with_actor(admin.actor())
-        .with_detail(ended.to_string());
+    let event = AuditEvent::new(
+        AuditKind::SessionsRevokedByAdmin,
+        Some(user),
+        None,
+        meta,
+        now,
+    )
+    .with_actor(admin.actor())
+    .with_detail(ended.to_string());
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     svc.metrics.revoked(reason, ended);

@@ -106,12 +106,13 @@ fn checked(req: &ListRequest) -> Result<(UserFilter, Option<Cursor>, i64), Admin
             "limit must be 1 to {MAX_LIMIT}; page through larger lists with the cursor"
         )));
     }
-    let cursor = match req.cursor.as_deref() {
-        Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
-            AdminError::InvalidQuery("cursor is not one this API gave".into())
-        })?),
-        None => None,
-    };
+    let cursor =
+        match req.cursor.as_deref() {
+            Some(text) => Some(Cursor::parse(text).ok_or_else(|| {
+                AdminError::InvalidQuery("cursor is not one this API gave".into())
+            })?),
+            None => None,
+        };
     let email_like = match req.email_prefix.as_deref() {
         Some(prefix) if prefix.len() > Email::MAX_LEN => {
             return Err(AdminError::InvalidQuery(format!(

@@ -91,7 +91,12 @@ async fn a_caller_without_credentials_or_the_permission_is_refused(backend: Back
         let (id, _) = app.create_client("wrong secret", READ).await;
         let wrong = (id, "not-the-secret".to_owned());
         let reply = admin_get(&app, path, &wrong).await;
-        assert_refused(&reply, 401, "invalid_client", &format!("{path} wrong secret"));
+        assert_refused(
+            &reply,
+            401,
+            "invalid_client",
+            &format!("{path} wrong secret"),
+        );
         for scopes in [
             "",
             "orders:read",
@@ -101,7 +106,12 @@ async fn a_caller_without_credentials_or_the_permission_is_refused(backend: Back
         ] {
             let client = app.create_client("no read", scopes).await;
             let reply = admin_get(&app, path, &client).await;
-            assert_refused(&reply, 403, "insufficient_scope", &format!("{path} {scopes:?}"));
+            assert_refused(
+                &reply,
+                403,
+                "insufficient_scope",
+                &format!("{path} {scopes:?}"),
+            );
         }
         let reader = app.create_client("reader", READ).await;
         let reply = admin_get(&app, path, &reader).await;
@@ -147,7 +157,12 @@ async fn a_users_token_is_refused_even_a_live_one(backend: Backend) {
                 .bearer_auth(&tokens.access),
         )
         .await;
-    assert_refused(&reply, 403, "insufficient_scope", "revoke with a user's token");
+    assert_refused(
+        &reply,
+        403,
+        "insufficient_scope",
+        "revoke with a user's token",
+    );
     assert!(app.access_works(&tokens.access).await);
 }
 
@@ -197,7 +212,12 @@ async fn one_user_shows_its_factors_and_live_sessions(backend: Backend) {
     assert_eq!(reply.header("cache-control"), Some("no-store"));
     for missing in [Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
         let reply = admin_get(&app, &format!("/admin/users/{missing}"), &reader).await;
-        assert_eq!((reply.status, reply.error()), (404, "not_found"), "{}", reply.text);
+        assert_eq!(
+            (reply.status, reply.error()),
+            (404, "not_found"),
+            "{}",
+            reply.text
+        );
     }
 }
 
@@ -210,7 +230,12 @@ async fn ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_adm
     let user = app.user_id(&email).await;
     let (writer_id, writer_secret) = app.create_client("support desk", WRITE).await;
     let writer = (writer_id.clone(), writer_secret);
-    let reply = admin_post(&app, &format!("/admin/users/{user}/sessions/revoke"), &writer).await;
+    let reply = admin_post(
+        &app,
+        &format!("/admin/users/{user}/sessions/revoke"),
+        &writer,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.body["ended"], 2);
     // authd's own Bearer routes refuse them at once; refresh tokens are dead.
@@ -219,9 +244,7 @@ async fn ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_adm
     let refresh = app.refresh_body(&second.refresh).await;
     assert_eq!(refresh.status, 401, "{}", refresh.text);
     // One user entry on the revocation feed covers them.
-    let feed_reader = app
-        .create_client("verifier", "authd:revocations:sub")
-        .await;
+    let feed_reader = app.create_client("verifier", "authd:revocations:sub").await;
     let feed = admin_get(&app, "/auth/revocations?version=2", &feed_reader).await;
     assert_eq!(feed.status, 200, "{}", feed.text);
     let users = feed.body["users"].as_array().unwrap();
@@ -242,7 +265,12 @@ async fn ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_adm
     );
     assert_eq!(event.detail.as_deref(), Some("2"));
     // Again: nothing left to end, still audited; an unknown user is 404.
-    let reply = admin_post(&app, &format!("/admin/users/{user}/sessions/revoke"), &writer).await;
+    let reply = admin_post(
+        &app,
+        &format!("/admin/users/{user}/sessions/revoke"),
+        &writer,
+    )
+    .await;
     assert_eq!((reply.status, &reply.body["ended"]), (200, &Value::from(0)));
     let reply = admin_post(
         &app,
@@ -250,7 +278,12 @@ async fn ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_adm
         &writer,
     )
     .await;
-    assert_eq!((reply.status, reply.error()), (404, "not_found"), "{}", reply.text);
+    assert_eq!(
+        (reply.status, reply.error()),
+        (404, "not_found"),
+        "{}",
+        reply.text
+    );
 }
 
 async fn admin_requests_are_limited_per_client(backend: Backend) {
@@ -266,7 +299,12 @@ async fn admin_requests_are_limited_per_client(backend: Backend) {
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
     let reply = admin_get(&app, "/admin/users", &first).await;
-    assert_eq!((reply.status, reply.error()), (429, "too_many_requests"), "{}", reply.text);
+    assert_eq!(
+        (reply.status, reply.error()),
+        (429, "too_many_requests"),
+        "{}",
+        reply.text
+    );
     assert!(reply.body.get("users").is_none());
     let retry: i64 = reply.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");

@@ -14,9 +14,9 @@ compile_error!(
 mod helpers;
 
 mod access_tokens;
-mod admin;
 mod account;
 mod account_tokens;
+mod admin;
 mod atomicity;
 mod authorize;
 mod binary;

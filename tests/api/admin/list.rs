@@ -86,7 +86,12 @@ async fn a_walk_over_pages_lists_every_user_once_in_order(backend: Backend) {
     let first = admin_get(&app, "/admin/users?limit=20", &client).await;
     let cursor = first.body["next_cursor"].as_str().unwrap().to_owned();
     let late = seed_user(&app, "late@example.com", app.now()).await;
-    let rest = admin_get(&app, &format!("/admin/users?limit=20&cursor={cursor}"), &client).await;
+    let rest = admin_get(
+        &app,
+        &format!("/admin/users?limit=20&cursor={cursor}"),
+        &client,
+    )
+    .await;
     let rest: Vec<&str> = rest.body["users"]
         .as_array()
         .unwrap()
@@ -101,9 +106,7 @@ async fn a_walk_over_pages_lists_every_user_once_in_order(backend: Backend) {
     assert_eq!(all.body["has_more"], false);
 }
 
-async fn a_limit_out_of_bounds_a_bad_cursor_or_an_unknown_parameter_is_refused(
-    backend: Backend,
-) {
+async fn a_limit_out_of_bounds_a_bad_cursor_or_an_unknown_parameter_is_refused(backend: Backend) {
     let app = spawn_app(backend).await;
     for i in 0..3 {
         seed_user(&app, &format!("u{i}@example.com"), app.now()).await;
@@ -178,10 +181,8 @@ async fn each_filter_keeps_the_users_it_names_and_the_total_counts_them(backend:
     }
     tx.commit().await.unwrap();
     let client = app.create_client("reader", READ).await;
-    let day = |d: i64| {
-        (base + Duration::days(d))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    };
+    let day =
+        |d: i64| (base + Duration::days(d)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let ids = |list: &[Uuid]| list.iter().map(Uuid::to_string).collect::<HashSet<_>>();
     let cases = [
         ("email_prefix=alice", ids(&[old, verified])),
@@ -202,8 +203,12 @@ async fn each_filter_keeps_the_users_it_names_and_the_total_counts_them(backend:
         ),
     ];
     for (query, want) in cases {
-        let (pages, total) =
-            walk(&app, &client, &format!("/admin/users?limit=1&count=exact&{query}&")).await;
+        let (pages, total) = walk(
+            &app,
+            &client,
+            &format!("/admin/users?limit=1&count=exact&{query}&"),
+        )
+        .await;
         let got: HashSet<String> = pages.concat().into_iter().collect();
         assert_eq!(got, want, "{query}");
         assert_eq!(total, Some(want.len() as i64), "{query}");
