@@ -153,6 +153,7 @@ route_table! {
     GET "/auth/revocations" => revocations::revocations,
     GET "/admin/users" => admin::list_users,
     GET "/admin/users/{id}" => admin::get_user,
+    GET "/admin/users/{id}/sessions" => admin::list_user_sessions,
     POST "/admin/users/{id}/sessions/revoke" => admin::revoke_user_sessions,
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,

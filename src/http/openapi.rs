@@ -58,6 +58,7 @@ use crate::config::{PasswordSettings, Settings};
         revocations::revocations,
         admin::users::list_users,
         admin::user::get_user,
+        admin::user_sessions::list_user_sessions,
         admin::user_sessions_revoke::revoke_user_sessions,
         oauth::authorize::get,
         oauth::authorize::post,

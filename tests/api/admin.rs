@@ -1,8 +1,8 @@
 //! The admin API (`/admin/...`), on both stores: who may call it (a
 //! registered client holding the endpoint's `authd:admin:*` permission, by
 //! HTTP Basic; never a user, until admin roles exist), the per-client limit,
-//! one user, and ending a user's sessions with its audit event and feed
-//! entry. The user list's pages and filters are in `admin/list.rs`.
+//! one user, its live sessions by pages, and ending a user's sessions with
+//! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
 
 mod list;
 
@@ -20,6 +20,7 @@ on_both_stores!(
     one_user_shows_its_factors_and_live_sessions,
     ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_admin,
     admin_requests_are_limited_per_client,
+    a_users_live_sessions_are_listed_by_pages,
 );
 
 pub const READ: &str = "authd:admin:users:read";
@@ -323,4 +324,63 @@ async fn admin_requests_are_limited_per_client(backend: Backend) {
     app.advance(61);
     let reply = admin_get(&app, "/admin/users", &first).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn a_users_live_sessions_are_listed_by_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (email, first) = app.user_with_tokens().await;
+    app.login_body(&email).await;
+    app.login_body(&email).await;
+    let user = app.user_id(&email).await;
+    let reader = app.create_client("reader", READ).await;
+    let path = format!("/admin/users/{user}/sessions");
+    let page = admin_get(&app, &format!("{path}?limit=2"), &reader).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(page.body["has_more"], true);
+    let cursor = page.body["next_cursor"].as_str().unwrap().to_owned();
+    let rest = admin_get(&app, &format!("{path}?limit=2&cursor={cursor}"), &reader).await;
+    assert_eq!(rest.status, 200, "{}", rest.text);
+    assert_eq!(
+        (&rest.body["has_more"], &rest.body["next_cursor"]),
+        (&Value::Bool(false), &Value::Null)
+    );
+    let ids: std::collections::HashSet<String> = [&page, &rest]
+        .iter()
+        .flat_map(|r| r.body["sessions"].as_array().unwrap().clone())
+        .map(|s| {
+            assert_eq!(s["kind"], "refresh");
+            s["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "every session once");
+    let sid = crate::helpers::jwt_claims(&first.access)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(ids.contains(&sid));
+    for query in ["limit=101", "limit=0", "cursor=nope"] {
+        let reply = admin_get(&app, &format!("{path}?{query}"), &reader).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, "invalid_request"),
+            "{query}: {}",
+            reply.text
+        );
+    }
+    let reply = admin_get(
+        &app,
+        &format!("/admin/users/{}/sessions", Uuid::new_v4()),
+        &reader,
+    )
+    .await;
+    assert_eq!(
+        (reply.status, reply.error()),
+        (404, "not_found"),
+        "{}",
+        reply.text
+    );
+    let writer = app.create_client("writer", WRITE).await;
+    let reply = admin_get(&app, &path, &writer).await;
+    assert_refused(&reply, 403, "insufficient_scope", "writer lists sessions");
+    assert!(reply.body.get("sessions").is_none());
 }

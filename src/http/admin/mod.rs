@@ -4,10 +4,12 @@
 //! `admin` service's.
 
 pub mod user;
+pub mod user_sessions;
 pub mod user_sessions_revoke;
 pub mod users;
 
 pub use user::get_user;
+pub use user_sessions::list_user_sessions;
 pub use user_sessions_revoke::revoke_user_sessions;
 pub use users::list_users;
 
