@@ -14,9 +14,10 @@ pub struct AuditRecord {
     /// What happened, such as `login_failed` or `session_revoked`.
     pub kind: String,
     pub session_id: Option<Uuid>,
-    /// Who did it: `user:<uuid>` for the user themselves (other kinds of
-    /// actor may come, such as `admin:<id>`); none for attempts anyone could
-    /// make, authd's own reactions, and events recorded before actors were.
+    /// Who did it: `user:<uuid>` for the user themselves, `operator:cli`
+    /// for an operator's command, `admin:<client_id>` for a caller of the
+    /// admin API; none for attempts anyone could make, authd's own reactions,
+    /// and events recorded before actors were.
     pub actor: Option<String>,
     /// The OAuth client the event concerns, if any.
     pub client_id: Option<String>,
