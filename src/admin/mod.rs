@@ -15,6 +15,7 @@
 //! for; until roles exist, [`authorize_user`] refuses every user (403), and
 //! [`AdminActor`] has room for them.
 
+pub mod audit;
 pub mod sessions;
 pub mod users;
 

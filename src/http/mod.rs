@@ -154,6 +154,7 @@ route_table! {
     GET "/admin/users" => admin::list_users,
     GET "/admin/users/{id}" => admin::get_user,
     GET "/admin/users/{id}/sessions" => admin::list_user_sessions,
+    GET "/admin/users/{id}/audit" => admin::list_user_audit,
     POST "/admin/users/{id}/sessions/revoke" => admin::revoke_user_sessions,
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,

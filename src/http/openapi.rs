@@ -59,6 +59,7 @@ use crate::config::{PasswordSettings, Settings};
         admin::users::list_users,
         admin::user::get_user,
         admin::user_sessions::list_user_sessions,
+        admin::user_audit::list_user_audit,
         admin::user_sessions_revoke::revoke_user_sessions,
         oauth::authorize::get,
         oauth::authorize::post,

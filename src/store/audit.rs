@@ -64,6 +64,47 @@ pub async fn list_of_user(
         .await)?)
 }
 
+/// A stored audit event with its row id, the tie-breaker of keyset pages.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub record: AuditRecord,
+}
+
+/// At most `limit` of the user's events, newest first (by time, then id),
+/// from just after `after` (the time and id of the last event of the previous
+/// page) or from the newest. The row comparison is a range of
+/// `audit_events_user_id_idx` on both databases.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn list_of_user_page(
+    db: &mut impl AsDb,
+    user: Uuid,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    const FIRST: &str = "SELECT id, kind, session_id, actor, client_id, ip, user_agent, detail, \
+         created_at FROM audit_events WHERE user_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2";
+    const NEXT: &str = "SELECT id, kind, session_id, actor, client_id, ip, user_agent, detail, \
+         created_at FROM audit_events WHERE user_id = $1 AND (created_at, id) < ($3, $4) \
+         ORDER BY created_at DESC, id DESC LIMIT $2";
+    Ok(match after {
+        None => on_db!(db, |c| sqlx::query_as::<_, AuditRow>(FIRST)
+            .bind(user)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?,
+        Some((at, id)) => on_db!(db, |c| sqlx::query_as::<_, AuditRow>(NEXT)
+            .bind(user)
+            .bind(limit)
+            .bind(at)
+            .bind(id)
+            .fetch_all(c)
+            .await)?,
+    })
+}
+
 /// Deletes at most `batch` events older than `before`; returns how many.
 #[tracing::instrument(skip_all)]
 pub async fn purge_older_than(

@@ -1,7 +1,7 @@
 //! The admin API (`/admin/...`), on both stores: who may call it (a
 //! registered client holding the endpoint's `authd:admin:*` permission, by
 //! HTTP Basic; never a user, until admin roles exist), the per-client limit,
-//! one user, its live sessions by pages, and ending a user's sessions with
+//! one user, its live sessions and audit events by pages, and ending a user's sessions with
 //! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
 
 mod list;
@@ -21,6 +21,7 @@ on_both_stores!(
     ending_a_users_sessions_ends_them_at_once_feeds_them_and_audits_the_admin,
     admin_requests_are_limited_per_client,
     a_users_live_sessions_are_listed_by_pages,
+    a_users_audit_events_are_listed_by_pages,
 );
 
 pub const READ: &str = "authd:admin:users:read";
@@ -383,4 +384,53 @@ async fn a_users_live_sessions_are_listed_by_pages(backend: Backend) {
     let reply = admin_get(&app, &path, &writer).await;
     assert_refused(&reply, 403, "insufficient_scope", "writer lists sessions");
     assert!(reply.body.get("sessions").is_none());
+}
+
+async fn a_users_audit_events_are_listed_by_pages(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (email, _) = app.user_with_tokens().await;
+    app.login_body(&email).await;
+    let _ = app.try_login(&email, "wrong password").await;
+    let user = app.user_id(&email).await;
+    let expected = app.audit_kinds(user).await;
+    assert!(expected.len() >= 4, "{expected:?}");
+    let reader = app.create_client("reader", READ).await;
+    let path = format!("/admin/users/{user}/audit");
+    let mut kinds = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let query = match &cursor {
+            Some(c) => format!("{path}?limit=1&cursor={c}"),
+            None => format!("{path}?limit=1"),
+        };
+        let page = admin_get(&app, &query, &reader).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        let events = page.body["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "{}", page.text);
+        kinds.push(events[0]["kind"].as_str().unwrap().to_owned());
+        match page.body["next_cursor"].as_str() {
+            Some(next) => {
+                assert_eq!(page.body["has_more"], true);
+                cursor = Some(next.to_owned());
+            }
+            None => {
+                assert_eq!(page.body["has_more"], false);
+                break;
+            }
+        }
+    }
+    assert_eq!(kinds, expected, "every event once, newest first");
+    for query in ["limit=201", "limit=0", "cursor=1.x"] {
+        let reply = admin_get(&app, &format!("{path}?{query}"), &reader).await;
+        assert_eq!(
+            (reply.status, reply.error()),
+            (400, "invalid_request"),
+            "{query}: {}",
+            reply.text
+        );
+    }
+    let writer = app.create_client("writer", WRITE).await;
+    let reply = admin_get(&app, &path, &writer).await;
+    assert_refused(&reply, 403, "insufficient_scope", "writer reads the audit");
+    assert!(reply.body.get("events").is_none());
 }
