@@ -18,7 +18,8 @@
 #   current passwords, which count towards the account's lockout (the limits
 #   have their own tests in tests/api/lockout.rs and limits.rs); so are the
 #   mail send limits, which /auth/password/forgot counts against (tested in
-#   tests/api/password_reset.rs);
+#   tests/api/password_reset.rs); so is the admin API's per-client limit (tested in
+#   tests/api/admin.rs);
 # - Argon2id is cheap, so a debug build hashes quickly;
 # - password.min_strength is 0: how guessable a password is cannot be said in
 #   a schema (the `weak_password` answer is documented, and tested elsewhere);
@@ -87,6 +88,7 @@ authd() {
         AUTHD__LIMITS__LOGIN_IP_FAILURES=1000000 \
         AUTHD__LIMITS__REGISTER_PER_IP=1000000 \
         AUTHD__LIMITS__REFRESH_PER_IP=1000000 \
+        AUTHD__LIMITS__ADMIN_PER_CLIENT=1000000 \
         AUTHD__EMAIL__PER_IP_LIMIT=1000000 \
         AUTHD__EMAIL__PER_RECIPIENT_LIMIT=1000000 \
         AUTHD__EMAIL__PER_RECIPIENT_TOTAL_LIMIT=1000000 \
@@ -112,7 +114,7 @@ curl -fsS -o /dev/null -X POST "${base}/auth/register" -H 'Content-Type: applica
 # Every permission, so introspection and the feed (with user ids) are fuzzed
 # past their 403.
 client=$(authd clients create --name schemathesis \
-    --scopes "read write authd:introspect authd:revocations:sub")
+    --scopes "read write authd:introspect authd:revocations:sub authd:admin:users:read authd:admin:users:write")
 client_id=$(sed -n 's/^client_id *= *//p' <<<"${client}")
 client_secret=$(sed -n 's/^client_secret *= *//p' <<<"${client}")
 [[ -n ${client_id} && -n ${client_secret} ]] || { echo "schemathesis: no client created" >&2; exit 1; }

@@ -74,6 +74,9 @@ pub enum AuditKind {
     RecoveryCodesRegenerated,
     /// A recovery code was used at sign-in.
     RecoveryCodeUsed,
+    /// An admin ended every session of the user (`POST
+    /// /admin/users/{id}/sessions/revoke`); the actor is the admin.
+    SessionsRevokedByAdmin,
 }
 
 impl AuditKind {
@@ -109,6 +112,7 @@ impl AuditKind {
             | Self::RefreshReuseDetected
             | Self::SessionEvicted
             | Self::AuthorizationCodeReused
+            | Self::SessionsRevokedByAdmin
             | Self::MailGivenUp => false,
         }
     }
@@ -140,6 +144,7 @@ impl AuditKind {
             Self::FactorRemoved => "factor_removed",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
         }
     }
 }
@@ -154,17 +159,22 @@ pub enum Actor {
     /// An operator, by the tool they used: `operator:cli` for the `authd`
     /// command line (`authd users remove-factors`).
     Operator(&'static str),
+    /// A caller of the admin API: `admin:<client_id>` for a registered
+    /// client (ids start with `client_`, so a user admin's `admin:<uuid>`,
+    /// when roles come, cannot be mistaken for one).
+    Admin(String),
 }
 
 impl Actor {
     /// The operator at the command line.
     pub const CLI: Self = Self::Operator("cli");
 
-    /// The stored form: `user:<uuid>`, `operator:<tool>`.
+    /// The stored form: `user:<uuid>`, `operator:<tool>`, `admin:<id>`.
     pub fn to_text(&self) -> String {
         match self {
             Self::User(id) => format!("user:{id}"),
             Self::Operator(tool) => format!("operator:{tool}"),
+            Self::Admin(id) => format!("admin:{id}"),
         }
     }
 }

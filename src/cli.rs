@@ -122,7 +122,9 @@ pub struct ScopesArg {
     /// in access tokens, and authd's permissions, which are never put in
     /// tokens: `authd:introspect` (POST /oauth/introspect),
     /// `authd:revocations` (the revocation feed, as authd-verify needs it),
-    /// `authd:revocations:sub` (the feed with user ids). Without a permission
+    /// `authd:revocations:sub` (the feed with user ids), `authd:admin:users:read`
+    /// and `authd:admin:users:write` (the admin API's reads and changes of
+    /// users), `authd:admin:clients`. Without a permission
     /// the client is refused there (403 insufficient_scope). At update, the
     /// given scopes replace the client's.
     #[arg(long = "scopes", visible_alias = "scope")]

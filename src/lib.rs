@@ -6,6 +6,7 @@
 //! `sessions`, `oauth`, `clients`, `audit`), which call `store`.
 
 pub mod accounts;
+pub mod admin;
 pub mod app;
 pub mod audit;
 pub mod background;

@@ -13,6 +13,7 @@
 
 mod auth;
 pub mod demo;
+pub mod permissions;
 pub mod redirect;
 pub mod registration;
 
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 pub use self::auth::{AuthRefusal, Presented, authenticate, authenticate_client};
+pub use self::permissions::Permission;
 pub use self::redirect::{
     post_logout_redirect_uri_matches, redirect_uri_matches, web_origin_matches,
 };
@@ -32,28 +34,6 @@ use crate::store::{self, Store, StoreError};
 pub const ID_PREFIX: &str = "client_";
 const MAX_SCOPES_BYTES: usize = 1024;
 
-/// What a client may do at authd, held as scopes with the reserved prefix
-/// `authd:`. They are checked by authd's endpoints and never granted in an
-/// access token: a service's feed credentials cannot mint a token.
-pub mod permissions {
-    /// Scopes starting with this are authd's permissions, never token scopes.
-    pub const PREFIX: &str = "authd:";
-    /// `POST /oauth/introspect`.
-    pub const INTROSPECT: &str = "authd:introspect";
-    /// `GET /auth/revocations`, entries keyed by session id (and, for user
-    /// entries, by a hash of the user id).
-    pub const REVOCATIONS: &str = "authd:revocations";
-    /// `GET /auth/revocations` with user ids (`sub`) in the entries.
-    pub const REVOCATIONS_SUB: &str = "authd:revocations:sub";
-    /// Every permission there is.
-    pub const ALL: &[&str] = &[INTROSPECT, REVOCATIONS, REVOCATIONS_SUB];
-
-    /// Whether `scope` is in authd's reserved namespace.
-    pub fn is_reserved(scope: &str) -> bool {
-        scope.starts_with(PREFIX)
-    }
-}
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ClientError {
     #[error("the client name must be 1 to 100 printable characters")]
@@ -62,9 +42,7 @@ pub enum ClientError {
         "scopes are space-separated tokens of printable ASCII without quotes or backslashes (RFC 6749 section 3.3), {MAX_SCOPES_BYTES} bytes at most"
     )]
     Scope,
-    #[error(
-        "{0:?} is not one of authd's permissions (authd:introspect, authd:revocations, authd:revocations:sub)"
-    )]
+    #[error("{0:?} is not one of authd's permissions ({names})", names = permissions::all_names())]
     UnknownPermission(String),
     #[error("a public client holds no authd:* permission: it has no secret to prove itself with")]
     PublicPermission,
@@ -107,9 +85,9 @@ pub enum ClientError {
 }
 
 impl Client {
-    /// Whether the client holds `permission` (one of [`permissions::ALL`]).
-    pub fn may(&self, permission: &str) -> bool {
-        stored_scopes(&self.scopes).any(|s| s == permission)
+    /// Whether the client holds `permission`.
+    pub fn may(&self, permission: Permission) -> bool {
+        stored_scopes(&self.scopes).any(|s| s == permission.name())
     }
 
     /// Whether the client may get tokens of its own by the client
@@ -131,7 +109,7 @@ pub fn normalize_scopes(list: &str) -> Result<String, ClientError> {
     let scopes = parse_scopes(list)?;
     if let Some(unknown) = scopes
         .iter()
-        .find(|s| permissions::is_reserved(s) && !permissions::ALL.contains(s))
+        .find(|s| permissions::is_reserved(s) && Permission::parse(s).is_none())
     {
         return Err(ClientError::UnknownPermission((*unknown).to_owned()));
     }
@@ -461,9 +439,9 @@ mod tests {
     fn permissions_are_never_granted_in_tokens_and_unknown_ones_are_refused() {
         let (client, _) =
             generate("c", "a authd:introspect authd:revocations", Utc::now()).unwrap();
-        assert!(client.may(permissions::INTROSPECT));
-        assert!(client.may(permissions::REVOCATIONS));
-        assert!(!client.may(permissions::REVOCATIONS_SUB));
+        assert!(client.may(Permission::Introspect));
+        assert!(client.may(Permission::Revocations));
+        assert!(!client.may(Permission::RevocationsSub));
         assert_eq!(granted_scope(&client, None).unwrap().as_deref(), Some("a"));
         for asked in ["authd:introspect", "a authd:revocations"] {
             assert_eq!(

@@ -141,6 +141,11 @@ pub struct LimitSettings {
     /// `hash_window_secs` (per instance), checked before any database work.
     pub hash_per_ip: u32,
     pub hash_window_secs: u64,
+    /// Requests to the admin API (`/admin/...`) per registered client per
+    /// `admin_window_secs` (per instance), checked once the client is
+    /// authenticated, before its permission and any other database work.
+    pub admin_per_client: u32,
+    pub admin_window_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

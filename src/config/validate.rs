@@ -186,9 +186,10 @@ impl Settings {
             || l.refresh_per_ip == 0
             || l.code_per_ip == 0
             || l.hash_per_ip == 0
+            || l.admin_per_client == 0
         {
             return Err(ConfigError::invalid(
-                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",
+                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip/admin_per_client",
                 "must be at least 1",
             ));
         }
@@ -203,12 +204,13 @@ impl Settings {
             l.refresh_window_secs,
             l.code_window_secs,
             l.hash_window_secs,
+            l.admin_window_secs,
         ]
         .iter()
         .any(|w| !(1..=86_400).contains(w))
         {
             return Err(ConfigError::invalid(
-                "limits.register_window_secs/refresh_window_secs/code_window_secs/hash_window_secs",
+                "limits.register_window_secs/refresh_window_secs/code_window_secs/hash_window_secs/admin_window_secs",
                 "must be between 1 and 86400",
             ));
         }
@@ -402,7 +404,7 @@ mod tests {
             (
                 "AUTHD__LIMITS__HASH_PER_IP",
                 "0",
-                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip",
+                "limits.register_per_ip/refresh_per_ip/code_per_ip/hash_per_ip/admin_per_client",
             ),
             (
                 "AUTHD__LIMITS__CODE_WINDOW_SECS",

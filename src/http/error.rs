@@ -7,6 +7,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::admin::AdminError;
 use crate::domain::InputError;
 use crate::error::ServiceError;
 use crate::oauth::OAuthError;
@@ -412,6 +413,21 @@ impl From<ServiceError> for ApiError {
                 retry_after_secs: 1,
             },
             ServiceError::Internal(e) => Self::Internal(e),
+        }
+    }
+}
+
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> Self {
+        match e {
+            AdminError::InvalidClient => Self::InvalidClient,
+            AdminError::Forbidden(permission) => Self::InsufficientScope(permission.name()),
+            AdminError::TooManyRequests { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs }
+            }
+            AdminError::InvalidQuery(why) => Self::InvalidRequest(why),
+            AdminError::NoSuchUser => Self::NotFound,
+            AdminError::Service(e) => e.into(),
         }
     }
 }

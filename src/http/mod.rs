@@ -39,6 +39,7 @@
 //! are the hosted HTML pages, which have their own table
 //! (`pages::PAGE_ROUTES`, checked apart from this one by `tests/api/openapi.rs`).
 
+mod admin;
 mod auth;
 mod body;
 mod client_auth;
@@ -150,6 +151,11 @@ route_table! {
     GET "/auth/grants" => auth::list_grants,
     DELETE "/auth/grants/{client_id}" => auth::revoke_grant,
     GET "/auth/revocations" => revocations::revocations,
+    GET "/admin/users" => admin::list_users,
+    GET "/admin/users/{id}" => admin::get_user,
+    GET "/admin/users/{id}/sessions" => admin::list_user_sessions,
+    GET "/admin/users/{id}/audit" => admin::list_user_audit,
+    POST "/admin/users/{id}/sessions/revoke" => admin::revoke_user_sessions,
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,

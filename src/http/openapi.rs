@@ -7,7 +7,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::server::Server;
 use utoipa::openapi::{Components, RefOr};
 
-use super::{auth, discovery, oauth, operations, revocations};
+use super::{admin, auth, discovery, oauth, operations, revocations};
 use crate::config::{PasswordSettings, Settings};
 
 /// Every documented operation. A handler in the route table must be listed
@@ -56,6 +56,11 @@ use crate::config::{PasswordSettings, Settings};
         auth::grants::list_grants,
         auth::grants::revoke_grant,
         revocations::revocations,
+        admin::users::list_users,
+        admin::user::get_user,
+        admin::user_sessions::list_user_sessions,
+        admin::user_audit::list_user_audit,
+        admin::user_sessions_revoke::revoke_user_sessions,
         oauth::authorize::get,
         oauth::authorize::post,
         oauth::token::token,
@@ -76,6 +81,7 @@ use crate::config::{PasswordSettings, Settings};
         (name = "auth", description = "Accounts, login, refresh tokens and sessions"),
         (name = "passkeys", description = "Passkeys (WebAuthn): registration, a second factor, passwordless sign-in"),
         (name = "oauth", description = "OAuth 2.0 endpoints and the revocation feed, for OAuth clients and registered machine clients"),
+        (name = "admin", description = "The admin API: users, for registered clients holding authd:admin:* permissions (HTTP Basic)"),
         (name = "discovery", description = "Keys and metadata for verifiers and clients"),
         (name = "operations", description = "Health checks and metrics"),
     )

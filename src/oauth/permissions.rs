@@ -6,7 +6,7 @@
 use secrecy::ExposeSecret;
 
 use super::{ClientCredentials, OAuthError};
-use crate::clients::{self, Client, permissions};
+use crate::clients::{self, Client, Permission};
 use crate::services::Services;
 
 /// The registered client that `id` and `secret` prove, or `invalid_client`.
@@ -40,16 +40,16 @@ pub async fn require_client(
 /// A registered client must authenticate and hold one of `wanted`; an
 /// authenticated client without any of them is `insufficient_scope` (403): it
 /// proved who it is, and that is not enough.
-async fn require_permitted_client(
+pub async fn require_permitted_client(
     svc: &Services,
     credentials: ClientCredentials,
-    wanted: &[&'static str],
+    wanted: &[Permission],
 ) -> Result<Client, OAuthError> {
     let client = require_client(svc, credentials).await?;
-    if !wanted.iter().any(|p| client.may(p)) {
+    if !wanted.iter().any(|&p| client.may(p)) {
         tracing::info!(client = %client.id, permissions = ?wanted, "client lacks the permission");
         return Err(OAuthError::InsufficientScope(
-            wanted.first().copied().unwrap_or_default(),
+            wanted.first().map(|p| p.name()).unwrap_or_default(),
         ));
     }
     Ok(client)
@@ -60,7 +60,7 @@ pub async fn introspector(
     svc: &Services,
     credentials: ClientCredentials,
 ) -> Result<Client, OAuthError> {
-    require_permitted_client(svc, credentials, &[permissions::INTROSPECT]).await
+    require_permitted_client(svc, credentials, &[Permission::Introspect]).await
 }
 
 /// A client allowed to read the revocation feed, and whether it sees the
@@ -80,9 +80,9 @@ pub async fn feed_reader(
     let client = require_permitted_client(
         svc,
         credentials,
-        &[permissions::REVOCATIONS, permissions::REVOCATIONS_SUB],
+        &[Permission::Revocations, Permission::RevocationsSub],
     )
     .await?;
-    let with_sub = client.may(permissions::REVOCATIONS_SUB);
+    let with_sub = client.may(Permission::RevocationsSub);
     Ok(FeedReader { client, with_sub })
 }

@@ -43,6 +43,8 @@ pub mod reasons {
     /// An operator removed every second factor of the user
     /// (`authd users remove-factors`).
     pub const FACTORS_REMOVED: &str = "factors_removed";
+    /// An admin ended every session of the user (the admin API).
+    pub const ADMIN_REVOKED: &str = "admin_revoked";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

@@ -14,9 +14,10 @@ pub struct AuditRecord {
     /// What happened, such as `login_failed` or `session_revoked`.
     pub kind: String,
     pub session_id: Option<Uuid>,
-    /// Who did it: `user:<uuid>` for the user themselves (other kinds of
-    /// actor may come, such as `admin:<id>`); none for attempts anyone could
-    /// make, authd's own reactions, and events recorded before actors were.
+    /// Who did it: `user:<uuid>` for the user themselves, `operator:cli`
+    /// for an operator's command, `admin:<client_id>` for a caller of the
+    /// admin API; none for attempts anyone could make, authd's own reactions,
+    /// and events recorded before actors were.
     pub actor: Option<String>,
     /// The OAuth client the event concerns, if any.
     pub client_id: Option<String>,
@@ -61,6 +62,47 @@ pub async fn list_of_user(
         .bind(limit)
         .fetch_all(c)
         .await)?)
+}
+
+/// A stored audit event with its row id, the tie-breaker of keyset pages.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AuditRow {
+    pub id: i64,
+    #[sqlx(flatten)]
+    pub record: AuditRecord,
+}
+
+/// At most `limit` of the user's events, newest first (by time, then id),
+/// from just after `after` (the time and id of the last event of the previous
+/// page) or from the newest. The row comparison is a range of
+/// `audit_events_user_id_idx` on both databases.
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn list_of_user_page(
+    db: &mut impl AsDb,
+    user: Uuid,
+    after: Option<(DateTime<Utc>, i64)>,
+    limit: i64,
+) -> Result<Vec<AuditRow>, StoreError> {
+    const FIRST: &str = "SELECT id, kind, session_id, actor, client_id, ip, user_agent, detail, \
+         created_at FROM audit_events WHERE user_id = $1 \
+         ORDER BY created_at DESC, id DESC LIMIT $2";
+    const NEXT: &str = "SELECT id, kind, session_id, actor, client_id, ip, user_agent, detail, \
+         created_at FROM audit_events WHERE user_id = $1 AND (created_at, id) < ($3, $4) \
+         ORDER BY created_at DESC, id DESC LIMIT $2";
+    Ok(match after {
+        None => on_db!(db, |c| sqlx::query_as::<_, AuditRow>(FIRST)
+            .bind(user)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?,
+        Some((at, id)) => on_db!(db, |c| sqlx::query_as::<_, AuditRow>(NEXT)
+            .bind(user)
+            .bind(limit)
+            .bind(at)
+            .bind(id)
+            .fetch_all(c)
+            .await)?,
+    })
 }
 
 /// Deletes at most `batch` events older than `before`; returns how many.

@@ -269,6 +269,23 @@ pub async fn list_live(
         .await)?)
 }
 
+/// How many live sessions the user has (of every kind and holder).
+#[tracing::instrument(skip_all, fields(user = %user))]
+pub async fn count_live(
+    db: &mut impl AsDb,
+    user: Uuid,
+    now: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    const SQL: &str = "SELECT COUNT(*) FROM sessions \
+         WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2";
+    let (n,): (i64,) = on_db!(db, |c| sqlx::query_as(SQL)
+        .bind(user)
+        .bind(now)
+        .fetch_one(c)
+        .await)?;
+    Ok(n)
+}
+
 /// At most `limit` of the user's live sessions, newest first (by start, then
 /// id), from just after `after` (the start and id of the last one of the
 /// previous page) or from the newest.

@@ -229,3 +229,92 @@ pub async fn set_email(
         .map(|_| ()))?;
     Ok(())
 }
+
+/// What the admin API's user list keeps: each `None` keeps every user.
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    /// A `LIKE` pattern, escaped with `\` by the caller (`prefix%`).
+    pub email_like: Option<String>,
+    pub verified: Option<bool>,
+    pub has_second_factor: Option<bool>,
+    /// Created at or after this.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created strictly before this.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// The conditions of [`UserFilter`], `$1` to `$5`, shared by the page and the
+/// count so both keep the same users. A second factor is a confirmed TOTP
+/// factor or a passkey, as `store::factors::has_confirmed` counts it.
+macro_rules! user_filter {
+    () => {
+        "($1 IS NULL OR email LIKE $1 ESCAPE '\\') \
+         AND ($2 IS NULL OR (email_verified_at IS NOT NULL) = $2) \
+         AND ($3 IS NULL OR (EXISTS (SELECT 1 FROM totp_factors t \
+              WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) \
+              OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) = $3) \
+         AND ($4 IS NULL OR created_at >= $4) \
+         AND ($5 IS NULL OR created_at < $5)"
+    };
+}
+
+/// At most `limit` users kept by `filter`, in the order (created_at, id),
+/// after the position `after` (from the first without it). The order is
+/// total and read from `users_created_id_idx`; the row comparison
+/// `(created_at, id) > (...)` is a range of that index on both databases.
+#[tracing::instrument(skip_all)]
+pub async fn list_page(
+    db: &mut impl AsDb,
+    filter: &UserFilter,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    const FIRST: &str = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE ",
+        user_filter!(),
+        " ORDER BY created_at, id LIMIT $6"
+    );
+    const NEXT: &str = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE ",
+        user_filter!(),
+        " AND (created_at, id) > ($7, $8) ORDER BY created_at, id LIMIT $6"
+    );
+    let (sql, cursor) = match after {
+        None => (FIRST, None),
+        Some(c) => (NEXT, Some(c)),
+    };
+    Ok(on_db!(db, |c| {
+        let query = sqlx::query_as::<_, User>(sql)
+            .bind(filter.email_like.as_deref())
+            .bind(filter.verified)
+            .bind(filter.has_second_factor)
+            .bind(filter.created_from)
+            .bind(filter.created_before)
+            .bind(limit);
+        let query = match cursor {
+            Some((created_at, id)) => query.bind(created_at).bind(id),
+            None => query,
+        };
+        query.fetch_all(c).await
+    })?)
+}
+
+/// How many users `filter` keeps: an exact count, which reads every one of
+/// them (the admin API asks for it only on request).
+#[tracing::instrument(skip_all)]
+pub async fn count(db: &mut impl AsDb, filter: &UserFilter) -> Result<i64, StoreError> {
+    const SQL: &str = concat!("SELECT COUNT(*) FROM users WHERE ", user_filter!());
+    let (n,): (i64,) = on_db!(db, |c| sqlx::query_as(SQL)
+        .bind(filter.email_like.as_deref())
+        .bind(filter.verified)
+        .bind(filter.has_second_factor)
+        .bind(filter.created_from)
+        .bind(filter.created_before)
+        .fetch_one(c)
+        .await)?;
+    Ok(n)
+}

@@ -18,6 +18,8 @@ pub struct ClientLimits {
     /// Requests that hash a password, successful or not
     /// (`limits.hash_per_ip`).
     hashing: RateLimiter,
+    /// Admin API requests, by registered client id (`limits.admin_per_client`).
+    admin: RateLimiter<String>,
 }
 
 impl ClientLimits {
@@ -26,6 +28,7 @@ impl ClientLimits {
             codes: RateLimiter::new(limits.code_per_ip, limits.code_window_secs),
             ceremonies: RateLimiter::new(limits.ceremony_per_ip, limits.ceremony_window_secs),
             hashing: RateLimiter::new(limits.hash_per_ip, limits.hash_window_secs),
+            admin: RateLimiter::new(limits.admin_per_client, limits.admin_window_secs),
         }
     }
 
@@ -44,5 +47,11 @@ impl ClientLimits {
     /// the limit.
     pub fn hashing(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
         self.hashing.check(client, now)
+    }
+
+    /// Counts an admin API request of the registered client `client_id`;
+    /// `Err(seconds to wait)` past the limit.
+    pub fn admin_request(&self, client_id: &str, now: DateTime<Utc>) -> Result<(), i64> {
+        self.admin.check_key(client_id.to_owned(), now)
     }
 }

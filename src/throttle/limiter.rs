@@ -1,7 +1,7 @@
 //! A per-client request limit kept in this instance's memory, bounded in
 //! size without ever letting a client through unlimited.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -33,13 +33,16 @@ const SHARDS: usize = 16;
 /// client hammering away is never the one evicted. A flood of distinct
 /// addresses that does push out an idle client mid-window gains nothing by
 /// it: each address of the flood has a full limit of its own anyway.
-pub struct RateLimiter {
+///
+/// A client is its address by default; the admin API's limit counts by
+/// registered client id instead (`RateLimiter<String>`).
+pub struct RateLimiter<K = IpAddr> {
     limit: u32,
     window: Duration,
     /// Picks a client's shard. Seeded per process, like each shard's own
     /// hasher, so that no one can aim addresses at one shard or one bucket.
     shard_of: RandomState,
-    shards: Box<[Mutex<LruCache<IpAddr, Window, RandomState>>]>,
+    shards: Box<[Mutex<LruCache<K, Window, RandomState>>]>,
 }
 
 /// One client's current window.
@@ -67,7 +70,7 @@ impl Window {
     }
 }
 
-impl RateLimiter {
+impl<K: Hash + Eq> RateLimiter<K> {
     pub fn new(limit: u32, window_secs: u64) -> Self {
         let per_shard = MAX_TRACKED_CLIENTS / SHARDS;
         Self {
@@ -80,13 +83,11 @@ impl RateLimiter {
         }
     }
 
-    /// `Err(seconds until the window ends)` when `client` is over the limit.
-    pub fn check(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
-        let Some(client) = client.map(client_key) else {
-            return Ok(());
-        };
+    /// `Err(seconds until the window ends)` when the client `key` is over
+    /// the limit.
+    pub fn check_key(&self, client: K, now: DateTime<Utc>) -> Result<(), i64> {
         // The remainder is below SHARDS, so the cast loses nothing.
-        let shard = (self.shard_of.hash_one(client) % SHARDS as u64) as usize;
+        let shard = (self.shard_of.hash_one(&client) % SHARDS as u64) as usize;
         let mut clients = self.shards[shard].lock().unwrap_or_else(|e| e.into_inner());
         // A known client moves to the back of the eviction order, refused or not.
         if let Some(window) = clients.get_mut(&client) {
@@ -109,6 +110,17 @@ impl RateLimiter {
             .iter()
             .map(|shard| shard.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
+    }
+}
+
+impl RateLimiter<IpAddr> {
+    /// `Err(seconds until the window ends)` when `client` (an IPv6 client's
+    /// /64) is over the limit; a request without an address is not limited.
+    pub fn check(&self, client: Option<IpAddr>, now: DateTime<Utc>) -> Result<(), i64> {
+        match client.map(client_key) {
+            Some(client) => self.check_key(client, now),
+            None => Ok(()),
+        }
     }
 }
 

@@ -223,8 +223,8 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
     assert!(!ok && err.contains("authd:admin"), "{err}");
 
     // Permissions change without a new secret.
-    use authd::clients::permissions::{INTROSPECT, REVOCATIONS};
-    assert!(client.may(INTROSPECT) && !client.may(REVOCATIONS));
+    use authd::clients::Permission;
+    assert!(client.may(Permission::Introspect) && !client.may(Permission::Revocations));
     let (ok, out, err) = authd(&["clients", "update", &id, "--scopes", "a authd:revocations"]);
     assert!(ok, "{err}");
     assert!(out.contains("a authd:revocations"), "{out}");
@@ -232,7 +232,7 @@ async fn clients_create_prints_the_secret_once_and_list_and_delete_never_show_it
         .await
         .unwrap()
         .expect("the same secret");
-    assert!(updated.may(REVOCATIONS) && !updated.may(INTROSPECT));
+    assert!(updated.may(Permission::Revocations) && !updated.may(Permission::Introspect));
     let (ok, _, err) = authd(&["clients", "update", &id, "--scopes", "authd:everything"]);
     assert!(!ok && err.contains("authd:everything"), "{err}");
     let (ok, _, err) = authd(&["clients", "update", "client_nope", "--scopes", "a"]);

@@ -16,6 +16,7 @@ mod helpers;
 mod access_tokens;
 mod account;
 mod account_tokens;
+mod admin;
 mod atomicity;
 mod authorize;
 mod binary;

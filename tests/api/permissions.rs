@@ -250,7 +250,7 @@ async fn clients_registered_before_permissions_keep_the_rights_they_had(backend:
         audit_retention_days: 90,
     };
     let store = authd::store::Store::connect(&settings).await.unwrap();
-    use authd::clients::permissions::{INTROSPECT, REVOCATIONS, REVOCATIONS_SUB};
+    use authd::clients::Permission;
     use secrecy::ExposeSecret;
     for (c, secret) in &legacy {
         let migrated = authd::clients::authenticate(&store, &c.id, secret.expose_secret())
@@ -271,7 +271,11 @@ async fn clients_registered_before_permissions_keep_the_rights_they_had(backend:
             .unwrap()
             .is_ok()
         );
-        for permission in [INTROSPECT, REVOCATIONS, REVOCATIONS_SUB] {
+        for permission in [
+            Permission::Introspect,
+            Permission::Revocations,
+            Permission::RevocationsSub,
+        ] {
             assert!(migrated.may(permission), "{}: {permission}", c.name);
         }
         // Its own scopes stay what they were, and still all it is granted.
@@ -284,5 +288,5 @@ async fn clients_registered_before_permissions_keep_the_rights_they_had(backend:
     let (fresh, _) = authd::clients::create(&store, "new", "orders:read", now)
         .await
         .unwrap();
-    assert!(!fresh.may(INTROSPECT) && !fresh.may(REVOCATIONS));
+    assert!(!fresh.may(Permission::Introspect) && !fresh.may(Permission::Revocations));
 }

@@ -1,0 +1,57 @@
+//! The admin API (`/admin/...`): one endpoint a file, each authorizing its
+//! caller for the permission it needs ([`caller`]), calling one `admin`
+//! service, and shaping the answer. Who may call, and every rule, is the
+//! `admin` service's.
+
+pub mod user;
+pub mod user_audit;
+pub mod user_sessions;
+pub mod user_sessions_revoke;
+pub mod users;
+
+pub use user::get_user;
+pub use user_audit::list_user_audit;
+pub use user_sessions::list_user_sessions;
+pub use user_sessions_revoke::revoke_user_sessions;
+pub use users::list_users;
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+
+use super::ApiError;
+use super::client_auth::{ClientCredentials, basic_credentials};
+use super::extractors::AuthenticatedUser;
+use super::state::AppState;
+use crate::admin::{self, Admin};
+use crate::clients::Permission;
+
+/// The caller of an admin endpoint, authorized for `needed`: a registered
+/// client by HTTP Basic (its id and secret, as at introspection and the
+/// revocation feed), or a user by a Bearer token of a live session (refused
+/// until users can hold admin roles). No credentials: 401 `invalid_client`.
+pub async fn caller(
+    state: &AppState,
+    req: &HttpRequest,
+    needed: Permission,
+) -> Result<Admin, ApiError> {
+    let svc = &state.services;
+    let is_bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
+    if is_bearer {
+        let user = AuthenticatedUser::of(state, req).await?;
+        return Ok(admin::authorize_user(svc, user.sub, needed).await?);
+    }
+    let credentials = match basic_credentials(req)? {
+        Some((id, secret)) => ClientCredentials::Secret {
+            id,
+            secret,
+            basic: true,
+        },
+        None => ClientCredentials::None,
+    };
+    Ok(admin::authorize_client(svc, credentials, needed).await?)
+}
