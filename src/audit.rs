@@ -74,6 +74,14 @@ pub enum AuditKind {
     RecoveryCodesRegenerated,
     /// A recovery code was used at sign-in.
     RecoveryCodeUsed,
+    /// The account was disabled (every session ended); the actor says who.
+    UserDisabled,
+    /// The account was enabled again; the actor says who.
+    UserEnabled,
+    /// The user's roles changed; the detail says how (`+admin -support`).
+    RolesChanged,
+    /// The user's app_metadata was replaced; the detail is its size only.
+    AppMetadataChanged,
 }
 
 impl AuditKind {
@@ -82,7 +90,8 @@ impl AuditKind {
     /// event's actor is the user. Attempts anyone who knows an address could
     /// make (a failed login or code, a reset or code asked for, a
     /// registration of a taken address) and authd's own reactions (an evicted
-    /// session, reuse detected, mail given up) have no actor.
+    /// session, reuse detected, mail given up) have no actor; an operator's
+    /// acts (disabling, roles, app_metadata) name theirs with `with_actor`.
     pub fn acted_by_user(self) -> bool {
         match self {
             Self::Registered
@@ -109,7 +118,11 @@ impl AuditKind {
             | Self::RefreshReuseDetected
             | Self::SessionEvicted
             | Self::AuthorizationCodeReused
-            | Self::MailGivenUp => false,
+            | Self::MailGivenUp
+            | Self::UserDisabled
+            | Self::UserEnabled
+            | Self::RolesChanged
+            | Self::AppMetadataChanged => false,
         }
     }
 
@@ -140,6 +153,10 @@ impl AuditKind {
             Self::FactorRemoved => "factor_removed",
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::RolesChanged => "roles_changed",
+            Self::AppMetadataChanged => "app_metadata_changed",
         }
     }
 }

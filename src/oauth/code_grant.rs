@@ -118,6 +118,16 @@ pub async fn authorization_code(
         &binding,
     )
     .await?;
+    // A code issued before its user was disabled: `start_for_client` holds
+    // the user's lock, so the disabling either committed before (refused
+    // here, nothing written) or waits and ends this family with the rest.
+    if crate::store::users::disabled_at(&mut tx, code.user_id)
+        .await?
+        .is_some()
+    {
+        tracing::info!(user = %code.user_id, "authorization code refused: the account is disabled");
+        return Err(OAuthError::InvalidGrant("the account is disabled"));
+    }
     codes::record_family(&mut tx, &code, started.session.id).await?;
     tx.commit().await?;
     if started.evicted > 0 {

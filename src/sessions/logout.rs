@@ -43,6 +43,8 @@ pub mod reasons {
     /// An operator removed every second factor of the user
     /// (`authd users remove-factors`).
     pub const FACTORS_REMOVED: &str = "factors_removed";
+    /// The account was disabled (`accounts::disable`).
+    pub const USER_DISABLED: &str = "user_disabled";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

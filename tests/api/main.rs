@@ -25,6 +25,7 @@ mod clients;
 mod code_grant;
 mod crash;
 mod credentials;
+mod disable;
 mod email_change;
 mod email_verification;
 mod faults;
