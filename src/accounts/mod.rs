@@ -11,6 +11,7 @@
 //! login code) do that work after the answer, through `svc.background`.
 
 pub mod app_metadata;
+pub mod claims;
 pub mod disable;
 mod email_change;
 pub mod enrolment;

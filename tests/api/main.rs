@@ -65,6 +65,7 @@ mod refresh_cookie;
 mod refresh_keys;
 mod revocation;
 mod revoke_app_tokens;
+mod roles;
 mod safe_registration;
 mod send_budget;
 mod session_limits;

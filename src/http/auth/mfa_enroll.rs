@@ -139,7 +139,7 @@ pub async fn confirm(
         &caller.meta,
     )
     .await?;
-    enrolled_response(&state, &enrolled, delivery)
+    enrolled_response(&state, &enrolled, delivery).await
 }
 
 /// `value` if it has 1 to `max` characters; else 400 `invalid_request`.

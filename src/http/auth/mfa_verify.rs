@@ -103,7 +103,7 @@ pub async fn mfa_verify(
     let outcome =
         accounts::second_factor::verify(svc, challenge.expose_secret(), &presented, &caller.meta)
             .await?;
-    signed_in_response(&state, &outcome, delivery)
+    signed_in_response(&state, &outcome, delivery).await
 }
 
 /// `value` if it has 1 to `max` characters; else 400 `invalid_request`.
