@@ -251,6 +251,12 @@ async fn app_metadata_is_bounded_and_in_tokens_only_when_configured(backend: Bac
             .contains(&"app_metadata_changed".to_owned())
     );
 
+    // No endpoint takes it: the API document never names it, nor roles.
+    let document = app.get("/openapi.json").await;
+    assert_eq!(document.status, 200);
+    assert!(!document.text.contains("app_metadata"));
+    assert!(!document.text.contains("\"roles\""));
+
     // A bad role name among good ones: refused, nothing written.
     let changes = roles::RoleChanges {
         add: vec!["ok".into(), "Not A Role".into()],
