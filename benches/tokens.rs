@@ -34,13 +34,21 @@ fn access_tokens(c: &mut Criterion) {
                         black_box(session),
                         now,
                         vec!["pwd".to_owned()],
+                        serde_json::Map::new(),
                         now,
                     )
                     .expect("signs")
             })
         });
         let token = tokens
-            .issue(user, session, now, vec!["pwd".to_owned()], now)
+            .issue(
+                user,
+                session,
+                now,
+                vec!["pwd".to_owned()],
+                serde_json::Map::new(),
+                now,
+            )
             .expect("signs")
             .token;
         group.bench_function(format!("verify/{name}"), |b| {

@@ -88,6 +88,7 @@ fn in_process_verify(c: &mut Criterion) {
                 Uuid::new_v4(),
                 chrono::Utc::now(),
                 vec!["pwd".to_owned()],
+                serde_json::Map::new(),
                 chrono::Utc::now(),
             )
             .expect("signs")

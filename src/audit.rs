@@ -77,6 +77,14 @@ pub enum AuditKind {
     /// An admin ended every session of the user (`POST
     /// /admin/users/{id}/sessions/revoke`); the actor is the admin.
     SessionsRevokedByAdmin,
+    /// The account was disabled (every session ended); the actor says who.
+    UserDisabled,
+    /// The account was enabled again; the actor says who.
+    UserEnabled,
+    /// The user's roles changed; the detail says how (`+admin -support`).
+    RolesChanged,
+    /// The user's app_metadata was replaced; the detail is its size only.
+    AppMetadataChanged,
 }
 
 impl AuditKind {
@@ -85,7 +93,8 @@ impl AuditKind {
     /// event's actor is the user. Attempts anyone who knows an address could
     /// make (a failed login or code, a reset or code asked for, a
     /// registration of a taken address) and authd's own reactions (an evicted
-    /// session, reuse detected, mail given up) have no actor.
+    /// session, reuse detected, mail given up) have no actor; an operator's
+    /// acts (disabling, roles, app_metadata) name theirs with `with_actor`.
     pub fn acted_by_user(self) -> bool {
         match self {
             Self::Registered
@@ -113,7 +122,11 @@ impl AuditKind {
             | Self::SessionEvicted
             | Self::AuthorizationCodeReused
             | Self::SessionsRevokedByAdmin
-            | Self::MailGivenUp => false,
+            | Self::MailGivenUp
+            | Self::UserDisabled
+            | Self::UserEnabled
+            | Self::RolesChanged
+            | Self::AppMetadataChanged => false,
         }
     }
 
@@ -145,6 +158,10 @@ impl AuditKind {
             Self::RecoveryCodesRegenerated => "recovery_codes_regenerated",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::RolesChanged => "roles_changed",
+            Self::AppMetadataChanged => "app_metadata_changed",
         }
     }
 }

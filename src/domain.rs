@@ -20,6 +20,35 @@ pub enum InputError {
     /// `factors::passkey`: a passkey's name.
     #[error("a passkey's name must be 1 to 64 characters, without control characters")]
     PasskeyName,
+    /// `accounts::roles`: a role's name.
+    #[error("a role must be 1 to 64 characters of a-z, 0-9, _ : . -")]
+    RoleName,
+    /// `accounts::app_metadata`: not a JSON object, or too large.
+    #[error("app_metadata must be a JSON object of at most {0} bytes")]
+    AppMetadata(usize),
+}
+
+/// A role's name, as `user_roles` stores it and tokens carry it: 1 to 64
+/// characters of `[a-z0-9_:.-]` (`admin`, `billing:read`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Role(String);
+
+impl Role {
+    pub const MAX_LEN: usize = 64;
+
+    pub fn parse(raw: &str) -> Result<Self, InputError> {
+        let allowed = |c: char| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | ':' | '.' | '-')
+        };
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || !raw.chars().all(allowed) {
+            return Err(InputError::RoleName);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
 /// A normalized email address: trimmed, lower-cased, structurally valid.
@@ -144,5 +173,18 @@ mod tests {
         // Characters, not bytes, count towards the minimum.
         assert!(Password::parse_new(s("ééééééé"), 8, 1024).is_err());
         assert!(Password::parse_new(s("éééééééé"), 8, 1024).is_ok());
+    }
+
+    #[test]
+    fn roles_are_validated_tokens() {
+        for good in ["admin", "billing:read", "a", "x.y_z-1", &"r".repeat(64)] {
+            assert_eq!(
+                Role::parse(good).map(|r| r.as_str().to_owned()),
+                Ok(good.to_owned())
+            );
+        }
+        for bad in ["", "Admin", "a b", "a/b", "é", "a\n", &"r".repeat(65)] {
+            assert_eq!(Role::parse(bad), Err(InputError::RoleName), "{bad:?}");
+        }
     }
 }

@@ -35,6 +35,11 @@ pub enum ServiceError {
     /// 403 `email_not_verified`: sign-in is refused until the address is verified.
     #[error("the email address is not verified")]
     EmailNotVerified,
+    /// 403 `account_disabled`: the account is disabled (`accounts::disable`);
+    /// only said to whoever proved to be its user (a right password, code or
+    /// passkey).
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// 404 `not_enabled`: a feature switched off by a setting (named).
     #[error("{0} is not enabled")]
     NotEnabled(&'static str),

@@ -130,6 +130,7 @@ pub fn signing_rate(access: &AccessTokens, threads: usize, duration: Duration) -
             session,
             chrono::Utc::now(),
             vec!["pwd".to_owned()],
+            serde_json::Map::new(),
             chrono::Utc::now(),
         ));
     })

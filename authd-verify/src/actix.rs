@@ -1,8 +1,10 @@
 //! The actix-web extractors: `Authorization: Bearer` in, verified claims out
 //! (of a user's token, a machine client's, or either), RFC 6750 401s
-//! otherwise.
+//! otherwise; and the ones that demand a scope or a role of them
+//! ([`RequireScope`], [`RequireRole`]), 403 otherwise.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::pin::Pin;
 
@@ -10,7 +12,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, dev::Payload, web};
 
-use crate::{Claims, Verifier};
+use crate::require::DEFAULT_ROLES_CLAIM;
+use crate::{Claims, InsufficientRole, InsufficientScope, Verifier};
 
 /// The verified claims of the request's bearer token, whichever kind it is:
 /// a **user's** token (with a `sid`) or a **machine client's**
@@ -61,7 +64,14 @@ macro_rules! claims_wrapper {
             /// `Ok` when the token carries `scope`; otherwise an error that
             /// answers `403` with `WWW-Authenticate: Bearer error="insufficient_scope"`.
             pub fn require_scope(&self, scope: &str) -> Result<(), InsufficientScope> {
-                require_scope(&self.0, scope)
+                self.0.require_scope(scope)
+            }
+
+            /// `Ok` when the token's `roles` claim lists `role`; otherwise
+            /// an error that answers `403 insufficient_role`. For roles
+            /// under another claim name, `self.require_role_in(claim, role)`.
+            pub fn require_role(&self, role: &str) -> Result<(), InsufficientRole> {
+                self.0.require_role(role)
             }
 
             /// The verified claims.
@@ -75,16 +85,6 @@ macro_rules! claims_wrapper {
 claims_wrapper!(Authenticated);
 claims_wrapper!(AuthenticatedUser);
 claims_wrapper!(AuthenticatedClient);
-
-fn require_scope(claims: &Claims, scope: &str) -> Result<(), InsufficientScope> {
-    if claims.has_scope(scope) {
-        Ok(())
-    } else {
-        Err(InsufficientScope {
-            scope: scope.to_owned(),
-        })
-    }
-}
 
 /// The kind of token a route accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,6 +133,14 @@ pub enum AuthError {
     /// No `Verifier` in the app data: a bug in the service. 500.
     #[error("no authd_verify::Verifier in the app data")]
     NoVerifier,
+    /// The token verified but lacks the scope a [`RequireScope`] route
+    /// needs. 403 `insufficient_scope`.
+    #[error(transparent)]
+    InsufficientScope(InsufficientScope),
+    /// The token verified but its user lacks the role a [`RequireRole`]
+    /// route needs. 403 `insufficient_role`.
+    #[error(transparent)]
+    InsufficientRole(InsufficientRole),
 }
 
 impl ResponseError for AuthError {
@@ -143,11 +151,14 @@ impl ResponseError for AuthError {
             }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::NoVerifier => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InsufficientScope(_) | Self::InsufficientRole(_) => StatusCode::FORBIDDEN,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         let (challenge, body) = match self {
+            Self::InsufficientScope(e) => return e.error_response(),
+            Self::InsufficientRole(e) => return e.error_response(),
             Self::MissingToken => (
                 Some("Bearer"),
                 r#"{"error":"invalid_token","error_description":"an access token is required"}"#,
@@ -176,14 +187,6 @@ impl ResponseError for AuthError {
     }
 }
 
-/// A token without a scope a route needs: `403 insufficient_scope`.
-#[derive(Debug, thiserror::Error)]
-#[error("token lacks scope {scope:?}")]
-pub struct InsufficientScope {
-    /// The scope that was required.
-    pub scope: String,
-}
-
 impl ResponseError for InsufficientScope {
     fn status_code(&self) -> StatusCode {
         StatusCode::FORBIDDEN
@@ -202,6 +205,132 @@ impl ResponseError for InsufficientScope {
                 "error_description": "the access token does not grant the scope this resource needs",
                 "scope": self.scope,
             }))
+    }
+}
+
+impl ResponseError for InsufficientRole {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::FORBIDDEN
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::Forbidden()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(serde_json::json!({
+                "error": "insufficient_role",
+                "error_description": "the access token's user lacks the role this resource needs",
+                "role": self.role,
+            }))
+    }
+}
+
+/// The scope a [`RequireScope`] route demands, named by a type:
+///
+/// ```
+/// struct ReportsRead;
+/// impl authd_verify::RequiredScope for ReportsRead {
+///     const SCOPE: &'static str = "reports:read";
+/// }
+/// ```
+pub trait RequiredScope {
+    /// The scope, one item of the token's `scope`.
+    const SCOPE: &'static str;
+}
+
+/// The role a [`RequireRole`] route demands, named by a type, and the claim
+/// it is read from (`roles` unless authd's `tokens.roles_claim` says
+/// otherwise):
+///
+/// ```
+/// struct Admin;
+/// impl authd_verify::RequiredRole for Admin {
+///     const ROLE: &'static str = "admin";
+/// }
+/// ```
+pub trait RequiredRole {
+    /// The role.
+    const ROLE: &'static str;
+    /// The claim listing the user's roles.
+    const CLAIM: &'static str = DEFAULT_ROLES_CLAIM;
+}
+
+/// The verified claims of a token of either kind that carries the scope
+/// `S` names: otherwise the handler is not called and the client gets `403
+/// insufficient_scope` (401 for a token that does not verify, as
+/// [`Authenticated`]).
+pub struct RequireScope<S: RequiredScope>(pub Claims, PhantomData<S>);
+
+/// The verified claims of a **user's** token whose roles list the one `R`
+/// names: otherwise the handler is not called and the client gets `403
+/// insufficient_role` (401 for a token that does not verify or a machine
+/// client's, as [`AuthenticatedUser`]). Roles are as of the token's issue:
+/// a role taken away still shows in the user's tokens until they expire,
+/// unless their sessions are ended (the revocation feed then refuses them).
+pub struct RequireRole<R: RequiredRole>(pub Claims, PhantomData<R>);
+
+impl<S: RequiredScope> Deref for RequireScope<S> {
+    type Target = Claims;
+    fn deref(&self) -> &Claims {
+        &self.0
+    }
+}
+
+impl<R: RequiredRole> Deref for RequireRole<R> {
+    type Target = Claims;
+    fn deref(&self) -> &Claims {
+        &self.0
+    }
+}
+
+impl<S: RequiredScope> std::fmt::Debug for RequireScope<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequireScope")
+            .field(&S::SCOPE)
+            .field(&self.0)
+            .finish()
+    }
+}
+
+impl<R: RequiredRole> std::fmt::Debug for RequireRole<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RequireRole")
+            .field(&R::ROLE)
+            .field(&self.0)
+            .finish()
+    }
+}
+
+impl<S: RequiredScope + 'static> FromRequest for RequireScope<S> {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let claims = extract(req, None);
+        Box::pin(async move {
+            let claims = claims.await?;
+            claims.require_scope(S::SCOPE).map_err(|e| {
+                tracing::info!(sub = %claims.sub, scope = S::SCOPE, "refused a bearer token: scope missing");
+                AuthError::InsufficientScope(e)
+            })?;
+            Ok(Self(claims, PhantomData))
+        })
+    }
+}
+
+impl<R: RequiredRole + 'static> FromRequest for RequireRole<R> {
+    type Error = AuthError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AuthError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let claims = extract(req, Some(TokenKind::User));
+        Box::pin(async move {
+            let claims = claims.await?;
+            claims.require_role_in(R::CLAIM, R::ROLE).map_err(|e| {
+                tracing::info!(sub = %claims.sub, role = R::ROLE, "refused a bearer token: role missing");
+                AuthError::InsufficientRole(e)
+            })?;
+            Ok(Self(claims, PhantomData))
+        })
     }
 }
 

@@ -139,18 +139,21 @@ mod discovery;
 mod error;
 mod http;
 mod keys;
+mod require;
 mod revocation;
 pub mod validation;
 mod verifier;
 
 #[cfg(feature = "actix")]
 pub use actix::{
-    AuthError, Authenticated, AuthenticatedClient, AuthenticatedUser, InsufficientScope, TokenKind,
+    AuthError, Authenticated, AuthenticatedClient, AuthenticatedUser, RequireRole, RequireScope,
+    RequiredRole, RequiredScope, TokenKind,
 };
 pub use builder::VerifierBuilder;
 pub use claims::Claims;
 pub use error::{BuildError, VerifyError};
 pub use http::redirect_policy;
+pub use require::{DEFAULT_ROLES_CLAIM, InsufficientRole, InsufficientScope};
 pub use validation::MAX_TOKEN_BYTES;
 pub use verifier::{
     DEFAULT_LEEWAY, DEFAULT_MAX_CACHE, DEFAULT_MAX_KEY_STALENESS, DEFAULT_MAX_REVOCATION_STALENESS,

@@ -10,6 +10,9 @@
 //! whether an address has an account (forgot-password, resending a link, a
 //! login code) do that work after the answer, through `svc.background`.
 
+pub mod app_metadata;
+pub mod claims;
+pub mod disable;
 mod email_change;
 pub mod enrolment;
 mod login;
@@ -21,6 +24,7 @@ mod proof;
 mod reauthenticate;
 mod register;
 mod reset;
+pub mod roles;
 pub mod second_factor;
 mod sign_in;
 pub mod tokens;
@@ -55,6 +59,15 @@ pub async fn user_of_live_session(
     store::users::find_by_live_session(&mut conn, session, user, svc.now())
         .await?
         .ok_or(ServiceError::SessionEnded)
+}
+
+/// The id of the account at `email`, if any: how an operator's tools find
+/// the user they name.
+pub async fn user_by_email(svc: &Services, email: &Email) -> Result<Option<Uuid>, ServiceError> {
+    let mut conn = svc.store.conn().await?;
+    Ok(store::users::find_by_email(&mut conn, email.as_str())
+        .await?
+        .map(|u| u.id))
 }
 
 /// An account's stored address as an `Email`: it was parsed before it was

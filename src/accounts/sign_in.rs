@@ -105,9 +105,46 @@ async fn still_due(
     Ok(factors::policy::required(svc).then_some(Purpose::Enrol))
 }
 
+/// Records the refusal of a disabled account's sign-in (`login_failed`,
+/// detail `account_disabled`) and returns it; a failure to record it is the
+/// answer instead.
+async fn disabled(
+    svc: &Services,
+    refused: ServiceError,
+    proven: &Proven,
+    meta: &RequestMeta,
+) -> ServiceError {
+    let record = async {
+        let mut tx = svc.store.begin().await?;
+        let event = AuditEvent::new(
+            AuditKind::LoginFailed,
+            Some(proven.user),
+            None,
+            meta,
+            svc.now(),
+        )
+        .with_detail("account_disabled");
+        audit::record(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok::<_, ServiceError>(())
+    };
+    if let Err(e) = record.await {
+        return e;
+    }
+    svc.metrics
+        .logins
+        .with_label_values(&["account_disabled"])
+        .inc();
+    tracing::info!(user = %proven.user, "{}: refused, the account is disabled", proven.log);
+    refused
+}
+
 /// Starts the session of `proven` in `tx` (which the caller has settled its
 /// proof in), audits it and commits; then counts the login and logs the
 /// sessions the per-user cap ended.
+///
+/// A disabled account (`accounts::disable`) is refused first, under the
+/// user's lock, with `AccountDisabled`, and `tx` rolled back.
 ///
 /// Unless a second factor is among its methods, a user with a confirmed
 /// second factor gets no session: a challenge bound to the user's current
@@ -123,6 +160,13 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
+    store::users::lock(&mut tx, user).await?;
+    if let Err(refused) = super::disable::refuse_if_disabled(&mut tx, user).await {
+        // What the flow settled in `tx` (a code spent, a password reset) is
+        // dropped with it: a disabled account changes nothing by signing in.
+        drop(tx);
+        return Err(disabled(svc, refused, &proven, meta).await);
+    }
     if let Some(purpose) = still_due(svc, &mut tx, user, &proven.methods).await? {
         let version = store::users::lock(&mut tx, user)
             .await?

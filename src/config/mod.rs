@@ -12,6 +12,7 @@ pub mod file;
 mod load;
 mod mfa;
 mod pages;
+mod tokens;
 mod validate;
 mod webauthn;
 
@@ -21,6 +22,7 @@ pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
 pub use mfa::MfaSettings;
 pub use pages::{PageSettings, TemplateSettings};
+pub use tokens::TokenClaimSettings;
 pub use webauthn::{RelyingParty, WebauthnSettings};
 
 use std::path::{Path, PathBuf};
@@ -62,6 +64,10 @@ pub struct Settings {
     /// Passkeys' relying party (`[webauthn]`): its id, name and origins.
     #[serde(default)]
     pub webauthn: WebauthnSettings,
+    /// The claims of a user's tokens from the account (`[tokens]`): roles
+    /// and app_metadata.
+    #[serde(default)]
+    pub tokens: TokenClaimSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

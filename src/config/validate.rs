@@ -264,6 +264,7 @@ impl Settings {
         self.pages.validate()?;
         self.browser_session.validate()?;
         self.mfa.validate()?;
+        self.tokens.validate()?;
         self.relying_party()?;
         self.validate_mail_for_https()?;
         Ok(())

@@ -66,6 +66,10 @@ pub enum ApiError {
         "the email address is not verified yet; follow the link sent to it, or ask for a new one"
     )]
     EmailNotVerified,
+    /// 403 `account_disabled`: the account is disabled by an operator; only
+    /// said after a right proof (a wrong password is `invalid_credentials`).
+    #[error("this account is disabled; contact the service's operator")]
+    AccountDisabled,
     /// 404 `not_enabled`: the endpoint's feature is switched off here.
     #[error("{0} is not enabled on this server")]
     NotEnabled(&'static str),
@@ -159,6 +163,7 @@ pub const ERROR_CODES: &[&str] = &[
     "weak_password",
     "invalid_account_token",
     "email_not_verified",
+    "account_disabled",
     "not_enabled",
     "invalid_credentials",
     "invalid_grant",
@@ -211,6 +216,7 @@ impl ApiError {
             Self::WeakPassword(_) => "weak_password",
             Self::InvalidAccountToken => "invalid_account_token",
             Self::EmailNotVerified => "email_not_verified",
+            Self::AccountDisabled => "account_disabled",
             Self::NotEnabled(_) => "not_enabled",
             Self::InvalidCredentials => "invalid_credentials",
             Self::InvalidGrant { .. } => "invalid_grant",
@@ -273,9 +279,10 @@ impl ResponseError for ApiError {
             | Self::MfaRequired
             | Self::MfaEnrollmentRequired
             | Self::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
-            Self::ForbiddenOrigin | Self::InsufficientScope(_) | Self::EmailNotVerified => {
-                StatusCode::FORBIDDEN
-            }
+            Self::ForbiddenOrigin
+            | Self::InsufficientScope(_)
+            | Self::EmailNotVerified
+            | Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound | Self::NotEnabled(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::EmailTaken | Self::FactorExists => StatusCode::CONFLICT,
@@ -398,6 +405,7 @@ impl From<ServiceError> for ApiError {
             }
             ServiceError::InvalidAccountToken => Self::InvalidAccountToken,
             ServiceError::EmailNotVerified => Self::EmailNotVerified,
+            ServiceError::AccountDisabled => Self::AccountDisabled,
             ServiceError::NotEnabled(what) => Self::NotEnabled(what),
             ServiceError::InvalidChallenge => Self::InvalidChallenge,
             ServiceError::WrongSecondFactor => Self::WrongSecondFactor,
@@ -464,6 +472,7 @@ mod tests {
             ApiError::WeakPassword(String::new()),
             ApiError::InvalidAccountToken,
             ApiError::EmailNotVerified,
+            ApiError::AccountDisabled,
             ApiError::NotEnabled(""),
             ApiError::InvalidCredentials,
             ApiError::InvalidGrant { clear_cookie: None },
@@ -504,6 +513,7 @@ mod tests {
                 | ApiError::WeakPassword(_)
                 | ApiError::InvalidAccountToken
                 | ApiError::EmailNotVerified
+                | ApiError::AccountDisabled
                 | ApiError::NotEnabled(_)
                 | ApiError::InvalidCredentials
                 | ApiError::InvalidGrant { .. }

@@ -119,13 +119,13 @@ pub struct SignInRefused {
 /// (an access token, and its refresh token delivered as `delivery` says),
 /// or the challenge of a second factor still due, or of one to enrol (no
 /// session, no cookie).
-pub fn signed_in_response(
+pub async fn signed_in_response(
     state: &AppState,
     outcome: &SignIn,
     delivery: Delivery,
 ) -> Result<HttpResponse, ApiError> {
     match outcome {
-        SignIn::Complete(session) => token_response(state, session, delivery),
+        SignIn::Complete(session) => token_response(state, session, delivery).await,
         SignIn::SecondFactor(challenge) => Ok(challenge_response(
             "mfa_required",
             "this account asks for a second factor",
@@ -141,7 +141,7 @@ pub fn signed_in_response(
 
 /// The answer to a sign-in finished by enrolling its first factor: as
 /// [`signed_in_response`], with the recovery codes beside the tokens.
-pub fn enrolled_response(
+pub async fn enrolled_response(
     state: &AppState,
     enrolled: &Enrolled<SignIn>,
     delivery: Delivery,
@@ -149,9 +149,9 @@ pub fn enrolled_response(
     match &enrolled.outcome {
         SignIn::Complete(session) => {
             let codes = enrolled.recovery_codes.as_deref().map(recovery::shown);
-            tokens_with(state, session, delivery, codes)
+            tokens_with(state, session, delivery, codes).await
         }
-        other => signed_in_response(state, other, delivery),
+        other => signed_in_response(state, other, delivery).await,
     }
 }
 
@@ -172,21 +172,21 @@ fn challenge_response(
 }
 
 /// Issues an access token for `session` and delivers its current refresh token.
-pub fn token_response(
+pub async fn token_response(
     state: &AppState,
     session: &Session,
     delivery: Delivery,
 ) -> Result<HttpResponse, ApiError> {
-    tokens_with(state, session, delivery, None)
+    tokens_with(state, session, delivery, None).await
 }
 
-fn tokens_with(
+async fn tokens_with(
     state: &AppState,
     session: &Session,
     delivery: Delivery,
     recovery_codes: Option<Vec<String>>,
 ) -> Result<HttpResponse, ApiError> {
-    let issued = sessions::issue_tokens(&state.services, session)?;
+    let issued = sessions::issue_tokens(&state.services, session).await?;
     let refresh = issued.refresh_token.expose_secret().to_owned();
     let mut response = token_headers(HttpResponse::Ok());
     let body_token = match delivery {

@@ -5,6 +5,7 @@
 
 use jsonwebtoken::Algorithm;
 use secrecy::ExposeSecret;
+use serde_json::{Map, Value};
 
 use super::{ClientCredentials, OAuthError};
 use crate::clients::{self, Client, ClientKind, Presented};
@@ -67,7 +68,8 @@ pub async fn authenticated_client(
     }
 }
 
-/// The access token of client family `session`, carrying `scope` (the
+/// The access token of client family `session`, with the claims from the
+/// account `extra` (`accounts::claims`), carrying `scope` (the
 /// family's, or a narrower one asked for at a refresh), living as long as
 /// the client's own access-token lifetime when it is shorter than the
 /// server's.
@@ -76,6 +78,7 @@ pub fn access_token(
     session: &Session,
     client: &Client,
     scope: &str,
+    extra: &Map<String, Value>,
 ) -> Result<SignedAccessToken, OAuthError> {
     let amr = session.auth_methods.amr();
     svc.access
@@ -88,6 +91,7 @@ pub fn access_token(
                 client_id: &client.id,
                 scope,
                 ttl: client.access_token_ttl_secs.map(chrono::Duration::seconds),
+                extra,
             },
             svc.now(),
         )
@@ -120,6 +124,7 @@ pub async fn id_token(
     client: &Client,
     nonce: Option<&str>,
     access_token: &str,
+    extra: Map<String, Value>,
 ) -> Result<String, OAuthError> {
     let mut conn = svc.store.conn().await?;
     let user = store::users::find(&mut conn, session.user_id)
@@ -139,6 +144,7 @@ pub async fn id_token(
         acr: Some(&acr),
         scope: session.scope.as_deref().unwrap_or_default(),
         access_token: Some(access_token),
+        extra,
     };
     Ok(id_token::issue(svc, &request)?)
 }

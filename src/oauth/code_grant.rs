@@ -118,6 +118,16 @@ pub async fn authorization_code(
         &binding,
     )
     .await?;
+    // A code issued before its user was disabled: `start_for_client` holds
+    // the user's lock, so the disabling either committed before (refused
+    // here, nothing written) or waits and ends this family with the rest.
+    if crate::store::users::disabled_at(&mut tx, code.user_id)
+        .await?
+        .is_some()
+    {
+        tracing::info!(user = %code.user_id, "authorization code refused: the account is disabled");
+        return Err(OAuthError::InvalidGrant("the account is disabled"));
+    }
     codes::record_family(&mut tx, &code, started.session.id).await?;
     tx.commit().await?;
     if started.evicted > 0 {
@@ -149,10 +159,13 @@ pub async fn client_tokens(
     issue: &Issue<'_>,
 ) -> Result<ClientTokens, OAuthError> {
     let granted = session.scope.as_deref().unwrap_or_default();
-    let access = client_family::access_token(svc, session, client, scope)?;
+    // Read now: a change of roles or app_metadata reaches the family's
+    // tokens at their next issue.
+    let extra = crate::accounts::claims::of_user(svc, session.user_id).await?;
+    let access = client_family::access_token(svc, session, client, scope, &extra)?;
     let id_token = match issue {
         Issue::Code { nonce } if has_scope(granted, OPENID) => {
-            Some(client_family::id_token(svc, session, client, *nonce, &access.token).await?)
+            Some(client_family::id_token(svc, session, client, *nonce, &access.token, extra).await?)
         }
         Issue::Code { .. } | Issue::Refresh => None,
     };

@@ -2,6 +2,7 @@
 //! answer says of it. Who may ask is `permissions::introspector`.
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -55,6 +56,13 @@ pub struct Introspection {
     /// without.
     #[serde(skip_serializing_if = "Option::is_none")]
     acr: Option<String>,
+    /// The claims from the account, under their configured names
+    /// (`tokens.roles_claim`, `tokens.app_metadata_claim`): an access token's
+    /// own, as it was issued; for a refresh token, the account's now, which
+    /// the next access token of the family will carry.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    extra: Map<String, Value>,
 }
 
 /// What introspection answers of `token`. An access token is active while it
@@ -108,6 +116,7 @@ async fn introspect_access(
         email_verified,
         amr: (!claims.amr.is_empty()).then_some(claims.amr),
         acr: claims.acr,
+        extra: account_claims(svc, claims.extra),
     })
 }
 
@@ -136,6 +145,17 @@ async fn introspect_refresh(
         sid: Some(session.id),
         acr: Some(session.auth_methods.acr().to_owned()),
         amr: Some(session.auth_methods.amr()),
+        extra: accounts::claims::of_user(svc, session.user_id).await?,
         ..Introspection::default()
     })
+}
+
+/// Of an access token's other claims, the ones from the account under the
+/// names configured now; nothing else a token may carry is echoed.
+fn account_claims(svc: &Services, mut extra: Map<String, Value>) -> Map<String, Value> {
+    let settings = &svc.settings.tokens;
+    let names = std::iter::once(&settings.roles_claim).chain(&settings.app_metadata_claim);
+    names
+        .filter_map(|name| extra.remove_entry(name.as_str()))
+        .collect()
 }

@@ -8,6 +8,8 @@
 //! session at authd (`sid`), and the `nonce` of the authorization request.
 //! `email` and `email_verified` are added when the granted scopes include
 //! `email`. `at_hash` binds the access token issued with it, when there is one.
+//! The claims from the account (roles, app_metadata: `accounts::claims`)
+//! are added under their configured names.
 //!
 //! It is signed with the current key of the client's algorithm
 //! (`KeySet::id_token_signer`): RS256, ES256 or EdDSA, never an HS256
@@ -21,6 +23,7 @@ use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, Header};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::{EMAIL, has_scope, subject};
@@ -57,6 +60,9 @@ pub struct IdTokenClaims {
     pub email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_hash: Option<String>,
+    /// The claims from the account (`accounts::claims`), and any other.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// What an ID token is made from.
@@ -76,6 +82,8 @@ pub struct IdTokenRequest<'a> {
     pub scope: &'a str,
     /// The access token issued with it, for `at_hash`.
     pub access_token: Option<&'a str>,
+    /// The claims from the account (`accounts::claims`).
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +121,7 @@ pub fn claims(
         at_hash: request
             .access_token
             .map(|token| token_hash(request.alg, token)),
+        extra: request.extra.clone(),
     }
 }
 
@@ -204,6 +213,7 @@ mod tests {
             session: Uuid::nil(),
             auth_time: Utc::now() - Duration::seconds(60),
             nonce: Some("n-0S6_WzA2Mj"),
+            extra: Map::new(),
             amr,
             acr: Some("urn:authd:acr:1"),
             scope,

@@ -45,6 +45,8 @@ pub mod reasons {
     pub const FACTORS_REMOVED: &str = "factors_removed";
     /// An admin ended every session of the user (the admin API).
     pub const ADMIN_REVOKED: &str = "admin_revoked";
+    /// The account was disabled (`accounts::disable`).
+    pub const USER_DISABLED: &str = "user_disabled";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

@@ -179,8 +179,10 @@ pub struct IssuedTokens {
 
 /// Signs an access token for `session` and derives its current refresh token.
 /// The token's `amr` is the session's sign-in methods, whichever refresh
-/// issues it.
-pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, ServiceError> {
+/// issues it; the claims from the account (roles, app_metadata:
+/// `accounts::claims`) are read now, so a change reaches the next token.
+pub async fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, ServiceError> {
+    let extra = crate::accounts::claims::of_user(svc, session.user_id).await?;
     let now = svc.now();
     let access = svc
         .access
@@ -189,6 +191,7 @@ pub fn issue_tokens(svc: &Services, session: &Session) -> Result<IssuedTokens, S
             session.id,
             session.created_at,
             session.auth_methods.amr(),
+            extra,
             now,
         )
         .map_err(ServiceError::internal)?;

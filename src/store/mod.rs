@@ -34,6 +34,7 @@ pub mod sessions;
 mod sqlite;
 pub mod throttle;
 pub mod user_revocations;
+pub mod user_roles;
 pub mod users;
 
 use std::time::Duration;

@@ -318,3 +318,67 @@ pub async fn count(db: &mut impl AsDb, filter: &UserFilter) -> Result<i64, Store
         .await)?;
     Ok(n)
 }
+
+/// When the account `id` was disabled: `Ok(None)` for an enabled one (or
+/// none at all).
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn disabled_at(
+    db: &mut impl AsDb,
+    id: Uuid,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    const SQL: &str = "SELECT disabled_at FROM users WHERE id = $1";
+    let row: Option<Option<DateTime<Utc>>> = on_db!(db, |c| sqlx::query_scalar(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.flatten())
+}
+
+/// Sets (`Some`) or clears (`None`) the time account `id` was disabled.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_disabled_at(
+    db: &mut impl AsDb,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET disabled_at = $2, updated_at = $3 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(at)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The `app_metadata` of account `id`, as stored (a JSON object's text).
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn app_metadata(db: &mut impl AsDb, id: Uuid) -> Result<Option<String>, StoreError> {
+    const SQL: &str = "SELECT app_metadata FROM users WHERE id = $1";
+    let row: Option<Option<String>> = on_db!(db, |c| sqlx::query_scalar(SQL)
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(row.flatten())
+}
+
+/// Replaces the `app_metadata` of account `id` (`None`: removes it).
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_app_metadata(
+    db: &mut impl AsDb,
+    id: Uuid,
+    json: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET app_metadata = $2, updated_at = $3 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(json)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}

@@ -8,6 +8,7 @@ use authd_verify::validation::{self, Expected, Key, Leeway, Times, TokenClaims, 
 use chrono::{DateTime, Utc};
 use jsonwebtoken::Header;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::keys::KeySet;
@@ -63,6 +64,11 @@ pub struct AccessClaims {
     /// The level the sign-in reached ([`acr_of`]); absent in a client's token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    /// Every other claim: in a user's token, what the account carries under
+    /// the configured names (`tokens.roles_claim`, `tokens.app_metadata_claim`;
+    /// `accounts::claims`), which never take one of the names above.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 /// The `acr` of a user's sign-in with the RFC 8176 methods `amr`: `"2"` with
@@ -85,8 +91,8 @@ impl AccessClaims {
 
 /// The payload is parsed once, straight into `AccessClaims`: every claim but
 /// `nbf`, `sid`, `auth_time`, `scope` and `amr` is required, and `aud` is one string. Unknown
-/// claims are ignored: a newer authd sharing the keys during a rolling upgrade
-/// may add one, and its tokens must still verify here.
+/// claims are kept in `extra`, never refused: a newer authd sharing the keys
+/// during a rolling upgrade may add one, and its tokens must still verify here.
 impl TokenClaims for AccessClaims {
     type Payload = Self;
 
@@ -182,6 +188,8 @@ pub struct ClientUserGrant<'a> {
     /// The client's own lifetime; only a shorter one than the server's is
     /// kept, so the revocation feed's horizon holds for every token.
     pub ttl: Option<chrono::Duration>,
+    /// The claims from the account (`accounts::claims`).
+    pub extra: &'a Map<String, Value>,
 }
 
 /// A freshly signed access token.
@@ -222,13 +230,15 @@ impl AccessTokens {
     }
 
     /// A user's token for one of its sessions, which started at `started`
-    /// with a sign-in by `method` (an RFC 8176 value: `pwd`, `otp`).
+    /// with a sign-in by `method` (an RFC 8176 value: `pwd`, `otp`), with
+    /// the claims from the account `extra` (`accounts::claims`).
     pub fn issue(
         &self,
         user: Uuid,
         session: Uuid,
         started: DateTime<Utc>,
         amr: Vec<String>,
+        extra: Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<SignedAccessToken, jsonwebtoken::errors::Error> {
         self.sign(AccessClaims {
@@ -245,6 +255,7 @@ impl AccessTokens {
             scope: None,
             acr: Some(acr_of(&amr)),
             amr,
+            extra,
         })
     }
 
@@ -275,6 +286,7 @@ impl AccessTokens {
             scope,
             amr: Vec::new(),
             acr: None,
+            extra: Map::new(),
         })
     }
 
@@ -302,6 +314,7 @@ impl AccessTokens {
             scope: Some(grant.scope.to_owned()),
             amr: grant.amr.to_vec(),
             acr: Some(acr_of(grant.amr)),
+            extra: grant.extra.clone(),
         })
     }
 
@@ -362,7 +375,7 @@ impl AccessTokens {
 mod tests {
     use chrono::Duration;
     use jsonwebtoken::{Algorithm, EncodingKey};
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
     use crate::keys::{KeyMaterial, key_from_material};
@@ -391,7 +404,14 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                t,
+                vec!["pwd".into()],
+                Map::new(),
+                t,
+            )
             .unwrap()
             .token;
         let at = |secs: i64| {
@@ -411,7 +431,14 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let token = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                t,
+                vec!["pwd".into()],
+                Map::new(),
+                t,
+            )
             .unwrap()
             .token;
         let mut claims = tokens.verify(&token, t).unwrap();
@@ -429,6 +456,10 @@ mod tests {
         let t = Utc::now();
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
         let amr = vec!["pwd".to_owned(), "otp".to_owned()];
+        let extra = json!({ "roles": ["admin"], "https://example.com/meta": { "plan": "pro" } })
+            .as_object()
+            .cloned()
+            .unwrap();
         let grant = ClientUserGrant {
             user,
             session,
@@ -437,9 +468,12 @@ mod tests {
             client_id: "app-1",
             scope: "openid email",
             ttl: None,
+            extra: &extra,
         };
         let token = tokens.issue_for_client(&grant, t).unwrap().token;
         let claims = tokens.verify(&token, t).unwrap();
+        // The claims from the account come back as they went in.
+        assert_eq!(claims.extra, extra);
 
         assert_eq!(claims.sub, user.to_string());
         assert_eq!(claims.sid, Some(session));
@@ -452,7 +486,7 @@ mod tests {
         assert_eq!(tokens.first_party_user(&claims), None);
 
         let own = tokens
-            .issue(user, session, t, vec!["pwd".into()], t)
+            .issue(user, session, t, vec!["pwd".into()], Map::new(), t)
             .unwrap()
             .token;
         let own = tokens.verify(&own, t).unwrap();
@@ -465,7 +499,14 @@ mod tests {
         let tokens = tokens();
         let t = Utc::now();
         let good = tokens
-            .issue(Uuid::new_v4(), Uuid::new_v4(), t, vec!["pwd".into()], t)
+            .issue(
+                Uuid::new_v4(),
+                Uuid::new_v4(),
+                t,
+                vec!["pwd".into()],
+                Map::new(),
+                t,
+            )
             .unwrap()
             .token;
         let claims = serde_json::to_value(tokens.verify(&good, t).unwrap()).unwrap();

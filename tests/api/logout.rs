@@ -143,6 +143,7 @@ pub async fn id_token_for(app: &TestApp, user: Uuid, client: &str, sid: Uuid) ->
             acr: None,
             scope: "openid",
             access_token: None,
+            extra: serde_json::Map::new(),
         },
     )
     .unwrap()

@@ -55,6 +55,7 @@ fn app_token(app: &TestApp, who: &SignedIn, scope: &str) -> String {
         client_id: "app-1",
         scope,
         ttl: None,
+        extra: &serde_json::Map::new(),
     };
     app.services()
         .access
@@ -123,6 +124,7 @@ async fn userinfo_answers_an_openid_token_with_the_claims_of_its_scopes_and_the_
             acr: None,
             scope: "openid",
             access_token: Some(&token),
+            extra: serde_json::Map::new(),
         },
     )
     .unwrap();

@@ -258,6 +258,7 @@ async fn a_local_verifier_refuses_every_ended_session_by_one_user_entry_and_no_l
             old.id,
             old.created_at,
             old.auth_methods.amr(),
+            serde_json::Map::new(),
             app.now() + chrono::Duration::seconds(3),
         )
         .unwrap()

@@ -243,3 +243,117 @@ async fn a_client_token_on_a_client_route_is_checked_for_its_scope() {
     let response = test::call_service(&app, bearer("/client", &unscoped).to_request()).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+struct Admin;
+impl authd_verify::RequiredRole for Admin {
+    const ROLE: &'static str = "admin";
+}
+
+struct NamespacedAdmin;
+impl authd_verify::RequiredRole for NamespacedAdmin {
+    const ROLE: &'static str = "admin";
+    const CLAIM: &'static str = "https://example.com/roles";
+}
+
+struct ReportsRead;
+impl authd_verify::RequiredScope for ReportsRead {
+    const SCOPE: &'static str = "reports:read";
+}
+
+async fn admin_only(user: authd_verify::RequireRole<Admin>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("admin {}", user.sub))
+}
+
+async fn namespaced_admin(user: authd_verify::RequireRole<NamespacedAdmin>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("admin {}", user.sub))
+}
+
+async fn reports_by_type(token: authd_verify::RequireScope<ReportsRead>) -> HttpResponse {
+    HttpResponse::Ok().body(format!("reports for {}", token.client_id))
+}
+
+async fn support_by_hand(
+    user: AuthenticatedUser,
+) -> Result<HttpResponse, authd_verify::InsufficientRole> {
+    user.require_role("support")?;
+    Ok(HttpResponse::Ok().body("support"))
+}
+
+#[actix_web::test]
+async fn a_route_demanding_a_role_or_a_scope_refuses_tokens_without_it() {
+    let (key, authd, verifier) = setup().await;
+    let app = test::init_service(
+        App::new()
+            .app_data(web::Data::new(verifier.clone()))
+            .route("/admin", web::get().to(admin_only))
+            .route("/ns-admin", web::get().to(namespaced_admin))
+            .route("/typed-reports", web::get().to(reports_by_type))
+            .route("/support", web::get().to(support_by_hand)),
+    )
+    .await;
+    let call = |path: &str, claims: &Value| {
+        test::TestRequest::get()
+            .uri(path)
+            .insert_header(("Authorization", format!("Bearer {}", key.token(claims))))
+            .to_request()
+    };
+    let with_roles = |claim: &str, roles: Value| {
+        let mut claims = user_claims(&authd.issuer, SID);
+        claims[claim] = roles;
+        claims
+    };
+
+    // The role: the handler runs.
+    let admin = with_roles("roles", serde_json::json!(["admin", "support"]));
+    let response = test::call_service(&app, call("/admin", &admin)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = test::call_service(&app, call("/support", &admin)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // Without it, or with no roles at all: 403 insufficient_role.
+    let other = with_roles("roles", serde_json::json!(["support"]));
+    let none = user_claims(&authd.issuer, SID);
+    for claims in [&other, &none] {
+        let response = test::call_service(&app, call("/admin", claims)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let body: Value = test::read_body_json(response).await;
+        assert_eq!(body["error"], "insufficient_role");
+        assert_eq!(body["role"], "admin");
+    }
+    let response = test::call_service(&app, call("/support", &none)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // The role under another claim counts only where the route reads it.
+    let namespaced = with_roles("https://example.com/roles", serde_json::json!(["admin"]));
+    let response = test::call_service(&app, call("/ns-admin", &namespaced)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = test::call_service(&app, call("/admin", &namespaced)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = test::call_service(&app, call("/ns-admin", &admin)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    // A machine client's token on a role route: 401, as on any user route.
+    let mut machine = service_claims(&authd.issuer, "reports:read");
+    machine["roles"] = serde_json::json!(["admin"]);
+    let response = test::call_service(&app, call("/admin", &machine)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // The scope by type: present, the handler runs; absent, 403 with the
+    // RFC 6750 challenge.
+    let response = test::call_service(&app, call("/typed-reports", &machine)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let orders = service_claims(&authd.issuer, "orders:write reports");
+    let response = test::call_service(&app, call("/typed-reports", &orders)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge(&response).as_deref(),
+        Some(r#"Bearer error="insufficient_scope", scope="reports:read""#)
+    );
+    // An invalid token is still 401, before any scope or role is looked at.
+    let request = test::TestRequest::get()
+        .uri("/typed-reports")
+        .insert_header(("Authorization", "Bearer not-a-jwt"))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}

@@ -48,5 +48,5 @@ pub async fn login(
     let email = Email::parse(&input.email)?;
     let password = Password::parse_existing(input.password, svc.settings.password.max_length)?;
     let outcome = accounts::login(svc, &email, &password, &caller.meta).await?;
-    signed_in_response(&state, &outcome, delivery)
+    signed_in_response(&state, &outcome, delivery).await
 }

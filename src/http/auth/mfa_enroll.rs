@@ -140,5 +140,5 @@ pub async fn confirm(
         &caller.meta,
     )
     .await?;
-    enrolled_response(&state, &enrolled, delivery)
+    enrolled_response(&state, &enrolled, delivery).await
 }

@@ -104,5 +104,5 @@ pub async fn mfa_verify(
     let outcome =
         accounts::second_factor::verify(svc, challenge.expose_secret(), &presented, &caller.meta)
             .await?;
-    signed_in_response(&state, &outcome, delivery)
+    signed_in_response(&state, &outcome, delivery).await
 }

@@ -73,5 +73,5 @@ pub async fn otp_verify(
     let email = Email::parse(&input.email)?;
     let outcome =
         accounts::otp::verify(svc, &email, input.code.expose_secret(), &caller.meta).await?;
-    signed_in_response(&state, &outcome, delivery)
+    signed_in_response(&state, &outcome, delivery).await
 }

@@ -128,5 +128,5 @@ pub async fn finish(
         &caller.meta,
     )
     .await?;
-    signed_in_response(&state, &outcome, delivery)
+    signed_in_response(&state, &outcome, delivery).await
 }

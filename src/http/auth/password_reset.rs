@@ -142,7 +142,7 @@ pub async fn reset_password(
     let p = &svc.settings.password;
     let new = Password::parse_new(input.new_password, p.min_length, p.max_length)?;
     match accounts::reset_password(svc, proof, &new, &caller.meta).await? {
-        Some(outcome) => signed_in_response(&state, &outcome, delivery),
+        Some(outcome) => signed_in_response(&state, &outcome, delivery).await,
         None => Ok(HttpResponse::NoContent()
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish()),

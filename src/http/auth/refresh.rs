@@ -50,7 +50,7 @@ pub async fn refresh(
         return Err(ApiError::InvalidGrant { clear_cookie: None });
     };
     match rotate::exchange(svc, &token, &caller.meta).await? {
-        Some(session) => token_response(&state, &session, delivery),
+        Some(session) => token_response(&state, &session, delivery).await,
         None => Err(ApiError::InvalidGrant {
             clear_cookie: (delivery == Delivery::Cookie)
                 .then(|| Box::new(clear_refresh_cookie(&state))),

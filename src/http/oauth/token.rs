@@ -219,7 +219,7 @@ pub async fn token(
             };
             match grants::refresh(svc, &state.refresh_limit, request).await? {
                 grants::Refreshed::FirstParty(session) => {
-                    token_response(&state, &session, Delivery::Body)
+                    token_response(&state, &session, Delivery::Body).await
                 }
                 grants::Refreshed::Client(tokens) => {
                     Ok(token_headers(HttpResponse::Ok()).json(CodeTokenResponse::from(tokens)))
