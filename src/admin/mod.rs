@@ -11,9 +11,9 @@
 //! (`limits.admin_per_client`) once it has authenticated, before its
 //! permission is checked or anything is read.
 //!
-//! Users holding an admin role are the other kind of caller the issue asks
-//! for; until roles exist, [`authorize_user`] refuses every user (403), and
-//! [`AdminActor`] has room for them.
+//! Users holding a role that `admin.roles` maps to the permission are the
+//! other kind of caller ([`authorize_user`]), from a session signed in with
+//! a second factor recently; audited as `admin:<user id>`.
 
 pub mod audit;
 pub mod sessions;
@@ -33,6 +33,8 @@ use crate::services::Services;
 pub enum AdminActor {
     /// A registered client, by id.
     Client(String),
+    /// A user holding a role that grants the permission (`admin.roles`).
+    User(Uuid),
 }
 
 /// An authorized caller of the admin API: it holds the permission it was
@@ -43,17 +45,20 @@ pub struct Admin {
 }
 
 impl Admin {
-    /// The actor its acts are audited as: `admin:<client_id>`.
+    /// The actor its acts are audited as: `admin:<client_id>` or
+    /// `admin:<user id>`.
     pub fn actor(&self) -> Actor {
         match &self.actor {
             AdminActor::Client(id) => Actor::Admin(id.clone()),
+            AdminActor::User(id) => Actor::Admin(id.to_string()),
         }
     }
 
     /// The caller, for logs.
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> String {
         match &self.actor {
-            AdminActor::Client(id) => id,
+            AdminActor::Client(id) => id.clone(),
+            AdminActor::User(id) => id.to_string(),
         }
     }
 }
@@ -119,15 +124,44 @@ pub async fn authorize_client(
     })
 }
 
-/// A signed-in user allowed to do what `needed` opens. No user holds an
-/// admin role yet (roles, and the recent second factor they will ask for,
-/// come with the roles part of the admin issue): every user is refused with
-/// 403, having proven who they are.
+/// A signed-in user allowed to do what `needed` opens: one of the user's
+/// roles grants it (`admin.roles`), the request is within the user's
+/// limit, and the session `session` it comes from was signed in with a
+/// second factor at most `mfa.step_up_max_age_secs` ago. Without a role
+/// that grants it: 403, before anything else is said. With one, but no
+/// recent second factor (none at all included): 401
+/// `insufficient_user_authentication` (`StepUpRequired`), which the user
+/// meets by signing in again with the factor.
 pub async fn authorize_user(
-    _svc: &Services,
+    svc: &Services,
     user: Uuid,
+    session: Uuid,
     needed: Permission,
 ) -> Result<Admin, AdminError> {
-    tracing::info!(user = %user, permission = %needed, "admin request refused: users hold no admin role");
-    Err(AdminError::Forbidden(needed))
+    let mut conn = svc.store.conn().await?;
+    let roles = crate::store::user_roles::list(&mut conn, user).await?;
+    if !svc.settings.admin.grants(&roles, needed) {
+        tracing::info!(user = %user, permission = %needed, "admin request refused: no role of the user grants the permission");
+        return Err(AdminError::Forbidden(needed));
+    }
+    let now = svc.now();
+    svc.client_limits
+        .admin_request(&format!("user:{user}"), now)
+        .map_err(|retry_after_secs| {
+            tracing::info!(user = %user, "admin request refused: over the user's limit");
+            AdminError::TooManyRequests { retry_after_secs }
+        })?;
+    let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
+    let row = crate::store::sessions::find(&mut conn, session)
+        .await?
+        .filter(|s| s.user_id == user)
+        .ok_or(ServiceError::SessionEnded)?;
+    let max_age = chrono::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
+    if !row.auth_methods.has_second_factor() || now - row.authenticated_at() > max_age {
+        tracing::info!(user = %user, "admin request refused: no recent second factor");
+        return Err(ServiceError::StepUpRequired { max_age_secs }.into());
+    }
+    Ok(Admin {
+        actor: AdminActor::User(user),
+    })
 }

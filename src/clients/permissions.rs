@@ -52,6 +52,15 @@ impl Permission {
         }
     }
 
+    /// Whether it is one of the admin API's, which a role may grant
+    /// (`admin.roles`).
+    pub fn is_admin(self) -> bool {
+        matches!(
+            self,
+            Self::AdminUsersRead | Self::AdminUsersWrite | Self::AdminClients
+        )
+    }
+
     /// The permission a stored scope names; `None` for any other scope,
     /// including a misspelt one in authd's namespace.
     pub fn parse(scope: &str) -> Option<Self> {

@@ -6,6 +6,7 @@
 //! read of a setting's file in `file`.
 
 mod accounts;
+mod admin;
 mod browser_session;
 mod email;
 pub mod file;
@@ -17,6 +18,7 @@ mod validate;
 mod webauthn;
 
 pub use accounts::{AccountSettings, Verification};
+pub use admin::AdminSettings;
 pub use browser_session::BrowserSessionSettings;
 pub use email::{EmailSettings, SmtpSettings, SmtpTls};
 pub use load::Sources;
@@ -68,6 +70,9 @@ pub struct Settings {
     /// and app_metadata.
     #[serde(default)]
     pub tokens: TokenClaimSettings,
+    /// The roles that open the admin API to users (`[admin]`).
+    #[serde(default)]
+    pub admin: AdminSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

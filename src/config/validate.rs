@@ -265,6 +265,7 @@ impl Settings {
         self.browser_session.validate()?;
         self.mfa.validate()?;
         self.tokens.validate()?;
+        self.admin.validate()?;
         self.relying_party()?;
         self.validate_mail_for_https()?;
         Ok(())

@@ -1,10 +1,11 @@
 //! The admin API (`/admin/...`), on both stores: who may call it (a
 //! registered client holding the endpoint's `authd:admin:*` permission, by
-//! HTTP Basic; never a user, until admin roles exist), the per-client limit,
+//! HTTP Basic; a user by a role, in `admin/users_as_admins.rs`), the per-client limit,
 //! one user, its live sessions and audit events by pages, and ending a user's sessions with
 //! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
 
 mod list;
+mod users_as_admins;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;

@@ -43,7 +43,7 @@ pub async fn caller(
         .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"));
     if is_bearer {
         let user = AuthenticatedUser::of(state, req).await?;
-        return Ok(admin::authorize_user(svc, user.sub, needed).await?);
+        return Ok(admin::authorize_user(svc, user.sub, user.sid, needed).await?);
     }
     let credentials = match basic_credentials(req)? {
         Some((id, secret)) => ClientCredentials::Secret {

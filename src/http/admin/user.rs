@@ -52,7 +52,7 @@ struct AdminUser {
     responses(
         (status = 200, description = "The user", body = AdminUser,
             headers(("Cache-Control" = String, description = "`no-store`"))),
-        (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic); `invalid_token`: a Bearer token that is not a live session's", body = ErrorBody,
+        (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic); `invalid_token`: a Bearer token that is not a live session's; `insufficient_user_authentication`: a user holding an admin role whose session was not signed in with a second factor within `mfa.step_up_max_age_secs`", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`, or `Bearer` for a Bearer token"))),
         (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:users:read`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user (a malformed id too)", body = ErrorBody),
