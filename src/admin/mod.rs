@@ -17,6 +17,7 @@
 
 pub mod audit;
 pub mod sessions;
+pub mod status;
 pub mod users;
 
 use uuid::Uuid;

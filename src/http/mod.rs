@@ -156,6 +156,8 @@ route_table! {
     GET "/admin/users/{id}/sessions" => admin::list_user_sessions,
     GET "/admin/users/{id}/audit" => admin::list_user_audit,
     POST "/admin/users/{id}/sessions/revoke" => admin::revoke_user_sessions,
+    POST "/admin/users/{id}/disable" => admin::disable_user,
+    POST "/admin/users/{id}/enable" => admin::enable_user,
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,

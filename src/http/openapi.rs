@@ -61,6 +61,8 @@ use crate::config::{PasswordSettings, Settings};
         admin::user_sessions::list_user_sessions,
         admin::user_audit::list_user_audit,
         admin::user_sessions_revoke::revoke_user_sessions,
+        admin::user_status::disable_user,
+        admin::user_status::enable_user,
         oauth::authorize::get,
         oauth::authorize::post,
         oauth::token::token,

@@ -5,6 +5,7 @@
 //! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
 
 mod list;
+mod status;
 mod users_as_admins;
 
 use chrono::{DateTime, Utc};

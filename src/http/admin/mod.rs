@@ -7,12 +7,14 @@ pub mod user;
 pub mod user_audit;
 pub mod user_sessions;
 pub mod user_sessions_revoke;
+pub mod user_status;
 pub mod users;
 
 pub use user::get_user;
 pub use user_audit::list_user_audit;
 pub use user_sessions::list_user_sessions;
 pub use user_sessions_revoke::revoke_user_sessions;
+pub use user_status::{disable_user, enable_user};
 pub use users::list_users;
 
 use actix_web::HttpRequest;
