@@ -160,7 +160,9 @@ pub(super) async fn sign_in(
 ) -> Result<SignIn, ServiceError> {
     let user = proven.user;
     let now = svc.now();
-    store::users::lock(&mut tx, user).await?;
+    let version = store::users::lock(&mut tx, user)
+        .await?
+        .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("the user is gone")))?;
     if let Err(refused) = super::disable::refuse_if_disabled(&mut tx, user).await {
         // What the flow settled in `tx` (a code spent, a password reset) is
         // dropped with it: a disabled account changes nothing by signing in.
@@ -168,9 +170,6 @@ pub(super) async fn sign_in(
         return Err(disabled(svc, refused, &proven, meta).await);
     }
     if let Some(purpose) = still_due(svc, &mut tx, user, &proven.methods).await? {
-        let version = store::users::lock(&mut tx, user)
-            .await?
-            .ok_or_else(|| ServiceError::internal(anyhow::anyhow!("the user is gone")))?;
         let pending = Pending {
             user,
             credential_version: version,

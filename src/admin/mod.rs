@@ -152,14 +152,9 @@ pub async fn authorize_user(
             tracing::info!(user = %user, "admin request refused: over the user's limit");
             AdminError::TooManyRequests { retry_after_secs }
         })?;
-    let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
-    let row = crate::store::sessions::find(&mut conn, session)
-        .await?
-        .filter(|s| s.user_id == user)
-        .ok_or(ServiceError::SessionEnded)?;
-    let max_age = chrono::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
-    if !row.auth_methods.has_second_factor() || now - row.authenticated_at() > max_age {
+    if !crate::factors::step_up::recent_second_factor(svc, &mut conn, user, session, now).await? {
         tracing::info!(user = %user, "admin request refused: no recent second factor");
+        let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
         return Err(ServiceError::StepUpRequired { max_age_secs }.into());
     }
     Ok(Admin {

@@ -32,18 +32,34 @@ pub async fn require(
     if !store::factors::has_confirmed(db, user).await? {
         return Ok(());
     }
+    if recent_second_factor(svc, db, user, session, now).await? {
+        return Ok(());
+    }
+    tracing::info!(user = %user, session = %session, "a sensitive change refused: no recent second factor");
+    Err(ServiceError::StepUpRequired {
+        max_age_secs: svc.settings.mfa.step_up_max_age_secs,
+    })
+}
+
+/// Whether session `session` of `user` was signed in with a second factor
+/// at most `mfa.step_up_max_age_secs` before `now`, whether or not the user
+/// still has one: the rule of [`require`], and of a user acting as an admin
+/// (`admin::authorize_user`), who needs it without exception.
+/// `SessionEnded` for a session that is not the user's.
+pub async fn recent_second_factor(
+    svc: &Services,
+    db: &mut impl AsDb,
+    user: Uuid,
+    session: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, ServiceError> {
     let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
     let row = store::sessions::find(db, session)
         .await?
         .filter(|s| s.user_id == user)
         .ok_or(ServiceError::SessionEnded)?;
-    let age = now - row.authenticated_at();
     let max_age = chrono::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX));
-    if row.auth_methods.has_second_factor() && age <= max_age {
-        return Ok(());
-    }
-    tracing::info!(user = %user, session = %session, "a sensitive change refused: no recent second factor");
-    Err(ServiceError::StepUpRequired { max_age_secs })
+    Ok(row.auth_methods.has_second_factor() && now - row.authenticated_at() <= max_age)
 }
 
 /// [`require`] on a connection of its own, at the service's time: what a
