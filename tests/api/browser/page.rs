@@ -420,7 +420,7 @@ impl Page {
         loop {
             let seen = self
                 .js("const e = document.getElementById('error');
-                     return [e.dataset.code || '', e.textContent];")
+                     return e ? [e.dataset.code || '', e.textContent] : ['', ''];")
                 .await;
             if seen[1] != "" {
                 let text = |i: usize| seen[i].as_str().unwrap_or_default().to_owned();
