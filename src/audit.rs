@@ -85,6 +85,17 @@ pub enum AuditKind {
     RolesChanged,
     /// The user's app_metadata was replaced; the detail is its size only.
     AppMetadataChanged,
+    /// A client was registered (no user; the event names the client, the
+    /// detail its kind); the actor says who.
+    ClientCreated,
+    /// A client's settings changed (the detail names the settings, never
+    /// values); the actor says who.
+    ClientUpdated,
+    /// A client was deleted; the actor says who.
+    ClientDeleted,
+    /// A client's secret was replaced (the old one stopped at once; no
+    /// secret in the event); the actor says who.
+    ClientSecretRotated,
 }
 
 impl AuditKind {
@@ -126,7 +137,11 @@ impl AuditKind {
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
-            | Self::AppMetadataChanged => false,
+            | Self::AppMetadataChanged
+            | Self::ClientCreated
+            | Self::ClientUpdated
+            | Self::ClientDeleted
+            | Self::ClientSecretRotated => false,
         }
     }
 
@@ -162,6 +177,10 @@ impl AuditKind {
             Self::UserEnabled => "user_enabled",
             Self::RolesChanged => "roles_changed",
             Self::AppMetadataChanged => "app_metadata_changed",
+            Self::ClientCreated => "client_created",
+            Self::ClientUpdated => "client_updated",
+            Self::ClientDeleted => "client_deleted",
+            Self::ClientSecretRotated => "client_secret_rotated",
         }
     }
 }

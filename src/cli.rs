@@ -1,5 +1,5 @@
 //! The command line: `authd serve` (the default), `authd migrate`,
-//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|update|delete`,
+//! `authd healthcheck`, `authd keys generate`, `authd clients create|list|update|delete|rotate-secret`,
 //! `authd users remove-factors|disable|enable|roles|app-metadata`.
 
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
-use crate::clients;
+use crate::clients::{self, manage};
 use crate::config::Settings;
 use crate::store::Store;
 
@@ -140,6 +140,12 @@ pub enum ClientsCommand {
     /// Delete a client: it can no longer get tokens, introspect or read the
     /// revocation feed. Tokens it already holds expire on their own.
     Delete {
+        /// The client id.
+        id: String,
+    },
+    /// Give a confidential or machine client a new secret, printed only
+    /// once. The old secret stops at once (no grace period).
+    RotateSecret {
         /// The client id.
         id: String,
     },
@@ -365,9 +371,11 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
     let store = Store::connect(&settings.database).await?;
     // An http:// issuer is a development server: a web client may then
     // redirect to http:// on this machine.
-    let policy = clients::Policy {
-        development: settings.issuer().starts_with("http://"),
-    };
+    let policy = clients::Policy::of(settings);
+    // The operator acts through the same audited services as the admin API
+    // (`clients::manage`), holding every permission.
+    let by = manage::Authority::operator();
+    let now = chrono::Utc::now;
     // The server's keys, to refuse a client whose ID tokens none of them can
     // sign (`clients::check_id_token_key`), as the server would at start-up.
     let keys = || {
@@ -383,8 +391,7 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
         } => {
             let spec = spec(name, kind, scopes, settings)?;
             let keys = keys()?;
-            let (client, secret) =
-                clients::register_checked(&store, spec, policy, &keys, chrono::Utc::now()).await?;
+            let (client, secret) = manage::create(&store, spec, policy, &keys, &by, now()).await?;
             print_client(&client);
             if let Some(secret) = secret {
                 println!("client_secret = {}", secret.expose_secret());
@@ -417,7 +424,8 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
                 ..settings.changes()?
             };
             let keys = keys()?;
-            let Some(client) = clients::update_checked(&store, &id, changes, policy, &keys).await?
+            let Some(client) =
+                manage::update(&store, &id, changes, policy, &keys, &by, now()).await?
             else {
                 anyhow::bail!("no client has the id {id:?}");
             };
@@ -425,10 +433,19 @@ pub async fn manage_clients(settings: &Settings, command: ClientsCommand) -> any
             print_client(&client);
         }
         ClientsCommand::Delete { id } => {
-            if !clients::delete(&store, &id).await? {
+            if !manage::delete(&store, &id, &by, now()).await? {
                 anyhow::bail!("no client has the id {id:?}");
             }
             println!("deleted {id}");
+        }
+        ClientsCommand::RotateSecret { id } => {
+            let Some((_, secret)) = manage::rotate_secret(&store, &id, &by, now()).await? else {
+                anyhow::bail!("no client has the id {id:?}");
+            };
+            println!("client_id     = {id}");
+            println!("client_secret = {}", secret.expose_secret());
+            println!();
+            println!("The secret is shown only this once; the old one no longer works.");
         }
     }
     Ok(())

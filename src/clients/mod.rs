@@ -4,8 +4,9 @@
 //! granted in tokens, and the `authd:*` permissions of what they may do at
 //! authd), their registration and changes (`registration`), how a presented
 //! redirect URI or origin is matched (`redirect`), how a request proves to
-//! be one of them (`auth`), and the demo's client checked at start-up
-//! (`demo`).
+//! be one of them (`auth`), the demo's client checked at start-up
+//! (`demo`), and the operator's and admins' acts on clients, audited, with
+//! the rule that nobody hands over a permission they lack (`manage`).
 //!
 //! A client secret is 256 random bits, so a plain SHA-256 of it is as strong as
 //! a slow password hash (there is nothing to guess) and costs no Argon2id run
@@ -13,6 +14,7 @@
 
 mod auth;
 pub mod demo;
+pub mod manage;
 pub mod permissions;
 pub mod redirect;
 pub mod registration;
@@ -165,40 +167,16 @@ pub async fn create(
 }
 
 /// Registers a new client of any kind; returns it with its secret (none for a
-/// public client). A PKCE exemption is logged as a warning. The server's
-/// keys are not consulted: see [`register_checked`].
+/// public client). A PKCE exemption is logged as a warning. Neither audited
+/// nor checked against the server's keys: the operator's and admins'
+/// registrations go through [`manage::create`].
 pub async fn register(
     store: &Store,
     spec: ClientSpec,
     policy: Policy,
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Client, Option<SecretString>)> {
-    register_with(store, spec, policy, None, now).await
-}
-
-/// [`register`], refused when the server's `keys` cannot sign the client's
-/// ID tokens ([`check_id_token_key`]): what `authd clients create` does.
-pub async fn register_checked(
-    store: &Store,
-    spec: ClientSpec,
-    policy: Policy,
-    keys: &KeySet,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(Client, Option<SecretString>)> {
-    register_with(store, spec, policy, Some(keys), now).await
-}
-
-async fn register_with(
-    store: &Store,
-    spec: ClientSpec,
-    policy: Policy,
-    keys: Option<&KeySet>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(Client, Option<SecretString>)> {
     let (client, secret) = registration::generate(spec, policy, now)?;
-    if let Some(keys) = keys {
-        check_id_token_key(&client, keys)?;
-    }
     let mut tx = store.begin().await?;
     store::clients::insert(&mut tx, &client).await?;
     tx.commit().await?;
@@ -211,45 +189,20 @@ async fn register_with(
 
 /// Changes client `id`'s settings (never its kind or secret); returns it as
 /// stored, or `None` if there is no such client. Tokens it already holds
-/// keep what they were issued with until they expire. The server's keys are
-/// not consulted: see [`update_checked`].
+/// keep what they were issued with until they expire. Neither audited nor
+/// checked against the server's keys: the operator's and admins' changes go
+/// through [`manage::update`].
 pub async fn update(
     store: &Store,
     id: &str,
     changes: ClientChanges,
     policy: Policy,
 ) -> anyhow::Result<Option<Client>> {
-    update_with(store, id, changes, policy, None).await
-}
-
-/// [`update`], refused when the server's `keys` cannot sign the changed
-/// client's ID tokens ([`check_id_token_key`]): what `authd clients update`
-/// does.
-pub async fn update_checked(
-    store: &Store,
-    id: &str,
-    changes: ClientChanges,
-    policy: Policy,
-    keys: &KeySet,
-) -> anyhow::Result<Option<Client>> {
-    update_with(store, id, changes, policy, Some(keys)).await
-}
-
-async fn update_with(
-    store: &Store,
-    id: &str,
-    changes: ClientChanges,
-    policy: Policy,
-    keys: Option<&KeySet>,
-) -> anyhow::Result<Option<Client>> {
     let mut tx = store.begin().await?;
     let Some(client) = store::clients::find(&mut tx, id).await? else {
         return Ok(None);
     };
     let client = registration::apply(client, changes, policy)?;
-    if let Some(keys) = keys {
-        check_id_token_key(&client, keys)?;
-    }
     if !store::clients::update(&mut tx, &client).await? {
         return Ok(None);
     }
@@ -297,7 +250,8 @@ pub async fn exists(store: &Store, id: &str) -> Result<bool, StoreError> {
 }
 
 /// Deletes a client; false if there was none. Its tokens stop being active
-/// at introspection at once.
+/// at introspection at once. Not audited: the operator's and admins'
+/// deletions go through [`manage::delete`].
 pub async fn delete(store: &Store, id: &str) -> Result<bool, StoreError> {
     let mut tx = store.begin().await?;
     let deleted = store::clients::delete(&mut tx, id).await?;

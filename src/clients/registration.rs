@@ -31,6 +31,16 @@ pub struct Policy {
     pub development: bool,
 }
 
+impl Policy {
+    /// The policy of a server with these settings: an `http://` issuer is a
+    /// development server.
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self {
+            development: settings.issuer().starts_with("http://"),
+        }
+    }
+}
+
 /// A new client's settings; `None` and empty lists are the defaults.
 #[derive(Debug, Clone)]
 pub struct ClientSpec {
@@ -95,6 +105,14 @@ pub struct ClientChanges {
     pub allow_no_pkce: Option<bool>,
 }
 
+/// A new client secret: 256 random bits, base64url. Shown once; only its
+/// hash ([`super::hash_secret`]) is stored.
+pub fn new_secret() -> Result<SecretString, ClientError> {
+    let mut secret = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut secret).map_err(|_| ClientError::Random)?;
+    Ok(SecretString::from(URL_SAFE_NO_PAD.encode(secret)))
+}
+
 /// A new client from `spec`, checked, and its secret (none for a public
 /// client). The secret is shown to the operator once and only its hash is
 /// stored.
@@ -107,11 +125,7 @@ pub fn generate(
     aws_lc_rs::rand::fill(&mut id).map_err(|_| ClientError::Random)?;
     let secret = match spec.kind {
         ClientKind::Public => None,
-        ClientKind::Confidential | ClientKind::Machine => {
-            let mut secret = [0u8; 32];
-            aws_lc_rs::rand::fill(&mut secret).map_err(|_| ClientError::Random)?;
-            Some(SecretString::from(URL_SAFE_NO_PAD.encode(secret)))
-        }
+        ClientKind::Confidential | ClientKind::Machine => Some(new_secret()?),
     };
     let default_method = match spec.kind {
         ClientKind::Public => AuthMethod::None,

@@ -64,6 +64,24 @@ pub async fn list_of_user(
         .await)?)
 }
 
+/// The newest `limit` events about client `id` (its registration and
+/// changes), newest first. No index backs it: for an operator's rare look
+/// and for tests, never a request path.
+#[tracing::instrument(skip_all)]
+pub async fn list_of_client(
+    db: &mut impl AsDb,
+    id: &str,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    const SQL: &str = "SELECT kind, session_id, actor, client_id, ip, user_agent, detail, created_at FROM audit_events \
+         WHERE client_id = $1 AND user_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $2";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, AuditRecord>(SQL)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+}
+
 /// A stored audit event with its row id, the tie-breaker of keyset pages.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {

@@ -292,3 +292,21 @@ pub async fn set_scopes(db: &mut impl AsDb, id: &str, scopes: &str) -> Result<bo
         .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
+
+/// Replaces the secret hash of client `id` (a rotation: the old secret
+/// stops at once); false if there is none.
+#[tracing::instrument(skip_all)]
+pub async fn set_secret_hash(
+    db: &mut impl AsDb,
+    id: &str,
+    secret_hash: &str,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE oauth_clients SET secret_hash = $2 WHERE id = $1";
+    let done = on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(secret_hash)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}

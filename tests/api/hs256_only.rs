@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use authd::clients::manage::{self, Authority};
 use authd::clients::{self, ClientChanges, ClientKind, ClientSpec, Policy};
 use authd::oauth::codes::{self, NewCode};
 use authd::sessions::SessionKind;
@@ -178,7 +179,9 @@ async fn registering_or_changing_an_openid_client_is_refused_without_an_id_token
     let app = hs256_app(backend).await;
     let keys = app.services().access.keys();
     let (store, now) = (app.store(), app.now());
-    let error = clients::register_checked(store, spa("openid"), Policy::default(), keys, now)
+    // What `authd clients create|update` and the admin API call.
+    let op = Authority::operator();
+    let error = manage::create(store, spa("openid"), Policy::default(), keys, &op, now)
         .await
         .unwrap_err()
         .to_string();
@@ -188,17 +191,25 @@ async fn registering_or_changing_an_openid_client_is_refused_without_an_id_token
         "nothing stored"
     );
 
-    let (client, _) = clients::register_checked(store, spa("email"), Policy::default(), keys, now)
+    let (client, _) = manage::create(store, spa("email"), Policy::default(), keys, &op, now)
         .await
         .unwrap();
     let changes = ClientChanges {
         scopes: Some("openid email".into()),
         ..ClientChanges::default()
     };
-    let error = clients::update_checked(store, &client.id, changes, Policy::default(), keys)
-        .await
-        .unwrap_err()
-        .to_string();
+    let error = manage::update(
+        store,
+        &client.id,
+        changes,
+        Policy::default(),
+        keys,
+        &op,
+        now,
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(error.contains(ADVICE), "{error}");
     let stored = clients::find(store, &client.id).await.unwrap().unwrap();
     assert_eq!(stored.scopes, "email", "the change was not stored");
