@@ -1,6 +1,7 @@
 //! The admin API's services: who may call it (`authorize`: an [`Admin`] with
 //! the actor its acts are audited as), and what it does to users (`users`:
-//! the list and one user; `sessions`: ending every session of a user).
+//! the list and one user; `sessions`: ending every session of a user) and
+//! to clients (`clients`: what an admin may hand over or take control of).
 //!
 //! A caller is a registered client holding the permission the endpoint needs
 //! (`clients::Permission`), authenticated with its own credentials on every
@@ -16,6 +17,7 @@
 //! a second factor recently; audited as `admin:<user id>`.
 
 pub mod audit;
+pub mod clients;
 pub mod sessions;
 pub mod status;
 pub mod users;
@@ -39,10 +41,12 @@ pub enum AdminActor {
 }
 
 /// An authorized caller of the admin API: it holds the permission it was
-/// authorized for.
+/// authorized for, and knows every permission it holds (an admin never
+/// hands over, or takes control of, a power it lacks: `clients`).
 #[derive(Debug, Clone)]
 pub struct Admin {
     actor: AdminActor,
+    held: Vec<Permission>,
 }
 
 impl Admin {
@@ -52,6 +56,20 @@ impl Admin {
         match &self.actor {
             AdminActor::Client(id) => Actor::Admin(id.clone()),
             AdminActor::User(id) => Actor::Admin(id.to_string()),
+        }
+    }
+
+    /// Whether the caller holds `permission`: a client among its scopes, a
+    /// user by one of their roles (`admin.roles`).
+    pub fn holds(&self, permission: Permission) -> bool {
+        self.held.contains(&permission)
+    }
+
+    /// The registered client calling, if the caller is one.
+    pub fn client_id(&self) -> Option<&str> {
+        match &self.actor {
+            AdminActor::Client(id) => Some(id),
+            AdminActor::User(_) => None,
         }
     }
 
@@ -85,6 +103,13 @@ pub enum AdminError {
     /// 404 `not_found`: no such user.
     #[error("no such user")]
     NoSuchUser,
+    /// 404 `not_found`: no such client.
+    #[error("no such client")]
+    NoSuchClient,
+    /// 400 `invalid_request`: a client's settings that do not hold together
+    /// (`clients::ClientError`), or an act a client may not do to itself.
+    #[error("{0}")]
+    InvalidClientSettings(String),
     /// Whatever the services underneath fail with (503, 500, ...).
     #[error(transparent)]
     Service(#[from] ServiceError),
@@ -120,8 +145,14 @@ pub async fn authorize_client(
         tracing::info!(client = %client.id, permission = %needed, "admin request refused: client lacks the permission");
         return Err(AdminError::Forbidden(needed));
     }
+    let held = Permission::ALL
+        .iter()
+        .copied()
+        .filter(|&p| client.may(p))
+        .collect();
     Ok(Admin {
         actor: AdminActor::Client(client.id),
+        held,
     })
 }
 
@@ -157,7 +188,13 @@ pub async fn authorize_user(
         let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
         return Err(ServiceError::StepUpRequired { max_age_secs }.into());
     }
+    let held = Permission::ALL
+        .iter()
+        .copied()
+        .filter(|&p| svc.settings.admin.grants(&roles, p))
+        .collect();
     Ok(Admin {
         actor: AdminActor::User(user),
+        held,
     })
 }

@@ -434,7 +434,8 @@ impl From<AdminError> for ApiError {
                 Self::TooManyRequests { retry_after_secs }
             }
             AdminError::InvalidQuery(why) => Self::InvalidRequest(why),
-            AdminError::NoSuchUser => Self::NotFound,
+            AdminError::NoSuchUser | AdminError::NoSuchClient => Self::NotFound,
+            AdminError::InvalidClientSettings(why) => Self::InvalidRequest(why),
             AdminError::Service(e) => e.into(),
         }
     }

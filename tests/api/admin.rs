@@ -2,8 +2,10 @@
 //! registered client holding the endpoint's `authd:admin:*` permission, by
 //! HTTP Basic; a user by a role, in `admin/users_as_admins.rs`), the per-client limit,
 //! one user, its live sessions and audit events by pages, and ending a user's sessions with
-//! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
+//! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`;
+//! the management of clients in `admin/clients.rs`.
 
+mod clients;
 mod list;
 mod status;
 mod users_as_admins;

@@ -3,6 +3,9 @@
 //! service, and shaping the answer. Who may call, and every rule, is the
 //! `admin` service's.
 
+pub mod client;
+pub mod client_secret;
+pub mod clients;
 pub mod user;
 pub mod user_audit;
 pub mod user_sessions;
@@ -10,6 +13,9 @@ pub mod user_sessions_revoke;
 pub mod user_status;
 pub mod users;
 
+pub use client::{delete_client, get_client, update_client};
+pub use client_secret::rotate_client_secret;
+pub use clients::{create_client, list_clients};
 pub use user::get_user;
 pub use user_audit::list_user_audit;
 pub use user_sessions::list_user_sessions;
