@@ -154,8 +154,12 @@ pub async fn update(
     if !store::clients::update(&mut tx, &client).await? {
         return Ok(None);
     }
-    let audit = event(AuditKind::ClientUpdated, by, id, now)
-        .with_detail(changed_settings(&before, &client).join(" "));
+    // The settings changed, by name; none when the change changed nothing.
+    let mut audit = event(AuditKind::ClientUpdated, by, id, now);
+    let changed = changed_settings(&before, &client);
+    if !changed.is_empty() {
+        audit = audit.with_detail(changed.join(" "));
+    }
     audit::record(&mut tx, &audit).await?;
     tx.commit().await?;
     if let Some(warning) = super::pkce_exemption_warning(&client) {

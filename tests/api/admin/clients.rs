@@ -147,6 +147,15 @@ async fn an_admin_registers_reads_changes_and_deletes_a_client(backend: Backend)
     let changed = send(&app, "PATCH", &path, &admin, Some(back)).await;
     assert_eq!(changed.body["access_token_ttl_secs"], Value::Null);
     assert_eq!(changed.body["name"], "orders v2");
+    let same = send(
+        &app,
+        "PATCH",
+        &path,
+        &admin,
+        Some(json!({"name": "orders v2"})),
+    )
+    .await;
+    assert_eq!(same.status, 200, "{}", same.text);
     assert_eq!(token_status(&app, &orders).await, 200, "the same secret");
 
     // Deleted: gone, its secret refused.
@@ -176,6 +185,7 @@ async fn an_admin_registers_reads_changes_and_deletes_a_client(backend: Backend)
             "client_deleted",
             "client_updated",
             "client_updated",
+            "client_updated",
             "client_created"
         ]
     );
@@ -186,8 +196,10 @@ async fn an_admin_registers_reads_changes_and_deletes_a_client(backend: Backend)
         let detail = event.detail.clone().unwrap_or_default();
         assert!(!detail.contains(&orders.1) && !detail.contains(&stored.secret_hash));
     }
+    assert_eq!(events[1].detail, None, "nothing changed");
+    assert_eq!(events[2].detail.as_deref(), Some("access_token_ttl_secs"));
     assert_eq!(
-        events[2].detail.as_deref(),
+        events[3].detail.as_deref(),
         Some("name scopes access_token_ttl_secs")
     );
 }
