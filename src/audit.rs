@@ -85,6 +85,18 @@ pub enum AuditKind {
     RolesChanged,
     /// The user's app_metadata was replaced; the detail is its size only.
     AppMetadataChanged,
+    /// An admin created the account (`POST /admin/users`); the detail says
+    /// whether an invitation was sent.
+    UserCreated,
+    /// An admin changed the account's address or its verification (`PATCH
+    /// /admin/users/{id}`); the detail names the fields, never an address.
+    UserUpdated,
+    /// An admin erased the account's personal data (`DELETE
+    /// /admin/users/{id}`). Its user id is the pseudonym the account's
+    /// earlier events were moved to.
+    UserDeleted,
+    /// An admin cleared the account's login lockout and code tries.
+    LockoutCleared,
 }
 
 impl AuditKind {
@@ -126,7 +138,11 @@ impl AuditKind {
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
-            | Self::AppMetadataChanged => false,
+            | Self::AppMetadataChanged
+            | Self::UserCreated
+            | Self::UserUpdated
+            | Self::UserDeleted
+            | Self::LockoutCleared => false,
         }
     }
 
@@ -162,6 +178,10 @@ impl AuditKind {
             Self::UserEnabled => "user_enabled",
             Self::RolesChanged => "roles_changed",
             Self::AppMetadataChanged => "app_metadata_changed",
+            Self::UserCreated => "user_created",
+            Self::UserUpdated => "user_updated",
+            Self::UserDeleted => "user_deleted",
+            Self::LockoutCleared => "lockout_cleared",
         }
     }
 }

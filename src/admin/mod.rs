@@ -1,6 +1,11 @@
 //! The admin API's services: who may call it (`authorize`: an [`Admin`] with
 //! the actor its acts are audited as), and what it does to users (`users`:
-//! the list and one user; `sessions`: ending every session of a user).
+//! the list and one user; `sessions`: ending every session of a user;
+//! `status`: disabling and enabling; `create`: a new account, with its
+//! invitation; `update`: its address, roles and app_metadata, never giving
+//! away a permission the caller does not hold; `erase`: erasing an account's
+//! personal data; `credentials`: the login lockout cleared, a reset link
+//! sent, every second factor removed).
 //!
 //! A caller is a registered client holding the permission the endpoint needs
 //! (`clients::Permission`), authenticated with its own credentials on every
@@ -16,8 +21,12 @@
 //! a second factor recently; audited as `admin:<user id>`.
 
 pub mod audit;
+pub mod create;
+pub mod credentials;
+pub mod erase;
 pub mod sessions;
 pub mod status;
+pub mod update;
 pub mod users;
 
 use uuid::Uuid;
@@ -39,10 +48,13 @@ pub enum AdminActor {
 }
 
 /// An authorized caller of the admin API: it holds the permission it was
-/// authorized for.
+/// authorized for, and knows every admin permission it holds (a client: its
+/// scopes; a user: what `admin.roles` maps their roles to), so that no act
+/// of it gives away a permission it does not hold (`update::set_roles`).
 #[derive(Debug, Clone)]
 pub struct Admin {
     actor: AdminActor,
+    holds: Vec<Permission>,
 }
 
 impl Admin {
@@ -53,6 +65,11 @@ impl Admin {
             AdminActor::Client(id) => Actor::Admin(id.clone()),
             AdminActor::User(id) => Actor::Admin(id.to_string()),
         }
+    }
+
+    /// Whether the caller holds `permission`.
+    pub fn holds(&self, permission: Permission) -> bool {
+        self.holds.contains(&permission)
     }
 
     /// The caller, for logs.
@@ -120,8 +137,10 @@ pub async fn authorize_client(
         tracing::info!(client = %client.id, permission = %needed, "admin request refused: client lacks the permission");
         return Err(AdminError::Forbidden(needed));
     }
+    let holds = admin_permissions(|p| client.may(p));
     Ok(Admin {
         actor: AdminActor::Client(client.id),
+        holds,
     })
 }
 
@@ -157,7 +176,18 @@ pub async fn authorize_user(
         let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
         return Err(ServiceError::StepUpRequired { max_age_secs }.into());
     }
+    let holds = admin_permissions(|p| svc.settings.admin.grants(&roles, p));
     Ok(Admin {
         actor: AdminActor::User(user),
+        holds,
     })
+}
+
+/// The admin permissions `held` says yes to.
+fn admin_permissions(held: impl Fn(Permission) -> bool) -> Vec<Permission> {
+    Permission::ALL
+        .iter()
+        .copied()
+        .filter(|&p| p.is_admin() && held(p))
+        .collect()
 }
