@@ -4,17 +4,33 @@
 //! `admin` service's.
 
 pub mod user;
+pub mod user_app_metadata;
 pub mod user_audit;
+pub mod user_create;
+pub mod user_delete;
+pub mod user_factors;
+pub mod user_lockout;
+pub mod user_password_reset;
+pub mod user_roles;
 pub mod user_sessions;
 pub mod user_sessions_revoke;
 pub mod user_status;
+pub mod user_update;
 pub mod users;
 
 pub use user::get_user;
+pub use user_app_metadata::set_user_app_metadata;
 pub use user_audit::list_user_audit;
+pub use user_create::create_user;
+pub use user_delete::delete_user;
+pub use user_factors::remove_user_factors;
+pub use user_lockout::clear_user_lockout;
+pub use user_password_reset::send_user_password_reset;
+pub use user_roles::set_user_roles;
 pub use user_sessions::list_user_sessions;
 pub use user_sessions_revoke::revoke_user_sessions;
 pub use user_status::{disable_user, enable_user};
+pub use user_update::update_user;
 pub use users::list_users;
 
 use actix_web::HttpRequest;
