@@ -3,14 +3,14 @@
 //!
 //! In one transaction under the user's lock:
 //!
-//! 1. every session ends through the user revocation
-//!    (`sessions::logout::revoke_every_session`), so the revocation feed lists
-//!    it, as when an admin ends every session;
-//! 2. factors, passkeys, roles, consents, account tokens, authorization codes
-//!    and requests, and the user's mail (queued or kept) are deleted; the
-//!    sessions keep no address or user agent (`store::erase`);
-//! 3. the account's login-throttle counts and code tries, keyed by its
+//! 1. the account's login-throttle counts and code tries, keyed by its
 //!    address's hash, are cleared (`credentials::clear_counts`);
+//! 2. every session ends through the user revocation
+//!    (`sessions::logout::revoke_every_session`), so the revocation feed lists
+//!    it, as when an admin ends every session; then factors, passkeys, roles,
+//!    consents, account tokens, authorization codes and requests, and the
+//!    user's mail (queued or kept) are deleted, and the sessions keep no
+//!    address or user agent (`store::erase`);
 //! 4. the `users` row becomes a tombstone (`store::users::erase`): the
 //!    address replaced by `deleted:<id>` (so the address can register
 //!    again), a password hash nothing matches, no verification, no
@@ -58,10 +58,12 @@ pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, 
     let account = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
+    // The lock order: the user's row, its throttle counters and code tries,
+    // then its sessions.
+    super::credentials::clear_counts(svc, &mut tx, &account.email, None).await?;
     let reason = reasons::USER_DELETED;
     let sessions = revoke_every_session(&mut tx, user, reason, now).await?;
     store::erase::personal_rows(&mut tx, user).await?;
-    super::credentials::clear_counts(svc, &mut tx, &account.email, None).await?;
     store::users::erase(&mut tx, user, &svc.hasher.unusable_hash(), now).await?;
     let pseudonym = Uuid::new_v4();
     store::erase::pseudonymize_audit(&mut tx, user, pseudonym).await?;
