@@ -2,7 +2,9 @@
 //! /admin/users/{id}/lockout/clear`), a password-reset link and code sent to
 //! its address (`POST /admin/users/{id}/password_reset`), every second
 //! factor removed (`DELETE /admin/users/{id}/factors`). Each is audited with
-//! the admin as the actor.
+//! the admin as the actor. A reset link or the removal of the factors of an
+//! account holding a permission the caller lacks is refused
+//! (`update::may_act_on`): with a changed address they would hand it over.
 //!
 //! A lockout (`throttle::login`) is counted under keys derived from the
 //! keyed hash of the address: the account-wide count (`account:`), the
@@ -16,6 +18,7 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
+use super::update::may_act_on;
 use super::{Admin, AdminError};
 use crate::accounts::lost_factors::{NotRemoved, remove_every_factor_of};
 use crate::accounts::send_reset_to;
@@ -87,6 +90,9 @@ pub async fn send_password_reset(
     user: Uuid,
     meta: &RequestMeta,
 ) -> Result<bool, AdminError> {
+    let mut conn = svc.store.conn().await?;
+    may_act_on(svc, admin, &mut conn, user).await?;
+    drop(conn);
     match send_reset_to(svc, user, meta, Some(admin.actor())).await? {
         None => Err(AdminError::NoSuchUser),
         Some(sent) => Ok(sent),
@@ -101,6 +107,9 @@ pub async fn remove_factors(
     admin: &Admin,
     user: Uuid,
 ) -> Result<Option<u64>, AdminError> {
+    let mut conn = svc.store.conn().await?;
+    may_act_on(svc, admin, &mut conn, user).await?;
+    drop(conn);
     match remove_every_factor_of(svc, user, admin.actor()).await? {
         Ok(removed) => Ok(Some(removed.sessions)),
         Err(NotRemoved::NoFactor) => Ok(None),

@@ -48,7 +48,8 @@ pub struct Erased {
 }
 
 /// Erases the account `user` for `admin` (see the module). An unknown or
-/// already erased account is `NoSuchUser`.
+/// already erased account is `NoSuchUser`; one holding a permission `admin`
+/// lacks is `Forbidden` (`update::may_act_on`).
 pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, AdminError> {
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
@@ -58,6 +59,7 @@ pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, 
     let account = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
+    super::update::may_act_on(svc, admin, &mut tx, user).await?;
     // The lock order: the user's row, its throttle counters and code tries,
     // then its sessions.
     super::credentials::clear_counts(svc, &mut tx, &account.email, None).await?;

@@ -39,6 +39,28 @@ pub fn may_change_role(svc: &Services, admin: &Admin, role: &str) -> Option<Perm
         .find(|&p| !admin.holds(p))
 }
 
+/// Refuses (`Forbidden`, naming the permission) a change by `admin` to the
+/// account `user` when one of its roles maps to an admin permission `admin`
+/// does not hold: a caller may not take over, or erase, an account more
+/// powerful than itself (its address moved to the caller's mailbox, its
+/// factors removed, a reset link then used). `db` is the change's
+/// transaction, holding the user's lock, where there is one.
+pub async fn may_act_on(
+    svc: &Services,
+    admin: &Admin,
+    db: &mut impl store::AsDb,
+    user: Uuid,
+) -> Result<(), AdminError> {
+    for role in store::user_roles::list(db, user).await? {
+        if let Some(lacking) = may_change_role(svc, admin, &role) {
+            tracing::info!(admin = admin.id(), user = %user, permission = %lacking,
+                "admin refused: the account holds a permission the caller does not");
+            return Err(AdminError::Forbidden(lacking));
+        }
+    }
+    Ok(())
+}
+
 /// Makes the roles of `user` exactly `wanted`. A role to be added or removed
 /// that maps to a permission the caller lacks: `Forbidden` naming it, and
 /// nothing changes.
@@ -84,7 +106,9 @@ pub struct Changes {
     pub email_verified: Option<bool>,
 }
 
-/// Applies `changes` to `user` in one transaction under the user's lock,
+/// Applies `changes` to `user` in one transaction under the user's lock
+/// (an account holding a permission the caller lacks: `Forbidden`,
+/// [`may_act_on`]),
 /// audited as `user_updated` (the detail names the fields, never an
 /// address). A new address is unverified unless `email_verified` says
 /// otherwise; another account's address is `EmailTaken` (409) and nothing
@@ -104,6 +128,7 @@ pub async fn update(
     let current = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
+    may_act_on(svc, admin, &mut tx, user).await?;
     let mut detail = Vec::new();
     match &changes.email {
         Some(email) if email.as_str() != current.email => {

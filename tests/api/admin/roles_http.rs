@@ -3,7 +3,9 @@
 //! escalation: a role that `admin.roles` maps to an admin permission is
 //! given or taken (at creation too) only by a caller holding that
 //! permission, a client by its scopes, a user by their own roles; else 403
-//! `insufficient_scope` and nothing changes.
+//! `insufficient_scope` and nothing changes. Nor may a caller move the
+//! address of, reset, strip the factors of, or erase an account holding
+//! such a permission it lacks.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +22,7 @@ use crate::on_both_stores;
 on_both_stores!(
     a_client_gives_and_takes_only_roles_within_its_permissions,
     a_user_admin_gives_and_takes_only_roles_within_their_own,
+    a_caller_cannot_take_over_or_erase_a_more_powerful_account,
 );
 
 const CLIENTS: &str = "authd:admin:clients";
@@ -197,4 +200,31 @@ async fn a_user_admin_gives_and_takes_only_roles_within_their_own(backend: Backe
             .iter()
             .any(|e| e.kind == "roles_changed" && e.actor.as_deref() == Some(actor.as_str()))
     );
+}
+
+async fn a_caller_cannot_take_over_or_erase_a_more_powerful_account(backend: Backend) {
+    let app = app_with_roles(backend).await;
+    let (email, tokens) = app.user_with_tokens().await;
+    let owner = app.user_id(&email).await;
+    give(&app, owner, "owner").await;
+    let both = app.create_client("ops", &format!("{READ} {WRITE}")).await;
+    let base = format!("/admin/users/{owner}");
+    let moved = json!({ "email": "attacker@example.com" });
+    for (method, path, body) in [
+        ("PATCH", base.clone(), Some(moved)),
+        ("POST", format!("{base}/password_reset"), None),
+        ("DELETE", format!("{base}/factors"), None),
+        ("DELETE", base.clone(), None),
+    ] {
+        let reply = admin_send(&app, method, &path, &both, body.as_ref()).await;
+        assert_forbidden(&reply, &format!("{method} {path}"));
+    }
+    assert_eq!(app.user_id(&email).await, owner, "the address stayed");
+    assert!(app.access_works(&tokens.access).await, "nothing ended");
+    // A caller holding every permission may.
+    let all = app
+        .create_client("root", &format!("{READ} {WRITE} {CLIENTS}"))
+        .await;
+    let done = admin_send(&app, "DELETE", &base, &all, None).await;
+    assert_eq!(done.status, 204, "{}", done.text);
 }
