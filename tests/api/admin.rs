@@ -2,7 +2,11 @@
 //! registered client holding the endpoint's `authd:admin:*` permission, by
 //! HTTP Basic; a user by a role, in `admin/users_as_admins.rs`), the per-client limit,
 //! one user, its live sessions and audit events by pages, and ending a user's sessions with
-//! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`.
+//! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`;
+//! disabling in `admin/status.rs`; creating in `admin/create.rs`; the address and
+//! app_metadata in `admin/update.rs`; roles and the rule against escalation in
+//! `admin/roles_http.rs`; erasure in `admin/delete.rs`; lockout, reset and factors in
+//! `admin/credentials.rs`.
 
 mod create;
 mod credentials;
