@@ -96,6 +96,18 @@ pub enum AuditKind {
     /// A client's secret was replaced (the old one stopped at once; no
     /// secret in the event); the actor says who.
     ClientSecretRotated,
+    /// An admin created the account (`POST /admin/users`); the detail says
+    /// whether an invitation was sent.
+    UserCreated,
+    /// An admin changed the account's address or its verification (`PATCH
+    /// /admin/users/{id}`); the detail names the fields, never an address.
+    UserUpdated,
+    /// An admin erased the account's personal data (`DELETE
+    /// /admin/users/{id}`). Its user id is the pseudonym the account's
+    /// earlier events were moved to.
+    UserDeleted,
+    /// An admin cleared the account's login lockout and code tries.
+    LockoutCleared,
 }
 
 impl AuditKind {
@@ -141,7 +153,11 @@ impl AuditKind {
             | Self::ClientCreated
             | Self::ClientUpdated
             | Self::ClientDeleted
-            | Self::ClientSecretRotated => false,
+            | Self::ClientSecretRotated
+            | Self::UserCreated
+            | Self::UserUpdated
+            | Self::UserDeleted
+            | Self::LockoutCleared => false,
         }
     }
 
@@ -181,6 +197,10 @@ impl AuditKind {
             Self::ClientUpdated => "client_updated",
             Self::ClientDeleted => "client_deleted",
             Self::ClientSecretRotated => "client_secret_rotated",
+            Self::UserCreated => "user_created",
+            Self::UserUpdated => "user_updated",
+            Self::UserDeleted => "user_deleted",
+            Self::LockoutCleared => "lockout_cleared",
         }
     }
 }

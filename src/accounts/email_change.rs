@@ -244,15 +244,7 @@ pub async fn confirm_email_change(
         }
         Err(e) => return Err(e.into()),
     }
-    // The links and codes sent to the old address stop working.
-    for purpose in [
-        Purpose::PasswordReset,
-        Purpose::VerifyEmail,
-        Purpose::EmailChange,
-        Purpose::OtpLogin,
-    ] {
-        tokens::end_all(svc, &mut tx, found.user, purpose).await?;
-    }
+    end_links_to_old_address(svc, &mut tx, found.user).await?;
     let event = AuditEvent::new(AuditKind::EmailChanged, Some(found.user), None, meta, now)
         .with_detail("confirmed by the link sent to the new address");
     audit::record(&mut tx, &event).await?;
@@ -279,6 +271,26 @@ pub async fn confirm_email_change(
     proof::report(svc, found.user, EMAIL_CHANGED, ended);
     tracing::info!(user = %found.user, "email changed");
     Ok(user)
+}
+
+/// Ends every live link and code of `user` (reset, verification, email
+/// change, login code): they were sent to the address the account is moving
+/// away from, in `tx`, the change's transaction (a confirmed change here, an
+/// admin's in `admin::update`).
+pub(crate) async fn end_links_to_old_address(
+    svc: &Services,
+    tx: &mut store::Tx<'_>,
+    user: Uuid,
+) -> Result<(), ServiceError> {
+    for purpose in [
+        Purpose::PasswordReset,
+        Purpose::VerifyEmail,
+        Purpose::EmailChange,
+        Purpose::OtpLogin,
+    ] {
+        tokens::end_all(svc, tx, user, purpose).await?;
+    }
+    Ok(())
 }
 
 /// Audit details of a refused email change.

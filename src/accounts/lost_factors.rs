@@ -53,7 +53,16 @@ pub async fn remove_every_factor(
         return Ok(Err(NotRemoved::NoSuchUser));
     };
     drop(conn);
-    let user = found.id;
+    remove_every_factor_of(svc, found.id, actor).await
+}
+
+/// [`remove_every_factor`] for the account `user`, by id (the admin API's
+/// `DELETE /admin/users/{id}/factors`, with the admin as the actor).
+pub async fn remove_every_factor_of(
+    svc: &Services,
+    user: Uuid,
+    actor: Actor,
+) -> Result<Result<FactorsRemoved, NotRemoved>, ServiceError> {
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await?.is_none() {

@@ -30,13 +30,14 @@ mod sign_in;
 pub mod tokens;
 mod verify;
 
+pub(crate) use email_change::end_links_to_old_address;
 pub use email_change::{confirm_email_change, request_email_change};
 pub use login::{
     Authenticated, BrowserSignIn, authenticate, finish_login, login, login_in_browser,
 };
 pub use password::change_password;
 pub use register::{Registered, register};
-pub use reset::{ResetProof, forgot_password, reset_password};
+pub use reset::{ResetProof, forgot_password, reset_password, send_reset_to};
 pub use sign_in::SignIn;
 pub use verify::{resend_verification, verify_email};
 

@@ -71,19 +71,38 @@ async fn send_reset(
         tracing::debug!("password reset asked for an address without an account");
         return Ok(());
     };
+    send_reset_to(&svc, user.id, &meta, None).await?;
+    Ok(())
+}
+
+/// Sends the account `user` a new reset link and code, if its reset budget
+/// allows (`mail::admit`): the older ones cut to the grace, in one
+/// transaction with the message, its count and the audit event
+/// `password_reset_requested` (its actor `actor`: an admin's for the admin
+/// API; none for the forgot-password request anyone can make). `Ok(None)`:
+/// no such account; `Ok(Some(false))`: the budget was spent, nothing sent.
+pub async fn send_reset_to(
+    svc: &Services,
+    user: Uuid,
+    meta: &RequestMeta,
+    actor: Option<crate::audit::Actor>,
+) -> Result<Option<bool>, ServiceError> {
     let now = svc.now();
     let accounts = &svc.settings.accounts;
     let valid_for = Duration::from_secs(accounts.reset_ttl_secs);
     let mut tx = svc.store.begin().await?;
-    let Some(version) = store::users::lock(&mut tx, user.id).await? else {
-        return Ok(());
+    let Some(version) = store::users::lock(&mut tx, user).await? else {
+        return Ok(None);
+    };
+    let Some(user) = store::users::find(&mut tx, user).await? else {
+        return Ok(None);
     };
     let to = super::stored_email(&user.email)?;
-    if !mail::admit(&svc, &mut tx, MailKind::PasswordReset, &to, &meta).await? {
-        return Ok(());
+    if !mail::admit(svc, &mut tx, MailKind::PasswordReset, &to, meta).await? {
+        return Ok(Some(false));
     }
     let issued = tokens::issue(
-        &svc,
+        svc,
         &mut tx,
         &Issue {
             purpose: Purpose::PasswordReset,
@@ -104,19 +123,22 @@ async fn send_reset(
         code,
         valid_for,
     };
-    mail::queue(&svc, &mut tx, Some(user.id), &to, &message).await?;
-    let event = AuditEvent::new(
+    mail::queue(svc, &mut tx, Some(user.id), &to, &message).await?;
+    let mut event = AuditEvent::new(
         AuditKind::PasswordResetRequested,
         Some(user.id),
         None,
-        &meta,
+        meta,
         now,
     );
+    if let Some(actor) = actor {
+        event = event.with_actor(actor);
+    }
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     svc.mail.wake();
     tracing::info!(user = %user.id, "password reset link and code sent");
-    Ok(())
+    Ok(Some(true))
 }
 
 /// What proves the reader of the reset message.

@@ -41,14 +41,81 @@ pub async fn change(
     if store::users::lock(&mut tx, user).await?.is_none() {
         return Ok(None);
     }
+    let roles = apply(&mut tx, user, &add, &remove, actor, now).await?;
+    tx.commit().await?;
+    Ok(Some(roles))
+}
+
+/// What [`replace`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replaced {
+    /// The user's roles now.
+    Done(Vec<String>),
+    /// `may_change` refused this role, to be added or removed: nothing
+    /// changed.
+    Refused(String),
+}
+
+/// Makes the roles of `user` exactly `wanted` for `actor`, in one
+/// transaction under the user's lock, audited as [`change`] is. Every name
+/// is checked first (400); then each role to be added or removed is put to
+/// `may_change` (the roles as they stand under the lock), and one it
+/// refuses changes nothing. `Ok(None)`: no such account.
+pub async fn replace(
+    svc: &Services,
+    user: Uuid,
+    wanted: &[String],
+    actor: Actor,
+    may_change: impl Fn(&str) -> bool,
+) -> Result<Option<Replaced>, ServiceError> {
+    let mut wanted = wanted
+        .iter()
+        .map(|n| Role::parse(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    wanted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    wanted.dedup_by(|a, b| a.as_str() == b.as_str());
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    if store::users::lock(&mut tx, user).await?.is_none() {
+        return Ok(None);
+    }
+    let current = store::user_roles::list(&mut tx, user).await?;
+    let add: Vec<Role> = wanted
+        .iter()
+        .filter(|r| !current.iter().any(|c| c == r.as_str()))
+        .cloned()
+        .collect();
+    let remove: Vec<Role> = current
+        .iter()
+        .filter(|c| !wanted.iter().any(|r| r.as_str() == c.as_str()))
+        .map(|c| Role::parse(c))
+        .collect::<Result<_, _>>()?;
+    if let Some(refused) = add.iter().chain(&remove).find(|r| !may_change(r.as_str())) {
+        return Ok(Some(Replaced::Refused(refused.as_str().to_owned())));
+    }
+    let roles = apply(&mut tx, user, &add, &remove, actor, now).await?;
+    tx.commit().await?;
+    Ok(Some(Replaced::Done(roles)))
+}
+
+/// Adds and removes roles of `user` in `tx` (holding the user's lock), with
+/// the audit event when something changed; the roles after it.
+async fn apply(
+    tx: &mut store::Tx<'_>,
+    user: Uuid,
+    add: &[Role],
+    remove: &[Role],
+    actor: Actor,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<String>, ServiceError> {
     let mut detail = Vec::new();
-    for role in &add {
-        if store::user_roles::add(&mut tx, user, role.as_str(), now).await? {
+    for role in add {
+        if store::user_roles::add(tx, user, role.as_str(), now).await? {
             detail.push(format!("+{}", role.as_str()));
         }
     }
-    for role in &remove {
-        if store::user_roles::remove(&mut tx, user, role.as_str()).await? {
+    for role in remove {
+        if store::user_roles::remove(tx, user, role.as_str()).await? {
             detail.push(format!("-{}", role.as_str()));
         }
     }
@@ -62,14 +129,13 @@ pub async fn change(
         )
         .with_actor(actor)
         .with_detail(detail.join(" "));
-        audit::record(&mut tx, &event).await?;
+        audit::record(tx, &event).await?;
     }
-    let roles = store::user_roles::list(&mut tx, user).await?;
-    tx.commit().await?;
+    let roles = store::user_roles::list(tx, user).await?;
     if !detail.is_empty() {
         tracing::info!(user = %user, change = %detail.join(" "), "roles changed");
     }
-    Ok(Some(roles))
+    Ok(roles)
 }
 
 /// The roles of `user`, sorted.

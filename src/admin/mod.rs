@@ -1,7 +1,12 @@
 //! The admin API's services: who may call it (`authorize`: an [`Admin`] with
 //! the actor its acts are audited as), and what it does to users (`users`:
-//! the list and one user; `sessions`: ending every session of a user) and
-//! to clients (`clients`: what an admin may hand over or take control of).
+//! the list and one user; `sessions`: ending every session of a user;
+//! `status`: disabling and enabling; `create`: a new account, with its
+//! invitation; `update`: its address, roles and app_metadata, never giving
+//! away a permission the caller does not hold; `erase`: erasing an account's
+//! personal data; `credentials`: the login lockout cleared, a reset link
+//! sent, every second factor removed) and to clients (`clients`: what an
+//! admin may hand over or take control of).
 //!
 //! A caller is a registered client holding the permission the endpoint needs
 //! (`clients::Permission`), authenticated with its own credentials on every
@@ -18,8 +23,12 @@
 
 pub mod audit;
 pub mod clients;
+pub mod create;
+pub mod credentials;
+pub mod erase;
 pub mod sessions;
 pub mod status;
+pub mod update;
 pub mod users;
 
 use uuid::Uuid;
@@ -41,8 +50,10 @@ pub enum AdminActor {
 }
 
 /// An authorized caller of the admin API: it holds the permission it was
-/// authorized for, and knows every permission it holds (an admin never
-/// hands over, or takes control of, a power it lacks: `clients`).
+/// authorized for, and knows every permission it holds (a client: its
+/// scopes; a user: what `admin.roles` maps their roles to), so that no act
+/// of it hands over, or takes control of, a power it lacks
+/// (`update::set_roles`, `clients`).
 #[derive(Debug, Clone)]
 pub struct Admin {
     actor: AdminActor,
@@ -145,11 +156,7 @@ pub async fn authorize_client(
         tracing::info!(client = %client.id, permission = %needed, "admin request refused: client lacks the permission");
         return Err(AdminError::Forbidden(needed));
     }
-    let held = Permission::ALL
-        .iter()
-        .copied()
-        .filter(|&p| client.may(p))
-        .collect();
+    let held = permissions_where(|p| client.may(p));
     Ok(Admin {
         actor: AdminActor::Client(client.id),
         held,
@@ -188,13 +195,14 @@ pub async fn authorize_user(
         let max_age_secs = svc.settings.mfa.step_up_max_age_secs;
         return Err(ServiceError::StepUpRequired { max_age_secs }.into());
     }
-    let held = Permission::ALL
-        .iter()
-        .copied()
-        .filter(|&p| svc.settings.admin.grants(&roles, p))
-        .collect();
+    let held = permissions_where(|p| svc.settings.admin.grants(&roles, p));
     Ok(Admin {
         actor: AdminActor::User(user),
         held,
     })
+}
+
+/// The permissions `held` says yes to.
+fn permissions_where(held: impl Fn(Permission) -> bool) -> Vec<Permission> {
+    Permission::ALL.iter().copied().filter(|&p| held(p)).collect()
 }

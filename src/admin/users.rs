@@ -65,6 +65,8 @@ pub struct ListRequest {
     pub email_prefix: Option<String>,
     pub verified: Option<bool>,
     pub has_second_factor: Option<bool>,
+    /// Disabled accounts only (`true`), or enabled ones only (`false`).
+    pub disabled: Option<bool>,
     /// Created at or after this.
     pub created_after: Option<DateTime<Utc>>,
     /// Created strictly before this.
@@ -129,6 +131,7 @@ fn checked(req: &ListRequest) -> Result<(UserFilter, Option<Cursor>, i64), Admin
         has_second_factor: req.has_second_factor,
         created_from: req.created_after,
         created_before: req.created_before,
+        disabled: req.disabled,
     };
     Ok((filter, cursor, limit))
 }

@@ -47,10 +47,11 @@ pub enum MailKind {
     FactorAdded,
     FactorRemoved,
     RecoveryCodeUsed,
+    Invitation,
 }
 
 impl MailKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::VerifyEmail,
         Self::PasswordReset,
         Self::PasswordChanged,
@@ -62,6 +63,7 @@ impl MailKind {
         Self::FactorAdded,
         Self::FactorRemoved,
         Self::RecoveryCodeUsed,
+        Self::Invitation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +79,7 @@ impl MailKind {
             Self::FactorAdded => "factor_added",
             Self::FactorRemoved => "factor_removed",
             Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::Invitation => "invitation",
         }
     }
 
@@ -140,6 +143,13 @@ pub enum Mail {
     },
     /// Tells the owner that a recovery code signed in, and how many are left.
     RecoveryCodeUsed { at: DateTime<Utc>, left: i64 },
+    /// An account an admin created without a password: a link to choose
+    /// one. It is a password-reset link (the reset page, the reset's rules)
+    /// with a lifetime of its own (`admin::create::INVITATION_VALID_FOR`).
+    Invitation {
+        token: SecretString,
+        valid_for: Duration,
+    },
 }
 
 impl Mail {
@@ -156,6 +166,7 @@ impl Mail {
             Self::FactorAdded { .. } => MailKind::FactorAdded,
             Self::FactorRemoved { .. } => MailKind::FactorRemoved,
             Self::RecoveryCodeUsed { .. } => MailKind::RecoveryCodeUsed,
+            Self::Invitation { .. } => MailKind::Invitation,
         }
     }
 }

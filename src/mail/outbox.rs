@@ -12,7 +12,7 @@ use minijinja::Value;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::{Mail, Mailer};
+use super::{Mail, MailKind, Mailer};
 use crate::domain::{Email, InputError};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -187,6 +187,12 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
         Mail::RecoveryCodeUsed { at, left } => minijinja::context! {
             used_at => when(at),
             codes_left => left,
+        },
+        // The reset page takes it: it is a reset link.
+        Mail::Invitation { token, valid_for } => minijinja::context! {
+            link => link(base, MailKind::PasswordReset.as_str(), token.expose_secret()),
+            valid_minutes => minutes(valid_for),
+            valid_for => human(valid_for),
         },
     };
     minijinja::context! {

@@ -47,6 +47,8 @@ pub mod reasons {
     pub const ADMIN_REVOKED: &str = "admin_revoked";
     /// The account was disabled (`accounts::disable`).
     pub const USER_DISABLED: &str = "user_disabled";
+    /// The account was erased by an admin (`admin::erase`).
+    pub const USER_DELETED: &str = "user_deleted";
     pub use crate::sessions::reuse::REASON as REUSE_DETECTED;
 }
 

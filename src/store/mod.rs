@@ -25,6 +25,7 @@ pub mod browser_sessions;
 pub mod clients;
 pub mod code_tries;
 pub mod consents;
+pub mod erase;
 mod error;
 pub mod factors;
 pub mod outbox;

@@ -66,7 +66,8 @@ pub async fn find_credentials_by_email(
     email: &str,
 ) -> Result<Option<Credentials>, StoreError> {
     const SQL: &str = "SELECT id, email, password_hash, credential_version, \
-         (email_verified_at IS NOT NULL) AS email_verified FROM users WHERE email = $1";
+         (email_verified_at IS NOT NULL) AS email_verified FROM users \
+         WHERE email = $1 AND deleted_at IS NULL";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(email)
         .fetch_optional(c)
@@ -79,7 +80,8 @@ pub async fn find_credentials(
     id: Uuid,
 ) -> Result<Option<Credentials>, StoreError> {
     const SQL: &str = "SELECT id, email, password_hash, credential_version, \
-         (email_verified_at IS NOT NULL) AS email_verified FROM users WHERE id = $1";
+         (email_verified_at IS NOT NULL) AS email_verified FROM users \
+         WHERE id = $1 AND deleted_at IS NULL";
     Ok(on_db!(db, |c| sqlx::query_as::<_, Credentials>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -88,7 +90,11 @@ pub async fn find_credentials(
 
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn find(db: &mut impl AsDb, id: Uuid) -> Result<Option<User>, StoreError> {
-    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+    const SQL: &str = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE id = $1 AND deleted_at IS NULL"
+    );
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(id)
         .fetch_optional(c)
@@ -107,7 +113,8 @@ pub async fn find_by_live_session(
 ) -> Result<Option<User>, StoreError> {
     const SQL: &str = "SELECT u.id, u.email, (u.email_verified_at IS NOT NULL) AS email_verified, \
          u.created_at FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3";
+         WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 \
+         AND u.deleted_at IS NULL";
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(session)
         .bind(user)
@@ -165,22 +172,30 @@ pub async fn set_new_password(
 /// a login takes it to check, against a concurrent password change, that the
 /// password it verified is still the current one.
 /// SQLite: `BEGIN IMMEDIATE` already serializes every writer; the read keeps
-/// the statement sequence the same.
+/// the statement sequence the same. An erased account's row (a tombstone,
+/// `deleted_at` set) is locked too, so the order holds, but reads as `None`:
+/// no change applies to it.
 #[tracing::instrument(skip_all, fields(user = %id))]
 pub async fn lock(db: &mut impl AsDb, id: Uuid) -> Result<Option<i64>, StoreError> {
-    const PG: &str = "SELECT credential_version FROM users WHERE id = $1 FOR UPDATE";
-    const SQLITE: &str = "SELECT credential_version FROM users WHERE id = $1";
-    let row: Option<(i64,)> = match db.db() {
+    const PG: &str =
+        "SELECT credential_version, (deleted_at IS NOT NULL) FROM users WHERE id = $1 FOR UPDATE";
+    const SQLITE: &str =
+        "SELECT credential_version, (deleted_at IS NOT NULL) FROM users WHERE id = $1";
+    let row: Option<(i64, bool)> = match db.db() {
         Db::Postgres(c) => sqlx::query_as(PG).bind(id).fetch_optional(c).await?,
         Db::Sqlite(c) => sqlx::query_as(SQLITE).bind(id).fetch_optional(c).await?,
     };
-    Ok(row.map(|(version,)| version))
+    Ok(row.and_then(|(version, deleted)| (!deleted).then_some(version)))
 }
 
 /// The user with address `email`, if any.
 #[tracing::instrument(skip_all)]
 pub async fn find_by_email(db: &mut impl AsDb, email: &str) -> Result<Option<User>, StoreError> {
-    const SQL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+    const SQL: &str = concat!(
+        "SELECT ",
+        user_columns!(),
+        " FROM users WHERE email = $1 AND deleted_at IS NULL"
+    );
     Ok(on_db!(db, |c| sqlx::query_as::<_, User>(SQL)
         .bind(email)
         .fetch_optional(c)
@@ -241,10 +256,13 @@ pub struct UserFilter {
     pub created_from: Option<DateTime<Utc>>,
     /// Created strictly before this.
     pub created_before: Option<DateTime<Utc>>,
+    /// Disabled (`Some(true)`) or not (`Some(false)`).
+    pub disabled: Option<bool>,
 }
 
-/// The conditions of [`UserFilter`], `$1` to `$5`, shared by the page and the
-/// count so both keep the same users. A second factor is a confirmed TOTP
+/// The conditions of [`UserFilter`], `$1` to `$6`, shared by the page and the
+/// count so both keep the same users; erased accounts (tombstones) are never
+/// kept. A second factor is a confirmed TOTP
 /// factor or a passkey, as `store::factors::has_confirmed` counts it.
 macro_rules! user_filter {
     () => {
@@ -254,7 +272,9 @@ macro_rules! user_filter {
               WHERE t.user_id = users.id AND t.confirmed_at IS NOT NULL) \
               OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = users.id)) = $3) \
          AND ($4 IS NULL OR created_at >= $4) \
-         AND ($5 IS NULL OR created_at < $5)"
+         AND ($5 IS NULL OR created_at < $5) \
+         AND ($6 IS NULL OR (disabled_at IS NOT NULL) = $6) \
+         AND deleted_at IS NULL"
     };
 }
 
@@ -274,14 +294,14 @@ pub async fn list_page(
         user_columns!(),
         " FROM users WHERE ",
         user_filter!(),
-        " ORDER BY created_at, id LIMIT $6"
+        " ORDER BY created_at, id LIMIT $7"
     );
     const NEXT: &str = concat!(
         "SELECT ",
         user_columns!(),
         " FROM users WHERE ",
         user_filter!(),
-        " AND (created_at, id) > ($7, $8) ORDER BY created_at, id LIMIT $6"
+        " AND (created_at, id) > ($8, $9) ORDER BY created_at, id LIMIT $7"
     );
     let (sql, cursor) = match after {
         None => (FIRST, None),
@@ -294,6 +314,7 @@ pub async fn list_page(
             .bind(filter.has_second_factor)
             .bind(filter.created_from)
             .bind(filter.created_before)
+            .bind(filter.disabled)
             .bind(limit);
         let query = match cursor {
             Some((created_at, id)) => query.bind(created_at).bind(id),
@@ -314,6 +335,7 @@ pub async fn count(db: &mut impl AsDb, filter: &UserFilter) -> Result<i64, Store
         .bind(filter.has_second_factor)
         .bind(filter.created_from)
         .bind(filter.created_before)
+        .bind(filter.disabled)
         .fetch_one(c)
         .await)?;
     Ok(n)
@@ -377,6 +399,77 @@ pub async fn set_app_metadata(
         .bind(id)
         .bind(json)
         .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Moves account `id` to `email` for an admin, verified or not as
+/// `verified_at` says. Fails with [`StoreError::EmailTaken`] when another
+/// account has the address.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_email_as_admin(
+    db: &mut impl AsDb,
+    id: Uuid,
+    email: &str,
+    verified_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str =
+        "UPDATE users SET email = $2, email_verified_at = $3, updated_at = $4 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(email)
+        .bind(verified_at)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Marks the address of `id` verified at `now` (kept when it was already)
+/// or not verified (`verified` false), whatever it is.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn set_verified(
+    db: &mut impl AsDb,
+    id: Uuid,
+    verified: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET email_verified_at = CASE WHEN $2 \
+         THEN COALESCE(email_verified_at, $3) ELSE NULL END, updated_at = $3 WHERE id = $1";
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(verified)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Turns account `id` into a tombstone: the address becomes `deleted:<id>`
+/// (no address: it never matches a login and frees the real one), the
+/// password hash `unusable_hash` (one no password matches), the credential version moves on,
+/// and verification, app_metadata are erased; disabled and deleted at `now`.
+#[tracing::instrument(skip_all, fields(user = %id))]
+pub async fn erase(
+    db: &mut impl AsDb,
+    id: Uuid,
+    unusable_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    const SQL: &str = "UPDATE users SET email = $2, password_hash = $4, \
+         credential_version = credential_version + 1, email_verified_at = NULL, \
+         app_metadata = NULL, disabled_at = $3, deleted_at = $3, updated_at = $3 WHERE id = $1";
+    let tombstone = format!("deleted:{}", id.simple());
+    on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(&tombstone)
+        .bind(now)
+        .bind(unusable_hash)
         .execute(c)
         .await
         .map(|_| ()))?;

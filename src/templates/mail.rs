@@ -19,6 +19,7 @@
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
 //! | `factor_added`, `factor_removed` | `factor` ("an authenticator app"), `changed_at` |
 //! | `recovery_code_used` | `used_at`, `codes_left` |
+//! | `invitation` | `link` (a password-reset link), `valid_minutes`, `valid_for` |
 //!
 //! The filter `with_article` puts "a" or "an" before a name as its first
 //! letter asks (`{{ product_name | with_article }} account`: "an authd
@@ -148,6 +149,12 @@ const BUILT_IN: &[(&str, &str)] = &[
         "recovery_code_used.html",
         include_str!("mail/recovery_code_used.html"),
     ),
+    (
+        "invitation.subject.txt",
+        include_str!("mail/invitation.subject.txt"),
+    ),
+    ("invitation.txt", include_str!("mail/invitation.txt")),
+    ("invitation.html", include_str!("mail/invitation.html")),
 ];
 
 /// A message's three parts, rendered.
@@ -227,6 +234,9 @@ fn sample(kind: MailKind) -> Value {
         },
         MailKind::RecoveryCodeUsed => {
             minijinja::context! { used_at => "2026-12-01 10:00 UTC", codes_left => 9 }
+        }
+        MailKind::Invitation => {
+            minijinja::context! { link => link, valid_minutes => 4320, valid_for => "3 days" }
         }
     })
 }

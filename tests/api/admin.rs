@@ -3,11 +3,19 @@
 //! HTTP Basic; a user by a role, in `admin/users_as_admins.rs`), the per-client limit,
 //! one user, its live sessions and audit events by pages, and ending a user's sessions with
 //! its audit event and feed entry. The user list's pages and filters are in `admin/list.rs`;
-//! the management of clients in `admin/clients.rs`.
+//! disabling in `admin/status.rs`; creating in `admin/create.rs`; the address and
+//! app_metadata in `admin/update.rs`; roles and the rule against escalation in
+//! `admin/roles_http.rs`; erasure in `admin/delete.rs`; lockout, reset and factors in
+//! `admin/credentials.rs`; the management of clients in `admin/clients.rs`.
 
 mod clients;
+mod create;
+mod credentials;
+mod delete;
 mod list;
+mod roles_http;
 mod status;
+mod update;
 mod users_as_admins;
 
 use chrono::{DateTime, Utc};
@@ -48,6 +56,26 @@ pub async fn admin_post(app: &TestApp, path: &str, client: &(String, String)) ->
             .basic_auth(&client.0, Some(&client.1)),
     )
     .await
+}
+
+/// A request to the admin API as the client `(id, secret)`, with a JSON
+/// body if any.
+pub async fn admin_send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    client: &(String, String),
+    body: Option<&Value>,
+) -> Reply {
+    let method: reqwest::Method = method.parse().expect("a method");
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .basic_auth(&client.0, Some(&client.1));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    app.send(request).await
 }
 
 /// A user stored directly (no password hashing, no throttle), created at `at`.

@@ -251,11 +251,23 @@ async fn app_metadata_is_bounded_and_in_tokens_only_when_configured(backend: Bac
             .contains(&"app_metadata_changed".to_owned())
     );
 
-    // No endpoint takes it: the API document never names it, nor roles.
+    // No user endpoint takes it, nor roles: only the admin API's operations
+    // and schemas name them.
     let document = app.get("/openapi.json").await;
     assert_eq!(document.status, 200);
-    assert!(!document.text.contains("app_metadata"));
-    assert!(!document.text.contains("\"roles\""));
+    for (path, item) in document.body["paths"].as_object().unwrap() {
+        let text = item.to_string();
+        if !path.starts_with("/admin/") {
+            assert!(!text.contains("app_metadata"), "{path}");
+            assert!(!text.contains("#/components/schemas/Admin"), "{path}");
+        }
+    }
+    for (name, schema) in document.body["components"]["schemas"].as_object().unwrap() {
+        let text = schema.to_string();
+        if text.contains("app_metadata") || text.contains("\"roles\"") {
+            assert!(name.starts_with("Admin"), "{name}");
+        }
+    }
 
     // A bad role name among good ones: refused, nothing written.
     let changes = roles::RoleChanges {

@@ -45,6 +45,8 @@ pub struct UsersQuery {
     /// Only users with (`true`) or without (`false`) a confirmed second factor
     /// (a TOTP factor or a passkey).
     has_second_factor: Option<bool>,
+    /// Only disabled accounts (`true`), or only enabled ones (`false`).
+    disabled: Option<bool>,
     /// Only users created at or after this instant (RFC 3339).
     created_after: Option<DateTime<Utc>>,
     /// Only users created before this instant (RFC 3339).
@@ -67,7 +69,7 @@ struct UserList {
 }
 
 const BAD_QUERY: &str = "the parameters are limit (1 to 200), cursor, count=exact, email_prefix, \
-     verified and has_second_factor (true or false), created_after and created_before (RFC 3339)";
+     verified, has_second_factor and disabled (true or false), created_after and created_before (RFC 3339)";
 
 /// The users, by pages.
 ///
@@ -111,6 +113,7 @@ pub async fn list_users(
         email_prefix: query.email_prefix,
         verified: query.verified,
         has_second_factor: query.has_second_factor,
+        disabled: query.disabled,
         created_after: query.created_after,
         created_before: query.created_before,
     };

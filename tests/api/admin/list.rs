@@ -179,6 +179,9 @@ async fn each_filter_keeps_the_users_it_names_and_the_total_counts_them(backend:
             );
         }
     }
+    authd::store::users::set_disabled_at(&mut tx, pending, Some(now), now)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     let client = app.create_client("reader", READ).await;
     let day =
@@ -193,6 +196,9 @@ async fn each_filter_keeps_the_users_it_names_and_the_total_counts_them(backend:
         ("verified=true", ids(&[verified])),
         ("has_second_factor=true", ids(&[with_totp])),
         ("has_second_factor=false&email_prefix=bob", ids(&[pending])),
+        ("disabled=true", ids(&[pending])),
+        ("disabled=false&email_prefix=bob", ids(&[with_totp])),
+        ("disabled=false&email_prefix=alice", ids(&[old, verified])),
         (
             &*format!("created_after={}&created_before={}", day(1), day(3)),
             ids(&[verified, with_totp]),
