@@ -26,6 +26,7 @@ pub mod clients;
 pub mod code_tries;
 pub mod consents;
 mod error;
+pub mod event_deliveries;
 pub mod factors;
 pub mod outbox;
 pub mod passkeys;
@@ -36,6 +37,7 @@ pub mod throttle;
 pub mod user_revocations;
 pub mod user_roles;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 
