@@ -69,8 +69,9 @@ impl RotatedSecret {
     }
 }
 
-/// Lists the webhook endpoints (never their secrets). Needs
-/// `authd:admin:webhooks`.
+/// Lists the webhook endpoints.
+///
+/// Never their secrets. Needs `authd:admin:webhooks`.
 #[utoipa::path(
     get,
     path = "/admin/webhooks",
