@@ -107,6 +107,20 @@ async fn an_event_is_signed_with_the_endpoints_secret_and_holds_ids_only(backend
     altered.body = altered.body.replace("user.created", "user.deleted");
     assert!(!verifies(&altered, &secret));
 
+    // For scripts/webhooks-verify.sh (CI): the official library's check.
+    if let Ok(out) = std::env::var("AUTHD_WEBHOOK_OUT") {
+        let captured = json!({
+            "secret": secret,
+            "headers": {
+                "webhook-id": r.header("webhook-id"),
+                "webhook-timestamp": r.header("webhook-timestamp"),
+                "webhook-signature": r.header("webhook-signature"),
+            },
+            "body": r.body,
+        });
+        std::fs::write(&out, captured.to_string()).expect("write AUTHD_WEBHOOK_OUT");
+    }
+
     let body = r.json();
     assert_eq!(body["type"], "user.created");
     assert_eq!(body["data"]["user_id"], user.to_string());
