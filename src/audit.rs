@@ -108,6 +108,9 @@ pub enum AuditKind {
     UserDeleted,
     /// An admin cleared the account's login lockout and code tries.
     LockoutCleared,
+    /// An event delivery (a webhook, a back-channel logout) was given up
+    /// (`crate::events::worker`); the detail names it, never its payload.
+    WebhookGivenUp,
 }
 
 impl AuditKind {
@@ -146,6 +149,7 @@ impl AuditKind {
             | Self::AuthorizationCodeReused
             | Self::SessionsRevokedByAdmin
             | Self::MailGivenUp
+            | Self::WebhookGivenUp
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
@@ -201,6 +205,7 @@ impl AuditKind {
             Self::UserUpdated => "user_updated",
             Self::UserDeleted => "user_deleted",
             Self::LockoutCleared => "lockout_cleared",
+            Self::WebhookGivenUp => "webhook_given_up",
         }
     }
 }
@@ -289,9 +294,13 @@ impl AuditEvent {
     }
 }
 
-/// Records `event` on `db`, normally the transaction of the change it describes.
+/// Records `event` on `db`, normally the transaction of the change it
+/// describes, and queues it for the webhook endpoints subscribed to its type
+/// when it is one (`events::queue::on_audit`): an event is delivered if and
+/// only if its change committed.
 pub async fn record(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), StoreError> {
-    store::audit::insert(db, event).await
+    store::audit::insert(db, event).await?;
+    crate::events::queue::on_audit(db, event).await
 }
 
 /// The user's own newest `limit` events, newest first.

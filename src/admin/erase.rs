@@ -33,7 +33,7 @@
 use uuid::Uuid;
 
 use super::{Admin, AdminError};
-use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::audit::{AuditEvent, AuditKind, RequestMeta};
 use crate::services::Services;
 use crate::sessions::logout::{reasons, revoke_every_session};
 use crate::store;
@@ -80,7 +80,16 @@ pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, 
     )
     .with_actor(admin.actor())
     .with_detail(format!("{sessions} sessions ended"));
-    audit::record(&mut tx, &event).await?;
+    // The trail keeps the pseudonym; the `user.deleted` event names the
+    // account's own id (its `sub`), so that the apps receiving it can erase
+    // what they hold of it, and it is queued behind the account's earlier
+    // events.
+    store::audit::insert(&mut tx, &event).await?;
+    let named = AuditEvent {
+        user_id: Some(user),
+        ..event
+    };
+    crate::events::queue::on_audit(&mut tx, &named).await?;
     tx.commit().await?;
     svc.metrics.revoked(reason, sessions);
     tracing::info!(admin = admin.id(), user = %user, sessions, "account erased by an admin");

@@ -20,6 +20,9 @@ pub mod user_sessions_revoke;
 pub mod user_status;
 pub mod user_update;
 pub mod users;
+pub mod webhook;
+pub mod webhook_secret_rotate;
+pub mod webhooks;
 
 pub use client::{delete_client, get_client, update_client};
 pub use client_secret::rotate_client_secret;
@@ -38,6 +41,9 @@ pub use user_sessions_revoke::revoke_user_sessions;
 pub use user_status::{disable_user, enable_user};
 pub use user_update::update_user;
 pub use users::list_users;
+pub use webhook::delete_webhook;
+pub use webhook_secret_rotate::rotate_webhook_secret;
+pub use webhooks::{create_webhook, list_webhooks};
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
