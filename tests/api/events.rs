@@ -4,8 +4,11 @@
 //! metric, per-user order under retries, a secret's rotation, the admin
 //! API's refusals, two instances on one database delivering each event once,
 //! a back-channel logout's form. A `kill -9` between queueing and sending is
-//! in `events/crash.rs`.
+//! in `events/crash.rs`; what the admin API makes and erases, in
+//! `events/admin_made.rs`. A delivery is also checked by the Standard
+//! Webhooks reference library (`helpers::stock`).
 
+mod admin_made;
 mod crash;
 mod receiver;
 
@@ -14,6 +17,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::helpers::stock::stock_verify;
 use crate::helpers::{Backend, Reply, TestApp, spawn_app_with};
 use crate::on_both_stores;
 use receiver::{Receiver, verifies};
@@ -86,6 +90,23 @@ async fn deliveries(app: &TestApp) -> Vec<authd::store::event_deliveries::Delive
         .unwrap()
 }
 
+/// The deliveries once `done` holds of them: the receiver has a request
+/// before the worker records its answer. Fails after 5 s.
+async fn deliveries_once(
+    app: &TestApp,
+    done: impl Fn(&[authd::store::event_deliveries::DeliveryRecord]) -> bool,
+) -> Vec<authd::store::event_deliveries::DeliveryRecord> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let records = deliveries(app).await;
+        if done(&records) {
+            return records;
+        }
+        assert!(std::time::Instant::now() < deadline, "{records:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn an_event_is_signed_with_the_endpoints_secret_and_holds_ids_only(backend: Backend) {
     let app = app(backend).await;
     let receiver = Receiver::start().await;
@@ -107,9 +128,10 @@ async fn an_event_is_signed_with_the_endpoints_secret_and_holds_ids_only(backend
     altered.body = altered.body.replace("user.created", "user.deleted");
     assert!(!verifies(&altered, &secret));
 
-    // For scripts/webhooks-verify.sh (CI): the official library's check.
-    if let Ok(out) = std::env::var("AUTHD_WEBHOOK_OUT") {
-        let captured = json!({
+    // The Standard Webhooks reference library's own check (helpers::stock):
+    // it accepts the delivery as sent, and refuses it under another secret.
+    let captured = |secret: &str| {
+        json!({
             "secret": secret,
             "headers": {
                 "webhook-id": r.header("webhook-id"),
@@ -117,8 +139,13 @@ async fn an_event_is_signed_with_the_endpoints_secret_and_holds_ids_only(backend
                 "webhook-signature": r.header("webhook-signature"),
             },
             "body": r.body,
-        });
-        std::fs::write(&out, captured.to_string()).expect("write AUTHD_WEBHOOK_OUT");
+        })
+    };
+    if let Some(verdict) = stock_verify("verify_webhook.py", &captured(&secret)) {
+        let parsed = verdict.expect("standardwebhooks accepts the delivery");
+        assert_eq!(parsed["type"], "user.created");
+        let refused = stock_verify("verify_webhook.py", &captured(other.expose_secret()));
+        assert!(matches!(refused, Some(Err(_))), "{refused:?}");
     }
 
     let body = r.json();
@@ -132,7 +159,7 @@ async fn an_event_is_signed_with_the_endpoints_secret_and_holds_ids_only(backend
     receiver
         .assert_stays_at(1, Duration::from_millis(400))
         .await;
-    let records = deliveries(&app).await;
+    let records = deliveries_once(&app, |r| r.iter().all(|d| d.state == "sent")).await;
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].state, "sent");
     assert_eq!(records[0].id.to_string(), r.header("webhook-id"));
@@ -150,7 +177,7 @@ async fn a_5xx_is_retried_after_a_backoff_under_the_same_id(backend: Backend) {
     receiver
         .assert_stays_at(1, Duration::from_millis(400))
         .await;
-    let pending = deliveries(&app).await;
+    let pending = deliveries_once(&app, |r| r[0].last_error.is_some()).await;
     assert_eq!(pending[0].state, "pending");
     assert_eq!(pending[0].attempts, 1);
     assert_eq!(pending[0].last_error.as_deref(), Some("HTTP 503"));
@@ -166,7 +193,7 @@ async fn a_5xx_is_retried_after_a_backoff_under_the_same_id(backend: Backend) {
     assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"));
     assert_eq!((got[0].status, got[1].status), (503, 200));
     assert!(verifies(&got[1], &secret));
-    let sent = deliveries(&app).await;
+    let sent = deliveries_once(&app, |r| r[0].state != "pending").await;
     assert_eq!((sent[0].state.as_str(), sent[0].attempts), ("sent", 2));
 }
 

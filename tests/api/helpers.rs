@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod mime;
 mod requests;
 pub mod smtp;
+pub mod stock;
 
 pub use requests::{Reply, jwt_claims, urlencode};
 
