@@ -204,5 +204,9 @@ pub async fn authorize_user(
 
 /// The permissions `held` says yes to.
 fn permissions_where(held: impl Fn(Permission) -> bool) -> Vec<Permission> {
-    Permission::ALL.iter().copied().filter(|&p| held(p)).collect()
+    Permission::ALL
+        .iter()
+        .copied()
+        .filter(|&p| held(p))
+        .collect()
 }
