@@ -107,15 +107,18 @@ pub async fn take(db: &mut impl AsDb, which: Which<'_>) -> Result<Vec<SignIn>, S
 
 /// Forgets the sign-ins of browser sessions that nothing is left of: neither
 /// the browser session's row nor a family signed in through it (both swept
-/// once expired). Returns how many.
+/// once expired); at most `limit` browser sessions' at once. Returns how many
+/// rows.
 #[tracing::instrument(skip_all)]
-pub async fn sweep(db: &mut impl AsDb) -> Result<u64, StoreError> {
-    const SQL: &str = "DELETE FROM browser_session_clients \
-         WHERE NOT EXISTS (SELECT 1 FROM sessions s \
-             WHERE s.id = browser_session_clients.browser_session_id) \
-         AND NOT EXISTS (SELECT 1 FROM sessions f \
-             WHERE f.browser_session_id = browser_session_clients.browser_session_id)";
+pub async fn sweep(db: &mut impl AsDb, limit: i64) -> Result<u64, StoreError> {
+    const SQL: &str = "DELETE FROM browser_session_clients WHERE browser_session_id IN \
+         (SELECT b.browser_session_id FROM browser_session_clients b \
+          WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = b.browser_session_id) \
+          AND NOT EXISTS (SELECT 1 FROM sessions f \
+              WHERE f.browser_session_id = b.browser_session_id) \
+          LIMIT $1)";
     Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(limit)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?)
