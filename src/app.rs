@@ -45,6 +45,9 @@ pub enum StartError {
     Client(#[from] crate::clients::ClientError),
     #[error("the OpenAPI document: {0}")]
     OpenApi(String),
+    /// The event worker's HTTP client could not be built.
+    #[error("the event worker: {0}")]
+    EventWorker(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: String,
@@ -59,6 +62,7 @@ pub struct Application {
     metrics: Option<(u16, Server)>,
     state: web::Data<AppState>,
     mail_sender: crate::mail::sender::SenderHandle,
+    event_worker: crate::events::worker::WorkerHandle,
 }
 
 impl Application {
@@ -122,6 +126,8 @@ impl Application {
         };
         let server = run(listener, state.clone())?;
         crate::cleanup::spawn(services.clone());
+        let event_worker = crate::events::worker::spawn(services.clone())
+            .map_err(|e| StartError::EventWorker(e.to_string()))?;
         let mail_sender = crate::mail::sender::spawn(services);
         Ok(Self {
             port,
@@ -129,6 +135,7 @@ impl Application {
             metrics,
             state,
             mail_sender,
+            event_worker,
         })
     }
 
@@ -147,7 +154,8 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then drains in-flight requests (both
     /// servers, when `metrics.listen` is set: each stops on the signal) and
-    /// lets the mail sender settle the batch it is delivering.
+    /// lets the mail sender and the event worker settle the batch each is
+    /// delivering.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = match self.metrics {
             None => self.server.await,
@@ -155,6 +163,7 @@ impl Application {
         };
         let limit = Duration::from_secs(self.state.services.settings.server.shutdown_timeout_secs);
         self.mail_sender.stop(limit).await;
+        self.event_worker.stop(limit).await;
         served
     }
 }

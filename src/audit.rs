@@ -85,6 +85,9 @@ pub enum AuditKind {
     RolesChanged,
     /// The user's app_metadata was replaced; the detail is its size only.
     AppMetadataChanged,
+    /// An event delivery (a webhook, a back-channel logout) was given up
+    /// (`crate::events::worker`); the detail names it, never its payload.
+    WebhookGivenUp,
 }
 
 impl AuditKind {
@@ -123,6 +126,7 @@ impl AuditKind {
             | Self::AuthorizationCodeReused
             | Self::SessionsRevokedByAdmin
             | Self::MailGivenUp
+            | Self::WebhookGivenUp
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
@@ -162,6 +166,7 @@ impl AuditKind {
             Self::UserEnabled => "user_enabled",
             Self::RolesChanged => "roles_changed",
             Self::AppMetadataChanged => "app_metadata_changed",
+            Self::WebhookGivenUp => "webhook_given_up",
         }
     }
 }
@@ -250,9 +255,13 @@ impl AuditEvent {
     }
 }
 
-/// Records `event` on `db`, normally the transaction of the change it describes.
+/// Records `event` on `db`, normally the transaction of the change it
+/// describes, and queues it for the webhook endpoints subscribed to its type
+/// when it is one (`events::queue::on_audit`): an event is delivered if and
+/// only if its change committed.
 pub async fn record(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), StoreError> {
-    store::audit::insert(db, event).await
+    store::audit::insert(db, event).await?;
+    crate::events::queue::on_audit(db, event).await
 }
 
 /// The user's own newest `limit` events, newest first.

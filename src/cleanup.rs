@@ -17,6 +17,8 @@ pub struct Purged {
     pub code_try_counts: u64,
     pub mail_messages: u64,
     pub mail_send_counts: u64,
+    /// Event deliveries sent or given up (`crate::events`).
+    pub event_deliveries: u64,
     pub account_tokens: u64,
     /// `.eml` files under `data_dir/mail` (`mail::files`).
     pub mail_files: u64,
@@ -48,6 +50,8 @@ const BATCH: i64 = 1_000;
 /// - outbox rows sent or given up more than `email.retention_days` ago (their
 ///   address and text went when they were settled), and send counts whose
 ///   window is over (`crate::mail`);
+/// - event deliveries (webhooks, back-channel logouts) sent or given up more
+///   than `webhooks.retention_days` ago (`crate::events`);
 /// - account tokens (emailed links and codes) that have expired, spent or not
 ///   (`accounts::tokens`);
 /// - authorization requests that have expired, used or not; authorization
@@ -122,6 +126,17 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
         let n = store::outbox::purge_finished(&mut tx, mail_cutoff, BATCH).await?;
         tx.commit().await?;
         purged.mail_messages += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    let events_cutoff =
+        now - chrono::Duration::days(i64::from(svc.settings.webhooks.retention_days));
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::event_deliveries::purge_finished(&mut tx, events_cutoff, BATCH).await?;
+        tx.commit().await?;
+        purged.event_deliveries += n;
         if n < BATCH as u64 {
             break;
         }

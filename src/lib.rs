@@ -18,6 +18,7 @@ pub mod config;
 pub mod csrf;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod factors;
 pub mod http;
 pub mod ids;

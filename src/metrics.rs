@@ -33,6 +33,8 @@ pub struct Metrics {
     pool: IntGaugeVec,
     /// The outbox: messages queued, sent, given up, and waiting.
     pub mail: crate::mail::metrics::MailMetrics,
+    /// The event outbox: deliveries by outcome, given up, waiting.
+    pub events: crate::events::metrics::EventMetrics,
     /// Work after an answer that failed (`crate::background`); `task`: the
     /// name the service gave it (`password_forgot`, `otp_start`, ...).
     pub background_failed: IntCounterVec,
@@ -53,7 +55,10 @@ pub enum Exposure {
 /// one read before and one after `POST /auth/password/forgot` would tell a
 /// known address from an unknown one and undo every answer-alike flow. They
 /// are served on `metrics.listen` only.
-pub const PRIVATE_FAMILIES: &[&str] = &["authd_mail_", "authd_background_"];
+///
+/// The event outbox's families are private too: a registration queues a
+/// `user.created` for a new address and nothing for a taken one.
+pub const PRIVATE_FAMILIES: &[&str] = &["authd_mail_", "authd_background_", "authd_events_"];
 
 /// Latency buckets from 1 ms to 5 s: refreshes sit at the low end, logins
 /// (Argon2id) around 30-100 ms.
@@ -132,6 +137,7 @@ impl Metrics {
         registry.register(Box::new(pool.clone()))?;
         registry.register(Box::new(background_failed.clone()))?;
         let mail = crate::mail::metrics::MailMetrics::register(&registry)?;
+        let events = crate::events::metrics::EventMetrics::register(&registry)?;
         Ok(Self {
             registry,
             requests,
@@ -144,6 +150,7 @@ impl Metrics {
             hash_runs_seen: AtomicU64::new(0),
             pool,
             mail,
+            events,
             background_failed,
         })
     }

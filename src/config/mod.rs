@@ -16,6 +16,7 @@ mod pages;
 mod tokens;
 mod validate;
 mod webauthn;
+mod webhooks;
 
 pub use accounts::{AccountSettings, Verification};
 pub use admin::AdminSettings;
@@ -26,6 +27,7 @@ pub use mfa::MfaSettings;
 pub use pages::{PageSettings, TemplateSettings};
 pub use tokens::TokenClaimSettings;
 pub use webauthn::{RelyingParty, WebauthnSettings};
+pub use webhooks::WebhookSettings;
 
 use std::path::{Path, PathBuf};
 
@@ -73,6 +75,10 @@ pub struct Settings {
     /// The roles that open the admin API to users (`[admin]`).
     #[serde(default)]
     pub admin: AdminSettings,
+    /// The event outbox's delivery (`[webhooks]`): webhook events and
+    /// back-channel logout tokens.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -266,6 +266,7 @@ impl Settings {
         self.mfa.validate()?;
         self.tokens.validate()?;
         self.admin.validate()?;
+        self.webhooks.validate()?;
         self.relying_party()?;
         self.validate_mail_for_https()?;
         Ok(())

@@ -27,6 +27,7 @@ pub mod clients;
 pub mod code_tries;
 pub mod consents;
 mod error;
+pub mod event_deliveries;
 pub mod factors;
 pub mod outbox;
 pub mod passkeys;
@@ -37,6 +38,7 @@ pub mod throttle;
 pub mod user_revocations;
 pub mod user_roles;
 pub mod users;
+pub mod webhooks;
 
 use std::time::Duration;
 
