@@ -75,7 +75,7 @@ pub async fn ended(svc: &Services, tx: &mut Tx<'_>, ended: Ended<'_>) -> Result<
         let Some(token) = token(svc, &sign_in) else {
             continue;
         };
-        enqueue(tx, &sign_in.client_id, uri, &token).await?;
+        enqueue(svc, tx, &sign_in.client_id, uri, &token).await?;
         queued += 1;
     }
     if queued > 0 {
@@ -111,10 +111,16 @@ fn token(svc: &Services, sign_in: &SignIn) -> Option<String> {
     }
 }
 
-/// Puts one logout token on the delivery queue, in `tx`: it is POSTed to
-/// `uri` as `logout_token=<jwt>` once `tx` commits.
-async fn enqueue(tx: &mut Tx<'_>, client: &str, uri: &str, token: &str) -> Result<(), StoreError> {
-    // TODO(events): crate::events::queue::enqueue_backchannel_logout.
-    let _ = (tx, client, uri, token);
+/// Puts one logout token on the delivery queue (`events::queue`), in `tx`:
+/// it is POSTed to `uri` as `logout_token=<jwt>` once `tx` commits, retried
+/// like a webhook event.
+async fn enqueue(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    client: &str,
+    uri: &str,
+    token: &str,
+) -> Result<(), StoreError> {
+    crate::events::queue::enqueue_backchannel_logout(tx, client, uri, token, svc.now()).await?;
     Ok(())
 }
