@@ -265,3 +265,65 @@ async fn a_bad_backchannel_logout_uri_is_refused_at_registration(backend: Backen
     assert_eq!(stored.backchannel_logout_uri, Some(receiver.uri("ok")));
     assert!(stored.backchannel_logout_session_required);
 }
+
+/// `authd clients create|update` take the URI and the flag, print them, and
+/// refuse a bad URI.
+#[test]
+fn the_cli_sets_and_removes_the_backchannel_logout_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("authd.db").display());
+    let authd = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
+            .args(args)
+            .env("AUTHD__DATA_DIR", dir.path().join("data"))
+            .env("AUTHD__DATABASE__URL", &db)
+            .env_remove("AUTHD_CONFIG")
+            .output()
+            .unwrap();
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (
+            output.status.success(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
+    };
+    let field = |out: &str, name: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .map(|v| v.trim().to_owned())
+    };
+    let create = |uri: &str| {
+        authd(&[
+            "clients",
+            "create",
+            "--kind",
+            "confidential",
+            "--name",
+            "Web shop",
+            "--scope",
+            "openid",
+            "--redirect-uri",
+            "https://shop.example.com/cb",
+            "--backchannel-logout-uri",
+            uri,
+            "--backchannel-logout-session-required",
+        ])
+    };
+    let (ok, _, err) = create("http://shop.example.com/bc");
+    assert!(!ok && err.contains("backchannel_logout_uri"), "{err}");
+    let (ok, _, err) = create("https://shop.example.com/bc#x");
+    assert!(!ok && err.contains("fragment"), "{err}");
+
+    let (ok, out, err) = create("https://shop.example.com/bc");
+    assert!(ok, "{err}");
+    let id = field(&out, "client_id").unwrap();
+    let uri = field(&out, "backchannel_logout_uri");
+    assert_eq!(uri.as_deref(), Some("https://shop.example.com/bc"), "{out}");
+    let required = field(&out, "backchannel_logout_session_required");
+    assert_eq!(required.as_deref(), Some("true"), "{out}");
+
+    let (ok, out, err) = authd(&["clients", "update", &id, "--backchannel-logout-uri", "none"]);
+    assert!(ok, "{err}");
+    assert_eq!(field(&out, "backchannel_logout_uri"), None, "{out}");
+}
