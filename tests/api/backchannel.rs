@@ -25,6 +25,8 @@ on_both_stores!(
     disabling_and_a_global_logout_tell_every_client_the_user_signed_in_to,
     a_revoked_grant_tells_its_client_only,
     a_reused_code_tells_its_client,
+    ending_the_browser_session_in_the_session_list_tells_its_clients,
+    a_reused_refresh_token_of_a_client_family_tells_every_client,
     a_bad_backchannel_logout_uri_is_refused_at_registration,
 );
 
@@ -206,6 +208,79 @@ async fn a_reused_code_tells_its_client(backend: Backend) {
     let got = receiver.wait_for("a", 1).await;
     says(
         &verified(&app, &got[0].logout_token(), &a.id).await,
+        &sub,
+        &sid,
+    );
+}
+
+async fn ending_the_browser_session_in_the_session_list_tells_its_clients(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = Receiver::start().await;
+    let a = client(&app, "a", Some(receiver.uri("a"))).await;
+    let email = user(&app).await;
+    let mut browser = Browser::new(&app);
+    let (sid, sub) = sid_and_sub(&sign_in(&mut browser, &a, &email).await);
+
+    let access = app.login_body(&email).await.access;
+    let reply = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/auth/sessions/{sid}")))
+                .bearer_auth(&access),
+        )
+        .await;
+    assert_eq!(reply.status, 204, "{}", reply.text);
+    let got = receiver.wait_for("a", 1).await;
+    says(
+        &verified(&app, &got[0].logout_token(), &a.id).await,
+        &sub,
+        &sid,
+    );
+    // The first-party session the request came from ends nothing more.
+    nothing_more(&receiver, "a", 1).await;
+}
+
+async fn a_reused_refresh_token_of_a_client_family_tells_every_client(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let receiver = Receiver::start().await;
+    let a = client(&app, "a", Some(receiver.uri("a"))).await;
+    let b = client(&app, "b", Some(receiver.uri("b"))).await;
+    let email = user(&app).await;
+    let mut browser = Browser::new(&app);
+    let code = support::code_for(&mut browser, &a, &email, "openid offline_access").await;
+    let tokens = redeem(&app, &a, &code).await;
+    let (sid, sub) = sid_and_sub(&tokens);
+    sign_in(&mut browser, &b, &email).await;
+
+    let secret = a.secret.clone().unwrap();
+    let refresh = |token: String| {
+        let (app, id, secret) = (&app, a.id.clone(), secret.clone());
+        async move {
+            app.post_form(
+                "/oauth/token",
+                &[("grant_type", "refresh_token"), ("refresh_token", &token)],
+                Some((&id, &secret)),
+            )
+            .await
+        }
+    };
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let second = refresh(first.clone()).await;
+    assert_eq!(second.status, 200, "{}", second.text);
+    let third = refresh(second.body["refresh_token"].as_str().unwrap().to_owned()).await;
+    assert_eq!(third.status, 200, "{}", third.text);
+    assert!(receiver.all().is_empty(), "a rotation tells nobody");
+    // Two rotations old: reuse, every session of the user ends.
+    assert_eq!(refresh(first).await.status, 400);
+    let got = receiver.wait_for("a", 1).await;
+    says(
+        &verified(&app, &got[0].logout_token(), &a.id).await,
+        &sub,
+        &sid,
+    );
+    let got = receiver.wait_for("b", 1).await;
+    says(
+        &verified(&app, &got[0].logout_token(), &b.id).await,
         &sub,
         &sid,
     );

@@ -151,7 +151,17 @@ pub async fn sign_in(browser: &mut Browser<'_>, client: &OidcClient, email: &str
 
 /// A code for `client`, through the pages the browser is sent to.
 pub async fn code(browser: &mut Browser<'_>, client: &OidcClient, email: &str) -> String {
-    let mut reply = browser.authorize(&query(client, &[])).await;
+    code_for(browser, client, email, "openid email").await
+}
+
+/// [`code`] for `scope`.
+pub async fn code_for(
+    browser: &mut Browser<'_>,
+    client: &OidcClient,
+    email: &str,
+    scope: &str,
+) -> String {
+    let mut reply = browser.authorize(&query(client, &[("scope", scope)])).await;
     for _ in 0..4 {
         let location = reply.header("location").unwrap_or_default().to_owned();
         if location.starts_with(REDIRECT) {
