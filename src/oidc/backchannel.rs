@@ -8,12 +8,18 @@
 //!   transaction. Only those clients are ever told, and each sign-in once:
 //!   telling a client forgets its sign-in.
 //! - **What ends it** ([`Ended`]): the browser session (RP-initiated logout,
-//!   the user ending it in the session list); every session of the user (a
+//!   the user ending it in the session list, the oldest one ended by the cap
+//!   `browser_session.max_per_user`: `sessions::browser::start`); every session of the user (a
 //!   global logout, a password reset or change, an admin's or the user's
 //!   revocation, disabling, a first proof, refresh-token reuse: the
 //!   sessions a user revocation covers); the user's grant to one client (the
 //!   grants page: every sign-in of the user to that client); one client
 //!   family (its authorization code presented again: the sign-in it made).
+//!   A client family ended by its own client's cap is not told: the cap ends
+//!   the client's oldest refresh family, not the sign-in at authd (its
+//!   browser session lives on), and when the new sign-in comes through the
+//!   same browser session a logout token with its `sid` would end the new
+//!   sign-in at the client.
 //!   The client's own session may outlive authd's (an SPA's family lives as
 //!   long as its access token), so a sign-in is told even when its browser
 //!   session had already expired.

@@ -16,7 +16,7 @@ use authd::audit::Actor;
 use authd::clients::{ClientChanges, ClientError, Policy};
 
 use crate::authorize::support::Browser;
-use crate::helpers::{Backend, spawn_app, urlencode};
+use crate::helpers::{Backend, spawn_app, spawn_app_with, urlencode};
 use crate::on_both_stores;
 use support::{Receiver, client, nothing_more, redeem, says, sid_and_sub, sign_in, user, verified};
 
@@ -27,6 +27,7 @@ on_both_stores!(
     a_reused_code_tells_its_client,
     ending_the_browser_session_in_the_session_list_tells_its_clients,
     a_reused_refresh_token_of_a_client_family_tells_every_client,
+    a_browser_session_ended_by_the_cap_tells_its_clients,
     a_bad_backchannel_logout_uri_is_refused_at_registration,
 );
 
@@ -284,6 +285,27 @@ async fn a_reused_refresh_token_of_a_client_family_tells_every_client(backend: B
         &sub,
         &sid,
     );
+}
+
+async fn a_browser_session_ended_by_the_cap_tells_its_clients(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.browser_session.max_per_user = 1).await;
+    let receiver = Receiver::start().await;
+    let a = client(&app, "a", Some(receiver.uri("a"))).await;
+    let email = user(&app).await;
+    let mut first = Browser::new(&app);
+    let (sid, sub) = sid_and_sub(&sign_in(&mut first, &a, &email).await);
+
+    // A second browser signs in: the first browser session ends (the cap).
+    let mut second = Browser::new(&app);
+    let (newer, _) = sid_and_sub(&sign_in(&mut second, &a, &email).await);
+    let got = receiver.wait_for("a", 1).await;
+    says(
+        &verified(&app, &got[0].logout_token(), &a.id).await,
+        &sub,
+        &sid,
+    );
+    nothing_more(&receiver, "a", 1).await;
+    assert_ne!(newer, sid, "the new sign-in is not told");
 }
 
 async fn a_bad_backchannel_logout_uri_is_refused_at_registration(backend: Backend) {
