@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+mod webhooks;
 use secrecy::ExposeSecret;
+pub use webhooks::{WebhooksCommand, manage_webhooks};
 
 use crate::clients;
 use crate::config::Settings;
@@ -51,6 +54,11 @@ pub enum Command {
     Users {
         #[command(subcommand)]
         command: UsersCommand,
+    },
+    /// Manage webhook endpoints and their signing secrets.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
     },
 }
 

@@ -46,6 +46,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => authd::cli::generate_key(&settings, &alg, kid, out)?,
         Command::Clients { command } => authd::cli::manage_clients(&settings, command).await?,
         Command::Users { command } => authd::cli::manage_users(settings, command).await?,
+        Command::Webhooks { command } => authd::cli::manage_webhooks(settings, command).await?,
     }
     Ok(())
 }

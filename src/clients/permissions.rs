@@ -27,6 +27,9 @@ pub enum Permission {
     AdminUsersWrite,
     /// `authd:admin:clients`: the admin API's management of clients.
     AdminClients,
+    /// `authd:admin:webhooks`: the admin API's management of webhook
+    /// endpoints and their secrets (`/admin/webhooks`).
+    AdminWebhooks,
 }
 
 impl Permission {
@@ -38,6 +41,7 @@ impl Permission {
         Self::AdminUsersRead,
         Self::AdminUsersWrite,
         Self::AdminClients,
+        Self::AdminWebhooks,
     ];
 
     /// The stored form, a scope in authd's namespace.
@@ -49,6 +53,7 @@ impl Permission {
             Self::AdminUsersRead => "authd:admin:users:read",
             Self::AdminUsersWrite => "authd:admin:users:write",
             Self::AdminClients => "authd:admin:clients",
+            Self::AdminWebhooks => "authd:admin:webhooks",
         }
     }
 
@@ -57,7 +62,7 @@ impl Permission {
     pub fn is_admin(self) -> bool {
         matches!(
             self,
-            Self::AdminUsersRead | Self::AdminUsersWrite | Self::AdminClients
+            Self::AdminUsersRead | Self::AdminUsersWrite | Self::AdminClients | Self::AdminWebhooks
         )
     }
 

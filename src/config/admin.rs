@@ -14,7 +14,8 @@ use crate::domain::Role;
 pub struct AdminSettings {
     /// Roles that make their users admins: a role name, and the admin
     /// permissions it grants (`authd:admin:users:read`,
-    /// `authd:admin:users:write`, `authd:admin:clients`). Empty by default:
+    /// `authd:admin:users:write`, `authd:admin:clients`,
+    /// `authd:admin:webhooks`). Empty by default:
     /// no user is an admin until the operator names a role here and gives it
     /// to someone (`authd users roles EMAIL --add R`). Such a user also needs
     /// a second factor, used within `mfa.step_up_max_age_secs`, for every
@@ -39,7 +40,8 @@ impl AdminSettings {
                             "admin.roles",
                             format!(
                                 "role {role:?}: {name:?} is not an admin permission \
-                                 (authd:admin:users:read, authd:admin:users:write, authd:admin:clients)"
+                                 (authd:admin:users:read, authd:admin:users:write, authd:admin:clients, \
+                                 authd:admin:webhooks)"
                             ),
                         ));
                     }

@@ -121,6 +121,12 @@ pub enum ApiError {
     /// 405 `method_not_allowed`.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 400 `invalid_webhook_url`: see `events::webhooks::WebhookError::InvalidUrl`.
+    #[error("{0}")]
+    InvalidWebhookUrl(String),
+    /// 400 `invalid_event_type`: a webhook event type authd does not send.
+    #[error("{0}")]
+    InvalidEventType(String),
     /// 409 `email_taken`.
     #[error("an account with this email already exists")]
     EmailTaken,
@@ -186,6 +192,8 @@ pub const ERROR_CODES: &[&str] = &[
     "mfa_enrollment_required",
     "insufficient_user_authentication",
     "email_taken",
+    "invalid_webhook_url",
+    "invalid_event_type",
     "payload_too_large",
     "unsupported_media_type",
     "too_many_requests",
@@ -236,6 +244,8 @@ impl ApiError {
             Self::InsufficientUserAuthentication { .. } => "insufficient_user_authentication",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::EmailTaken => "email_taken",
+            Self::InvalidWebhookUrl(_) => "invalid_webhook_url",
+            Self::InvalidEventType(_) => "invalid_event_type",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
@@ -266,7 +276,9 @@ impl ResponseError for ApiError {
             | Self::OAuth { .. }
             | Self::InvalidAccountToken
             | Self::WrongEnrolmentCode
-            | Self::InvalidPasskeyRegistration => StatusCode::BAD_REQUEST,
+            | Self::InvalidPasskeyRegistration
+            | Self::InvalidWebhookUrl(_)
+            | Self::InvalidEventType(_) => StatusCode::BAD_REQUEST,
             Self::InvalidCredentials
             | Self::InvalidGrant { .. }
             | Self::InvalidToken
@@ -440,6 +452,19 @@ impl From<AdminError> for ApiError {
     }
 }
 
+impl From<crate::events::webhooks::WebhookError> for ApiError {
+    fn from(e: crate::events::webhooks::WebhookError) -> Self {
+        use crate::events::webhooks::WebhookError;
+        match e {
+            WebhookError::InvalidUrl(why) => Self::InvalidWebhookUrl(why),
+            WebhookError::InvalidEventType(why) => Self::InvalidEventType(why),
+            WebhookError::InvalidRequest(why) => Self::InvalidRequest(why),
+            WebhookError::NoSuchEndpoint => Self::NotFound,
+            WebhookError::Service(e) => e.into(),
+        }
+    }
+}
+
 impl From<OAuthError> for ApiError {
     fn from(e: OAuthError) -> Self {
         let oauth = |code, description: &str| Self::oauth(code, description);
@@ -494,6 +519,8 @@ mod tests {
             ApiError::InsufficientUserAuthentication { max_age_secs: 900 },
             ApiError::MethodNotAllowed,
             ApiError::EmailTaken,
+            ApiError::InvalidWebhookUrl(String::new()),
+            ApiError::InvalidEventType(String::new()),
             ApiError::PayloadTooLarge(0),
             ApiError::UnsupportedMediaType,
             ApiError::TooManyRequests {
@@ -531,6 +558,8 @@ mod tests {
                 | ApiError::InvalidCeremony
                 | ApiError::InvalidPasskey
                 | ApiError::InvalidPasskeyRegistration
+                | ApiError::InvalidWebhookUrl(_)
+                | ApiError::InvalidEventType(_)
                 | ApiError::MfaRequired
                 | ApiError::MfaEnrollmentRequired
                 | ApiError::InsufficientUserAuthentication { .. }

@@ -30,6 +30,7 @@ mod credentials;
 mod disable;
 mod email_change;
 mod email_verification;
+mod events;
 mod faults;
 mod first_proof;
 mod grants;

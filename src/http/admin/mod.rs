@@ -9,6 +9,9 @@ pub mod user_sessions;
 pub mod user_sessions_revoke;
 pub mod user_status;
 pub mod users;
+pub mod webhook;
+pub mod webhook_secret_rotate;
+pub mod webhooks;
 
 pub use user::get_user;
 pub use user_audit::list_user_audit;
@@ -16,6 +19,9 @@ pub use user_sessions::list_user_sessions;
 pub use user_sessions_revoke::revoke_user_sessions;
 pub use user_status::{disable_user, enable_user};
 pub use users::list_users;
+pub use webhook::delete_webhook;
+pub use webhook_secret_rotate::rotate_webhook_secret;
+pub use webhooks::{create_webhook, list_webhooks};
 
 use actix_web::HttpRequest;
 use actix_web::http::header;

@@ -1,0 +1,44 @@
+//! `DELETE /admin/webhooks/{id}`: an endpoint deleted, with its deliveries.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
+
+use super::caller;
+use crate::clients::Permission;
+use crate::events::webhooks;
+use crate::http::ApiError;
+use crate::http::error::ErrorBody;
+use crate::http::state::AppState;
+
+/// Deletes a webhook endpoint.
+///
+/// Its deliveries, pending ones included, are deleted with it: nothing more
+/// is POSTed to it. Needs `authd:admin:webhooks`.
+#[utoipa::path(
+    delete,
+    path = "/admin/webhooks/{id}",
+    tag = "admin",
+    params(("id" = Uuid, Path, description = "The endpoint's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic); `invalid_token`: a Bearer token that is not a live session's; `insufficient_user_authentication`: a user holding an admin role whose session was not signed in with a second factor within `mfa.step_up_max_age_secs`", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`, or `Bearer` for a Bearer token"))),
+        (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:webhooks`", body = ErrorBody),
+        (status = 404, description = "`not_found`: no such endpoint (a malformed id too)", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`: over `limits.admin_per_client`", body = ErrorBody,
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = "5XX", description = "`temporarily_unavailable` (503, with `Retry-After`) or `server_error` (500)", body = ErrorBody),
+    ),
+    security(("client_basic" = []), ("bearer" = []))
+)]
+#[tracing::instrument(skip_all)]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    caller(&state, &req, Permission::AdminWebhooks).await?;
+    let id = Uuid::parse_str(&path).map_err(|_| ApiError::NotFound)?;
+    webhooks::delete(&state.services, id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
