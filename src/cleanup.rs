@@ -28,6 +28,8 @@ pub struct Purged {
     pub mfa_challenges: u64,
     /// Passkey ceremonies past their expiry (`factors::passkey`).
     pub webauthn_ceremonies: u64,
+    /// Sign-ins of browser sessions nothing is left of (`oidc::backchannel`).
+    pub browser_session_clients: u64,
 }
 
 const BATCH: i64 = 1_000;
@@ -60,7 +62,9 @@ const BATCH: i64 = 1_000;
 ///   (`factors::passkey`) that have expired, used or not;
 /// - `.eml` files under `data_dir/mail` (delivery without SMTP) older than
 ///   `email.retention_days`, whatever the delivery is now: they hold live
-///   links and codes.
+///   links and codes;
+/// - the clients a browser session signed in to (`oidc::backchannel`), once
+///   neither the browser session nor a family signed in through it is left.
 ///
 /// Storage stays proportional to the sessions used within the idle limit.
 pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
@@ -197,6 +201,15 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             break;
         }
     }
+    loop {
+        let mut tx = svc.store.begin().await?;
+        let n = store::browser_session_clients::sweep(&mut tx, BATCH).await?;
+        tx.commit().await?;
+        purged.browser_session_clients += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
     let files = crate::mail::files::Files::new(svc.settings.data_path("mail"));
     match files.purge_older_than(mail_cutoff).await {
         Ok(n) => purged.mail_files = n,
@@ -220,6 +233,7 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
             authorization_codes = purged.authorization_codes,
             mfa_challenges = purged.mfa_challenges,
             webauthn_ceremonies = purged.webauthn_ceremonies,
+            browser_session_clients = purged.browser_session_clients,
             "cleanup"
         );
     }

@@ -28,6 +28,8 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+// Parsed once at start-up: the size of the clients' settings costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply migrations and serve (the default).
@@ -236,6 +238,13 @@ pub struct ClientArgs {
     /// and start-up); `--allow-no-pkce false` requires it again.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     allow_no_pkce: Option<bool>,
+    /// Where logout tokens are POSTed (OpenID Connect Back-Channel Logout):
+    /// https, http only to this machine; `none` removes it.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// The client wants `sid` in its logout tokens (authd always sends it).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    backchannel_logout_session_required: Option<bool>,
 }
 
 /// A value or `default` (none: the server's setting).
@@ -282,6 +291,10 @@ impl ClientArgs {
             refresh_absolute_secs: optional("refresh-absolute-ttl", self.refresh_absolute_ttl)?,
             require_par: self.require_par,
             allow_no_pkce: self.allow_no_pkce,
+            backchannel_logout_uri: self
+                .backchannel_logout_uri
+                .map(|uri| (uri != "none").then_some(uri)),
+            backchannel_logout_session_required: self.backchannel_logout_session_required,
         })
     }
 }
@@ -313,6 +326,8 @@ fn spec(
         refresh_absolute_secs: c.refresh_absolute_secs.flatten(),
         require_par: c.require_par.unwrap_or(false),
         allow_no_pkce: c.allow_no_pkce.unwrap_or(false),
+        backchannel_logout_uri: c.backchannel_logout_uri.flatten(),
+        backchannel_logout_session_required: c.backchannel_logout_session_required.unwrap_or(false),
     })
 }
 
@@ -354,6 +369,11 @@ fn print_client(client: &clients::Client) {
     );
     println!("require_par   = {}", client.require_par);
     println!("require_pkce  = {}", client.require_pkce);
+    if let Some(uri) = &client.backchannel_logout_uri {
+        println!("backchannel_logout_uri = {uri}");
+    }
+    let required = client.backchannel_logout_session_required;
+    println!("backchannel_logout_session_required = {required}");
     if let Some(warning) = clients::pkce_exemption_warning(client) {
         eprintln!("warning: {warning}");
     }

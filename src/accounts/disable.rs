@@ -49,7 +49,7 @@ pub async fn disable(
     }
     store::users::set_disabled_at(&mut tx, user, Some(now), now).await?;
     let reason = reasons::USER_DISABLED;
-    let sessions = revoke_every_session(&mut tx, user, reason, now).await?;
+    let sessions = revoke_every_session(svc, &mut tx, user, reason, now).await?;
     let event = AuditEvent::new(
         AuditKind::UserDisabled,
         Some(user),

@@ -249,6 +249,7 @@ pub async fn confirm_email_change(
         .with_detail("confirmed by the link sent to the new address");
     audit::record(&mut tx, &event).await?;
     let ended = proof::end_before_proof(
+        svc,
         &mut tx,
         found.user,
         found.credential_version,

@@ -75,7 +75,7 @@ pub async fn remove_every_factor_of(
         return Ok(Err(NotRemoved::NoFactor));
     }
     let reason = reasons::FACTORS_REMOVED;
-    let sessions = revoke_every_session(&mut tx, user, reason, now).await?;
+    let sessions = revoke_every_session(svc, &mut tx, user, reason, now).await?;
     let event = AuditEvent::new(
         AuditKind::FactorRemoved,
         Some(user),

@@ -235,6 +235,7 @@ async fn verify_as(
     let ended = match still_unproven && unproven {
         true => Some(
             proof::end_before_proof(
+                svc,
                 &mut tx,
                 user,
                 found.credential_version,

@@ -7,6 +7,7 @@ use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::Password;
 use crate::error::ServiceError;
 use crate::mail::{self, Mail};
+use crate::oidc::backchannel::{self, Ended};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::logout::reasons;
@@ -75,10 +76,12 @@ pub async fn change_password(
         return Err(ServiceError::InvalidCredentials);
     }
     store::users::set_new_password(&mut tx, user, &hash, now).await?;
+    let keep = Some(current);
+    backchannel::ended(svc, &mut tx, Ended::User { user, keep }).await?;
     let revoked = store::sessions::revoke_all_of_user(
         &mut tx,
         user,
-        Some(current),
+        keep,
         reasons::PASSWORD_CHANGED,
         now,
         false,

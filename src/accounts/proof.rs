@@ -104,6 +104,7 @@ pub(super) struct Ended {
 /// its commit.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn end_before_proof(
+    svc: &Services,
     tx: &mut Tx<'_>,
     user: Uuid,
     version: i64,
@@ -113,7 +114,7 @@ pub(super) async fn end_before_proof(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<Ended, ServiceError> {
-    let sessions = logout::revoke_every_session(tx, user, reason, now).await?;
+    let sessions = logout::revoke_every_session(svc, tx, user, reason, now).await?;
     let password = given.known != Some(version);
     if password {
         let Some(hash) = &given.replacement else {

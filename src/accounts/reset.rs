@@ -253,7 +253,8 @@ pub async fn reset_password(
         .code_succeeded(&mut tx, &keys.reset_code())
         .await?;
     let revoked =
-        sessions::logout::revoke_every_session(&mut tx, user, reasons::PASSWORD_RESET, now).await?;
+        sessions::logout::revoke_every_session(svc, &mut tx, user, reasons::PASSWORD_RESET, now)
+            .await?;
     tokens::end_all(svc, &mut tx, user, Purpose::PasswordReset).await?;
     store::users::set_email_verified(&mut tx, user, &current.email, now).await?;
     let event =

@@ -154,6 +154,7 @@ pub async fn verify_email(
     let ended = match first {
         true => Some(
             proof::end_before_proof(
+                svc,
                 &mut tx,
                 user_id,
                 found.credential_version,

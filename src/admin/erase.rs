@@ -64,7 +64,7 @@ pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, 
     // then its sessions.
     super::credentials::clear_counts(svc, &mut tx, &account.email, None).await?;
     let reason = reasons::USER_DELETED;
-    let sessions = revoke_every_session(&mut tx, user, reason, now).await?;
+    let sessions = revoke_every_session(svc, &mut tx, user, reason, now).await?;
     store::erase::personal_rows(&mut tx, user).await?;
     store::users::erase(&mut tx, user, &svc.hasher.unusable_hash(), now).await?;
     let pseudonym = Uuid::new_v4();

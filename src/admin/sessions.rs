@@ -71,7 +71,7 @@ pub async fn end_every_session(
     if store::users::lock(&mut tx, user).await?.is_none() {
         return Err(AdminError::NoSuchUser);
     }
-    let ended = revoke_every_session(&mut tx, user, reason, now).await?;
+    let ended = revoke_every_session(svc, &mut tx, user, reason, now).await?;
     let event = AuditEvent::new(
         AuditKind::SessionsRevokedByAdmin,
         Some(user),

@@ -259,6 +259,14 @@ fn changed_settings(a: &Client, b: &Client) -> Vec<&'static str> {
         ),
         (a.require_par != b.require_par, "require_par"),
         (a.require_pkce != b.require_pkce, "require_pkce"),
+        (
+            a.backchannel_logout_uri != b.backchannel_logout_uri,
+            "backchannel_logout_uri",
+        ),
+        (
+            a.backchannel_logout_session_required != b.backchannel_logout_session_required,
+            "backchannel_logout_session_required",
+        ),
     ];
     fields
         .into_iter()

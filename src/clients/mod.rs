@@ -50,6 +50,8 @@ pub enum ClientError {
     PublicPermission,
     #[error("the redirect URI {uri:?} {reason}")]
     RedirectUri { uri: String, reason: &'static str },
+    #[error("the backchannel_logout_uri {uri:?} {reason}")]
+    BackchannelLogoutUri { uri: String, reason: &'static str },
     #[error("the web origin {origin:?} {reason}")]
     WebOrigin {
         origin: String,

@@ -189,6 +189,43 @@ pub fn check_redirect_uri(
     }
 }
 
+/// Checks a client's `backchannel_logout_uri` (OpenID Connect Back-Channel
+/// Logout 1.0 section 2.2): absolute, no fragment, https; http only to this
+/// machine (`localhost`, `127.0.0.1`, `[::1]`), where no network sees the
+/// logout token. authd POSTs to it, so it is never a private-use scheme.
+pub fn check_backchannel_logout_uri(uri: &str) -> Result<(), ClientError> {
+    let refuse = |reason: &'static str| ClientError::BackchannelLogoutUri {
+        uri: uri.to_owned(),
+        reason,
+    };
+    if uri.is_empty() || uri.len() > MAX_URI {
+        return Err(refuse("must be 1 to 2000 characters"));
+    }
+    if !uri.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(refuse(
+            "must be printable ASCII without spaces (percent-encode anything else)",
+        ));
+    }
+    if uri.contains('#') {
+        return Err(refuse("must not have a fragment"));
+    }
+    let Some((scheme @ ("https" | "http"), rest)) = split_scheme(uri) else {
+        return Err(refuse("must be an absolute https:// URI"));
+    };
+    let (authority, path) =
+        split_authority(rest).ok_or_else(|| refuse("must have a host (https://host/...)"))?;
+    let host = authority_host(authority).map_err(refuse)?;
+    if !(path.is_empty() || path.starts_with('/')) {
+        return Err(refuse("must have a path starting with /"));
+    }
+    if scheme == "http" && !is_loopback_host(host) {
+        return Err(refuse(
+            "must be https (http only to this machine: localhost, 127.0.0.1 or [::1])",
+        ));
+    }
+    Ok(())
+}
+
 /// A web origin as registered, normalized to what browsers send in `Origin`:
 /// `scheme://host[:port]`, lowercase, no trailing slash. http only for this
 /// machine on a development server.
@@ -414,5 +451,38 @@ mod tests {
             assert!(normalize_origin(bad, true).is_err(), "{bad}");
         }
         assert!(normalize_origin("http://localhost:5173", false).is_err());
+    }
+
+    #[test]
+    fn a_backchannel_logout_uri_is_https_or_http_to_this_machine_without_fragment() {
+        for ok in [
+            "https://rp.example.com/backchannel",
+            "https://rp.example.com:8443/bc?x=1",
+            "http://localhost:8080/bc",
+            "http://127.0.0.1:5000/bc",
+            "http://[::1]/bc",
+        ] {
+            assert_eq!(check_backchannel_logout_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "http://rp.example.com/bc",
+            "https://rp.example.com/bc#frag",
+            "/relative/bc",
+            "rp.example.com/bc",
+            "com.example.app:/bc",
+            "ftp://rp.example.com/bc",
+            "https://user:pw@rp.example.com/bc",
+            "https://RP.example.com/bc",
+            "https://rp.example.com/b c",
+        ] {
+            assert!(
+                matches!(
+                    check_backchannel_logout_uri(bad),
+                    Err(ClientError::BackchannelLogoutUri { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 }

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
 
-use super::redirect::{check_redirect_uri, normalize_origin};
+use super::redirect::{check_backchannel_logout_uri, check_redirect_uri, normalize_origin};
 use super::{
     AuthMethod, Client, ClientError, ClientKind, ID_PREFIX, hash_secret, hex, permissions,
 };
@@ -61,6 +61,9 @@ pub struct ClientSpec {
     pub require_par: bool,
     /// A confidential client's exemption from PKCE (warned about).
     pub allow_no_pkce: bool,
+    /// Where its logout tokens go (OpenID Connect Back-Channel Logout 1.0).
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
 }
 
 impl ClientSpec {
@@ -81,6 +84,8 @@ impl ClientSpec {
             refresh_absolute_secs: None,
             require_par: false,
             allow_no_pkce: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
         }
     }
 }
@@ -103,6 +108,8 @@ pub struct ClientChanges {
     pub refresh_absolute_secs: Option<Option<i64>>,
     pub require_par: Option<bool>,
     pub allow_no_pkce: Option<bool>,
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
 }
 
 /// A new client secret: 256 random bits, base64url. Shown once; only its
@@ -150,6 +157,8 @@ pub fn generate(
         refresh_absolute_secs: spec.refresh_absolute_secs,
         require_par: spec.require_par,
         require_pkce: !spec.allow_no_pkce,
+        backchannel_logout_uri: spec.backchannel_logout_uri,
+        backchannel_logout_session_required: spec.backchannel_logout_session_required,
         created_at: now,
     };
     Ok((checked(client, policy)?, secret))
@@ -177,6 +186,11 @@ pub fn apply(
     set(&mut client.refresh_idle_secs, c.refresh_idle_secs);
     set(&mut client.refresh_absolute_secs, c.refresh_absolute_secs);
     set(&mut client.require_par, c.require_par);
+    set(&mut client.backchannel_logout_uri, c.backchannel_logout_uri);
+    set(
+        &mut client.backchannel_logout_session_required,
+        c.backchannel_logout_session_required,
+    );
     if let Some(exempt) = c.allow_no_pkce {
         client.require_pkce = !exempt;
     }
@@ -232,6 +246,9 @@ fn checked(mut client: Client, policy: Policy) -> Result<Client, ClientError> {
         .map(|o| normalize_origin(o, policy.development))
         .collect::<Result<_, _>>()?;
     dedup(&mut client.web_origins);
+    if let Some(uri) = &client.backchannel_logout_uri {
+        check_backchannel_logout_uri(uri)?;
+    }
     if let Some(alg) = &client.id_token_alg
         && !ID_TOKEN_ALGS.contains(&alg.as_str())
     {
@@ -270,6 +287,11 @@ fn checked(mut client: Client, policy: Policy) -> Result<Client, ClientError> {
                 (client.refresh_absolute_secs.is_some(), "refresh lifetimes"),
                 (client.require_par, "requiring PAR"),
                 (!client.require_pkce, "a PKCE exemption"),
+                (
+                    client.backchannel_logout_uri.is_some()
+                        || client.backchannel_logout_session_required,
+                    "back-channel logout",
+                ),
             ];
             if let Some((_, what)) = code_flow.into_iter().find(|(set, _)| *set) {
                 return Err(ClientError::NotForMachine(what));

@@ -88,6 +88,10 @@ pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
 /// `id_token_signing_alg_values_supported` lists exactly the algorithms with a
 /// current asymmetric signer (`KeySet::id_token_algorithms`): empty with only
 /// an HS256 key, since ID tokens are never signed with a shared secret.
+///
+/// Back-channel logout (OpenID Connect Back-Channel Logout 1.0): a client
+/// with a `backchannel_logout_uri` gets a logout token, always with `sid`,
+/// when a session it signed in through ends (`oidc::backchannel`).
 fn discovery(state: web::Data<AppState>) -> HttpResponse {
     let issuer = state.settings().issuer();
     HttpResponse::Ok()
@@ -117,6 +121,8 @@ fn discovery(state: web::Data<AppState>) -> HttpResponse {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "userinfo_endpoint": format!("{issuer}/oauth/userinfo"),
             "end_session_endpoint": format!("{issuer}/oauth/logout"),
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "pushed_authorization_request_endpoint": format!("{issuer}/oauth/par"),
             "require_pushed_authorization_requests": false,
             "id_token_signing_alg_values_supported": state.services.access.keys().id_token_algorithms(),

@@ -129,6 +129,18 @@ pub async fn authorization_code(
         return Err(OAuthError::InvalidGrant("the account is disabled"));
     }
     codes::record_family(&mut tx, &code, started.session.id).await?;
+    // The ID token's `sid` is the browser session: the client is told when
+    // it ends (`oidc::backchannel`).
+    if has_scope(&code.scope, OPENID) {
+        crate::oidc::backchannel::signed_in(
+            svc,
+            &mut tx,
+            code.browser_session_id,
+            &client.id,
+            code.user_id,
+        )
+        .await?;
+    }
     tx.commit().await?;
     if started.evicted > 0 {
         tracing::info!(user = %code.user_id, evicted = started.evicted, "session cap reached: the oldest sessions ended");

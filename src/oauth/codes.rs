@@ -21,6 +21,7 @@ use super::OAuthError;
 use crate::audit::{AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::ids::{SessionId, UserId};
+use crate::oidc::backchannel::Ended;
 use crate::services::Services;
 use crate::sessions::logout::{self, reasons};
 use crate::store::authorization_codes::{self, AuthorizationCode};
@@ -199,13 +200,19 @@ async fn end_family_of_reused(
     tracing::warn!(client = %code.client_id, user = %code.user_id, family = ?code.session_id,
         "authorization code presented again: its family ends");
     if let Some(session) = code.session_id {
-        logout::end_one(
+        // The client got an ID token from the first presentation: it is
+        // told, as a back-channel logout, that the sign-in is over.
+        logout::end_one_telling(
             svc,
             SessionId(session),
             UserId(code.user_id),
             AuditKind::AuthorizationCodeReused,
             reasons::CODE_REUSED,
             meta,
+            Ended::Family {
+                browser: code.browser_session_id,
+                client: &code.client_id,
+            },
         )
         .await?;
     }

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
+use crate::oidc::backchannel::{self, Ended};
 use crate::services::Services;
 use crate::sessions::logout::{self, reasons};
 use crate::store;
@@ -106,6 +107,8 @@ pub async fn revoke(
     let reason = reasons::GRANT_REVOKED;
     let mut tx = svc.store.begin().await?;
     let ended = logout::end_client_families(&mut tx, user, client_id, reason, now).await?;
+    let client = client_id;
+    backchannel::ended(svc, &mut tx, Ended::Grant { user, client }).await?;
     let forgotten = store::consents::delete(&mut tx, user, client_id).await?;
     if ended.is_empty() && !forgotten {
         return Ok(false);

@@ -4,10 +4,14 @@
 //! the userinfo endpoint for an access token with the `openid` scope;
 //! `hint.rs` accepts an ID token authd signed back as a logout's hint. Both
 //! name the user by the same `sub` ([`subject`]) and choose the claims by
-//! the granted scopes ([`has_scope`]).
+//! the granted scopes ([`has_scope`]). `logout_token.rs` builds and signs
+//! back-channel logout tokens; `backchannel.rs` is the rule of which ends of
+//! sessions send them to which clients.
 
+pub mod backchannel;
 pub mod hint;
 pub mod id_token;
+pub mod logout_token;
 pub mod userinfo;
 
 use uuid::Uuid;

@@ -29,6 +29,7 @@ use uuid::Uuid;
 use super::{Methods, RotationPolicy, Started};
 use crate::audit::RequestMeta;
 use crate::config::BrowserSessionSettings;
+use crate::oidc::backchannel::{self, Ended};
 use crate::services::Services;
 use crate::store::{self, StoreError, Tx};
 use crate::tokens::refresh::RefreshTokens;
@@ -73,7 +74,8 @@ pub fn policy(settings: &BrowserSessionSettings) -> RotationPolicy {
 /// `tx`: a session started as every session is (the user's lock, the floor
 /// of `sessions::start`), with the browser lifetimes, under the cap of the
 /// user's browser sessions (the oldest beyond `browser_session.max_per_user`
-/// ends; no family does).
+/// ends; no family does, and the clients signed in through it are told:
+/// `oidc::backchannel`).
 pub async fn start(
     tx: &mut Tx<'_>,
     svc: &Services,
@@ -83,7 +85,11 @@ pub async fn start(
     methods: Methods,
 ) -> Result<Started, StoreError> {
     let policy = policy(&svc.settings.browser_session);
-    super::start::start_browser(tx, &policy, user, now, meta, methods).await
+    let started = super::start::start_browser(tx, &policy, user, now, meta, methods).await?;
+    for evicted in &started.evicted_ids {
+        backchannel::ended(svc, tx, Ended::BrowserSession(*evicted)).await?;
+    }
+    Ok(started)
 }
 
 /// The cookie's value for browser session `id`, under the ring's current key.

@@ -8,6 +8,7 @@ use super::rotate::Holder;
 use super::{Decision, decide, feed, reuse};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::ids::{SessionId, UserId};
+use crate::oidc::backchannel::{self, Ended};
 use crate::services::Services;
 use crate::store::user_revocations::UserRevocation;
 use crate::store::{self, StoreError, Tx};
@@ -71,12 +72,36 @@ pub async fn end_one(
     reason: &str,
     meta: &RequestMeta,
 ) -> Result<bool, StoreError> {
+    end_one_telling(
+        svc,
+        session,
+        user,
+        kind,
+        reason,
+        meta,
+        Ended::BrowserSession(session.0),
+    )
+    .await
+}
+
+/// [`end_one`], telling the clients `tell` names (`oidc::backchannel`) in
+/// the same transaction: a family ended as a code's reuse tells its client.
+pub async fn end_one_telling(
+    svc: &Services,
+    session: SessionId,
+    user: UserId,
+    kind: AuditKind,
+    reason: &str,
+    meta: &RequestMeta,
+    tell: Ended<'_>,
+) -> Result<bool, StoreError> {
     let (SessionId(session), UserId(user)) = (session, user);
     let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if !store::sessions::revoke(&mut tx, session, user, reason, now).await? {
         return Ok(false);
     }
+    backchannel::ended(svc, &mut tx, tell).await?;
     let event = AuditEvent::new(kind, Some(user), Some(session), meta, now);
     audit::record(&mut tx, &event).await?;
     tx.commit().await?;
@@ -103,10 +128,11 @@ pub async fn end_all(
     let mut tx = svc.store.begin().await?;
     store::users::lock(&mut tx, user).await?;
     let revoked = match keep {
-        None => revoke_every_session(&mut tx, user, reason, now).await?,
+        None => revoke_every_session(svc, &mut tx, user, reason, now).await?,
         Some(keep) => {
-            store::sessions::revoke_all_of_user(&mut tx, user, Some(keep), reason, now, false)
-                .await?
+            let keep = Some(keep);
+            backchannel::ended(svc, &mut tx, Ended::User { user, keep }).await?;
+            store::sessions::revoke_all_of_user(&mut tx, user, keep, reason, now, false).await?
         }
     };
     let event = AuditEvent::new(AuditKind::Logout, Some(user), Some(current), meta, now)
@@ -123,7 +149,21 @@ pub async fn end_all(
 /// them all, so the revocation feed lists one entry however many sessions
 /// end (the argument is in `sessions::feed`). Returns how many were revoked.
 /// A global logout and a password reset (`accounts::reset`) end sessions this way.
+/// Every client the user signed in to is told (`oidc::backchannel`).
 pub async fn revoke_every_session(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    backchannel::ended(svc, tx, Ended::User { user, keep: None }).await?;
+    revoke_untold(tx, user, reason, now).await
+}
+
+/// [`revoke_every_session`] without telling the clients: for a caller that
+/// tells them itself, or has no one to tell.
+pub(super) async fn revoke_untold(
     tx: &mut Tx<'_>,
     user: Uuid,
     reason: &str,
@@ -176,6 +216,7 @@ pub async fn end_browser_session(
     let own = store::sessions::revoke(&mut tx, browser, user, reason, now).await?;
     let through =
         store::sessions::revoke_signed_in_through(&mut tx, user, browser, reason, now).await?;
+    backchannel::ended(svc, &mut tx, Ended::BrowserSession(browser)).await?;
     let ended = u64::from(own) + through.len() as u64;
     let mut event = AuditEvent::new(AuditKind::Logout, Some(user), Some(browser), meta, now)
         .with_detail(reason);
@@ -233,6 +274,8 @@ pub async fn end_by_refresh_token(
             if decide(&session, claims.counter, now, &svc.policy) != Decision::Reuse {
                 return Ok(());
             }
+            let user = session.user_id;
+            backchannel::ended(svc, &mut tx, Ended::User { user, keep: None }).await?;
             let revoked = reuse::revoke_every_session(
                 &mut tx,
                 &session,

@@ -17,7 +17,8 @@ pub const REASON: &str = "reuse_detected";
 /// detection, in
 /// `tx`, which must hold the user's lock (`store::users::lock`) and have read
 /// `session` under it: the verdict, the revocation and the audit event commit
-/// as one. Returns how many sessions were revoked.
+/// as one. Returns how many sessions were revoked. The caller tells the
+/// clients the user signed in to (`oidc::backchannel`), in `tx`.
 pub async fn revoke_every_session(
     tx: &mut Tx<'_>,
     session: &Session,
@@ -26,7 +27,7 @@ pub async fn revoke_every_session(
     meta: &RequestMeta,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let revoked = super::logout::revoke_every_session(tx, session.user_id, REASON, now).await?;
+    let revoked = super::logout::revoke_untold(tx, session.user_id, REASON, now).await?;
     let event = AuditEvent::new(
         AuditKind::RefreshReuseDetected,
         Some(session.user_id),

@@ -57,6 +57,7 @@ use uuid::Uuid;
 use super::{Decision, RotationPolicy, Session, SessionKind, decide, reuse};
 use crate::audit::RequestMeta;
 use crate::factors;
+use crate::oidc::backchannel::{self, Ended};
 use crate::services::Services;
 use crate::store::{self, Store, StoreError};
 use crate::tokens::refresh::{key_id_of, log_prefix};
@@ -178,6 +179,7 @@ pub async fn exchange_as(
         &svc.policy,
         meta,
         holder,
+        Some(svc),
     )
     .await?;
     match rotation {
@@ -235,12 +237,25 @@ pub async fn rotate(
     policy: &RotationPolicy,
     meta: &RequestMeta,
 ) -> Result<Rotation, StoreError> {
-    rotate_held(store, id, presented, now, policy, meta, Holder::FirstParty).await
+    rotate_held(
+        store,
+        id,
+        presented,
+        now,
+        policy,
+        meta,
+        Holder::FirstParty,
+        None,
+    )
+    .await
 }
 
 /// [`rotate`] for `holder`. Whom a session belongs to never changes, so the
-/// first read decides it once.
+/// first read decides it once. A reuse it finds tells the clients the user
+/// signed in to through `tell` (`oidc::backchannel`); [`rotate`], the
+/// rotation alone (the benchmark's), tells none.
 #[tracing::instrument(skip_all, fields(session = %id, presented))]
+#[allow(clippy::too_many_arguments)]
 pub async fn rotate_held(
     store: &Store,
     id: Uuid,
@@ -249,6 +264,7 @@ pub async fn rotate_held(
     policy: &RotationPolicy,
     meta: &RequestMeta,
     holder: Holder<'_>,
+    tell: Option<&Services>,
 ) -> Result<Rotation, StoreError> {
     // One connection throughout, so going on to the locked transaction does
     // not queue for the pool again.
@@ -286,8 +302,17 @@ pub async fn rotate_held(
             // The user's lock comes before any session's (see the module
             // comment): let this one go, then judge again under both.
             tx.rollback().await?;
-            return punish_reuse(&mut conn, session.user_id, id, presented, now, policy, meta)
-                .await;
+            return punish_reuse(
+                &mut conn,
+                session.user_id,
+                id,
+                presented,
+                now,
+                policy,
+                meta,
+                tell,
+            )
+            .await;
         }
         refused => Rotation::Refused(refused),
     };
@@ -299,6 +324,7 @@ pub async fn rotate_held(
 /// the revocation of every session of the user with its audit event: one
 /// transaction. Counters only grow, so a verdict of reuse stays true unless
 /// the session was revoked meanwhile (then there is nothing left to do).
+#[allow(clippy::too_many_arguments)]
 async fn punish_reuse(
     conn: &mut store::Conn,
     user: Uuid,
@@ -307,6 +333,7 @@ async fn punish_reuse(
     now: DateTime<Utc>,
     policy: &RotationPolicy,
     meta: &RequestMeta,
+    tell: Option<&Services>,
 ) -> Result<Rotation, StoreError> {
     let mut tx = conn.begin().await?;
     store::users::lock(&mut tx, user).await?;
@@ -316,6 +343,9 @@ async fn punish_reuse(
     let verdict = decide(&session, presented, now, policy);
     if verdict != Decision::Reuse {
         return Ok(Rotation::Refused(verdict));
+    }
+    if let Some(svc) = tell {
+        backchannel::ended(svc, &mut tx, Ended::User { user, keep: None }).await?;
     }
     let revoked =
         reuse::revoke_every_session(&mut tx, &session, presented, "refresh", meta, now).await?;

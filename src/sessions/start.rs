@@ -18,6 +18,8 @@ use crate::tokens::refresh::RefreshClaims;
 pub struct Started {
     pub session: Session,
     pub evicted: u64,
+    /// The ids of the sessions it ended.
+    pub evicted_ids: Vec<Uuid>,
 }
 
 /// Whose sessions a new one is counted with under the per-user cap. A new
@@ -164,6 +166,7 @@ async fn start_bound(
     Ok(Started {
         session,
         evicted: u64::try_from(evicted.len()).unwrap_or(u64::MAX),
+        evicted_ids: evicted,
     })
 }
 

@@ -85,6 +85,11 @@ pub struct Client {
     pub refresh_absolute_secs: Option<i64>,
     pub require_par: bool,
     pub require_pkce: bool,
+    /// Where the client's logout tokens are POSTed (OpenID Connect
+    /// Back-Channel Logout 1.0); `None`: it gets none.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client asked for `sid` in its logout tokens (always sent).
+    pub backchannel_logout_session_required: bool,
     pub created_at: DateTime<Utc>,
 }
 
@@ -106,6 +111,8 @@ struct Row {
     refresh_absolute_secs: Option<i64>,
     require_par: bool,
     require_pkce: bool,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -149,6 +156,8 @@ impl TryFrom<Row> for Client {
             refresh_absolute_secs: r.refresh_absolute_secs,
             require_par: r.require_par,
             require_pkce: r.require_pkce,
+            backchannel_logout_uri: r.backchannel_logout_uri,
+            backchannel_logout_session_required: r.backchannel_logout_session_required,
             created_at: r.created_at,
         })
     }
@@ -159,7 +168,8 @@ macro_rules! columns {
     () => {
         "id, name, kind, secret_hash, auth_method, scopes, redirect_uris, \
      post_logout_redirect_uris, web_origins, first_party, id_token_alg, access_token_ttl_secs, \
-         refresh_idle_secs, refresh_absolute_secs, require_par, require_pkce, created_at"
+         refresh_idle_secs, refresh_absolute_secs, require_par, require_pkce, backchannel_logout_uri, \
+         backchannel_logout_session_required, created_at"
     };
 }
 
@@ -168,8 +178,10 @@ pub async fn insert(db: &mut impl AsDb, client: &Client) -> Result<(), StoreErro
     const SQL: &str = "INSERT INTO oauth_clients (id, name, kind, secret_hash, auth_method, \
          scopes, redirect_uris, post_logout_redirect_uris, web_origins, first_party, \
          id_token_alg, access_token_ttl_secs, refresh_idle_secs, refresh_absolute_secs, \
-         require_par, require_pkce, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+         require_par, require_pkce, created_at, backchannel_logout_uri, \
+         backchannel_logout_session_required) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19)";
     let (redirects, logouts, origins) = (
         uri_text(&client.redirect_uris),
         uri_text(&client.post_logout_redirect_uris),
@@ -193,6 +205,8 @@ pub async fn insert(db: &mut impl AsDb, client: &Client) -> Result<(), StoreErro
         .bind(client.require_par)
         .bind(client.require_pkce)
         .bind(client.created_at)
+        .bind(&client.backchannel_logout_uri)
+        .bind(client.backchannel_logout_session_required)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -207,7 +221,8 @@ pub async fn update(db: &mut impl AsDb, client: &Client) -> Result<bool, StoreEr
          redirect_uris = $5, post_logout_redirect_uris = $6, web_origins = $7, \
          first_party = $8, id_token_alg = $9, access_token_ttl_secs = $10, \
          refresh_idle_secs = $11, refresh_absolute_secs = $12, require_par = $13, \
-         require_pkce = $14 WHERE id = $1";
+         require_pkce = $14, backchannel_logout_uri = $15, \
+         backchannel_logout_session_required = $16 WHERE id = $1";
     let (redirects, logouts, origins) = (
         uri_text(&client.redirect_uris),
         uri_text(&client.post_logout_redirect_uris),
@@ -228,6 +243,8 @@ pub async fn update(db: &mut impl AsDb, client: &Client) -> Result<bool, StoreEr
         .bind(client.refresh_absolute_secs)
         .bind(client.require_par)
         .bind(client.require_pkce)
+        .bind(&client.backchannel_logout_uri)
+        .bind(client.backchannel_logout_session_required)
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;

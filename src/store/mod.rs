@@ -21,6 +21,7 @@ pub mod account_tokens;
 pub mod audit;
 pub mod authorization_codes;
 pub mod authorization_requests;
+pub mod browser_session_clients;
 pub mod browser_sessions;
 pub mod clients;
 pub mod code_tries;

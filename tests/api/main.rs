@@ -19,6 +19,7 @@ mod account_tokens;
 mod admin;
 mod atomicity;
 mod authorize;
+mod backchannel;
 mod binary;
 mod browser;
 mod client_ip;

@@ -51,6 +51,12 @@ pub struct ClientPatch {
     refresh_absolute_secs: Option<Option<i64>>,
     require_par: Option<bool>,
     allow_no_pkce: Option<bool>,
+    /// Where logout tokens are POSTed (OpenID Connect Back-Channel
+    /// Logout 1.0); `null` removes it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    backchannel_logout_uri: Option<Option<String>>,
+    backchannel_logout_session_required: Option<bool>,
 }
 
 impl From<ClientPatch> for ClientChanges {
@@ -69,6 +75,8 @@ impl From<ClientPatch> for ClientChanges {
             refresh_absolute_secs: p.refresh_absolute_secs,
             require_par: p.require_par,
             allow_no_pkce: p.allow_no_pkce,
+            backchannel_logout_uri: p.backchannel_logout_uri,
+            backchannel_logout_session_required: p.backchannel_logout_session_required,
         }
     }
 }

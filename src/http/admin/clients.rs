@@ -100,6 +100,9 @@ pub struct AdminClient {
     refresh_absolute_secs: Option<i64>,
     require_par: bool,
     require_pkce: bool,
+    /// `null`: no logout tokens.
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
     created_at: DateTime<Utc>,
 }
 
@@ -121,6 +124,8 @@ impl From<Client> for AdminClient {
             refresh_absolute_secs: c.refresh_absolute_secs,
             require_par: c.require_par,
             require_pkce: c.require_pkce,
+            backchannel_logout_uri: c.backchannel_logout_uri,
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
             created_at: c.created_at,
         }
     }
@@ -184,6 +189,11 @@ pub struct NewClient {
     /// Exempt a confidential client from PKCE (warned about at start-up).
     #[serde(default)]
     allow_no_pkce: bool,
+    /// Where logout tokens are POSTed (OpenID Connect Back-Channel Logout
+    /// 1.0): https, http only to this machine; none by default.
+    backchannel_logout_uri: Option<String>,
+    #[serde(default)]
+    backchannel_logout_session_required: bool,
 }
 
 impl From<NewClient> for ClientSpec {
@@ -203,6 +213,8 @@ impl From<NewClient> for ClientSpec {
             refresh_absolute_secs: n.refresh_absolute_secs,
             require_par: n.require_par,
             allow_no_pkce: n.allow_no_pkce,
+            backchannel_logout_uri: n.backchannel_logout_uri,
+            backchannel_logout_session_required: n.backchannel_logout_session_required,
         }
     }
 }
