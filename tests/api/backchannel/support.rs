@@ -2,7 +2,7 @@
 //! real HTTP server on a random port recording every POST), clients
 //! registered with its URIs, a code-flow sign-in through a browser, and the
 //! check of a logout token as a relying party makes it (the published JWKS,
-//! with jsonwebtoken).
+//! with jsonwebtoken, and by pyoidc, a relying-party library: `helpers::stock`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +13,7 @@ use jsonwebtoken::{DecodingKey, Validation};
 use serde_json::Value;
 
 use crate::authorize::support::{Browser, ISSUER, REDIRECT, param, query, to_client};
+use crate::helpers::stock::stock_verify;
 use crate::helpers::{OIDC_SCOPES, OidcClient, PASSWORD, TestApp, jwt_claims};
 use crate::oidc_rp::browser::form;
 
@@ -218,9 +219,29 @@ pub async fn verified(app: &TestApp, token: &str, client: &str) -> Value {
     validation.set_audience(&[client]);
     validation.set_issuer(&[ISSUER]);
     validation.set_required_spec_claims(&["iss", "aud", "exp", "iat"]);
-    jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-        .unwrap_or_else(|e| panic!("a logout token that does not verify: {e}"))
-        .claims
+    let claims =
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+            .unwrap_or_else(|e| panic!("a logout token that does not verify: {e}"))
+            .claims;
+    // And as pyoidc, a relying-party library, verifies a back-channel logout
+    // request (helpers::stock): the signature by the JWKS, iss, aud, the
+    // event, sub or sid, no nonce, iat not ahead of its clock (the test
+    // clock's lead over the real one allowed).
+    let lead = (app.now() - chrono::Utc::now()).num_seconds().max(0) + 5;
+    let input = serde_json::json!({
+        "jwks": serde_json::to_value(&jwks).unwrap(),
+        "logout_token": token,
+        "iss": ISSUER,
+        "aud": client,
+        "skew": lead,
+    });
+    if let Some(verdict) = stock_verify("verify_logout_token.py", &input) {
+        let stock = verdict.unwrap_or_else(|e| panic!("pyoidc refuses the logout token: {e}"));
+        for claim in ["iss", "sub", "sid", "jti", "iat"] {
+            assert_eq!(stock[claim], claims[claim], "{claim}: {stock}");
+        }
+    }
+    claims
 }
 
 /// Checks what a logout token must say, and returns its `jti`.
