@@ -71,8 +71,18 @@ base=http://127.0.0.1:${port}
 
 # The environment of every authd command below: this run's data directory and
 # settings, none of the caller's configuration files.
+# The run's user holds a role (`owner`) opening a permission its client
+# lacks, so that no admin endpoint the client reaches may disable, erase, log
+# out or re-address it (the rule against escalation) and end the run's
+# sign-ins halfway.
+cat >"${work}/authd.toml" <<'EOF'
+[admin.roles]
+owner = ["authd:admin:webhooks"]
+EOF
+
 authd() {
-    env -u AUTHD_CONFIG -u AUTHD_ENV_FILE \
+    env -u AUTHD_ENV_FILE \
+        AUTHD_CONFIG="${work}/authd.toml" \
         AUTHD__DATA_DIR="${work}/data" \
         AUTHD__SERVER__PORT="${port}" \
         AUTHD__SERVER__ISSUER="${base}" \
@@ -114,7 +124,8 @@ curl -fsS -o /dev/null -X POST "${base}/auth/register" -H 'Content-Type: applica
 # Every permission, so introspection and the feed (with user ids) are fuzzed
 # past their 403.
 client=$(authd clients create --name schemathesis \
-    --scopes "read write authd:introspect authd:revocations:sub authd:admin:users:read authd:admin:users:write")
+    --scopes "read write authd:introspect authd:revocations:sub authd:admin:users:read authd:admin:users:write authd:admin:clients")
+authd users roles "${email}" --add owner >/dev/null
 client_id=$(sed -n 's/^client_id *= *//p' <<<"${client}")
 client_secret=$(sed -n 's/^client_secret *= *//p' <<<"${client}")
 [[ -n ${client_id} && -n ${client_secret} ]] || { echo "schemathesis: no client created" >&2; exit 1; }
@@ -155,6 +166,28 @@ checks.positive_data_acceptance.expected-statuses = [303, 400]
 include-path = "/oauth/par"
 checks.positive_data_acceptance.expected-statuses = [201, 400, 401]
 
+# A client's settings must hold together (a confidential client needs a
+# redirect URI, a lifetime stays within its bounds, a name is printable),
+# which the document states in words only: 400 invalid_request.
+[[operations]]
+include-path = "/admin/clients"
+checks.positive_data_acceptance.expected-statuses = [200, 201, 400, 401, 403, 429]
+
+[[operations]]
+include-path = "/admin/clients/{id}"
+checks.positive_data_acceptance.expected-statuses = [200, 204, 400, 401, 403, 404, 429]
+
+# A client cannot rotate its own secret here (400): the run's client is the
+# only one the generator finds.
+[[operations]]
+include-path = "/admin/clients/{id}/secret/rotate"
+checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 404, 429]
+
+# An invitation is for an account made without a password: both is a 400.
+[[operations]]
+include-operation-id = "create_user"
+checks.positive_data_acceptance.expected-statuses = [201, 400, 401, 403, 409, 429]
+
 # An emailed link's token or code that is not (or no longer) valid is a 400
 # invalid_account_token, which no schema can tell from a valid one.
 [[operations]]
@@ -175,7 +208,7 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 409, 429]
 include-path = "/auth/mfa/totp/confirm"
 checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 404, 409, 429]
 
-# A second factor is a `code` or a `recovery_code`: both at once is a 400
+# A second factor is a code or a recovery_code: both at once is a 400
 # invalid_request. The document says so in words; OpenAPI 3.1 could say it with
 # a oneOf of two required-field variants, which the generator then fails to
 # fill with a valid challenge anyway.

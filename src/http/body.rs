@@ -38,6 +38,14 @@ pub async fn optional_json<T: DeserializeOwned>(
     if !has_content_type(req, "application/json") {
         return Err(ApiError::UnsupportedMediaType);
     }
+    // Every body authd reads is an object: serde would take an array for a
+    // struct (its fields in order), which no request schema allows.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{' && b != b'n') {
+        return Err(ApiError::InvalidRequest(
+            "the body must be a JSON object".into(),
+        ));
+    }
     // A JSON `null` is no body too, as the document's `oneOf [null, ...]` says.
     serde_json::from_slice::<Option<T>>(&body)
         .map_err(|e| ApiError::InvalidRequest(describe_json_error(&e)))

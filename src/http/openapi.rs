@@ -2,7 +2,7 @@
 //! `#[utoipa::path]` annotations and the request and response types.
 
 use utoipa::OpenApi;
-use utoipa::openapi::schema::Schema;
+use utoipa::openapi::schema::{ArrayItems, Schema};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::server::Server;
 use utoipa::openapi::{Components, RefOr};
@@ -145,8 +145,32 @@ pub fn document(settings: &Settings) -> utoipa::openapi::OpenApi {
         ))),
     );
     bound_passwords(components, &settings.password);
+    pattern_roles(components);
     doc
 }
+
+/// Writes the rule of a role's name (`domain::Role`) into the role lists of
+/// the request schemas, so that a name the document allows is never refused.
+fn pattern_roles(components: &mut Components) {
+    for schema in ["AdminNewUser", "AdminUserRoles"] {
+        let Some(RefOr::T(Schema::Object(object))) = components.schemas.get_mut(schema) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(list))) = object.properties.get_mut("roles") else {
+            continue;
+        };
+        if let ArrayItems::RefOrSchema(item) = &mut list.items
+            && let RefOr::T(Schema::Object(name)) = item.as_mut()
+        {
+            name.pattern = Some(ROLE_PATTERN.into());
+            name.min_length = Some(1);
+            name.max_length = Some(crate::domain::Role::MAX_LEN);
+        }
+    }
+}
+
+/// `domain::Role::parse` as a regular expression.
+const ROLE_PATTERN: &str = "^[a-z0-9_:.-]+$";
 
 /// Writes the configured password bounds into the request schemas, so that a
 /// request valid by the document is never refused for its length, and one
@@ -160,6 +184,7 @@ fn bound_passwords(components: &mut Components, p: &PasswordSettings) {
     for (schema, field, min, description) in [
         ("Credentials", "password", None, &upper),
         ("NewAccount", "password", Some(p.min_length), &new),
+        ("AdminNewUser", "password", Some(p.min_length), &new),
         ("PasswordChange", "current_password", None, &upper),
         ("PasswordChange", "new_password", Some(p.min_length), &new),
         ("EmailChange", "current_password", None, &upper),

@@ -107,6 +107,11 @@ async fn a_taken_address_a_reader_and_bad_bodies_change_nothing(backend: Backend
         json!({ "email": "nope" }),
         json!({ "email": 3 }),
         json!({ "name": "x" }),
+        // serde would read an array as the fields in order: every body is
+        // an object.
+        json!([null, null]),
+        json!(["moved@example.com", true]),
+        json!("x"),
     ] {
         let reply = admin_send(&app, "PATCH", &path, &writer, Some(&bad)).await;
         assert_eq!(
