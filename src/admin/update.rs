@@ -61,6 +61,25 @@ pub async fn may_act_on(
     Ok(())
 }
 
+/// Opens the transaction of an act by `admin` on the account `user`: the
+/// user's row locked (none, or erased: `NoSuchUser`), then the account's
+/// roles read under that lock and checked ([`may_act_on`]), so that a role
+/// given between the check and the act cannot slip through. Every admin act
+/// on one account that could hand it over, lock it out or log it out
+/// begins here.
+pub async fn begin_act_on(
+    svc: &Services,
+    admin: &Admin,
+    user: Uuid,
+) -> Result<store::Tx<'static>, AdminError> {
+    let mut tx = svc.store.begin().await?;
+    if store::users::lock(&mut tx, user).await?.is_none() {
+        return Err(AdminError::NoSuchUser);
+    }
+    may_act_on(svc, admin, &mut tx, user).await?;
+    Ok(tx)
+}
+
 /// Makes the roles of `user` exactly `wanted`. A role to be added or removed
 /// that maps to a permission the caller lacks: `Forbidden` naming it, and
 /// nothing changes.
@@ -121,14 +140,10 @@ pub async fn update(
     meta: &RequestMeta,
 ) -> Result<User, AdminError> {
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
-        return Err(AdminError::NoSuchUser);
-    }
+    let mut tx = begin_act_on(svc, admin, user).await?;
     let current = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
-    may_act_on(svc, admin, &mut tx, user).await?;
     let mut detail = Vec::new();
     match &changes.email {
         Some(email) if email.as_str() != current.email => {
