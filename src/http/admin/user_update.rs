@@ -28,7 +28,8 @@ pub struct AdminUserChanges {
 /// Changes an account's address and whether it is verified.
 ///
 /// A new address ends no session, but every link and code sent to the old
-/// one (reset, verification, email change, login code) stops working.
+/// one (reset, verification, email change, login code) stops working, and
+/// the old address is sent the `email_changed` notice.
 /// Audited as `user_updated` with the caller as the actor (the detail names
 /// the fields, never an address). Needs `authd:admin:users:write`.
 #[utoipa::path(
