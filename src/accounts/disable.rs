@@ -20,7 +20,7 @@ use crate::audit::{self, Actor, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
 use crate::sessions::logout::{reasons, revoke_every_session};
-use crate::store::{self, AsDb};
+use crate::store::{self, AsDb, Tx};
 
 /// What [`disable`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,17 +39,32 @@ pub async fn disable(
     user: Uuid,
     actor: Actor,
 ) -> Result<Option<Disabled>, ServiceError> {
-    let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await?.is_none() {
         return Ok(None);
     }
-    if let Some(since) = store::users::disabled_at(&mut tx, user).await? {
-        return Ok(Some(Disabled::Already(since)));
+    let done = disable_locked(svc, &mut tx, user, actor).await?;
+    tx.commit().await?;
+    disable_committed(svc, user, done);
+    Ok(Some(done))
+}
+
+/// What [`disable`] does in `tx`, which holds the lock of `user`
+/// (`store::users::lock`), for a caller that checks something of the
+/// account under that lock first (the admin API: `admin::status`). Once
+/// `tx` commits, [`disable_committed`] counts and logs it.
+pub(crate) async fn disable_locked(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    actor: Actor,
+) -> Result<Disabled, ServiceError> {
+    let now = svc.now();
+    if let Some(since) = store::users::disabled_at(&mut *tx, user).await? {
+        return Ok(Disabled::Already(since));
     }
-    store::users::set_disabled_at(&mut tx, user, Some(now), now).await?;
-    let reason = reasons::USER_DISABLED;
-    let sessions = revoke_every_session(svc, &mut tx, user, reason, now).await?;
+    store::users::set_disabled_at(&mut *tx, user, Some(now), now).await?;
+    let sessions = revoke_every_session(svc, tx, user, reasons::USER_DISABLED, now).await?;
     let event = AuditEvent::new(
         AuditKind::UserDisabled,
         Some(user),
@@ -58,11 +73,16 @@ pub async fn disable(
         now,
     )
     .with_actor(actor);
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    svc.metrics.revoked(reason, sessions);
-    tracing::info!(user = %user, sessions, "account disabled");
-    Ok(Some(Disabled::Now { sessions }))
+    audit::record(&mut *tx, &event).await?;
+    Ok(Disabled::Now { sessions })
+}
+
+/// The metrics and the log line of a committed [`disable_locked`].
+pub(crate) fn disable_committed(svc: &Services, user: Uuid, done: Disabled) {
+    if let Disabled::Now { sessions } = done {
+        svc.metrics.revoked(reasons::USER_DISABLED, sessions);
+        tracing::info!(user = %user, sessions, "account disabled");
+    }
 }
 
 /// Enables account `user` again for `actor`, audited. `Ok(None)`: no such
@@ -72,15 +92,31 @@ pub async fn enable(
     user: Uuid,
     actor: Actor,
 ) -> Result<Option<bool>, ServiceError> {
-    let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await?.is_none() {
         return Ok(None);
     }
-    if store::users::disabled_at(&mut tx, user).await?.is_none() {
-        return Ok(Some(false));
+    let enabled = enable_locked(svc, &mut tx, user, actor).await?;
+    tx.commit().await?;
+    if enabled {
+        tracing::info!(user = %user, "account enabled");
     }
-    store::users::set_disabled_at(&mut tx, user, None, now).await?;
+    Ok(Some(enabled))
+}
+
+/// What [`enable`] does in `tx`, which holds the lock of `user`; `false`:
+/// it was not disabled (nothing changed).
+pub(crate) async fn enable_locked(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    actor: Actor,
+) -> Result<bool, ServiceError> {
+    let now = svc.now();
+    if store::users::disabled_at(&mut *tx, user).await?.is_none() {
+        return Ok(false);
+    }
+    store::users::set_disabled_at(&mut *tx, user, None, now).await?;
     let event = AuditEvent::new(
         AuditKind::UserEnabled,
         Some(user),
@@ -89,10 +125,8 @@ pub async fn enable(
         now,
     )
     .with_actor(actor);
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    tracing::info!(user = %user, "account enabled");
-    Ok(Some(true))
+    audit::record(&mut *tx, &event).await?;
+    Ok(true)
 }
 
 /// Refuses a sign-in of `user` with `AccountDisabled` when the account is

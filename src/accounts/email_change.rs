@@ -262,7 +262,10 @@ pub async fn confirm_email_change(
     .await?;
     // The old address is told: the change is done and every session ended.
     let new_email = super::stored_email(&found.email)?;
-    let notice = Mail::EmailChanged { new_email };
+    let notice = Mail::EmailChanged {
+        new_email,
+        sessions_ended: true,
+    };
     mail::queue(svc, &mut tx, Some(found.user), &old_email, &notice).await?;
     let user = store::users::find(&mut tx, found.user)
         .await?

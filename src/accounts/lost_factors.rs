@@ -16,7 +16,7 @@ use crate::factors;
 use crate::mail::Mail;
 use crate::services::Services;
 use crate::sessions::logout::{reasons, revoke_every_session};
-use crate::store;
+use crate::store::{self, Tx};
 
 /// What `remove_every_factor` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,19 +63,37 @@ pub async fn remove_every_factor_of(
     user: Uuid,
     actor: Actor,
 ) -> Result<Result<FactorsRemoved, NotRemoved>, ServiceError> {
-    let now = svc.now();
     let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
+    let removed = remove_every_factor_in(svc, &mut tx, user, actor).await?;
+    if let Ok(removed) = &removed {
+        tx.commit().await?;
+        removed_committed(svc, removed);
+    }
+    Ok(removed)
+}
+
+/// What [`remove_every_factor_of`] does, in `tx` (which takes the lock of
+/// `user`, or holds it already: the admin API checks the account's roles
+/// under it first). Nothing is to be committed unless it returns `Ok`;
+/// once it is, [`removed_committed`] wakes the mailer, counts and logs.
+pub(crate) async fn remove_every_factor_in(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    actor: Actor,
+) -> Result<Result<FactorsRemoved, NotRemoved>, ServiceError> {
+    let now = svc.now();
+    if store::users::lock(&mut *tx, user).await?.is_none() {
         return Ok(Err(NotRemoved::NoSuchUser));
     }
-    let totp = store::factors::delete_totp(&mut tx, user).await?;
-    let recovery_codes = store::factors::delete_recovery_codes(&mut tx, user).await?;
-    let passkeys = store::passkeys::delete_all(&mut tx, user).await?;
+    let totp = store::factors::delete_totp(&mut *tx, user).await?;
+    let recovery_codes = store::factors::delete_recovery_codes(&mut *tx, user).await?;
+    let passkeys = store::passkeys::delete_all(&mut *tx, user).await?;
     if !totp && recovery_codes == 0 && passkeys == 0 {
         return Ok(Err(NotRemoved::NoFactor));
     }
     let reason = reasons::FACTORS_REMOVED;
-    let sessions = revoke_every_session(svc, &mut tx, user, reason, now).await?;
+    let sessions = revoke_every_session(svc, tx, user, reason, now).await?;
     let event = AuditEvent::new(
         AuditKind::FactorRemoved,
         Some(user),
@@ -85,19 +103,24 @@ pub async fn remove_every_factor_of(
     )
     .with_actor(actor)
     .with_detail("all");
-    audit::record(&mut tx, &event).await?;
+    audit::record(&mut *tx, &event).await?;
     let removed = Mail::FactorRemoved {
         factor: "every second factor",
         at: now,
     };
-    factors::notify(svc, &mut tx, user, &removed).await?;
-    tx.commit().await?;
-    svc.mail.wake();
-    svc.metrics.revoked(reason, sessions);
-    tracing::info!(user = %user, sessions, "every second factor removed by an operator");
+    factors::notify(svc, tx, user, &removed).await?;
     Ok(Ok(FactorsRemoved {
         user,
         recovery_codes,
         sessions,
     }))
+}
+
+/// The mailer woken, the metrics and the log line of a committed
+/// [`remove_every_factor_in`].
+pub(crate) fn removed_committed(svc: &Services, removed: &FactorsRemoved) {
+    svc.mail.wake();
+    svc.metrics
+        .revoked(reasons::FACTORS_REMOVED, removed.sessions);
+    tracing::info!(user = %removed.user, sessions = removed.sessions, "every second factor removed by an operator");
 }

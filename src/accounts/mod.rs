@@ -37,6 +37,7 @@ pub use login::{
 };
 pub use password::change_password;
 pub use register::{Registered, register};
+pub(crate) use reset::send_reset_in;
 pub use reset::{ResetProof, forgot_password, reset_password, send_reset_to};
 pub use sign_in::SignIn;
 pub use verify::{resend_verification, verify_email};

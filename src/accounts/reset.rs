@@ -35,7 +35,7 @@ use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::sessions::{self, Method, Methods, logout::reasons};
-use crate::store;
+use crate::store::{self, Tx};
 use crate::throttle::Keys;
 
 /// Asks for a reset link and code for `email`. Takes a place on the
@@ -87,23 +87,42 @@ pub async fn send_reset_to(
     meta: &RequestMeta,
     actor: Option<crate::audit::Actor>,
 ) -> Result<Option<bool>, ServiceError> {
+    let mut tx = svc.store.begin().await?;
+    let sent = send_reset_in(svc, &mut tx, user, meta, actor).await?;
+    if sent == Some(true) {
+        tx.commit().await?;
+        svc.mail.wake();
+        tracing::info!(user = %user, "password reset link and code sent");
+    }
+    Ok(sent)
+}
+
+/// What [`send_reset_to`] does, in `tx` (which takes the lock of `user`,
+/// or holds it already: the admin API checks the account's roles under it
+/// first). Nothing is to be committed unless it returns `Some(true)`.
+pub(crate) async fn send_reset_in(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    meta: &RequestMeta,
+    actor: Option<crate::audit::Actor>,
+) -> Result<Option<bool>, ServiceError> {
     let now = svc.now();
     let accounts = &svc.settings.accounts;
     let valid_for = Duration::from_secs(accounts.reset_ttl_secs);
-    let mut tx = svc.store.begin().await?;
-    let Some(version) = store::users::lock(&mut tx, user).await? else {
+    let Some(version) = store::users::lock(&mut *tx, user).await? else {
         return Ok(None);
     };
-    let Some(user) = store::users::find(&mut tx, user).await? else {
+    let Some(user) = store::users::find(&mut *tx, user).await? else {
         return Ok(None);
     };
     let to = super::stored_email(&user.email)?;
-    if !mail::admit(svc, &mut tx, MailKind::PasswordReset, &to, meta).await? {
+    if !mail::admit(svc, &mut *tx, MailKind::PasswordReset, &to, meta).await? {
         return Ok(Some(false));
     }
     let issued = tokens::issue(
         svc,
-        &mut tx,
+        tx,
         &Issue {
             purpose: Purpose::PasswordReset,
             user: user.id,
@@ -123,7 +142,7 @@ pub async fn send_reset_to(
         code,
         valid_for,
     };
-    mail::queue(svc, &mut tx, Some(user.id), &to, &message).await?;
+    mail::queue(svc, tx, Some(user.id), &to, &message).await?;
     let mut event = AuditEvent::new(
         AuditKind::PasswordResetRequested,
         Some(user.id),
@@ -134,10 +153,7 @@ pub async fn send_reset_to(
     if let Some(actor) = actor {
         event = event.with_actor(actor);
     }
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    svc.mail.wake();
-    tracing::info!(user = %user.id, "password reset link and code sent");
+    audit::record(&mut *tx, &event).await?;
     Ok(Some(true))
 }
 

@@ -8,7 +8,9 @@
 //! (`Hasher::unusable_hash`): nobody signs in until the link is used.
 //!
 //! The user, its roles, its app_metadata, the audit event `user_created`
-//! (actor the admin) and the invitation are one transaction. Giving roles at
+//! (actor the admin) and the invitation are one transaction. The invitation
+//! is counted against the address's reset budget (`mail::limits`), as a
+//! reset link is; past it, none is sent. Giving roles at
 //! creation follows `update`'s rule against escalation.
 
 use std::time::Duration;
@@ -22,7 +24,7 @@ use crate::accounts::tokens::{self, Issue, Purpose};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::{Email, Password, Role};
 use crate::error::ServiceError;
-use crate::mail::{self, Mail};
+use crate::mail::{self, Mail, MailKind};
 use crate::passwords::weakness;
 use crate::services::Services;
 use crate::store::{self, users::NewUser, users::User};
@@ -120,7 +122,21 @@ pub async fn create(
     if let Some(m) = &metadata {
         detail.push(format!("app_metadata {} bytes", m.len()));
     }
-    if new.send_invitation {
+    // An invitation is a reset link: it spends the address's reset budget
+    // (`mail::admit`), so that creating, erasing and creating an account
+    // again cannot flood an address. Past the budget the account is made
+    // without it, as an admin's reset link past it is not sent; the audit
+    // event says so.
+    let invite = new.send_invitation
+        && mail::admit(svc, &mut tx, MailKind::PasswordReset, &new.email, meta).await?;
+    if new.send_invitation && !invite {
+        tracing::info!(
+            admin = admin.id(),
+            "invitation not sent: the address's send budget is spent"
+        );
+        detail.push("invitation not sent: send budget spent".to_owned());
+    }
+    if invite {
         // A new account's credentials are at their first version.
         let issued = tokens::issue(
             svc,
@@ -156,9 +172,9 @@ pub async fn create(
         .await?
         .ok_or(AdminError::NoSuchUser)?;
     tx.commit().await?;
-    if new.send_invitation {
+    if invite {
         svc.mail.wake();
     }
-    tracing::info!(admin = admin.id(), user = %user.id, invited = new.send_invitation, "account created by an admin");
+    tracing::info!(admin = admin.id(), user = %user.id, invited = invite, "account created by an admin");
     Ok(user)
 }

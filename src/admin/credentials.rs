@@ -4,7 +4,8 @@
 //! factor removed (`DELETE /admin/users/{id}/factors`). Each is audited with
 //! the admin as the actor. A reset link or the removal of the factors of an
 //! account holding a permission the caller lacks is refused
-//! (`update::may_act_on`): with a changed address they would hand it over.
+//! (`update::begin_act_on`, the roles read under the user's lock in the
+//! act's own transaction): with a changed address they would hand it over.
 //!
 //! A lockout (`throttle::login`) is counted under keys derived from the
 //! keyed hash of the address: the account-wide count (`account:`), the
@@ -18,10 +19,10 @@ use std::net::IpAddr;
 
 use uuid::Uuid;
 
-use super::update::may_act_on;
+use super::update::begin_act_on;
 use super::{Admin, AdminError};
-use crate::accounts::lost_factors::{NotRemoved, remove_every_factor_of};
-use crate::accounts::send_reset_to;
+use crate::accounts::lost_factors::{NotRemoved, remove_every_factor_in, removed_committed};
+use crate::accounts::send_reset_in;
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::services::Services;
@@ -80,7 +81,7 @@ pub async fn clear_lockout(
 }
 
 /// Sends `user` a password-reset link and code, as a forgot-password request
-/// does (`accounts::send_reset_to`: the same token, message, send budget),
+/// does (`accounts::send_reset_in`: the same token, message, send budget),
 /// at once and with no concern for enumeration: an unknown user is
 /// `NoSuchUser`. `Ok(false)`: the address's reset budget is spent, nothing
 /// was sent.
@@ -90,12 +91,16 @@ pub async fn send_password_reset(
     user: Uuid,
     meta: &RequestMeta,
 ) -> Result<bool, AdminError> {
-    let mut conn = svc.store.conn().await?;
-    may_act_on(svc, admin, &mut conn, user).await?;
-    drop(conn);
-    match send_reset_to(svc, user, meta, Some(admin.actor())).await? {
+    let mut tx = begin_act_on(svc, admin, user).await?;
+    match send_reset_in(svc, &mut tx, user, meta, Some(admin.actor())).await? {
         None => Err(AdminError::NoSuchUser),
-        Some(sent) => Ok(sent),
+        Some(false) => Ok(false),
+        Some(true) => {
+            tx.commit().await?;
+            svc.mail.wake();
+            tracing::info!(admin = admin.id(), user = %user, "password reset link and code sent by an admin");
+            Ok(true)
+        }
     }
 }
 
@@ -107,11 +112,13 @@ pub async fn remove_factors(
     admin: &Admin,
     user: Uuid,
 ) -> Result<Option<u64>, AdminError> {
-    let mut conn = svc.store.conn().await?;
-    may_act_on(svc, admin, &mut conn, user).await?;
-    drop(conn);
-    match remove_every_factor_of(svc, user, admin.actor()).await? {
-        Ok(removed) => Ok(Some(removed.sessions)),
+    let mut tx = begin_act_on(svc, admin, user).await?;
+    match remove_every_factor_in(svc, &mut tx, user, admin.actor()).await? {
+        Ok(removed) => {
+            tx.commit().await?;
+            removed_committed(svc, &removed);
+            Ok(Some(removed.sessions))
+        }
         Err(NotRemoved::NoFactor) => Ok(None),
         Err(NotRemoved::NoSuchUser) => Err(AdminError::NoSuchUser),
     }

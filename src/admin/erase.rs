@@ -52,14 +52,10 @@ pub struct Erased {
 /// lacks is `Forbidden` (`update::may_act_on`).
 pub async fn erase(svc: &Services, admin: &Admin, user: Uuid) -> Result<Erased, AdminError> {
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
-        return Err(AdminError::NoSuchUser);
-    }
+    let mut tx = super::update::begin_act_on(svc, admin, user).await?;
     let account = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
-    super::update::may_act_on(svc, admin, &mut tx, user).await?;
     // The lock order: the user's row, its throttle counters and code tries,
     // then its sessions.
     super::credentials::clear_counts(svc, &mut tx, &account.email, None).await?;

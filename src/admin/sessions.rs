@@ -55,7 +55,8 @@ pub async fn list_live(
 }
 
 /// Ends every session of `user` for `admin`, as the user's own global
-/// logout does: one transaction holding the user's lock, one user
+/// logout does: one transaction holding the user's lock (an account holding
+/// a permission `admin` lacks: `Forbidden`, `update::begin_act_on`), one user
 /// revocation that the revocation feed lists at once, and the audit event
 /// `sessions_revoked_by_admin` naming the admin as its actor (the detail, how
 /// many ended). Returns how many sessions ended.
@@ -67,10 +68,8 @@ pub async fn end_every_session(
 ) -> Result<u64, AdminError> {
     let now = svc.now();
     let reason = reasons::ADMIN_REVOKED;
-    let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
-        return Err(AdminError::NoSuchUser);
-    }
+    // An account holding a permission `admin` lacks: `Forbidden`.
+    let mut tx = super::update::begin_act_on(svc, admin, user).await?;
     let ended = revoke_every_session(svc, &mut tx, user, reason, now).await?;
     let event = AuditEvent::new(
         AuditKind::SessionsRevokedByAdmin,

@@ -14,7 +14,9 @@
 //! An address changed by an admin ends no session (the admin, not a link,
 //! vouches for it), but every link and code sent to the old address stops
 //! working, by the rule a confirmed email change follows
-//! (`accounts::end_links_to_old_address`).
+//! (`accounts::end_links_to_old_address`), and the old address is told
+//! (`email_changed`, queued in the change's transaction), as after a change
+//! the user confirms: if the admin was misled, its owner learns at once.
 
 use uuid::Uuid;
 
@@ -24,6 +26,8 @@ use crate::accounts::{app_metadata, end_links_to_old_address};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
 use crate::clients::Permission;
 use crate::domain::Email;
+use crate::error::ServiceError;
+use crate::mail::{self, Mail};
 use crate::services::Services;
 use crate::store::{self, users::User};
 
@@ -59,6 +63,25 @@ pub async fn may_act_on(
         }
     }
     Ok(())
+}
+
+/// Opens the transaction of an act by `admin` on the account `user`: the
+/// user's row locked (none, or erased: `NoSuchUser`), then the account's
+/// roles read under that lock and checked ([`may_act_on`]), so that a role
+/// given between the check and the act cannot slip through. Every admin act
+/// on one account that could hand it over, lock it out or log it out
+/// begins here.
+pub async fn begin_act_on(
+    svc: &Services,
+    admin: &Admin,
+    user: Uuid,
+) -> Result<store::Tx<'static>, AdminError> {
+    let mut tx = svc.store.begin().await?;
+    if store::users::lock(&mut tx, user).await?.is_none() {
+        return Err(AdminError::NoSuchUser);
+    }
+    may_act_on(svc, admin, &mut tx, user).await?;
+    Ok(tx)
 }
 
 /// Makes the roles of `user` exactly `wanted`. A role to be added or removed
@@ -121,15 +144,12 @@ pub async fn update(
     meta: &RequestMeta,
 ) -> Result<User, AdminError> {
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
-        return Err(AdminError::NoSuchUser);
-    }
+    let mut tx = begin_act_on(svc, admin, user).await?;
     let current = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;
-    may_act_on(svc, admin, &mut tx, user).await?;
     let mut detail = Vec::new();
+    let mut told_old_address = false;
     match &changes.email {
         Some(email) if email.as_str() != current.email => {
             let verified_at = changes.email_verified.unwrap_or(false).then_some(now);
@@ -138,6 +158,17 @@ pub async fn update(
             store::users::set_email_as_admin(&mut tx, user, email.as_str(), verified_at, now)
                 .await?;
             end_links_to_old_address(svc, &mut tx, user).await?;
+            // The old address is told, as after a change the user confirms
+            // (`email_changed`), but no session ended.
+            let old = Email::parse(&current.email).map_err(|_| {
+                ServiceError::internal(anyhow::anyhow!("a stored address does not parse"))
+            })?;
+            let notice = Mail::EmailChanged {
+                new_email: email.clone(),
+                sessions_ended: false,
+            };
+            mail::queue(svc, &mut tx, Some(user), &old, &notice).await?;
+            told_old_address = true;
             detail.push("email".to_owned());
             detail.push(format!("email_verified={}", verified_at.is_some()));
         }
@@ -160,6 +191,9 @@ pub async fn update(
         .await?
         .ok_or(AdminError::NoSuchUser)?;
     tx.commit().await?;
+    if told_old_address {
+        svc.mail.wake();
+    }
     if !detail.is_empty() {
         tracing::info!(admin = admin.id(), user = %user, change = %detail.join(" "), "account changed by an admin");
     }

@@ -119,9 +119,13 @@ pub enum Mail {
     },
     /// Sent to the old address: the change was asked for.
     EmailChangeNotice { new_email: Email },
-    /// Sent to the old address: the change was confirmed, and every session
-    /// ended.
-    EmailChanged { new_email: Email },
+    /// Sent to the old address: the change is done, confirmed by the user
+    /// (every session ended: `sessions_ended`) or made by an admin (no
+    /// session ended).
+    EmailChanged {
+        new_email: Email,
+        sessions_ended: bool,
+    },
     /// Someone tried to register with an address that has an account.
     RegistrationAttempt,
     /// A one-time code.

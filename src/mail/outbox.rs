@@ -170,8 +170,14 @@ fn variables(mailer: &Mailer, mail: &Mail) -> Value {
             valid_minutes => minutes(valid_for),
             valid_for => human(valid_for),
         },
-        Mail::EmailChangeNotice { new_email } | Mail::EmailChanged { new_email } => {
+        Mail::EmailChangeNotice { new_email } => {
             minijinja::context! { new_email => new_email.as_str() }
+        }
+        Mail::EmailChanged {
+            new_email,
+            sessions_ended,
+        } => {
+            minijinja::context! { new_email => new_email.as_str(), sessions_ended => *sessions_ended }
         }
         Mail::RegistrationAttempt => minijinja::context! {
             link => page(base, "forgot_password"),

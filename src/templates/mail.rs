@@ -14,7 +14,7 @@
 //! | `password_changed` | `changed_at` |
 //! | `email_change_confirm` | `link`, `new_email`, `valid_minutes`, `valid_for` |
 //! | `email_change_notice` | `new_email` |
-//! | `email_changed` | `new_email` |
+//! | `email_changed` | `new_email`, `sessions_ended` (false when an admin changed it) |
 //! | `registration_attempt` | `link` (the app's forgot-password page) |
 //! | `otp_code` | `code`, `valid_minutes`, `valid_for` |
 //! | `factor_added`, `factor_removed` | `factor` ("an authenticator app"), `changed_at` |
@@ -222,8 +222,9 @@ fn sample(kind: MailKind) -> Value {
         MailKind::EmailChangeConfirm => minijinja::context! {
             link => link, new_email => "new@example.com", valid_minutes => 30, valid_for => "30 minutes"
         },
-        MailKind::EmailChangeNotice | MailKind::EmailChanged => {
-            minijinja::context! { new_email => "new@example.com" }
+        MailKind::EmailChangeNotice => minijinja::context! { new_email => "new@example.com" },
+        MailKind::EmailChanged => {
+            minijinja::context! { new_email => "new@example.com", sessions_ended => true }
         }
         MailKind::RegistrationAttempt => minijinja::context! { link => link },
         MailKind::OtpCode => {

@@ -2,7 +2,8 @@
 //! real mail: a budget per kind of message, per recipient and client, spent
 //! only by messages really sent, and over it the message dropped while the
 //! answer stays that of any other request; a request refused for a full
-//! background runner spends nothing.
+//! background runner spends nothing; an admin's invitation spends the
+//! address's reset budget, as a reset link does.
 
 use serde_json::json;
 
@@ -14,6 +15,7 @@ on_both_stores!(
     a_kinds_spent_budget_blocks_neither_another_kind_nor_the_answer,
     a_strangers_requests_from_one_network_spend_only_that_networks_budget,
     a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget,
+    an_admins_invitation_spends_the_reset_budget,
 );
 
 fn new_email() -> String {
@@ -237,4 +239,62 @@ async fn a_request_refused_by_a_full_background_runner_spends_no_limit_or_budget
     assert_eq!(reply.status, 202, "{}", reply.text);
     app.settled().await;
     assert_eq!(otp_codes(&app, &email), 1, "the login code was sent");
+}
+
+async fn an_admins_invitation_spends_the_reset_budget(backend: Backend) {
+    use crate::admin::{WRITE, admin_send};
+    let app = spawn_app_with(backend, budget_of_two).await;
+    let writer = app.create_client("desk", WRITE).await;
+    let email = new_email();
+    let invite = json!({ "email": email, "send_invitation": true });
+    let created = admin_send(&app, "POST", "/admin/users", &writer, Some(&invite)).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let invitation = app.wait_for_action(&email, "password_reset").await;
+    assert!(
+        invitation.subject.contains("invited"),
+        "{}",
+        invitation.subject
+    );
+    app.settled().await;
+    // Counted twice, as every message: to the recipient from this client,
+    // and in all.
+    let one = counted(&app, backend, "password_reset").await;
+    assert!(one > 0, "the invitation was counted as a reset link");
+    let user = app.user_id(&email).await;
+    // One reset link more spends the budget of two.
+    let reset = format!("/admin/users/{user}/password_reset");
+    let sent = admin_send(&app, "POST", &reset, &writer, None).await;
+    assert_eq!(sent.status, 202, "{}", sent.text);
+    app.settled().await;
+    assert_eq!(counted(&app, backend, "password_reset").await, 2 * one);
+
+    // Erased and made again with an invitation: the account is made, the
+    // invitation is not sent, and the audit event says so.
+    let erased = admin_send(
+        &app,
+        "DELETE",
+        &format!("/admin/users/{user}"),
+        &writer,
+        None,
+    )
+    .await;
+    assert_eq!(erased.status, 204, "{}", erased.text);
+    let again = admin_send(&app, "POST", "/admin/users", &writer, Some(&invite)).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    app.settled().await;
+    assert_eq!(counted(&app, backend, "password_reset").await, 2 * one);
+    let user = app.user_id(&email).await;
+    let events = app.audit_events(user).await;
+    let event = events
+        .iter()
+        .find(|e| e.kind == "user_created")
+        .expect("audited");
+    assert!(
+        event
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("invitation not sent")),
+        "{:?}",
+        event.detail
+    );
 }

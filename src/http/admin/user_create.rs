@@ -47,7 +47,10 @@ pub struct AdminNewUser {
 ///
 /// With a password (checked as at registration), or without one: then
 /// `send_invitation` emails a link to choose it (a password-reset link that
-/// works 72 hours, once; using it proves the address). Audited as
+/// works 72 hours, once; using it proves the address), counted against the
+/// address's reset-link budget (`email.per_recipient_limit`,
+/// `email.per_recipient_total_limit`): past it the account is created and
+/// no invitation is sent, which the audit event's detail says. Audited as
 /// `user_created` with the caller as the actor. Needs
 /// `authd:admin:users:write`, and for a role that `admin.roles` maps to an
 /// admin permission, that permission too.

@@ -37,7 +37,7 @@ struct SessionsEnded {
         (status = 200, description = "The sessions ended", body = SessionsEnded),
         (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic); `invalid_token`: a Bearer token that is not a live session's; `insufficient_user_authentication`: a user holding an admin role whose session was not signed in with a second factor within `mfa.step_up_max_age_secs`", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`, or `Bearer` for a Bearer token"))),
-        (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:users:write`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:users:write`, or the account holds a role mapping to an admin permission the caller lacks", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user (a malformed id too)", body = ErrorBody),
         (status = 429, description = "`too_many_requests`: over `limits.admin_per_client`", body = ErrorBody,
             headers(("Retry-After" = String, description = "Seconds to wait"))),

@@ -28,7 +28,8 @@ pub struct AdminUserChanges {
 /// Changes an account's address and whether it is verified.
 ///
 /// A new address ends no session, but every link and code sent to the old
-/// one (reset, verification, email change, login code) stops working.
+/// one (reset, verification, email change, login code) stops working, and
+/// the old address is sent the `email_changed` notice.
 /// Audited as `user_updated` with the caller as the actor (the detail names
 /// the fields, never an address). Needs `authd:admin:users:write`.
 #[utoipa::path(
@@ -42,7 +43,7 @@ pub struct AdminUserChanges {
         (status = 400, description = "`invalid_request`: a malformed body or email", body = ErrorBody),
         (status = 401, description = "`invalid_client`: no or wrong client credentials (HTTP Basic); `invalid_token`: a Bearer token that is not a live session's; `insufficient_user_authentication`: a user holding an admin role whose session was not signed in with a second factor within `mfa.step_up_max_age_secs`", body = ErrorBody,
             headers(("WWW-Authenticate" = String, description = "`Basic realm=\"authd\"`, or `Bearer` for a Bearer token"))),
-        (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:users:write`", body = ErrorBody),
+        (status = 403, description = "`insufficient_scope`: the caller lacks `authd:admin:users:write`, or the account holds a role mapping to an admin permission the caller lacks", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user (a malformed id too)", body = ErrorBody),
         (status = 409, description = "`email_taken`: another account has the address", body = ErrorBody),
         (status = 413, description = "`payload_too_large`: the body is over `server.max_body_bytes`", body = ErrorBody),

@@ -5,7 +5,8 @@
 //! permission, a client by its scopes, a user by their own roles; else 403
 //! `insufficient_scope` and nothing changes. Nor may a caller move the
 //! address of, reset, strip the factors of, or erase an account holding
-//! such a permission it lacks.
+//! such a permission it lacks, nor disable, enable or end the sessions of
+//! one.
 
 use std::collections::BTreeMap;
 
@@ -15,7 +16,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{READ, WRITE, admin_send};
-use crate::helpers::{Backend, Reply, TestApp, spawn_app_with};
+use crate::helpers::{Backend, PASSWORD, Reply, TestApp, spawn_app_with};
 use crate::mfa::{enrolled, stepped_up};
 use crate::on_both_stores;
 
@@ -23,6 +24,7 @@ on_both_stores!(
     a_client_gives_and_takes_only_roles_within_its_permissions,
     a_user_admin_gives_and_takes_only_roles_within_their_own,
     a_caller_cannot_take_over_or_erase_a_more_powerful_account,
+    a_caller_cannot_disable_enable_or_log_out_a_more_powerful_account,
 );
 
 const CLIENTS: &str = "authd:admin:clients";
@@ -227,4 +229,81 @@ async fn a_caller_cannot_take_over_or_erase_a_more_powerful_account(backend: Bac
         .await;
     let done = admin_send(&app, "DELETE", &base, &all, None).await;
     assert_eq!(done.status, 204, "{}", done.text);
+}
+
+async fn post_bearer(app: &TestApp, path: &str, token: &str) -> Reply {
+    app.send(app.client.post(app.url(path)).bearer_auth(token))
+        .await
+}
+
+/// Whether the account at `email` is disabled: the right password is
+/// refused with `account_disabled`.
+async fn disabled(app: &TestApp, email: &str) -> bool {
+    let login = app.try_login(email, PASSWORD).await;
+    match (login.status, login.error()) {
+        (200, _) => false,
+        (403, "account_disabled") => true,
+        other => panic!("unexpected sign-in answer {other:?}: {}", login.text),
+    }
+}
+
+async fn a_caller_cannot_disable_enable_or_log_out_a_more_powerful_account(backend: Backend) {
+    let app = app_with_roles(backend).await;
+    let (email, tokens) = app.user_with_tokens().await;
+    let owner = app.user_id(&email).await;
+    give(&app, owner, "owner").await;
+    let base = format!("/admin/users/{owner}");
+    let (disable, enable, revoke) = (
+        format!("{base}/disable"),
+        format!("{base}/enable"),
+        format!("{base}/sessions/revoke"),
+    );
+    // A client with users:read and users:write, not clients.
+    let both = app.create_client("ops", &format!("{READ} {WRITE}")).await;
+    // A user whose role maps to the same two.
+    let admin = enrolled(&app).await;
+    let admin_id = app.user_id(&admin.email).await;
+    give(&app, admin_id, "admin").await;
+    let fresh = stepped_up(&app, &admin).await;
+    for path in [&disable, &revoke] {
+        let reply = admin_send(&app, "POST", path, &both, None).await;
+        assert_forbidden(&reply, &format!("client: POST {path}"));
+        let reply = post_bearer(&app, path, &fresh).await;
+        assert_forbidden(&reply, &format!("user: POST {path}"));
+    }
+    assert!(app.access_works(&tokens.access).await, "nothing ended");
+    assert!(!disabled(&app, &email).await, "still enabled");
+
+    // Disabled by a caller holding every permission, it stays disabled.
+    let all = app
+        .create_client("root", &format!("{READ} {WRITE} {CLIENTS}"))
+        .await;
+    let done = admin_send(&app, "POST", &disable, &all, None).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(disabled(&app, &email).await);
+    let reply = admin_send(&app, "POST", &enable, &both, None).await;
+    assert_forbidden(&reply, "client: enable");
+    let reply = post_bearer(&app, &enable, &fresh).await;
+    assert_forbidden(&reply, "user: enable");
+    assert!(disabled(&app, &email).await, "still disabled");
+    let done = admin_send(&app, "POST", &enable, &all, None).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(
+        !disabled(&app, &email).await,
+        "enabled by the owner-level caller"
+    );
+
+    // The same callers may act on an account without such a role.
+    let (plain, plain_tokens) = app.user_with_tokens().await;
+    let plain_id = app.user_id(&plain).await;
+    let path = format!("/admin/users/{plain_id}/sessions/revoke");
+    let done = post_bearer(&app, &path, &fresh).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(
+        !app.access_works(&plain_tokens.access).await,
+        "its sessions ended"
+    );
+    let path = format!("/admin/users/{plain_id}/disable");
+    let done = admin_send(&app, "POST", &path, &both, None).await;
+    assert_eq!(done.status, 200, "{}", done.text);
 }

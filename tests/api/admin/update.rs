@@ -1,14 +1,16 @@
 //! An account's address and verification changed through the admin API
 //! (`PATCH /admin/users/{id}`), and its app_metadata replaced (`PUT
 //! /admin/users/{id}/app_metadata`), on both stores: the write permission
-//! only; a new address ends no session but every link sent to the old one;
+//! only; a new address ends no session but every link sent to the old one,
+//! and the old address is sent the `email_changed` notice;
 //! a taken address is 409 and changes nothing; audited with the admin.
 
 use serde_json::json;
 use uuid::Uuid;
 
 use super::{READ, WRITE, admin_send};
-use crate::helpers::{Backend, PASSWORD, spawn_app};
+use crate::helpers::inbox::Delivered;
+use crate::helpers::{Backend, PASSWORD, TestApp, spawn_app};
 use crate::on_both_stores;
 
 on_both_stores!(
@@ -16,6 +18,21 @@ on_both_stores!(
     a_taken_address_a_reader_and_bad_bodies_change_nothing,
     an_admin_replaces_app_metadata,
 );
+
+/// The `email_changed` notice that reached `to`, waiting for it.
+async fn changed_notice(app: &TestApp, to: &str) -> Delivered {
+    for _ in 0..800 {
+        if let Some(m) = app
+            .mail_to(to)
+            .into_iter()
+            .find(|m| m.subject.contains("was changed"))
+        {
+            return m;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no email_changed notice reached {to}");
+}
 
 async fn an_admin_moves_an_account_to_a_new_address_and_old_links_die(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -40,6 +57,18 @@ async fn an_admin_moves_an_account_to_a_new_address_and_old_links_die(backend: B
         "a new address is unproven"
     );
     assert!(app.access_works(&tokens.access).await, "no session ended");
+    // The old address is told, as after a change its user confirms, but
+    // without saying every session ended.
+    let notice = changed_notice(&app, &email).await;
+    assert!(notice.text.contains("moved@example.com"), "{}", notice.text);
+    assert!(!notice.text.contains("signed out"), "{}", notice.text);
+    assert!(!notice.text.contains("token="), "no link: {}", notice.text);
+    assert!(
+        app.mail_to("moved@example.com")
+            .iter()
+            .all(|m| !m.subject.contains("was changed")),
+        "the notice goes to the old address only"
+    );
     let used = app
         .post_json(
             "/auth/password/reset",
