@@ -6,6 +6,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use crate::audit::Actor;
 use crate::config::Settings;
 use crate::events::webhooks::{self, Endpoint, NewEndpoint};
 use crate::store::Store;
@@ -50,6 +51,7 @@ pub async fn manage_webhooks(settings: Settings, command: WebhooksCommand) -> an
                     event_types: events,
                     description,
                 },
+                &Actor::CLI,
             )
             .await?;
             print_endpoint(&endpoint);
@@ -63,11 +65,11 @@ pub async fn manage_webhooks(settings: Settings, command: WebhooksCommand) -> an
             }
         }
         WebhooksCommand::Delete { id } => {
-            webhooks::delete(&svc, id).await?;
+            webhooks::delete(&svc, id, &Actor::CLI).await?;
             println!("deleted {id}");
         }
         WebhooksCommand::RotateSecret { id } => {
-            let (secret, until) = webhooks::rotate_secret(&svc, id).await?;
+            let (secret, until) = webhooks::rotate_secret(&svc, id, &Actor::CLI).await?;
             println!("secret = {}", secret.expose_secret());
             println!("previous secret signs too until {}", until.to_rfc3339());
         }

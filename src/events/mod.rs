@@ -74,6 +74,9 @@ pub fn of_audit(kind: AuditKind) -> Option<&'static str> {
         AuditKind::LoginFailed
         | AuditKind::MailGivenUp
         | AuditKind::WebhookGivenUp
+        | AuditKind::WebhookCreated
+        | AuditKind::WebhookDeleted
+        | AuditKind::WebhookSecretRotated
         | AuditKind::EmailVerificationSent
         | AuditKind::PasswordResetRequested
         | AuditKind::CodeFailed
@@ -158,6 +161,8 @@ mod tests {
         }
         assert_eq!(of_audit(AuditKind::LoginFailed), None);
         assert_eq!(of_audit(AuditKind::WebhookGivenUp), None);
+        assert_eq!(of_audit(AuditKind::WebhookCreated), None);
+        assert_eq!(of_audit(AuditKind::WebhookSecretRotated), None);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! Webhooks reference library (`helpers::stock`).
 
 mod admin_made;
+mod audited;
 mod crash;
 pub mod receiver;
 
