@@ -16,10 +16,12 @@
 //!   says (`sign`), with the endpoint's current secret and, for a grace after
 //!   a rotation, its previous one too.
 //! - Endpoints and their secrets are managed in `webhooks` (the admin API and
-//!   `authd webhooks`).
+//!   `authd webhooks`); the cleanup sweep moves secrets sealed under a
+//!   retired ring key to the current one (`reseal`).
 
 pub mod metrics;
 pub mod queue;
+pub mod reseal;
 pub mod sign;
 pub mod webhooks;
 pub mod worker;

@@ -153,7 +153,7 @@ pub fn check_types(types: &[String]) -> Result<String, WebhookError> {
 }
 
 /// Seals a secret for the endpoint `id`.
-fn seal_secret(
+pub(super) fn seal_secret(
     svc: &Services,
     id: Uuid,
     secret: &SecretString,

@@ -12,6 +12,7 @@ mod admin_made;
 mod audited;
 mod crash;
 pub mod receiver;
+mod rotation;
 
 use std::collections::HashSet;
 use std::time::Duration;
