@@ -121,6 +121,13 @@ pub enum AuditKind {
     /// A webhook endpoint's secret was replaced (detail as `WebhookCreated`,
     /// no secret); the actor says who.
     WebhookSecretRotated,
+    /// A webhook endpoint was disabled: no event is queued for it, and its
+    /// pending deliveries are given up (detail as `WebhookCreated`); the
+    /// actor says who.
+    WebhookDisabled,
+    /// A webhook endpoint was enabled again (detail as `WebhookCreated`);
+    /// the actor says who.
+    WebhookEnabled,
 }
 
 impl AuditKind {
@@ -163,6 +170,8 @@ impl AuditKind {
             | Self::WebhookCreated
             | Self::WebhookDeleted
             | Self::WebhookSecretRotated
+            | Self::WebhookDisabled
+            | Self::WebhookEnabled
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
@@ -222,6 +231,8 @@ impl AuditKind {
             Self::WebhookCreated => "webhook_created",
             Self::WebhookDeleted => "webhook_deleted",
             Self::WebhookSecretRotated => "webhook_secret_rotated",
+            Self::WebhookDisabled => "webhook_disabled",
+            Self::WebhookEnabled => "webhook_enabled",
         }
     }
 }

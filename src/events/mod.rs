@@ -79,6 +79,8 @@ pub fn of_audit(kind: AuditKind) -> Option<&'static str> {
         | AuditKind::WebhookCreated
         | AuditKind::WebhookDeleted
         | AuditKind::WebhookSecretRotated
+        | AuditKind::WebhookDisabled
+        | AuditKind::WebhookEnabled
         | AuditKind::EmailVerificationSent
         | AuditKind::PasswordResetRequested
         | AuditKind::CodeFailed

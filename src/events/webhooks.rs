@@ -1,11 +1,13 @@
 //! Webhook endpoints: registering one (its URL and event filter checked, a
 //! secret made and returned once), listing, deleting (its pending deliveries
-//! go with it), and rotating its secret (the new one returned once; the
+//! go with it), disabling (no event is queued for it, and the worker gives
+//! its pending deliveries up) and enabling it again, and rotating its secret (the new one returned once; the
 //! previous one signs alongside it for `webhooks.rotation_grace_secs`). The
 //! admin API (`/admin/webhooks`) and `authd webhooks` both call these.
 //!
 //! Each of these changes records its audit event (`webhook_created`,
-//! `webhook_deleted`, `webhook_secret_rotated`) in its own transaction,
+//! `webhook_deleted`, `webhook_secret_rotated`, `webhook_disabled`,
+//! `webhook_enabled`) in its own transaction,
 //! naming the actor (an admin, or `operator:cli`), the endpoint's id and its
 //! URL's host: never the URL's path or query, never a secret.
 //!
@@ -253,6 +255,40 @@ pub async fn delete(svc: &Services, id: Uuid, by: &Actor) -> Result<(), WebhookE
     tx.commit().await?;
     tracing::info!(webhook.id = %id, "webhook endpoint deleted");
     Ok(())
+}
+
+/// Disables (`disabled`) or enables an endpoint for `by`; the endpoint as
+/// it is then. Disabling one already disabled keeps its first time, and
+/// records no event; so does enabling one that is not disabled.
+pub async fn set_disabled(
+    svc: &Services,
+    id: Uuid,
+    disabled: bool,
+    by: &Actor,
+) -> Result<Endpoint, WebhookError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let row = store::webhooks::find(&mut tx, id)
+        .await?
+        .ok_or(WebhookError::NoSuchEndpoint)?;
+    if row.disabled_at.is_some() == disabled {
+        return Ok(Endpoint::of(&row, now));
+    }
+    if !store::webhooks::set_disabled(&mut tx, id, disabled.then_some(now)).await? {
+        return Err(WebhookError::NoSuchEndpoint);
+    }
+    let kind = if disabled {
+        AuditKind::WebhookDisabled
+    } else {
+        AuditKind::WebhookEnabled
+    };
+    audit::record(&mut tx, &event(kind, by, id, &row.url, now)).await?;
+    let row = store::webhooks::find(&mut tx, id)
+        .await?
+        .ok_or(WebhookError::NoSuchEndpoint)?;
+    tx.commit().await?;
+    tracing::info!(webhook.id = %id, disabled, "webhook endpoint disabled or enabled");
+    Ok(Endpoint::of(&row, now))
 }
 
 /// Gives an endpoint a new secret, returned once with the time until which

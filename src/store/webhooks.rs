@@ -208,3 +208,20 @@ pub async fn reseal(
         .await
         .map(|r| r.rows_affected() == 1))?)
 }
+
+/// Disables the endpoint from `at` (`Some`), or enables it (`None`); false
+/// when there is no such endpoint.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn set_disabled(
+    db: &mut impl AsDb,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE webhook_endpoints SET disabled_at = $2 WHERE id = $1";
+    Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected() == 1))?)
+}

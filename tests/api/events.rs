@@ -11,6 +11,7 @@
 mod admin_made;
 mod audited;
 mod crash;
+mod disabled;
 pub mod receiver;
 mod rotation;
 

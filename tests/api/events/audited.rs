@@ -88,7 +88,8 @@ async fn an_admins_acts_on_a_webhook_endpoint_are_audited(backend: Backend) {
     }
 }
 
-/// `authd webhooks create|rotate-secret|delete` audit as `operator:cli`.
+/// `authd webhooks create|rotate-secret|disable|enable|delete` audit as
+/// `operator:cli`.
 #[tokio::test]
 async fn the_clis_acts_on_a_webhook_endpoint_are_audited() {
     let dir = tempfile::tempdir().unwrap();
@@ -116,6 +117,10 @@ async fn the_clis_acts_on_a_webhook_endpoint_are_audited() {
         .expect("the endpoint's id first")
         .to_owned();
     authd(&["webhooks", "rotate-secret", &id]);
+    let out = authd(&["webhooks", "disable", &id]);
+    assert!(out.trim_end().ends_with("disabled"), "{out}");
+    let out = authd(&["webhooks", "enable", &id]);
+    assert!(!out.contains("disabled"), "{out}");
     authd(&["webhooks", "delete", &id]);
 
     let settings = authd::config::DatabaseSettings {
@@ -130,6 +135,8 @@ async fn the_clis_acts_on_a_webhook_endpoint_are_audited() {
     for kind in [
         "webhook_created",
         "webhook_secret_rotated",
+        "webhook_disabled",
+        "webhook_enabled",
         "webhook_deleted",
     ] {
         let events = authd::store::audit::list_of_kind(&mut conn, kind, 10)
