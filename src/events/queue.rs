@@ -1,7 +1,7 @@
 //! Queueing deliveries in the caller's transaction: a webhook event for each
 //! subscribed endpoint (from `audit::record`), and a back-channel logout
-//! token for a client (`enqueue_backchannel_logout`, for OpenID Connect
-//! Back-Channel Logout). Both go into the one outbox the `worker` drains.
+//! for a client (`enqueue_backchannel_logout`, for OpenID Connect
+//! Back-Channel Logout: the token's parts, signed when sent). Both go into the one outbox the `worker` drains.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
