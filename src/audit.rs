@@ -111,6 +111,23 @@ pub enum AuditKind {
     /// An event delivery (a webhook, a back-channel logout) was given up
     /// (`crate::events::worker`); the detail names it, never its payload.
     WebhookGivenUp,
+    /// A webhook endpoint was registered (no user; the detail names the
+    /// endpoint's id and its URL's host, never its secret); the actor says
+    /// who.
+    WebhookCreated,
+    /// A webhook endpoint was deleted (detail as `WebhookCreated`); the
+    /// actor says who.
+    WebhookDeleted,
+    /// A webhook endpoint's secret was replaced (detail as `WebhookCreated`,
+    /// no secret); the actor says who.
+    WebhookSecretRotated,
+    /// A webhook endpoint was disabled: no event is queued for it, and its
+    /// pending deliveries are given up (detail as `WebhookCreated`); the
+    /// actor says who.
+    WebhookDisabled,
+    /// A webhook endpoint was enabled again (detail as `WebhookCreated`);
+    /// the actor says who.
+    WebhookEnabled,
 }
 
 impl AuditKind {
@@ -150,6 +167,11 @@ impl AuditKind {
             | Self::SessionsRevokedByAdmin
             | Self::MailGivenUp
             | Self::WebhookGivenUp
+            | Self::WebhookCreated
+            | Self::WebhookDeleted
+            | Self::WebhookSecretRotated
+            | Self::WebhookDisabled
+            | Self::WebhookEnabled
             | Self::UserDisabled
             | Self::UserEnabled
             | Self::RolesChanged
@@ -206,6 +228,11 @@ impl AuditKind {
             Self::UserDeleted => "user_deleted",
             Self::LockoutCleared => "lockout_cleared",
             Self::WebhookGivenUp => "webhook_given_up",
+            Self::WebhookCreated => "webhook_created",
+            Self::WebhookDeleted => "webhook_deleted",
+            Self::WebhookSecretRotated => "webhook_secret_rotated",
+            Self::WebhookDisabled => "webhook_disabled",
+            Self::WebhookEnabled => "webhook_enabled",
         }
     }
 }

@@ -241,7 +241,8 @@ pub async fn purge_once(svc: &Services) -> Result<Purged, StoreError> {
 }
 
 /// Runs the sweep every `database.cleanup_interval_secs`, and after it the
-/// re-seal of second factors under a retired ring key (`factors::reseal`).
+/// re-seal of second factors and webhook secrets under a retired ring key
+/// (`factors::reseal`, `events::reseal`).
 pub fn spawn(svc: Arc<Services>) {
     let interval = Duration::from_secs(svc.settings.database.cleanup_interval_secs.max(1));
     tokio::spawn(async move {
@@ -254,6 +255,9 @@ pub fn spawn(svc: Arc<Services>) {
             }
             if let Err(e) = crate::factors::reseal::reseal_once(&svc).await {
                 tracing::warn!(error = %e, "re-seal of second factors failed; will retry");
+            }
+            if let Err(e) = crate::events::reseal::reseal_once(&svc).await {
+                tracing::warn!(error = %e, "re-seal of webhook secrets failed; will retry");
             }
         }
     });

@@ -1,4 +1,4 @@
-//! `authd webhooks create|list|delete|rotate-secret`: the operator's
+//! `authd webhooks create|list|delete|disable|enable|rotate-secret`: the operator's
 //! management of webhook endpoints, through the services the admin API
 //! calls (`events::webhooks`).
 
@@ -6,6 +6,7 @@ use clap::Subcommand;
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
+use crate::audit::Actor;
 use crate::config::Settings;
 use crate::events::webhooks::{self, Endpoint, NewEndpoint};
 use crate::store::Store;
@@ -28,6 +29,11 @@ pub enum WebhooksCommand {
     List,
     /// Delete an endpoint and its deliveries, pending ones included.
     Delete { id: Uuid },
+    /// Disable an endpoint: no event is queued for it, and its pending
+    /// deliveries are given up.
+    Disable { id: Uuid },
+    /// Enable a disabled endpoint again (events from now on).
+    Enable { id: Uuid },
     /// Give an endpoint a new secret (printed this once); the previous one
     /// signs alongside it for webhooks.rotation_grace_secs.
     RotateSecret { id: Uuid },
@@ -50,6 +56,7 @@ pub async fn manage_webhooks(settings: Settings, command: WebhooksCommand) -> an
                     event_types: events,
                     description,
                 },
+                &Actor::CLI,
             )
             .await?;
             print_endpoint(&endpoint);
@@ -63,11 +70,17 @@ pub async fn manage_webhooks(settings: Settings, command: WebhooksCommand) -> an
             }
         }
         WebhooksCommand::Delete { id } => {
-            webhooks::delete(&svc, id).await?;
+            webhooks::delete(&svc, id, &Actor::CLI).await?;
             println!("deleted {id}");
         }
+        WebhooksCommand::Disable { id } => {
+            print_endpoint(&webhooks::set_disabled(&svc, id, true, &Actor::CLI).await?);
+        }
+        WebhooksCommand::Enable { id } => {
+            print_endpoint(&webhooks::set_disabled(&svc, id, false, &Actor::CLI).await?);
+        }
         WebhooksCommand::RotateSecret { id } => {
-            let (secret, until) = webhooks::rotate_secret(&svc, id).await?;
+            let (secret, until) = webhooks::rotate_secret(&svc, id, &Actor::CLI).await?;
             println!("secret = {}", secret.expose_secret());
             println!("previous secret signs too until {}", until.to_rfc3339());
         }

@@ -16,10 +16,12 @@
 //!   says (`sign`), with the endpoint's current secret and, for a grace after
 //!   a rotation, its previous one too.
 //! - Endpoints and their secrets are managed in `webhooks` (the admin API and
-//!   `authd webhooks`).
+//!   `authd webhooks`); the cleanup sweep moves secrets sealed under a
+//!   retired ring key to the current one (`reseal`).
 
 pub mod metrics;
 pub mod queue;
+pub mod reseal;
 pub mod sign;
 pub mod webhooks;
 pub mod worker;
@@ -74,6 +76,11 @@ pub fn of_audit(kind: AuditKind) -> Option<&'static str> {
         AuditKind::LoginFailed
         | AuditKind::MailGivenUp
         | AuditKind::WebhookGivenUp
+        | AuditKind::WebhookCreated
+        | AuditKind::WebhookDeleted
+        | AuditKind::WebhookSecretRotated
+        | AuditKind::WebhookDisabled
+        | AuditKind::WebhookEnabled
         | AuditKind::EmailVerificationSent
         | AuditKind::PasswordResetRequested
         | AuditKind::CodeFailed
@@ -158,6 +165,8 @@ mod tests {
         }
         assert_eq!(of_audit(AuditKind::LoginFailed), None);
         assert_eq!(of_audit(AuditKind::WebhookGivenUp), None);
+        assert_eq!(of_audit(AuditKind::WebhookCreated), None);
+        assert_eq!(of_audit(AuditKind::WebhookSecretRotated), None);
     }
 
     #[test]

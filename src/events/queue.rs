@@ -1,12 +1,13 @@
 //! Queueing deliveries in the caller's transaction: a webhook event for each
 //! subscribed endpoint (from `audit::record`), and a back-channel logout
-//! token for a client (`enqueue_backchannel_logout`, for OpenID Connect
-//! Back-Channel Logout). Both go into the one outbox the `worker` drains.
+//! for a client (`enqueue_backchannel_logout`, for OpenID Connect
+//! Back-Channel Logout: the token's parts, signed when sent). Both go into the one outbox the `worker` drains.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::audit::AuditEvent;
+use crate::oidc::logout_token::Queued;
 use crate::store::event_deliveries::{self, NewDelivery};
 use crate::store::{self, AsDb, StoreError};
 
@@ -67,9 +68,10 @@ pub async fn on_audit(db: &mut impl AsDb, event: &AuditEvent) -> Result<(), Stor
 /// `application/x-www-form-urlencoded` to the client's `uri`, without
 /// signature headers (the token is the signed statement), retried like a
 /// webhook. Call it in the transaction that ends the session, with that
-/// change's `now`; the worker delivers it after the commit. The token is
-/// deleted from the outbox once the delivery is settled. Returns the
-/// delivery's id.
+/// change's `now`; the worker delivers it after the commit. The outbox keeps
+/// the token's parts (`logout`, as JSON), never a token: the worker signs
+/// it at each attempt with the client's current ID-token key
+/// (`oidc::logout_token`). Returns the delivery's id.
 ///
 /// The caller checks `uri` (the client's registered
 /// `backchannel_logout_uri`); the worker follows no redirect.
@@ -77,10 +79,12 @@ pub async fn enqueue_backchannel_logout(
     db: &mut impl AsDb,
     client_id: &str,
     uri: &str,
-    logout_token: &str,
+    logout: &Queued,
     now: DateTime<Utc>,
 ) -> Result<Uuid, StoreError> {
     let id = Uuid::now_v7();
+    let payload = serde_json::to_string(logout)
+        .map_err(|e| StoreError::Database(sqlx::Error::Encode(Box::new(e))))?;
     event_deliveries::insert(
         db,
         &NewDelivery {
@@ -92,7 +96,7 @@ pub async fn enqueue_backchannel_logout(
             event_type: None,
             order_key: None,
             user_id: None,
-            payload: logout_token,
+            payload: &payload,
             created_at: now,
         },
     )

@@ -1,8 +1,15 @@
 //! Webhook endpoints: registering one (its URL and event filter checked, a
 //! secret made and returned once), listing, deleting (its pending deliveries
-//! go with it), and rotating its secret (the new one returned once; the
+//! go with it), disabling (no event is queued for it, and the worker gives
+//! its pending deliveries up) and enabling it again, and rotating its secret (the new one returned once; the
 //! previous one signs alongside it for `webhooks.rotation_grace_secs`). The
 //! admin API (`/admin/webhooks`) and `authd webhooks` both call these.
+//!
+//! Each of these changes records its audit event (`webhook_created`,
+//! `webhook_deleted`, `webhook_secret_rotated`, `webhook_disabled`,
+//! `webhook_enabled`) in its own transaction,
+//! naming the actor (an admin, or `operator:cli`), the endpoint's id and its
+//! URL's host: never the URL's path or query, never a secret.
 //!
 //! A secret is stored only sealed (`mail::seal`: AES-256-GCM under a key
 //! derived from the refresh-key ring, bound to the endpoint's id); a copy of
@@ -14,6 +21,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{EVENT_TYPES, sign};
+use crate::audit::{self, Actor, AuditEvent, AuditKind, RequestMeta};
 use crate::error::ServiceError;
 use crate::mail::seal;
 use crate::services::Services;
@@ -147,7 +155,7 @@ pub fn check_types(types: &[String]) -> Result<String, WebhookError> {
 }
 
 /// Seals a secret for the endpoint `id`.
-fn seal_secret(
+pub(super) fn seal_secret(
     svc: &Services,
     id: Uuid,
     secret: &SecretString,
@@ -169,10 +177,22 @@ pub fn open_secret(svc: &Services, id: Uuid, s: &SealedSecret) -> Option<SecretS
         .map(|opened| SecretString::from(opened.message))
 }
 
-/// Registers an endpoint; its secret, returned once.
+/// The audit event of `kind` on the endpoint `id` at `url`, by `by`.
+fn event(kind: AuditKind, by: &Actor, id: Uuid, url: &str, now: DateTime<Utc>) -> AuditEvent {
+    let host = url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    AuditEvent::new(kind, None, None, &RequestMeta::default(), now)
+        .with_actor(by.clone())
+        .with_detail(format!("endpoint={id} host={host}"))
+}
+
+/// Registers an endpoint for `by`; its secret, returned once.
 pub async fn create(
     svc: &Services,
     new: NewEndpoint,
+    by: &Actor,
 ) -> Result<(Endpoint, SecretString), WebhookError> {
     let url = check_url(&new.url, svc.settings.webhooks.allow_http)?;
     let types = check_types(&new.event_types)?;
@@ -189,9 +209,9 @@ pub async fn create(
     let secret = sign::generate().map_err(ServiceError::internal)?;
     let sealed = seal_secret(svc, id, &secret)?;
     let now = svc.now();
-    let mut conn = svc.store.write_conn().await?;
+    let mut tx = svc.store.begin().await?;
     store::webhooks::insert(
-        &mut conn,
+        &mut tx,
         id,
         &url,
         &types,
@@ -200,9 +220,15 @@ pub async fn create(
         now,
     )
     .await?;
-    let row = store::webhooks::find(&mut conn, id)
+    let row = store::webhooks::find(&mut tx, id)
         .await?
         .ok_or(WebhookError::NoSuchEndpoint)?;
+    audit::record(
+        &mut tx,
+        &event(AuditKind::WebhookCreated, by, id, &url, now),
+    )
+    .await?;
+    tx.commit().await?;
     tracing::info!(webhook.id = %id, "webhook endpoint registered");
     Ok((Endpoint::of(&row, now), secret))
 }
@@ -215,22 +241,63 @@ pub async fn list(svc: &Services) -> Result<Vec<Endpoint>, WebhookError> {
     Ok(rows.iter().map(|row| Endpoint::of(row, now)).collect())
 }
 
-/// Deletes an endpoint and its deliveries, pending or not.
-pub async fn delete(svc: &Services, id: Uuid) -> Result<(), WebhookError> {
-    let mut conn = svc.store.write_conn().await?;
-    if !store::webhooks::delete(&mut conn, id).await? {
+/// Deletes an endpoint and its deliveries, pending or not, for `by`.
+pub async fn delete(svc: &Services, id: Uuid, by: &Actor) -> Result<(), WebhookError> {
+    let mut tx = svc.store.begin().await?;
+    let row = store::webhooks::find(&mut tx, id)
+        .await?
+        .ok_or(WebhookError::NoSuchEndpoint)?;
+    if !store::webhooks::delete(&mut tx, id).await? {
         return Err(WebhookError::NoSuchEndpoint);
     }
+    let audit = event(AuditKind::WebhookDeleted, by, id, &row.url, svc.now());
+    audit::record(&mut tx, &audit).await?;
+    tx.commit().await?;
     tracing::info!(webhook.id = %id, "webhook endpoint deleted");
     Ok(())
 }
 
+/// Disables (`disabled`) or enables an endpoint for `by`; the endpoint as
+/// it is then. Disabling one already disabled keeps its first time, and
+/// records no event; so does enabling one that is not disabled.
+pub async fn set_disabled(
+    svc: &Services,
+    id: Uuid,
+    disabled: bool,
+    by: &Actor,
+) -> Result<Endpoint, WebhookError> {
+    let now = svc.now();
+    let mut tx = svc.store.begin().await?;
+    let row = store::webhooks::find(&mut tx, id)
+        .await?
+        .ok_or(WebhookError::NoSuchEndpoint)?;
+    if row.disabled_at.is_some() == disabled {
+        return Ok(Endpoint::of(&row, now));
+    }
+    if !store::webhooks::set_disabled(&mut tx, id, disabled.then_some(now)).await? {
+        return Err(WebhookError::NoSuchEndpoint);
+    }
+    let kind = if disabled {
+        AuditKind::WebhookDisabled
+    } else {
+        AuditKind::WebhookEnabled
+    };
+    audit::record(&mut tx, &event(kind, by, id, &row.url, now)).await?;
+    let row = store::webhooks::find(&mut tx, id)
+        .await?
+        .ok_or(WebhookError::NoSuchEndpoint)?;
+    tx.commit().await?;
+    tracing::info!(webhook.id = %id, disabled, "webhook endpoint disabled or enabled");
+    Ok(Endpoint::of(&row, now))
+}
+
 /// Gives an endpoint a new secret, returned once with the time until which
 /// the one it replaces still signs alongside it. The one before that stops
-/// signing at once.
+/// signing at once. Done for `by`.
 pub async fn rotate_secret(
     svc: &Services,
     id: Uuid,
+    by: &Actor,
 ) -> Result<(SecretString, DateTime<Utc>), WebhookError> {
     let grace = chrono::Duration::seconds(
         i64::try_from(svc.settings.webhooks.rotation_grace_secs).unwrap_or(86_400),
@@ -238,14 +305,18 @@ pub async fn rotate_secret(
     // A concurrent rotation makes the compare-and-set fail; try again on the
     // secret it left.
     for _ in 0..3 {
-        let mut conn = svc.store.write_conn().await?;
-        let row = store::webhooks::find(&mut conn, id)
+        let mut tx = svc.store.begin().await?;
+        let row = store::webhooks::find(&mut tx, id)
             .await?
             .ok_or(WebhookError::NoSuchEndpoint)?;
         let secret = sign::generate().map_err(ServiceError::internal)?;
         let sealed = seal_secret(svc, id, &secret)?;
-        let until = svc.now() + grace;
-        if store::webhooks::rotate(&mut conn, id, &sealed, &row.secret(), until).await? {
+        let now = svc.now();
+        let until = now + grace;
+        if store::webhooks::rotate(&mut tx, id, &sealed, &row.secret(), until).await? {
+            let audit = event(AuditKind::WebhookSecretRotated, by, id, &row.url, now);
+            audit::record(&mut tx, &audit).await?;
+            tx.commit().await?;
             tracing::info!(webhook.id = %id, "webhook secret rotated");
             return Ok((secret, until));
         }

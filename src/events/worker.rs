@@ -24,6 +24,10 @@
 //!   retry after a rotation carries the new signature. A delivery whose
 //!   endpoint is disabled, or whose secret no longer opens (its ring key is
 //!   gone), is given up at once.
+//! - A back-channel logout's token is signed at send time too
+//!   (`oidc::backchannel::sign_queued`): fresh `iat`/`exp`, the `jti` it was
+//!   queued with. Its client deleted, or no key signing its ID tokens any
+//!   more, gives it up at once.
 //! - `last_error` holds a status or a kind of failure, never a body, a URL's
 //!   query or a secret.
 
@@ -39,6 +43,8 @@ use super::metrics::kind_label;
 use super::queue::{BACKCHANNEL_LOGOUT, WEBHOOK};
 use super::{sign, webhooks};
 use crate::audit::{self, AuditEvent, AuditKind, RequestMeta};
+use crate::oidc::backchannel;
+use crate::oidc::logout_token::Queued;
 use crate::services::Services;
 use crate::store::event_deliveries::Claimed;
 use crate::store::{self, StoreError};
@@ -282,8 +288,9 @@ async fn deliver(svc: &Services, http: &reqwest::Client, d: &Claimed) -> Result<
                     "a back-channel logout without a URI".to_owned(),
                 ));
             };
+            let token = logout_token(svc, d, payload).await?;
             let body = form_urlencoded::Serializer::new(String::new())
-                .append_pair("logout_token", payload)
+                .append_pair("logout_token", &token)
                 .finish();
             http.post(uri)
                 .header("content-type", "application/x-www-form-urlencoded")
@@ -303,6 +310,27 @@ async fn deliver(svc: &Services, http: &reqwest::Client, d: &Claimed) -> Result<
             e.without_url()
         ))),
     }
+}
+
+/// The logout token a back-channel logout delivery sends now: its queued
+/// parts (`oidc::logout_token::Queued`) signed at this attempt. A payload
+/// that is not JSON is a token signed when queued (a delivery queued before
+/// tokens were signed at send time), sent as it is.
+async fn logout_token(svc: &Services, d: &Claimed, payload: &str) -> Result<String, Failure> {
+    if !payload.starts_with('{') {
+        return Ok(payload.to_owned());
+    }
+    let logout: Queued = serde_json::from_str(payload)
+        .map_err(|_| Failure::Final("a back-channel logout that does not read".to_owned()))?;
+    let Some(client) = &d.client_id else {
+        return Err(Failure::Final(
+            "a back-channel logout without a client".to_owned(),
+        ));
+    };
+    backchannel::sign_queued(svc, client, &logout, svc.now())
+        .await
+        .map_err(|e| Failure::Retry(format!("database: {e}")))?
+        .map_err(Failure::Final)
 }
 
 /// The endpoint's URL and the keys that sign for it at `now`.

@@ -176,6 +176,8 @@ route_table! {
     POST "/admin/webhooks" => admin::create_webhook,
     DELETE "/admin/webhooks/{id}" => admin::delete_webhook,
     POST "/admin/webhooks/{id}/secret/rotate" => admin::rotate_webhook_secret,
+    POST "/admin/webhooks/{id}/disable" => admin::disable_webhook,
+    POST "/admin/webhooks/{id}/enable" => admin::enable_webhook,
     GET "/oauth/authorize" => oauth::authorize::get,
     POST "/oauth/authorize" => oauth::authorize::post,
     POST "/oauth/token" => oauth::token,

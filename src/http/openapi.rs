@@ -80,6 +80,8 @@ use crate::config::{PasswordSettings, Settings};
         admin::webhooks::list_webhooks,
         admin::webhooks::create_webhook,
         admin::webhook::delete_webhook,
+        admin::webhook_disable::disable_webhook,
+        admin::webhook_enable::enable_webhook,
         admin::webhook_secret_rotate::rotate_webhook_secret,
         oauth::authorize::get,
         oauth::authorize::post,

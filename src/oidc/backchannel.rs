@@ -24,15 +24,19 @@
 //!   long as its access token), so a sign-in is told even when its browser
 //!   session had already expired.
 //! - **What is sent**: one logout token ([`super::logout_token`]) per
-//!   sign-in, `sid` its browser session, signed with the client's ID-token
-//!   key, POSTed to its `backchannel_logout_uri` by the delivery queue
-//!   ([`enqueue`]). A client without the URI gets nothing. A token that
-//!   cannot be signed (the client's algorithm lost its key since) is logged
-//!   and skipped: the session still ends.
+//!   sign-in, `sid` its browser session, POSTed to its
+//!   `backchannel_logout_uri` by the delivery queue ([`enqueue`]). The
+//!   queue keeps the token's parts, and the worker signs them at each
+//!   attempt with the client's current ID-token key (a fresh `iat`/`exp`,
+//!   the same `jti`): a retry after the token's two minutes still carries a
+//!   valid one. A client without the URI gets nothing. A sign-in whose
+//!   client no key signs ID tokens for (its algorithm lost its key since)
+//!   is logged and skipped: the session still ends; a client deleted, or
+//!   its key gone, before the send gives its delivery up.
 
 use uuid::Uuid;
 
-use super::logout_token;
+use super::logout_token::{self, Queued};
 use crate::services::Services;
 use crate::store::browser_session_clients::{self, SignIn, Which};
 use crate::store::{StoreError, Tx};
@@ -78,10 +82,15 @@ pub async fn ended(svc: &Services, tx: &mut Tx<'_>, ended: Ended<'_>) -> Result<
         let Some(uri) = sign_in.backchannel_logout_uri.as_deref() else {
             continue;
         };
-        let Some(token) = token(svc, &sign_in) else {
+        if !signable(svc, &sign_in) {
             continue;
-        };
-        enqueue(svc, tx, &sign_in.client_id, uri, &token).await?;
+        }
+        let logout = Queued::new(
+            sign_in.user_id,
+            sign_in.browser_session_id,
+            sign_in.backchannel_logout_session_required,
+        );
+        enqueue(svc, tx, &sign_in.client_id, uri, &logout).await?;
         queued += 1;
     }
     if queued > 0 {
@@ -90,43 +99,61 @@ pub async fn ended(svc: &Services, tx: &mut Tx<'_>, ended: Ended<'_>) -> Result<
     Ok(queued)
 }
 
-/// The signed logout token of `sign_in`, or `None` (logged) when no key
-/// signs its client's ID tokens any more.
-fn token(svc: &Services, sign_in: &SignIn) -> Option<String> {
-    let keys = svc.access.keys();
-    let signed = keys
+/// Whether a key signs `sign_in`'s client's ID tokens now (else logged): a
+/// logout token that could not be signed at once is not queued.
+fn signable(svc: &Services, sign_in: &SignIn) -> bool {
+    match svc
+        .access
+        .keys()
         .id_token_alg_for(sign_in.id_token_alg.as_deref())
-        .map_err(|e| e.to_string())
-        .and_then(|alg| {
-            let claims = logout_token::claims(
-                svc.settings.issuer(),
-                &sign_in.client_id,
-                sign_in.user_id,
-                sign_in.browser_session_id,
-                svc.now(),
-            );
-            logout_token::sign(keys, alg, &claims).map_err(|e| e.to_string())
-        });
-    match signed {
-        Ok(token) => Some(token),
+    {
+        Ok(_) => true,
         Err(error) => {
             tracing::warn!(client = %sign_in.client_id, %error,
                 "no logout token: nothing signs this client's ID tokens");
-            None
+            false
         }
     }
 }
 
-/// Puts one logout token on the delivery queue (`events::queue`), in `tx`:
-/// it is POSTed to `uri` as `logout_token=<jwt>` once `tx` commits, retried
-/// like a webhook event.
+/// Puts one logout token's parts on the delivery queue (`events::queue`),
+/// in `tx`: it is signed and POSTed to `uri` as `logout_token=<jwt>` once
+/// `tx` commits, retried like a webhook event.
 async fn enqueue(
     svc: &Services,
     tx: &mut Tx<'_>,
     client: &str,
     uri: &str,
-    token: &str,
+    logout: &Queued,
 ) -> Result<(), StoreError> {
-    crate::events::queue::enqueue_backchannel_logout(tx, client, uri, token, svc.now()).await?;
+    crate::events::queue::enqueue_backchannel_logout(tx, client, uri, logout, svc.now()).await?;
     Ok(())
+}
+
+/// The logout token of a queued back-channel logout to `client`, signed at
+/// `now` with the client's current ID-token key; `Err` says why it cannot
+/// be (the client was deleted, or no key signs its ID tokens any more): the
+/// delivery is given up.
+pub async fn sign_queued(
+    svc: &Services,
+    client: &str,
+    logout: &Queued,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Result<String, String>, StoreError> {
+    let found = {
+        let mut conn = svc.store.conn().await?;
+        crate::store::clients::find(&mut conn, client).await?
+    };
+    let Some(found) = found else {
+        return Ok(Err("the client was deleted".to_owned()));
+    };
+    let keys = svc.access.keys();
+    let signed = keys
+        .id_token_alg_for(found.id_token_alg.as_deref())
+        .map_err(|e| e.to_string())
+        .and_then(|alg| {
+            let claims = logout.claims(svc.settings.issuer(), &found.id, now);
+            logout_token::sign(keys, alg, &claims).map_err(|e| e.to_string())
+        });
+    Ok(signed.map_err(|e| format!("key_gone: nothing signs the client's ID tokens ({e})")))
 }

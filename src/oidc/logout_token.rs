@@ -11,6 +11,12 @@
 //! `typ` is `logout+jwt` (section 2.4, as the 2022 errata recommend), which
 //! an ID token's (`JWT`) is not.
 //!
+//! A logout token is signed when it is sent, not when it is queued: the
+//! delivery queue keeps its [`Queued`] parts (no token), and each attempt
+//! signs them afresh (`iat`/`exp` of that attempt, the same `jti`), so a
+//! retry minutes later still carries a valid token and a receiver that
+//! deduplicates on `jti` sees one logout.
+//!
 //! It is signed as the client's ID tokens are: with the current key of the
 //! client's ID-token algorithm (`KeySet::id_token_signer`), never an HS256
 //! secret, and verifies with the published JWKS.
@@ -50,8 +56,53 @@ pub struct LogoutTokenClaims {
     pub events: Map<String, Value>,
 }
 
-/// The claims of the logout token telling `client_id` that `user` is signed
-/// out of session `sid`, issued at `now` by `issuer`.
+/// What a queued logout token needs to be signed at send time (the
+/// delivery's payload, as JSON): the client is the delivery's. Holds no
+/// token and nothing secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Queued {
+    /// The `sub` of the client's ID tokens.
+    pub sub: String,
+    /// The browser session that ended.
+    pub sid: Uuid,
+    /// Chosen when queued; the same at every attempt.
+    pub jti: String,
+    /// The client asked for `sid` (`backchannel_logout_session_required`);
+    /// authd always sends it.
+    pub sid_required: bool,
+}
+
+impl Queued {
+    /// The parts of the logout token telling a client that `user` is signed
+    /// out of session `sid`, with a new `jti`.
+    pub fn new(user: Uuid, sid: Uuid, sid_required: bool) -> Self {
+        Self {
+            sub: subject(user),
+            sid,
+            jti: Uuid::new_v4().to_string(),
+            sid_required,
+        }
+    }
+
+    /// Its claims for `client_id`, issued at `now` by `issuer`.
+    pub fn claims(&self, issuer: &str, client_id: &str, now: DateTime<Utc>) -> LogoutTokenClaims {
+        let mut events = Map::new();
+        events.insert(EVENT.to_owned(), json!({}));
+        LogoutTokenClaims {
+            iss: issuer.to_owned(),
+            sub: self.sub.clone(),
+            aud: client_id.to_owned(),
+            iat: now.timestamp(),
+            exp: (now + Duration::seconds(TTL_SECS)).timestamp(),
+            jti: self.jti.clone(),
+            sid: self.sid,
+            events,
+        }
+    }
+}
+
+/// The claims of a new logout token telling `client_id` that `user` is
+/// signed out of session `sid`, issued at `now` by `issuer`.
 pub fn claims(
     issuer: &str,
     client_id: &str,
@@ -59,18 +110,7 @@ pub fn claims(
     sid: Uuid,
     now: DateTime<Utc>,
 ) -> LogoutTokenClaims {
-    let mut events = Map::new();
-    events.insert(EVENT.to_owned(), json!({}));
-    LogoutTokenClaims {
-        iss: issuer.to_owned(),
-        sub: subject(user),
-        aud: client_id.to_owned(),
-        iat: now.timestamp(),
-        exp: (now + Duration::seconds(TTL_SECS)).timestamp(),
-        jti: Uuid::new_v4().to_string(),
-        sid,
-        events,
-    }
+    Queued::new(user, sid, true).claims(issuer, client_id, now)
 }
 
 /// `claims` signed with the current key of `alg`, with its `kid` and the
@@ -161,6 +201,20 @@ mod tests {
         let a = claims(ISSUER, "app-1", user, sid, now);
         let b = claims(ISSUER, "app-1", user, sid, now);
         assert_ne!(a.jti, b.jti);
+    }
+
+    #[test]
+    fn a_queued_token_keeps_its_jti_and_gets_a_fresh_life_at_each_signing() {
+        let queued = Queued::new(Uuid::new_v4(), Uuid::new_v4(), true);
+        let stored: Queued =
+            serde_json::from_str(&serde_json::to_string(&queued).unwrap()).unwrap();
+        let now = Utc::now();
+        let first = queued.claims(ISSUER, "app-1", now);
+        let later = stored.claims(ISSUER, "app-1", now + Duration::minutes(5));
+        assert_eq!(first.jti, later.jti);
+        assert_eq!(later.iat, (now + Duration::minutes(5)).timestamp());
+        assert_eq!(later.exp, later.iat + TTL_SECS);
+        assert_eq!(later.sid, queued.sid);
     }
 
     #[test]

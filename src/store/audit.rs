@@ -82,6 +82,24 @@ pub async fn list_of_client(
         .await)?)
 }
 
+/// The newest `limit` events of `kind` about no user (an operator's acts on
+/// webhook endpoints, say), newest first. No index backs it: for an
+/// operator's rare look and for tests, never a request path.
+#[tracing::instrument(skip_all, fields(kind = kind))]
+pub async fn list_of_kind(
+    db: &mut impl AsDb,
+    kind: &str,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    const SQL: &str = "SELECT kind, session_id, actor, client_id, ip, user_agent, detail, created_at FROM audit_events \
+         WHERE kind = $1 AND user_id IS NULL ORDER BY created_at DESC, id DESC LIMIT $2";
+    Ok(on_db!(db, |c| sqlx::query_as::<_, AuditRecord>(SQL)
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?)
+}
+
 /// A stored audit event with its row id, the tie-breaker of keyset pages.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuditRow {

@@ -9,13 +9,15 @@ use uuid::Uuid;
 use super::{AsDb, StoreError, on_db};
 
 /// One client signed in through one browser session, with where its logout
-/// tokens go (`None`: nowhere) and its ID-token algorithm.
+/// tokens go (`None`: nowhere), whether it asked for `sid` in them, and its
+/// ID-token algorithm.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SignIn {
     pub browser_session_id: Uuid,
     pub client_id: String,
     pub user_id: Uuid,
     pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub id_token_alg: Option<String>,
 }
 
@@ -66,7 +68,7 @@ pub async fn take(db: &mut impl AsDb, which: Which<'_>) -> Result<Vec<SignIn>, S
         ($filter:literal, $($bind:expr),+) => {{
             const SELECT: &str = concat!(
                 "SELECT b.browser_session_id, b.client_id, b.user_id, \
-                 c.backchannel_logout_uri, c.id_token_alg \
+                 c.backchannel_logout_uri, c.backchannel_logout_session_required, c.id_token_alg \
                  FROM browser_session_clients b JOIN oauth_clients c ON c.id = b.client_id \
                  WHERE ",
                 $filter,

@@ -169,3 +169,59 @@ pub async fn rotate(
         .await
         .map(|r| r.rows_affected() == 1))?)
 }
+
+/// Which of an endpoint's two secrets [`reseal`] moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Current,
+    Previous,
+}
+
+/// Replaces the endpoint's `which` secret by `new` if it is still `old`
+/// (the same ring key and nonce): a rotation or another instance's re-seal
+/// in between wins. False when it was not replaced.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn reseal(
+    db: &mut impl AsDb,
+    id: Uuid,
+    which: Which,
+    old: &SealedSecret,
+    new: &SealedSecret,
+) -> Result<bool, StoreError> {
+    const CURRENT: &str = "UPDATE webhook_endpoints SET secret_key_id = $4, secret_nonce = $5, \
+         secret_sealed = $6 WHERE id = $1 AND secret_key_id = $2 AND secret_nonce = $3";
+    const PREVIOUS: &str = "UPDATE webhook_endpoints SET previous_key_id = $4, \
+         previous_nonce = $5, previous_sealed = $6 \
+         WHERE id = $1 AND previous_key_id = $2 AND previous_nonce = $3";
+    let sql = match which {
+        Which::Current => CURRENT,
+        Which::Previous => PREVIOUS,
+    };
+    Ok(on_db!(db, |c| sqlx::query(sql)
+        .bind(id)
+        .bind(old.key_id)
+        .bind(&old.nonce)
+        .bind(new.key_id)
+        .bind(&new.nonce)
+        .bind(&new.sealed)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected() == 1))?)
+}
+
+/// Disables the endpoint from `at` (`Some`), or enables it (`None`); false
+/// when there is no such endpoint.
+#[tracing::instrument(skip_all, fields(id = %id))]
+pub async fn set_disabled(
+    db: &mut impl AsDb,
+    id: Uuid,
+    at: Option<DateTime<Utc>>,
+) -> Result<bool, StoreError> {
+    const SQL: &str = "UPDATE webhook_endpoints SET disabled_at = $2 WHERE id = $1";
+    Ok(on_db!(db, |c| sqlx::query(SQL)
+        .bind(id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected() == 1))?)
+}

@@ -7,7 +7,8 @@
 //! nothing; a URI that is not https (but to this machine) or has a fragment
 //! is refused at registration.
 
-mod support;
+mod retry;
+pub mod support;
 
 use std::collections::HashSet;
 

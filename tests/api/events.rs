@@ -9,8 +9,11 @@
 //! Webhooks reference library (`helpers::stock`).
 
 mod admin_made;
+mod audited;
 mod crash;
-mod receiver;
+mod disabled;
+pub mod receiver;
+mod rotation;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -422,13 +425,15 @@ async fn two_instances_on_one_database_deliver_each_event_once(backend: Backend)
 async fn a_backchannel_logout_is_posted_as_a_form_without_signatures(backend: Backend) {
     let app = app(backend).await;
     let receiver = Receiver::start().await;
-    let token = "eyJhbGciOiJSUzI1NiJ9.eyJzaWQiOiJ4In0.c2ln";
+    let client = crate::backchannel::support::client(&app, "bcl", Some(receiver.url("/bcl"))).await;
+    let logout =
+        authd::oidc::logout_token::Queued::new(uuid::Uuid::new_v4(), uuid::Uuid::new_v4(), true);
     let mut tx = app.store().begin().await.unwrap();
     let id = authd::events::queue::enqueue_backchannel_logout(
         &mut tx,
-        "client_x",
+        &client.id,
         &receiver.url("/bcl"),
-        token,
+        &logout,
         app.now(),
     )
     .await
@@ -442,7 +447,12 @@ async fn a_backchannel_logout_is_posted_as_a_form_without_signatures(backend: Ba
         r.header("content-type"),
         "application/x-www-form-urlencoded"
     );
-    assert_eq!(r.body, format!("logout_token={token}"));
+    let token = r
+        .body
+        .strip_prefix("logout_token=")
+        .expect("a logout_token form");
+    let claims = crate::backchannel::support::verified(&app, token, &client.id).await;
+    assert_eq!(claims["jti"], logout.jti.as_str());
     assert!(!r.headers.contains_key("webhook-signature"));
     let records = deliveries(&app).await;
     assert_eq!(

@@ -425,6 +425,8 @@ fn bearer_calls() -> Vec<BearerCall> {
         ),
         call("DELETE", "/admin/webhooks/{id}", "", None),
         call("POST", "/admin/webhooks/{id}/secret/rotate", "", None),
+        call("POST", "/admin/webhooks/{id}/disable", "", None),
+        call("POST", "/admin/webhooks/{id}/enable", "", None),
         call("GET", "/auth/me", "", None),
         call("POST", "/auth/password", "", Some(new_password)),
         call("POST", "/auth/email/change", "", Some(new_email)),

@@ -21,6 +21,8 @@ pub mod user_status;
 pub mod user_update;
 pub mod users;
 pub mod webhook;
+pub mod webhook_disable;
+pub mod webhook_enable;
 pub mod webhook_secret_rotate;
 pub mod webhooks;
 
@@ -42,6 +44,8 @@ pub use user_status::{disable_user, enable_user};
 pub use user_update::update_user;
 pub use users::list_users;
 pub use webhook::delete_webhook;
+pub use webhook_disable::disable_webhook;
+pub use webhook_enable::enable_webhook;
 pub use webhook_secret_rotate::rotate_webhook_secret;
 pub use webhooks::{create_webhook, list_webhooks};
 

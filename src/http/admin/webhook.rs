@@ -37,8 +37,8 @@ pub async fn delete_webhook(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&state, &req, Permission::AdminWebhooks).await?;
+    let admin = caller(&state, &req, Permission::AdminWebhooks).await?;
     let id = Uuid::parse_str(&path).map_err(|_| ApiError::NotFound)?;
-    webhooks::delete(&state.services, id).await?;
+    webhooks::delete(&state.services, id, &admin.actor()).await?;
     Ok(HttpResponse::NoContent().finish())
 }

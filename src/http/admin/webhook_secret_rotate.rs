@@ -44,9 +44,9 @@ pub async fn rotate_webhook_secret(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&state, &req, Permission::AdminWebhooks).await?;
+    let admin = caller(&state, &req, Permission::AdminWebhooks).await?;
     let id = Uuid::parse_str(&path).map_err(|_| ApiError::NotFound)?;
-    let (secret, until) = webhooks::rotate_secret(&state.services, id).await?;
+    let (secret, until) = webhooks::rotate_secret(&state.services, id, &admin.actor()).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(RotatedSecret::new(id, &secret, until)))

@@ -128,7 +128,7 @@ pub async fn create_webhook(
     req: HttpRequest,
     Json(input): Json<NewWebhook>,
 ) -> Result<HttpResponse, ApiError> {
-    caller(&state, &req, Permission::AdminWebhooks).await?;
+    let admin = caller(&state, &req, Permission::AdminWebhooks).await?;
     let (endpoint, secret) = webhooks::create(
         &state.services,
         NewEndpoint {
@@ -136,6 +136,7 @@ pub async fn create_webhook(
             event_types: input.event_types,
             description: input.description,
         },
+        &admin.actor(),
     )
     .await?;
     Ok(HttpResponse::Created()
