@@ -41,7 +41,7 @@ pub struct WebhookSettings {
 impl Default for WebhookSettings {
     fn default() -> Self {
         Self {
-            max_attempts: 8,
+            max_attempts: 20,
             retry_base_ms: 5_000,
             retry_max_secs: 3_600,
             timeout_ms: 10_000,
