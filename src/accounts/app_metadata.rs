@@ -11,7 +11,7 @@ use crate::audit::{self, Actor, AuditEvent, AuditKind, RequestMeta};
 use crate::domain::InputError;
 use crate::error::ServiceError;
 use crate::services::Services;
-use crate::store::{self, AsDb};
+use crate::store::{self, AsDb, Tx};
 
 /// The largest `app_metadata`, in bytes of its compact JSON: what every
 /// token of the user carries when it is configured.
@@ -48,13 +48,27 @@ pub async fn set(
     actor: Actor,
 ) -> Result<Option<()>, ServiceError> {
     let compact = parse(raw)?;
-    let now = svc.now();
     let mut tx = svc.store.begin().await?;
     if store::users::lock(&mut tx, user).await?.is_none() {
         return Ok(None);
     }
-    store::users::set_app_metadata(&mut tx, user, compact.as_deref(), now).await?;
-    let size = compact.as_ref().map_or(0, String::len);
+    set_locked(svc, &mut tx, user, compact.as_deref(), actor).await?;
+    tx.commit().await?;
+    Ok(Some(()))
+}
+
+/// [`set`] in `tx`, which holds the user's lock, with `compact` as [`parse`]
+/// returned it; the caller commits.
+pub async fn set_locked(
+    svc: &Services,
+    tx: &mut Tx<'_>,
+    user: Uuid,
+    compact: Option<&str>,
+    actor: Actor,
+) -> Result<(), ServiceError> {
+    let now = svc.now();
+    store::users::set_app_metadata(tx, user, compact, now).await?;
+    let size = compact.map_or(0, str::len);
     let event = AuditEvent::new(
         AuditKind::AppMetadataChanged,
         Some(user),
@@ -64,10 +78,9 @@ pub async fn set(
     )
     .with_actor(actor)
     .with_detail(format!("{size} bytes"));
-    audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
+    audit::record(tx, &event).await?;
     tracing::info!(user = %user, size, "app_metadata replaced");
-    Ok(Some(()))
+    Ok(())
 }
 
 /// The `app_metadata` of `user`, if any.

@@ -59,10 +59,9 @@ pub async fn clear_lockout(
     meta: &RequestMeta,
 ) -> Result<(), AdminError> {
     let now = svc.now();
-    let mut tx = svc.store.begin().await?;
-    if store::users::lock(&mut tx, user).await?.is_none() {
-        return Err(AdminError::NoSuchUser);
-    }
+    // Clearing an account's lockout lifts the throttle on guessing its
+    // password: not for an account more powerful than the caller.
+    let mut tx = begin_act_on(svc, admin, user).await?;
     let account = store::users::find(&mut tx, user)
         .await?
         .ok_or(AdminError::NoSuchUser)?;

@@ -117,9 +117,11 @@ pub async fn set_app_metadata(
     user: Uuid,
     raw: &str,
 ) -> Result<(), AdminError> {
-    app_metadata::set(svc, user, raw, admin.actor())
-        .await?
-        .ok_or(AdminError::NoSuchUser)
+    let compact = app_metadata::parse(raw).map_err(ServiceError::from)?;
+    let mut tx = begin_act_on(svc, admin, user).await?;
+    app_metadata::set_locked(svc, &mut tx, user, compact.as_deref(), admin.actor()).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// What a `PATCH` changes; `None` leaves a field as it is.

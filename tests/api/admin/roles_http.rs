@@ -273,6 +273,23 @@ async fn a_caller_cannot_disable_enable_or_log_out_a_more_powerful_account(backe
     }
     assert!(app.access_works(&tokens.access).await, "nothing ended");
     assert!(!disabled(&app, &email).await, "still enabled");
+    // Nor rewrite its app_metadata (copied into its tokens), nor lift the
+    // throttle on guessing its password.
+    let metadata = format!("{base}/app_metadata");
+    let body = serde_json::json!({ "plan": "free" });
+    let reply = admin_send(&app, "PUT", &metadata, &both, Some(&body)).await;
+    assert_forbidden(&reply, "client: PUT app_metadata");
+    let lockout = format!("{base}/lockout/clear");
+    let reply = admin_send(&app, "POST", &lockout, &both, None).await;
+    assert_forbidden(&reply, "client: POST lockout/clear");
+    let reply = post_bearer(&app, &lockout, &fresh).await;
+    assert_forbidden(&reply, "user: POST lockout/clear");
+    let mut conn = app.store().conn().await.unwrap();
+    let kept = authd::accounts::app_metadata::get(&mut conn, owner)
+        .await
+        .unwrap();
+    assert_eq!(kept, None, "the app_metadata stayed as it was");
+    drop(conn);
 
     // Disabled by a caller holding every permission, it stays disabled.
     let all = app
