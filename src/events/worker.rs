@@ -231,9 +231,15 @@ async fn give_up(
     if let Some(event_type) = &d.event_type {
         detail.push_str(&format!(" type={event_type}"));
     }
+    // Named only while the account is there: an erased account's trail is
+    // under a pseudonym, which its own id must not be written beside.
+    let user = match d.user_id {
+        Some(user) if store::users::find(&mut tx, user).await?.is_some() => Some(user),
+        _ => None,
+    };
     let mut event = AuditEvent::new(
         AuditKind::WebhookGivenUp,
-        d.user_id,
+        user,
         None,
         &RequestMeta::default(),
         now,
@@ -283,12 +289,7 @@ async fn deliver(svc: &Services, http: &reqwest::Client, d: &Claimed) -> Result<
                 .body(payload.clone())
         }
         BACKCHANNEL_LOGOUT => {
-            let Some(uri) = &d.target_uri else {
-                return Err(Failure::Final(
-                    "a back-channel logout without a URI".to_owned(),
-                ));
-            };
-            let token = logout_token(svc, d, payload).await?;
+            let (uri, token) = logout_token(svc, d, payload).await?;
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("logout_token", &token)
                 .finish();
@@ -312,13 +313,23 @@ async fn deliver(svc: &Services, http: &reqwest::Client, d: &Claimed) -> Result<
     }
 }
 
-/// The logout token a back-channel logout delivery sends now: its queued
-/// parts (`oidc::logout_token::Queued`) signed at this attempt. A payload
-/// that is not JSON is a token signed when queued (a delivery queued before
-/// tokens were signed at send time), sent as it is.
-async fn logout_token(svc: &Services, d: &Claimed, payload: &str) -> Result<String, Failure> {
+/// Where a back-channel logout delivery goes now and the logout token it
+/// sends: its queued parts (`oidc::logout_token::Queued`) signed at this
+/// attempt, to the client's current URI. A payload that is not JSON is a
+/// token signed when queued (a delivery queued before tokens were signed at
+/// send time), sent as it is to the URI it was queued for.
+async fn logout_token(
+    svc: &Services,
+    d: &Claimed,
+    payload: &str,
+) -> Result<(String, String), Failure> {
     if !payload.starts_with('{') {
-        return Ok(payload.to_owned());
+        let Some(uri) = &d.target_uri else {
+            return Err(Failure::Final(
+                "a back-channel logout without a URI".to_owned(),
+            ));
+        };
+        return Ok((uri.clone(), payload.to_owned()));
     }
     let logout: Queued = serde_json::from_str(payload)
         .map_err(|_| Failure::Final("a back-channel logout that does not read".to_owned()))?;

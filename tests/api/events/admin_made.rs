@@ -2,7 +2,9 @@
 //! `user.deleted` for accounts, `client.created` and `client.deleted` for
 //! clients, each naming the admin as the actor. `user.deleted` names the
 //! account's own id (the `sub` receivers know), not the pseudonym the audit
-//! trail moves to, and comes after the account's earlier events.
+//! trail moves to, and comes after the account's earlier events. A delivery
+//! given up after the erasure records its `webhook_given_up` without the
+//! account's id, which would tie the pseudonymous trail back to it.
 
 use serde_json::json;
 
@@ -12,7 +14,10 @@ use crate::on_both_stores;
 
 use super::receiver::{Receiver, verifies};
 
-on_both_stores!(accounts_and_clients_made_and_erased_by_an_admin_are_events);
+on_both_stores!(
+    accounts_and_clients_made_and_erased_by_an_admin_are_events,
+    a_delivery_given_up_after_an_erasure_does_not_name_the_account,
+);
 
 async fn accounts_and_clients_made_and_erased_by_an_admin_are_events(backend: Backend) {
     let app = app(backend).await;
@@ -96,4 +101,50 @@ async fn accounts_and_clients_made_and_erased_by_an_admin_are_events(backend: Ba
     let position = |t: &str| got.iter().position(|r| r.json()["type"] == t).unwrap();
     assert!(position("user.created") < position("user.deleted"));
     assert!(!got.iter().any(|r| r.body.contains("made@example.com")));
+}
+
+async fn a_delivery_given_up_after_an_erasure_does_not_name_the_account(backend: Backend) {
+    let app = crate::helpers::spawn_app_with(backend, |s| {
+        super::fast(s);
+        s.webhooks.max_attempts = 2;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[503, 503]);
+    endpoint(&app, &receiver.url("/hook"), &["user.created"]).await;
+    let reply = app.register("erased@example.com").await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let user = app.user_id("erased@example.com").await;
+    receiver.wait_for(1).await;
+
+    let (admin, secret) = app.create_client("ops", "authd:admin:users:write").await;
+    let erased = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/admin/users/{user}")))
+                .basic_auth(&admin, Some(&secret)),
+        )
+        .await;
+    assert_eq!(erased.status, 204, "{}", erased.text);
+    app.advance(5);
+    receiver.wait_for(2).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let given_up = loop {
+        let mut conn = app.store().conn().await.unwrap();
+        let found = authd::store::audit::list_of_kind(&mut conn, "webhook_given_up", 10)
+            .await
+            .unwrap();
+        if !found.is_empty() {
+            break found;
+        }
+        assert!(std::time::Instant::now() < deadline, "never given up");
+        drop(conn);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    // `list_of_kind` lists events without a user only.
+    assert_eq!(given_up.len(), 1);
+    assert!(
+        app.audit_events(user).await.is_empty(),
+        "nothing under the account's own id"
+    );
 }
