@@ -130,22 +130,29 @@ async fn enqueue(
     Ok(())
 }
 
-/// The logout token of a queued back-channel logout to `client`, signed at
-/// `now` with the client's current ID-token key; `Err` says why it cannot
-/// be (the client was deleted, or no key signs its ID tokens any more): the
-/// delivery is given up.
+/// Where a queued back-channel logout to `client` goes now (the client's
+/// current `backchannel_logout_uri`, so a changed one is followed and a
+/// removed one stops it) and its logout token, signed at `now` with the
+/// client's current ID-token key; `Err` says why it cannot be sent (the
+/// client was deleted, has no URI any more, or no key signs its ID tokens
+/// any more): the delivery is given up.
 pub async fn sign_queued(
     svc: &Services,
     client: &str,
     logout: &Queued,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Result<String, String>, StoreError> {
+) -> Result<Result<(String, String), String>, StoreError> {
     let found = {
         let mut conn = svc.store.conn().await?;
         crate::store::clients::find(&mut conn, client).await?
     };
     let Some(found) = found else {
         return Ok(Err("the client was deleted".to_owned()));
+    };
+    let Some(uri) = found.backchannel_logout_uri.clone() else {
+        return Ok(Err(
+            "the client has no backchannel_logout_uri any more".to_owned()
+        ));
     };
     let keys = svc.access.keys();
     let signed = keys
@@ -155,5 +162,7 @@ pub async fn sign_queued(
             let claims = logout.claims(svc.settings.issuer(), &found.id, now);
             logout_token::sign(keys, alg, &claims).map_err(|e| e.to_string())
         });
-    Ok(signed.map_err(|e| format!("key_gone: nothing signs the client's ID tokens ({e})")))
+    Ok(signed
+        .map(|token| (uri, token))
+        .map_err(|e| format!("key_gone: nothing signs the client's ID tokens ({e})")))
 }

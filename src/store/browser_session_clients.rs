@@ -59,52 +59,82 @@ pub async fn record(
 }
 
 /// The sign-ins `which` names, with their clients' settings, forgotten in
-/// the same call (the caller's transaction), so each is told once.
+/// the same call (the caller's transaction), so each is told once. The rows
+/// are deleted first and what the DELETE returned is what is told: a sign-in
+/// committed by another transaction meanwhile is either deleted and told
+/// here, or left for the next end, never deleted untold.
 #[tracing::instrument(skip_all)]
 pub async fn take(db: &mut impl AsDb, which: Which<'_>) -> Result<Vec<SignIn>, StoreError> {
-    // The filters name no table: both statements share them, and SQLite's
-    // DELETE takes no alias.
-    macro_rules! take_where {
+    macro_rules! delete_where {
         ($filter:literal, $($bind:expr),+) => {{
-            const SELECT: &str = concat!(
-                "SELECT b.browser_session_id, b.client_id, b.user_id, \
-                 c.backchannel_logout_uri, c.backchannel_logout_session_required, c.id_token_alg \
-                 FROM browser_session_clients b JOIN oauth_clients c ON c.id = b.client_id \
-                 WHERE ",
+            const DELETE: &str = concat!(
+                "DELETE FROM browser_session_clients WHERE ",
                 $filter,
-                " ORDER BY b.signed_in_at, b.client_id"
+                " RETURNING browser_session_id, client_id, user_id, signed_in_at"
             );
-            const DELETE: &str = concat!("DELETE FROM browser_session_clients WHERE ", $filter);
-            let rows = on_db!(db, |c| sqlx::query_as::<_, SignIn>(SELECT)
+            on_db!(db, |c| sqlx::query_as::<_, Taken>(DELETE)
                 $(.bind($bind))+
                 .fetch_all(&mut *c)
-                .await)?;
-            on_db!(db, |c| sqlx::query(DELETE)
-                $(.bind($bind))+
-                .execute(c)
-                .await
-                .map(|_| ()))?;
-            rows
+                .await)?
         }};
     }
-    Ok(match which {
-        Which::Browser(browser) => take_where!("browser_session_id = $1", browser),
-        Which::User { user, keep: None } => take_where!("user_id = $1", user),
+    let mut taken = match which {
+        Which::Browser(browser) => delete_where!("browser_session_id = $1", browser),
+        Which::User { user, keep: None } => delete_where!("user_id = $1", user),
         Which::User {
             user,
             keep: Some(keep),
-        } => take_where!("user_id = $1 AND browser_session_id <> $2", user, keep),
+        } => delete_where!("user_id = $1 AND browser_session_id <> $2", user, keep),
         Which::Client { user, client } => {
-            take_where!("user_id = $1 AND client_id = $2", user, client)
+            delete_where!("user_id = $1 AND client_id = $2", user, client)
         }
         Which::One { browser, client } => {
-            take_where!(
+            delete_where!(
                 "browser_session_id = $1 AND client_id = $2",
                 browser,
                 client
             )
         }
-    })
+    };
+    taken.sort_by(|a, b| (a.signed_in_at, &a.client_id).cmp(&(b.signed_in_at, &b.client_id)));
+    const CLIENT: &str = "SELECT backchannel_logout_uri, backchannel_logout_session_required, \
+         id_token_alg FROM oauth_clients WHERE id = $1";
+    let mut sign_ins = Vec::with_capacity(taken.len());
+    for t in taken {
+        let settings = on_db!(db, |c| sqlx::query_as::<_, ClientSettings>(CLIENT)
+            .bind(&t.client_id)
+            .fetch_optional(&mut *c)
+            .await)?;
+        // A client deleted since has no one to tell.
+        if let Some(settings) = settings {
+            sign_ins.push(SignIn {
+                browser_session_id: t.browser_session_id,
+                client_id: t.client_id,
+                user_id: t.user_id,
+                backchannel_logout_uri: settings.backchannel_logout_uri,
+                backchannel_logout_session_required: settings.backchannel_logout_session_required,
+                id_token_alg: settings.id_token_alg,
+            });
+        }
+    }
+    Ok(sign_ins)
+}
+
+/// A deleted row of the table.
+#[derive(sqlx::FromRow)]
+struct Taken {
+    browser_session_id: Uuid,
+    client_id: String,
+    user_id: Uuid,
+    signed_in_at: DateTime<Utc>,
+}
+
+/// What telling a client needs of its settings.
+#[derive(sqlx::FromRow)]
+struct ClientSettings {
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
+    id_token_alg: Option<String>,
 }
 
 /// Forgets the sign-ins of browser sessions that nothing is left of: neither

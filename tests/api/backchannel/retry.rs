@@ -1,7 +1,8 @@
 //! A back-channel logout retried after its first token's two minutes: the
 //! token is signed at each attempt, so the retry carries a valid one (its
 //! `exp` after the test clock's now) with the same `jti`; a client deleted
-//! before the retry gives the delivery up. The relying party is the events
+//! before the retry gives the delivery up; a retry goes to the client's
+//! current URI, and none is given up. The relying party is the events
 //! tests' scripted receiver (it answers 503 first).
 
 use std::time::Duration;
@@ -16,6 +17,7 @@ use super::support::{client, says, sid_and_sub, sign_in, user, verified};
 on_both_stores!(
     a_retry_past_the_tokens_life_carries_a_fresh_token_with_the_same_jti,
     a_retry_for_a_deleted_client_is_given_up,
+    a_retry_follows_the_clients_current_uri_and_stops_without_one,
 );
 
 /// The logout token of a received form.
@@ -113,5 +115,71 @@ async fn a_retry_for_a_deleted_client_is_given_up(backend: Backend) {
     assert_eq!(error.as_deref(), Some("the client was deleted"));
     receiver
         .assert_stays_at(1, Duration::from_millis(300))
+        .await;
+}
+
+/// Changes the client's `backchannel_logout_uri` through the admin API.
+async fn set_uri(app: &TestApp, rp: &str, uri: serde_json::Value) {
+    let (admin, secret) = app.create_client("ops", "authd:admin:clients").await;
+    let reply = app
+        .send(
+            app.client
+                .patch(app.url(&format!("/admin/clients/{rp}")))
+                .basic_auth(&admin, Some(&secret))
+                .json(&serde_json::json!({ "backchannel_logout_uri": uri })),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+async fn a_retry_follows_the_clients_current_uri_and_stops_without_one(backend: Backend) {
+    let app = spawn_app_with(backend, crate::events::fast).await;
+    let receiver = Receiver::start().await;
+    receiver.answer(&[503]);
+    let (rp, sid, sub) = logged_out(&app, &receiver).await;
+    receiver.wait_for(1).await;
+
+    set_uri(&app, &rp, serde_json::json!(receiver.url("/moved"))).await;
+    app.advance(150);
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[1].path, "/moved", "the retry went to the URI of now");
+    says(
+        &verified(&app, &token_of(&got[1].body), &rp).await,
+        &sub,
+        &sid,
+    );
+
+    // A second logout, refused at first; then the client drops its URI.
+    receiver.answer(&[503]);
+    let (second, _, _) = logged_out(&app, &receiver).await;
+    receiver.wait_for(3).await;
+    set_uri(&app, &second, serde_json::Value::Null).await;
+    app.advance(150);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let records = {
+            let mut conn = app.store().conn().await.unwrap();
+            authd::store::event_deliveries::list(&mut conn, 100)
+                .await
+                .unwrap()
+        };
+        let last = records
+            .iter()
+            .rev()
+            .find(|r| r.kind == "backchannel_logout")
+            .expect("the second logout's delivery (the list is oldest first)");
+        if last.state != "pending" {
+            assert_eq!(last.state, "given_up");
+            assert_eq!(
+                last.last_error.as_deref(),
+                Some("the client has no backchannel_logout_uri any more")
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{records:#?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    receiver
+        .assert_stays_at(3, Duration::from_millis(300))
         .await;
 }
