@@ -188,6 +188,16 @@ checks.positive_data_acceptance.expected-statuses = [200, 400, 401, 403, 404, 42
 include-operation-id = "create_user"
 checks.positive_data_acceptance.expected-statuses = [201, 400, 401, 403, 409, 429]
 
+# A user's audit events outlive the user: an erased account's trail stays
+# readable (under the pseudonym its user_deleted event names), and the list of
+# an id with no account is empty, not a 404, which the stateful phase's
+# use-after-free check (a DELETE of the user, then its audit) takes for a
+# leak. The operation is still tested in the other phases.
+[[operations]]
+include-path = "/admin/users/{id}/audit"
+checks.use_after_free.enabled = false
+phases.stateful.enabled = false
+
 # An emailed link's token or code that is not (or no longer) valid is a 400
 # invalid_account_token, which no schema can tell from a valid one.
 [[operations]]
