@@ -1,3 +1,6 @@
+//! (One file past 600 lines on purpose: the `Settings` struct names every
+//! section in one place, and its sections' own files are beside it.)
+//!
 //! Settings: every section of the configuration, the error that stops start-up,
 //! and the derived values the rest of authd reads (origins, issuer, paths).
 //!

@@ -9,6 +9,7 @@
 //! `admin/credentials.rs`; the management of clients in `admin/clients.rs`.
 
 mod clients;
+mod clients_cli;
 mod create;
 mod credentials;
 mod delete;

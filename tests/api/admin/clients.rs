@@ -4,8 +4,8 @@
 //! as the actor, the client named, no user, no secret), and each refusal:
 //! no `authd:admin:clients`, a permission the caller lacks given or held by
 //! the client acted on, a client deleting itself or rotating its own
-//! secret, bad settings. Users as admins by a role, and the command line
-//! reading what the API wrote, are here too.
+//! secret, bad settings. Users as admins by a role are here too; the
+//! command line reading what the API wrote is in `clients_cli.rs`.
 
 use std::collections::BTreeMap;
 
@@ -28,12 +28,11 @@ on_both_stores!(
     callers_without_the_permission_are_refused_everywhere,
     bad_settings_are_refused_with_a_clear_400,
     a_user_admin_holds_what_its_roles_grant,
-    the_command_line_and_the_api_see_the_same_clients,
 );
 
-const CLIENTS: &str = "authd:admin:clients";
+pub(super) const CLIENTS: &str = "authd:admin:clients";
 
-async fn send(
+pub(super) async fn send(
     app: &TestApp,
     method: &str,
     path: &str,
@@ -50,12 +49,12 @@ async fn send(
     app.send(request).await
 }
 
-async fn create(app: &TestApp, by: &(String, String), body: Value) -> Reply {
+pub(super) async fn create(app: &TestApp, by: &(String, String), body: Value) -> Reply {
     send(app, "POST", "/admin/clients", by, Some(body)).await
 }
 
 /// The id and secret of a client the API just made.
-fn made(reply: &Reply) -> (String, String) {
+pub(super) fn made(reply: &Reply) -> (String, String) {
     assert_eq!(reply.status, 201, "{}", reply.text);
     (
         reply.body["client_id"].as_str().unwrap().to_owned(),
@@ -63,7 +62,7 @@ fn made(reply: &Reply) -> (String, String) {
     )
 }
 
-async fn token_status(app: &TestApp, client: &(String, String)) -> u16 {
+pub(super) async fn token_status(app: &TestApp, client: &(String, String)) -> u16 {
     app.post_form(
         "/oauth/token",
         &[("grant_type", "client_credentials")],
@@ -73,18 +72,18 @@ async fn token_status(app: &TestApp, client: &(String, String)) -> u16 {
     .status
 }
 
-async fn client_events(app: &TestApp, id: &str) -> Vec<AuditRecord> {
+pub(super) async fn client_events(app: &TestApp, id: &str) -> Vec<AuditRecord> {
     let mut conn = app.store().conn().await.unwrap();
     authd::store::audit::list_of_client(&mut conn, id, 50)
         .await
         .unwrap()
 }
 
-async fn exists(app: &TestApp, id: &str) -> bool {
+pub(super) async fn exists(app: &TestApp, id: &str) -> bool {
     authd::clients::exists(app.store(), id).await.unwrap()
 }
 
-fn assert_refused(reply: &Reply, status: u16, error: &str, what: &str) {
+pub(super) fn assert_refused(reply: &Reply, status: u16, error: &str, what: &str) {
     assert_eq!(
         (reply.status, reply.error()),
         (status, error),
@@ -520,90 +519,4 @@ async fn a_user_admin_holds_what_its_roles_grant(backend: Backend) {
     let (_, plain) = app.user_with_tokens().await;
     let reply = app.get_bearer("/admin/clients", &plain.access).await;
     assert_refused(&reply, 403, "insufficient_scope", "no role");
-}
-
-/// `authd clients ...` as a binary on the test's database.
-fn cli(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_authd"))
-        .args(args)
-        .env("AUTHD__DATA_DIR", dir.path())
-        .env("AUTHD__DATABASE__URL", app.database_url())
-        .env_remove("AUTHD_CONFIG")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-async fn the_command_line_and_the_api_see_the_same_clients(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let admin = app.create_client("console", CLIENTS).await;
-    let orders = made(
-        &create(
-            &app,
-            &admin,
-            json!({"name": "orders api", "scopes": "orders:read"}),
-        )
-        .await,
-    );
-    let (ok, listed, err) = cli(&app, &["clients", "list"]);
-    assert!(ok, "{err}");
-    let line = listed
-        .lines()
-        .find(|l| l.starts_with(&orders.0))
-        .unwrap_or_else(|| panic!("{listed}"));
-    assert!(
-        line.contains("orders api") && line.contains("orders:read"),
-        "{line}"
-    );
-    assert!(!listed.contains(&orders.1));
-
-    // The command line rotates: the API's secret stops, the printed one works;
-    // audited as the operator.
-    let (ok, out, err) = cli(&app, &["clients", "rotate-secret", &orders.0]);
-    assert!(ok, "{err}");
-    let secret = out
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret = "))
-        .unwrap_or_else(|| panic!("{out}"))
-        .to_owned();
-    assert_eq!(token_status(&app, &orders).await, 401);
-    assert_eq!(token_status(&app, &(orders.0.clone(), secret)).await, 200);
-    let events = client_events(&app, &orders.0).await;
-    assert_eq!(events[0].kind, "client_secret_rotated");
-    assert_eq!(events[0].actor.as_deref(), Some("operator:cli"));
-
-    // The command line holds every permission; the API's caller does not.
-    let (ok, _, err) = cli(
-        &app,
-        &[
-            "clients",
-            "update",
-            &orders.0,
-            "--scopes",
-            "authd:introspect",
-        ],
-    );
-    assert!(ok, "{err}");
-    let path = format!("/admin/clients/{}", orders.0);
-    let reply = send(&app, "DELETE", &path, &admin, None).await;
-    assert_refused(&reply, 403, "insufficient_scope", "now beyond the admin");
-    let (ok, _, err) = cli(&app, &["clients", "delete", &orders.0]);
-    assert!(ok, "{err}");
-    let kinds: Vec<String> = client_events(&app, &orders.0)
-        .await
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
-    assert_eq!(kinds[..2], ["client_deleted", "client_updated"]);
-    assert_refused(
-        &admin_get(&app, &path, &admin).await,
-        404,
-        "not_found",
-        "gone",
-    );
 }
